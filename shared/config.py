@@ -1,0 +1,72 @@
+"""Configuration from the environment, in one place.
+
+Every service reads its settings through :func:`load`; defaults run on one machine.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        lo, hi = (int(part) for part in raw.split("-", 1))
+    except ValueError:
+        raise ValueError(f"{name} must look like '5-14', got {raw!r}") from None
+    if not 2 <= lo <= hi:
+        raise ValueError(f"{name} needs 2 <= low <= high, got {raw!r}")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "movierec"
+    queue_name: str = "movierec-events"
+    port: int = 8000
+    api_workers: int = 2
+    admin_key: str = "change-me"
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    model_dir: Path = field(default_factory=lambda: Path("var/models"))
+    events_per_job: int = 500
+    min_ratings_to_assign: int = 5
+    min_cluster_size: int = 6
+    k_range: tuple[int, int] = (5, 14)
+    n_factors: int = 64
+    retrain_cron: str = "0 3 * * *"
+
+
+def load(env=None) -> Settings:
+    """Build settings from ``env`` (default: ``os.environ``)."""
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("MOVIEREC_VAR_DIR") or "var")
+    return Settings(
+        redis_url=env.get("REDIS_URL") or Settings.redis_url,
+        key_prefix=env.get("MOVIEREC_PREFIX") or Settings.key_prefix,
+        queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
+        port=_int(env, "PORT", Settings.port),
+        api_workers=_int(env, "API_WORKERS", Settings.api_workers),
+        admin_key=env.get("MOVIEREC_ADMIN_KEY") or Settings.admin_key,
+        var_dir=var_dir,
+        model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),
+        events_per_job=_int(env, "EVENTS_PER_JOB", Settings.events_per_job),
+        min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign),
+        min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
+        k_range=_k_range(env, "K_RANGE", Settings.k_range),
+        n_factors=_int(env, "N_FACTORS", Settings.n_factors),
+        retrain_cron=env.get("RETRAIN_CRON") or Settings.retrain_cron,
+    )

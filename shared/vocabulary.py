@@ -1,0 +1,33 @@
+"""External ids to dense indices, in one place (after LensKit's ``Vocabulary``)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Vocabulary:
+    """A fixed, sorted set of external integer ids and their dense indices 0..n-1."""
+
+    def __init__(self, ids):
+        self.ids = np.unique(np.asarray(ids, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index(self, ids, missing: str = "error") -> np.ndarray:
+        """Dense indices of ``ids``; ``missing='negative'`` maps unknown ids to -1."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        pos_clipped = np.minimum(pos, len(self.ids) - 1) if len(self.ids) else pos
+        found = (pos < len(self.ids)) & (self.ids[pos_clipped] == ids) if len(self.ids) else np.zeros(ids.shape, bool)
+        if missing == "negative":
+            return np.where(found, pos, -1)
+        if not np.all(found):
+            unknown = ids[~found][:5].tolist()
+            raise KeyError(f"unknown ids: {unknown}")
+        return pos
+
+    def id_of(self, index) -> np.ndarray:
+        return self.ids[np.asarray(index)]
+
+    def __contains__(self, external_id) -> bool:
+        return bool(self.index([external_id], missing="negative")[0] >= 0)
