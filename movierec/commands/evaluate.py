@@ -1,0 +1,107 @@
+"""``movierec evaluate``: measure models offline on a MovieLens folder, as a table or JSON lines."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+from shared.evaluation.harness import RESULT_KEYS, evaluate
+from shared.evaluation.split import PredefinedFolds, parse_split
+from shared.models import registry
+
+DEFAULT_SPLIT = "random:0.8:0"
+DEFAULT_MODELS = "baseline,svd,default"
+_DECIMALS = {"rmse": 4, "mae": 4, "precision_at_10": 4, "recall_at_10": 4, "ndcg_at_10": 4,
+             "fit_seconds": 3}
+_HEADERS = {"model": "model", "split": "split", "folds": "folds", "rmse": "RMSE", "mae": "MAE",
+            "precision_at_10": "P@10", "recall_at_10": "R@10", "ndcg_at_10": "nDCG@10",
+            "fit_seconds": "fit s", "n_test": "n_test"}
+
+
+class SplitSpec(click.ParamType):
+    """A ``--split`` string, parsed by :func:`shared.evaluation.split.parse_split`."""
+
+    name = "split"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_split(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def _model_names(ctx, param, values) -> list[str]:
+    """Comma-separated and/or repeated ``--models``, checked against the registry, in order, once each."""
+    names = []
+    for value in values:
+        for name in (part.strip() for part in value.split(",")):
+            if name and name not in names:
+                names.append(name)
+    if not names:
+        raise click.BadParameter("name at least one model", ctx, param)
+    for name in names:
+        try:
+            registry.make(name)
+        except KeyError as err:
+            raise click.BadParameter(err.args[0], ctx, param) from None
+        except ImportError as err:
+            raise click.BadParameter(f"model {name!r} is not available here: {err}", ctx, param) from None
+    return names
+
+
+def _rounded(result: dict) -> dict:
+    out = {}
+    for key in RESULT_KEYS:
+        value = result[key]
+        if isinstance(value, float):
+            value = None if math.isnan(value) else round(value, _DECIMALS.get(key, 4))
+        out[key] = value
+    return out
+
+
+def _table(results: list[dict]) -> str:
+    cells = [[_HEADERS[key] for key in RESULT_KEYS]]
+    for result in results:
+        cells.append(["-" if value is None else f"{value:.{_DECIMALS[key]}f}" if key in _DECIMALS
+                      else str(value) for key, value in _rounded(result).items()])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(RESULT_KEYS))]
+    text_columns = {0, 1}
+    lines = ["  ".join(cell.ljust(w) if i in text_columns else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@click.command("evaluate")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", "split", type=SplitSpec(), default=DEFAULT_SPLIT, show_default=True,
+              help="u1-u5 (ml-100k folds), random:FRACTION:SEED, users:FRACTION:SEED or "
+                   "temporal:FRACTION; FRACTION is the training share.")
+@click.option("--models", "models", multiple=True, default=[DEFAULT_MODELS], show_default=True,
+              callback=_model_names,
+              help=f"Comma-separated model names (repeatable): {', '.join(registry.available())}.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per model per line.")
+def command(data_dir: Path, split, models: list[str], as_json: bool):
+    """Fit MODELS on the training part of DATA_DIR (a MovieLens folder) and measure them on the rest.
+
+    Reports RMSE and MAE of the held-out ratings, precision, recall and nDCG at 10 of held-out
+    favourites (ratings >= 4), and fit time, averaged over folds. Progress goes to stderr.
+    """
+    from shared.movielens import LoadError, load
+
+    try:
+        data = data_dir if isinstance(split, PredefinedFolds) else load(data_dir, progress=True)
+        results = evaluate(models, split, data, progress=True)
+    except (LoadError, FileNotFoundError) as err:
+        raise click.ClickException(f"cannot read {data_dir}: {err}") from None
+    except NotImplementedError as err:
+        raise click.ClickException(f"{err} (needed by --split {split})") from None
+    if as_json:
+        for result in results:
+            click.echo(json.dumps(_rounded(result)))
+    else:
+        click.echo(_table(results))

@@ -1,0 +1,198 @@
+"""Make sure a Redis is there: ``REDIS_URL`` if reachable, else a private ``redis-server``.
+
+Used by ``make run`` / ``make test`` (``python -m movierec.redis_server``) and by ``movierec up``.
+The private server keeps its data under ``var/redis`` with the append-only file on, so events
+survive a restart.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+PRIVATE_PORT = 6390
+
+HOW_TO_PROVIDE_REDIS = """\
+movierec needs Redis and could not get one:
+{reasons}
+Provide Redis in one of these ways, then run the command again:
+  1. point REDIS_URL at a running Redis:   REDIS_URL=redis://HOST:6379/0 make run
+  2. install the server (movierec starts a private one under ./var/redis):
+       Debian/Ubuntu:  sudo apt-get install redis-server
+       macOS:          brew install redis
+  3. run one in a container:  docker run -d -p 6379:6379 redis:7
+                              REDIS_URL=redis://127.0.0.1:6379/0 make run"""
+
+
+class RedisUnavailable(RuntimeError):
+    """No reachable Redis and no way to start one; the message says how to provide it."""
+
+
+@dataclass
+class RedisHandle:
+    url: str
+    process: subprocess.Popen | None = None  # set when we started a private server
+
+    def stop(self) -> None:
+        """Shut the private server down (it writes its append-only file first)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            redis.Redis.from_url(self.url, socket_timeout=2).shutdown(nosave=False)
+        except (redis.ConnectionError, redis.ResponseError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def ping(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=timeout,
+                                         socket_connect_timeout=timeout).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def find_redis_server() -> str | None:
+    path = os.environ.get("PATH", "")
+    return shutil.which("redis-server", path=path)
+
+
+def apt_get_problem() -> str | None:
+    """Why ``apt-get install`` cannot be used here, or None when it can."""
+    if os.environ.get("MOVIEREC_NO_APT"):
+        return "MOVIEREC_NO_APT is set"
+    if shutil.which("apt-get") is None:
+        return "apt-get is not available on this machine"
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        if shutil.which("sudo") is None or subprocess.run(
+                ["sudo", "-n", "true"], capture_output=True).returncode != 0:
+            return "installing packages needs root (no password-less sudo)"
+    return None
+
+
+def apt_install_redis() -> None:
+    """Install Debian's redis-server without starting the system service."""
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    print("movierec: redis-server not found; installing Debian's redis-server package",
+          file=sys.stderr)
+    # policy-rc.d exit 101 stops dpkg from starting the system-wide service: we run our own.
+    policy = Path("/usr/sbin/policy-rc.d")
+    had_policy = policy.exists()
+    try:
+        if not had_policy and os.geteuid() == 0:
+            policy.write_text("#!/bin/sh\nexit 101\n")
+            policy.chmod(0o755)
+        update = subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env,
+                                capture_output=True, text=True)
+        install = subprocess.run(
+            sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+            env=env, capture_output=True, text=True)
+    finally:
+        if not had_policy and os.geteuid() == 0:
+            policy.unlink(missing_ok=True)
+    if install.returncode != 0:
+        raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(reasons=(
+            f"  - apt-get install redis-server failed (exit {install.returncode}):\n"
+            f"    {(install.stderr or update.stderr).strip()[-400:]}")))
+
+
+def ensure_redis_server_binary() -> str:
+    """Path of redis-server, installing it with apt-get when missing and possible."""
+    binary = find_redis_server()
+    if binary:
+        return binary
+    problem = apt_get_problem()
+    if problem:
+        raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(
+            reasons=f"  - redis-server is not installed, and {problem}"))
+    apt_install_redis()
+    binary = find_redis_server()
+    if not binary:
+        raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(
+            reasons="  - apt-get reported success but redis-server is still not on PATH"))
+    return binary
+
+
+def start_private(var_dir: Path, port: int = PRIVATE_PORT, binary: str | None = None,
+                  timeout: float = 15.0) -> RedisHandle:
+    """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis."""
+    url = f"redis://127.0.0.1:{port}/0"
+    if ping(url):
+        return RedisHandle(url)  # ours from an earlier run, still up: reuse it
+    binary = binary or ensure_redis_server_binary()
+    data_dir = Path(var_dir).resolve() / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "yes", "--save", "", "--daemonize", "no",
+         "--logfile", str(data_dir / "redis.log")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ping(url, timeout=0.5):
+            return RedisHandle(url, process)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    log = data_dir / "redis.log"
+    tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+    raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(
+        reasons=f"  - the private redis-server on port {port} did not start:\n{tail}"))
+
+
+def ensure_redis(var_dir: Path = Path("var"), port: int = PRIVATE_PORT,
+                 url: str | None = None) -> RedisHandle:
+    """``url`` (default ``$REDIS_URL``) if it answers PING, else a private server."""
+    url = url if url is not None else os.environ.get("REDIS_URL")
+    if url:
+        if ping(url):
+            return RedisHandle(url)
+        print(f"movierec: REDIS_URL={url} does not answer; starting a private redis-server",
+              file=sys.stderr)
+    return start_private(var_dir, port)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m movierec.redis_server", description=__doc__)
+    parser.add_argument("action", choices=["ensure-binary", "start", "stop"],
+                        help="ensure-binary: REDIS_URL reachable or redis-server installed; "
+                             "start/stop: the private server under --var")
+    parser.add_argument("--var", type=Path, default=Path(os.environ.get("MOVIEREC_VAR_DIR", "var")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOVIEREC_REDIS_PORT", PRIVATE_PORT)))
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "ensure-binary":
+            url = os.environ.get("REDIS_URL")
+            if url and ping(url):
+                print(f"movierec: using Redis at {url}")
+            else:
+                print(f"movierec: redis-server at {ensure_redis_server_binary()}")
+        elif args.action == "start":
+            handle = ensure_redis(args.var, args.port)
+            print(handle.url)
+        else:
+            try:
+                redis.Redis(port=args.port, socket_timeout=2).shutdown(nosave=False)
+            except (redis.ConnectionError, redis.ResponseError):
+                pass
+    except RedisUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

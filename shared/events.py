@@ -1,0 +1,135 @@
+"""The event contract: validation of what apps post, and the compact wire form for jobs.
+
+An event is ``{type: rating|favourite|unfavourite, user_id, movie_id, rating?, ts?, event_id?}``.
+Validation happens whole-request-first: the first bad event rejects everything (DESIGN.md).
+On the wire (RQ job arguments and the Lua script) an event is the JSON list
+``[type, user_id, movie_id, half_stars, ts, event_id]`` with ids as strings.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+EVENT_TYPES = ("rating", "favourite", "unfavourite")
+INTERNAL_TYPES = EVENT_TYPES + ("remove",)  # remove: DELETE of one rating
+MAX_EVENTS_PER_REQUEST = 1000
+MAX_ID = 2**53 - 1  # ids travel through Lua as doubles
+MAX_EVENT_ID_LENGTH = 128
+FAVOURITE_HALF_STARS = 8  # a rating of 4 or more is a favourite (seed 001)
+
+
+class EventError(ValueError):
+    """A bad event: ``index`` in the request (None for a single object), ``field``, ``reason``."""
+
+    def __init__(self, field: str, reason: str, index: int | None = None):
+        self.field, self.reason, self.index = field, reason, index
+        where = f"event {index}: " if index is not None else ""
+        super().__init__(f"{where}{field}: {reason}")
+
+    def as_dict(self) -> dict:
+        body = {"field": self.field, "reason": self.reason}
+        if self.index is not None:
+            body["index"] = self.index
+        return body
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    user_id: int
+    movie_id: int
+    half_stars: int = 0  # rating x 2; 0 when the event carries no rating
+    ts: float = 0.0
+    event_id: str = ""
+
+    @property
+    def rating(self) -> float | None:
+        return self.half_stars / 2 if self.half_stars else None
+
+    def wire(self) -> list:
+        return [self.type, str(self.user_id), str(self.movie_id), self.half_stars, self.ts,
+                self.event_id]
+
+    @classmethod
+    def from_wire(cls, item: list) -> "Event":
+        kind, user, movie, half, ts, event_id = item
+        return cls(kind, int(user), int(movie), int(half), float(ts), event_id)
+
+
+def _positive_id(obj: dict, field: str) -> int:
+    value = obj.get(field)
+    if value is None:
+        raise EventError(field, "is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventError(field, f"must be a positive integer, got {type(value).__name__}")
+    if not 1 <= value <= MAX_ID:
+        raise EventError(field, f"must be a positive integer up to {MAX_ID}, got {value}")
+    return value
+
+
+def half_stars(value) -> int:
+    """Rating on the 0.5..5 half-star grid as an integer count of half stars."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EventError("rating", "must be a number between 0.5 and 5")
+    if not 0.5 <= value <= 5:
+        raise EventError("rating", f"must be between 0.5 and 5, got {value}")
+    doubled = value * 2
+    if doubled != int(doubled):
+        raise EventError("rating", f"must be on the half-star grid (0.5, 1, ..., 5), got {value}")
+    return int(doubled)
+
+
+def validate_event(obj, now: float | None = None) -> Event:
+    """One event object to an :class:`Event`, or :class:`EventError` naming the field."""
+    if not isinstance(obj, dict):
+        raise EventError("event", f"must be a JSON object, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - {"type", "user_id", "movie_id", "rating", "ts", "event_id"})
+    if unknown:
+        raise EventError(unknown[0], "is not a field of an event")
+    kind = obj.get("type")
+    if kind is None:
+        raise EventError("type", "is required")
+    if kind not in EVENT_TYPES:
+        raise EventError("type", f"must be one of {', '.join(EVENT_TYPES)}, got {kind!r}")
+    user_id = _positive_id(obj, "user_id")
+    movie_id = _positive_id(obj, "movie_id")
+    rating = obj.get("rating")
+    if kind == "rating":
+        if rating is None:
+            raise EventError("rating", "is required for a rating event")
+        half = half_stars(rating)
+    else:
+        if rating is not None:
+            raise EventError("rating", f"is only allowed on rating events, not {kind}")
+        half = 0
+    ts = obj.get("ts")
+    if ts is None:
+        ts = round(time.time() if now is None else now, 3)
+    elif isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts < 0:
+        raise EventError("ts", "must be a non-negative number of seconds since 1970")
+    event_id = obj.get("event_id")
+    if event_id is None:
+        event_id = ""
+    elif not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_LENGTH:
+        raise EventError("event_id", f"must be a string of 1 to {MAX_EVENT_ID_LENGTH} characters")
+    return Event(kind, user_id, movie_id, half, float(ts), event_id)
+
+
+def validate_events(payload, now: float | None = None) -> list[Event]:
+    """A request body (one object or an array of up to 1,000) to events; all or nothing."""
+    if isinstance(payload, dict):
+        return [validate_event(payload, now)]
+    if not isinstance(payload, list):
+        raise EventError("body", "must be an event object or an array of event objects")
+    if not payload:
+        raise EventError("body", "must not be an empty array")
+    if len(payload) > MAX_EVENTS_PER_REQUEST:
+        raise EventError("body", f"holds {len(payload)} events; at most {MAX_EVENTS_PER_REQUEST} per request")
+    events = []
+    for index, obj in enumerate(payload):
+        try:
+            events.append(validate_event(obj, now))
+        except EventError as exc:
+            raise EventError(exc.field, exc.reason, index) from None
+    return events

@@ -1,0 +1,104 @@
+"""Every Redis key name movierec uses, built in one place under one prefix.
+
+All data keys share the hash tag ``{prefix}`` so that the Lua scripts, which touch a user's
+state and the counters derived from it together, stay legal on Redis Cluster (one slot). RQ's
+queues are not ours to name this way: they stay on one primary (see RQ-FACTS.md).
+"""
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str = "movierec"):
+        if not prefix or any(c in prefix for c in "{} "):
+            raise ValueError(f"key prefix must be non-empty without braces or spaces: {prefix!r}")
+        self.prefix = prefix
+        self.base = f"{{{prefix}}}"
+
+    # catalogue
+    @property
+    def movies(self) -> str:
+        """hash movie_id -> JSON {title, year, genres, tags}"""
+        return f"{self.base}:movies"
+
+    @property
+    def meta(self) -> str:
+        """hash: what was imported and when"""
+        return f"{self.base}:meta"
+
+    # ratings: the source of truth
+    @property
+    def users(self) -> str:
+        """set of user ids with any state"""
+        return f"{self.base}:users"
+
+    def user(self, user_id: int) -> str:
+        """hash movie_id -> 'half_stars|favourite|ts' (half_stars 0 = no rating)"""
+        return f"{self.base}:u:{user_id}"
+
+    def user_log(self, user_id: int) -> str:
+        """list of the user's last events, newest first, capped"""
+        return f"{self.base}:u:{user_id}:log"
+
+    @property
+    def user_counts(self) -> str:
+        """hash user_id -> number of rated movies"""
+        return f"{self.base}:nratings"
+
+    @property
+    def deleted_users(self) -> str:
+        """hash user_id -> ts of deletion; older events for that user are ignored"""
+        return f"{self.base}:deleted"
+
+    @property
+    def applied_events(self) -> str:
+        """zset event_id -> time applied, trimmed to a window: exactly-once by id"""
+        return f"{self.base}:applied"
+
+    # derived counters over all users (rebuildable from the ratings)
+    @property
+    def movie_counts(self) -> str:
+        """hash movie_id -> number of ratings"""
+        return f"{self.base}:stats:n"
+
+    @property
+    def movie_sums(self) -> str:
+        """hash movie_id -> sum of ratings in half stars"""
+        return f"{self.base}:stats:sum"
+
+    @property
+    def popular(self) -> str:
+        """zset movie_id -> number of users who favour it"""
+        return f"{self.base}:popular"
+
+    # models
+    @property
+    def active_version(self) -> str:
+        return f"{self.base}:model:active"
+
+    @property
+    def versions(self) -> str:
+        """zset version -> trained_at"""
+        return f"{self.base}:model:versions"
+
+    def assignments(self, version: str) -> str:
+        """hash user_id -> cluster under ``version``"""
+        return f"{self.base}:v:{version}:assign"
+
+    def cluster_sizes(self, version: str) -> str:
+        """hash cluster -> number of users"""
+        return f"{self.base}:v:{version}:sizes"
+
+    def cluster_favourites(self, version: str, cluster: int | str) -> str:
+        """zset movie_id -> favourite count within the cluster"""
+        return f"{self.base}:v:{version}:c:{cluster}:fav"
+
+    def cluster_counts(self, version: str, cluster: int | str) -> str:
+        """hash movie_id -> ratings within the cluster"""
+        return f"{self.base}:v:{version}:c:{cluster}:n"
+
+    def cluster_sums(self, version: str, cluster: int | str) -> str:
+        """hash movie_id -> sum of half stars within the cluster"""
+        return f"{self.base}:v:{version}:c:{cluster}:sum"
+
+    def version_pattern(self, version: str) -> str:
+        return f"{self.base}:v:{version}:*"

@@ -1,0 +1,133 @@
+"""The ratings store in Redis: apply events, import a catalogue, read ratings back.
+
+Ratings live per user (``Keys.user``); the counters derived from them move by differences
+inside one Lua script per batch, so applying a batch twice changes nothing (DESIGN.md).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import redis
+
+from shared.events import Event
+from shared.keys import Keys
+
+LOG_LENGTH = 20
+APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+def _lua(name: str) -> str:
+    return resources.files("shared").joinpath("lua", name).read_text()
+
+
+@dataclass
+class ApplyResult:
+    applied: int
+    skipped: int
+    changed_users: list[int]
+
+
+class RatingStore:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
+        self.keys = keys
+        self._apply = client.register_script(_lua("apply_events.lua"))
+
+    # writing
+    def apply_wire(self, wire_events: list, log: bool = True, now: float | None = None) -> ApplyResult:
+        """Apply events in their wire form (see :mod:`shared.events`) in one script call."""
+        if not wire_events:
+            return ApplyResult(0, 0, [])
+        now = time.time() if now is None else now
+        result = self._apply(
+            keys=[self.keys.users],
+            args=[self.keys.base, now, json.dumps(wire_events, separators=(",", ":")),
+                  1 if log else 0, LOG_LENGTH])
+        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[2:]])
+
+    def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
+        return self.apply_wire([e.wire() for e in events], log=log)
+
+    def trim_applied(self, now: float | None = None) -> int:
+        """Forget event ids older than the de-duplication window."""
+        now = time.time() if now is None else now
+        return self.redis.zremrangebyscore(self.keys.applied_events, "-inf",
+                                           now - APPLIED_WINDOW_SECONDS)
+
+    def put_movies(self, movies: pd.DataFrame, chunk: int = 5000) -> int:
+        """Store the catalogue (movie_id, title, year, genres, tags); same data, same state."""
+        records = movies.to_dict("records")
+        with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(records), chunk):
+                mapping = {}
+                for rec in records[start:start + chunk]:
+                    year = rec.get("year")
+                    mapping[int(rec["movie_id"])] = json.dumps({
+                        "title": rec["title"],
+                        "year": None if year is None or pd.isna(year) else int(year),
+                        "genres": [g for g in (rec.get("genres") or "").split("|") if g],
+                        "tags": [t for t in (rec.get("tags") or "").split("|") if t],
+                    }, separators=(",", ":"), ensure_ascii=False)
+                pipe.hset(self.keys.movies, mapping=mapping)
+            pipe.execute()
+        return len(records)
+
+    # reading
+    def movie(self, movie_id: int) -> dict | None:
+        raw = self.redis.hget(self.keys.movies, movie_id)
+        return json.loads(raw) if raw else None
+
+    def n_movies(self) -> int:
+        return self.redis.hlen(self.keys.movies)
+
+    def user_ratings(self, user_id: int) -> dict[int, tuple[float, bool, float]]:
+        """movie_id -> (rating or 0.0, favourite, ts) for the user's live entries."""
+        out = {}
+        for movie, value in self.redis.hgetall(self.keys.user(user_id)).items():
+            half, fav, ts = value.split(b"|")
+            if half != b"0" or fav != b"0":
+                out[int(movie)] = (int(half) / 2, fav == b"1", float(ts))
+        return out
+
+    def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
+        for uid in self.redis.sscan_iter(self.keys.users, count=batch):
+            yield int(uid)
+
+    def ratings_frame(self, batch: int = 500) -> pd.DataFrame:
+        """A snapshot of every rating in the store as a ratings frame."""
+        users, movies, ratings, stamps = [], [], [], []
+        ids = list(self.iter_user_ids())
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            with self.redis.pipeline(transaction=False) as pipe:
+                for uid in chunk:
+                    pipe.hgetall(self.keys.user(uid))
+                states = pipe.execute()
+            for uid, state in zip(chunk, states):
+                for movie, value in state.items():
+                    half, _, ts = value.split(b"|")
+                    if half != b"0":
+                        users.append(uid)
+                        movies.append(int(movie))
+                        ratings.append(int(half) / 2)
+                        stamps.append(float(ts))
+        return pd.DataFrame({
+            "user_id": np.asarray(users, dtype=np.int64),
+            "movie_id": np.asarray(movies, dtype=np.int64),
+            "rating": np.asarray(ratings, dtype=np.float64),
+            "ts": np.asarray(stamps, dtype=np.float64).astype(np.int64),
+        })
+
+
+def frame_to_wire(ratings: pd.DataFrame) -> list:
+    """A ratings frame as wire-form rating events (no event ids: ts makes them idempotent)."""
+    half = np.rint(ratings["rating"].to_numpy(dtype=np.float64) * 2).astype(np.int64)
+    return [["rating", str(u), str(m), int(h), float(t), ""] for u, m, h, t in zip(
+        ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy(), half,
+        ratings["ts"].to_numpy())]
