@@ -1,0 +1,15 @@
+# One image for every movierec service (api, worker, scheduler); the command picks the role.
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md Procfile ./
+COPY api ./api
+COPY worker ./worker
+COPY trainer ./trainer
+COPY shared ./shared
+COPY movierec ./movierec
+RUN pip install .
+RUN useradd --create-home movierec && mkdir -p /app/var && chown movierec /app/var
+USER movierec
+EXPOSE 8000
+CMD ["movierec", "serve"]

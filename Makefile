@@ -1,0 +1,28 @@
+# The two commands: `make run` (the recommender on this machine) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup redis clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+
+# Redis: $REDIS_URL when it answers, else redis-server (installed with apt-get when missing).
+redis: setup
+	$(BIN)/python -m movierec.redis_server ensure-binary
+
+run: redis
+	$(BIN)/movierec up $(if $(DATA),--data $(DATA))
+
+test: redis
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var *.egg-info

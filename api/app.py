@@ -1,0 +1,55 @@
+"""Application factory: configuration from the environment, Redis, blueprints, JSON errors."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from shared import config
+from shared.keys import Keys
+from shared.store import RatingStore
+
+MAX_BODY_BYTES = 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """What the request handlers share: one Redis pool, the key schema, the ratings store."""
+
+    def __init__(self, settings: config.Settings, client: redis.Redis | None = None):
+        self.settings = settings
+        self.redis = client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                                    health_check_interval=30)
+        self.keys = Keys(settings.key_prefix)
+        self.store = RatingStore(self.redis, self.keys)
+
+
+def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
+    settings = settings or config.load()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+    app.extensions["movierec"] = Services(settings, redis_client)
+
+    from api.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+
+    @app.errorhandler(redis.RedisError)
+    def redis_down(exc: redis.RedisError):
+        log.error("redis error: %s", exc)
+        return jsonify(error="unavailable", message="the data store is not reachable; retry later"), 503
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(error="internal_error", message="an unexpected error occurred"), 500
+
+    return app

@@ -1,0 +1,37 @@
+"""``movierec import``: a MovieLens folder into Redis."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import redis
+
+from shared import config
+
+
+@click.command("import")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def command(data_dir: Path):
+    """Load DATA_DIR's movies and ratings into Redis ($REDIS_URL).
+
+    Any MovieLens format is detected from the folder's files (ml-latest CSV, ml-100k, ml-1m,
+    ml-10m, hetrec2011-movielens-2k). Importing the same folder again changes nothing.
+    """
+    from shared import movielens
+    from shared.importer import import_folder
+    from shared.keys import Keys
+    from shared.store import RatingStore
+
+    settings = config.load()
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+    try:
+        result = import_folder(data_dir, RatingStore(client, Keys(settings.key_prefix)))
+    except movielens.LoadError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"imported {data_dir} ({result.format}): {result.movies:,} movies, "
+               f"{result.ratings_read:,} ratings read, {result.ratings_changed:,} changed, "
+               f"in {result.seconds:.1f} s")

@@ -1,0 +1,91 @@
+"""``movierec up`` (what ``make run`` runs): Redis, data, then the API and workers supervised."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from shared import config
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = dict(n_users=600, n_movies=3000, n_ratings=60_000, seed=0)
+
+
+def _load_data(store, data: Path | None, var_dir: Path) -> None:
+    from shared import movielens
+    from shared.importer import import_folder
+    from shared.synthetic import generate
+
+    if data is None and store.n_movies():
+        meta = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.meta).items()}
+        click.echo(f"movierec: data already loaded from {meta.get('source', '?')}")
+        return
+    if data is None:
+        data = var_dir / "data" / "generated"
+        if not (data / "ratings.csv").exists():
+            click.echo(f"movierec: generating the default data set in {data}/")
+            generate(data, DEFAULT_DATA["n_users"], DEFAULT_DATA["n_movies"],
+                     DEFAULT_DATA["n_ratings"], seed=DEFAULT_DATA["seed"], progress=True)
+    try:
+        result = import_folder(data, store)
+    except movielens.LoadError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"movierec: imported {data} ({result.format}): {result.movies:,} movies, "
+               f"{result.ratings_read:,} ratings ({result.ratings_changed:,} changed) "
+               f"in {result.seconds:.1f} s")
+
+
+def _processes(workers: int) -> list[tuple[str, str]]:
+    from honcho.environ import expand_processes, parse_procfile
+
+    procfile = parse_procfile((ROOT / "Procfile").read_text())
+    return [(p.name, p.cmd) for p in expand_processes(
+        procfile.processes, concurrency={"worker": workers})]
+
+
+@click.command("up")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              envvar="DATA", help="MovieLens folder to load ($DATA); default: a generated set.")
+@click.option("--port", type=int, default=None, help="API port (default: $PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="RQ worker processes.")
+def command(data: Path | None, port: int | None, workers: int):
+    """Start everything on this machine: Redis, data, API and workers; Ctrl-C stops it all.
+
+    Redis is $REDIS_URL when it answers, otherwise a private redis-server under ./var/redis
+    (append-only file on), installed with apt-get when missing and possible.
+    """
+    import redis
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    from movierec.redis_server import RedisUnavailable, ensure_redis
+    from shared.keys import Keys
+    from shared.store import RatingStore
+
+    settings = config.load()
+    port = port or settings.port
+    try:
+        handle = ensure_redis(settings.var_dir)
+    except RedisUnavailable as exc:
+        raise click.ClickException(str(exc))
+    try:
+        client = redis.Redis.from_url(handle.url)
+        store = RatingStore(client, Keys(settings.key_prefix))
+        _load_data(store, data, settings.var_dir)
+
+        env = dict(os.environ, REDIS_URL=handle.url, PORT=str(port), PYTHONUNBUFFERED="1",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        manager = Manager(Printer(sys.stdout))
+        for name, cmd in _processes(workers):
+            manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
+        url = f"http://127.0.0.1:{port}"
+        click.echo(f"\nmovierec is starting at {url} (Redis: {handle.url}); Ctrl-C stops it.\n"
+                   f"  curl {url}/healthz\n"
+                   f"  curl {url}/readyz\n")
+        manager.loop()
+    finally:
+        handle.stop()
+    sys.exit(manager.returncode or 0)

@@ -1,0 +1,76 @@
+"""The set-up's three Redis paths, run as `make run` runs them (a real process, real Redis)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from movierec.redis_server import ensure_redis, find_redis_server
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def run_setup(*args, env):
+    return subprocess.run([sys.executable, "-m", "movierec.redis_server", *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_reachable_redis_url_is_used_and_nothing_is_started(redis_url, tmp_path):
+    handle = ensure_redis(tmp_path, port=free_port(), url=redis_url)
+    assert handle.url == redis_url and handle.process is None
+    assert not (tmp_path / "redis").exists()
+
+
+def test_private_server_starts_with_append_only_file_under_var(tmp_path, monkeypatch):
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (make test installs it)")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    handle = ensure_redis(tmp_path / "var", port=free_port())
+    try:
+        assert handle.process is not None
+        client = redis.Redis.from_url(handle.url)
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert client.config_get("dir")["dir"] == str((tmp_path / "var" / "redis").resolve())
+        client.set("k", "v")
+        again = ensure_redis(tmp_path / "var", port=int(handle.url.split(":")[2].split("/")[0]))
+        assert again.process is None and again.url == handle.url  # reused, not restarted
+    finally:
+        handle.stop()
+    assert handle.process.poll() is not None
+    assert any((tmp_path / "var" / "redis").rglob("*.aof")), "append-only file was written"
+
+
+def test_unreachable_url_falls_back_to_a_private_server(tmp_path, monkeypatch):
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (make test installs it)")
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    handle = ensure_redis(tmp_path, port=free_port(), url=dead)
+    try:
+        assert handle.process is not None and handle.url != dead
+        assert redis.Redis.from_url(handle.url).ping()
+    finally:
+        handle.stop()
+
+
+def test_neither_possible_stops_with_how_to_provide_redis(tmp_path):
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {"PATH": str(empty_bin), "HOME": str(tmp_path),
+           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    result = run_setup("start", "--var", str(tmp_path / "var"), "--port", str(free_port()), env=env)
+    assert result.returncode == 3
+    assert "redis-server is not installed, and apt-get is not available" in result.stderr
+    assert "REDIS_URL=redis://HOST:6379/0 make run" in result.stderr
+    assert "apt-get install redis-server" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "redis").exists()
+
+
+def test_ensure_binary_accepts_a_reachable_url_without_a_server_binary(redis_url, tmp_path):
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    result = run_setup("ensure-binary", env={"PATH": str(empty_bin), "REDIS_URL": redis_url})
+    assert result.returncode == 0, result.stderr
+    assert f"using Redis at {redis_url}" in result.stdout

@@ -1,0 +1,53 @@
+"""A real `movierec worker` process applies JSON jobs from the queue to a real Redis."""
+import json
+import os
+import zlib
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from shared.config import Settings
+from shared.events import Event
+from shared.keys import Keys
+from shared.queue import APPLY_EVENTS_JOB, events_queue
+from shared.store import RatingStore
+
+pytestmark = pytest.mark.integration
+
+
+def run_worker(redis_url, prefix, *extra):
+    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=prefix)
+    return subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst", *extra],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("mode", [[], ["--fork"]], ids=["simple", "fork"])
+def test_worker_applies_batches_once_even_when_delivered_twice(redis_url, mode):
+    client = redis.Redis.from_url(redis_url)
+    settings = Settings(redis_url=redis_url, key_prefix="w")
+    queue = events_queue(client, settings)
+    batch = [Event("rating", 7, 42, 9, 100.0, "a").wire(),
+             Event("favourite", 8, 42, 0, 101.0, "b").wire()]
+    first = queue.enqueue(APPLY_EVENTS_JOB, batch)
+    second = queue.enqueue(APPLY_EVENTS_JOB, batch)  # at-least-once: the same batch again
+    result = run_worker(redis_url, "w", *mode)
+    assert result.returncode == 0, result.stderr
+    first.refresh()
+    second.refresh()
+    assert first.get_status() == "finished" and first.return_value() == {"applied": 2, "skipped": 0}
+    assert second.return_value() == {"applied": 0, "skipped": 2}
+    store = RatingStore(client, Keys("w"))
+    assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
+    assert client.zscore(Keys("w").popular, 42) == 2.0
+    # the job went through Redis as (zlib-compressed) JSON, not pickle
+    payload = json.loads(zlib.decompress(client.hget(f"rq:job:{first.id}", "data")))
+    assert payload[0] == APPLY_EVENTS_JOB and payload[2] == [batch]
+
+
+def test_worker_without_redis_fails_with_a_message():
+    result = run_worker("redis://127.0.0.1:1/0", "w")
+    assert result.returncode != 0
+    assert "cannot reach Redis at REDIS_URL=redis://127.0.0.1:1/0" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,47 @@
+import pandas as pd
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from api import create_app
+from shared.config import Settings
+from shared.keys import Keys
+from shared.store import RatingStore
+
+
+@pytest.fixture
+def client(fake_redis):
+    app = create_app(Settings(key_prefix="t"), redis_client=fake_redis)
+    return app.test_client()
+
+
+def test_healthz_answers_while_the_process_is_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_readyz_is_503_until_data_is_loaded(client, fake_redis):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "no movies loaded" in response.get_json()["checks"]["data"]
+    RatingStore(fake_redis, Keys("t")).put_movies(pd.DataFrame(
+        {"movie_id": [1], "title": ["A"], "year": [2000], "genres": [""], "tags": [""]}))
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"redis": "ok", "data": "1 movies"}
+
+
+def test_readyz_reports_unreachable_redis_without_a_traceback():
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    client = create_app(Settings(), redis_client=dead).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "not_ready" and body["checks"]["redis"].startswith("unreachable")
+
+
+def test_unknown_route_is_a_json_404(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"

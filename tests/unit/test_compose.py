@@ -1,0 +1,58 @@
+"""docker-compose.yml is never run here (no Docker engine): check it is consistent instead."""
+import re
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from movierec.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_redis_has_aof_healthcheck_and_named_volume(compose):
+    redis = compose["services"]["redis"]
+    assert "--appendonly" in redis["command"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert "healthcheck" in redis
+    volume = redis["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+
+
+def test_api_and_two_workers_come_from_the_one_dockerfile(compose):
+    services = compose["services"]
+    assert services["worker"]["deploy"]["replicas"] == 2
+    for name in ("api", "worker"):
+        assert services[name]["build"] == "."
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_every_service_command_is_a_real_movierec_command(compose):
+    checked = 0
+    for name, service in compose["services"].items():
+        if name == "redis":
+            continue
+        program, subcommand, *args = service["command"]
+        assert program == "movierec", name
+        ctx = click.Context(main)
+        command = main.get_command(ctx, subcommand)
+        assert command is not None, f"{name}: movierec has no command {subcommand!r}"
+        command.make_context(subcommand, list(args))  # raises on an unknown option
+        checked += 1
+    assert checked >= 2
+
+
+def test_dockerfile_copies_what_exists():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    sources = re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.M)
+    assert sources
+    for line in sources:
+        for src in line.split():
+            assert (ROOT / src).exists(), f"Dockerfile copies missing {src}"
