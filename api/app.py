@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared import config
 from shared.keys import Keys
+from shared.queue import events_queue
 from shared.store import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,6 +26,7 @@ class Services:
                                                     health_check_interval=30)
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
+        self.queue = events_queue(self.redis, settings)
 
 
 def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
@@ -34,9 +36,10 @@ def create_app(settings: config.Settings | None = None, redis_client: redis.Redi
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api.health import bp as health_bp
+    from api import events, health
 
-    app.register_blueprint(health_bp)
+    for module in (health, events):
+        app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -1,0 +1,34 @@
+"""``POST /v1/events``: validate the whole request, then enqueue it as one JSON job."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, request
+
+from api.services import services
+from shared.events import EventError, validate_events
+from shared.queue import APPLY_EVENTS_JOB
+
+bp = Blueprint("events", __name__, url_prefix="/v1")
+
+
+def bad_request(field: str, reason: str, index: int | None = None):
+    return jsonify(error="invalid_event", **EventError(field, reason, index).as_dict()), 400
+
+
+@bp.post("/events")
+def post_events():
+    """Accept one event or an array of up to 1,000; 202 once Redis holds the job."""
+    if not request.is_json:
+        return bad_request("body", "must be JSON with Content-Type: application/json")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return bad_request("body", "is not valid JSON")
+    try:
+        events = validate_events(payload, now=time.time())
+    except EventError as exc:
+        return jsonify(error="invalid_event", **exc.as_dict()), 400
+    svc = services()
+    job = svc.queue.enqueue(APPLY_EVENTS_JOB, [e.wire() for e in events],
+                            result_ttl=60, failure_ttl=7 * 24 * 3600)
+    return jsonify(accepted=len(events), job_id=job.id), 202

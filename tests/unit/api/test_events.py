@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from api import create_app
+from shared.config import Settings
+from shared.queue import APPLY_EVENTS_JOB, events_queue
+
+SETTINGS = Settings(key_prefix="t")
+
+
+@pytest.fixture
+def app(fake_redis):
+    return create_app(SETTINGS, redis_client=fake_redis)
+
+
+@pytest.fixture
+def queue(fake_redis):
+    return events_queue(fake_redis, SETTINGS)
+
+
+def post(client, body, **kwargs):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    kwargs.setdefault("content_type", "application/json")
+    return client.post("/v1/events", data=data, **kwargs)
+
+
+def test_one_event_is_enqueued_as_a_json_job(app, queue):
+    response = post(app.test_client(), {"type": "rating", "user_id": 1, "movie_id": 2,
+                                         "rating": 4.5, "ts": 10, "event_id": "e"})
+    assert response.status_code == 202
+    assert response.get_json()["accepted"] == 1
+    job = queue.fetch_job(response.get_json()["job_id"])
+    assert job.func_name == APPLY_EVENTS_JOB
+    assert job.args == [[["rating", "1", "2", 9, 10.0, "e"]]]
+
+
+def test_a_batch_is_one_job(app, queue):
+    batch = [{"type": "favourite", "user_id": 1, "movie_id": m} for m in range(1, 1001)]
+    response = post(app.test_client(), batch)
+    assert response.status_code == 202 and response.get_json()["accepted"] == 1000
+    assert queue.count == 1 and len(queue.jobs[0].args[0]) == 1000
+
+
+@pytest.mark.parametrize("body, field, index", [
+    ([{"type": "favourite", "user_id": 1, "movie_id": 1},
+      {"type": "rating", "user_id": 1, "movie_id": 1, "rating": 3.7}], "rating", 1),
+    ({"type": "rating", "user_id": -3, "movie_id": 1, "rating": 3}, "user_id", None),
+    ({"type": "hate", "user_id": 3, "movie_id": 1}, "type", None),
+    ([{"type": "favourite", "user_id": 1, "movie_id": 1}] * 1001, "body", None),
+    ([], "body", None),
+    ("{not json", "body", None),
+    ('"a string"', "body", None),
+])
+def test_bad_requests_are_400_naming_the_field_and_store_nothing(app, queue, fake_redis,
+                                                                 body, field, index):
+    before = set(fake_redis.keys())
+    response = post(app.test_client(), body)
+    assert response.status_code == 400
+    payload = response.get_json()
+    assert payload["field"] == field and payload["reason"]
+    assert payload.get("index") == index
+    assert queue.count == 0 and set(fake_redis.keys()) == before
+
+
+def test_wrong_content_type_is_400(app, queue):
+    response = app.test_client().post("/v1/events", data="x", content_type="text/plain")
+    assert response.status_code == 400 and response.get_json()["field"] == "body"
+    assert queue.count == 0
+
+
+def test_body_over_one_mebibyte_is_413_as_json(app, queue):
+    response = post(app.test_client(), b"[" + b" " * (1024 * 1024) + b"]")
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "request_entity_too_large"
+    assert queue.count == 0
