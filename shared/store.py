@@ -37,7 +37,7 @@ class RatingStore:
     def __init__(self, client: redis.Redis, keys: Keys):
         self.redis = client
         self.keys = keys
-        self._apply = client.register_script(_lua("apply_events.lua"))
+        self._script = client.register_script(_lua("ratings.lua"))
 
     # writing
     def apply_wire(self, wire_events: list, log: bool = True, now: float | None = None) -> ApplyResult:
@@ -45,14 +45,26 @@ class RatingStore:
         if not wire_events:
             return ApplyResult(0, 0, [])
         now = time.time() if now is None else now
-        result = self._apply(
-            keys=[self.keys.users],
-            args=[self.keys.base, now, json.dumps(wire_events, separators=(",", ":")),
-                  1 if log else 0, LOG_LENGTH])
+        result = self._run("apply", now, json.dumps(wire_events, separators=(",", ":")),
+                           1 if log else 0, LOG_LENGTH)
         return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[2:]])
 
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
+
+    def _run(self, command: str, *args):
+        return self._script(keys=[self.keys.users], args=[command, self.keys.base, *args])
+
+    def delete_user(self, user_id: int, ts: float | None = None) -> int:
+        """Remove a user's ratings and their share of every counter; returns entries removed.
+        Events for the user stamped up to ``ts`` are ignored afterwards."""
+        return int(self._run("delete_user", user_id, time.time() if ts is None else ts))
+
+    def assign(self, version: str, assignments: dict[int, int]) -> int:
+        """Move users to clusters under ``version``, with their counts; returns users moved,
+        or -1 when ``version`` is no longer the active one (the caller decided on stale data)."""
+        pairs = [x for user, cluster in assignments.items() for x in (user, cluster)]
+        return int(self._run("assign", version, *pairs))
 
     def trim_applied(self, now: float | None = None) -> int:
         """Forget event ids older than the de-duplication window."""

@@ -104,3 +104,67 @@ def test_put_movies_stores_json_catalogue(store):
     assert store.movie(1) == {"title": "Toy Story", "year": 1995,
                               "genres": ["Animation", "Children"], "tags": ["pixar"]}
     assert store.movie(2) is None and store.n_movies() == 1
+
+
+def activate(store, version="v1", shrink=2.0, mu=3.0, priors=None):
+    r = store.redis
+    r.set(KEYS.active_version, version)
+    r.hset(f"{KEYS.base}:v:{version}:params", mapping={"shrink": shrink, "mu": mu})
+    if priors:
+        r.hset(f"{KEYS.base}:v:{version}:prior", mapping=priors)
+
+
+def cluster_state(store, c, version="v1"):
+    r = store.redis
+    return ({k: int(v) for k, v in r.hgetall(KEYS.cluster_counts(version, c)).items()},
+            {k: int(v) for k, v in r.hgetall(KEYS.cluster_sums(version, c)).items()},
+            {k: int(s) for k, s in r.zrange(KEYS.cluster_favourites(version, c), 0, -1,
+                                            withscores=True) if s},
+            dict(r.zrange(f"{KEYS.base}:v:{version}:c:{c}:mean", 0, -1, withscores=True)))
+
+
+def test_assign_moves_a_user_and_their_counts_between_clusters(store):
+    activate(store, priors={"10": 4.0})
+    store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100)])
+    assert store.assign("v1", {1: 0}) == 1
+    n, sums, fav, mean = cluster_state(store, 0)
+    assert n == {b"10": 1, b"11": 1} and sums == {b"10": 10, b"11": 4} and fav == {b"10": 1}
+    # shrunk toward the prior: (5 + 2 * 4.0) / (1 + 2); movie 11 has no prior, so mu = 3
+    assert mean[b"10"] == pytest.approx(13 / 3) and mean[b"11"] == pytest.approx(8 / 3)
+    assert store.assign("v1", {1: 0}) == 0  # already there
+    assert store.assign("v1", {1: 3}) == 1
+    assert cluster_state(store, 0) == ({b"10": 0, b"11": 0}, {b"10": 0, b"11": 0}, {}, {})
+    assert cluster_state(store, 3)[0] == {b"10": 1, b"11": 1}
+    assert store.redis.hgetall(KEYS.cluster_sizes("v1")) == {b"0": b"0", b"3": b"1"}
+    assert store.assign("old-version", {1: 0}) == -1
+
+
+def test_events_of_an_assigned_user_update_their_cluster(store):
+    activate(store)
+    store.apply([rating(1, 10, 3.0, 100)])
+    store.assign("v1", {1: 2})
+    store.apply([rating(1, 10, 4.0, 200), rating(2, 10, 1.0, 200)])  # user 2 has no cluster
+    n, sums, fav, mean = cluster_state(store, 2)
+    assert n == {b"10": 1} and sums == {b"10": 8} and fav == {b"10": 1}
+    assert mean[b"10"] == pytest.approx((4.0 + 2 * 3.0) / 3)
+
+
+def test_delete_user_removes_every_trace_and_is_idempotent(store):
+    activate(store)
+    store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100), rating(2, 10, 3.0, 100)])
+    store.assign("v1", {1: 0, 2: 0})
+    assert store.delete_user(1, ts=150) == 2
+    assert store.delete_user(1, ts=150) == 0
+    assert store.user_ratings(1) == {}
+    assert not store.redis.exists(KEYS.user(1), KEYS.user_log(1))
+    assert not store.redis.sismember(KEYS.users, 1)
+    n, sums, fav, per_user = counters(store)
+    assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
+    assert per_user == {b"2": 1}
+    assert cluster_state(store, 0)[:3] == ({b"10": 1, b"11": 0}, {b"10": 6, b"11": 0}, {})
+    assert store.redis.hget(KEYS.cluster_sizes("v1"), 0) == b"1"
+    # a late event from before the deletion does not bring the user back; a new one does
+    store.apply([rating(1, 12, 4.0, 140)])
+    assert store.user_ratings(1) == {}
+    store.apply([rating(1, 12, 4.0, 160)])
+    assert store.user_ratings(1) == {12: (4.0, True, 160.0)}

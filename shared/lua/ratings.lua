@@ -1,0 +1,160 @@
+-- The ratings store's writes, one script so that every path moves the derived counters the
+-- same way. ARGV[1] = command, ARGV[2] = key base "{prefix}", the rest per command.
+-- KEYS[1] is any key with the data hash tag (routes the script on Redis Cluster).
+-- A user's state for one movie is "half|favourite|ts"; "0|0|ts" is a tombstone.
+-- Per model version v, cluster c: c:n / c:sum hashes (ratings, half stars), c:fav zset
+-- (favourite counts), c:mean zset (cluster mean shrunk toward the movie's baseline prior).
+local cmd, base = ARGV[1], ARGV[2]
+local version = redis.call('GET', base .. ':model:active')
+local vbase = version and (base .. ':v:' .. version) or nil
+local shrink, mu = 0, 0
+if vbase then
+  local params = redis.call('HMGET', vbase .. ':params', 'shrink', 'mu')
+  shrink, mu = tonumber(params[1]) or 0, tonumber(params[2]) or 0
+end
+
+local function parse(value)
+  local h, f, t = string.match(value, '^(%d+)|(%d)|(.+)$')
+  return tonumber(h), tonumber(f), tonumber(t)
+end
+
+local function bump_movie(movie, d_n, d_sum, d_fav)
+  if d_n ~= 0 then redis.call('HINCRBY', base .. ':stats:n', movie, d_n) end
+  if d_sum ~= 0 then redis.call('HINCRBY', base .. ':stats:sum', movie, d_sum) end
+  if d_fav ~= 0 then redis.call('ZINCRBY', base .. ':popular', d_fav, movie) end
+end
+
+local function bump_cluster(c, movie, d_n, d_sum, d_fav)
+  local cbase = vbase .. ':c:' .. c
+  if d_fav ~= 0 then redis.call('ZINCRBY', cbase .. ':fav', d_fav, movie) end
+  if d_n == 0 and d_sum == 0 then return end
+  local n = redis.call('HINCRBY', cbase .. ':n', movie, d_n)
+  local sum = redis.call('HINCRBY', cbase .. ':sum', movie, d_sum)
+  if n <= 0 then
+    redis.call('ZREM', cbase .. ':mean', movie)
+  else
+    local prior = tonumber(redis.call('HGET', vbase .. ':prior', movie)) or mu
+    redis.call('ZADD', cbase .. ':mean', (sum / 2 + shrink * prior) / (n + shrink), movie)
+  end
+end
+
+local function cluster_of(user)
+  if not vbase then return nil end
+  return redis.call('HGET', vbase .. ':assign', user)
+end
+
+-- move every live entry of a user into (sign 1) or out of (sign -1) cluster c
+local function shift_user(user, c, sign)
+  local entries = redis.call('HGETALL', base .. ':u:' .. user)
+  for i = 1, #entries, 2 do
+    local half, fav = parse(entries[i + 1])
+    if half > 0 or fav > 0 then
+      bump_cluster(c, entries[i], sign * ((half > 0) and 1 or 0), sign * half, sign * fav)
+    end
+  end
+end
+
+if cmd == 'apply' then
+  -- ARGV[3] now, ARGV[4] JSON [[type,user,movie,half,ts,event_id],...], ARGV[5] log?, ARGV[6] cap
+  -- returns {applied, skipped, users whose number of ratings changed...}
+  local now, events = tonumber(ARGV[3]), cjson.decode(ARGV[4])
+  local keep_log, log_cap = ARGV[5] == '1', tonumber(ARGV[6])
+  local applied, skipped, changed, changed_list = 0, 0, {}, {}
+  for _, e in ipairs(events) do
+    local kind, user, movie, half, ts, eid = e[1], e[2], e[3], tonumber(e[4]), tonumber(e[5]), e[6]
+    local ukey = base .. ':u:' .. user
+    local fresh = not (eid ~= '' and redis.call('ZADD', base .. ':applied', 'NX', now, eid) == 0)
+    if fresh then
+      local deleted = redis.call('HGET', base .. ':deleted', user)
+      if deleted and ts <= tonumber(deleted) then fresh = false end
+    end
+    local old_half, old_fav, old_ts, old_raw = 0, 0, -1, nil
+    if fresh then
+      old_raw = redis.call('HGET', ukey, movie)
+      if old_raw then
+        old_half, old_fav, old_ts = parse(old_raw)
+        if ts < old_ts then fresh = false end
+      end
+    end
+    local new_half, new_fav, value = old_half, old_fav, nil
+    if fresh then
+      if kind == 'rating' then
+        new_half, new_fav = half, (half >= 8) and 1 or 0
+      elseif kind == 'favourite' then
+        new_fav = 1
+      elseif kind == 'unfavourite' then
+        new_fav = 0
+      else -- remove
+        new_half, new_fav = 0, 0
+      end
+      value = new_half .. '|' .. new_fav .. '|' .. string.format('%.3f', ts)
+      if old_raw == value then fresh = false end
+    end
+    if not fresh then
+      skipped = skipped + 1
+    else
+      redis.call('HSET', ukey, movie, value)
+      redis.call('SADD', base .. ':users', user)
+      local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
+      local d_sum, d_fav = new_half - old_half, new_fav - old_fav
+      bump_movie(movie, d_n, d_sum, d_fav)
+      if d_n ~= 0 then
+        redis.call('HINCRBY', base .. ':nratings', user, d_n)
+        if not changed[user] then changed[user] = true; table.insert(changed_list, user) end
+      end
+      local c = cluster_of(user)
+      if c then bump_cluster(c, movie, d_n, d_sum, d_fav) end
+      if keep_log then
+        redis.call('LPUSH', ukey .. ':log', cjson.encode({kind, movie, half, ts}))
+        redis.call('LTRIM', ukey .. ':log', 0, log_cap - 1)
+      end
+      applied = applied + 1
+    end
+  end
+  local result = {applied, skipped}
+  for _, u in ipairs(changed_list) do table.insert(result, u) end
+  return result
+
+elseif cmd == 'delete_user' then
+  -- ARGV[3] user, ARGV[4] ts: remove every trace; events up to ts are ignored from now on
+  local user, ts = ARGV[3], tonumber(ARGV[4])
+  local ukey = base .. ':u:' .. user
+  local c = cluster_of(user)
+  if c then
+    shift_user(user, c, -1)
+    redis.call('HDEL', vbase .. ':assign', user)
+    redis.call('HINCRBY', vbase .. ':sizes', c, -1)
+  end
+  local entries = redis.call('HGETALL', ukey)
+  for i = 1, #entries, 2 do
+    local half, fav = parse(entries[i + 1])
+    bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
+  end
+  redis.call('DEL', ukey, ukey .. ':log')
+  redis.call('HDEL', base .. ':nratings', user)
+  redis.call('SREM', base .. ':users', user)
+  local previous = tonumber(redis.call('HGET', base .. ':deleted', user))
+  if not previous or ts > previous then redis.call('HSET', base .. ':deleted', user, ts) end
+  return #entries / 2
+
+elseif cmd == 'assign' then
+  -- ARGV[3] version the caller decided under, then pairs user, cluster: move users and their counts
+  if ARGV[3] ~= version then return -1 end
+  local moved = 0
+  for i = 4, #ARGV, 2 do
+    local user, c = ARGV[i], ARGV[i + 1]
+    local old = cluster_of(user)
+    if old ~= c then
+      if old then
+        shift_user(user, old, -1)
+        redis.call('HINCRBY', vbase .. ':sizes', old, -1)
+      end
+      shift_user(user, c, 1)
+      redis.call('HINCRBY', vbase .. ':sizes', c, 1)
+      redis.call('HSET', vbase .. ':assign', user, c)
+      moved = moved + 1
+    end
+  end
+  return moved
+end
+return redis.error_reply('unknown command ' .. tostring(cmd))
