@@ -80,6 +80,26 @@ class Keys:
         """zset version -> trained_at"""
         return f"{self.base}:model:versions"
 
+    def model_arrays(self, version: str) -> str:
+        """the version's arrays as .npz bytes"""
+        return f"{self.base}:model:{version}:npz"
+
+    def model_manifest(self, version: str) -> str:
+        """the version's JSON manifest"""
+        return f"{self.base}:model:{version}:manifest"
+
+    def version_params(self, version: str) -> str:
+        """hash read by the Lua script: shrink, mu"""
+        return f"{self.base}:v:{version}:params"
+
+    def movie_priors(self, version: str) -> str:
+        """hash movie_id -> mu + b_i, what cluster means shrink toward"""
+        return f"{self.base}:v:{version}:prior"
+
+    def cluster_means(self, version: str, cluster: int | str) -> str:
+        """zset movie_id -> cluster mean rating shrunk toward the movie's prior"""
+        return f"{self.base}:v:{version}:c:{cluster}:mean"
+
     def assignments(self, version: str) -> str:
         """hash user_id -> cluster under ``version``"""
         return f"{self.base}:v:{version}:assign"
