@@ -13,6 +13,7 @@ COMMANDS = {
     "worker": "worker",
     "up": "up",
     "evaluate": "evaluate",
+    "train": "train",
 }
 
 

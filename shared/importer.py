@@ -31,9 +31,11 @@ def import_folder(path: Path, store: RatingStore, progress: bool = True,
     start = time.perf_counter()
     fmt = movielens.detect_format(path)
     movies = movielens.load_movies(path)
+    # Read the ratings once to validate them all: bad input stores nothing.
+    total = sum(len(chunk) for chunk in movielens.iter_ratings(path, chunksize=chunksize))
     store.put_movies(movies)
     read = changed = 0
-    with tqdm(desc="ratings", unit="rating", disable=not progress) as bar:
+    with tqdm(total=total, desc="importing ratings", unit="rating", disable=not progress) as bar:
         for chunk in movielens.iter_ratings(path, chunksize=chunksize):
             wire = frame_to_wire(chunk)
             for start_row in range(0, len(wire), BATCH):

@@ -76,6 +76,11 @@ class Keys:
         return f"{self.base}:model:active"
 
     @property
+    def building_version(self) -> str:
+        """the version whose counters are being built beside the active one"""
+        return f"{self.base}:model:building"
+
+    @property
     def versions(self) -> str:
         """zset version -> trained_at"""
         return f"{self.base}:model:versions"

@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -177,7 +178,7 @@ def _ratings_frame(columns: dict) -> pd.DataFrame:
 def _pandas_names(spec: _RatingsFile) -> list[str]:
     if spec.sep != "::":
         return list(spec.fields)
-    # "a::b" read with sep=":" gives a, "", b: the C parser handles that; sep="::" would not.
+    # The fast C parser takes one-character separators only: "a::b" is read with ":" as a, "", b.
     names = []
     for k, field in enumerate(spec.fields):
         names += [field] if k == 0 else [f"::{k}", field]
@@ -204,11 +205,15 @@ def _iter_file(file: Path, spec: _RatingsFile, chunksize: int, progress: bool) -
         with pd.read_csv(handle, chunksize=chunksize, **_read_options(spec)) as reader:
             while True:
                 try:
-                    chunk = next(reader)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", pd.errors.ParserWarning)
+                        chunk = next(reader)
                 except StopIteration:
                     break
                 except pd.errors.ParserError as error:
                     raise _too_many_fields(file, spec, error, line, first_line) from None
+                except pd.errors.ParserWarning:  # extra fields on the first line: pandas would drop them
+                    raise _error_at(file, spec, first_line, "too many fields") from None
                 frame = _validated(file, spec, chunk, line)
                 line += len(chunk)
                 bar.update(handle.tell() - bar.n)
@@ -281,7 +286,7 @@ def _integers(values: pd.Series, field: str, lowest: int, checks: list[_Check]) 
         checks.append((empty, lambda i: f"{field} is empty"))
         checks.append((~empty & ~whole,
                        lambda i: f"{field} {_shown(values.iloc[i])} is not an integer"))
-    below = "is not positive" if lowest == 1 else f"is below {lowest}"
+    below = {0: "is negative", 1: "is not positive"}[lowest]
     checks.append((numbers < lowest, lambda i: f"{field} {_shown(values.iloc[i])} {below}"))
     return numbers
 
@@ -416,9 +421,14 @@ def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
 
 def _read_quoted(file: Path, text: str, lines: list[str], columns: list[str], first: int) -> pd.DataFrame:
     try:
-        table = pd.read_csv(io.StringIO(text), skiprows=first - 1, header=None, names=columns,
-                            dtype=str, keep_default_na=False, na_values=[""],
-                            skip_blank_lines=False, index_col=False, engine="c")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(io.StringIO(text), skiprows=first - 1, header=None, names=columns,
+                                dtype=str, keep_default_na=False, na_values=[""],
+                                skip_blank_lines=False, index_col=False, engine="c")
+    except pd.errors.ParserWarning:  # extra fields on the first line: pandas would drop them
+        got = len(_split_line(lines[first - 1].rstrip("\r"), ",", True))
+        raise LoadError(file, _field_count(",", columns, got), first) from None
     except pd.errors.ParserError as error:
         found = re.search(r"Expected \d+ fields in line (\d+), saw (\d+)", str(error))
         if found is None:
@@ -550,7 +560,7 @@ def _movies_100k(folder: Path) -> pd.DataFrame:
     bad = ~np.isin(flags, ["0", "1"])
     if bad.any():
         row, column = np.argwhere(bad)[0]
-        raise LoadError(file, f"genre flag {genres[column]} {flags[row, column]!r} is not 0 or 1",
+        raise LoadError(file, f"genre flag {genres[column]} {str(flags[row, column])!r} is not 0 or 1",
                         int(table.index[row]))
     rows, columns = np.nonzero(flags == "1")
     names = pd.Series(np.asarray(genres, dtype=object)[columns], index=rows)

@@ -95,6 +95,17 @@ class RatingStore:
         raw = self.redis.hget(self.keys.movies, movie_id)
         return json.loads(raw) if raw else None
 
+    def movies_frame(self) -> pd.DataFrame:
+        """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
+        rows = []
+        for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000):
+            info = json.loads(raw)
+            rows.append((int(movie), info["title"], info["year"], "|".join(info["genres"]),
+                         "|".join(info["tags"])))
+        frame = pd.DataFrame(rows, columns=["movie_id", "title", "year", "genres", "tags"])
+        frame["year"] = frame["year"].astype("Int64")
+        return frame.sort_values("movie_id", ignore_index=True)
+
     def n_movies(self) -> int:
         return self.redis.hlen(self.keys.movies)
 
@@ -111,9 +122,9 @@ class RatingStore:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
             yield int(uid)
 
-    def ratings_frame(self, batch: int = 500) -> pd.DataFrame:
-        """A snapshot of every rating in the store as a ratings frame."""
-        users, movies, ratings, stamps = [], [], [], []
+    def snapshot(self, batch: int = 500) -> pd.DataFrame:
+        """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts."""
+        users, movies, halves, favs, stamps = [], [], [], [], []
         ids = list(self.iter_user_ids())
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
@@ -123,18 +134,25 @@ class RatingStore:
                 states = pipe.execute()
             for uid, state in zip(chunk, states):
                 for movie, value in state.items():
-                    half, _, ts = value.split(b"|")
-                    if half != b"0":
+                    half, fav, ts = value.split(b"|")
+                    if half != b"0" or fav != b"0":
                         users.append(uid)
                         movies.append(int(movie))
-                        ratings.append(int(half) / 2)
+                        halves.append(int(half))
+                        favs.append(fav == b"1")
                         stamps.append(float(ts))
         return pd.DataFrame({
             "user_id": np.asarray(users, dtype=np.int64),
             "movie_id": np.asarray(movies, dtype=np.int64),
-            "rating": np.asarray(ratings, dtype=np.float64),
+            "rating": np.asarray(halves, dtype=np.float64) / 2,
+            "favourite": np.asarray(favs, dtype=bool),
             "ts": np.asarray(stamps, dtype=np.float64).astype(np.int64),
         })
+
+    def ratings_frame(self) -> pd.DataFrame:
+        """A snapshot of every rating in the store as a ratings frame."""
+        live = self.snapshot()
+        return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
 
 
 def frame_to_wire(ratings: pd.DataFrame) -> list:

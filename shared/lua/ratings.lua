@@ -5,12 +5,17 @@
 -- Per model version v, cluster c: c:n / c:sum hashes (ratings, half stars), c:fav zset
 -- (favourite counts), c:mean zset (cluster mean shrunk toward the movie's baseline prior).
 local cmd, base = ARGV[1], ARGV[2]
-local version = redis.call('GET', base .. ':model:active')
-local vbase = version and (base .. ':v:' .. version) or nil
-local shrink, mu = 0, 0
-if vbase then
-  local params = redis.call('HMGET', vbase .. ':params', 'shrink', 'mu')
-  shrink, mu = tonumber(params[1]) or 0, tonumber(params[2]) or 0
+-- Counters are kept for the active version and for one being built beside it (the trainer's
+-- swap), so the new version's counters are complete at the moment it becomes active.
+local versions = {}
+for _, pointer in ipairs({':model:active', ':model:building'}) do
+  local v = redis.call('GET', base .. pointer)
+  if v and (not versions[1] or versions[1].name ~= v) then
+    local vbase = base .. ':v:' .. v
+    local params = redis.call('HMGET', vbase .. ':params', 'shrink', 'mu')
+    table.insert(versions, {name = v, vbase = vbase, shrink = tonumber(params[1]) or 0,
+                            mu = tonumber(params[2]) or 0})
+  end
 end
 
 local function parse(value)
@@ -24,8 +29,8 @@ local function bump_movie(movie, d_n, d_sum, d_fav)
   if d_fav ~= 0 then redis.call('ZINCRBY', base .. ':popular', d_fav, movie) end
 end
 
-local function bump_cluster(c, movie, d_n, d_sum, d_fav)
-  local cbase = vbase .. ':c:' .. c
+local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
+  local cbase = v.vbase .. ':c:' .. c
   if d_fav ~= 0 then redis.call('ZINCRBY', cbase .. ':fav', d_fav, movie) end
   if d_n == 0 and d_sum == 0 then return end
   local n = redis.call('HINCRBY', cbase .. ':n', movie, d_n)
@@ -33,23 +38,25 @@ local function bump_cluster(c, movie, d_n, d_sum, d_fav)
   if n <= 0 then
     redis.call('ZREM', cbase .. ':mean', movie)
   else
-    local prior = tonumber(redis.call('HGET', vbase .. ':prior', movie)) or mu
-    redis.call('ZADD', cbase .. ':mean', (sum / 2 + shrink * prior) / (n + shrink), movie)
+    local prior = tonumber(redis.call('HGET', v.vbase .. ':prior', movie)) or v.mu
+    redis.call('ZADD', cbase .. ':mean', (sum / 2 + v.shrink * prior) / (n + v.shrink), movie)
   end
 end
 
-local function cluster_of(user)
-  if not vbase then return nil end
-  return redis.call('HGET', vbase .. ':assign', user)
+local function bump_clusters(user, movie, d_n, d_sum, d_fav)
+  for _, v in ipairs(versions) do
+    local c = redis.call('HGET', v.vbase .. ':assign', user)
+    if c then bump_cluster(v, c, movie, d_n, d_sum, d_fav) end
+  end
 end
 
--- move every live entry of a user into (sign 1) or out of (sign -1) cluster c
-local function shift_user(user, c, sign)
+-- move every live entry of a user into (sign 1) or out of (sign -1) cluster c of version v
+local function shift_user(v, user, c, sign)
   local entries = redis.call('HGETALL', base .. ':u:' .. user)
   for i = 1, #entries, 2 do
     local half, fav = parse(entries[i + 1])
     if half > 0 or fav > 0 then
-      bump_cluster(c, entries[i], sign * ((half > 0) and 1 or 0), sign * half, sign * fav)
+      bump_cluster(v, c, entries[i], sign * ((half > 0) and 1 or 0), sign * half, sign * fav)
     end
   end
 end
@@ -102,8 +109,7 @@ if cmd == 'apply' then
         redis.call('HINCRBY', base .. ':nratings', user, d_n)
         if not changed[user] then changed[user] = true; table.insert(changed_list, user) end
       end
-      local c = cluster_of(user)
-      if c then bump_cluster(c, movie, d_n, d_sum, d_fav) end
+      if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then bump_clusters(user, movie, d_n, d_sum, d_fav) end
       if keep_log then
         redis.call('LPUSH', ukey .. ':log', cjson.encode({kind, movie, half, ts}))
         redis.call('LTRIM', ukey .. ':log', 0, log_cap - 1)
@@ -119,11 +125,13 @@ elseif cmd == 'delete_user' then
   -- ARGV[3] user, ARGV[4] ts: remove every trace; events up to ts are ignored from now on
   local user, ts = ARGV[3], tonumber(ARGV[4])
   local ukey = base .. ':u:' .. user
-  local c = cluster_of(user)
-  if c then
-    shift_user(user, c, -1)
-    redis.call('HDEL', vbase .. ':assign', user)
-    redis.call('HINCRBY', vbase .. ':sizes', c, -1)
+  for _, v in ipairs(versions) do
+    local c = redis.call('HGET', v.vbase .. ':assign', user)
+    if c then
+      shift_user(v, user, c, -1)
+      redis.call('HDEL', v.vbase .. ':assign', user)
+      redis.call('HINCRBY', v.vbase .. ':sizes', c, -1)
+    end
   end
   local entries = redis.call('HGETALL', ukey)
   for i = 1, #entries, 2 do
@@ -138,20 +146,25 @@ elseif cmd == 'delete_user' then
   return #entries / 2
 
 elseif cmd == 'assign' then
-  -- ARGV[3] version the caller decided under, then pairs user, cluster: move users and their counts
-  if ARGV[3] ~= version then return -1 end
+  -- ARGV[3] version (the active one or the one being built), then pairs user, cluster:
+  -- move users and their counts; -1 when that version is neither (the caller is stale)
+  local v = nil
+  for _, candidate in ipairs(versions) do
+    if candidate.name == ARGV[3] then v = candidate end
+  end
+  if not v then return -1 end
   local moved = 0
   for i = 4, #ARGV, 2 do
     local user, c = ARGV[i], ARGV[i + 1]
-    local old = cluster_of(user)
+    local old = redis.call('HGET', v.vbase .. ':assign', user)
     if old ~= c then
       if old then
-        shift_user(user, old, -1)
-        redis.call('HINCRBY', vbase .. ':sizes', old, -1)
+        shift_user(v, user, old, -1)
+        redis.call('HINCRBY', v.vbase .. ':sizes', old, -1)
       end
-      shift_user(user, c, 1)
-      redis.call('HINCRBY', vbase .. ':sizes', c, 1)
-      redis.call('HSET', vbase .. ':assign', user, c)
+      shift_user(v, user, c, 1)
+      redis.call('HINCRBY', v.vbase .. ':sizes', c, 1)
+      redis.call('HSET', v.vbase .. ':assign', user, c)
       moved = moved + 1
     end
   end

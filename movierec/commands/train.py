@@ -1,0 +1,54 @@
+"""``movierec train``: fit the pipeline on the ratings in Redis and make it the active version."""
+from __future__ import annotations
+
+import click
+import redis
+
+from shared import config
+
+
+@click.command("train")
+@click.option("--k", "k_rule", default="elbow", show_default=True,
+              help="How to choose k: 'elbow' (seed 001), 'silhouette' (seed 002) or a number.")
+@click.option("--model", default=None, help="Recommender to serve (default: the registry's default).")
+def command(k_rule: str, model: str | None):
+    """Train on the ratings in Redis ($REDIS_URL), publish the version and activate it.
+
+    Chooses k over $K_RANGE, runs k-means, fixes small clusters, fits the recommender, the
+    softmax classifier and the similar-movies index, then swaps the version in while serving
+    goes on.
+    """
+    from shared.keys import Keys
+    from shared.model_store import ModelStore
+    from shared.models import registry
+    from shared.store import RatingStore
+    from trainer.pipeline import PipelineConfig, fit_pipeline
+    from trainer.publish import publish
+
+    if k_rule not in ("elbow", "silhouette") and not k_rule.isdigit():
+        raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number", param_hint="--k")
+    if model is not None and model not in registry.available():
+        raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
+                                 param_hint="--model")
+    settings = config.load()
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+    keys = Keys(settings.key_prefix)
+    store = RatingStore(client, keys)
+    snapshot = store.snapshot()
+    if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
+        raise click.ClickException("no ratings in Redis to train on: run `movierec import DIR` first")
+    pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
+                                     min_cluster_size=settings.min_cluster_size,
+                                     **({"model": model} if model else {}))
+    bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
+    version = publish(bundle, store, ModelStore(client, keys, settings.model_dir),
+                      shrink=pipeline_config.shrink)
+    manifest = bundle.manifest
+    click.echo(f"trained version {version}: {manifest['data']['users']:,} users, "
+               f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "
+               f"{len(manifest['clusters']['after_fixing'])} clusters after fixing; "
+               f"fit {sum(manifest['fit_seconds'].values()):.1f} s; now active")

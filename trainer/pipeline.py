@@ -1,0 +1,140 @@
+"""The retrain pipeline: choose k, k-means, cluster fixing, the recommender, softmax, similar
+movies; fitted on a snapshot of the ratings store and returned as a model bundle."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from tqdm import tqdm
+
+from shared.model_store import ModelBundle, new_version
+from shared.models import registry
+from shared.models.baseline import BaselinePredictor
+from shared.models.cluster_fixing import fix_small_clusters
+from shared.models.k_selection import scan_k
+from shared.models.softmax import SoftmaxRegression
+from shared.ratings import rating_matrix
+from shared.serving import taste_vectors
+from shared.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    k_range: tuple[int, int] = (5, 14)
+    k_rule: str = "elbow"            # 'elbow' (seed 001), 'silhouette' (seed 002) or a number
+    min_cluster_size: int = 6        # seed 001's fixClusters
+    shrink: float = 5.0              # pseudo-ratings pulling cluster means to the movie prior
+    model: str = registry.DEFAULT_MODEL
+    random_state: int = 0
+
+
+def _favourites(snapshot: pd.DataFrame, users: Vocabulary, movies: Vocabulary) -> sp.csr_matrix:
+    fav = snapshot[snapshot["favourite"]] if "favourite" in snapshot else snapshot[snapshot["rating"] >= 4]
+    rows = users.index(fav["user_id"].to_numpy())
+    cols = movies.index(fav["movie_id"].to_numpy())
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), len(movies)))
+
+
+def _item_text(movies: pd.DataFrame, vocab: Vocabulary) -> list[str]:
+    by_id = movies.set_index("movie_id")
+    text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).to_dict()
+    return [text.get(int(m), "") for m in vocab.ids]
+
+
+def _item_factors(recommender, X) -> np.ndarray:
+    candidates = [recommender] + list(getattr(recommender, "estimators_", []) or [])
+    for est in candidates:
+        if hasattr(est, "item_factors_"):
+            return est.item_factors_
+    from shared.models.svd import BiasedMF
+
+    return BiasedMF().fit(X).item_factors_
+
+
+def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineConfig = PipelineConfig(),
+                 progress: bool = True) -> ModelBundle:
+    """Fit every model the service needs on ``snapshot`` (user_id, movie_id, rating,
+    favourite?, ts) and the catalogue ``movies``."""
+    from shared.models.similarity import SimilarMovies
+
+    started = time.time()
+    seconds: dict[str, float] = {}
+    users = Vocabulary(snapshot["user_id"].to_numpy())
+    movie_vocab = Vocabulary(np.concatenate([movies["movie_id"].to_numpy(),
+                                             snapshot["movie_id"].to_numpy()]))
+    rated = snapshot[snapshot["rating"] > 0]
+    X, _, _ = rating_matrix(rated, users, movie_vocab)
+    F = _favourites(snapshot, users, movie_vocab)
+    lo, hi = config.k_range
+    hi = min(hi, X.shape[0] - 1)
+    lo = min(lo, hi)
+
+    steps = tqdm(total=6, desc="training", unit="step", disable=not progress)
+
+    def step(name):
+        steps.set_postfix_str(name)
+        seconds[name] = time.perf_counter()
+
+    def done(name):
+        seconds[name] = round(time.perf_counter() - seconds[name], 3)
+        steps.update(1)
+
+    step("baseline")
+    baseline = BaselinePredictor().fit(X)
+    features = taste_vectors(X)
+    done("baseline")
+
+    step("choose_k")
+    scan = scan_k(features, range(lo, hi + 1), random_state=config.random_state)
+    k = int(config.k_rule) if str(config.k_rule).isdigit() else scan.choose_k(config.k_rule)
+    kmeans = scan.model_for(k) if k in scan.ks else None
+    if kmeans is None:
+        from shared.models.kmeans import UserKMeans
+
+        kmeans = UserKMeans(n_clusters=k, random_state=config.random_state).fit(features)
+    done("choose_k")
+
+    step("fix_clusters")
+    fixed = fix_small_clusters(kmeans.labels_, F, config.min_cluster_size, n_clusters=k)
+    done("fix_clusters")
+
+    step("recommender")
+    recommender = registry.make(config.model).fit(X)
+    done("recommender")
+
+    step("softmax")
+    classifier = SoftmaxRegression().fit(features, fixed.labels)
+    accuracy = float(np.mean(classifier.predict(features) == fixed.labels))
+    done("softmax")
+
+    step("similar")
+    similar = SimilarMovies().fit(_item_factors(recommender, X), _item_text(movies, movie_vocab))
+    done("similar")
+    steps.close()
+
+    sizes_before = np.bincount(kmeans.labels_, minlength=k)
+    sizes_after = np.bincount(fixed.labels, minlength=int(fixed.labels.max()) + 1)
+    manifest = {
+        "trained_at": started,
+        "data": {"users": len(users), "movies": len(movie_vocab), "ratings": int(X.nnz),
+                 "favourites": int(F.nnz),
+                 "latest_ts": int(snapshot["ts"].max()) if len(snapshot) else 0},
+        "config": asdict(config),
+        "model": config.model,
+        "k": {"chosen": k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
+              "wcss": scan.wcss.tolist(), "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
+              "boundary": scan.boundary},
+        "clusters": {"before_fixing": sizes_before.tolist(), "after_fixing": sizes_after.tolist()},
+        "metrics": {"softmax_training_accuracy": accuracy},
+        "fit_seconds": seconds,
+    }
+    return ModelBundle(
+        version=new_version(),
+        manifest=manifest,
+        estimators={"baseline": baseline, "recommender": recommender,
+                    "softmax": classifier, "similar": similar},
+        arrays={"user_ids": users.ids, "movie_ids": movie_vocab.ids, "labels": fixed.labels},
+    )
