@@ -9,7 +9,9 @@ from werkzeug.exceptions import HTTPException
 
 from shared import config
 from shared.keys import Keys
+from shared.model_store import ModelStore
 from shared.queue import events_queue
+from shared.serving import ModelCache
 from shared.store import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,6 +29,7 @@ class Services:
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
+        self.models = ModelCache(ModelStore(self.redis, self.keys))
 
 
 def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
@@ -36,10 +39,12 @@ def create_app(settings: config.Settings | None = None, redis_client: redis.Redi
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health
+    from api import events, health, movies, openapi, users
+    from api.params import InvalidParameter, invalid_parameter
 
-    for module in (health, events):
+    for module in (health, events, users, movies, openapi):
         app.register_blueprint(module.bp)
+    app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

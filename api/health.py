@@ -17,7 +17,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve: Redis reachable and the catalogue loaded."""
+    """Ready to serve: Redis reachable, the catalogue loaded and a model active."""
     svc = services()
     checks = {}
     try:
@@ -25,7 +25,9 @@ def readyz():
         checks["redis"] = "ok"
         n_movies = svc.store.n_movies()
         checks["data"] = f"{n_movies} movies" if n_movies else "no movies loaded (run `movierec import`)"
-        ready = n_movies > 0
+        version = svc.models.store.active_version()
+        checks["model"] = version or "no active model (run `movierec train`)"
+        ready = n_movies > 0 and version is not None
     except redis.RedisError as exc:
         checks["redis"] = f"unreachable: {exc}"
         ready = False

@@ -21,6 +21,11 @@ class Keys:
         return f"{self.base}:movies"
 
     @property
+    def catalogue_revision(self) -> str:
+        """counter bumped on every catalogue write, so caches know when to reload"""
+        return f"{self.base}:movies:rev"
+
+    @property
     def meta(self) -> str:
         """hash: what was imported and when"""
         return f"{self.base}:meta"

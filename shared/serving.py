@@ -39,6 +39,8 @@ class LiveModel:
         self.recommender = bundle.estimators["recommender"]
         self.classifier = bundle.estimators["softmax"]
         self.similar = bundle.estimators.get("similar")
+        members = [self.recommender] + list(getattr(self.recommender, "estimators_", []) or [])
+        self.svd = next((m for m in members if hasattr(m, "item_factors_")), self.recommender)
 
     def user_row(self, ratings: dict) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
@@ -68,6 +70,10 @@ class LiveModel:
     def scores(self, ratings: dict) -> np.ndarray:
         """Predicted rating of every movie in the model for a user with these live ratings."""
         return np.asarray(self.recommender.predict_unseen(self.user_row(ratings)))[0]
+
+    def svd_scores(self, ratings: dict) -> np.ndarray:
+        """Scores from the matrix factorisation alone (seed 004's SVD)."""
+        return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
     def predict(self, ratings: dict, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)

@@ -87,10 +87,30 @@ class RatingStore:
                         "tags": [t for t in (rec.get("tags") or "").split("|") if t],
                     }, separators=(",", ":"), ensure_ascii=False)
                 pipe.hset(self.keys.movies, mapping=mapping)
+            pipe.incr(self.keys.catalogue_revision)
             pipe.execute()
         return len(records)
 
     # reading
+    def movies_many(self, movie_ids) -> dict[int, dict]:
+        """Catalogue entries of ``movie_ids`` that exist, in one round trip."""
+        movie_ids = [int(m) for m in movie_ids]
+        if not movie_ids:
+            return {}
+        raws = self.redis.hmget(self.keys.movies, movie_ids)
+        return {m: json.loads(raw) for m, raw in zip(movie_ids, raws) if raw}
+
+    def put_movie(self, movie_id: int, info: dict) -> None:
+        """Create or replace one catalogue entry and bump the catalogue revision."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.movies, movie_id, json.dumps(info, separators=(",", ":"),
+                                                             ensure_ascii=False))
+            pipe.incr(self.keys.catalogue_revision)
+            pipe.execute()
+
+    def catalogue_revision(self) -> int:
+        return int(self.redis.get(self.keys.catalogue_revision) or 0)
+
     def movie(self, movie_id: int) -> dict | None:
         raw = self.redis.hget(self.keys.movies, movie_id)
         return json.loads(raw) if raw else None

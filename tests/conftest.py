@@ -65,3 +65,39 @@ def real_redis(redis_url):
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A small generated MovieLens-shaped folder: 150 users, 400 movies, 6,000 ratings."""
+    from shared.synthetic import generate
+
+    out = tmp_path_factory.mktemp("tiny-data")
+    generate(out, 150, 400, 6000, seed=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_data):
+    """The training pipeline fitted once on ``tiny_data`` (ratings as a store snapshot)."""
+    from shared import movielens
+    from trainer.pipeline import PipelineConfig, fit_pipeline
+
+    data = movielens.load(tiny_data)
+    snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
+    return fit_pipeline(snapshot, data.movies, PipelineConfig(k_range=(3, 6), min_cluster_size=4),
+                        progress=False)
+
+
+def load_and_publish(client, prefix, data_dir, bundle):
+    """Import ``data_dir`` into Redis and publish ``bundle`` as the active version."""
+    from shared.importer import import_folder
+    from shared.keys import Keys
+    from shared.model_store import ModelStore
+    from shared.store import RatingStore
+    from trainer.publish import publish
+
+    store = RatingStore(client, Keys(prefix))
+    import_folder(data_dir, store, progress=False)
+    publish(bundle, store, ModelStore(client, store.keys), shrink=5.0, progress=False)
+    return store

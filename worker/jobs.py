@@ -6,7 +6,11 @@ from rq import get_current_job
 
 from shared import config
 from shared.keys import Keys
+from shared.model_store import ModelStore
+from shared.serving import ModelCache
 from shared.store import RatingStore
+
+_model_caches: dict[int, ModelCache] = {}
 
 
 def current_store() -> RatingStore:
@@ -17,7 +21,35 @@ def current_store() -> RatingStore:
     return RatingStore(client, Keys(settings.key_prefix))
 
 
+def _models(store: RatingStore) -> ModelCache:
+    key = id(store.redis.connection_pool)
+    if key not in _model_caches:
+        _model_caches[key] = ModelCache(ModelStore(store.redis, store.keys))
+    return _model_caches[key]
+
+
+def assign_new_users(store: RatingStore, user_ids: list[int], min_ratings: int) -> int:
+    """Give users the clustering has not seen a cluster from the active softmax classifier,
+    once they have ``min_ratings`` ratings, and again whenever their ratings change."""
+    model = _models(store).get()
+    if model is None or not user_ids:
+        return 0
+    counts = store.redis.hmget(store.keys.user_counts, user_ids)
+    candidates = [u for u, c in zip(user_ids, counts)
+                  if c is not None and int(c) >= min_ratings and model.training_cluster(u) is None]
+    assignments = {}
+    for user in candidates:
+        ratings = {m: v[0] for m, v in store.user_ratings(user).items()}
+        assignments[user] = model.assign_cluster(ratings)
+    if not assignments:
+        return 0
+    moved = store.assign(model.version, assignments)
+    return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
+
+
 def apply_events(events: list) -> dict:
-    """Apply a batch of wire-form events (see shared.events) in one Lua script call."""
-    result = current_store().apply_wire(events)
-    return {"applied": result.applied, "skipped": result.skipped}
+    """Apply a batch of wire-form events (see shared.events), then place new users."""
+    store = current_store()
+    result = store.apply_wire(events)
+    moved = assign_new_users(store, result.changed_users, config.load().min_ratings_to_assign)
+    return {"applied": result.applied, "skipped": result.skipped, "users_assigned": moved}

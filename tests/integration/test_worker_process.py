@@ -36,8 +36,8 @@ def test_worker_applies_batches_once_even_when_delivered_twice(redis_url, mode):
     assert result.returncode == 0, result.stderr
     first.refresh()
     second.refresh()
-    assert first.get_status() == "finished" and first.return_value() == {"applied": 2, "skipped": 0}
-    assert second.return_value() == {"applied": 0, "skipped": 2}
+    assert first.get_status() == "finished" and first.return_value() == {"applied": 2, "skipped": 0, "users_assigned": 0}
+    assert second.return_value() == {"applied": 0, "skipped": 2, "users_assigned": 0}
     store = RatingStore(client, Keys("w"))
     assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
     assert client.zscore(Keys("w").popular, 42) == 2.0

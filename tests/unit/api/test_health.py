@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -21,15 +20,25 @@ def test_healthz_answers_while_the_process_is_up(client):
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
-def test_readyz_is_503_until_data_is_loaded(client, fake_redis):
+def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redis, tiny_data,
+                                                               tiny_bundle):
+    from shared.importer import import_folder
+    from shared.model_store import ModelStore
+    from trainer.publish import publish
+
     response = client.get("/readyz")
     assert response.status_code == 503
     assert "no movies loaded" in response.get_json()["checks"]["data"]
-    RatingStore(fake_redis, Keys("t")).put_movies(pd.DataFrame(
-        {"movie_id": [1], "title": ["A"], "year": [2000], "genres": [""], "tags": [""]}))
+    store = RatingStore(fake_redis, Keys("t"))
+    import_folder(tiny_data, store, progress=False)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["model"].startswith("no active model")
+    publish(tiny_bundle, store, ModelStore(fake_redis, Keys("t")), shrink=5.0, progress=False)
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"redis": "ok", "data": "1 movies"}
+    assert response.get_json()["checks"] == {"redis": "ok", "data": "400 movies",
+                                             "model": tiny_bundle.version}
 
 
 def test_readyz_reports_unreachable_redis_without_a_traceback():

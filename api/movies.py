@@ -1,0 +1,135 @@
+"""``/v1/movies``: the catalogue, popular and similar movies."""
+from __future__ import annotations
+
+import hmac
+import threading
+
+from flask import Blueprint, jsonify, request
+
+from api.params import InvalidParameter, choice_arg, int_arg, positive_id
+from api.recommendations import popular, with_metadata
+from api.services import services
+
+bp = Blueprint("movies", __name__, url_prefix="/v1/movies")
+KINDS = ("hybrid", "collaborative", "content")
+
+
+class _TitleIndex:
+    """Lower-cased titles of the catalogue, reloaded when its revision changes."""
+
+    def __init__(self):
+        self.revision = -1
+        self.entries: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+
+    def search(self, svc, query: str, limit: int) -> list[int]:
+        revision = svc.store.catalogue_revision()
+        if revision != self.revision:
+            with self.lock:
+                frame = svc.store.movies_frame()
+                self.entries = list(zip(frame["title"].str.lower(), frame["movie_id"].astype(int)))
+                self.revision = revision
+        words = query.lower().split()
+        hits = [m for title, m in self.entries if all(w in title for w in words)]
+        return hits[:limit]
+
+
+_titles = _TitleIndex()
+
+
+def _movie_body(svc, movie_id: int, info: dict) -> dict:
+    count = int(svc.redis.hget(svc.keys.movie_counts, movie_id) or 0)
+    total = int(svc.redis.hget(svc.keys.movie_sums, movie_id) or 0)
+    favourites = int(svc.redis.zscore(svc.keys.popular, movie_id) or 0)
+    return {"movie_id": movie_id, **info, "n_ratings": count,
+            "mean_rating": round(total / 2 / count, 3) if count else None,
+            "n_favourites": favourites}
+
+
+def _not_found(movie_id: int):
+    return jsonify(error="not_found", field="movie_id", reason=f"no movie {movie_id}"), 404
+
+
+@bp.get("")
+def search():
+    query = request.args.get("q", "").strip()
+    if not query:
+        raise InvalidParameter("q", "give part of a title, e.g. ?q=toy")
+    if len(query) > 200:
+        raise InvalidParameter("q", "at most 200 characters")
+    limit = int_arg("limit", 20, 1, 100)
+    svc = services()
+    ids = _titles.search(svc, query, limit)
+    info = svc.store.movies_many(ids)
+    return jsonify(query=query, items=[{"movie_id": m, **info[m]} for m in ids if m in info])
+
+
+@bp.get("/popular")
+def popular_movies():
+    n = int_arg("n", 10, 1, 100)
+    svc = services()
+    return jsonify(items=with_metadata(svc, popular(svc, n, set())))
+
+
+@bp.get("/<int:movie_id>")
+def get_movie(movie_id: int):
+    positive_id(movie_id, "movie_id")
+    svc = services()
+    info = svc.store.movie(movie_id)
+    if info is None:
+        return _not_found(movie_id)
+    return jsonify(_movie_body(svc, movie_id, info))
+
+
+def _string_list(body: dict, field: str) -> list[str]:
+    value = body.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
+        raise InvalidParameter(field, "must be a list of non-empty strings of at most 100 characters")
+    if len(value) > 100:
+        raise InvalidParameter(field, "at most 100 entries")
+    return value
+
+
+@bp.put("/<int:movie_id>")
+def put_movie(movie_id: int):
+    """Create or replace a movie's title, genres and tags (needs the admin key)."""
+    positive_id(movie_id, "movie_id")
+    svc = services()
+    given = request.headers.get("X-Admin-Key", "")
+    if not hmac.compare_digest(given.encode(), svc.settings.admin_key.encode()):
+        return jsonify(error="unauthorized", field="X-Admin-Key",
+                       reason="missing or wrong admin key"), 401
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidParameter("body", "must be a JSON object with title, genres, tags")
+    unknown = sorted(set(body) - {"title", "year", "genres", "tags"})
+    if unknown:
+        raise InvalidParameter(unknown[0], "is not a field of a movie")
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 500:
+        raise InvalidParameter("title", "must be a non-empty string of at most 500 characters")
+    year = body.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1870 <= year <= 2100):
+        raise InvalidParameter("year", "must be a whole year from 1870 to 2100, or null")
+    info = {"title": title.strip(), "year": year, "genres": _string_list(body, "genres"),
+            "tags": _string_list(body, "tags")}
+    existed = svc.store.movie(movie_id) is not None
+    svc.store.put_movie(movie_id, info)
+    return jsonify(_movie_body(svc, movie_id, info)), 200 if existed else 201
+
+
+@bp.get("/<int:movie_id>/similar")
+def similar(movie_id: int):
+    positive_id(movie_id, "movie_id")
+    n = int_arg("n", 10, 1, 100)
+    kind = choice_arg("kind", "hybrid", KINDS)
+    svc = services()
+    if svc.store.movie(movie_id) is None:
+        return _not_found(movie_id)
+    model = svc.models.get()
+    if model is None:
+        return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
+    pairs = model.similar_movies(movie_id, n, kind)
+    items = with_metadata(svc, [{"movie_id": m, "score": round(s, 4),
+                                 "reason": f"{kind} similarity {s:.2f}"} for m, s in pairs])
+    return jsonify(movie_id=movie_id, kind=kind, model_version=model.version, items=items)

@@ -1,0 +1,55 @@
+"""Query and path parameters, validated with a 400 naming the field and the reason."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+
+class InvalidParameter(Exception):
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def invalid_parameter(exc: InvalidParameter):
+    return jsonify(error="invalid_parameter", field=exc.field, reason=exc.reason), 400
+
+
+def positive_id(value: int, field: str) -> int:
+    """Path ids arrive as ints via the ``<int:...>`` converter; 0 still needs rejecting."""
+    if value < 1:
+        raise InvalidParameter(field, "must be a positive integer")
+    return value
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(name, f"must be an integer from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def choice_arg(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise InvalidParameter(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def id_list_arg(name: str, max_items: int) -> list[int]:
+    raw = request.args.getlist(name)
+    if not raw:
+        raise InvalidParameter(name, "give at least one, e.g. ?movie_id=1&movie_id=2")
+    if len(raw) > max_items:
+        raise InvalidParameter(name, f"at most {max_items} per request, got {len(raw)}")
+    ids = []
+    for item in raw:
+        if not item.isdigit() or int(item) < 1:
+            raise InvalidParameter(name, f"must be positive integers, got {item!r}")
+        ids.append(int(item))
+    return ids

@@ -1,0 +1,85 @@
+"""``/v1/users``: recommendations, predictions, profile, deletion."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, jsonify
+
+from api.params import InvalidParameter, choice_arg, id_list_arg, int_arg, positive_id
+from api.recommendations import STRATEGIES, recommend, with_metadata
+from api.services import services
+from shared.events import Event
+
+bp = Blueprint("users", __name__, url_prefix="/v1/users")
+
+
+@bp.get("/<int:user_id>/recommendations")
+def recommendations(user_id: int):
+    positive_id(user_id, "user_id")
+    n = int_arg("n", 10, 1, 100)
+    strategy = choice_arg("strategy", "hybrid", STRATEGIES)
+    svc = services()
+    body = recommend(svc, user_id, n, strategy)
+    body["items"] = with_metadata(svc, body["items"])
+    return jsonify(body)
+
+
+@bp.get("/<int:user_id>/predictions")
+def predictions(user_id: int):
+    positive_id(user_id, "user_id")
+    movie_ids = id_list_arg("movie_id", 100)
+    svc = services()
+    model = svc.models.get()
+    if model is None:
+        return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
+    live = {m: v[0] for m, v in svc.store.user_ratings(user_id).items()}
+    predicted = model.predict(live, movie_ids)
+    return jsonify(user_id=user_id, model_version=model.version, predictions=[
+        {"movie_id": m, "rating": None if p is None else round(p, 3),
+         **({"reason": "the model does not know this movie"} if p is None else {})}
+        for m, p in zip(movie_ids, predicted)])
+
+
+@bp.get("/<int:user_id>")
+def profile(user_id: int):
+    positive_id(user_id, "user_id")
+    svc = services()
+    ratings = svc.store.user_ratings(user_id)
+    log = svc.redis.lrange(svc.keys.user_log(user_id), 0, 9)
+    if not ratings and not log:
+        return jsonify(error="not_found", field="user_id", reason=f"no user {user_id}"), 404
+    model = svc.models.get()
+    cluster = None
+    if model is not None:
+        raw = svc.redis.hget(svc.keys.assignments(model.version), user_id)
+        cluster = int(raw) if raw is not None else None
+    events = []
+    for raw in log:
+        kind, movie, half, ts = json.loads(raw)
+        events.append({"type": kind, "movie_id": int(movie), "ts": ts,
+                       **({"rating": half / 2} if kind == "rating" else {})})
+    return jsonify(user_id=user_id, model_version=model.version if model else None,
+                   cluster=cluster,
+                   n_ratings=sum(1 for r, _, _ in ratings.values() if r > 0),
+                   n_favourites=sum(1 for _, f, _ in ratings.values() if f),
+                   last_events=events)
+
+
+@bp.delete("/<int:user_id>")
+def delete_user(user_id: int):
+    """Remove the user's ratings and their share of every counter; idempotent."""
+    positive_id(user_id, "user_id")
+    removed = services().store.delete_user(user_id, time.time())
+    return jsonify(user_id=user_id, removed=removed)
+
+
+@bp.delete("/<int:user_id>/ratings/<int:movie_id>")
+def delete_rating(user_id: int, movie_id: int):
+    """Remove one rating (and favourite mark); idempotent."""
+    positive_id(user_id, "user_id")
+    positive_id(movie_id, "movie_id")
+    svc = services()
+    had = movie_id in svc.store.user_ratings(user_id)
+    svc.store.apply([Event("remove", user_id, movie_id, 0, round(time.time(), 3))])
+    return jsonify(user_id=user_id, movie_id=movie_id, removed=had)

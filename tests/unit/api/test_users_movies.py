@@ -1,0 +1,162 @@
+"""The read side of the API on a tiny trained model (fakeredis)."""
+import pytest
+
+from api import create_app
+from shared.config import Settings
+from shared.events import Event
+from tests.conftest import load_and_publish
+
+SETTINGS = Settings(key_prefix="t", admin_key="secret")
+
+
+@pytest.fixture
+def world(fake_redis, tiny_data, tiny_bundle):
+    store = load_and_publish(fake_redis, "t", tiny_data, tiny_bundle)
+    app = create_app(SETTINGS, redis_client=fake_redis)
+    return app.test_client(), store, tiny_bundle
+
+
+def known_user(store):
+    return next(iter(store.iter_user_ids()))
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "cluster", "cluster-ratings", "svd"])
+def test_recommendations_exclude_rated_movies_and_explain_themselves(world, strategy):
+    client, store, bundle = world
+    user = known_user(store)
+    response = client.get(f"/v1/users/{user}/recommendations?n=7&strategy={strategy}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["model_version"] == bundle.version and body["fallback"] is None
+    assert body["cluster"] is not None and len(body["items"]) == 7
+    rated = set(store.user_ratings(user))
+    for item in body["items"]:
+        assert item["movie_id"] not in rated
+        assert item["title"] and item["reason"]
+        assert set(item) == {"movie_id", "title", "genres", "score", "reason"}
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_cluster_strategy_reason_counts_the_cluster(world, fake_redis):
+    client, store, bundle = world
+    user = known_user(store)
+    body = client.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=1").get_json()
+    size = int(fake_redis.hget(store.keys.cluster_sizes(bundle.version), body["cluster"]))
+    item = body["items"][0]
+    assert item["reason"] == f"liked by {int(item['score'])} of the {size} viewers in your taste cluster"
+
+
+def test_a_rating_removes_the_movie_from_the_list(world):
+    client, store, _ = world
+    user = known_user(store)
+    first = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"][0]["movie_id"]
+    store.apply([Event("rating", user, first, 6, 9e9)])
+    after = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"]
+    assert first not in [item["movie_id"] for item in after]
+
+
+def test_unknown_user_gets_popular_movies_flagged(world):
+    client, _, bundle = world
+    body = client.get("/v1/users/987654/recommendations?n=4").get_json()
+    assert body["fallback"] == "popular" and body["cluster"] is None
+    assert body["model_version"] == bundle.version and len(body["items"]) == 4
+    assert all("favourite of" in item["reason"] for item in body["items"])
+
+
+@pytest.mark.parametrize("url, field", [
+    ("/v1/users/1/recommendations?n=0", "n"),
+    ("/v1/users/1/recommendations?n=abc", "n"),
+    ("/v1/users/1/recommendations?strategy=magic", "strategy"),
+    ("/v1/users/0/recommendations", "user_id"),
+    ("/v1/users/1/predictions", "movie_id"),
+    ("/v1/users/1/predictions?movie_id=x", "movie_id"),
+    ("/v1/movies/1/similar?kind=vibes", "kind"),
+    ("/v1/movies?q=", "q"),
+])
+def test_bad_parameters_are_400_naming_the_field(world, url, field):
+    client, _, _ = world
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field and response.get_json()["reason"]
+
+
+def test_predictions_are_on_the_rating_scale(world):
+    client, store, bundle = world
+    user = known_user(store)
+    movies = list(bundle.arrays["movie_ids"][:3])
+    body = client.get(f"/v1/users/{user}/predictions?" + "&".join(
+        f"movie_id={m}" for m in movies + [10**9])).get_json()
+    ratings = [p["rating"] for p in body["predictions"]]
+    assert all(0.5 <= r <= 5 for r in ratings[:3]) and ratings[3] is None
+
+
+def test_user_profile_and_deletion(world, fake_redis):
+    client, store, bundle = world
+    user = known_user(store)
+    store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][0]), 0, 9e9)])
+    profile = client.get(f"/v1/users/{user}").get_json()
+    assert profile["cluster"] is not None and profile["n_ratings"] > 0
+    assert profile["last_events"][0]["type"] == "favourite"
+    deleted = client.delete(f"/v1/users/{user}")
+    assert deleted.status_code == 200 and deleted.get_json()["removed"] > 0
+    assert client.delete(f"/v1/users/{user}").get_json()["removed"] == 0
+    assert client.get(f"/v1/users/{user}").status_code == 404
+    assert fake_redis.hget(store.keys.assignments(bundle.version), user) is None
+
+
+def test_delete_one_rating_is_idempotent(world):
+    client, store, _ = world
+    user = known_user(store)
+    movie = next(iter(store.user_ratings(user)))
+    assert client.delete(f"/v1/users/{user}/ratings/{movie}").get_json()["removed"] is True
+    assert movie not in store.user_ratings(user)
+    assert client.delete(f"/v1/users/{user}/ratings/{movie}").get_json()["removed"] is False
+
+
+def test_movie_lookup_search_popular_and_similar(world):
+    client, store, bundle = world
+    movie = int(bundle.arrays["movie_ids"][0])
+    info = client.get(f"/v1/movies/{movie}").get_json()
+    assert info["title"] and info["n_ratings"] >= 0
+    assert client.get("/v1/movies/99999999").status_code == 404
+    word = info["title"].split()[0]
+    hits = client.get(f"/v1/movies?q={word}").get_json()["items"]
+    assert movie in [h["movie_id"] for h in hits]
+    popular = client.get("/v1/movies/popular?n=5").get_json()["items"]
+    assert len(popular) == 5
+    for kind in ("collaborative", "content", "hybrid"):
+        similar = client.get(f"/v1/movies/{movie}/similar?n=5&kind={kind}").get_json()
+        ids = [item["movie_id"] for item in similar["items"]]
+        assert len(ids) == 5 and movie not in ids
+    assert client.get("/v1/movies/99999999/similar").status_code == 404
+
+
+def test_put_movie_needs_the_admin_key_and_valid_fields(world):
+    client, store, _ = world
+    body = {"title": "New Film", "genres": ["Drama"], "tags": ["slow"]}
+    assert client.put("/v1/movies/777777", json=body).status_code == 401
+    assert client.put("/v1/movies/777777", json=body,
+                      headers={"X-Admin-Key": "wrong"}).status_code == 401
+    bad = client.put("/v1/movies/777777", json={"title": ""}, headers={"X-Admin-Key": "secret"})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "title"
+    assert store.movie(777777) is None
+    created = client.put("/v1/movies/777777", json=body, headers={"X-Admin-Key": "secret"})
+    assert created.status_code == 201 and created.get_json()["title"] == "New Film"
+    assert client.get("/v1/movies?q=new film").get_json()["items"][0]["movie_id"] == 777777
+    replaced = client.put("/v1/movies/777777", json=dict(body, title="Renamed"),
+                          headers={"X-Admin-Key": "secret"})
+    assert replaced.status_code == 200 and store.movie(777777)["title"] == "Renamed"
+
+
+def test_openapi_documents_every_route(world):
+    client, _, _ = world
+    document = client.get("/openapi.json").get_json()
+    app = client.application
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented, f"{method} {path} is not documented"
