@@ -91,10 +91,10 @@ def command(data_dir: Path, split, models: list[str], as_json: bool):
     Reports RMSE and MAE of the held-out ratings, precision, recall and nDCG at 10 of held-out
     favourites (ratings >= 4), and fit time, averaged over folds. Progress goes to stderr.
     """
-    from shared.movielens import LoadError, load
+    from shared.movielens import LoadError, load_ratings
 
     try:
-        data = data_dir if isinstance(split, PredefinedFolds) else load(data_dir, progress=True)
+        data = data_dir if isinstance(split, PredefinedFolds) else load_ratings(data_dir, progress=True)
         results = evaluate(models, split, data, progress=True)
     except (LoadError, FileNotFoundError) as err:
         raise click.ClickException(f"cannot read {data_dir}: {err}") from None

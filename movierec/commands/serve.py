@@ -7,8 +7,17 @@ from gunicorn.app.base import BaseApplication
 from shared import config
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict):
+def gunicorn_options(bind: str, workers: int) -> dict:
+    """The one gunicorn configuration the API runs under (benchmarks reuse it)."""
+    return {"bind": bind, "workers": workers, "worker_class": "sync", "accesslog": None,
+            "errorlog": "-", "loglevel": "warning", "timeout": 30, "keepalive": 5}
+
+
+class GunicornApp(BaseApplication):
+    """Runs the WSGI app ``factory()`` under gunicorn with ``options``."""
+
+    def __init__(self, factory, options: dict):
+        self.factory = factory
         self.options = options
         super().__init__()
 
@@ -17,9 +26,13 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from api import create_app
+        return self.factory()
 
-        return create_app()
+
+def _create_app():
+    from api import create_app
+
+    return create_app()
 
 
 @click.command("serve")
@@ -30,13 +43,5 @@ class _Gunicorn(BaseApplication):
 def command(host: str, port: int | None, workers: int | None):
     """Serve the HTTP API with gunicorn."""
     settings = config.load()
-    _Gunicorn({
-        "bind": f"{host}:{port or settings.port}",
-        "workers": workers or settings.api_workers,
-        "worker_class": "sync",
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "timeout": 30,
-        "keepalive": 5,
-    }).run()
+    options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers)
+    GunicornApp(_create_app, options).run()

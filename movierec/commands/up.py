@@ -37,6 +37,23 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
                f"in {result.seconds:.1f} s")
 
 
+def _train_if_needed(store, settings) -> None:
+    from shared.model_store import ModelStore
+    from trainer.pipeline import PipelineConfig, fit_pipeline
+    from trainer.publish import publish
+
+    models = ModelStore(store.redis, store.keys, settings.model_dir)
+    version = models.active_version()
+    if version:
+        click.echo(f"movierec: serving model version {version}")
+        return
+    click.echo("movierec: training the first model")
+    config_ = PipelineConfig(k_range=settings.k_range, min_cluster_size=settings.min_cluster_size)
+    bundle = fit_pipeline(store.snapshot(), store.movies_frame(), config_)
+    version = publish(bundle, store, models, shrink=config_.shrink)
+    click.echo(f"movierec: model version {version} is active")
+
+
 def _processes(workers: int) -> list[tuple[str, str]]:
     from honcho.environ import expand_processes, parse_procfile
 
@@ -75,6 +92,7 @@ def command(data: Path | None, port: int | None, workers: int):
         client = redis.Redis.from_url(handle.url)
         store = RatingStore(client, Keys(settings.key_prefix))
         _load_data(store, data, settings.var_dir)
+        _train_if_needed(store, settings)
 
         env = dict(os.environ, REDIS_URL=handle.url, PORT=str(port), PYTHONUNBUFFERED="1",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -83,8 +101,12 @@ def command(data: Path | None, port: int | None, workers: int):
             manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
         url = f"http://127.0.0.1:{port}"
         click.echo(f"\nmovierec is starting at {url} (Redis: {handle.url}); Ctrl-C stops it.\n"
-                   f"  curl {url}/healthz\n"
-                   f"  curl {url}/readyz\n")
+                   f"  curl {url}/readyz\n"
+                   f"  curl '{url}/v1/users/1/recommendations?n=5'\n"
+                   f"  curl -X POST {url}/v1/events -H 'Content-Type: application/json' \\\n"
+                   f"       -d '{{\"type\": \"rating\", \"user_id\": 1, \"movie_id\": 1, \"rating\": 4.5}}'\n"
+                   f"  curl '{url}/v1/movies/1/similar?n=5'\n"
+                   f"  curl {url}/openapi.json\n")
         manager.loop()
     finally:
         handle.stop()
