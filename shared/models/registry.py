@@ -1,0 +1,101 @@
+"""Model names -> fresh estimators, so the trainer and the evaluation harness build the same thing.
+
+Factories import their module on first use: ``available()`` and a name check never pay for (or
+depend on) every estimator module.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from shared.models.base import RatingPredictor
+
+# The registry entry the trainer serves and ``default`` stands for: whichever measures best.
+DEFAULT_MODEL = "blend"
+
+
+def _baseline():
+    from shared.models.baseline import BaselinePredictor
+
+    return BaselinePredictor()
+
+
+def _cluster():
+    from shared.models.cluster import ClusterMeans
+
+    return ClusterMeans()
+
+
+def _kmeans_softmax():
+    try:
+        from shared.models.cluster import KMeansSoftmax
+    except ImportError:
+        from shared.models.kmeans_softmax import KMeansSoftmax
+    return KMeansSoftmax()
+
+
+def _svd():
+    from shared.models.svd import BiasedMF
+
+    return BiasedMF()
+
+
+def _truncated_svd():
+    from shared.models.factorization import TruncatedSVDPredictor
+
+    return TruncatedSVDPredictor()
+
+
+def _nmf():
+    from shared.models.factorization import NMFPredictor
+
+    return NMFPredictor()
+
+
+def _iterative_svd():
+    from shared.models.factorization import IterativeSVD
+
+    return IterativeSVD()
+
+
+def _item_knn():
+    from shared.models.item_knn import ItemKNN
+
+    return ItemKNN()
+
+
+def _blend():
+    from shared.models.blend import Blend
+
+    return Blend([_svd(), _item_knn(), _baseline()])
+
+
+FACTORIES: dict[str, Callable[[], RatingPredictor]] = {
+    "baseline": _baseline,
+    "cluster": _cluster,
+    "kmeans-softmax": _kmeans_softmax,
+    "svd": _svd,
+    "truncated-svd": _truncated_svd,
+    "nmf": _nmf,
+    "iterative-svd": _iterative_svd,
+    "item-knn": _item_knn,
+    "blend": _blend,
+}
+
+
+def available() -> list[str]:
+    """Every name :func:`make` accepts, ``default`` included."""
+    return [*FACTORIES, "default"]
+
+
+def resolve(name: str) -> str:
+    """The registry entry ``name`` stands for (``default`` -> :data:`DEFAULT_MODEL`)."""
+    key = name.strip().lower()
+    key = DEFAULT_MODEL if key == "default" else key
+    if key not in FACTORIES:
+        raise KeyError(f"unknown model {name!r}; choose from: {', '.join(available())}")
+    return key
+
+
+def make(name: str) -> RatingPredictor:
+    """A fresh, unfitted estimator for ``name``; ``KeyError`` listing the names if unknown."""
+    return FACTORIES[resolve(name)]()
