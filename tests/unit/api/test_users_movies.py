@@ -9,15 +9,25 @@ from tests.conftest import load_and_publish
 SETTINGS = Settings(key_prefix="t", admin_key="secret")
 
 
-@pytest.fixture
-def world(fake_redis, tiny_data, tiny_bundle):
-    store = load_and_publish(fake_redis, "t", tiny_data, tiny_bundle)
-    app = create_app(SETTINGS, redis_client=fake_redis)
+@pytest.fixture(scope="module")
+def world(tiny_data, tiny_bundle):
+    """Built once for the module (the Lua import is slow on fakeredis); tests that change
+    state each use a user of their own (``known_user(store, i)``)."""
+    import fakeredis
+
+    client = fakeredis.FakeRedis()
+    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
+    app = create_app(SETTINGS, redis_client=client)
     return app.test_client(), store, tiny_bundle
 
 
-def known_user(store):
-    return next(iter(store.iter_user_ids()))
+@pytest.fixture
+def fake_redis(world):
+    return world[1].redis
+
+
+def known_user(store, i=0):
+    return sorted(store.iter_user_ids())[i]
 
 
 @pytest.mark.parametrize("strategy", ["hybrid", "cluster", "cluster-ratings", "svd"])
@@ -49,7 +59,7 @@ def test_cluster_strategy_reason_counts_the_cluster(world, fake_redis):
 
 def test_a_rating_removes_the_movie_from_the_list(world):
     client, store, _ = world
-    user = known_user(store)
+    user = known_user(store, 1)
     first = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"][0]["movie_id"]
     store.apply([Event("rating", user, first, 6, 9e9)])
     after = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"]
@@ -93,7 +103,7 @@ def test_predictions_are_on_the_rating_scale(world):
 
 def test_user_profile_and_deletion(world, fake_redis):
     client, store, bundle = world
-    user = known_user(store)
+    user = known_user(store, 2)
     store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][0]), 0, 9e9)])
     profile = client.get(f"/v1/users/{user}").get_json()
     assert profile["cluster"] is not None and profile["n_ratings"] > 0
@@ -107,7 +117,7 @@ def test_user_profile_and_deletion(world, fake_redis):
 
 def test_delete_one_rating_is_idempotent(world):
     client, store, _ = world
-    user = known_user(store)
+    user = known_user(store, 3)
     movie = next(iter(store.user_ratings(user)))
     assert client.delete(f"/v1/users/{user}/ratings/{movie}").get_json()["removed"] is True
     assert movie not in store.user_ratings(user)

@@ -1,0 +1,147 @@
+"""Events in through the API, applied by real `movierec worker` processes on a real Redis,
+recommendations out: the online half end to end."""
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from api import create_app
+from shared.config import Settings
+from shared.serving import LiveModel
+from shared.model_store import ModelStore
+from tests.conftest import load_and_publish
+
+pytestmark = pytest.mark.integration
+PREFIX = "live"
+
+
+@pytest.fixture
+def world(redis_url, tiny_data, tiny_bundle):
+    client = redis.Redis.from_url(redis_url)
+    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    settings = Settings(redis_url=redis_url, key_prefix=PREFIX, min_ratings_to_assign=5)
+    api = create_app(settings, redis_client=client).test_client()
+    return api, store, redis_url
+
+
+def drain(redis_url):
+    """Run a real worker process until the queue is empty."""
+    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX, MIN_RATINGS_TO_ASSIGN="5")
+    result = subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def counters(store):
+    r, k = store.redis, store.keys
+    version = ModelStore(r, k).active_version()
+    clusters = {}
+    for c in r.hkeys(k.cluster_sizes(version)):
+        clusters[c] = (r.hgetall(k.cluster_counts(version, c.decode())),
+                       r.hgetall(k.cluster_sums(version, c.decode())),
+                       r.zrange(k.cluster_favourites(version, c.decode()), 0, -1, withscores=True))
+    return (r.hgetall(k.movie_counts), r.hgetall(k.movie_sums),
+            r.zrange(k.popular, 0, -1, withscores=True), r.hgetall(k.user_counts),
+            r.hgetall(k.assignments(version)), r.hgetall(k.cluster_sizes(version)), clusters)
+
+
+def post(api, body):
+    response = api.post("/v1/events", json=body)
+    assert response.status_code == 202, response.get_json()
+    return response
+
+
+def test_a_rating_changes_counts_and_recommendations(world):
+    api, store, redis_url = world
+    user = next(iter(store.iter_user_ids()))
+    before = api.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=5").get_json()
+    top = before["items"][0]
+    cluster_key = store.keys.cluster_favourites(before["model_version"], before["cluster"])
+    post(api, {"type": "rating", "user_id": user, "movie_id": top["movie_id"], "rating": 5.0})
+    drain(redis_url)
+    assert store.redis.zscore(cluster_key, top["movie_id"]) == top["score"] + 1
+    after = api.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=5").get_json()
+    assert top["movie_id"] not in [item["movie_id"] for item in after["items"]]
+
+
+def test_duplicate_and_reordered_events_change_nothing(world):
+    api, store, redis_url = world
+    user = next(iter(store.iter_user_ids()))
+    movie = int(store.redis.zrevrange(store.keys.popular, 50, 50)[0])
+    batch = [{"type": "rating", "user_id": user, "movie_id": movie, "rating": 2.0, "ts": 2e9,
+              "event_id": "x-1"},
+             {"type": "favourite", "user_id": user, "movie_id": movie, "ts": 2e9 + 5,
+              "event_id": "x-2"}]
+    post(api, batch)
+    drain(redis_url)
+    state = counters(store), store.user_ratings(user)
+    post(api, batch)                                     # delivered again
+    post(api, list(reversed(batch)))                     # and out of order
+    post(api, {"type": "rating", "user_id": user, "movie_id": movie, "rating": 5.0, "ts": 1e9})
+    drain(redis_url)
+    assert (counters(store), store.user_ratings(user)) == state
+
+
+def test_bad_input_gets_its_status_and_stores_nothing(world):
+    api, store, _ = world
+    before = sorted(store.redis.keys("*"))
+    queue_len = store.redis.llen("rq:queue:movierec-events")
+    cases = [
+        ([{"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4},
+          {"type": "rating", "user_id": 1, "movie_id": 1, "rating": 6}], 400),
+        ({"type": "rating", "user_id": "one", "movie_id": 1, "rating": 4}, 400),
+        ({"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4.2}, 400),
+        ({"type": "share", "user_id": 1, "movie_id": 1}, 400),
+    ]
+    for body, status in cases:
+        assert api.post("/v1/events", json=body).status_code == status
+    assert api.post("/v1/events", data="{", content_type="application/json").status_code == 400
+    huge = b"[" + b"1," * (600 * 1024) + b"1]"
+    assert api.post("/v1/events", data=huge, content_type="application/json").status_code == 413
+    assert store.redis.llen("rq:queue:movierec-events") == queue_len
+    assert sorted(store.redis.keys("*")) == before
+
+
+def test_a_new_user_is_assigned_by_the_classifier(world):
+    api, store, redis_url = world
+    version = ModelStore(store.redis, store.keys).active_version()
+    model = LiveModel(ModelStore(store.redis, store.keys).load(version))
+    movies = [int(m) for m in store.redis.zrevrange(store.keys.popular, 0, 5)]
+    new_user = 10**7
+    events = [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": r}
+              for m, r in zip(movies, [5.0, 4.5, 1.0, 2.0, 4.0, 3.5])]
+    post(api, events[:4])
+    drain(redis_url)
+    assert store.redis.hget(store.keys.assignments(version), new_user) is None  # 4 < 5 ratings
+    post(api, events[4:])
+    drain(redis_url)
+    expected = model.assign_cluster({m: e["rating"] for m, e in zip(movies, events)})
+    assert int(store.redis.hget(store.keys.assignments(version), new_user)) == expected
+    counts = store.redis.hgetall(store.keys.cluster_counts(version, expected))
+    assert all(int(counts[str(m).encode()]) >= 1 for m in movies)
+    body = api.get(f"/v1/users/{new_user}/recommendations").get_json()
+    assert body["cluster"] == expected and body["fallback"] is None
+
+
+def test_deleting_a_user_removes_every_trace(world):
+    api, store, redis_url = world
+    before = counters(store)
+    new_user = 10**7 + 1
+    movies = [int(m) for m in store.redis.zrevrange(store.keys.popular, 0, 6)]
+    post(api, [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": 4.5} for m in movies])
+    drain(redis_url)
+    assert counters(store) != before
+    assert api.delete(f"/v1/users/{new_user}").status_code == 200
+    after = counters(store)
+    # counters return to their values (entries that became zero stay as zeros)
+    def nonzero(state):
+        n, sums, pop, per_user, assign, sizes, clusters = state
+        strip = lambda h: {k: v for k, v in h.items() if v not in (b"0", 0.0)}
+        return (strip(n), strip(sums), [x for x in pop if x[1]], strip(per_user), assign,
+                strip(sizes), {c: (strip(a), strip(b), [x for x in z if x[1]])
+                               for c, (a, b, z) in clusters.items()})
+    assert nonzero(after) == nonzero(before)
+    assert store.redis.keys(f"*:u:{new_user}*") == []
+    assert api.get(f"/v1/users/{new_user}").status_code == 404
