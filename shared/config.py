@@ -42,12 +42,9 @@ class Settings:
     admin_key: str = "change-me"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     model_dir: Path = field(default_factory=lambda: Path("var/models"))
-    events_per_job: int = 500
     min_ratings_to_assign: int = 5
     min_cluster_size: int = 6
     k_range: tuple[int, int] = (5, 14)
-    n_factors: int = 64
-    retrain_cron: str = "0 3 * * *"
 
 
 def load(env=None) -> Settings:
@@ -63,10 +60,7 @@ def load(env=None) -> Settings:
         admin_key=env.get("MOVIEREC_ADMIN_KEY") or Settings.admin_key,
         var_dir=var_dir,
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),
-        events_per_job=_int(env, "EVENTS_PER_JOB", Settings.events_per_job),
         min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign),
         min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
         k_range=_k_range(env, "K_RANGE", Settings.k_range),
-        n_factors=_int(env, "N_FACTORS", Settings.n_factors),
-        retrain_cron=env.get("RETRAIN_CRON") or Settings.retrain_cron,
     )

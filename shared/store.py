@@ -73,23 +73,28 @@ class RatingStore:
                                            now - APPLIED_WINDOW_SECONDS)
 
     def put_movies(self, movies: pd.DataFrame, chunk: int = 5000) -> int:
-        """Store the catalogue (movie_id, title, year, genres, tags); same data, same state."""
+        """Store the catalogue (movie_id, title, year, genres, tags); returns how many entries
+        changed. The same data again changes nothing, the revision included."""
         records = movies.to_dict("records")
-        with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(records), chunk):
-                mapping = {}
-                for rec in records[start:start + chunk]:
-                    year = rec.get("year")
-                    mapping[int(rec["movie_id"])] = json.dumps({
-                        "title": rec["title"],
-                        "year": None if year is None or pd.isna(year) else int(year),
-                        "genres": [g for g in (rec.get("genres") or "").split("|") if g],
-                        "tags": [t for t in (rec.get("tags") or "").split("|") if t],
-                    }, separators=(",", ":"), ensure_ascii=False)
-                pipe.hset(self.keys.movies, mapping=mapping)
-            pipe.incr(self.keys.catalogue_revision)
-            pipe.execute()
-        return len(records)
+        changed = 0
+        for start in range(0, len(records), chunk):
+            mapping = {}
+            for rec in records[start:start + chunk]:
+                year = rec.get("year")
+                mapping[int(rec["movie_id"])] = json.dumps({
+                    "title": rec["title"],
+                    "year": None if year is None or pd.isna(year) else int(year),
+                    "genres": [g for g in (rec.get("genres") or "").split("|") if g],
+                    "tags": [t for t in (rec.get("tags") or "").split("|") if t],
+                }, separators=(",", ":"), ensure_ascii=False).encode()
+            current = self.redis.hmget(self.keys.movies, list(mapping))
+            different = {m: v for (m, v), old in zip(mapping.items(), current) if old != v}
+            if different:
+                self.redis.hset(self.keys.movies, mapping=different)
+                changed += len(different)
+        if changed:
+            self.redis.incr(self.keys.catalogue_revision)
+        return changed
 
     # reading
     def movies_many(self, movie_ids) -> dict[int, dict]:
