@@ -30,6 +30,14 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(f"movierec.commands.{module}").command
 
+    def invoke(self, ctx):
+        from shared.config import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration: {exc}") from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="movierec")

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+class ConfigError(ValueError):
+    """An environment variable with a value movierec cannot use; the message names it."""
+
+
 def _int(env, name: str, default: int) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -16,7 +20,7 @@ def _int(env, name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
 def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
@@ -26,9 +30,9 @@ def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
     try:
         lo, hi = (int(part) for part in raw.split("-", 1))
     except ValueError:
-        raise ValueError(f"{name} must look like '5-14', got {raw!r}") from None
+        raise ConfigError(f"{name} must look like '5-14', got {raw!r}") from None
     if not 2 <= lo <= hi:
-        raise ValueError(f"{name} needs 2 <= low <= high, got {raw!r}")
+        raise ConfigError(f"{name} needs 2 <= low <= high, got {raw!r}")
     return lo, hi
 
 

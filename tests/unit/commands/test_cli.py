@@ -47,3 +47,10 @@ def test_import_of_a_malformed_file_names_file_and_line_and_stores_nothing(tmp_p
     assert result.exit_code == 1
     assert "ratings.csv line 3" in result.output and "rating" in result.output
     assert redis.Redis.from_url(redis_url).dbsize() == 0
+
+
+def test_a_bad_environment_variable_is_a_clean_message(monkeypatch):
+    monkeypatch.setenv("PORT", "eighty")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "configuration: PORT must be an integer, got 'eighty'" in result.output
