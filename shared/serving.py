@@ -13,19 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from shared.model_store import ModelStore
-from sklearn.preprocessing import normalize
-
-from shared.models.features import mean_centered
+from shared.models.features import taste_vectors
 from shared.vocabulary import Vocabulary
-
-
-def taste_vectors(X) -> sp.csr_matrix:
-    """What users are clustered and classified on: mean-centred ratings (seed 000) scaled to
-    unit length. Without the scaling, k-means on MovieLens puts ~90 % of users in one cluster
-    and heavy raters in clusters of one (seed 000's power-law sizes), which cluster fixing then
-    dissolves into two clusters; with it, clusters are of comparable size (docs/clustering.md).
-    """
-    return normalize(mean_centered(X))
 
 
 class LiveModel:

@@ -17,7 +17,7 @@ from shared.models.cluster_fixing import fix_small_clusters
 from shared.models.k_selection import scan_k
 from shared.models.softmax import SoftmaxRegression
 from shared.ratings import rating_matrix
-from shared.serving import taste_vectors
+from shared.models.features import taste_vectors
 from shared.vocabulary import Vocabulary
 
 

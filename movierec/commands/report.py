@@ -39,7 +39,7 @@ def command(data_dir: Path, out: Path, k_range: str, min_cluster_size: int, spli
     from shared.models.k_selection import scan_k
     from shared.models.registry import resolve
     from shared.ratings import rating_matrix
-    from shared.serving import taste_vectors
+    from shared.models.features import taste_vectors
 
     try:
         lo, hi = (int(x) for x in k_range.split("-", 1))
