@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import redis
 
+from movierec.commands import connect
 from shared import config
 
 
@@ -23,11 +23,7 @@ def command(data_dir: Path):
     from shared.store import RatingStore
 
     settings = config.load()
-    client = redis.Redis.from_url(settings.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+    client = connect(settings)
     try:
         result = import_folder(data_dir, RatingStore(client, Keys(settings.key_prefix)))
     except movielens.LoadError as exc:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import click
-import redis
 
+from movierec.commands import connect
 from shared import config
 
 
@@ -31,11 +31,7 @@ def command(k_rule: str, model: str | None):
         raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
                                  param_hint="--model")
     settings = config.load()
-    client = redis.Redis.from_url(settings.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+    client = connect(settings)
     keys = Keys(settings.key_prefix)
     store = RatingStore(client, keys)
     snapshot = store.snapshot()

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import click
-import redis
 from rq import SimpleWorker, Worker
 
+from movierec.commands import connect
 from shared import config
 from shared.queue import events_queue
 
@@ -19,11 +19,7 @@ from shared.queue import events_queue
 def command(burst: bool, fork: bool, name: str | None):
     """Apply queued event batches to the ratings store in Redis."""
     settings = config.load()
-    client = redis.Redis.from_url(settings.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+    client = connect(settings)
     queue = events_queue(client, settings)
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
