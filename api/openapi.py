@@ -75,7 +75,7 @@ DOCUMENT = {
                 "oneOf": [_ref("Event"), {"type": "array", "items": _ref("Event"), "minItems": 1,
                                           "maxItems": MAX_EVENTS_PER_REQUEST}]}}}},
             "responses": {"202": _json({"type": "object", "properties": {
-                "accepted": {"type": "integer"}, "job_id": {"type": "string"}}}, "queued"),
+                "accepted": {"type": "integer"}}}, "held by Redis, to be applied by the workers"),
                 "400": _json(_ref("Error"), "an invalid event: index, field, reason"),
                 "413": _json(_ref("Error"), "body over 1 MiB")}}},
         "/v1/users/{user_id}": {

@@ -55,6 +55,25 @@ class Keys:
         return f"{self.base}:deleted"
 
     @property
+    def inbox(self) -> str:
+        """list of events (JSON, wire form) accepted by the API and not yet applied"""
+        return f"{self.base}:inbox"
+
+    @property
+    def inbox_draining(self) -> str:
+        """set while a drain job is queued or running, so one job serves many requests"""
+        return f"{self.base}:inbox:draining"
+
+    @property
+    def user_revisions(self) -> str:
+        """hash user_id -> counter bumped whenever the user's state or cluster changes"""
+        return f"{self.base}:urev"
+
+    def recommendations_cache(self, user_id: int) -> str:
+        """hash '<version>|<strategy>|<n>' -> cached response, valid for one user revision"""
+        return f"{self.base}:rec:{user_id}"
+
+    @property
     def applied_events(self) -> str:
         """zset event_id -> time applied, trimmed to a window: exactly-once by id"""
         return f"{self.base}:applied"

@@ -26,11 +26,15 @@ def _lua(name: str) -> str:
     return resources.files("shared").joinpath("lua", name).read_text()
 
 
+DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after this
+
+
 @dataclass
 class ApplyResult:
     applied: int
     skipped: int
     changed_users: list[int]
+    left: int = 0  # events still in the inbox (drain only)
 
 
 class RatingStore:
@@ -51,6 +55,22 @@ class RatingStore:
 
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
+
+    def push(self, events: Iterable[Event]) -> bool:
+        """Append events to the inbox; True when the caller must enqueue a drain job (no
+        drain was under way). Many requests share one drain, so single events get batched."""
+        items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
+        return bool(self._run("push", DRAIN_CLAIM_SECONDS, *items))
+
+    def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None) -> ApplyResult:
+        """Take and apply the oldest ``max_events`` events of the inbox in one script call."""
+        result = self._run("drain", time.time() if now is None else now, max_events,
+                           1 if log else 0, LOG_LENGTH)
+        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
+                           left=int(result[2]))
+
+    def inbox_length(self) -> int:
+        return self.redis.llen(self.keys.inbox)
 
     def _run(self, command: str, *args):
         return self._script(keys=[self.keys.users], args=[command, self.keys.base, *args])

@@ -1,12 +1,15 @@
 """RQ job functions. Arguments and results are JSON; effects are idempotent (at-least-once)."""
 from __future__ import annotations
 
+import time
+
 import redis
 from rq import get_current_job
 
 from shared import config
 from shared.keys import Keys
 from shared.model_store import ModelStore
+from shared.queue import enqueue_drain, events_queue
 from shared.serving import ModelCache
 from shared.store import RatingStore
 
@@ -47,9 +50,25 @@ def assign_new_users(store: RatingStore, user_ids: list[int], min_ratings: int) 
     return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
 
 
-def apply_events(events: list) -> dict:
-    """Apply a batch of wire-form events (see shared.events), then place new users."""
+DRAIN_BATCH = 1000
+DRAIN_SECONDS = 20.0  # then hand over to a fresh job, so no job runs long
+
+
+def drain_events() -> dict:
+    """Apply the inbox in batches until it is empty, placing new users as they qualify."""
+    settings = config.load()
     store = current_store()
-    result = store.apply_wire(events)
-    moved = assign_new_users(store, result.changed_users, config.load().min_ratings_to_assign)
-    return {"applied": result.applied, "skipped": result.skipped, "users_assigned": moved}
+    started = time.monotonic()
+    totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0}
+    while True:
+        result = store.drain(DRAIN_BATCH)
+        totals["applied"] += result.applied
+        totals["skipped"] += result.skipped
+        totals["users_assigned"] += assign_new_users(store, result.changed_users,
+                                                     settings.min_ratings_to_assign)
+        totals["batches"] += 1
+        if result.left == 0:
+            return totals
+        if time.monotonic() - started > DRAIN_SECONDS:
+            enqueue_drain(events_queue(store.redis, settings))  # the claim is still ours
+            return totals

@@ -6,7 +6,17 @@ from rq import SimpleWorker, Worker
 
 from movierec.commands import connect
 from shared import config
-from shared.queue import events_queue
+from shared.keys import Keys
+from shared.queue import enqueue_drain, events_queue
+from shared.store import DRAIN_CLAIM_SECONDS
+
+
+def _resume_inbox(client, settings, queue) -> None:
+    """Events left by a drain that died stay in the inbox until its claim expires and the
+    next request claims again; a starting worker claims them at once."""
+    keys = Keys(settings.key_prefix)
+    if client.llen(keys.inbox) and client.set(keys.inbox_draining, 1, nx=True, ex=DRAIN_CLAIM_SECONDS):
+        enqueue_drain(queue)
 
 
 @click.command("worker")
@@ -21,6 +31,7 @@ def command(burst: bool, fork: bool, name: str | None):
     settings = config.load()
     client = connect(settings)
     queue = events_queue(client, settings)
+    _resume_inbox(client, settings, queue)
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
     worker.work(burst=burst, logging_level="WARNING")

@@ -61,11 +61,8 @@ local function shift_user(v, user, c, sign)
   end
 end
 
-if cmd == 'apply' then
-  -- ARGV[3] now, ARGV[4] JSON [[type,user,movie,half,ts,event_id],...], ARGV[5] log?, ARGV[6] cap
-  -- returns {applied, skipped, users whose number of ratings changed...}
-  local now, events = tonumber(ARGV[3]), cjson.decode(ARGV[4])
-  local keep_log, log_cap = ARGV[5] == '1', tonumber(ARGV[6])
+-- apply decoded events; returns applied, skipped, users whose number of ratings changed
+local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed, changed_list = 0, 0, {}, {}
   for _, e in ipairs(events) do
     local kind, user, movie, half, ts, eid = e[1], e[2], e[3], tonumber(e[4]), tonumber(e[5]), e[6]
@@ -102,6 +99,7 @@ if cmd == 'apply' then
     else
       redis.call('HSET', ukey, movie, value)
       redis.call('SADD', base .. ':users', user)
+      redis.call('HINCRBY', base .. ':urev', user, 1)
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
       bump_movie(movie, d_n, d_sum, d_fav)
@@ -117,8 +115,42 @@ if cmd == 'apply' then
       applied = applied + 1
     end
   end
+  return applied, skipped, changed_list
+end
+
+if cmd == 'apply' then
+  -- ARGV[3] now, ARGV[4] JSON [[type,user,movie,half,ts,event_id],...], ARGV[5] log?, ARGV[6] cap
+  -- returns {applied, skipped, users whose number of ratings changed...}
+  local applied, skipped, changed = apply_events(cjson.decode(ARGV[4]), tonumber(ARGV[3]),
+                                                 ARGV[5] == '1', tonumber(ARGV[6]))
   local result = {applied, skipped}
-  for _, u in ipairs(changed_list) do table.insert(result, u) end
+  for _, u in ipairs(changed) do table.insert(result, u) end
+  return result
+
+elseif cmd == 'push' then
+  -- ARGV[3] seconds a drain claim lasts, ARGV[4..] events as JSON: append them to the inbox;
+  -- returns 1 when no drain was under way, so the caller must enqueue a drain job
+  redis.call('RPUSH', base .. ':inbox', unpack(ARGV, 4))
+  if redis.call('SET', base .. ':inbox:draining', 1, 'NX', 'EX', tonumber(ARGV[3])) then
+    return 1
+  end
+  return 0
+
+elseif cmd == 'drain' then
+  -- ARGV[3] now, ARGV[4] most events, ARGV[5] log?, ARGV[6] cap: take and apply the oldest
+  -- events of the inbox in one step (a crash loses none); returns {applied, skipped,
+  -- events left, users whose number of ratings changed...}; the drain claim ends when empty
+  local inbox = base .. ':inbox'
+  local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[4]) - 1)
+  local events = {}
+  for i, item in ipairs(items) do events[i] = cjson.decode(item) end
+  local applied, skipped, changed = apply_events(events, tonumber(ARGV[3]), ARGV[5] == '1',
+                                                 tonumber(ARGV[6]))
+  redis.call('LTRIM', inbox, #items, -1)
+  local left = redis.call('LLEN', inbox)
+  if left == 0 then redis.call('DEL', inbox .. ':draining') end
+  local result = {applied, skipped, left}
+  for _, u in ipairs(changed) do table.insert(result, u) end
   return result
 
 elseif cmd == 'delete_user' then
@@ -139,6 +171,7 @@ elseif cmd == 'delete_user' then
     bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
   end
   redis.call('DEL', ukey, ukey .. ':log')
+  redis.call('HINCRBY', base .. ':urev', user, 1)
   redis.call('HDEL', base .. ':nratings', user)
   redis.call('SREM', base .. ':users', user)
   local previous = tonumber(redis.call('HGET', base .. ':deleted', user))
@@ -165,6 +198,7 @@ elseif cmd == 'assign' then
       shift_user(v, user, c, 1)
       redis.call('HINCRBY', v.vbase .. ':sizes', c, 1)
       redis.call('HSET', v.vbase .. ':assign', user, c)
+      redis.call('HINCRBY', base .. ':urev', user, 1)
       moved = moved + 1
     end
   end

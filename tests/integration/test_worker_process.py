@@ -11,7 +11,7 @@ import redis
 from shared.config import Settings
 from shared.events import Event
 from shared.keys import Keys
-from shared.queue import APPLY_EVENTS_JOB, events_queue
+from shared.queue import DRAIN_EVENTS_JOB, enqueue_drain, events_queue
 from shared.store import RatingStore
 
 pytestmark = pytest.mark.integration
@@ -24,26 +24,39 @@ def run_worker(redis_url, prefix, *extra):
 
 
 @pytest.mark.parametrize("mode", [[], ["--fork"]], ids=["simple", "fork"])
-def test_worker_applies_batches_once_even_when_delivered_twice(redis_url, mode):
+def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis_url, mode):
     client = redis.Redis.from_url(redis_url)
     settings = Settings(redis_url=redis_url, key_prefix="w")
     queue = events_queue(client, settings)
-    batch = [Event("rating", 7, 42, 9, 100.0, "a").wire(),
-             Event("favourite", 8, 42, 0, 101.0, "b").wire()]
-    first = queue.enqueue(APPLY_EVENTS_JOB, batch)
-    second = queue.enqueue(APPLY_EVENTS_JOB, batch)  # at-least-once: the same batch again
+    store = RatingStore(client, Keys("w"))
+    batch = [Event("rating", 7, 42, 9, 100.0, "a"), Event("favourite", 8, 42, 0, 101.0, "b")]
+    assert store.push(batch) is True
+    first = enqueue_drain(queue)
+    assert store.push(batch) is False           # the same events delivered again
+    second = enqueue_drain(queue)               # and a drain job delivered twice
     result = run_worker(redis_url, "w", *mode)
     assert result.returncode == 0, result.stderr
     first.refresh()
     second.refresh()
-    assert first.get_status() == "finished" and first.return_value() == {"applied": 2, "skipped": 0, "users_assigned": 0}
-    assert second.return_value() == {"applied": 0, "skipped": 2, "users_assigned": 0}
-    store = RatingStore(client, Keys("w"))
+    assert first.get_status() == "finished"
+    assert first.return_value() == {"applied": 2, "skipped": 2, "users_assigned": 0, "batches": 1}
+    assert second.return_value() == {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 1}
     assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
     assert client.zscore(Keys("w").popular, 42) == 2.0
+    assert store.inbox_length() == 0 and not client.exists(Keys("w").inbox_draining)
     # the job went through Redis as (zlib-compressed) JSON, not pickle
     payload = json.loads(zlib.decompress(client.hget(f"rq:job:{first.id}", "data")))
-    assert payload[0] == APPLY_EVENTS_JOB and payload[2] == [batch]
+    assert payload[0] == DRAIN_EVENTS_JOB
+
+
+def test_a_starting_worker_resumes_an_inbox_left_by_a_dead_drain(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    store = RatingStore(client, Keys("w"))
+    store.push([Event("rating", 7, 42, 9, 100.0, "")])
+    client.delete(Keys("w").inbox_draining)     # the claim of a drain that died has expired
+    result = run_worker(redis_url, "w")
+    assert result.returncode == 0, result.stderr
+    assert store.inbox_length() == 0 and store.user_ratings(7)
 
 
 def test_worker_without_redis_fails_with_a_message():

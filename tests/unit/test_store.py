@@ -168,3 +168,30 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
     assert store.user_ratings(1) == {}
     store.apply([rating(1, 12, 4.0, 160)])
     assert store.user_ratings(1) == {12: (4.0, True, 160.0)}
+
+
+def test_push_claims_one_drain_for_many_requests_and_drain_applies_in_order(store):
+    assert store.push([rating(1, 10, 2.0, 100)]) is True      # first: enqueue a drain job
+    assert store.push([rating(1, 10, 4.0, 200), rating(2, 10, 1.0, 100)]) is False
+    assert store.inbox_length() == 3
+    first = store.drain(max_events=2)
+    assert (first.applied, first.skipped, first.left) == (2, 0, 1)
+    assert store.user_ratings(1)[10][0] == 4.0
+    assert store.redis.exists(KEYS.inbox_draining)            # still claimed: events left
+    last = store.drain(max_events=2)
+    assert (last.applied, last.left, last.changed_users) == (1, 0, [2])
+    assert not store.redis.exists(KEYS.inbox_draining)        # claim ends when empty
+    assert store.push([rating(3, 10, 1.0, 100)]) is True
+
+
+def test_every_change_of_a_user_bumps_their_revision(store):
+    activate(store)
+    revision = lambda: int(store.redis.hget(KEYS.user_revisions, 1) or 0)
+    store.apply([rating(1, 10, 3.0, 100)])
+    assert revision() == 1
+    store.apply([rating(1, 10, 3.0, 100)])                    # no change, no bump
+    assert revision() == 1
+    store.assign("v1", {1: 0})
+    assert revision() == 2
+    store.delete_user(1, ts=200)
+    assert revision() == 3

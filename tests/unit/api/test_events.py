@@ -4,7 +4,8 @@ import pytest
 
 from api import create_app
 from shared.config import Settings
-from shared.queue import APPLY_EVENTS_JOB, events_queue
+from shared.keys import Keys
+from shared.queue import DRAIN_EVENTS_JOB, events_queue
 
 SETTINGS = Settings(key_prefix="t")
 
@@ -25,21 +26,28 @@ def post(client, body, **kwargs):
     return client.post("/v1/events", data=data, **kwargs)
 
 
-def test_one_event_is_enqueued_as_a_json_job(app, queue):
+def inbox(fake_redis):
+    return [json.loads(item) for item in fake_redis.lrange(Keys("t").inbox, 0, -1)]
+
+
+def test_one_event_goes_to_the_inbox_and_claims_a_drain_job(app, queue, fake_redis):
     response = post(app.test_client(), {"type": "rating", "user_id": 1, "movie_id": 2,
                                          "rating": 4.5, "ts": 10, "event_id": "e"})
-    assert response.status_code == 202
-    assert response.get_json()["accepted"] == 1
-    job = queue.fetch_job(response.get_json()["job_id"])
-    assert job.func_name == APPLY_EVENTS_JOB
-    assert job.args == [[["rating", "1", "2", 9, 10.0, "e"]]]
+    assert response.status_code == 202 and response.get_json() == {"accepted": 1}
+    assert inbox(fake_redis) == [["rating", "1", "2", 9, 10.0, "e"]]
+    assert queue.count == 1 and queue.jobs[0].func_name == DRAIN_EVENTS_JOB
+    assert queue.jobs[0].args == []
 
 
-def test_a_batch_is_one_job(app, queue):
-    batch = [{"type": "favourite", "user_id": 1, "movie_id": m} for m in range(1, 1001)]
-    response = post(app.test_client(), batch)
+def test_many_requests_share_one_drain_job(app, queue, fake_redis):
+    client = app.test_client()
+    for movie in range(1, 6):
+        assert post(client, {"type": "favourite", "user_id": 1, "movie_id": movie}).status_code == 202
+    batch = [{"type": "favourite", "user_id": 2, "movie_id": m} for m in range(1, 1001)]
+    response = post(client, batch)
     assert response.status_code == 202 and response.get_json()["accepted"] == 1000
-    assert queue.count == 1 and len(queue.jobs[0].args[0]) == 1000
+    assert len(inbox(fake_redis)) == 1005
+    assert queue.count == 1
 
 
 @pytest.mark.parametrize("body, field, index", [
@@ -61,6 +69,7 @@ def test_bad_requests_are_400_naming_the_field_and_store_nothing(app, queue, fak
     assert payload["field"] == field and payload["reason"]
     assert payload.get("index") == index
     assert queue.count == 0 and set(fake_redis.keys()) == before
+    assert fake_redis.llen(Keys("t").inbox) == 0
 
 
 def test_wrong_content_type_is_400(app, queue):
