@@ -11,7 +11,7 @@ from shared import config
 from shared.keys import Keys
 from shared.model_store import ModelStore
 from shared.queue import events_queue
-from shared.serving import ModelCache
+from shared.serving import ModelCache, single_threaded_blas
 from shared.store import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -34,6 +34,7 @@ class Services:
 
 def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
     settings = settings or config.load()
+    single_threaded_blas()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False

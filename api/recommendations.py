@@ -5,6 +5,8 @@ answer is the popular movies, flagged as such.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 STRATEGIES = ("hybrid", "cluster", "cluster-ratings", "svd")
@@ -51,9 +53,9 @@ def popular(svc, n: int, exclude: set[int]) -> list[dict]:
             for m, s in _top_from_zset(svc.redis, svc.keys.popular, n, exclude)]
 
 
-def recommend(svc, user_id: int, n: int, strategy: str) -> dict:
+def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
+    """The response body for one user, computed from live state and ``model`` (or None)."""
     keys, r = svc.keys, svc.redis
-    model = svc.models.get()
     ratings = svc.store.user_ratings(user_id)
     exclude = set(ratings)
     cluster = None
@@ -114,3 +116,29 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
                     "genres": meta.get("genres", []), "score": item["score"],
                     "reason": item["reason"]})
     return out
+
+
+def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
+    """The JSON response, from the cache while the user's revision (bumped by every change of
+    their ratings or cluster) and the model version are those it was computed for. Changes
+    other users make to the cluster counters show after at most ``recommendation_ttl``."""
+    model = svc.models.get()
+    key = svc.keys.recommendations_cache(user_id)
+    field = f"{model.version if model else '-'}|{strategy}|{n}"
+    with svc.redis.pipeline(transaction=False) as pipe:
+        pipe.hget(svc.keys.user_revisions, user_id)
+        pipe.hget(key, field)
+        revision, cached = pipe.execute()
+    revision = revision or b"0"
+    if cached is not None:
+        cached_revision, body = cached.split(b"|", 1)
+        if cached_revision == revision:
+            return body
+    result = recommend(svc, model, user_id, n, strategy)
+    result["items"] = with_metadata(svc, result["items"])
+    body = json.dumps(result, separators=(",", ":")).encode()
+    with svc.redis.pipeline(transaction=False) as pipe:
+        pipe.hset(key, field, revision + b"|" + body)
+        pipe.expire(key, svc.settings.recommendation_ttl)
+        pipe.execute()
+    return body

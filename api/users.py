@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import time
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from api.params import InvalidParameter, choice_arg, id_list_arg, int_arg, positive_id
-from api.recommendations import STRATEGIES, recommend, with_metadata
+from api.recommendations import STRATEGIES, cached_recommendations
 from api.services import services
 from shared.events import Event
 
@@ -19,10 +19,8 @@ def recommendations(user_id: int):
     positive_id(user_id, "user_id")
     n = int_arg("n", 10, 1, 100)
     strategy = choice_arg("strategy", "hybrid", STRATEGIES)
-    svc = services()
-    body = recommend(svc, user_id, n, strategy)
-    body["items"] = with_metadata(svc, body["items"])
-    return jsonify(body)
+    body = cached_recommendations(services(), user_id, n, strategy)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/<int:user_id>/predictions")

@@ -48,6 +48,7 @@ class Settings:
     model_dir: Path = field(default_factory=lambda: Path("var/models"))
     min_ratings_to_assign: int = 5
     min_cluster_size: int = 6
+    recommendation_ttl: int = 300
     k_range: tuple[int, int] = (5, 14)
 
 
@@ -66,5 +67,6 @@ def load(env=None) -> Settings:
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),
         min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign),
         min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
+        recommendation_ttl=_int(env, "RECOMMENDATION_TTL", Settings.recommendation_ttl),
         k_range=_k_range(env, "K_RANGE", Settings.k_range),
     )

@@ -13,9 +13,11 @@ from tqdm import tqdm
 from shared.model_store import ModelBundle, new_version
 from shared.models import registry
 from shared.models.baseline import BaselinePredictor
+from shared.models.blend import matrix_factorisation_of
 from shared.models.cluster_fixing import fix_small_clusters
 from shared.models.k_selection import scan_k
 from shared.models.softmax import SoftmaxRegression
+from shared.models.svd import BiasedMF
 from shared.ratings import rating_matrix
 from shared.models.features import taste_vectors
 from shared.vocabulary import Vocabulary
@@ -44,14 +46,10 @@ def _item_text(movies: pd.DataFrame, vocab: Vocabulary) -> list[str]:
     return [text.get(int(m), "") for m in vocab.ids]
 
 
-def _item_factors(recommender, X) -> np.ndarray:
-    candidates = [recommender] + list(getattr(recommender, "estimators_", []) or [])
-    for est in candidates:
-        if hasattr(est, "item_factors_"):
-            return est.item_factors_
-    from shared.models.svd import BiasedMF
-
-    return BiasedMF().fit(X).item_factors_
+def _matrix_factorisation(recommender, X):
+    """The recommender's own factorisation when it has one, so nothing is fitted twice."""
+    found = matrix_factorisation_of(recommender)
+    return found if found is not None else BiasedMF().fit(X)
 
 
 def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineConfig = PipelineConfig(),
@@ -111,7 +109,8 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
     done("softmax")
 
     step("similar")
-    similar = SimilarMovies().fit(_item_factors(recommender, X), _item_text(movies, movie_vocab))
+    similar = SimilarMovies().fit(_matrix_factorisation(recommender, X).item_factors_,
+                                  _item_text(movies, movie_vocab))
     done("similar")
     steps.close()
 

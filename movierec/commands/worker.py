@@ -28,7 +28,10 @@ def _resume_inbox(client, settings, queue) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's random name).")
 def command(burst: bool, fork: bool, name: str | None):
     """Apply queued event batches to the ratings store in Redis."""
+    from shared.serving import single_threaded_blas
+
     settings = config.load()
+    single_threaded_blas()
     client = connect(settings)
     queue = events_queue(client, settings)
     _resume_inbox(client, settings, queue)

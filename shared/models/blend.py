@@ -97,3 +97,12 @@ def _ridge(features: np.ndarray, target: np.ndarray, alpha: float):
     gram = centred.T @ centred + alpha * np.eye(features.shape[1])
     weights = np.linalg.solve(gram, centred.T @ (target - mean_t))
     return float(mean_t - mean_f @ weights), weights
+
+
+def matrix_factorisation_of(model):
+    """The fitted model, or the first member of a fitted blend, that has item factors (the
+    matrix factorisation the 'svd' strategy and collaborative similarity use), else None."""
+    for candidate in [model, *getattr(model, "members_", [])]:
+        if hasattr(candidate, "item_factors_"):
+            return candidate
+    return None

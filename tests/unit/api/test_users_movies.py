@@ -170,3 +170,22 @@ def test_openapi_documents_every_route(world):
         path = rule.rule.replace("<int:", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, f"{method} {path} is not documented"
+
+
+def test_recommendations_are_cached_per_user_revision(world, fake_redis):
+    client, store, bundle = world
+    user = known_user(store, 4)
+    url = f"/v1/users/{user}/recommendations?n=5&strategy=svd"
+    first = client.get(url).data
+    key = store.keys.recommendations_cache(user)
+    field = f"{bundle.version}|svd|5"
+    revision = fake_redis.hget(store.keys.user_revisions, user) or b"0"
+    assert fake_redis.hget(key, field) == revision + b"|" + first
+    assert 0 < fake_redis.ttl(key) <= SETTINGS.recommendation_ttl
+    # a planted cache entry for the current revision is served as it is
+    fake_redis.hset(key, field, revision + b'|{"planted":true}')
+    assert client.get(url).get_json() == {"planted": True}
+    # the user's own event bumps the revision: recomputed, not served stale
+    store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][-1]), 0, 9e9)])
+    fresh = client.get(url).get_json()
+    assert "planted" not in fresh and len(fresh["items"]) == 5
