@@ -62,9 +62,6 @@ class LiveModel:
         """The softmax classifier's cluster for a user from their ratings (seed 000)."""
         return int(self.classifier.predict(taste_vectors(self.user_row(ratings)))[0])
 
-    def assign_clusters(self, rows: sp.csr_matrix) -> np.ndarray:
-        return self.classifier.predict(taste_vectors(rows)).astype(np.int64)
-
     def scores(self, ratings: dict) -> np.ndarray:
         """Predicted rating of every movie in the model for a user with these live ratings."""
         return np.asarray(self.recommender.predict_unseen(self.user_row(ratings)))[0]

@@ -59,6 +59,7 @@ def drain_events() -> dict:
     settings = config.load()
     store = current_store()
     started = time.monotonic()
+    store.trim_applied()  # event ids older than the de-duplication window
     totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0}
     while True:
         result = store.drain(DRAIN_BATCH)

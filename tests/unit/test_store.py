@@ -195,3 +195,10 @@ def test_every_change_of_a_user_bumps_their_revision(store):
     assert revision() == 2
     store.delete_user(1, ts=200)
     assert revision() == 3
+
+
+def test_event_ids_are_forgotten_after_the_window(store):
+    store.apply_wire([rating(1, 10, 4.0, 100, "old").wire()], now=1000.0)
+    store.apply_wire([rating(1, 11, 4.0, 100, "new").wire()], now=1000.0 + 7 * 24 * 3600)
+    assert store.trim_applied(now=1000.0 + 7 * 24 * 3600 + 1) == 1
+    assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"new"]
