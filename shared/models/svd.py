@@ -119,7 +119,8 @@ class BiasedMF(RatingPredictor):
         :math:`\alpha`: penalties grow as :math:`n^\alpha`, so users and movies with many
         ratings are held less tightly than a plain ridge would, but more than not at all.
     n_iter : int
-        Alternating sweeps (movies, then users); about 10 settle on MovieLens.
+        Alternating sweeps (movies, then users); 6 reach within 0.001 RMSE of 12 on
+        MovieLens at half the time (docs/accuracy-benchmark.md).
     init_std : float
         Standard deviation of the random normal start of the user factors.
     random_state : int or None
@@ -132,7 +133,7 @@ class BiasedMF(RatingPredictor):
     """
 
     def __init__(self, n_factors: int = 32, reg: float = 1.3, reg_bias: float = 1.2,
-                 reg_exponent: float = 0.5, n_iter: int = 12, init_std: float = 0.1,
+                 reg_exponent: float = 0.5, n_iter: int = 6, init_std: float = 0.1,
                  random_state=0):
         self.n_factors = n_factors
         self.reg = reg
