@@ -1,0 +1,57 @@
+-- wrk script of bench/live.py: `wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE]`
+--   hello            GET / (the hello-world reference)
+--   recommendations  GET /v1/users/<random user>/recommendations?n=10
+--   computed         the same with n drawn from 6..15, so that a (user, n) pair, and with it
+--                    the API's cached answer, rarely repeats within a run (bench/live.py VARIED_N)
+--   event            POST /v1/events, one rating event of a random movie by a random user
+--                    outside the data set (ids from 10,000,001), so that the cached answers
+--                    of the users the GET runs ask for stay valid
+-- IDS_FILE: first line the user ids, second line the movie ids, separated by spaces.
+-- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live.py.
+
+local mode, users, movies = "hello", {}, {}
+local json_headers = { ["Content-Type"] = "application/json" }
+
+local function read_ids(line, out)
+  for id in (line or ""):gmatch("%d+") do out[#out + 1] = id end
+end
+
+function init(args)
+  mode = args[1] or "hello"
+  if args[2] then
+    local f = assert(io.open(args[2], "r"))
+    read_ids(f:read("*l"), users)
+    read_ids(f:read("*l"), movies)
+    f:close()
+  end
+  if mode ~= "hello" and #users == 0 then error("mode " .. mode .. " needs an ids file") end
+  math.randomseed(os.time())
+end
+
+local function user()
+  return users[math.random(#users)]
+end
+
+function request()
+  if mode == "recommendations" then
+    return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=10")
+  elseif mode == "computed" then
+    return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=" .. math.random(6, 15))
+  elseif mode == "event" then
+    local body = string.format('{"type":"rating","user_id":%d,"movie_id":%s,"rating":%.1f}',
+      10000000 + math.random(1000000), movies[math.random(#movies)], math.random(1, 10) / 2)
+    return wrk.format("POST", "/v1/events", json_headers, body)
+  end
+  return wrk.format("GET", "/")
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect_errors":%d,"read_errors":%d,' ..
+    '"write_errors":%d,"status_errors":%d,"timeouts":%d,"mean_us":%.1f,"max_us":%d,' ..
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99)))
+end
