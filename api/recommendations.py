@@ -119,26 +119,18 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
 
 
 def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
-    """The JSON response, from the cache while the user's revision (bumped by every change of
-    their ratings or cluster) and the model version are those it was computed for. Changes
-    other users make to the cluster counters show after at most ``recommendation_ttl``."""
+    """The JSON response, cached until the user's ratings or cluster change (the Lua script
+    drops the user's cache then) or the model version moves. Changes other users make to the
+    cluster counters show after at most ``recommendation_ttl``."""
     model = svc.models.get()
     key = svc.keys.recommendations_cache(user_id)
     field = f"{model.version if model else '-'}|{strategy}|{n}"
-    with svc.redis.pipeline(transaction=False) as pipe:
-        pipe.hget(svc.keys.user_revisions, user_id)
-        pipe.hget(key, field)
-        revision, cached = pipe.execute()
-    revision = revision or b"0"
+    cached = svc.redis.hget(key, field)
     if cached is not None:
-        cached_revision, body = cached.split(b"|", 1)
-        if cached_revision == revision:
-            return body
+        return cached
+    revision = svc.store.user_revision(user_id)
     result = recommend(svc, model, user_id, n, strategy)
     result["items"] = with_metadata(svc, result["items"])
     body = json.dumps(result, separators=(",", ":")).encode()
-    with svc.redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, field, revision + b"|" + body)
-        pipe.expire(key, svc.settings.recommendation_ttl)
-        pipe.execute()
+    svc.store.cache_recommendations(user_id, revision, field, body, svc.settings.recommendation_ttl)
     return body

@@ -62,12 +62,23 @@ class RatingStore:
         items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
         return bool(self._run("push", DRAIN_CLAIM_SECONDS, *items))
 
-    def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None) -> ApplyResult:
-        """Take and apply the oldest ``max_events`` events of the inbox in one script call."""
+    def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None,
+              release: bool = True) -> ApplyResult:
+        """Take and apply the oldest ``max_events`` events of the inbox in one script call;
+        with ``release``, give up the drain claim once the inbox is empty."""
         result = self._run("drain", time.time() if now is None else now, max_events,
-                           1 if log else 0, LOG_LENGTH)
+                           1 if log else 0, LOG_LENGTH, 1 if release else 0, DRAIN_CLAIM_SECONDS)
         return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
                            left=int(result[2]))
+
+    def user_revision(self, user_id: int) -> bytes:
+        return self.redis.hget(self.keys.user_revisions, user_id) or b"0"
+
+    def cache_recommendations(self, user_id: int, revision: bytes, field: str, body: bytes,
+                              ttl: int) -> bool:
+        """Keep a computed list unless the user changed since ``revision`` (the script that
+        applies their changes drops the cache)."""
+        return bool(self._run("cache", user_id, revision, field, body, ttl))
 
     def inbox_length(self) -> int:
         return self.redis.llen(self.keys.inbox)

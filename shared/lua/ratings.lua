@@ -61,6 +61,12 @@ local function shift_user(v, user, c, sign)
   end
 end
 
+-- a user's state or cluster changed: new revision, cached recommendation lists dropped
+local function touch_user(user)
+  redis.call('HINCRBY', base .. ':urev', user, 1)
+  redis.call('DEL', base .. ':rec:' .. user)
+end
+
 -- apply decoded events; returns applied, skipped, users whose number of ratings changed
 local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed, changed_list = 0, 0, {}, {}
@@ -99,7 +105,7 @@ local function apply_events(events, now, keep_log, log_cap)
     else
       redis.call('HSET', ukey, movie, value)
       redis.call('SADD', base .. ':users', user)
-      redis.call('HINCRBY', base .. ':urev', user, 1)
+      touch_user(user)
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
       bump_movie(movie, d_n, d_sum, d_fav)
@@ -137,9 +143,11 @@ elseif cmd == 'push' then
   return 0
 
 elseif cmd == 'drain' then
-  -- ARGV[3] now, ARGV[4] most events, ARGV[5] log?, ARGV[6] cap: take and apply the oldest
-  -- events of the inbox in one step (a crash loses none); returns {applied, skipped,
-  -- events left, users whose number of ratings changed...}; the drain claim ends when empty
+  -- ARGV[3] now, ARGV[4] most events, ARGV[5] log?, ARGV[6] cap, ARGV[7] release?, ARGV[8] claim
+  -- seconds: take and
+  -- apply the oldest events of the inbox in one step (a crash loses none); returns {applied,
+  -- skipped, events left, users whose number of ratings changed...}; with release, the
+  -- drain claim ends when the inbox is empty
   local inbox = base .. ':inbox'
   local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[4]) - 1)
   local events = {}
@@ -148,10 +156,24 @@ elseif cmd == 'drain' then
                                                  tonumber(ARGV[6]))
   redis.call('LTRIM', inbox, #items, -1)
   local left = redis.call('LLEN', inbox)
-  if left == 0 then redis.call('DEL', inbox .. ':draining') end
+  if left == 0 and ARGV[7] == '1' then
+    redis.call('DEL', inbox .. ':draining')
+  else
+    redis.call('EXPIRE', inbox .. ':draining', tonumber(ARGV[8]))  -- still ours: renew
+  end
   local result = {applied, skipped, left}
   for _, u in ipairs(changed) do table.insert(result, u) end
   return result
+
+elseif cmd == 'cache' then
+  -- ARGV[3] user, ARGV[4] revision the list was computed at, ARGV[5] field, ARGV[6] body,
+  -- ARGV[7] ttl: store a computed list unless the user changed meanwhile
+  local now_rev = redis.call('HGET', base .. ':urev', ARGV[3]) or '0'
+  if now_rev ~= ARGV[4] then return 0 end
+  local key = base .. ':rec:' .. ARGV[3]
+  redis.call('HSET', key, ARGV[5], ARGV[6])
+  redis.call('EXPIRE', key, tonumber(ARGV[7]))
+  return 1
 
 elseif cmd == 'delete_user' then
   -- ARGV[3] user, ARGV[4] ts: remove every trace; events up to ts are ignored from now on
@@ -171,7 +193,7 @@ elseif cmd == 'delete_user' then
     bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
   end
   redis.call('DEL', ukey, ukey .. ':log')
-  redis.call('HINCRBY', base .. ':urev', user, 1)
+  touch_user(user)
   redis.call('HDEL', base .. ':nratings', user)
   redis.call('SREM', base .. ':users', user)
   local previous = tonumber(redis.call('HGET', base .. ':deleted', user))
@@ -198,7 +220,7 @@ elseif cmd == 'assign' then
       shift_user(v, user, c, 1)
       redis.call('HINCRBY', v.vbase .. ':sizes', c, 1)
       redis.call('HSET', v.vbase .. ':assign', user, c)
-      redis.call('HINCRBY', base .. ':urev', user, 1)
+      touch_user(user)
       moved = moved + 1
     end
   end

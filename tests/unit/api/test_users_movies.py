@@ -172,20 +172,30 @@ def test_openapi_documents_every_route(world):
             assert (path, method.lower()) in documented, f"{method} {path} is not documented"
 
 
-def test_recommendations_are_cached_per_user_revision(world, fake_redis):
+def test_recommendations_are_cached_until_the_user_changes(world, fake_redis):
     client, store, bundle = world
     user = known_user(store, 4)
     url = f"/v1/users/{user}/recommendations?n=5&strategy=svd"
     first = client.get(url).data
     key = store.keys.recommendations_cache(user)
     field = f"{bundle.version}|svd|5"
-    revision = fake_redis.hget(store.keys.user_revisions, user) or b"0"
-    assert fake_redis.hget(key, field) == revision + b"|" + first
+    assert fake_redis.hget(key, field) == first
     assert 0 < fake_redis.ttl(key) <= SETTINGS.recommendation_ttl
-    # a planted cache entry for the current revision is served as it is
-    fake_redis.hset(key, field, revision + b'|{"planted":true}')
+    # a planted cache entry is served as it is
+    fake_redis.hset(key, field, b'{"planted":true}')
     assert client.get(url).get_json() == {"planted": True}
-    # the user's own event bumps the revision: recomputed, not served stale
+    # the user's own event drops their cache: recomputed, not served stale
     store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][-1]), 0, 9e9)])
+    assert not fake_redis.exists(key)
     fresh = client.get(url).get_json()
     assert "planted" not in fresh and len(fresh["items"]) == 5
+
+
+def test_a_list_computed_before_a_change_is_not_cached(world, fake_redis):
+    _, store, _ = world
+    user = known_user(store, 5)
+    revision = store.user_revision(user)
+    store.apply([Event("favourite", user, 1, 0, 9e9)])       # lands while a list is computed
+    assert store.cache_recommendations(user, revision, "f", b"stale", 60) is False
+    assert store.cache_recommendations(user, store.user_revision(user), "f", b"ok", 60) is True
+    assert fake_redis.hget(store.keys.recommendations_cache(user), "f") == b"ok"
