@@ -43,10 +43,16 @@ local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
   end
 end
 
-local function bump_clusters(user, movie, d_n, d_sum, d_fav)
-  for _, v in ipairs(versions) do
-    local c = redis.call('HGET', v.vbase .. ':assign', user)
-    if c then bump_cluster(v, c, movie, d_n, d_sum, d_fav) end
+-- clusters[i]: the user's cluster under versions[i], or false
+local function clusters_of(user)
+  local out = {}
+  for i, v in ipairs(versions) do out[i] = redis.call('HGET', v.vbase .. ':assign', user) end
+  return out
+end
+
+local function bump_clusters(clusters, movie, d_n, d_sum, d_fav)
+  for i, v in ipairs(versions) do
+    if clusters[i] then bump_cluster(v, clusters[i], movie, d_n, d_sum, d_fav) end
   end
 end
 
@@ -67,17 +73,22 @@ local function touch_user(user)
   redis.call('DEL', base .. ':rec:' .. user)
 end
 
--- apply decoded events; returns applied, skipped, users whose number of ratings changed
+-- apply decoded events; returns applied, skipped, users whose number of ratings changed.
+-- What repeats across a batch is looked up or written once per user: deletion mark,
+-- clusters, membership, revision, log trim.
 local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed, changed_list = 0, 0, {}, {}
+  local seen, touched = {}, {}
   for _, e in ipairs(events) do
     local kind, user, movie, half, ts, eid = e[1], e[2], e[3], tonumber(e[4]), tonumber(e[5]), e[6]
     local ukey = base .. ':u:' .. user
-    local fresh = not (eid ~= '' and redis.call('ZADD', base .. ':applied', 'NX', now, eid) == 0)
-    if fresh then
-      local deleted = redis.call('HGET', base .. ':deleted', user)
-      if deleted and ts <= tonumber(deleted) then fresh = false end
+    local info = seen[user]
+    if not info then
+      info = {deleted = tonumber(redis.call('HGET', base .. ':deleted', user)), clusters = nil}
+      seen[user] = info
     end
+    local fresh = not (eid ~= '' and redis.call('ZADD', base .. ':applied', 'NX', now, eid) == 0)
+    if fresh and info.deleted and ts <= info.deleted then fresh = false end
     local old_half, old_fav, old_ts, old_raw = 0, 0, -1, nil
     if fresh then
       old_raw = redis.call('HGET', ukey, movie)
@@ -104,8 +115,7 @@ local function apply_events(events, now, keep_log, log_cap)
       skipped = skipped + 1
     else
       redis.call('HSET', ukey, movie, value)
-      redis.call('SADD', base .. ':users', user)
-      touch_user(user)
+      if not touched[user] then touched[user] = true; table.insert(touched, user) end
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
       bump_movie(movie, d_n, d_sum, d_fav)
@@ -113,13 +123,18 @@ local function apply_events(events, now, keep_log, log_cap)
         redis.call('HINCRBY', base .. ':nratings', user, d_n)
         if not changed[user] then changed[user] = true; table.insert(changed_list, user) end
       end
-      if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then bump_clusters(user, movie, d_n, d_sum, d_fav) end
-      if keep_log then
-        redis.call('LPUSH', ukey .. ':log', cjson.encode({kind, movie, half, ts}))
-        redis.call('LTRIM', ukey .. ':log', 0, log_cap - 1)
+      if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then
+        if not info.clusters then info.clusters = clusters_of(user) end
+        bump_clusters(info.clusters, movie, d_n, d_sum, d_fav)
       end
+      if keep_log then redis.call('LPUSH', ukey .. ':log', cjson.encode({kind, movie, half, ts})) end
       applied = applied + 1
     end
+  end
+  for _, user in ipairs(touched) do
+    redis.call('SADD', base .. ':users', user)
+    touch_user(user)
+    if keep_log then redis.call('LTRIM', base .. ':u:' .. user .. ':log', 0, log_cap - 1) end
   end
   return applied, skipped, changed_list
 end
