@@ -1,7 +1,7 @@
 """Benchmark of issue 3 at scale: fit time and peak memory of every model and of the trainer's
 whole pipeline at 100k, 1M and 5M ratings, by hand.
 
-    .venv/bin/python bench/scale.py                  # about 30-60 minutes; rewrites the results
+    .venv/bin/python bench/scale.py                  # ~17 minutes on 2 cores; rewrites the results
                                                      # block of docs/scale-benchmark.md
     .venv/bin/python bench/scale.py --sizes 100k,1m --repeats 1 --no-doc   # a shorter look
     .venv/bin/python bench/scale.py --data-dir /tmp/scale-data             # keep/reuse the data

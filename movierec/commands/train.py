@@ -8,8 +8,8 @@ from shared import config
 
 
 @click.command("train")
-@click.option("--k", "k_rule", default="elbow", show_default=True,
-              help="How to choose k: 'elbow' (seed 001), 'silhouette' (seed 002) or a number.")
+@click.option("--k", "k_rule", default="silhouette", show_default=True,
+              help="How to choose k: 'silhouette' (seed 002), 'elbow' (seed 001) or a number.")
 @click.option("--model", default=None, help="Recommender to serve (default: the registry's default).")
 def command(k_rule: str, model: str | None):
     """Train on the ratings in Redis ($REDIS_URL), publish the version and activate it.

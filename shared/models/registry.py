@@ -22,7 +22,7 @@ def _baseline():
 def _cluster():
     from shared.models.cluster import ClusterMeans
 
-    return ClusterMeans()
+    return ClusterMeans(random_state=0)
 
 
 def _kmeans_softmax():
