@@ -66,8 +66,14 @@ class Keys:
 
     @property
     def user_revisions(self) -> str:
-        """hash user_id -> counter bumped whenever the user's state or cluster changes"""
+        """hash user_id -> revision, set from ``user_revision_sequence`` whenever the user's
+        state or cluster changes (one number per script call, so a batch sets them at once)"""
         return f"{self.base}:urev"
+
+    @property
+    def user_revision_sequence(self) -> str:
+        """counter: the next user revision (written by the Lua script only)"""
+        return f"{self.base}:urev:seq"
 
     def recommendations_cache(self, user_id: int) -> str:
         """hash '<version>|<strategy>|<n>' -> cached response, valid for one user revision"""

@@ -39,6 +39,14 @@ class LiveModel:
         self.classifier = bundle.estimators["softmax"]
         self.similar = bundle.estimators.get("similar")
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Score a user who rated every movie once, so that the estimators build their lazy
+        serving structures (item-kNN's by-column and ranked similarities) now, while the
+        version loads, not inside some later user's request."""
+        everything = sp.csr_matrix(np.full((1, len(self.movies)), 3.0))
+        self.recommender.predict_unseen(everything)
 
     def user_row(self, ratings: dict) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""

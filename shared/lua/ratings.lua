@@ -5,6 +5,26 @@
 -- Per model version v, cluster c: c:n / c:sum hashes (ratings, half stars), c:fav zset
 -- (favourite counts), c:mean zset (cluster mean shrunk toward the movie's baseline prior).
 local cmd, base = ARGV[1], ARGV[2]
+-- The two commands on the API's request path come first: they need none of what follows.
+if cmd == 'push' then
+  -- ARGV[3] seconds a drain claim lasts, ARGV[4..] events as JSON: append them to the inbox;
+  -- returns 1 when no drain was under way, so the caller must enqueue a drain job
+  redis.call('RPUSH', base .. ':inbox', unpack(ARGV, 4))
+  if redis.call('SET', base .. ':inbox:draining', 1, 'NX', 'EX', tonumber(ARGV[3])) then
+    return 1
+  end
+  return 0
+elseif cmd == 'cache' then
+  -- ARGV[3] user, ARGV[4] revision the list was computed at, ARGV[5] field, ARGV[6] body,
+  -- ARGV[7] ttl: store a computed list unless the user changed meanwhile
+  local now_rev = redis.call('HGET', base .. ':urev', ARGV[3]) or '0'
+  if now_rev ~= ARGV[4] then return 0 end
+  local key = base .. ':rec:' .. ARGV[3]
+  redis.call('HSET', key, ARGV[5], ARGV[6])
+  redis.call('EXPIRE', key, tonumber(ARGV[7]))
+  return 1
+end
+
 -- Counters are kept for the active version and for one being built beside it (the trainer's
 -- swap), so the new version's counters are complete at the moment it becomes active.
 local versions = {}
@@ -23,30 +43,74 @@ local function parse(value)
   return tonumber(h), tonumber(f), tonumber(t)
 end
 
+local stats_n, stats_sum, popular = base .. ':stats:n', base .. ':stats:sum', base .. ':popular'
+
 local function bump_movie(movie, d_n, d_sum, d_fav)
-  if d_n ~= 0 then redis.call('HINCRBY', base .. ':stats:n', movie, d_n) end
-  if d_sum ~= 0 then redis.call('HINCRBY', base .. ':stats:sum', movie, d_sum) end
-  if d_fav ~= 0 then redis.call('ZINCRBY', base .. ':popular', d_fav, movie) end
+  if d_n ~= 0 then redis.call('HINCRBY', stats_n, movie, d_n) end
+  if d_sum ~= 0 then redis.call('HINCRBY', stats_sum, movie, d_sum) end
+  if d_fav ~= 0 then redis.call('ZINCRBY', popular, d_fav, movie) end
 end
+
+-- redis.call(command, key, unpack(args)) in slices: Lua's unpack is limited to a few
+-- thousand values
+local function call_with_list(command, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+
+-- Cluster means whose counts moved, recomputed once per command by update_means (a movie's
+-- mean is written once however many of its ratings the command moved):
+-- moved_means[cbase] = {v = version, list = {movie...}, n = {movie = n}, sum = {movie = sum}}
+local moved_means = {}
 
 local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
   local cbase = v.vbase .. ':c:' .. c
   if d_fav ~= 0 then redis.call('ZINCRBY', cbase .. ':fav', d_fav, movie) end
   if d_n == 0 and d_sum == 0 then return end
-  local n = redis.call('HINCRBY', cbase .. ':n', movie, d_n)
-  local sum = redis.call('HINCRBY', cbase .. ':sum', movie, d_sum)
-  if n <= 0 then
-    redis.call('ZREM', cbase .. ':mean', movie)
-  else
-    local prior = tonumber(redis.call('HGET', v.vbase .. ':prior', movie)) or v.mu
-    redis.call('ZADD', cbase .. ':mean', (sum / 2 + v.shrink * prior) / (n + v.shrink), movie)
+  local moved = moved_means[cbase]
+  if not moved then
+    moved = {v = v, list = {}, n = {}, sum = {}}
+    moved_means[cbase] = moved
   end
+  if not moved.n[movie] then table.insert(moved.list, movie) end
+  moved.n[movie] = redis.call('HINCRBY', cbase .. ':n', movie, d_n)
+  moved.sum[movie] = redis.call('HINCRBY', cbase .. ':sum', movie, d_sum)
 end
 
--- clusters[i]: the user's cluster under versions[i], or false
-local function clusters_of(user)
+local function update_means()
+  for cbase, moved in pairs(moved_means) do
+    local v = moved.v
+    local priors = {}
+    for i = 1, #moved.list, 1000 do
+      local part = redis.call('HMGET', v.vbase .. ':prior',
+                              unpack(moved.list, i, math.min(i + 999, #moved.list)))
+      for j, prior in ipairs(part) do priors[i + j - 1] = prior end
+    end
+    local scored, gone = {}, {}
+    for i, movie in ipairs(moved.list) do
+      local n = moved.n[movie]
+      if n <= 0 then
+        table.insert(gone, movie)
+      else
+        local prior = tonumber(priors[i]) or v.mu
+        table.insert(scored, (moved.sum[movie] / 2 + v.shrink * prior) / (n + v.shrink))
+        table.insert(scored, movie)
+      end
+    end
+    call_with_list('ZADD', cbase .. ':mean', scored)
+    call_with_list('ZREM', cbase .. ':mean', gone)
+  end
+  moved_means = {}
+end
+
+-- HMGET of many fields, in slices; values aligned with fields (false when missing)
+local function hmget_list(key, fields)
   local out = {}
-  for i, v in ipairs(versions) do out[i] = redis.call('HGET', v.vbase .. ':assign', user) end
+  for i = 1, #fields, 1000 do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 999, #fields)))
+    for j, value in ipairs(part) do out[i + j - 1] = value end
+  end
   return out
 end
 
@@ -67,26 +131,48 @@ local function shift_user(v, user, c, sign)
   end
 end
 
--- a user's state or cluster changed: new revision, cached recommendation lists dropped
-local function touch_user(user)
-  redis.call('HINCRBY', base .. ':urev', user, 1)
-  redis.call('DEL', base .. ':rec:' .. user)
+-- users whose state or cluster changed: a new revision each (one number per call, larger
+-- than any before), their cached recommendation lists dropped
+local function touch_users(users)
+  if #users == 0 then return end
+  local revision = redis.call('INCR', base .. ':urev:seq')
+  local pairs_, rec_keys = {}, {}
+  for _, user in ipairs(users) do
+    table.insert(pairs_, user)
+    table.insert(pairs_, revision)
+    table.insert(rec_keys, base .. ':rec:' .. user)
+  end
+  call_with_list('HSET', base .. ':urev', pairs_)
+  for i = 1, #rec_keys, 1000 do
+    redis.call('DEL', unpack(rec_keys, i, math.min(i + 999, #rec_keys)))
+  end
 end
 
 -- apply decoded events; returns applied, skipped, users whose number of ratings changed.
--- What repeats across a batch is looked up or written once per user: deletion mark,
--- clusters, membership, revision, log trim.
+-- What repeats across a batch is read or written once per batch (deletion marks, clusters,
+-- membership, revisions, numbers of ratings), per user (log) or per cluster (means).
 local function apply_events(events, now, keep_log, log_cap)
-  local applied, skipped, changed, changed_list = 0, 0, {}, {}
-  local seen, touched = {}, {}
+  local applied, skipped, changed_list = 0, 0, {}
+  local seen, users, touched = {}, {}, {}
+  for _, e in ipairs(events) do
+    if not seen[e[2]] then
+      seen[e[2]] = {d_n = 0, log = {}}
+      table.insert(users, e[2])
+    end
+  end
+  local deleted = hmget_list(base .. ':deleted', users)
+  local clusters = {}
+  for i, v in ipairs(versions) do clusters[i] = hmget_list(v.vbase .. ':assign', users) end
+  for i, user in ipairs(users) do
+    local info = seen[user]
+    info.deleted = tonumber(deleted[i])
+    info.clusters = {}
+    for j = 1, #versions do info.clusters[j] = clusters[j][i] end
+  end
   for _, e in ipairs(events) do
     local kind, user, movie, half, ts, eid = e[1], e[2], e[3], tonumber(e[4]), tonumber(e[5]), e[6]
     local ukey = base .. ':u:' .. user
     local info = seen[user]
-    if not info then
-      info = {deleted = tonumber(redis.call('HGET', base .. ':deleted', user)), clusters = nil}
-      seen[user] = info
-    end
     local fresh = not (eid ~= '' and redis.call('ZADD', base .. ':applied', 'NX', now, eid) == 0)
     if fresh and info.deleted and ts <= info.deleted then fresh = false end
     local old_half, old_fav, old_ts, old_raw = 0, 0, -1, nil
@@ -115,27 +201,38 @@ local function apply_events(events, now, keep_log, log_cap)
       skipped = skipped + 1
     else
       redis.call('HSET', ukey, movie, value)
-      if not touched[user] then touched[user] = true; table.insert(touched, user) end
+      if not info.touched then info.touched = true; table.insert(touched, user) end
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
       bump_movie(movie, d_n, d_sum, d_fav)
       if d_n ~= 0 then
-        redis.call('HINCRBY', base .. ':nratings', user, d_n)
-        if not changed[user] then changed[user] = true; table.insert(changed_list, user) end
+        if not info.changed then info.changed = true; table.insert(changed_list, user) end
+        info.d_n = info.d_n + d_n
       end
       if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then
-        if not info.clusters then info.clusters = clusters_of(user) end
         bump_clusters(info.clusters, movie, d_n, d_sum, d_fav)
       end
-      if keep_log then redis.call('LPUSH', ukey .. ':log', cjson.encode({kind, movie, half, ts})) end
+      if keep_log then table.insert(info.log, cjson.encode({kind, movie, half, ts})) end
       applied = applied + 1
     end
   end
-  for _, user in ipairs(touched) do
-    redis.call('SADD', base .. ':users', user)
-    touch_user(user)
-    if keep_log then redis.call('LTRIM', base .. ':u:' .. user .. ':log', 0, log_cap - 1) end
+  if #touched == 0 then return applied, skipped, changed_list end
+  call_with_list('SADD', base .. ':users', touched)
+  touch_users(touched)
+  local counts, updated = hmget_list(base .. ':nratings', changed_list), {}
+  for i, user in ipairs(changed_list) do
+    table.insert(updated, user)
+    table.insert(updated, (tonumber(counts[i]) or 0) + seen[user].d_n)
   end
+  call_with_list('HSET', base .. ':nratings', updated)
+  if keep_log then
+    for _, user in ipairs(touched) do
+      local log = base .. ':u:' .. user .. ':log'
+      call_with_list('LPUSH', log, seen[user].log)
+      redis.call('LTRIM', log, 0, log_cap - 1)
+    end
+  end
+  update_means()
   return applied, skipped, changed_list
 end
 
@@ -147,15 +244,6 @@ if cmd == 'apply' then
   local result = {applied, skipped}
   for _, u in ipairs(changed) do table.insert(result, u) end
   return result
-
-elseif cmd == 'push' then
-  -- ARGV[3] seconds a drain claim lasts, ARGV[4..] events as JSON: append them to the inbox;
-  -- returns 1 when no drain was under way, so the caller must enqueue a drain job
-  redis.call('RPUSH', base .. ':inbox', unpack(ARGV, 4))
-  if redis.call('SET', base .. ':inbox:draining', 1, 'NX', 'EX', tonumber(ARGV[3])) then
-    return 1
-  end
-  return 0
 
 elseif cmd == 'drain' then
   -- ARGV[3] now, ARGV[4] most events, ARGV[5] log?, ARGV[6] cap, ARGV[7] release?, ARGV[8] claim
@@ -180,16 +268,6 @@ elseif cmd == 'drain' then
   for _, u in ipairs(changed) do table.insert(result, u) end
   return result
 
-elseif cmd == 'cache' then
-  -- ARGV[3] user, ARGV[4] revision the list was computed at, ARGV[5] field, ARGV[6] body,
-  -- ARGV[7] ttl: store a computed list unless the user changed meanwhile
-  local now_rev = redis.call('HGET', base .. ':urev', ARGV[3]) or '0'
-  if now_rev ~= ARGV[4] then return 0 end
-  local key = base .. ':rec:' .. ARGV[3]
-  redis.call('HSET', key, ARGV[5], ARGV[6])
-  redis.call('EXPIRE', key, tonumber(ARGV[7]))
-  return 1
-
 elseif cmd == 'delete_user' then
   -- ARGV[3] user, ARGV[4] ts: remove every trace; events up to ts are ignored from now on
   local user, ts = ARGV[3], tonumber(ARGV[4])
@@ -207,8 +285,9 @@ elseif cmd == 'delete_user' then
     local half, fav = parse(entries[i + 1])
     bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
   end
+  update_means()
   redis.call('DEL', ukey, ukey .. ':log')
-  touch_user(user)
+  touch_users({user})
   redis.call('HDEL', base .. ':nratings', user)
   redis.call('SREM', base .. ':users', user)
   local previous = tonumber(redis.call('HGET', base .. ':deleted', user))
@@ -223,7 +302,7 @@ elseif cmd == 'assign' then
     if candidate.name == ARGV[3] then v = candidate end
   end
   if not v then return -1 end
-  local moved = 0
+  local moved, moved_users = 0, {}
   for i = 4, #ARGV, 2 do
     local user, c = ARGV[i], ARGV[i + 1]
     local old = redis.call('HGET', v.vbase .. ':assign', user)
@@ -235,10 +314,12 @@ elseif cmd == 'assign' then
       shift_user(v, user, c, 1)
       redis.call('HINCRBY', v.vbase .. ':sizes', c, 1)
       redis.call('HSET', v.vbase .. ':assign', user, c)
-      touch_user(user)
+      table.insert(moved_users, user)
       moved = moved + 1
     end
   end
+  touch_users(moved_users)
+  update_means()
   return moved
 end
 return redis.error_reply('unknown command ' .. tostring(cmd))

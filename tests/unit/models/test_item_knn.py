@@ -78,7 +78,9 @@ def test_pearson_baseline_uses_co_raters_only():
     assert model.similarity_[0, 1] == pytest.approx(1.0, rel=1e-6)
 
 
-def test_matches_a_brute_force_computation_of_the_formula():
+@pytest.mark.parametrize("ranked_share", [0.0, 1e9], ids=["ranked-pass", "sorted-candidates"])
+def test_matches_a_brute_force_computation_of_the_formula(ranked_share, monkeypatch):
+    monkeypatch.setattr(item_knn, "_RANKED_SHARE", ranked_share)
     X = low_rank_ratings(n_users=40, n_items=30, density=0.4, seed=5)[0].tolil()
     X[2:, 0] = 0  # movie 0 keeps at most 2 ratings: too few to have or be a neighbour
     X = X.tocsr()
@@ -149,6 +151,19 @@ def test_new_user_with_a_training_users_ratings_scores_alike(data, fitted):
     empty = sp.csr_matrix((1, data[0].shape[1]))
     b = fitted.baseline_
     np.testing.assert_allclose(fitted.predict_unseen(empty)[0], b.global_mean_ + b.item_bias_)
+
+
+def test_heavy_and_light_users_score_alike_on_either_path(data, fitted, monkeypatch):
+    users = np.arange(data[0].shape[0])
+    by_candidates = fitted.predict_unseen(data[0])
+    monkeypatch.setattr(item_knn, "_RANKED_SHARE", 0.0)
+    np.testing.assert_allclose(fitted.predict_unseen(data[0]), by_candidates, atol=1e-12)
+    S = fitted.similarity_
+    candidates = np.bincount(np.repeat(users, np.diff(data[0].indptr)),
+                             np.diff(S.tocsc().indptr)[data[0].indices])
+    median_share = np.median(candidates) / S.nnz  # half the users each way, in one batch
+    monkeypatch.setattr(item_knn, "_RANKED_SHARE", median_share)
+    np.testing.assert_allclose(fitted.score_users(users), by_candidates, atol=1e-12)
 
 
 def test_sparse_and_dense_similarity_paths_agree(data, fitted, monkeypatch):
