@@ -149,6 +149,52 @@ def test_events_of_an_assigned_user_update_their_cluster(store):
     assert mean[b"10"] == pytest.approx((4.0 + 2 * 3.0) / 3)
 
 
+def dump(client, skip=("urev",)):
+    """Every key's contents (sorted sets with scores), except the ``skip`` suffixes."""
+    out = {}
+    for key in client.scan_iter(count=1000):
+        name = key.decode()
+        if name.split(":", 1)[1] in skip or name.endswith(":urev:seq"):
+            continue
+        kind = client.type(key).decode()
+        if kind == "hash":
+            out[name] = client.hgetall(key)
+        elif kind == "zset":
+            out[name] = [(m, round(s, 9)) for m, s in client.zrange(key, 0, -1, withscores=True)]
+        elif kind == "list":
+            out[name] = client.lrange(key, 0, -1)
+        elif kind == "set":
+            out[name] = client.smembers(key)
+        else:
+            out[name] = client.get(key)
+    return out
+
+
+def test_one_batch_leaves_the_state_of_its_events_one_at_a_time(fake_redis):
+    """What the script does once per batch (per user, per cluster) must not change results:
+    here movies move several times in one batch, to zero ratings and back."""
+    import random
+
+    import fakeredis
+
+    rng = random.Random(3)
+    kinds = ["rating"] * 6 + ["favourite", "unfavourite", "remove"]
+    events = [Event(kind, rng.randint(1, 4), rng.randint(10, 13),
+                    rng.randint(1, 10) if kind == "rating" else 0, float(100 + i))
+              for i, kind in enumerate(rng.choice(kinds) for _ in range(120))]
+    stores = [RatingStore(client, KEYS) for client in (fake_redis, fakeredis.FakeRedis())]
+    for one in stores:
+        activate(one, priors={"10": 4.0, "11": 2.5})
+        one.apply([rating(1, 10, 3.0, 1), rating(3, 12, 4.0, 1)])
+        one.assign("v1", {1: 0, 2: 0, 3: 1})
+    batched, single = stores
+    batched.apply(events)
+    for event in events:
+        single.apply([event])
+    assert dump(batched.redis) == dump(single.redis)
+    assert cluster_state(batched, 0)[0]  # the events did reach the clusters
+
+
 def test_delete_user_removes_every_trace_and_is_idempotent(store):
     activate(store)
     store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100), rating(2, 10, 3.0, 100)])
