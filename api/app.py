@@ -34,7 +34,7 @@ class Services:
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
-        self.models = ModelCache(ModelStore(self.redis, self.keys))
+        self.models = ModelCache(ModelStore(self.redis, self.keys), warm_up=True)
 
 
 def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:

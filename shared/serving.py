@@ -39,12 +39,11 @@ class LiveModel:
         self.classifier = bundle.estimators["softmax"]
         self.similar = bundle.estimators.get("similar")
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
-        self._warm_up()
 
-    def _warm_up(self) -> None:
+    def warm_up(self) -> None:
         """Score a user who rated every movie once, so that the estimators build their lazy
-        serving structures (item-kNN's by-column and ranked similarities) now, while the
-        version loads, not inside some later user's request."""
+        serving structures (item-kNN's by-column and ranked similarities) while the version
+        loads, not inside some later user's request."""
         everything = sp.csr_matrix(np.full((1, len(self.movies)), 3.0))
         self.recommender.predict_unseen(everything)
 
@@ -93,11 +92,14 @@ class LiveModel:
 
 class ModelCache:
     """The active version, reloaded when the pointer in Redis moves (checked at most every
-    ``check_every`` seconds), so readers pick up a new version without restart."""
+    ``check_every`` seconds), so readers pick up a new version without restart. With
+    ``warm_up``, a version is made ready to score users as it loads (the API's case; the
+    workers only assign clusters)."""
 
-    def __init__(self, store: ModelStore, check_every: float = 1.0):
+    def __init__(self, store: ModelStore, check_every: float = 1.0, warm_up: bool = False):
         self.store = store
         self.check_every = check_every
+        self.warm_up = warm_up
         self._model: LiveModel | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -114,5 +116,7 @@ class ModelCache:
                 self._model = None
             elif self._model is None or self._model.version != version:
                 self._model = LiveModel(self.store.load(version))
+                if self.warm_up:
+                    self._model.warm_up()
             self._checked = time.monotonic()
             return self._model

@@ -136,13 +136,13 @@ end
 local function touch_users(users)
   if #users == 0 then return end
   local revision = redis.call('INCR', base .. ':urev:seq')
-  local pairs_, rec_keys = {}, {}
+  local revisions, rec_keys = {}, {}
   for _, user in ipairs(users) do
-    table.insert(pairs_, user)
-    table.insert(pairs_, revision)
+    table.insert(revisions, user)
+    table.insert(revisions, revision)
     table.insert(rec_keys, base .. ':rec:' .. user)
   end
-  call_with_list('HSET', base .. ':urev', pairs_)
+  call_with_list('HSET', base .. ':urev', revisions)
   for i = 1, #rec_keys, 1000 do
     redis.call('DEL', unpack(rec_keys, i, math.min(i + 999, #rec_keys)))
   end
