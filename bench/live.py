@@ -54,13 +54,15 @@ DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 DOC = ROOT / "docs" / "live-benchmark.md"
 DOC_BEGIN = "<!-- results: written by bench/live.py, do not edit by hand -->"
 DOC_END = "<!-- end of results -->"
-API_WORKERS = 2
 RQ_WORKERS = 2
 QUEUE = "bench-live-events"
 VARIED_N = (6, 15)  # wrk.lua's "computed" mode draws n from this range (keep them in step)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(ROOT))
+from shared.config import default_api_workers  # noqa: E402
+
+API_WORKERS = default_api_workers()  # the API's own default, for it and the hello world
 
 
 # ---------------------------------------------------------------- processes and clean-up

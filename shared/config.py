@@ -36,13 +36,21 @@ def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
+def default_api_workers() -> int:
+    """One gunicorn process per core plus one: each request waits on a Redis round trip, and
+    the extra process keeps the cores busy meanwhile (bench/live.py on 2 cores: cached
+    recommendations and single-event POSTs 10-25 % faster with 3 than with 2; with 4 or 5,
+    more context switches and a longer tail)."""
+    return (os.cpu_count() or 1) + 1
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "movierec"
     queue_name: str = "movierec-events"
     port: int = 8000
-    api_workers: int = 2
+    api_workers: int = field(default_factory=default_api_workers)
     admin_key: str = "change-me"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     model_dir: Path = field(default_factory=lambda: Path("var/models"))
@@ -61,7 +69,7 @@ def load(env=None) -> Settings:
         key_prefix=env.get("MOVIEREC_PREFIX") or Settings.key_prefix,
         queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
         port=_int(env, "PORT", Settings.port),
-        api_workers=_int(env, "API_WORKERS", Settings.api_workers),
+        api_workers=_int(env, "API_WORKERS", default_api_workers()),
         admin_key=env.get("MOVIEREC_ADMIN_KEY") or Settings.admin_key,
         var_dir=var_dir,
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),

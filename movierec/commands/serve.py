@@ -39,7 +39,7 @@ def _create_app():
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
 @click.option("--workers", type=int, default=None,
-              help="gunicorn worker processes (default: $API_WORKERS or 2).")
+              help="gunicorn worker processes (default: $API_WORKERS, or CPU cores + 1).")
 def command(host: str, port: int | None, workers: int | None):
     """Serve the HTTP API with gunicorn."""
     settings = config.load()

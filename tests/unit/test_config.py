@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,16 @@ def test_defaults_run_on_one_machine():
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.port == 8000 and settings.min_ratings_to_assign == 5
     assert settings.model_dir == Path("var/models") and settings.k_range == (5, 14)
+    assert settings.api_workers == (os.cpu_count() or 1) + 1 >= 2
 
 
 def test_environment_overrides():
     settings = config.load({"REDIS_URL": "redis://r:1/2", "PORT": "9000", "K_RANGE": "3-7",
-                            "MOVIEREC_VAR_DIR": "/tmp/v", "MIN_CLUSTER_SIZE": "9"})
+                            "MOVIEREC_VAR_DIR": "/tmp/v", "MIN_CLUSTER_SIZE": "9",
+                            "API_WORKERS": "7"})
     assert settings.redis_url == "redis://r:1/2" and settings.port == 9000
     assert settings.k_range == (3, 7) and settings.min_cluster_size == 9
-    assert settings.model_dir == Path("/tmp/v/models")
+    assert settings.model_dir == Path("/tmp/v/models") and settings.api_workers == 7
 
 
 @pytest.mark.parametrize("env, message", [
