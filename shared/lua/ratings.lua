@@ -51,12 +51,27 @@ local function bump_movie(movie, d_n, d_sum, d_fav)
   if d_fav ~= 0 then redis.call('ZINCRBY', popular, d_fav, movie) end
 end
 
--- redis.call(command, key, unpack(args)) in slices: Lua's unpack is limited to a few
--- thousand values
+-- redis.call(command, key, unpack(args)) in slices (Lua's unpack is limited to a few
+-- thousand values); without key, redis.call(command, unpack(args)), as for DEL
 local function call_with_list(command, key, args)
   for i = 1, #args, 1000 do
-    redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+    local last = math.min(i + 999, #args)
+    if key then
+      redis.call(command, key, unpack(args, i, last))
+    else
+      redis.call(command, unpack(args, i, last))
+    end
   end
+end
+
+-- HMGET of many fields, in slices; values aligned with fields (false when missing)
+local function hmget_list(key, fields)
+  local out = {}
+  for i = 1, #fields, 1000 do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 999, #fields)))
+    for j, value in ipairs(part) do out[i + j - 1] = value end
+  end
+  return out
 end
 
 -- Cluster means whose counts moved, recomputed once per command by update_means (a movie's
@@ -81,12 +96,7 @@ end
 local function update_means()
   for cbase, moved in pairs(moved_means) do
     local v = moved.v
-    local priors = {}
-    for i = 1, #moved.list, 1000 do
-      local part = redis.call('HMGET', v.vbase .. ':prior',
-                              unpack(moved.list, i, math.min(i + 999, #moved.list)))
-      for j, prior in ipairs(part) do priors[i + j - 1] = prior end
-    end
+    local priors = hmget_list(v.vbase .. ':prior', moved.list)
     local scored, gone = {}, {}
     for i, movie in ipairs(moved.list) do
       local n = moved.n[movie]
@@ -102,16 +112,6 @@ local function update_means()
     call_with_list('ZREM', cbase .. ':mean', gone)
   end
   moved_means = {}
-end
-
--- HMGET of many fields, in slices; values aligned with fields (false when missing)
-local function hmget_list(key, fields)
-  local out = {}
-  for i = 1, #fields, 1000 do
-    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 999, #fields)))
-    for j, value in ipairs(part) do out[i + j - 1] = value end
-  end
-  return out
 end
 
 local function bump_clusters(clusters, movie, d_n, d_sum, d_fav)
@@ -143,9 +143,7 @@ local function touch_users(users)
     table.insert(rec_keys, base .. ':rec:' .. user)
   end
   call_with_list('HSET', base .. ':urev', revisions)
-  for i = 1, #rec_keys, 1000 do
-    redis.call('DEL', unpack(rec_keys, i, math.min(i + 999, #rec_keys)))
-  end
+  call_with_list('DEL', nil, rec_keys)
 end
 
 -- apply decoded events; returns applied, skipped, users whose number of ratings changed.
