@@ -36,7 +36,6 @@ DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 DOC = ROOT / "docs" / "accuracy-benchmark.md"
 SCRIPT = "bench/accuracy.py"
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "accuracy"))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
 from shared.evaluation.accuracy import mae, rmse  # noqa: E402

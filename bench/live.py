@@ -52,14 +52,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "live"
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 DOC = ROOT / "docs" / "live-benchmark.md"
-DOC_BEGIN = "<!-- results: written by bench/live.py, do not edit by hand -->"
-DOC_END = "<!-- end of results -->"
 RQ_WORKERS = 2
 QUEUE = "bench-live-events"
 VARIED_N = (6, 15)  # wrk.lua's "computed" mode draws n from this range (keep them in step)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(ROOT))
+from benchdoc import write_results  # noqa: E402
 from shared.config import default_api_workers  # noqa: E402
 
 API_WORKERS = default_api_workers()  # the API's own default, for it and the hello world
@@ -929,17 +928,6 @@ def render(results: dict) -> str:
     return "\n".join(lines + [""] + details(results)) + "\n"
 
 
-def write_doc(block: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Live benchmark\n"
-    new = f"{DOC_BEGIN}\n{block}{DOC_END}"
-    if DOC_BEGIN in text and DOC_END in text:
-        head, rest = text.split(DOC_BEGIN, 1)
-        text = head + new + rest.split(DOC_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    DOC.write_text(text)
-
-
 # ---------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -1012,7 +1000,7 @@ def main(argv=None) -> int:
         block = render(results)
         print("\n" + block)
         if not args.no_doc:
-            write_doc(block)
+            write_results(DOC, "bench/live.py", block, "Live benchmark")
             print(f"results written to {DOC.relative_to(ROOT)}")
         return 0
     except KeyboardInterrupt:

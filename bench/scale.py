@@ -44,7 +44,6 @@ DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 DOC = ROOT / "docs" / "scale-benchmark.md"
 SCRIPT = "bench/scale.py"
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "accuracy"))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
 

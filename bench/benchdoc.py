@@ -1,4 +1,4 @@
-"""What bench/accuracy.py and bench/scale.py share: the machine they ran on, markdown tables,
+"""What the benchmark scripts share: the machine they ran on, markdown tables,
 and rewriting the generated block of a results document (the prose around it stays by hand)."""
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def machine_info() -> dict:
 
 def code_version() -> str:
     """The checkout's commit, marked when the product code differs from it."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
 
     def git(*args):
         try:
