@@ -66,8 +66,8 @@ class Keys:
 
     @property
     def user_revisions(self) -> str:
-        """hash user_id -> revision, set from ``user_revision_sequence`` whenever the user's
-        state or cluster changes (one number per script call, so a batch sets them at once)"""
+        """hash user_id -> revision ('r' + ``user_revision_sequence``), set whenever the user's
+        state or cluster changes (one per script call, so a batch sets them at once)"""
         return f"{self.base}:urev"
 
     @property

@@ -131,11 +131,12 @@ local function shift_user(v, user, c, sign)
   end
 end
 
--- users whose state or cluster changed: a new revision each (one number per call, larger
--- than any before), their cached recommendation lists dropped
+-- users whose state or cluster changed: a new revision each (one per call, never used
+-- before), their cached recommendation lists dropped
 local function touch_users(users)
   if #users == 0 then return end
-  local revision = redis.call('INCR', base .. ':urev:seq')
+  -- 'r' keeps these apart from the per-user counters earlier versions stored
+  local revision = 'r' .. redis.call('INCR', base .. ':urev:seq')
   local revisions, rec_keys = {}, {}
   for _, user in ipairs(users) do
     table.insert(revisions, user)

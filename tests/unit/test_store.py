@@ -232,15 +232,19 @@ def test_push_claims_one_drain_for_many_requests_and_drain_applies_in_order(stor
 
 def test_every_change_of_a_user_bumps_their_revision(store):
     activate(store)
-    revision = lambda: int(store.redis.hget(KEYS.user_revisions, 1) or 0)
+    revision = lambda: store.user_revision(1)
+    seen = [revision()]
     store.apply([rating(1, 10, 3.0, 100)])
-    assert revision() == 1
-    store.apply([rating(1, 10, 3.0, 100)])                    # no change, no bump
-    assert revision() == 1
+    seen.append(revision())
+    store.apply([rating(1, 10, 3.0, 100)])                    # no change, no new revision
+    assert revision() == seen[-1]
+    store.apply([rating(2, 10, 3.0, 100)])                    # another user's change
+    assert revision() == seen[-1]
     store.assign("v1", {1: 0})
-    assert revision() == 2
+    seen.append(revision())
     store.delete_user(1, ts=200)
-    assert revision() == 3
+    seen.append(revision())
+    assert len(set(seen)) == 4                                # each change: one never seen
 
 
 def test_event_ids_are_forgotten_after_the_window(store):
