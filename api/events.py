@@ -29,7 +29,7 @@ def post_events():
     except EventError as exc:
         return jsonify(error="invalid_event", **exc.as_dict()), 400
     svc = services()
-    if svc.store.push(events):
+    if svc.push_events(events):
         enqueue_drain(svc.queue)
     return current_app.response_class(b'{"accepted":%d}' % len(events), status=202,
                                       mimetype="application/json")

@@ -125,7 +125,7 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
     model = svc.models.get()
     key = svc.keys.recommendations_cache(user_id)
     field = f"{model.version if model else '-'}|{strategy}|{n}"
-    cached = svc.redis.hget(key, field)
+    cached = svc.cached_body((key, field))
     if cached is not None:
         return cached
     revision = svc.store.user_revision(user_id)

@@ -3,12 +3,15 @@
     .venv/bin/python bench/live.py            # about 5 minutes; rewrites the results block of
                                               # docs/live-benchmark.md
     .venv/bin/python bench/live.py --quick    # a short smoke run; prints only
+    API_WORKER_CLASS=sync .venv/bin/python bench/live.py --only-rps   # the wrk runs under
+                                              # another configuration (API and hello world)
 
 Sets up everything itself and tears it down at the end (also on Ctrl-C or SIGTERM): a private
 redis-server on a free loopback port in a temporary folder, ``movierec import`` of
 ml-latest-small, ``movierec train`` (``--model svd`` when the default model cannot be trained),
-``movierec serve`` (gunicorn, 2 workers), Flask's hello world under the same gunicorn options
-(bench/live/hello.py), and two ``movierec worker`` processes. All traffic goes to 127.0.0.1.
+``movierec serve`` (gunicorn, the API's worker class and count), Flask's hello world under the
+same gunicorn options (bench/live/hello.py), and two ``movierec worker`` processes. All
+traffic goes to 127.0.0.1.
 
 Measures, in this order:
   1. requests per second of the hello world, single-event POSTs and recommendation GETs
@@ -59,9 +62,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 sys.path.insert(0, str(ROOT))
 from benchdoc import write_results  # noqa: E402
-from shared.config import default_api_workers  # noqa: E402
+from shared.config import load as load_settings  # noqa: E402
 
-API_WORKERS = default_api_workers()  # the API's own default, for it and the hello world
+SETTINGS = load_settings()  # the API's own defaults (or $API_WORKERS, $API_WORKER_CLASS),
+API_WORKERS, WORKER_CLASS = SETTINGS.api_workers, SETTINGS.api_worker_class  # hello world's too
 
 
 # ---------------------------------------------------------------- processes and clean-up
@@ -115,7 +119,7 @@ def run_cli(stack: Stack, args: list[str], timeout: float) -> subprocess.Complet
 
 def http_request(port: int, method: str, path: str, body: bytes | None = None,
                  timeout: float = 10) -> tuple[int, bytes]:
-    """One request on a fresh connection (gunicorn's sync workers close it after each)."""
+    """One request on a fresh connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -386,7 +390,10 @@ WRK_RUNS = {  # name -> (which server, wrk.lua mode, what it is)
 def run_wrk(ctx: Context, name: str, connections: int) -> dict:
     server, mode, _ = WRK_RUNS[name]
     port = ctx.hello_port if server == "hello" else ctx.api_port
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{ctx.args.duration}s", "--timeout", "5s",
+    # one connection per request, as from many distinct clients: with keep-alive, wrk's few
+    # connections stay with whichever gevent process accepted them and leave the others idle
+    cmd = ["wrk", "-t1", "-H", "Connection: close", f"-c{connections}",
+           f"-d{ctx.args.duration}s", "--timeout", "5s",
            "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--", mode,
            str(ctx.ids_file)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.args.duration + 60)
@@ -703,10 +710,12 @@ def set_up(stack: Stack, args) -> Context:
 
     api_port, hello_port = free_port(), free_port()
     api = stack.start("api", [sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
-                              "--port", str(api_port), "--workers", str(API_WORKERS)])
+                              "--port", str(api_port), "--workers", str(API_WORKERS),
+                              "--worker-class", WORKER_CLASS])
     hello = stack.start("hello", [sys.executable, str(HERE / "hello.py"),
                                   "--bind", f"127.0.0.1:{hello_port}",
-                                  "--workers", str(API_WORKERS)])
+                                  "--workers", str(API_WORKERS),
+                                  "--worker-class", WORKER_CLASS])
     workers = [stack.start(f"worker{i}", [sys.executable, "-m", "movierec", "worker",
                                           "--name", f"bench-live-{os.getpid()}-{i}"])
                for i in range(1, RQ_WORKERS + 1)]
@@ -809,12 +818,11 @@ def _spread(values: list[float], scale: float = 1000) -> str:
            f"p99 {pct(values, 99) * scale:.1f}"
 
 
-def details(results: dict) -> list[str]:
-    """The figures behind the table, as markdown lines."""
-    out = []
+def rps_table(results: dict) -> list[str]:
+    """The wrk runs as markdown lines, with each run's req/s against the hello world's."""
     runs, cpu, conns = results["rps"]["runs"], results["rps"]["cpu"], results["args"]["connections"]
-    out += ["**wrk runs** (1 thread, 1 connection per request as gunicorn's sync workers close "
-            "each; req/s of every round, median latencies; CPU in cores, median round):", "",
+    out = ["**wrk runs** (1 thread, a new connection for each request (`Connection: close`); "
+            "req/s of every round, median latencies; CPU in cores, median round):", "",
             "| run | connections | req/s per round | p50 ms | p99 ms | errors | CPU, cores |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, (_, _, label) in WRK_RUNS.items():
@@ -828,6 +836,7 @@ def details(results: dict) -> list[str]:
                        f"{median(r['p50_us'] for r in rs) / 1000:.1f} | "
                        f"{median(r['p99_us'] for r in rs) / 1000:.1f} | "
                        f"{sum(r['errors'] for r in rs)} | {_cores(middle)} |")
+    hello = median(r["rps"] for r in runs[f"hello@{conns}"])
     per = {}
     for name in ("hello", "event", "cached", "computed"):
         group = "hello" if name == "hello" else "api"
@@ -849,7 +858,15 @@ def details(results: dict) -> list[str]:
         out.append(f"- single-event POST run: {d['events']:,} events applied by {d['jobs']:,} RQ "
                    f"jobs; {d['waiting']:,} events/jobs still waiting when wrk stopped, all applied "
                    + (f"{d['drain_s']:.2f} s later" if d["drain_s"] is not None else "NOT in time"))
+    out.append(f"- req/s against the hello world's: " + ", ".join(
+        f"{name} {median(r['rps'] for r in runs[f'{name}@{conns}']) / hello:.3f}"
+        for name in ("event", "cached", "computed")))
+    return out
 
+
+def details(results: dict) -> list[str]:
+    """The figures behind the table, as markdown lines."""
+    out = rps_table(results)
     fresh = results["freshness"]
     probes, load = fresh["probes"], fresh["load"]
     out += ["", f"**Freshness**: {len(probes)} probes. Background load {load.get('accepted', 0):,} "
@@ -907,7 +924,7 @@ def render(results: dict) -> str:
              f"{''.join(' ' + a for a in results['argv'])}`, {results['seconds']:.0f} s.", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, Linux "
              f"{info['kernel']}; Python {info['python']}, {info['redis']}, {info['wrk']}, "
-             f"gunicorn {info['gunicorn']} (sync, {API_WORKERS} workers), rq {info['rq']} "
+             f"gunicorn {info['gunicorn']} ({WORKER_CLASS}, {API_WORKERS} workers), rq {info['rq']} "
              f"({RQ_WORKERS} workers), redis-py {info['redis_py']} with the {info['redis_parser']} "
              f"parser. Other programs used {info['other_cores_before']:.2f} of the "
              f"{info['cores']} cores just before the run (load average {info['loadavg_before']}). "
@@ -954,12 +971,14 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 s wrk runs, 1 round, 20 probes, 20,000 events; "
                              "leaves the doc alone")
+    parser.add_argument("--only-rps", action="store_true",
+                        help="only the wrk runs; print their table and leave the doc alone")
     parser.add_argument("--no-doc", action="store_true",
                         help=f"do not rewrite the results block of {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds, args.probes, args.ingest_events = 2, 1, 20, 20_000
-        args.no_doc = True
+    args.no_doc = args.no_doc or args.quick or args.only_rps
     return args
 
 
@@ -988,14 +1007,17 @@ def main(argv=None) -> int:
         ctx = set_up(stack, args)
         results["data_users"] = ctx.users
         # the profile comes before the phases that add ratings to the data set's users
-        for number, (title, phase) in enumerate((
-                ("requests per second (wrk)", phase_rps),
-                ("one recommendation and one POST, in process", phase_profile),
-                ("freshness under background load", phase_freshness),
-                ("batched ingest", phase_ingest)), start=1):
-            print(f"{number}/4 {title}", flush=True)
+        phases = (("requests per second (wrk)", phase_rps),
+                  ("one recommendation and one POST, in process", phase_profile),
+                  ("freshness under background load", phase_freshness),
+                  ("batched ingest", phase_ingest))
+        for number, (title, phase) in enumerate(phases[:1] if args.only_rps else phases, 1):
+            print(f"{number}/{1 if args.only_rps else len(phases)} {title}", flush=True)
             phase(ctx)
         results.update(ctx.results)
+        if args.only_rps:
+            print("\n".join(rps_table(results)))
+            return 0
         results["seconds"] = time.monotonic() - started
         block = render(results)
         print("\n" + block)

@@ -36,11 +36,23 @@ def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
+def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+API_WORKER_CLASSES = ("gevent", "sync")
+
+
 def default_api_workers() -> int:
-    """One gunicorn process per core plus one: each request waits on a Redis round trip, and
-    the extra process keeps the cores busy meanwhile (bench/live.py on 2 cores: cached
-    recommendations and single-event POSTs 10-25 % faster with 3 than with 2; with 4 or 5,
-    more context switches and a longer tail)."""
+    """One gunicorn process per core plus one: while one process scores an uncached
+    recommendation (CPU-bound, several ms) the others keep the cores busy with the cheap
+    requests (bench/live.py on 2 cores, sync workers: cached recommendations and single-event
+    POSTs 10-25 % faster with 3 than with 2; with 4 or 5, more context switches)."""
     return (os.cpu_count() or 1) + 1
 
 
@@ -51,6 +63,7 @@ class Settings:
     queue_name: str = "movierec-events"
     port: int = 8000
     api_workers: int = field(default_factory=default_api_workers)
+    api_worker_class: str = "gevent"
     admin_key: str = "change-me"
     var_dir: Path = field(default_factory=lambda: Path("var"))
     model_dir: Path = field(default_factory=lambda: Path("var/models"))
@@ -70,6 +83,8 @@ def load(env=None) -> Settings:
         queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
         port=_int(env, "PORT", Settings.port),
         api_workers=_int(env, "API_WORKERS", default_api_workers()),
+        api_worker_class=_choice(env, "API_WORKER_CLASS", API_WORKER_CLASSES,
+                                 Settings.api_worker_class),
         admin_key=env.get("MOVIEREC_ADMIN_KEY") or Settings.admin_key,
         var_dir=var_dir,
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),

@@ -7,9 +7,9 @@ from gunicorn.app.base import BaseApplication
 from shared import config
 
 
-def gunicorn_options(bind: str, workers: int) -> dict:
+def gunicorn_options(bind: str, workers: int, worker_class: str) -> dict:
     """The one gunicorn configuration the API runs under (benchmarks reuse it)."""
-    return {"bind": bind, "workers": workers, "worker_class": "sync", "accesslog": None,
+    return {"bind": bind, "workers": workers, "worker_class": worker_class, "accesslog": None,
             "errorlog": "-", "loglevel": "warning", "timeout": 30, "keepalive": 5}
 
 
@@ -40,8 +40,11 @@ def _create_app():
 @click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
 @click.option("--workers", type=int, default=None,
               help="gunicorn worker processes (default: $API_WORKERS, or CPU cores + 1).")
-def command(host: str, port: int | None, workers: int | None):
+@click.option("--worker-class", type=click.Choice(config.API_WORKER_CLASSES), default=None,
+              help="gunicorn worker class (default: $API_WORKER_CLASS, or gevent).")
+def command(host: str, port: int | None, workers: int | None, worker_class: str | None):
     """Serve the HTTP API with gunicorn."""
     settings = config.load()
-    options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers)
+    options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers,
+                               worker_class or settings.api_worker_class)
     GunicornApp(_create_app, options).run()

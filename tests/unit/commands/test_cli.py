@@ -54,3 +54,18 @@ def test_a_bad_environment_variable_is_a_clean_message(monkeypatch):
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
     assert "configuration: PORT must be an integer, got 'eighty'" in result.output
+
+
+def test_serve_runs_gunicorn_with_the_configured_worker_class(monkeypatch):
+    from movierec.commands import serve
+
+    ran = {}
+    monkeypatch.setattr(serve.GunicornApp, "run", lambda self: ran.update(self.options))
+    monkeypatch.setenv("API_WORKER_CLASS", "sync")
+    monkeypatch.setenv("API_WORKERS", "4")
+    assert CliRunner().invoke(main, ["serve", "--port", "8123"]).exit_code == 0
+    assert ran["worker_class"] == "sync" and ran["workers"] == 4
+    assert ran["bind"] == "0.0.0.0:8123"
+    result = CliRunner().invoke(main, ["serve", "--worker-class", "gevent", "--workers", "2"])
+    assert result.exit_code == 0
+    assert ran["worker_class"] == "gevent" and ran["workers"] == 2

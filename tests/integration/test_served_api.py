@@ -1,0 +1,98 @@
+"""`movierec serve` as deployed: gunicorn with each worker class, a real Redis, real workers.
+
+Concurrent single-event POSTs exercise the group commit (several requests of one gevent
+process share a script call); every event must still be applied exactly once."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from shared.config import API_WORKER_CLASSES
+from tests.conftest import load_and_publish
+
+pytestmark = pytest.mark.integration
+PREFIX = "served"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(port, method, path, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=API_WORKER_CLASSES)
+def served(request, redis_url, tiny_data, tiny_bundle):
+    client = redis.Redis.from_url(redis_url)
+    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    port = free_port()
+    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX)
+    proc = subprocess.Popen([sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "2",
+                             "--worker-class", request.param],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            try:
+                if call(port, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "movierec serve did not become ready"
+            time.sleep(0.1)
+        yield port, store, env
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_concurrent_single_event_posts_are_each_applied_once(served):
+    port, store, env = served
+    events = [{"type": "rating", "user_id": 9_000_000 + i % 20, "movie_id": movie,
+               "rating": 0.5 + (i % 10) / 2, "event_id": f"served-{i}"}
+              for i, movie in enumerate(int(m) for m in store.redis.hkeys(store.keys.movies)[:200])]
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda e: call(port, "POST", "/v1/events", e), events))
+    assert all(status == 202 and json.loads(body) == {"accepted": 1}
+               for status, body in statuses), statuses[:3]
+    assert store.inbox_length() == len(events)
+    result = subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert store.inbox_length() == 0
+    applied = {}
+    for user in range(9_000_000, 9_000_020):
+        applied.update({(user, m): r for m, (r, *_) in store.user_ratings(user).items()})
+    assert applied == {(e["user_id"], e["movie_id"]): e["rating"] for e in events}
+
+
+def test_a_cached_recommendation_is_served_as_computed(served):
+    port, store, _ = served
+    user = next(iter(store.iter_user_ids()))
+    first = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
+    again = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
+    assert first[0] == again[0] == 200
+    assert json.loads(first[1]) == json.loads(again[1])
+    assert len(json.loads(first[1])["items"]) == 5
