@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import click
-import redis
 
 from shared.config import Settings
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A client for ``REDIS_URL`` that answered PING, or a clean error naming the URL."""
+def connect(settings: Settings):
+    """A client for ``REDIS_URL`` that answered PING, or a clean error naming the URL.
+
+    redis is imported here, not above: ``movierec serve`` must not load it (nor ssl) in the
+    gunicorn master, which forks gevent workers that monkey-patch ssl after the fact."""
+    import redis
+
     client = redis.Redis.from_url(settings.redis_url)
     try:
         client.ping()
