@@ -21,7 +21,8 @@ MAX_BODY_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-def connect(settings: config.Settings, single: bool = False) -> redis.Redis:
+def make_client(settings: config.Settings, single: bool = False) -> redis.Redis:
+    """The API's client options; ``single``: one connection of its own instead of the pool."""
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
                                 single_connection_client=single)
 
@@ -37,14 +38,14 @@ class Services:
 
     def __init__(self, settings: config.Settings, client: redis.Redis | None = None):
         self.settings = settings
-        self.redis = client or connect(settings)
+        self.redis = client or make_client(settings)
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys), warm_up=True)
-        push_store = RatingStore(client or connect(settings, single=True), self.keys)
+        push_store = RatingStore(client or make_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
-        self.cached_body = GroupCall(partial(hget_all, client or connect(settings, single=True)))
+        self.cached_body = GroupCall(partial(hget_all, client or make_client(settings, single=True)))
 
 
 def push_all(store: RatingStore, requests: list) -> list[bool]:
