@@ -5,6 +5,8 @@ import logging
 from functools import partial
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -22,9 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def make_client(settings: config.Settings, single: bool = False) -> redis.Redis:
-    """The API's client options; ``single``: one connection of its own instead of the pool."""
+    """The API's client options; ``single``: one connection of its own instead of the pool.
+
+    A connection Redis closed (a restart, a failover) is reopened and the command sent once
+    more, so that it costs no request a 503. Sending again is safe for every API command:
+    reads, and pushes, whose events apply once however often they arrive (DESIGN.md)."""
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
-                                single_connection_client=single)
+                                single_connection_client=single,
+                                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
 
 
 class Services:
