@@ -41,20 +41,22 @@ def call(port, method, path, body=None):
 
 
 @pytest.fixture(params=API_WORKER_CLASSES)
-def served(request, redis_url, tiny_data, tiny_bundle):
+def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
     client = redis.Redis.from_url(redis_url)
     store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     port = free_port()
     env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX)
-    proc = subprocess.Popen([sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "2",
-                             "--worker-class", request.param],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port), "--workers", "2",
+                                 "--worker-class", request.param],
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            assert proc.poll() is None, log.read_text(errors="replace")
             try:
                 if call(port, "GET", "/readyz")[0] == 200:
                     break
@@ -92,6 +94,7 @@ def test_a_cached_recommendation_is_served_as_computed(served):
     port, store, _ = served
     user = next(iter(store.iter_user_ids()))
     first = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
+    assert store.redis.exists(store.keys.recommendations_cache(user))
     again = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
     assert first[0] == again[0] == 200
     assert json.loads(first[1]) == json.loads(again[1])
