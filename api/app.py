@@ -12,11 +12,12 @@ from werkzeug.exceptions import HTTPException
 
 from api.group_commit import GroupCall
 from shared import config
-from shared.keys import Keys
-from shared.model_store import ModelStore
-from shared.queue import events_queue
-from shared.serving import ModelCache, single_threaded_blas
-from shared.store import RatingStore
+from shared.store.keys import Keys
+from shared.store.models import ModelStore
+from shared.store.queue import events_queue
+from shared.recsys.served import single_threaded_blas
+from shared.store.live import ModelCache
+from shared.store.ratings import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
 

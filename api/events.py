@@ -6,8 +6,8 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from api.services import services
-from shared.events import EventError, validate_events
-from shared.queue import enqueue_drain
+from shared.data.events import EventError, validate_events
+from shared.store.queue import enqueue_drain
 
 bp = Blueprint("events", __name__, url_prefix="/v1")
 

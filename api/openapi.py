@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.events import EVENT_TYPES, MAX_EVENTS_PER_REQUEST
+from shared.data.events import EVENT_TYPES, MAX_EVENTS_PER_REQUEST
 
 bp = Blueprint("openapi", __name__)
 

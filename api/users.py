@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify
 from api.params import InvalidParameter, choice_arg, id_list_arg, int_arg, positive_id
 from api.recommendations import STRATEGIES, cached_recommendations
 from api.services import services
-from shared.events import Event
+from shared.data.events import Event
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 

@@ -6,8 +6,8 @@
     .venv/bin/python bench/accuracy.py --quick   # one timing each, no SVD++, prints only
 
 Both sides see the same data: the split ``random:0.8:0`` is built once by our own
-``shared.evaluation.split.parse_split``; our models are fitted and scored on it by
-``shared.evaluation.harness.measure``, and Surprise gets a trainset of exactly that fold's
+``shared.recsys.evaluation.split.parse_split``; our models are fitted and scored on it by
+``shared.recsys.evaluation.harness.measure``, and Surprise gets a trainset of exactly that fold's
 training ratings and a testset of exactly its held-out pairs (dense indices as raw ids), and
 its predictions are scored by the same ``rmse``/``mae``.
 
@@ -38,10 +38,10 @@ SCRIPT = "bench/accuracy.py"
 sys.path.insert(0, str(ROOT))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
-from shared.evaluation.accuracy import mae, rmse  # noqa: E402
-from shared.evaluation.harness import TOP_N, measure  # noqa: E402
-from shared.evaluation.split import parse_split  # noqa: E402
-from shared.models.registry import make, resolve  # noqa: E402
+from shared.recsys.evaluation.accuracy import mae, rmse  # noqa: E402
+from shared.recsys.evaluation.harness import TOP_N, measure  # noqa: E402
+from shared.recsys.evaluation.split import parse_split  # noqa: E402
+from shared.recsys.models.registry import make, resolve  # noqa: E402
 
 SPLIT = "random:0.8:0"
 USER_SPLIT = "users:0.7:0"
@@ -129,7 +129,7 @@ def user_split_runs(ratings) -> dict:
     served, then with each of the seeds 0..N-1 (the target is judged on the mean over seeds),
     and a single clustering (one ``KMeansSoftmax``, what the registry served before it averaged
     three) over the same seeds, to show how much one k-means seed swings the result."""
-    from shared.models.kmeans_softmax import KMeansSoftmax
+    from shared.recsys.models.kmeans_softmax import KMeansSoftmax
 
     fold = next(parse_split(USER_SPLIT).folds(ratings))
     users = {"baseline": {"model": "baseline", **measure(make("baseline"), fold)},
@@ -276,7 +276,7 @@ def main(argv=None) -> int:
         parser.error(f"no data folder at {args.data}")
     repeats = 1 if args.quick else max(1, args.repeats)
 
-    from shared.movielens import load
+    from shared.data.movielens import load
 
     import surprise
 

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from movierec.redis_server import start_private  # noqa: E402
-from shared import movielens  # noqa: E402
-from shared.importer import import_folder  # noqa: E402
-from shared.keys import Keys  # noqa: E402
-from shared.store import RatingStore  # noqa: E402
+from shared.data import movielens  # noqa: E402
+from shared.store.importer import import_folder  # noqa: E402
+from shared.store.keys import Keys  # noqa: E402
+from shared.store.ratings import RatingStore  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-latest-small"
 

@@ -449,7 +449,7 @@ def phase_rps(ctx: Context) -> None:
 
 def phase_freshness(ctx: Context) -> None:
     """Probes while a child process posts ``--rate`` events/s in the background."""
-    from shared.model_store import ModelStore
+    from shared.store.models import ModelStore
 
     args, client, keys = ctx.args, ctx.client, ctx.keys
     version = ModelStore(client, keys).active_version()
@@ -681,7 +681,7 @@ def machine_info() -> dict:
 def set_up(stack: Stack, args) -> Context:
     from movierec.redis_server import start_private
     from rq import Worker
-    from shared.keys import Keys
+    from shared.store.keys import Keys
 
     var = stack.tmp / "var"
     redis_port = free_port()

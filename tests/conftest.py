@@ -70,7 +70,7 @@ def real_redis(redis_url):
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """A small generated MovieLens-shaped folder: 150 users, 400 movies, 6,000 ratings."""
-    from shared.synthetic import generate
+    from shared.data.synthetic import generate
 
     out = tmp_path_factory.mktemp("tiny-data")
     generate(out, 150, 400, 6000, seed=1)
@@ -80,7 +80,7 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_data):
     """The training pipeline fitted once on ``tiny_data`` (ratings as a store snapshot)."""
-    from shared import movielens
+    from shared.data import movielens
     from trainer.pipeline import PipelineConfig, fit_pipeline
 
     data = movielens.load(tiny_data)
@@ -91,10 +91,10 @@ def tiny_bundle(tiny_data):
 
 def load_and_publish(client, prefix, data_dir, bundle):
     """Import ``data_dir`` into Redis and publish ``bundle`` as the active version."""
-    from shared.importer import import_folder
-    from shared.keys import Keys
-    from shared.model_store import ModelStore
-    from shared.store import RatingStore
+    from shared.store.importer import import_folder
+    from shared.store.keys import Keys
+    from shared.store.models import ModelStore
+    from shared.store.ratings import RatingStore
     from trainer.publish import publish
 
     store = RatingStore(client, Keys(prefix))

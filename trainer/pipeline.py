@@ -10,17 +10,17 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from shared.model_store import ModelBundle, new_version
-from shared.models import registry
-from shared.models.baseline import BaselinePredictor
-from shared.models.blend import matrix_factorisation_of
-from shared.models.cluster_fixing import fix_small_clusters
-from shared.models.k_selection import scan_k
-from shared.models.softmax import SoftmaxRegression
-from shared.models.svd import BiasedMF
-from shared.ratings import rating_matrix
-from shared.models.features import taste_vectors
-from shared.vocabulary import Vocabulary
+from shared.recsys.persist import ModelBundle, new_version
+from shared.recsys.models import registry
+from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.models.blend import matrix_factorisation_of
+from shared.recsys.models.cluster_fixing import fix_small_clusters
+from shared.recsys.models.k_selection import scan_k
+from shared.recsys.models.softmax import SoftmaxRegression
+from shared.recsys.models.svd import BiasedMF
+from shared.recsys.ratings import rating_matrix
+from shared.recsys.models.features import taste_vectors
+from shared.recsys.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
                  progress: bool = True) -> ModelBundle:
     """Fit every model the service needs on ``snapshot`` (user_id, movie_id, rating,
     favourite?, ts) and the catalogue ``movies``."""
-    from shared.models.similarity import SimilarMovies
+    from shared.recsys.models.similarity import SimilarMovies
 
     started = time.time()
     seconds: dict[str, float] = {}
@@ -93,7 +93,7 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
     k = int(config.k_rule) if str(config.k_rule).isdigit() else scan.choose_k(config.k_rule)
     kmeans = scan.model_for(k) if k in scan.ks else None
     if kmeans is None:
-        from shared.models.kmeans import UserKMeans
+        from shared.recsys.models.kmeans import UserKMeans
 
         kmeans = UserKMeans(n_clusters=k, random_state=config.random_state).fit(features)
     done("choose_k")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from shared.keys import Keys
-from shared.model_store import ModelBundle, ModelStore
-from shared.serving import LiveModel
-from shared.store import RatingStore
+from shared.store.keys import Keys
+from shared.recsys.persist import ModelBundle
+from shared.store.models import ModelStore
+from shared.recsys.served import LiveModel
+from shared.store.ratings import RatingStore
 
 ASSIGN_BATCH = 200
 KEEP_VERSIONS = 2  # the active one and one to roll back to

@@ -7,11 +7,11 @@ import redis
 from rq import get_current_job
 
 from shared import config
-from shared.keys import Keys
-from shared.model_store import ModelStore
-from shared.queue import enqueue_drain, events_queue
-from shared.serving import ModelCache
-from shared.store import RatingStore
+from shared.store.keys import Keys
+from shared.store.models import ModelStore
+from shared.store.queue import enqueue_drain, events_queue
+from shared.store.live import ModelCache
+from shared.store.ratings import RatingStore
 
 _model_caches: dict[int, ModelCache] = {}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from shared.evaluation.harness import RESULT_KEYS, evaluate
-from shared.evaluation.split import PredefinedFolds, parse_split
-from shared.models import registry
+from shared.recsys.evaluation.harness import RESULT_KEYS, evaluate
+from shared.recsys.evaluation.split import PredefinedFolds, parse_split
+from shared.recsys.models import registry
 
 DEFAULT_SPLIT = "random:0.8:0"
 DEFAULT_MODELS = "baseline,svd,default"
@@ -21,7 +21,7 @@ _HEADERS = {"model": "model", "split": "split", "folds": "folds", "rmse": "RMSE"
 
 
 class SplitSpec(click.ParamType):
-    """A ``--split`` string, parsed by :func:`shared.evaluation.split.parse_split`."""
+    """A ``--split`` string, parsed by :func:`shared.recsys.evaluation.split.parse_split`."""
 
     name = "split"
 
@@ -91,7 +91,7 @@ def command(data_dir: Path, split, models: list[str], as_json: bool):
     Reports RMSE and MAE of the held-out ratings, precision, recall and nDCG at 10 of held-out
     favourites (ratings >= 4), and fit time, averaged over folds. Progress goes to stderr.
     """
-    from shared.movielens import LoadError, load_ratings
+    from shared.data.movielens import LoadError, load_ratings
 
     try:
         data = data_dir if isinstance(split, PredefinedFolds) else load_ratings(data_dir, progress=True)

@@ -23,7 +23,7 @@ def command(n_users: int, n_movies: int, n_ratings: int, seed: int, out: Path):
     latent taste groups, so clustering has something to find. Streams to disk: 20 million
     ratings need little memory.
     """
-    from shared.synthetic import generate
+    from shared.data.synthetic import generate
 
     try:
         stats = generate(out, n_users, n_movies, n_ratings, seed=seed, progress=True)

@@ -17,10 +17,10 @@ def command(data_dir: Path):
     Any MovieLens format is detected from the folder's files (ml-latest CSV, ml-100k, ml-1m,
     ml-10m, hetrec2011-movielens-2k). Importing the same folder again changes nothing.
     """
-    from shared import movielens
-    from shared.importer import import_folder
-    from shared.keys import Keys
-    from shared.store import RatingStore
+    from shared.data import movielens
+    from shared.store.importer import import_folder
+    from shared.store.keys import Keys
+    from shared.store.ratings import RatingStore
 
     settings = config.load()
     client = connect(settings)

@@ -30,16 +30,16 @@ def command(data_dir: Path, out: Path, k_range: str, min_cluster_size: int, spli
     from tqdm import tqdm
 
     from movierec import plots
-    from shared import movielens
-    from shared.evaluation.clustering import cluster_heatmap, softmax_accuracy_by_k
-    from shared.evaluation.harness import evaluate
-    from shared.evaluation.split import parse_split
-    from shared.models.cluster_fixing import fix_small_clusters
-    from shared.models.features import favourites
-    from shared.models.k_selection import scan_k
-    from shared.models.registry import resolve
-    from shared.ratings import rating_matrix
-    from shared.models.features import taste_vectors
+    from shared.data import movielens
+    from shared.recsys.evaluation.clustering import cluster_heatmap, softmax_accuracy_by_k
+    from shared.recsys.evaluation.harness import evaluate
+    from shared.recsys.evaluation.split import parse_split
+    from shared.recsys.models.cluster_fixing import fix_small_clusters
+    from shared.recsys.models.features import favourites
+    from shared.recsys.models.k_selection import scan_k
+    from shared.recsys.models.registry import resolve
+    from shared.recsys.ratings import rating_matrix
+    from shared.recsys.models.features import taste_vectors
 
     try:
         lo, hi = (int(x) for x in k_range.split("-", 1))

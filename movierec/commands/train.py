@@ -18,10 +18,10 @@ def command(k_rule: str, model: str | None):
     softmax classifier and the similar-movies index, then swaps the version in while serving
     goes on.
     """
-    from shared.keys import Keys
-    from shared.model_store import ModelStore
-    from shared.models import registry
-    from shared.store import RatingStore
+    from shared.store.keys import Keys
+    from shared.store.models import ModelStore
+    from shared.recsys.models import registry
+    from shared.store.ratings import RatingStore
     from trainer.pipeline import PipelineConfig, fit_pipeline
     from trainer.publish import publish
 

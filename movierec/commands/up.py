@@ -14,9 +14,9 @@ DEFAULT_DATA = dict(n_users=600, n_movies=3000, n_ratings=60_000, seed=0)
 
 
 def _load_data(store, data: Path | None, var_dir: Path) -> None:
-    from shared import movielens
-    from shared.importer import import_folder
-    from shared.synthetic import generate
+    from shared.data import movielens
+    from shared.store.importer import import_folder
+    from shared.data.synthetic import generate
 
     if data is None and store.n_movies():
         meta = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.meta).items()}
@@ -38,7 +38,7 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
 
 
 def _train_if_needed(store, settings) -> None:
-    from shared.model_store import ModelStore
+    from shared.store.models import ModelStore
     from trainer.pipeline import PipelineConfig, fit_pipeline
     from trainer.publish import publish
 
@@ -79,8 +79,8 @@ def command(data: Path | None, port: int | None, workers: int):
     from honcho.printer import Printer
 
     from movierec.redis_server import RedisUnavailable, ensure_redis
-    from shared.keys import Keys
-    from shared.store import RatingStore
+    from shared.store.keys import Keys
+    from shared.store.ratings import RatingStore
 
     settings = config.load()
     port = port or settings.port

@@ -6,9 +6,9 @@ from rq import SimpleWorker, Worker
 
 from movierec.commands import connect
 from shared import config
-from shared.keys import Keys
-from shared.queue import enqueue_drain, events_queue
-from shared.store import DRAIN_CLAIM_SECONDS
+from shared.store.keys import Keys
+from shared.store.queue import enqueue_drain, events_queue
+from shared.store.ratings import DRAIN_CLAIM_SECONDS
 
 
 def _resume_inbox(client, settings, queue) -> None:
@@ -28,7 +28,7 @@ def _resume_inbox(client, settings, queue) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's random name).")
 def command(burst: bool, fork: bool, name: str | None):
     """Apply queued event batches to the ratings store in Redis."""
-    from shared.serving import single_threaded_blas
+    from shared.recsys.served import single_threaded_blas
 
     settings = config.load()
     single_threaded_blas()

@@ -4,8 +4,8 @@ import redis
 from click.testing import CliRunner
 
 from movierec.cli import main
-from shared import movielens
-from shared.keys import Keys
+from shared.data import movielens
+from shared.store.keys import Keys
 
 pytestmark = pytest.mark.integration
 

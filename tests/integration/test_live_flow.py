@@ -9,8 +9,8 @@ import redis
 
 from api import create_app
 from shared.config import Settings
-from shared.serving import LiveModel
-from shared.model_store import ModelStore
+from shared.recsys.served import LiveModel
+from shared.store.models import ModelStore
 from tests.conftest import load_and_publish
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ import pytest
 import redis
 
 from shared.config import Settings
-from shared.events import Event
-from shared.keys import Keys
-from shared.queue import DRAIN_EVENTS_JOB, enqueue_drain, events_queue
-from shared.store import RatingStore
+from shared.data.events import Event
+from shared.store.keys import Keys
+from shared.store.queue import DRAIN_EVENTS_JOB, enqueue_drain, events_queue
+from shared.store.ratings import RatingStore
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ import pytest
 
 from api import create_app
 from shared.config import Settings
-from shared.keys import Keys
-from shared.queue import DRAIN_EVENTS_JOB, events_queue
+from shared.store.keys import Keys
+from shared.store.queue import DRAIN_EVENTS_JOB, events_queue
 
 SETTINGS = Settings(key_prefix="t")
 

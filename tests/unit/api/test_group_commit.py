@@ -128,9 +128,9 @@ def test_many_threads_lose_no_request_and_never_run_concurrently():
 
 def test_one_push_call_carries_every_request_and_only_the_first_may_enqueue(fake_redis):
     from api.app import push_all
-    from shared.events import validate_events
-    from shared.keys import Keys
-    from shared.store import RatingStore
+    from shared.data.events import validate_events
+    from shared.store.keys import Keys
+    from shared.store.ratings import RatingStore
 
     store = RatingStore(fake_redis, Keys("t"))
     requests = [validate_events({"type": "rating", "user_id": u, "movie_id": 7, "rating": 4,

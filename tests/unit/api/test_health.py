@@ -5,8 +5,8 @@ from redis.retry import Retry
 
 from api import create_app
 from shared.config import Settings
-from shared.keys import Keys
-from shared.store import RatingStore
+from shared.store.keys import Keys
+from shared.store.ratings import RatingStore
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def test_healthz_answers_while_the_process_is_up(client):
 
 def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redis, tiny_data,
                                                                tiny_bundle):
-    from shared.importer import import_folder
-    from shared.model_store import ModelStore
+    from shared.store.importer import import_folder
+    from shared.store.models import ModelStore
     from trainer.publish import publish
 
     response = client.get("/readyz")

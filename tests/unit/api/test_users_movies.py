@@ -3,7 +3,7 @@ import pytest
 
 from api import create_app
 from shared.config import Settings
-from shared.events import Event
+from shared.data.events import Event
 from tests.conftest import load_and_publish
 
 SETTINGS = Settings(key_prefix="t", admin_key="secret")

@@ -1,0 +1,57 @@
+"""The contract every rating estimator in ``shared/models`` follows.
+
+Input is always a users x movies ``scipy.sparse.csr_matrix`` of explicit ratings on the
+0.5..5 scale, where a stored entry is a rating and an absent entry is "not rated"
+(ratings are never 0, so there is no ambiguity). Row and column numbers are the dense
+indices of :class:`shared.recsys.vocabulary.Vocabulary`; estimators never see external ids.
+
+Estimators follow scikit-learn: hyper-parameters in ``__init__`` (stored unchanged),
+``fit`` returns ``self``, learned state in attributes ending in ``_``, no I/O inside.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+RATING_MIN = 0.5
+RATING_MAX = 5.0
+
+
+def as_ratings(X) -> sp.csr_matrix:
+    """Return ``X`` as a float64 CSR matrix with sorted indices and no stored zeros."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    X.eliminate_zeros()
+    X.sort_indices()
+    return X
+
+
+class RatingPredictor(BaseEstimator):
+    """Base class of the estimators that predict ratings.
+
+    Subclasses implement ``fit(X)`` and ``score_users(users)``; ``predict`` and
+    ``predict_unseen`` have generic fall-backs that subclasses may make faster.
+    """
+
+    def fit(self, X, y=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score_users(self, users) -> np.ndarray:
+        """Predicted ratings of every movie for the fitted users ``users``: (len(users), n_movies)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def predict(self, users, items) -> np.ndarray:
+        """Predicted ratings for the pairs (users[j], items[j]), clipped to 0.5..5."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.empty(len(users), dtype=np.float64)
+        for u in np.unique(users):
+            mask = users == u
+            out[mask] = self.score_users([u])[0, items[mask]]
+        return np.clip(out, RATING_MIN, RATING_MAX)
+
+    def predict_unseen(self, X_new) -> np.ndarray:
+        """Predicted ratings of every movie for users not seen in ``fit``, from their known
+        ratings ``X_new`` (rows x n_movies CSR). Used by the ``users:`` protocol and for new
+        users online."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score unseen users")

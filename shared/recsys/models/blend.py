@@ -1,0 +1,108 @@
+"""A linear blend of rating predictors, weighted by how well each predicts ratings it did not
+see (stacking, as the Netflix Prize teams combined their models)."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+
+
+class Blend(RatingPredictor):
+    r"""Ridge-weighted sum of several rating predictors.
+
+    .. math::
+        \hat r_{ui} = c + \sum_m w_m\, \mathrm{clip}(\hat r^{(m)}_{ui})
+
+    ``fit`` holds out a random ``holdout`` share of the training ratings, fits a clone of every
+    member on the rest, and chooses :math:`c, w` by ridge regression of the held-out ratings on
+    the members' (clipped) predictions of them:
+    :math:`\min \sum (r_{ui} - \hat r_{ui})^2 + \alpha \lVert w \rVert^2`. Weights learned on
+    unseen ratings reward what generalises: an overfitting member gets little weight, members
+    that err differently share it. Then every member is refitted on all the training ratings,
+    and those are the ones that predict. Each member's score is clipped to 0.5..5 before
+    blending, so ``predict`` and ``score_users`` agree.
+
+    Parameters
+    ----------
+    members : list of RatingPredictor
+        The predictors to blend, cloned in ``fit`` (they are not changed).
+    holdout : float
+        Share of the training ratings held out to learn the weights.
+    alpha : float
+        Ridge penalty on the weights (not on :math:`c`), in squared rating units.
+    random_state : int or None
+        Seeds the choice of held-out ratings.
+
+    Attributes
+    ----------
+    members_ : list, the members refitted on all of ``X``
+    weights_ : (n_members,) array, :math:`w`
+    intercept_ : float, :math:`c`
+    holdout_rmse_ : (n_members + 1,) array, RMSE on the held-out ratings of each member fitted
+        without them, then of the blend
+    """
+
+    def __init__(self, members, holdout: float = 0.1, alpha: float = 1.0, random_state=0):
+        self.members = members
+        self.holdout = holdout
+        self.alpha = alpha
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        X = as_ratings(X)
+        if not self.members:
+            raise ValueError("Blend needs at least one member")
+        if not 0 < self.holdout < 1:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout!r}")
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        held = np.random.default_rng(self.random_state).random(X.nnz) < self.holdout
+        kept = ~held
+        X_rest = sp.csr_matrix((X.data[kept], (rows[kept], X.indices[kept])), shape=X.shape)
+        users, items, ratings = rows[held], X.indices[held], X.data[held]
+        features = np.column_stack([clone(m).fit(X_rest).predict(users, items)
+                                    for m in self.members])
+        self.intercept_, self.weights_ = _ridge(features, ratings, self.alpha)
+        blended = np.clip(self.intercept_ + features @ self.weights_, RATING_MIN, RATING_MAX)
+        self.holdout_rmse_ = np.sqrt(np.mean(
+            (np.column_stack([features, blended]) - ratings[:, None]) ** 2, axis=0))
+        self.members_ = [clone(m).fit(X) for m in self.members]
+        return self
+
+    def _blend(self, member_scores) -> np.ndarray:
+        out = np.full_like(member_scores[0], self.intercept_, dtype=np.float64)
+        for weight, scores in zip(self.weights_, member_scores):
+            out += weight * np.clip(scores, RATING_MIN, RATING_MAX)
+        return out
+
+    def score_users(self, users) -> np.ndarray:
+        return self._blend([m.score_users(users) for m in self.members_])
+
+    def predict(self, users, items) -> np.ndarray:
+        blended = self._blend([m.predict(users, items) for m in self.members_])
+        return np.clip(blended, RATING_MIN, RATING_MAX)
+
+    def predict_unseen(self, X_new) -> np.ndarray:
+        return self._blend([m.predict_unseen(X_new) for m in self.members_])
+
+
+def _ridge(features: np.ndarray, target: np.ndarray, alpha: float):
+    """Intercept and weights of ridge regression with an unpenalised intercept."""
+    if len(target) == 0:
+        n = features.shape[1]
+        return 0.0, np.full(n, 1.0 / n)
+    mean_f, mean_t = features.mean(axis=0), target.mean()
+    centred = features - mean_f
+    gram = centred.T @ centred + alpha * np.eye(features.shape[1])
+    weights = np.linalg.solve(gram, centred.T @ (target - mean_t))
+    return float(mean_t - mean_f @ weights), weights
+
+
+def matrix_factorisation_of(model):
+    """The fitted model, or the first member of a fitted blend, that has item factors (the
+    matrix factorisation the 'svd' strategy and collaborative similarity use), else None."""
+    for candidate in [model, *getattr(model, "members_", [])]:
+        if hasattr(candidate, "item_factors_"):
+            return candidate
+    return None

@@ -1,0 +1,86 @@
+"""A model version as the API and the workers use it, and the cache that hot-swaps it.
+
+Every user is scored from their live ratings (``predict_unseen``, a fold-in), so what a user
+did a second ago counts even though the model was trained hours ago; the estimators are the
+very ones the evaluation harness measures.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from shared.recsys.models.blend import matrix_factorisation_of
+from shared.recsys.models.features import taste_vectors
+from shared.recsys.vocabulary import Vocabulary
+
+
+def single_threaded_blas() -> None:
+    """Limit BLAS to one thread for the rest of the process. The API and the workers run
+    several processes on a few cores and score one user at a time: BLAS threads only fight
+    each other there (measured on 2 cores: fits 5-20x slower with two threads)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+class LiveModel:
+    def __init__(self, bundle):
+        self.version = bundle.version
+        self.manifest = bundle.manifest
+        self.users = Vocabulary(bundle.arrays["user_ids"])
+        self.movies = Vocabulary(bundle.arrays["movie_ids"])
+        self.labels = bundle.arrays["labels"]
+        self.baseline = bundle.estimators["baseline"]
+        self.recommender = bundle.estimators["recommender"]
+        self.classifier = bundle.estimators["softmax"]
+        self.similar = bundle.estimators.get("similar")
+        self.svd = matrix_factorisation_of(self.recommender) or self.recommender
+
+    def warm_up(self) -> None:
+        """Score a user who rated every movie once, so that the estimators build their lazy
+        serving structures (item-kNN's by-column and ranked similarities) while the version
+        loads, not inside some later user's request."""
+        everything = sp.csr_matrix(np.full((1, len(self.movies)), 3.0))
+        self.recommender.predict_unseen(everything)
+
+    def user_row(self, ratings: dict) -> sp.csr_matrix:
+        """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
+        items = [(m, r) for m, r in ratings.items() if r > 0]
+        if not items:
+            return sp.csr_matrix((1, len(self.movies)))
+        ids = np.fromiter((m for m, _ in items), dtype=np.int64, count=len(items))
+        values = np.fromiter((r for _, r in items), dtype=np.float64, count=len(items))
+        index = self.movies.index(ids, missing="negative")
+        keep = index >= 0
+        order = np.argsort(index[keep])
+        return sp.csr_matrix((values[keep][order], index[keep][order], [0, int(keep.sum())]),
+                             shape=(1, len(self.movies)))
+
+    def training_cluster(self, user_id: int) -> int | None:
+        """The cluster k-means (after fixing) gave a user the model was trained on."""
+        index = self.users.index([user_id], missing="negative")[0]
+        return None if index < 0 else int(self.labels[index])
+
+    def assign_cluster(self, ratings: dict) -> int:
+        """The softmax classifier's cluster for a user from their ratings (seed 000)."""
+        return int(self.classifier.predict(taste_vectors(self.user_row(ratings)))[0])
+
+    def scores(self, ratings: dict) -> np.ndarray:
+        """Predicted rating of every movie in the model for a user with these live ratings."""
+        return np.asarray(self.recommender.predict_unseen(self.user_row(ratings)))[0]
+
+    def svd_scores(self, ratings: dict) -> np.ndarray:
+        """Scores from the matrix factorisation alone (seed 004's SVD)."""
+        return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
+
+    def predict(self, ratings: dict, movie_ids) -> list[float | None]:
+        scores = self.scores(ratings)
+        index = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
+        return [None if i < 0 else float(np.clip(scores[i], 0.5, 5.0)) for i in index]
+
+    def similar_movies(self, movie_id: int, n: int, kind: str) -> list[tuple[int, float]]:
+        index = self.movies.index([movie_id], missing="negative")[0]
+        if index < 0 or self.similar is None:
+            return []
+        indices, scores = self.similar.similar(int(index), n=n, kind=kind)
+        return [(int(m), float(s)) for m, s in zip(self.movies.id_of(indices), scores)]

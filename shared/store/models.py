@@ -1,0 +1,65 @@
+"""Model versions: ``.npz`` arrays plus a JSON manifest, kept in Redis (so every API and
+worker process can load them, on any machine) and written to ``model_dir`` for ops.
+
+A version bundles named estimators (encoded by :mod:`shared.recsys.persist`) and named
+plain arrays. Nothing is pickled.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import redis
+
+from shared.store.keys import Keys
+from shared.recsys import persist
+from shared.recsys.persist import ModelBundle
+
+
+class ModelStore:
+    def __init__(self, client: redis.Redis, keys: Keys, model_dir: Path | None = None):
+        self.redis = client
+        self.keys = keys
+        self.model_dir = Path(model_dir) if model_dir else None
+
+    def save(self, bundle: ModelBundle) -> None:
+        """Store a version's arrays and manifest (not yet active)."""
+        blob, manifest = persist.bundle_to_npz(bundle)
+        text = json.dumps(manifest, separators=(",", ":"), sort_keys=True)
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.keys.model_arrays(bundle.version), blob)
+            pipe.set(self.keys.model_manifest(bundle.version), text)
+            pipe.zadd(self.keys.versions, {bundle.version: time.time()})
+            pipe.execute()
+        if self.model_dir:
+            folder = self.model_dir / bundle.version
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "model.npz").write_bytes(blob)
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+    def load(self, version: str) -> ModelBundle:
+        blob, text = self.redis.mget(self.keys.model_arrays(version), self.keys.model_manifest(version))
+        if blob is None or text is None:
+            raise KeyError(f"model version {version} is not stored")
+        return persist.bundle_from_npz(version, blob, json.loads(text))
+
+    def manifest(self, version: str) -> dict | None:
+        text = self.redis.get(self.keys.model_manifest(version))
+        if text is None:
+            return None
+        manifest = json.loads(text)
+        manifest.pop("components", None)
+        return manifest
+
+    def versions(self) -> list[str]:
+        return [v.decode() for v in self.redis.zrange(self.keys.versions, 0, -1)]
+
+    def active_version(self) -> str | None:
+        value = self.redis.get(self.keys.active_version)
+        return value.decode() if value else None
+
+    def activate(self, version: str) -> None:
+        if not self.redis.exists(self.keys.model_arrays(version)):
+            raise KeyError(f"model version {version} is not stored")
+        self.redis.set(self.keys.active_version, version)

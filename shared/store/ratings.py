@@ -1,0 +1,219 @@
+"""The ratings store in Redis: apply events, import a catalogue, read ratings back.
+
+Ratings live per user (``Keys.user``); the counters derived from them move by differences
+inside one Lua script per batch, so applying a batch twice changes nothing (DESIGN.md).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import redis
+
+from shared.data.events import Event
+from shared.store.keys import Keys
+
+LOG_LENGTH = 20
+APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+def _lua(name: str) -> str:
+    return resources.files("shared.store").joinpath("lua", name).read_text()
+
+
+DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after this
+
+
+@dataclass
+class ApplyResult:
+    applied: int
+    skipped: int
+    changed_users: list[int]
+    left: int = 0  # events still in the inbox (drain only)
+
+
+class RatingStore:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
+        self.keys = keys
+        self._script = client.register_script(_lua("ratings.lua"))
+
+    # writing
+    def apply_wire(self, wire_events: list, log: bool = True, now: float | None = None) -> ApplyResult:
+        """Apply events in their wire form (see :mod:`shared.data.events`) in one script call."""
+        if not wire_events:
+            return ApplyResult(0, 0, [])
+        now = time.time() if now is None else now
+        result = self._run("apply", now, json.dumps(wire_events, separators=(",", ":")),
+                           1 if log else 0, LOG_LENGTH)
+        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[2:]])
+
+    def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
+        return self.apply_wire([e.wire() for e in events], log=log)
+
+    def push(self, events: Iterable[Event]) -> bool:
+        """Append events to the inbox; True when the caller must enqueue a drain job (no
+        drain was under way). Many requests share one drain, so single events get batched."""
+        items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
+        return bool(self._run("push", DRAIN_CLAIM_SECONDS, *items))
+
+    def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None,
+              release: bool = True) -> ApplyResult:
+        """Take and apply the oldest ``max_events`` events of the inbox in one script call;
+        with ``release``, give up the drain claim once the inbox is empty."""
+        result = self._run("drain", time.time() if now is None else now, max_events,
+                           1 if log else 0, LOG_LENGTH, 1 if release else 0, DRAIN_CLAIM_SECONDS)
+        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
+                           left=int(result[2]))
+
+    def user_revision(self, user_id: int) -> bytes:
+        return self.redis.hget(self.keys.user_revisions, user_id) or b"0"
+
+    def cache_recommendations(self, user_id: int, revision: bytes, field: str, body: bytes,
+                              ttl: int) -> bool:
+        """Keep a computed list unless the user changed since ``revision`` (the script that
+        applies their changes drops the cache)."""
+        return bool(self._run("cache", user_id, revision, field, body, ttl))
+
+    def inbox_length(self) -> int:
+        return self.redis.llen(self.keys.inbox)
+
+    def _run(self, command: str, *args):
+        return self._script(keys=[self.keys.users], args=[command, self.keys.base, *args])
+
+    def delete_user(self, user_id: int, ts: float | None = None) -> int:
+        """Remove a user's ratings and their share of every counter; returns entries removed.
+        Events for the user stamped up to ``ts`` are ignored afterwards."""
+        return int(self._run("delete_user", user_id, time.time() if ts is None else ts))
+
+    def assign(self, version: str, assignments: dict[int, int]) -> int:
+        """Move users to clusters under ``version``, with their counts; returns users moved,
+        or -1 when ``version`` is no longer the active one (the caller decided on stale data)."""
+        pairs = [x for user, cluster in assignments.items() for x in (user, cluster)]
+        return int(self._run("assign", version, *pairs))
+
+    def trim_applied(self, now: float | None = None) -> int:
+        """Forget event ids older than the de-duplication window."""
+        now = time.time() if now is None else now
+        return self.redis.zremrangebyscore(self.keys.applied_events, "-inf",
+                                           now - APPLIED_WINDOW_SECONDS)
+
+    def put_movies(self, movies: pd.DataFrame, chunk: int = 5000) -> int:
+        """Store the catalogue (movie_id, title, year, genres, tags); returns how many entries
+        changed. The same data again changes nothing, the revision included."""
+        records = movies.to_dict("records")
+        changed = 0
+        for start in range(0, len(records), chunk):
+            mapping = {}
+            for rec in records[start:start + chunk]:
+                year = rec.get("year")
+                mapping[int(rec["movie_id"])] = json.dumps({
+                    "title": rec["title"],
+                    "year": None if year is None or pd.isna(year) else int(year),
+                    "genres": [g for g in (rec.get("genres") or "").split("|") if g],
+                    "tags": [t for t in (rec.get("tags") or "").split("|") if t],
+                }, separators=(",", ":"), ensure_ascii=False).encode()
+            current = self.redis.hmget(self.keys.movies, list(mapping))
+            different = {m: v for (m, v), old in zip(mapping.items(), current) if old != v}
+            if different:
+                self.redis.hset(self.keys.movies, mapping=different)
+                changed += len(different)
+        if changed:
+            self.redis.incr(self.keys.catalogue_revision)
+        return changed
+
+    # reading
+    def movies_many(self, movie_ids) -> dict[int, dict]:
+        """Catalogue entries of ``movie_ids`` that exist, in one round trip."""
+        movie_ids = [int(m) for m in movie_ids]
+        if not movie_ids:
+            return {}
+        raws = self.redis.hmget(self.keys.movies, movie_ids)
+        return {m: json.loads(raw) for m, raw in zip(movie_ids, raws) if raw}
+
+    def put_movie(self, movie_id: int, info: dict) -> None:
+        """Create or replace one catalogue entry and bump the catalogue revision."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.movies, movie_id, json.dumps(info, separators=(",", ":"),
+                                                             ensure_ascii=False))
+            pipe.incr(self.keys.catalogue_revision)
+            pipe.execute()
+
+    def catalogue_revision(self) -> int:
+        return int(self.redis.get(self.keys.catalogue_revision) or 0)
+
+    def movie(self, movie_id: int) -> dict | None:
+        raw = self.redis.hget(self.keys.movies, movie_id)
+        return json.loads(raw) if raw else None
+
+    def movies_frame(self) -> pd.DataFrame:
+        """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
+        rows = []
+        for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000):
+            info = json.loads(raw)
+            rows.append((int(movie), info["title"], info["year"], "|".join(info["genres"]),
+                         "|".join(info["tags"])))
+        frame = pd.DataFrame(rows, columns=["movie_id", "title", "year", "genres", "tags"])
+        frame["year"] = frame["year"].astype("Int64")
+        return frame.sort_values("movie_id", ignore_index=True)
+
+    def n_movies(self) -> int:
+        return self.redis.hlen(self.keys.movies)
+
+    def user_ratings(self, user_id: int) -> dict[int, tuple[float, bool, float]]:
+        """movie_id -> (rating or 0.0, favourite, ts) for the user's live entries."""
+        out = {}
+        for movie, value in self.redis.hgetall(self.keys.user(user_id)).items():
+            half, fav, ts = value.split(b"|")
+            if half != b"0" or fav != b"0":
+                out[int(movie)] = (int(half) / 2, fav == b"1", float(ts))
+        return out
+
+    def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
+        for uid in self.redis.sscan_iter(self.keys.users, count=batch):
+            yield int(uid)
+
+    def snapshot(self, batch: int = 500) -> pd.DataFrame:
+        """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts."""
+        users, movies, halves, favs, stamps = [], [], [], [], []
+        ids = list(self.iter_user_ids())
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            with self.redis.pipeline(transaction=False) as pipe:
+                for uid in chunk:
+                    pipe.hgetall(self.keys.user(uid))
+                states = pipe.execute()
+            for uid, state in zip(chunk, states):
+                for movie, value in state.items():
+                    half, fav, ts = value.split(b"|")
+                    if half != b"0" or fav != b"0":
+                        users.append(uid)
+                        movies.append(int(movie))
+                        halves.append(int(half))
+                        favs.append(fav == b"1")
+                        stamps.append(float(ts))
+        return pd.DataFrame({
+            "user_id": np.asarray(users, dtype=np.int64),
+            "movie_id": np.asarray(movies, dtype=np.int64),
+            "rating": np.asarray(halves, dtype=np.float64) / 2,
+            "favourite": np.asarray(favs, dtype=bool),
+            "ts": np.asarray(stamps, dtype=np.float64).astype(np.int64),
+        })
+
+    def ratings_frame(self) -> pd.DataFrame:
+        """A snapshot of every rating in the store as a ratings frame."""
+        live = self.snapshot()
+        return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
+
+
+def frame_to_wire(ratings: pd.DataFrame) -> list:
+    """A ratings frame as wire-form rating events (no event ids: ts makes them idempotent)."""
+    half = np.rint(ratings["rating"].to_numpy(dtype=np.float64) * 2).astype(np.int64)
+    return [["rating", str(u), str(m), int(h), float(t), ""] for u, m, h, t in zip(
+        ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy(), half,
+        ratings["ts"].to_numpy())]

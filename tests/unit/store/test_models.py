@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shared.store.keys import Keys
+from shared.recsys.persist import ModelBundle, new_version
+from shared.store.models import ModelStore
+from shared.recsys.models.baseline import BaselinePredictor
+
+
+def test_save_load_activate_round_trip(fake_redis, tmp_path):
+    X = sp.csr_matrix(np.array([[4.0, 0, 3.5], [0, 5.0, 1.0]]))
+    base = BaselinePredictor().fit(X)
+    store = ModelStore(fake_redis, Keys("t"), tmp_path)
+    version = new_version(0)
+    assert version == "19700101T000000000Z"
+    store.save(ModelBundle(version, {"metrics": {"rmse": 0.9}}, {"baseline": base},
+                           {"movie_ids": np.array([10, 20, 30])}))
+    assert store.active_version() is None
+    store.activate(version)
+    assert store.active_version() == version and store.versions() == [version]
+    bundle = store.load(version)
+    assert bundle.manifest["metrics"] == {"rmse": 0.9}
+    np.testing.assert_array_equal(bundle.arrays["movie_ids"], [10, 20, 30])
+    np.testing.assert_array_equal(bundle.estimators["baseline"].score_users([1]), base.score_users([1]))
+    on_disk = json.loads((tmp_path / version / "manifest.json").read_text())
+    assert on_disk["version"] == version and "baseline" in on_disk["components"]
+    with np.load(tmp_path / version / "model.npz", allow_pickle=False) as npz:
+        assert "arrays/movie_ids" in npz.files
+
+
+def test_unknown_versions_are_refused(fake_redis):
+    store = ModelStore(fake_redis, Keys("t"))
+    with pytest.raises(KeyError):
+        store.activate("nope")
+    with pytest.raises(KeyError):
+        store.load("nope")
+    assert store.manifest("nope") is None

@@ -1,0 +1,254 @@
+"""The ratings store's semantics, on fakeredis and on a real Redis (same assertions)."""
+import pandas as pd
+import pytest
+
+from shared.data.events import Event
+from shared.store.keys import Keys
+from shared.store.ratings import RatingStore, frame_to_wire
+
+KEYS = Keys("t")
+
+
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
+def store(request):
+    client = request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
+    return RatingStore(client, KEYS)
+
+
+def counters(store):
+    r = store.redis
+    return (
+        {k: int(v) for k, v in r.hgetall(KEYS.movie_counts).items()},
+        {k: int(v) for k, v in r.hgetall(KEYS.movie_sums).items()},
+        {k: int(s) for k, s in r.zrange(KEYS.popular, 0, -1, withscores=True)},
+        {k: int(v) for k, v in r.hgetall(KEYS.user_counts).items()},
+    )
+
+
+def rating(user, movie, stars, ts, event_id=""):
+    return Event("rating", user, movie, int(stars * 2), float(ts), event_id)
+
+
+def test_rating_updates_state_and_counters(store):
+    result = store.apply([rating(1, 10, 4.5, 100), rating(2, 10, 3, 100), rating(1, 11, 2, 100)])
+    assert (result.applied, result.skipped) == (3, 0)
+    assert sorted(result.changed_users) == [1, 2]
+    assert store.user_ratings(1) == {10: (4.5, True, 100.0), 11: (2.0, False, 100.0)}
+    n, sums, fav, per_user = counters(store)
+    assert n == {b"10": 2, b"11": 1}
+    assert sums == {b"10": 15, b"11": 4}
+    assert fav == {b"10": 1}
+    assert per_user == {b"1": 2, b"2": 1}
+
+
+def test_changed_rating_moves_counters_by_the_difference(store):
+    store.apply([rating(1, 10, 4.5, 100)])
+    store.apply([rating(1, 10, 2.0, 200)])
+    n, sums, fav, _ = counters(store)
+    assert n == {b"10": 1} and sums == {b"10": 4} and fav == {b"10": 0}
+
+
+def test_duplicate_and_older_events_change_nothing(store):
+    store.apply([rating(1, 10, 4.0, 200, "e1")])
+    before = counters(store), store.user_ratings(1)
+    again = store.apply([rating(1, 10, 4.0, 200, "e1"),   # same id
+                         rating(1, 10, 1.0, 150),         # older
+                         rating(1, 10, 4.0, 200)])        # same state, no id
+    assert again.applied == 0 and again.skipped == 3
+    assert (counters(store), store.user_ratings(1)) == before
+
+
+def test_event_id_seen_before_is_not_applied_even_with_new_content(store):
+    store.apply([rating(1, 10, 4.0, 200, "same-id")])
+    store.apply([rating(1, 10, 1.0, 300, "same-id")])
+    assert store.user_ratings(1)[10][0] == 4.0
+
+
+def test_favourite_and_unfavourite_keep_the_rating(store):
+    store.apply([rating(1, 10, 3.0, 100), Event("favourite", 1, 10, 0, 110.0)])
+    assert store.user_ratings(1)[10] == (3.0, True, 110.0)
+    store.apply([Event("unfavourite", 1, 10, 0, 120.0)])
+    assert store.user_ratings(1)[10] == (3.0, False, 120.0)
+    n, sums, fav, _ = counters(store)
+    assert n == {b"10": 1} and sums == {b"10": 6} and fav == {b"10": 0}
+
+
+def test_remove_leaves_a_tombstone_that_older_events_cannot_undo(store):
+    store.apply([rating(1, 10, 5.0, 100)])
+    store.apply([Event("remove", 1, 10, 0, 200.0)])
+    store.apply([rating(1, 10, 5.0, 150)])  # delivered late
+    assert store.user_ratings(1) == {}
+    n, sums, fav, per_user = counters(store)
+    assert n == {b"10": 0} and sums == {b"10": 0} and fav == {b"10": 0} and per_user == {b"1": 0}
+
+
+def test_event_log_is_capped_and_newest_first(store):
+    store.apply([rating(1, m, 3.0, m) for m in range(1, 31)])
+    log = store.redis.lrange(KEYS.user_log(1), 0, -1)
+    assert len(log) == 20 and b'"30"' in log[0]
+
+
+def test_ratings_frame_round_trips_an_import(store):
+    frame = pd.DataFrame({"user_id": [1, 1, 2], "movie_id": [5, 6, 5],
+                          "rating": [4.0, 0.5, 3.5], "ts": [10, 11, 12]})
+    assert store.apply_wire(frame_to_wire(frame), log=False).applied == 3
+    assert store.apply_wire(frame_to_wire(frame), log=False).applied == 0  # re-import: no change
+    back = store.ratings_frame().sort_values(["user_id", "movie_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+
+
+def test_put_movies_stores_json_catalogue(store):
+    movies = pd.DataFrame({"movie_id": [1], "title": ["Toy Story"], "year": [1995],
+                           "genres": ["Animation|Children"], "tags": ["pixar"]})
+    store.put_movies(movies)
+    assert store.movie(1) == {"title": "Toy Story", "year": 1995,
+                              "genres": ["Animation", "Children"], "tags": ["pixar"]}
+    assert store.movie(2) is None and store.n_movies() == 1
+
+
+def activate(store, version="v1", shrink=2.0, mu=3.0, priors=None):
+    r = store.redis
+    r.set(KEYS.active_version, version)
+    r.hset(f"{KEYS.base}:v:{version}:params", mapping={"shrink": shrink, "mu": mu})
+    if priors:
+        r.hset(f"{KEYS.base}:v:{version}:prior", mapping=priors)
+
+
+def cluster_state(store, c, version="v1"):
+    r = store.redis
+    return ({k: int(v) for k, v in r.hgetall(KEYS.cluster_counts(version, c)).items()},
+            {k: int(v) for k, v in r.hgetall(KEYS.cluster_sums(version, c)).items()},
+            {k: int(s) for k, s in r.zrange(KEYS.cluster_favourites(version, c), 0, -1,
+                                            withscores=True) if s},
+            dict(r.zrange(f"{KEYS.base}:v:{version}:c:{c}:mean", 0, -1, withscores=True)))
+
+
+def test_assign_moves_a_user_and_their_counts_between_clusters(store):
+    activate(store, priors={"10": 4.0})
+    store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100)])
+    assert store.assign("v1", {1: 0}) == 1
+    n, sums, fav, mean = cluster_state(store, 0)
+    assert n == {b"10": 1, b"11": 1} and sums == {b"10": 10, b"11": 4} and fav == {b"10": 1}
+    # shrunk toward the prior: (5 + 2 * 4.0) / (1 + 2); movie 11 has no prior, so mu = 3
+    assert mean[b"10"] == pytest.approx(13 / 3) and mean[b"11"] == pytest.approx(8 / 3)
+    assert store.assign("v1", {1: 0}) == 0  # already there
+    assert store.assign("v1", {1: 3}) == 1
+    assert cluster_state(store, 0) == ({b"10": 0, b"11": 0}, {b"10": 0, b"11": 0}, {}, {})
+    assert cluster_state(store, 3)[0] == {b"10": 1, b"11": 1}
+    assert store.redis.hgetall(KEYS.cluster_sizes("v1")) == {b"0": b"0", b"3": b"1"}
+    assert store.assign("old-version", {1: 0}) == -1
+
+
+def test_events_of_an_assigned_user_update_their_cluster(store):
+    activate(store)
+    store.apply([rating(1, 10, 3.0, 100)])
+    store.assign("v1", {1: 2})
+    store.apply([rating(1, 10, 4.0, 200), rating(2, 10, 1.0, 200)])  # user 2 has no cluster
+    n, sums, fav, mean = cluster_state(store, 2)
+    assert n == {b"10": 1} and sums == {b"10": 8} and fav == {b"10": 1}
+    assert mean[b"10"] == pytest.approx((4.0 + 2 * 3.0) / 3)
+
+
+def dump(client, skip=("urev",)):
+    """Every key's contents (sorted sets with scores), except the ``skip`` suffixes."""
+    out = {}
+    for key in client.scan_iter(count=1000):
+        name = key.decode()
+        if name.split(":", 1)[1] in skip or name.endswith(":urev:seq"):
+            continue
+        kind = client.type(key).decode()
+        if kind == "hash":
+            out[name] = client.hgetall(key)
+        elif kind == "zset":
+            out[name] = [(m, round(s, 9)) for m, s in client.zrange(key, 0, -1, withscores=True)]
+        elif kind == "list":
+            out[name] = client.lrange(key, 0, -1)
+        elif kind == "set":
+            out[name] = client.smembers(key)
+        else:
+            out[name] = client.get(key)
+    return out
+
+
+def test_one_batch_leaves_the_state_of_its_events_one_at_a_time(fake_redis):
+    """What the script does once per batch (per user, per cluster) must not change results:
+    here movies move several times in one batch, to zero ratings and back."""
+    import random
+
+    import fakeredis
+
+    rng = random.Random(3)
+    kinds = ["rating"] * 6 + ["favourite", "unfavourite", "remove"]
+    events = [Event(kind, rng.randint(1, 4), rng.randint(10, 13),
+                    rng.randint(1, 10) if kind == "rating" else 0, float(100 + i))
+              for i, kind in enumerate(rng.choice(kinds) for _ in range(120))]
+    stores = [RatingStore(client, KEYS) for client in (fake_redis, fakeredis.FakeRedis())]
+    for one in stores:
+        activate(one, priors={"10": 4.0, "11": 2.5})
+        one.apply([rating(1, 10, 3.0, 1), rating(3, 12, 4.0, 1)])
+        one.assign("v1", {1: 0, 2: 0, 3: 1})
+    batched, single = stores
+    batched.apply(events)
+    for event in events:
+        single.apply([event])
+    assert dump(batched.redis) == dump(single.redis)
+    assert cluster_state(batched, 0)[0]  # the events did reach the clusters
+
+
+def test_delete_user_removes_every_trace_and_is_idempotent(store):
+    activate(store)
+    store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100), rating(2, 10, 3.0, 100)])
+    store.assign("v1", {1: 0, 2: 0})
+    assert store.delete_user(1, ts=150) == 2
+    assert store.delete_user(1, ts=150) == 0
+    assert store.user_ratings(1) == {}
+    assert not store.redis.exists(KEYS.user(1), KEYS.user_log(1))
+    assert not store.redis.sismember(KEYS.users, 1)
+    n, sums, fav, per_user = counters(store)
+    assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
+    assert per_user == {b"2": 1}
+    assert cluster_state(store, 0)[:3] == ({b"10": 1, b"11": 0}, {b"10": 6, b"11": 0}, {})
+    assert store.redis.hget(KEYS.cluster_sizes("v1"), 0) == b"1"
+    # a late event from before the deletion does not bring the user back; a new one does
+    store.apply([rating(1, 12, 4.0, 140)])
+    assert store.user_ratings(1) == {}
+    store.apply([rating(1, 12, 4.0, 160)])
+    assert store.user_ratings(1) == {12: (4.0, True, 160.0)}
+
+
+def test_push_claims_one_drain_for_many_requests_and_drain_applies_in_order(store):
+    assert store.push([rating(1, 10, 2.0, 100)]) is True      # first: enqueue a drain job
+    assert store.push([rating(1, 10, 4.0, 200), rating(2, 10, 1.0, 100)]) is False
+    assert store.inbox_length() == 3
+    first = store.drain(max_events=2)
+    assert (first.applied, first.skipped, first.left) == (2, 0, 1)
+    assert store.user_ratings(1)[10][0] == 4.0
+    assert store.redis.exists(KEYS.inbox_draining)            # still claimed: events left
+    last = store.drain(max_events=2)
+    assert (last.applied, last.left, last.changed_users) == (1, 0, [2])
+    assert not store.redis.exists(KEYS.inbox_draining)        # claim ends when empty
+    assert store.push([rating(3, 10, 1.0, 100)]) is True
+
+
+def test_every_change_of_a_user_bumps_their_revision(store):
+    activate(store)
+    revision = lambda: store.user_revision(1)
+    seen = [revision()]
+    store.apply([rating(1, 10, 3.0, 100)])
+    seen.append(revision())
+    store.apply([rating(1, 10, 3.0, 100)])                    # no change, no new revision
+    assert revision() == seen[-1]
+    store.apply([rating(2, 10, 3.0, 100)])                    # another user's change
+    assert revision() == seen[-1]
+    store.assign("v1", {1: 0})
+    seen.append(revision())
+    store.delete_user(1, ts=200)
+    seen.append(revision())
+    assert len(set(seen)) == 4                                # each change: one never seen
+
+
+def test_event_ids_are_forgotten_after_the_window(store):
+    store.apply_wire([rating(1, 10, 4.0, 100, "old").wire()], now=1000.0)
+    store.apply_wire([rating(1, 11, 4.0, 100, "new").wire()], now=1000.0 + 7 * 24 * 3600)
+    assert store.trim_applied(now=1000.0 + 7 * 24 * 3600 + 1) == 1
+    assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"new"]
