@@ -15,7 +15,7 @@ from shared import config
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.queue import events_queue
-from shared.recsys.served import single_threaded_blas
+from shared.recsys.blas import single_threaded_blas
 from shared.store.live import ModelCache
 from shared.store.ratings import RatingStore
 

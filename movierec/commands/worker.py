@@ -28,7 +28,7 @@ def _resume_inbox(client, settings, queue) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's random name).")
 def command(burst: bool, fork: bool, name: str | None):
     """Apply queued event batches to the ratings store in Redis."""
-    from shared.recsys.served import single_threaded_blas
+    from shared.recsys.blas import single_threaded_blas
 
     settings = config.load()
     single_threaded_blas()

@@ -1,4 +1,4 @@
-"""Ratings frames to sparse users x movies matrices."""
+"""The rating scale, and ratings frames to sparse users x movies matrices."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shared.recsys.vocabulary import Vocabulary
+
+RATING_MIN = 0.5
+RATING_MAX = 5.0
+RATING_STEP = 0.5
+# A rating of 4 or more is a favourite (seed 001); the same line makes a held-out rating
+# relevant when lists are evaluated (DESIGN.md).
+FAVOURITE_RATING = 4.0
+FAVOURITE_HALF_STARS = int(FAVOURITE_RATING * 2)  # the Lua script counts in half stars
 
 RATINGS_COLUMNS = ["user_id", "movie_id", "rating", "ts"]
 MOVIES_COLUMNS = ["movie_id", "title", "year", "genres", "tags"]

@@ -14,15 +14,6 @@ from shared.recsys.models.features import taste_vectors
 from shared.recsys.vocabulary import Vocabulary
 
 
-def single_threaded_blas() -> None:
-    """Limit BLAS to one thread for the rest of the process. The API and the workers run
-    several processes on a few cores and score one user at a time: BLAS threads only fight
-    each other there (measured on 2 cores: fits 5-20x slower with two threads)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
 class LiveModel:
     def __init__(self, bundle):
         self.version = bundle.version
