@@ -7,7 +7,6 @@ training vocabularies, so every model in a run sees exactly the same folds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -58,13 +57,11 @@ class Fold:
 
 
 def ratings_of(data) -> pd.DataFrame:
-    """The ratings frame of ``data``: a frame, an object with ``.ratings``, or a dataset folder."""
+    """The ratings frame of ``data``: a frame or an object with ``.ratings`` (a loaded dataset)."""
     if isinstance(data, pd.DataFrame):
         return data
-    if isinstance(data, (str, Path)):
-        from shared.data.movielens import load_ratings
-
-        return load_ratings(data)
+    if not hasattr(data, "ratings"):
+        raise ValueError(f"expected a ratings frame or a loaded dataset, got {type(data).__name__}")
     return data.ratings
 
 
@@ -97,7 +94,9 @@ def _check_fraction(fraction: float) -> None:
 
 @dataclass(frozen=True)
 class PredefinedFolds:
-    """ml-100k's own folds (``u1.base``/``u1.test``...), read from the dataset folder; averaged over."""
+    """ml-100k's own folds (``u1.base``/``u1.test``...); averaged over. Their data is a function
+    ``read_fold(name) -> (train, test)`` frames (``shared.data.movielens.ml100k_fold`` bound to the
+    folder), so that splitting does no I/O of its own."""
 
     names: tuple[str, ...]
 
@@ -108,13 +107,12 @@ class PredefinedFolds:
     def __str__(self) -> str:
         return "u1-u5" if self.names == ML100K_FOLDS[:5] else ",".join(self.names)
 
-    def folds(self, data) -> Iterator[Fold]:
-        if not isinstance(data, (str, Path)):
-            raise ValueError(f"split {self} needs the ml-100k folder, not a frame")
-        from shared.data.movielens import ml100k_fold
-
+    def folds(self, read_fold) -> Iterator[Fold]:
+        if not callable(read_fold):
+            raise ValueError(f"split {self} needs the ml-100k folder's folds (a function of the "
+                             "fold's name), not a ratings frame")
         for name in self.names:
-            train, test = ml100k_fold(data, name)
+            train, test = read_fold(name)
             yield fold_from_frames(name, train, test)
 
 
