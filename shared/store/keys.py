@@ -3,14 +3,19 @@
 All data keys share the hash tag ``{prefix}`` so that the Lua scripts, which touch a user's
 state and the counters derived from it together, stay legal on Redis Cluster (one slot). RQ's
 queues are not ours to name this way: they stay on one primary (see RQ-FACTS.md).
+
+The Lua scripts build no name themselves: fixed names go in as ``KEYS``, and the names that
+depend on a user, version or cluster only read inside a script go in as the templates of
+:meth:`Keys.script_templates`, spelled by the methods below.
 """
 from __future__ import annotations
 
 
 class Keys:
     def __init__(self, prefix: str = "movierec"):
-        if not prefix or any(c in prefix for c in "{} "):
-            raise ValueError(f"key prefix must be non-empty without braces or spaces: {prefix!r}")
+        if not prefix or any(c in prefix for c in "{} %"):
+            raise ValueError("key prefix must be non-empty without braces, spaces or '%': "
+                             f"{prefix!r}")
         self.prefix = prefix
         self.base = f"{{{prefix}}}"
 
@@ -36,11 +41,11 @@ class Keys:
         """set of user ids with any state"""
         return f"{self.base}:users"
 
-    def user(self, user_id: int) -> str:
+    def user(self, user_id: int | str) -> str:
         """hash movie_id -> 'half_stars|favourite|ts' (half_stars 0 = no rating)"""
         return f"{self.base}:u:{user_id}"
 
-    def user_log(self, user_id: int) -> str:
+    def user_log(self, user_id: int | str) -> str:
         """list of the user's last events, newest first, capped"""
         return f"{self.base}:u:{user_id}:log"
 
@@ -75,7 +80,7 @@ class Keys:
         """counter: the next user revision (written by the Lua script only)"""
         return f"{self.base}:urev:seq"
 
-    def recommendations_cache(self, user_id: int) -> str:
+    def recommendations_cache(self, user_id: int | str) -> str:
         """hash '<version>|<strategy>|<n>' -> cached response, valid for one user revision"""
         return f"{self.base}:rec:{user_id}"
 
@@ -157,3 +162,22 @@ class Keys:
 
     def version_pattern(self, version: str) -> str:
         return f"{self.base}:v:{version}:*"
+
+    def script_templates(self) -> dict[str, str]:
+        """The names the ratings script derives from ids it reads (users of a drained batch,
+        the active version, clusters), by method name: the method's own name with ``%s`` where
+        each id goes, for Lua's string.format (a prefix holds no '%')."""
+        fill = "%s"
+        return {
+            "user": self.user(fill),
+            "user_log": self.user_log(fill),
+            "recommendations_cache": self.recommendations_cache(fill),
+            "version_params": self.version_params(fill),
+            "movie_priors": self.movie_priors(fill),
+            "assignments": self.assignments(fill),
+            "cluster_sizes": self.cluster_sizes(fill),
+            "cluster_favourites": self.cluster_favourites(fill, fill),
+            "cluster_counts": self.cluster_counts(fill, fill),
+            "cluster_sums": self.cluster_sums(fill, fill),
+            "cluster_means": self.cluster_means(fill, fill),
+        }

@@ -16,17 +16,24 @@ import pandas as pd
 import redis
 
 from shared.data.events import Event
+from shared.recsys.ratings import FAVOURITE_HALF_STARS
 from shared.store.keys import Keys
 
 LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
 
 
+DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after this
+
+# The Keys properties ratings.lua takes as KEYS, in the order its first lines unpack them.
+RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "deleted_users",
+                       "user_revisions", "user_revision_sequence", "applied_events",
+                       "movie_counts", "movie_sums", "popular", "active_version",
+                       "building_version")
+
+
 def _lua(name: str) -> str:
     return resources.files("shared.store").joinpath("lua", name).read_text()
-
-
-DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after this
 
 
 @dataclass
@@ -41,7 +48,13 @@ class RatingStore:
     def __init__(self, client: redis.Redis, keys: Keys):
         self.redis = client
         self.keys = keys
-        self._script = client.register_script(_lua("ratings.lua"))
+        self._push_script = client.register_script(_lua("push.lua"))
+        self._cache_script = client.register_script(_lua("cache.lua"))
+        self._ratings_script = client.register_script(_lua("ratings.lua"))
+        self._push_keys = [keys.inbox, keys.inbox_draining]
+        self._ratings_keys = [getattr(keys, name) for name in RATINGS_SCRIPT_KEYS]
+        self._ratings_args = [json.dumps(keys.script_templates(), separators=(",", ":")),
+                              FAVOURITE_HALF_STARS]
 
     # writing
     def apply_wire(self, wire_events: list, log: bool = True, now: float | None = None) -> ApplyResult:
@@ -60,7 +73,7 @@ class RatingStore:
         """Append events to the inbox; True when the caller must enqueue a drain job (no
         drain was under way). Many requests share one drain, so single events get batched."""
         items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
-        return bool(self._run("push", DRAIN_CLAIM_SECONDS, *items))
+        return bool(self._push_script(keys=self._push_keys, args=[DRAIN_CLAIM_SECONDS, *items]))
 
     def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None,
               release: bool = True) -> ApplyResult:
@@ -78,13 +91,17 @@ class RatingStore:
                               ttl: int) -> bool:
         """Keep a computed list unless the user changed since ``revision`` (the script that
         applies their changes drops the cache)."""
-        return bool(self._run("cache", user_id, revision, field, body, ttl))
+        return bool(self._cache_script(
+            keys=[self.keys.user_revisions, self.keys.recommendations_cache(user_id)],
+            args=[user_id, revision, field, body, ttl]))
 
     def inbox_length(self) -> int:
         return self.redis.llen(self.keys.inbox)
 
     def _run(self, command: str, *args):
-        return self._script(keys=[self.keys.users], args=[command, self.keys.base, *args])
+        """Run a command of ratings.lua."""
+        return self._ratings_script(keys=self._ratings_keys,
+                                    args=[command, *self._ratings_args, *args])
 
     def delete_user(self, user_id: int, ts: float | None = None) -> int:
         """Remove a user's ratings and their share of every counter; returns entries removed.

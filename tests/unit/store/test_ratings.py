@@ -109,9 +109,9 @@ def test_put_movies_stores_json_catalogue(store):
 def activate(store, version="v1", shrink=2.0, mu=3.0, priors=None):
     r = store.redis
     r.set(KEYS.active_version, version)
-    r.hset(f"{KEYS.base}:v:{version}:params", mapping={"shrink": shrink, "mu": mu})
+    r.hset(KEYS.version_params(version), mapping={"shrink": shrink, "mu": mu})
     if priors:
-        r.hset(f"{KEYS.base}:v:{version}:prior", mapping=priors)
+        r.hset(KEYS.movie_priors(version), mapping=priors)
 
 
 def cluster_state(store, c, version="v1"):
@@ -120,7 +120,7 @@ def cluster_state(store, c, version="v1"):
             {k: int(v) for k, v in r.hgetall(KEYS.cluster_sums(version, c)).items()},
             {k: int(s) for k, s in r.zrange(KEYS.cluster_favourites(version, c), 0, -1,
                                             withscores=True) if s},
-            dict(r.zrange(f"{KEYS.base}:v:{version}:c:{c}:mean", 0, -1, withscores=True)))
+            dict(r.zrange(KEYS.cluster_means(version, c), 0, -1, withscores=True)))
 
 
 def test_assign_moves_a_user_and_their_counts_between_clusters(store):
@@ -149,12 +149,12 @@ def test_events_of_an_assigned_user_update_their_cluster(store):
     assert mean[b"10"] == pytest.approx((4.0 + 2 * 3.0) / 3)
 
 
-def dump(client, skip=("urev",)):
-    """Every key's contents (sorted sets with scores), except the ``skip`` suffixes."""
+def dump(client, skip=(KEYS.user_revisions, KEYS.user_revision_sequence)):
+    """Every key's contents (sorted sets with scores), except the ``skip`` keys."""
     out = {}
     for key in client.scan_iter(count=1000):
         name = key.decode()
-        if name.split(":", 1)[1] in skip or name.endswith(":urev:seq"):
+        if name in skip:
             continue
         kind = client.type(key).decode()
         if kind == "hash":
@@ -252,3 +252,10 @@ def test_event_ids_are_forgotten_after_the_window(store):
     store.apply_wire([rating(1, 11, 4.0, 100, "new").wire()], now=1000.0 + 7 * 24 * 3600)
     assert store.trim_applied(now=1000.0 + 7 * 24 * 3600 + 1) == 1
     assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"new"]
+
+
+def test_the_favourite_threshold_is_the_rating_scales(fake_redis, monkeypatch):
+    monkeypatch.setattr("shared.store.ratings.FAVOURITE_HALF_STARS", 10)
+    store = RatingStore(fake_redis, KEYS)
+    store.apply([rating(1, 10, 4.5, 100), rating(1, 11, 5.0, 100)])
+    assert store.user_ratings(1) == {10: (4.5, False, 100.0), 11: (5.0, True, 100.0)}

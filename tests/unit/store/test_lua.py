@@ -1,0 +1,86 @@
+"""The Lua scripts build no key name: every name comes from Keys, as KEYS or as a template."""
+import hashlib
+import re
+from importlib import resources
+
+import pytest
+
+from shared.data.events import Event
+from shared.store.keys import Keys
+from shared.store.ratings import RatingStore
+
+KEYS = Keys("t")
+LUA = resources.files("shared.store").joinpath("lua")
+SCRIPTS = sorted(f.name for f in LUA.iterdir() if f.name.endswith(".lua"))
+
+TOKEN = re.compile(r"--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[(.*?)\]\2\]|'((?:\\.|[^'\\\n])*)'"
+                   r'|"((?:\\.|[^"\\\n])*)"', re.S)
+
+
+def string_literals(source: str) -> list[str]:
+    """The string literals of a Lua source (comments skipped)."""
+    out = []
+    for match in TOKEN.finditer(source):
+        if match.group(0).startswith("--"):
+            continue
+        out.append(next(g for g in match.group(3, 4, 5) if g is not None))
+    return out
+
+
+def unpacked_keys(source: str) -> list[str]:
+    """The names of the locals a script unpacks KEYS into."""
+    found = re.findall(r"^local ([\w,\s]+?)\s*=\s*unpack\(KEYS\)", source, re.M)
+    assert len(found) == 1, "a script unpacks KEYS into named locals once, at its start"
+    return [name.strip() for name in found[0].split(",")]
+
+
+def test_the_literal_finder_sees_every_kind_of_string():
+    source = """-- 'a:comment'
+    --[[ "block:comment" ]]
+    local a, b, c = 'x:1', "y{2}", [==[z:3]==]
+    local d = 'it\\'s'"""
+    assert string_literals(source) == ["x:1", "y{2}", "z:3", "it\\'s"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_no_script_spells_a_key_name(script):
+    literals = string_literals(LUA.joinpath(script).read_text())
+    assert literals, "the finder found no literal at all: it no longer reads this script"
+    assert [s for s in literals if ":" in s or "{" in s] == []
+
+
+def keys_passed(client, run) -> dict[str, list[str]]:
+    """Script file -> the Keys names of the KEYS ``run`` passed to it."""
+    by_sha = {hashlib.sha1(LUA.joinpath(s).read_text().encode()).hexdigest(): s for s in SCRIPTS}
+    names = {getattr(KEYS, name): name for name in dir(KEYS)
+             if not name.startswith("_") and isinstance(getattr(KEYS, name), str)}
+    names[KEYS.recommendations_cache(1)] = "recommendations_cache"
+    seen, evalsha = {}, client.evalsha
+
+    def spy(sha, numkeys, *args):
+        seen[by_sha[sha]] = [names.get(k, k) for k in args[:numkeys]]
+        return evalsha(sha, numkeys, *args)
+
+    client.evalsha = spy
+    run()
+    return seen
+
+
+def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis):
+    store = RatingStore(fake_redis, KEYS)
+
+    def every_call():
+        store.push([Event("rating", 1, 10, 8, 100.0)])
+        store.cache_recommendations(1, b"0", "field", b"body", 60)
+        store.drain()
+
+    passed = keys_passed(fake_redis, every_call)
+    assert set(passed) == set(SCRIPTS)
+    for script, names in passed.items():
+        assert unpacked_keys(LUA.joinpath(script).read_text()) == names, script
+
+
+def test_the_templates_the_ratings_script_uses_are_those_keys_gives():
+    source = LUA.joinpath("ratings.lua").read_text()
+    assert "cjson.decode(ARGV[2])" in source
+    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.script_templates())
