@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-TEAM_DATA = ROOT.parent / "shared" / "data"
-ML_LATEST_SMALL = TEAM_DATA / "ml-latest-small"
+# The team folder ../shared sits beside the checkout.
+_ML_LATEST_SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
 
 
 def free_port() -> int:
@@ -22,10 +21,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def ml_latest_small() -> Path:
-    if not (ML_LATEST_SMALL / "ratings.csv").exists():
-        pytest.skip(f"team data not found at {ML_LATEST_SMALL} (the team folder ../shared "
+    """The real ml-latest-small folder of the team data; the test is skipped without it."""
+    if not (_ML_LATEST_SMALL / "ratings.csv").exists():
+        pytest.skip(f"team data not found at {_ML_LATEST_SMALL} (the team folder ../shared "
                     "sits beside the checkout)")
-    return ML_LATEST_SMALL
+    return _ML_LATEST_SMALL
 
 
 @pytest.fixture

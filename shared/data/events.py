@@ -1,6 +1,7 @@
 """The event contract: validation of what apps post, and the compact wire form for jobs.
 
-An event is ``{type: rating|favourite|unfavourite, user_id, movie_id, rating?, ts?, event_id?}``.
+An event is ``{type: rating|favourite|unfavourite, user_id, movie_id, rating?, ts?, event_id?}``;
+the API itself also sends ``remove`` events (the DELETE of one rating), which apps cannot post.
 Validation happens whole-request-first: the first bad event rejects everything (DESIGN.md).
 On the wire (RQ job arguments and the Lua script) an event is the JSON list
 ``[type, user_id, movie_id, half_stars, ts, event_id]`` with ids as strings.
@@ -11,12 +12,12 @@ import math
 import time
 from dataclasses import dataclass
 
+from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
+
 EVENT_TYPES = ("rating", "favourite", "unfavourite")
-INTERNAL_TYPES = EVENT_TYPES + ("remove",)  # remove: DELETE of one rating
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ID = 2**53 - 1  # ids travel through Lua as doubles
 MAX_EVENT_ID_LENGTH = 128
-FAVOURITE_HALF_STARS = 8  # a rating of 4 or more is a favourite (seed 001)
 
 
 class EventError(ValueError):
@@ -69,15 +70,16 @@ def _positive_id(obj: dict, field: str) -> int:
 
 
 def half_stars(value) -> int:
-    """Rating on the 0.5..5 half-star grid as an integer count of half stars."""
+    """Rating on the half-star grid of the rating scale as an integer count of half stars."""
+    scale = f"{RATING_MIN:g} and {RATING_MAX:g}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EventError("rating", "must be a number between 0.5 and 5")
-    if not 0.5 <= value <= 5:
-        raise EventError("rating", f"must be between 0.5 and 5, got {value}")
-    doubled = value * 2
-    if doubled != int(doubled):
-        raise EventError("rating", f"must be on the half-star grid (0.5, 1, ..., 5), got {value}")
-    return int(doubled)
+        raise EventError("rating", f"must be a number between {scale}")
+    if not RATING_MIN <= value <= RATING_MAX:
+        raise EventError("rating", f"must be between {scale}, got {value}")
+    if value % RATING_STEP:
+        grid = f"{RATING_MIN:g}, {RATING_MIN + RATING_STEP:g}, ..., {RATING_MAX:g}"
+        raise EventError("rating", f"must be on the half-star grid ({grid}), got {value}")
+    return int(value * 2)
 
 
 def validate_event(obj, now: float | None = None) -> Event:

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
+
 GENRES = (
     "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
     "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi",
@@ -318,8 +320,8 @@ def _block(rng, first_user: int, counts, movies: _Movies, centres, group_share, 
     score = (GLOBAL_MEAN + user_bias[user] + movies.bias[movie] + taste
              + NOISE_SD * rng.standard_normal(len(user)))
     half = half_stars[user]
-    rating = np.where(half, np.clip(np.rint(score * 2) / 2, 0.5, 5.0),
-                      np.clip(np.rint(score), 1.0, 5.0))
+    rating = np.where(half, np.clip(np.rint(score * 2) / 2, RATING_MIN, RATING_MAX),
+                      np.clip(np.rint(score), 1.0, RATING_MAX))
 
     del score, taste, half
     order = np.lexsort((movie, user))

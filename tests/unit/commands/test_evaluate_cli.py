@@ -11,7 +11,6 @@ from shared.recsys.evaluation.harness import RESULT_KEYS
 @pytest.fixture
 def small_folder(tmp_path):
     """A tiny folder in ml-latest-small's layout (ratings.csv, movies.csv, tags.csv)."""
-    pytest.importorskip("shared.data.movielens", reason="shared/movielens.py (load) not written yet")
     rng = np.random.default_rng(0)
     n_users, n_movies = 30, 25
     lines = ["userId,movieId,rating,timestamp"]
@@ -78,7 +77,6 @@ def test_missing_folder_is_a_clean_error(tmp_path):
 
 
 def test_folder_without_ratings_is_a_clean_error(tmp_path):
-    pytest.importorskip("shared.data.movielens", reason="shared/movielens.py (load) not written yet")
     result = CliRunner().invoke(command, [str(tmp_path), "--models", "baseline"])
     assert result.exit_code == 1
     assert "cannot read" in result.output

@@ -1,7 +1,10 @@
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from shared.data.movielens import ml100k_fold
 from shared.recsys.evaluation.split import (
     PredefinedFolds, RandomSplit, TemporalSplit, UserSplit, fold_from_frames, parse_split,
 )
@@ -148,9 +151,8 @@ def _write_ml100k(folder, ratings: pd.DataFrame):
 
 
 def test_u1_to_u5_read_the_five_predefined_folds(tmp_path):
-    pytest.importorskip("shared.data.movielens", reason="shared/movielens.py (ml100k_fold) not written yet")
     ratings = _write_ml100k(tmp_path / "ml-100k", synthetic_ratings())
-    folds = list(parse_split("u1-u5").folds(tmp_path / "ml-100k"))
+    folds = list(parse_split("u1-u5").folds(partial(ml100k_fold, tmp_path / "ml-100k")))
     assert [f.name for f in folds] == ["u1", "u2", "u3", "u4", "u5"]
     fold_of = np.arange(len(ratings)) % 5
     for k, fold in enumerate(folds):

@@ -1,15 +1,12 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
+from shared.recsys import persist
 from shared.recsys.models.factorization import IterativeSVD, NMFPredictor, TruncatedSVDPredictor
 from shared.recsys.ratings import rating_matrix
-
-from tests.conftest import ML_LATEST_SMALL as ML_LATEST_SMALL  # noqa: E402
 
 ESTIMATORS = [
     lambda: TruncatedSVDPredictor(n_components=3),
@@ -167,7 +164,6 @@ def test_rank_close_to_the_matrix_size_falls_back_to_a_dense_svd():
 
 
 def test_persisted_fits_predict_the_same():
-    persist = pytest.importorskip("shared.recsys.persist")
     X, *_ = low_rank_ratings()
     for est in (IterativeSVD(n_components=3, n_iter=5, centering="baseline").fit(X),
                 NMFPredictor(n_components=3, max_iter=5).fit(X)):
@@ -177,10 +173,8 @@ def test_persisted_fits_predict_the_same():
 
 
 @pytest.mark.slow
-def test_ml_latest_small_iterative_svd_beats_truncated_svd_and_nmf():
-    if not (ML_LATEST_SMALL / "ratings.csv").exists():
-        pytest.skip(f"MovieLens data not found at {ML_LATEST_SMALL}")
-    ratings = pd.read_csv(ML_LATEST_SMALL / "ratings.csv").rename(
+def test_ml_latest_small_iterative_svd_beats_truncated_svd_and_nmf(ml_latest_small):
+    ratings = pd.read_csv(ml_latest_small / "ratings.csv").rename(
         columns={"userId": "user_id", "movieId": "movie_id", "timestamp": "ts"})
     X, _, _ = rating_matrix(ratings)
     coo = X.tocoo()

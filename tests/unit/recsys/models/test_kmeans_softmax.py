@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,6 @@ from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.features import user_means
 from shared.recsys.models.kmeans_softmax import KMeansSoftmax, KMeansSoftmaxEnsemble
 
-from tests.conftest import ML_LATEST_SMALL as DATA  # noqa: E402
 FAITHFUL = dict(centring="mean", normalize=False, prediction="centroid", assignment="hard")
 
 
@@ -106,13 +103,12 @@ def test_ensemble_averages_members_with_different_seeds():
     assert ensemble.score_users([0, 1]).shape == (2, 20)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason=f"MovieLens ml-latest-small not found at {DATA}")
-def test_beats_the_baseline_on_new_users_of_ml_latest_small():
+def test_beats_the_baseline_on_new_users_of_ml_latest_small(ml_latest_small):
     """Seed 000's protocol: 70% of users train; each test user's ratings are split in half, one
     half assigns the user, the other is predicted."""
     from shared.recsys.ratings import rating_matrix
 
-    ratings = pd.read_csv(DATA / "ratings.csv").rename(
+    ratings = pd.read_csv(ml_latest_small / "ratings.csv").rename(
         columns={"userId": "user_id", "movieId": "movie_id", "timestamp": "ts"})
     X, _, _ = rating_matrix(ratings)
     rng = np.random.default_rng(0)

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +8,6 @@ from shared.recsys.models.similarity import (SimilarMovies, content_terms, item_
                                       movie_text)
 from shared.recsys.ratings import rating_matrix
 from shared.recsys.vocabulary import Vocabulary
-
-from tests.conftest import ML_LATEST_SMALL as ML_LATEST_SMALL  # noqa: E402
 
 # Movie 0 and 3 share genres and tags; 1 and 4 share theirs; 5 has no ratings; 6 has no text.
 GENRES = ["Animation|Children", "Horror|Thriller", "Drama", "Animation|Children",
@@ -140,12 +136,10 @@ def test_item_factors_by_svd_is_a_truncated_svd_of_the_movie_columns():
 
 
 @pytest.mark.slow
-def test_ml_latest_small_toy_story_is_content_similar_to_toy_story_2():
-    if not (ML_LATEST_SMALL / "movies.csv").exists():
-        pytest.skip(f"MovieLens data not found at {ML_LATEST_SMALL}")
-    movies = pd.read_csv(ML_LATEST_SMALL / "movies.csv")
-    tags = pd.read_csv(ML_LATEST_SMALL / "tags.csv").groupby("movieId")["tag"].agg("|".join)
-    ratings = pd.read_csv(ML_LATEST_SMALL / "ratings.csv").rename(
+def test_ml_latest_small_toy_story_is_content_similar_to_toy_story_2(ml_latest_small):
+    movies = pd.read_csv(ml_latest_small / "movies.csv")
+    tags = pd.read_csv(ml_latest_small / "tags.csv").groupby("movieId")["tag"].agg("|".join)
+    ratings = pd.read_csv(ml_latest_small / "ratings.csv").rename(
         columns={"userId": "user_id", "movieId": "movie_id", "timestamp": "ts"})
     vocabulary = Vocabulary(movies["movieId"])
     X, _, _ = rating_matrix(ratings, movies=vocabulary)

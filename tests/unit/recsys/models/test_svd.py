@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +8,6 @@ from shared.recsys import persist
 from shared.recsys.models.baseline import BaselinePredictor
 from tests.unit.recsys.models.synthetic import low_rank_ratings, rmse
 from shared.recsys.models.svd import BiasedMF, RidgeRows
-
-from tests.conftest import ML_LATEST_SMALL as ML_LATEST_SMALL  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +121,11 @@ def test_persisted_model_predicts_the_same(data, fitted):
 
 
 @pytest.mark.slow
-def test_beats_the_baseline_on_ml_latest_small():
-    if not (ML_LATEST_SMALL / "ratings.csv").exists():
-        pytest.skip(f"ml-latest-small not found at {ML_LATEST_SMALL.resolve()}")
+def test_beats_the_baseline_on_ml_latest_small(ml_latest_small):
     from shared.recsys.ratings import rating_matrix
     from shared.recsys.vocabulary import Vocabulary
 
-    frame = pd.read_csv(ML_LATEST_SMALL / "ratings.csv")
+    frame = pd.read_csv(ml_latest_small / "ratings.csv")
     frame.columns = ["user_id", "movie_id", "rating", "ts"]
     train = np.random.default_rng(0).random(len(frame)) < 0.8
     users, movies = Vocabulary(frame.user_id), Vocabulary(frame.movie_id)
