@@ -12,11 +12,13 @@ from werkzeug.exceptions import HTTPException
 
 from api.group_commit import GroupCall
 from shared import config
+from shared.recsys.blas import single_threaded_blas
+from shared.store.cache import cached_responses
+from shared.store.counters import CounterStore
 from shared.store.keys import Keys
+from shared.store.live import ModelCache
 from shared.store.models import ModelStore
 from shared.store.queue import events_queue
-from shared.recsys.blas import single_threaded_blas
-from shared.store.live import ModelCache
 from shared.store.ratings import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -36,7 +38,7 @@ def make_client(settings: config.Settings, single: bool = False) -> redis.Redis:
 
 
 class Services:
-    """What the request handlers share: Redis, the key schema, the ratings store, the model.
+    """What the request handlers share: Redis, the key schema, the stores, the model.
 
     The two calls on the hot paths, pushing events and reading a cached recommendation list,
     go through a :class:`GroupCall` each, on a connection of their own: requests of one
@@ -49,11 +51,13 @@ class Services:
         self.redis = client or make_client(settings)
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
+        self.counters = CounterStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys), warm_up=True)
         push_store = RatingStore(client or make_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
-        self.cached_body = GroupCall(partial(hget_all, client or make_client(settings, single=True)))
+        self.cached_body = GroupCall(partial(cached_responses,
+                                             client or make_client(settings, single=True)))
 
 
 def push_all(store: RatingStore, requests: list) -> list[bool]:
@@ -61,16 +65,6 @@ def push_all(store: RatingStore, requests: list) -> list[bool]:
     drain job when one is needed, the others not: one job per call at most."""
     claimed = store.push([event for events in requests for event in events])
     return [claimed] + [False] * (len(requests) - 1)
-
-
-def hget_all(client: redis.Redis, requests: list) -> list:
-    """``HGET key field`` for every ``(key, field)`` request, in one round trip."""
-    if len(requests) == 1:
-        return [client.hget(*requests[0])]
-    pipe = client.pipeline(transaction=False)
-    for key, field in requests:
-        pipe.hget(key, field)
-    return pipe.execute()
 
 
 def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:

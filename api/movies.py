@@ -38,12 +38,11 @@ _titles = _TitleIndex()
 
 
 def _movie_body(svc, movie_id: int, info: dict) -> dict:
-    count = int(svc.redis.hget(svc.keys.movie_counts, movie_id) or 0)
-    total = int(svc.redis.hget(svc.keys.movie_sums, movie_id) or 0)
-    favourites = int(svc.redis.zscore(svc.keys.popular, movie_id) or 0)
-    return {"movie_id": movie_id, **info, "n_ratings": count,
-            "mean_rating": round(total / 2 / count, 3) if count else None,
-            "n_favourites": favourites}
+    stats = svc.counters.movie_stats(movie_id)
+    mean = stats.mean_rating
+    return {"movie_id": movie_id, **info, "n_ratings": stats.n_ratings,
+            "mean_rating": None if mean is None else round(mean, 3),
+            "n_favourites": stats.n_favourites}
 
 
 def _not_found(movie_id: int):
@@ -68,7 +67,7 @@ def search():
 def popular_movies():
     n = int_arg("n", 10, 1, 100)
     svc = services()
-    return jsonify(items=with_metadata(svc, popular(svc, n, set())))
+    return jsonify(items=with_metadata(svc, popular(svc, n)))
 
 
 @bp.get("/<int:movie_id>")

@@ -1,110 +1,31 @@
-"""The four recommendation strategies, each reading live counters or the active model.
-
-Movies the user has rated or favoured are never returned. Without a model or a cluster the
-answer is the popular movies, flagged as such.
-"""
+"""Recommendation lists as the API serves them: the live state read from the stores, the
+strategy (:mod:`shared.recsys.strategies`) applied, movie metadata added, the body cached."""
 from __future__ import annotations
 
 import json
 
-import numpy as np
-
-STRATEGIES = ("hybrid", "cluster", "cluster-ratings", "svd")
-# hybrid: predicted rating + this many stars times the share of the user's cluster who like it
-CLUSTER_SHARE_WEIGHT = 1.0
+from shared.recsys import strategies
 
 
-def _top_from_zset(redis, key: str, n: int, exclude: set[int]) -> list[tuple[int, float]]:
-    out: list[tuple[int, float]] = []
-    start, page = 0, n + len(exclude) + 10
-    while len(out) < n:
-        rows = redis.zrevrange(key, start, start + page - 1, withscores=True)
-        for member, score in rows:
-            movie = int(member)
-            if movie not in exclude and score > 0:
-                out.append((movie, float(score)))
-                if len(out) == n:
-                    break
-        if len(rows) < page:
-            break
-        start += page
-    return out
-
-
-def _top_scores(scores: np.ndarray, movie_ids: np.ndarray, n: int, exclude: set[int]):
-    take = min(len(scores), n + len(exclude))
-    if take == 0:
-        return []
-    top = np.argpartition(-scores, take - 1)[:take]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    out = []
-    for index in top:
-        movie = int(movie_ids[index])
-        if movie not in exclude:
-            out.append((movie, index))
-            if len(out) == n:
-                break
-    return out
-
-
-def popular(svc, n: int, exclude: set[int]) -> list[dict]:
-    return [{"movie_id": m, "score": s,
-             "reason": f"a favourite of {int(s)} viewer{'s' if s != 1 else ''} on movierec"}
-            for m, s in _top_from_zset(svc.redis, svc.keys.popular, n, exclude)]
+def popular(svc, n: int) -> list[dict]:
+    """The ``n`` most favoured movies."""
+    return strategies.popular_items(svc.counters.popular(strategies.ranked_page(n, 0)), n)
 
 
 def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
     """The response body for one user, computed from live state and ``model`` (or None)."""
-    keys, r = svc.keys, svc.redis
-    ratings = svc.store.user_ratings(user_id)
-    exclude = set(ratings)
-    cluster = None
-    if model is not None:
-        raw = r.hget(keys.assignments(model.version), user_id)
-        cluster = int(raw) if raw is not None else None
-    body = {"user_id": user_id, "strategy": strategy,
-            "model_version": model.version if model else None, "cluster": cluster,
-            "fallback": None}
-    if model is None or cluster is None:
-        body["fallback"] = "popular"
-        body["items"] = popular(svc, n, exclude)
-        return body
-    size = int(r.hget(keys.cluster_sizes(model.version), cluster) or 0)
-    viewers = f"viewer{'s' if size != 1 else ''} in your taste cluster"
-
-    if strategy == "cluster":
-        items = [{"movie_id": m, "score": s, "reason": f"liked by {int(s)} of the {size} {viewers}"}
-                 for m, s in _top_from_zset(r, keys.cluster_favourites(model.version, cluster), n, exclude)]
-    elif strategy == "cluster-ratings":
-        top = _top_from_zset(r, keys.cluster_means(model.version, cluster), n, exclude)
-        counts = r.hmget(keys.cluster_counts(model.version, cluster), [m for m, _ in top]) if top else []
-        items = [{"movie_id": m, "score": round(s, 4),
-                  "reason": f"rated {s:.1f} on average (shrunk toward its overall mean) by "
-                            f"{int(c or 0)} of the {size} {viewers}"}
-                 for (m, s), c in zip(top, counts)]
+    ratings = {m: v[0] for m, v in svc.store.user_ratings(user_id).items()}
+    cluster = svc.counters.cluster_of(model.version, user_id) if model is not None else None
+    counters, ranked_popular = None, ()
+    if cluster is None:
+        ranked_popular = svc.counters.popular(strategies.ranked_page(n, len(ratings)))
     else:
-        live = {m: v[0] for m, v in ratings.items()}
-        estimator_scores = model.svd_scores(live) if strategy == "svd" else model.scores(live)
-        scores = estimator_scores
-        shares = None
-        if strategy == "hybrid" and size:
-            fav = r.zrevrange(keys.cluster_favourites(model.version, cluster), 0, 499, withscores=True)
-            shares = np.zeros(len(scores))
-            ids = np.array([int(m) for m, _ in fav], dtype=np.int64)
-            index = model.movies.index(ids, missing="negative")
-            known = index >= 0
-            shares[index[known]] = np.array([s for _, s in fav])[known] / size
-            scores = estimator_scores + CLUSTER_SHARE_WEIGHT * shares
-        items = []
-        for movie, index in _top_scores(scores, model.movies.ids, n, exclude):
-            predicted = float(np.clip(estimator_scores[index], 0.5, 5.0))
-            reason = f"predicted {predicted:.1f} stars for you"
-            if shares is not None and shares[index] > 0:
-                reason = (f"liked by {round(shares[index] * size)} of the {size} {viewers}; "
-                          + reason)
-            items.append({"movie_id": movie, "score": round(float(scores[index]), 4), "reason": reason})
-    body["items"] = items
-    return body
+        counters = svc.counters.cluster_counters(
+            model.version, cluster, strategies.cluster_reads(strategy, n, len(ratings)))
+    result = strategies.recommend(model, ratings, counters, ranked_popular, n, strategy)
+    return {"user_id": user_id, "strategy": strategy,
+            "model_version": model.version if model else None, "cluster": cluster,
+            "fallback": result.fallback, "items": result.items}
 
 
 def with_metadata(svc, items: list[dict]) -> list[dict]:

@@ -1,17 +1,18 @@
 """``/v1/users``: recommendations, predictions, profile, deletion."""
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, current_app, jsonify
 
-from api.params import InvalidParameter, choice_arg, id_list_arg, int_arg, positive_id
-from api.recommendations import STRATEGIES, cached_recommendations
+from api.params import choice_arg, id_list_arg, int_arg, positive_id
+from api.recommendations import cached_recommendations
 from api.services import services
 from shared.data.events import Event
+from shared.recsys.strategies import STRATEGIES
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
+PROFILE_EVENTS = 10  # latest events a profile shows
 
 
 @bp.get("/<int:user_id>/recommendations")
@@ -44,19 +45,11 @@ def profile(user_id: int):
     positive_id(user_id, "user_id")
     svc = services()
     ratings = svc.store.user_ratings(user_id)
-    log = svc.redis.lrange(svc.keys.user_log(user_id), 0, 9)
-    if not ratings and not log:
+    events = svc.counters.last_events(user_id, PROFILE_EVENTS)
+    if not ratings and not events:
         return jsonify(error="not_found", field="user_id", reason=f"no user {user_id}"), 404
     model = svc.models.get()
-    cluster = None
-    if model is not None:
-        raw = svc.redis.hget(svc.keys.assignments(model.version), user_id)
-        cluster = int(raw) if raw is not None else None
-    events = []
-    for raw in log:
-        kind, movie, half, ts = json.loads(raw)
-        events.append({"type": kind, "movie_id": int(movie), "ts": ts,
-                       **({"rating": half / 2} if kind == "rating" else {})})
+    cluster = svc.counters.cluster_of(model.version, user_id) if model is not None else None
     return jsonify(user_id=user_id, model_version=model.version if model else None,
                    cluster=cluster,
                    n_ratings=sum(1 for r, _, _ in ratings.values() if r > 0),

@@ -5,13 +5,11 @@ current while the trainer assigns users), then the active pointer flips in one c
 """
 from __future__ import annotations
 
-import numpy as np
 from tqdm import tqdm
 
-from shared.store.keys import Keys
 from shared.recsys.persist import ModelBundle
-from shared.store.models import ModelStore
 from shared.recsys.served import LiveModel
+from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
 
 ASSIGN_BATCH = 200
@@ -20,21 +18,13 @@ KEEP_VERSIONS = 2  # the active one and one to roll back to
 
 def publish(bundle: ModelBundle, store: RatingStore, models: ModelStore, shrink: float,
             progress: bool = True) -> str:
-    keys: Keys = store.keys
-    r = store.redis
     version = bundle.version
     models.save(bundle)
-    live = LiveModel(models.load(version))
+    live = LiveModel(bundle)
     baseline = live.baseline
-    with r.pipeline() as pipe:
-        pipe.hset(keys.version_params(version), mapping={"shrink": shrink, "mu": baseline.global_mean_})
-        priors = baseline.global_mean_ + baseline.item_bias_
-        for start in range(0, len(priors), 5000):
-            pipe.hset(keys.movie_priors(version), mapping={
-                int(m): float(p) for m, p in zip(live.movies.ids[start:start + 5000],
-                                                 priors[start:start + 5000])})
-        pipe.set(keys.building_version, version)
-        pipe.execute()
+    models.prepare_counters(version, shrink=shrink, mu=baseline.global_mean_,
+                            movie_ids=live.movies.ids,
+                            priors=baseline.global_mean_ + baseline.item_bias_)
 
     user_ids = list(store.iter_user_ids())
     with tqdm(total=len(user_ids), desc="assigning users", unit="user", disable=not progress) as bar:
@@ -56,15 +46,12 @@ def publish(bundle: ModelBundle, store: RatingStore, models: ModelStore, shrink:
                 store.assign(version, assignments)
             bar.update(len(batch))
 
-    with r.pipeline() as pipe:
-        pipe.set(keys.active_version, version)
-        pipe.delete(keys.building_version)
-        pipe.execute()
-    drop_old_counters(store, models, keep=KEEP_VERSIONS)
+    models.activate_built(version)
+    drop_old_counters(models, keep=KEEP_VERSIONS)
     return version
 
 
-def drop_old_counters(store: RatingStore, models: ModelStore, keep: int) -> list[str]:
+def drop_old_counters(models: ModelStore, keep: int) -> list[str]:
     """Delete the live counters of all but the newest ``keep`` versions (their arrays stay)."""
     versions = models.versions()
     active = models.active_version()
@@ -72,7 +59,6 @@ def drop_old_counters(store: RatingStore, models: ModelStore, keep: int) -> list
     for version in versions[:-keep] if keep else versions:
         if version == active:
             continue
-        for key in store.redis.scan_iter(match=store.keys.version_pattern(version), count=1000):
-            store.redis.unlink(key)
+        models.drop_counters(version)
         dropped.append(version)
     return dropped

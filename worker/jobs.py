@@ -2,51 +2,60 @@
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
-import redis
-from rq import get_current_job
+from rq import Queue, get_current_job
 
 from shared import config
+from shared.store.client import client_for
+from shared.store.counters import CounterStore
 from shared.store.keys import Keys
+from shared.store.live import ModelCache
 from shared.store.models import ModelStore
 from shared.store.queue import enqueue_drain, events_queue
-from shared.store.live import ModelCache
 from shared.store.ratings import RatingStore
 
-_model_caches: dict[int, ModelCache] = {}
+
+class Stores(NamedTuple):
+    """What a job works with on one Redis connection."""
+    ratings: RatingStore
+    counters: CounterStore
+    models: ModelCache
+    queue: Queue
 
 
-def current_store() -> RatingStore:
-    """The ratings store on the Redis connection of the running job."""
+_stores: dict[int, Stores] = {}  # by connection pool: the model cache outlives the job
+
+
+def current_stores() -> Stores:
+    """The stores on the Redis connection of the running job."""
     settings = config.load()
     job = get_current_job()
-    client = job.connection if job is not None else redis.Redis.from_url(settings.redis_url)
-    return RatingStore(client, Keys(settings.key_prefix))
+    client = job.connection if job is not None else client_for(settings)
+    pool = id(client.connection_pool)
+    if pool not in _stores:
+        keys = Keys(settings.key_prefix)
+        _stores[pool] = Stores(RatingStore(client, keys), CounterStore(client, keys),
+                               ModelCache(ModelStore(client, keys)), events_queue(client, settings))
+    return _stores[pool]
 
 
-def _models(store: RatingStore) -> ModelCache:
-    key = id(store.redis.connection_pool)
-    if key not in _model_caches:
-        _model_caches[key] = ModelCache(ModelStore(store.redis, store.keys))
-    return _model_caches[key]
-
-
-def assign_new_users(store: RatingStore, user_ids: list[int], min_ratings: int) -> int:
+def assign_new_users(stores: Stores, user_ids: list[int], min_ratings: int) -> int:
     """Give users the clustering has not seen a cluster from the active softmax classifier,
     once they have ``min_ratings`` ratings, and again whenever their ratings change."""
-    model = _models(store).get()
+    model = stores.models.get()
     if model is None or not user_ids:
         return 0
-    counts = store.redis.hmget(store.keys.user_counts, user_ids)
-    candidates = [u for u, c in zip(user_ids, counts)
-                  if c is not None and int(c) >= min_ratings and model.training_cluster(u) is None]
+    counts = stores.counters.user_rating_counts(user_ids)
+    candidates = [u for u, count in counts.items()
+                  if count >= min_ratings and model.training_cluster(u) is None]
     assignments = {}
     for user in candidates:
-        ratings = {m: v[0] for m, v in store.user_ratings(user).items()}
+        ratings = {m: v[0] for m, v in stores.ratings.user_ratings(user).items()}
         assignments[user] = model.assign_cluster(ratings)
     if not assignments:
         return 0
-    moved = store.assign(model.version, assignments)
+    moved = stores.ratings.assign(model.version, assignments)
     return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
 
 
@@ -59,7 +68,8 @@ LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a stea
 def drain_events() -> dict:
     """Apply the inbox in batches until it is empty, placing new users as they qualify."""
     settings = config.load()
-    store = current_store()
+    stores = current_stores()
+    store = stores.ratings
     started = time.monotonic()
     store.trim_applied()  # event ids older than the de-duplication window
     totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0}
@@ -69,7 +79,7 @@ def drain_events() -> dict:
         result = store.drain(DRAIN_BATCH, release=idle)
         totals["applied"] += result.applied
         totals["skipped"] += result.skipped
-        totals["users_assigned"] += assign_new_users(store, result.changed_users,
+        totals["users_assigned"] += assign_new_users(stores, result.changed_users,
                                                      settings.min_ratings_to_assign)
         totals["batches"] += 1
         if result.left == 0:
@@ -81,5 +91,5 @@ def drain_events() -> dict:
             continue
         idle_since = None
         if time.monotonic() - started > DRAIN_SECONDS:
-            enqueue_drain(events_queue(store.redis, settings))  # the claim is still ours
+            enqueue_drain(stores.queue)  # the claim is still ours
             return totals

@@ -1,4 +1,4 @@
-"""A model version as the API and the workers use it, and the cache that hot-swaps it.
+"""A model version as the API and the workers use it.
 
 Every user is scored from their live ratings (``predict_unseen``, a fold-in), so what a user
 did a second ago counts even though the model was trained hours ago; the estimators are the
@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.features import taste_vectors
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 from shared.recsys.vocabulary import Vocabulary
 
 
@@ -67,7 +68,7 @@ class LiveModel:
     def predict(self, ratings: dict, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)
         index = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
-        return [None if i < 0 else float(np.clip(scores[i], 0.5, 5.0)) for i in index]
+        return [None if i < 0 else float(np.clip(scores[i], RATING_MIN, RATING_MAX)) for i in index]
 
     def similar_movies(self, movie_id: int, n: int, kind: str) -> list[tuple[int, float]]:
         index = self.movies.index([movie_id], missing="negative")[0]

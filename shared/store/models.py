@@ -2,7 +2,8 @@
 worker process can load them, on any machine) and written to ``model_dir`` for ops.
 
 A version bundles named estimators (encoded by :mod:`shared.recsys.persist`) and named
-plain arrays. Nothing is pickled.
+plain arrays. Nothing is pickled. Publishing a version also sets up, flips and finally drops
+the live counters the Lua script keeps for it.
 """
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import redis
 
 from shared.store.keys import Keys
 from shared.recsys import persist
 from shared.recsys.persist import ModelBundle
+
+
+PRIORS_CHUNK = 5000  # movies per HSET of the priors
 
 
 class ModelStore:
@@ -63,3 +68,29 @@ class ModelStore:
         if not self.redis.exists(self.keys.model_arrays(version)):
             raise KeyError(f"model version {version} is not stored")
         self.redis.set(self.keys.active_version, version)
+
+    def prepare_counters(self, version: str, shrink: float, mu: float, movie_ids: np.ndarray,
+                         priors: np.ndarray) -> None:
+        """Give the Lua script what it needs to keep ``version``'s cluster counters (the
+        shrinkage, the global mean, every movie's prior) and mark the version as building,
+        so that the script keeps its counters current beside the active version's."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.version_params(version), mapping={"shrink": shrink, "mu": mu})
+            for start in range(0, len(priors), PRIORS_CHUNK):
+                pipe.hset(self.keys.movie_priors(version), mapping={
+                    int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
+                                                     priors[start:start + PRIORS_CHUNK])})
+            pipe.set(self.keys.building_version, version)
+            pipe.execute()
+
+    def activate_built(self, version: str) -> None:
+        """Make the version whose counters were built the active one, in one step."""
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.keys.active_version, version)
+            pipe.delete(self.keys.building_version)
+            pipe.execute()
+
+    def drop_counters(self, version: str) -> None:
+        """Delete the live counters of ``version`` (its arrays and manifest stay)."""
+        for key in self.redis.scan_iter(match=self.keys.version_pattern(version), count=1000):
+            self.redis.unlink(key)

@@ -140,11 +140,3 @@ def test_one_push_call_carries_every_request_and_only_the_first_may_enqueue(fake
         == ["1", "2", "3"]
     assert push_all(store, requests[:2]) == [False, False]  # the claim is taken now
 
-
-def test_cached_reads_of_several_requests_come_back_in_their_order(fake_redis):
-    from api.app import hget_all
-
-    fake_redis.hset("a", "x", "1")
-    fake_redis.hset("b", "y", "2")
-    assert hget_all(fake_redis, [("b", "y"), ("a", "missing"), ("a", "x")]) == [b"2", None, b"1"]
-    assert hget_all(fake_redis, [("a", "x")]) == [b"1"]

@@ -38,3 +38,24 @@ def test_unknown_versions_are_refused(fake_redis):
     with pytest.raises(KeyError):
         store.load("nope")
     assert store.manifest("nope") is None
+
+
+def test_counters_of_a_version_are_prepared_activated_and_dropped(fake_redis):
+    keys = Keys("t")
+    store = ModelStore(fake_redis, keys)
+    movie_ids = np.arange(1, 12_001)
+    priors = np.linspace(1.0, 4.0, len(movie_ids))
+    store.prepare_counters("v1", shrink=5.0, mu=3.5, movie_ids=movie_ids, priors=priors)
+    assert fake_redis.hgetall(keys.version_params("v1")) == {b"shrink": b"5.0", b"mu": b"3.5"}
+    stored = fake_redis.hgetall(keys.movie_priors("v1"))
+    assert len(stored) == len(movie_ids)  # over more than one HSET
+    assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
+    assert fake_redis.get(keys.building_version) == b"v1" and store.active_version() is None
+    store.activate_built("v1")
+    assert store.active_version() == "v1" and not fake_redis.exists(keys.building_version)
+    fake_redis.hset(keys.assignments("v1"), 7, 2)
+    fake_redis.set(keys.model_arrays("v1"), b"npz")
+    fake_redis.hset(keys.version_params("v2"), "mu", 3)
+    store.drop_counters("v1")
+    assert not fake_redis.keys(keys.version_pattern("v1"))
+    assert fake_redis.exists(keys.model_arrays("v1"), keys.version_params("v2")) == 2

@@ -1,0 +1,162 @@
+"""The recommendation strategies the API serves, as pure functions of the live state, so that
+the evaluation harness can score exactly what users get.
+
+A strategy reads the active model, the user's live ratings and what it needs of the live
+counters of the user's taste cluster (:class:`ClusterCounters`). Movies the user has rated or
+favoured are never returned. Without a model or a cluster the answer is the popular movies,
+flagged as such.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
+
+STRATEGIES = ("hybrid", "cluster", "cluster-ratings", "svd")
+# hybrid: predicted rating + this many stars times the share of the user's cluster who like it
+CLUSTER_SHARE_WEIGHT = 1.0
+HYBRID_FAVOURITES = 500  # the cluster's most favoured movies the hybrid adds a share to
+
+Ranked = Sequence[tuple[int, float]]  # (movie_id, score), highest score first
+
+
+@dataclass(frozen=True)
+class ClusterReads:
+    """How many entries of the cluster's ranked counters a strategy reads."""
+    favourites: int = 0
+    means: int = 0
+
+
+@dataclass(frozen=True)
+class ClusterCounters:
+    """The live counters of one taste cluster, as far as a strategy reads them."""
+    cluster: int
+    size: int
+    favourites: tuple[tuple[int, float], ...] = ()    # (movie_id, users favouring it), most first
+    means: tuple[tuple[int, float, int], ...] = ()    # (movie_id, shrunk mean, ratings), highest first
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    items: list[dict]              # {"movie_id", "score", "reason"}, best first
+    fallback: str | None = None    # "popular" when no model or no cluster was there to use
+
+
+def ranked_page(n: int, n_excluded: int) -> int:
+    """Entries of a ranked counter to read to find ``n`` movies when ``n_excluded`` of them may
+    be skipped. Enough: at most ``n_excluded`` of the page are skipped for being excluded, and
+    once a score is not positive none after it is either."""
+    return n + n_excluded
+
+
+def cluster_reads(strategy: str, n: int, n_excluded: int) -> ClusterReads:
+    """What ``strategy`` reads of the user's cluster for ``n`` movies."""
+    if strategy == "cluster":
+        return ClusterReads(favourites=ranked_page(n, n_excluded))
+    if strategy == "cluster-ratings":
+        return ClusterReads(means=ranked_page(n, n_excluded))
+    if strategy == "hybrid":
+        return ClusterReads(favourites=HYBRID_FAVOURITES)
+    return ClusterReads()
+
+
+def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
+              popular: Ranked, n: int, strategy: str) -> Recommendations:
+    """The ``n`` movies ``strategy`` recommends to a user.
+
+    ``model`` is the active :class:`shared.recsys.served.LiveModel` or None; ``ratings`` maps
+    the movies the user rated or favoured to the rating (0.0 when only favoured); ``popular``
+    is the ranked popular list the fallback reads (``ranked_page`` entries of it)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    exclude = set(ratings)
+    if model is None or cluster is None:
+        return Recommendations(popular_items(popular, n, exclude), fallback="popular")
+    if strategy == "cluster":
+        items = _cluster_favourites(cluster, n, exclude)
+    elif strategy == "cluster-ratings":
+        items = _cluster_means(cluster, n, exclude)
+    else:
+        items = _predicted(model, ratings, cluster, n, exclude, with_shares=strategy == "hybrid")
+    return Recommendations(items)
+
+
+def popular_items(popular: Ranked, n: int, exclude: set[int] = frozenset()) -> list[dict]:
+    """The most favoured movies, explained by how many favour them."""
+    return [{"movie_id": m, "score": s,
+             "reason": f"a favourite of {int(s)} viewer{'s' if s != 1 else ''} on movierec"}
+            for m, s in _top_ranked(popular, n, exclude)]
+
+
+def _top_ranked(ranked: Sequence[tuple], n: int, exclude: set[int]) -> list[tuple]:
+    """The first ``n`` entries with a positive score whose movie is not excluded."""
+    out = []
+    for entry in ranked:
+        if entry[0] not in exclude and entry[1] > 0:
+            out.append(entry)
+            if len(out) == n:
+                break
+    return out
+
+
+def _viewers(size: int) -> str:
+    return f"viewer{'s' if size != 1 else ''} in your taste cluster"
+
+
+def _cluster_favourites(cluster: ClusterCounters, n: int, exclude: set[int]) -> list[dict]:
+    viewers = _viewers(cluster.size)
+    return [{"movie_id": m, "score": s, "reason": f"liked by {int(s)} of the {cluster.size} {viewers}"}
+            for m, s in _top_ranked(cluster.favourites, n, exclude)]
+
+
+def _cluster_means(cluster: ClusterCounters, n: int, exclude: set[int]) -> list[dict]:
+    viewers = _viewers(cluster.size)
+    return [{"movie_id": m, "score": round(s, 4),
+             "reason": f"rated {s:.1f} on average (shrunk toward its overall mean) by "
+                       f"{count} of the {cluster.size} {viewers}"}
+            for m, s, count in _top_ranked(cluster.means, n, exclude)]
+
+
+def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n: int,
+               exclude: set[int], with_shares: bool) -> list[dict]:
+    """Movies by predicted rating (the recommender's, or the SVD's alone without shares); with
+    shares, plus ``CLUSTER_SHARE_WEIGHT`` times the share of the cluster who favour them."""
+    size = cluster.size
+    estimator_scores = model.scores(ratings) if with_shares else model.svd_scores(ratings)
+    scores = estimator_scores
+    shares = None
+    if with_shares and size:
+        shares = np.zeros(len(scores))
+        ids = np.array([m for m, _ in cluster.favourites], dtype=np.int64)
+        index = model.movies.index(ids, missing="negative")
+        known = index >= 0
+        shares[index[known]] = np.array([s for _, s in cluster.favourites])[known] / size
+        scores = estimator_scores + CLUSTER_SHARE_WEIGHT * shares
+    items = []
+    for movie, index in _top_scores(scores, model.movies.ids, n, exclude):
+        predicted = float(np.clip(estimator_scores[index], RATING_MIN, RATING_MAX))
+        reason = f"predicted {predicted:.1f} stars for you"
+        if shares is not None and shares[index] > 0:
+            reason = f"liked by {round(shares[index] * size)} of the {size} {_viewers(size)}; " + reason
+        items.append({"movie_id": movie, "score": round(float(scores[index]), 4), "reason": reason})
+    return items
+
+
+def _top_scores(scores: np.ndarray, movie_ids: np.ndarray, n: int, exclude: set[int]):
+    """``(movie_id, index)`` of the ``n`` best scores whose movie is not excluded, best first."""
+    take = min(len(scores), n + len(exclude))
+    if take == 0:
+        return []
+    top = np.argpartition(-scores, take - 1)[:take]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    out = []
+    for index in top:
+        movie = int(movie_ids[index])
+        if movie not in exclude:
+            out.append((movie, index))
+            if len(out) == n:
+                break
+    return out

@@ -1,0 +1,87 @@
+"""Reads of the live counters the Lua script keeps (per movie, per user, per taste cluster)
+and of a user's event log, each in as few round trips as it can take."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis
+
+from shared.recsys.strategies import ClusterCounters, ClusterReads
+from shared.store.keys import Keys
+
+
+@dataclass(frozen=True)
+class MovieStats:
+    n_ratings: int
+    half_star_sum: int
+    n_favourites: int
+
+    @property
+    def mean_rating(self) -> float | None:
+        return self.half_star_sum / 2 / self.n_ratings if self.n_ratings else None
+
+
+def _ranked(rows) -> tuple[tuple[int, float], ...]:
+    return tuple((int(member), float(score)) for member, score in rows)
+
+
+class CounterStore:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
+        self.keys = keys
+
+    def cluster_of(self, version: str, user_id: int) -> int | None:
+        """The user's taste cluster under ``version``; None when the user has none."""
+        raw = self.redis.hget(self.keys.assignments(version), user_id)
+        return None if raw is None else int(raw)
+
+    def cluster_counters(self, version: str, cluster: int, reads: ClusterReads) -> ClusterCounters:
+        """The cluster's size and the head of its ranked counters that ``reads`` asks for: one
+        round trip, and one more for the rating counts of the means read."""
+        favourites_key = self.keys.cluster_favourites(version, cluster)
+        means_key = self.keys.cluster_means(version, cluster)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.cluster_sizes(version), cluster)
+            if reads.favourites:
+                pipe.zrevrange(favourites_key, 0, reads.favourites - 1, withscores=True)
+            if reads.means:
+                pipe.zrevrange(means_key, 0, reads.means - 1, withscores=True)
+            size, *ranked = pipe.execute()
+        favourites = _ranked(ranked.pop(0)) if reads.favourites else ()
+        means = _ranked(ranked.pop(0)) if reads.means else ()
+        if means:
+            counts = self.redis.hmget(self.keys.cluster_counts(version, cluster), [m for m, _ in means])
+            means = tuple((m, s, int(c or 0)) for (m, s), c in zip(means, counts))
+        return ClusterCounters(cluster, int(size or 0), favourites, means)
+
+    def popular(self, limit: int) -> tuple[tuple[int, float], ...]:
+        """The ``limit`` movies most users favour, as ``(movie_id, users)``, most first."""
+        if limit <= 0:
+            return ()
+        return _ranked(self.redis.zrevrange(self.keys.popular, 0, limit - 1, withscores=True))
+
+    def movie_stats(self, movie_id: int) -> MovieStats:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.movie_counts, movie_id)
+            pipe.hget(self.keys.movie_sums, movie_id)
+            pipe.zscore(self.keys.popular, movie_id)
+            count, total, favourites = pipe.execute()
+        return MovieStats(int(count or 0), int(total or 0), int(favourites or 0))
+
+    def user_rating_counts(self, user_ids: list[int]) -> dict[int, int]:
+        """Ratings per user, for the users of ``user_ids`` the store has a count of."""
+        if not user_ids:
+            return {}
+        counts = self.redis.hmget(self.keys.user_counts, user_ids)
+        return {user: int(count) for user, count in zip(user_ids, counts) if count is not None}
+
+    def last_events(self, user_id: int, count: int) -> list[dict]:
+        """The user's ``count`` latest events, newest first: type, movie_id, ts and, for a
+        rating, the rating."""
+        events = []
+        for raw in self.redis.lrange(self.keys.user_log(user_id), 0, count - 1):
+            kind, movie, half, ts = json.loads(raw)
+            events.append({"type": kind, "movie_id": int(movie), "ts": ts,
+                           **({"rating": half / 2} if kind == "rating" else {})})
+        return events

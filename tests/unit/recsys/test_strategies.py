@@ -1,0 +1,134 @@
+"""The served strategies as pure functions: no Redis, a model with fixed scores."""
+import random
+
+import numpy as np
+import pytest
+
+from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
+                                      ClusterReads, cluster_reads, popular_items, ranked_page,
+                                      recommend)
+from shared.recsys.vocabulary import Vocabulary
+
+
+class FixedScores:
+    """What the strategies use of a LiveModel: its movies and the two kinds of scores."""
+
+    def __init__(self, movie_ids, scores, svd_scores):
+        self.movies = Vocabulary(movie_ids)
+        self._scores = np.asarray(scores, dtype=float)
+        self._svd_scores = np.asarray(svd_scores, dtype=float)
+        self.seen = []
+
+    def scores(self, ratings):
+        self.seen.append(dict(ratings))
+        return self._scores
+
+    def svd_scores(self, ratings):
+        self.seen.append(dict(ratings))
+        return self._svd_scores
+
+
+MOVIES = [10, 20, 30, 40, 50, 60]
+MODEL = FixedScores(MOVIES, scores=[3.0, 4.5, 2.0, 5.6, 3.9, 0.2],
+                    svd_scores=[4.0, 1.0, 3.0, 2.0, 4.4, 0.1])
+POPULAR = ((30, 9.0), (10, 4.0), (60, 1.0), (20, 0.0))
+
+
+def cluster(size=4, favourites=(), means=()):
+    return ClusterCounters(cluster=2, size=size, favourites=tuple(favourites), means=tuple(means))
+
+
+def ids(result):
+    return [item["movie_id"] for item in result.items]
+
+
+def test_cluster_strategy_ranks_favourites_and_skips_rated_and_unliked_movies():
+    counters = cluster(size=5, favourites=[(20, 4.0), (40, 3.0), (10, 1.0), (50, 0.0)])
+    result = recommend(MODEL, {40: 4.5, 99: 0.0}, counters, (), 10, "cluster")
+    assert result.fallback is None
+    assert result.items == [
+        {"movie_id": 20, "score": 4.0, "reason": "liked by 4 of the 5 viewers in your taste cluster"},
+        {"movie_id": 10, "score": 1.0, "reason": "liked by 1 of the 5 viewers in your taste cluster"},
+    ]
+    assert ids(recommend(MODEL, {}, counters, (), 2, "cluster")) == [20, 40]
+
+
+def test_cluster_ratings_strategy_explains_mean_and_count():
+    counters = cluster(size=1, means=[(50, 4.56789, 1), (30, 4.0, 0), (10, 3.25, 1)])
+    result = recommend(MODEL, {30: 2.0}, counters, (), 2, "cluster-ratings")
+    assert result.items == [
+        {"movie_id": 50, "score": 4.5679, "reason": "rated 4.6 on average (shrunk toward its "
+                                                    "overall mean) by 1 of the 1 viewer in your taste cluster"},
+        {"movie_id": 10, "score": 3.25, "reason": "rated 3.2 on average (shrunk toward its "
+                                                  "overall mean) by 1 of the 1 viewer in your taste cluster"},
+    ]
+
+
+def test_svd_strategy_ranks_by_the_factorisation_alone_and_clips_the_prediction():
+    model = FixedScores(MOVIES, scores=[0] * 6, svd_scores=[4.0, 1.0, 3.0, 2.0, 5.4, 0.1])
+    result = recommend(model, {10: 5.0, 60: 0.0}, cluster(favourites=[(20, 4.0)]), (), 3, "svd")
+    assert result.items == [
+        {"movie_id": 50, "score": 5.4, "reason": "predicted 5.0 stars for you"},
+        {"movie_id": 30, "score": 3.0, "reason": "predicted 3.0 stars for you"},
+        {"movie_id": 40, "score": 2.0, "reason": "predicted 2.0 stars for you"},
+    ]
+    assert model.seen == [{10: 5.0, 60: 0.0}]  # favourites-only movies reach the model as 0.0
+
+
+def test_hybrid_adds_the_weighted_share_of_the_cluster_who_like_a_movie():
+    favourites = [(30, 3.0), (50, 1.0), (777, 4.0)]  # 777: a movie the model does not know
+    result = recommend(MODEL, {40: 4.0}, cluster(size=4, favourites=favourites), (), 6, "hybrid")
+    # predicted + 1 star x share: 30: 2.0 + 3/4, 50: 3.9 + 1/4
+    assert [(item["movie_id"], item["score"]) for item in result.items] == [
+        (20, 4.5), (50, 4.15), (10, 3.0), (30, 2.75), (60, 0.2)]
+    by_movie = {item["movie_id"]: item["reason"] for item in result.items}
+    assert by_movie[50] == "liked by 1 of the 4 viewers in your taste cluster; predicted 3.9 stars for you"
+    assert by_movie[30] == "liked by 3 of the 4 viewers in your taste cluster; predicted 2.0 stars for you"
+    assert by_movie[20] == "predicted 4.5 stars for you"
+
+
+def test_hybrid_of_an_empty_cluster_is_the_plain_prediction():
+    result = recommend(MODEL, {}, cluster(size=0, favourites=[(30, 3.0)]), (), 2, "hybrid")
+    assert result.items == [{"movie_id": 40, "score": 5.6, "reason": "predicted 5.0 stars for you"},
+                            {"movie_id": 20, "score": 4.5, "reason": "predicted 4.5 stars for you"}]
+
+
+@pytest.mark.parametrize("model, counters", [(None, cluster(favourites=[(20, 4.0)])), (MODEL, None)])
+def test_without_a_model_or_a_cluster_the_popular_movies_are_flagged(model, counters):
+    for strategy in STRATEGIES:
+        result = recommend(model, {30: 4.0}, counters, POPULAR, 3, strategy)
+        assert result.fallback == "popular"
+        assert result.items == [
+            {"movie_id": 10, "score": 4.0, "reason": "a favourite of 4 viewers on movierec"},
+            {"movie_id": 60, "score": 1.0, "reason": "a favourite of 1 viewer on movierec"},
+        ]
+
+
+def test_popular_items_without_exclusions():
+    assert [item["movie_id"] for item in popular_items(POPULAR, 2)] == [30, 10]
+
+
+def test_an_unknown_strategy_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown strategy 'magic'"):
+        recommend(MODEL, {}, cluster(), (), 3, "magic")
+
+
+def test_each_strategy_reads_what_it_ranks():
+    assert cluster_reads("cluster", 10, 3) == ClusterReads(favourites=ranked_page(10, 3))
+    assert cluster_reads("cluster-ratings", 10, 3) == ClusterReads(means=ranked_page(10, 3))
+    assert cluster_reads("hybrid", 10, 3) == ClusterReads(favourites=HYBRID_FAVOURITES)
+    assert cluster_reads("svd", 10, 3) == ClusterReads()
+
+
+def test_one_ranked_page_finds_what_the_whole_ranking_would():
+    rng = random.Random(7)
+    for _ in range(300):
+        length = rng.randint(0, 60)
+        scores = sorted((rng.choice([0.0, -1.0, *range(1, 9)]) for _ in range(length)), reverse=True)
+        ranked = [(movie, float(s)) for movie, s in zip(rng.sample(range(1, 200), length), scores)]
+        rated = {m: 3.0 for m in rng.sample(range(1, 200), rng.randint(0, 40))}
+        n = rng.randint(1, 20)
+        page = ranked[:ranked_page(n, len(rated))]
+        whole = recommend(MODEL, rated, cluster(favourites=ranked), (), n, "cluster")
+        assert recommend(MODEL, rated, cluster(favourites=page), (), n, "cluster") == whole
+        assert popular_items(page, n, set(rated)) == popular_items(ranked, n, set(rated))
