@@ -4,9 +4,6 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -14,6 +11,7 @@ from api.group_commit import GroupCall
 from shared import config
 from shared.recsys.blas import single_threaded_blas
 from shared.store.cache import cached_responses
+from shared.store.client import StoreError, retrying_client
 from shared.store.counters import CounterStore
 from shared.store.keys import Keys
 from shared.store.live import ModelCache
@@ -26,38 +24,26 @@ MAX_BODY_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-def make_client(settings: config.Settings, single: bool = False) -> redis.Redis:
-    """The API's client options; ``single``: one connection of its own instead of the pool.
-
-    A connection Redis closed (a restart, a failover) is reopened and the command sent once
-    more, so that it costs no request a 503. Sending again is safe for every API command:
-    reads, and pushes, whose events apply once however often they arrive (DESIGN.md)."""
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
-                                single_connection_client=single,
-                                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
-
-
 class Services:
     """What the request handlers share: Redis, the key schema, the stores, the model.
 
     The two calls on the hot paths, pushing events and reading a cached recommendation list,
     go through a :class:`GroupCall` each, on a connection of their own: requests of one
     process that reach them at the same time (gevent workers) share a round trip, and no call
-    pays the pool's liveness poll (bench/live.py, gevent: single-event POSTs 2,800 req/s
-    without group calls, 3,100 with them on pooled connections, 3,400 on their own)."""
+    pays the pool's liveness poll (docs/live-benchmark.md measures both)."""
 
-    def __init__(self, settings: config.Settings, client: redis.Redis | None = None):
+    def __init__(self, settings: config.Settings, client=None):
         self.settings = settings
-        self.redis = client or make_client(settings)
+        self.redis = client or retrying_client(settings)
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
         self.counters = CounterStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys), warm_up=True)
-        push_store = RatingStore(client or make_client(settings, single=True), self.keys)
+        push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
         self.cached_body = GroupCall(partial(cached_responses,
-                                             client or make_client(settings, single=True)))
+                                             client or retrying_client(settings, single=True)))
 
 
 def push_all(store: RatingStore, requests: list) -> list[bool]:
@@ -67,7 +53,7 @@ def push_all(store: RatingStore, requests: list) -> list[bool]:
     return [claimed] + [False] * (len(requests) - 1)
 
 
-def create_app(settings: config.Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
+def create_app(settings: config.Settings | None = None, redis_client=None) -> Flask:
     settings = settings or config.load()
     single_threaded_blas()
     app = Flask(__name__)
@@ -86,8 +72,8 @@ def create_app(settings: config.Settings | None = None, redis_client: redis.Redi
     def http_error(exc: HTTPException):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
-    @app.errorhandler(redis.RedisError)
-    def redis_down(exc: redis.RedisError):
+    @app.errorhandler(StoreError)
+    def redis_down(exc: StoreError):
         log.error("redis error: %s", exc)
         return jsonify(error="unavailable", message="the data store is not reachable; retry later"), 503
 

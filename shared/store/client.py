@@ -1,10 +1,42 @@
-"""A Redis client for a process that was handed no connection."""
+"""Redis clients, built here so that the services never import redis themselves."""
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.config import Settings
+
+# What a store call raises when Redis is unreachable or refuses the command.
+StoreError = redis.RedisError
 
 
 def client_for(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url)
+
+
+def retrying_client(settings: Settings, single: bool = False) -> redis.Redis:
+    """A client that reopens a connection Redis closed (a restart, a failover) and sends the
+    command once more, so that it costs no request a 503; for callers whose every command is
+    safe to send twice (reads, and pushes of events that apply once however often they arrive).
+    ``single``: one connection of its own instead of the pool."""
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
+                                single_connection_client=single,
+                                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+
+
+def readiness(client: redis.Redis, n_movies, active_version) -> tuple[bool, dict]:
+    """Whether Redis answers, the catalogue is loaded (``n_movies()``) and a model is active
+    (``active_version()``), with a line for each check."""
+    checks = {}
+    try:
+        client.ping()
+        checks["redis"] = "ok"
+        movies = n_movies()
+        checks["data"] = f"{movies} movies" if movies else "no movies loaded (run `movierec import`)"
+        version = active_version()
+        checks["model"] = version or "no active model (run `movierec train`)"
+        return movies > 0 and version is not None, checks
+    except redis.RedisError as exc:
+        checks["redis"] = f"unreachable: {exc}"
+        return False, checks
