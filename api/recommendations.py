@@ -14,7 +14,7 @@ def popular(svc, n: int) -> list[dict]:
 
 def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
     """The response body for one user, computed from live state and ``model`` (or None)."""
-    ratings = {m: v[0] for m, v in svc.store.user_ratings(user_id).items()}
+    ratings = svc.store.live_ratings(user_id)
     cluster = svc.counters.cluster_of(model.version, user_id) if model is not None else None
     counters, ranked_popular = None, ()
     if cluster is None:

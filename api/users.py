@@ -32,7 +32,7 @@ def predictions(user_id: int):
     model = svc.models.get()
     if model is None:
         return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
-    live = {m: v[0] for m, v in svc.store.user_ratings(user_id).items()}
+    live = svc.store.live_ratings(user_id)
     predicted = model.predict(live, movie_ids)
     return jsonify(user_id=user_id, model_version=model.version, predictions=[
         {"movie_id": m, "rating": None if p is None else round(p, 3),

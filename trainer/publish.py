@@ -39,7 +39,7 @@ def publish(bundle: ModelBundle, store: RatingStore, models: ModelStore, shrink:
                 else:
                     assignments[uid] = cluster
             for uid in unseen:  # arrived after the snapshot: the new classifier places them
-                ratings = {m: v[0] for m, v in store.user_ratings(uid).items()}
+                ratings = store.live_ratings(uid)
                 if ratings:
                     assignments[uid] = live.assign_cluster(ratings)
             if assignments:

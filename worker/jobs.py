@@ -51,7 +51,7 @@ def assign_new_users(stores: Stores, user_ids: list[int], min_ratings: int) -> i
                   if count >= min_ratings and model.training_cluster(u) is None]
     assignments = {}
     for user in candidates:
-        ratings = {m: v[0] for m, v in stores.ratings.user_ratings(user).items()}
+        ratings = stores.ratings.live_ratings(user)
         assignments[user] = model.assign_cluster(ratings)
     if not assignments:
         return 0

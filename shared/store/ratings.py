@@ -191,6 +191,10 @@ class RatingStore:
                 out[int(movie)] = (int(half) / 2, fav == b"1", float(ts))
         return out
 
+    def live_ratings(self, user_id: int) -> dict[int, float]:
+        """movie_id -> rating (0.0 when only favoured): what the models score a user from."""
+        return {movie: rating for movie, (rating, _, _) in self.user_ratings(user_id).items()}
+
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
             yield int(uid)
