@@ -1,8 +1,9 @@
 """Make sure a Redis is there: ``REDIS_URL`` if reachable, else a private ``redis-server``.
 
 Used by ``make run`` / ``make test`` (``python -m movierec.redis_server``) and by ``movierec up``.
-The private server keeps its data under ``var/redis`` with the append-only file on, so events
-survive a restart.
+The private server listens on ``MOVIEREC_REDIS_PORT`` and keeps its data under
+``$MOVIEREC_VAR_DIR/redis`` with the append-only file on, so events survive a restart. Settings
+come from :mod:`shared.config`.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-PRIVATE_PORT = 6390
+from shared import config
 
 HOW_TO_PROVIDE_REDIS = """\
 movierec needs Redis and could not get one:
@@ -67,9 +68,9 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server", path=path)
 
 
-def apt_get_problem() -> str | None:
+def apt_get_problem(allow_apt: bool = True) -> str | None:
     """Why ``apt-get install`` cannot be used here, or None when it can."""
-    if os.environ.get("MOVIEREC_NO_APT"):
+    if not allow_apt:
         return "MOVIEREC_NO_APT is set"
     if shutil.which("apt-get") is None:
         return "apt-get is not available on this machine"
@@ -107,12 +108,12 @@ def apt_install_redis() -> None:
             f"    {(install.stderr or update.stderr).strip()[-400:]}")))
 
 
-def ensure_redis_server_binary() -> str:
-    """Path of redis-server, installing it with apt-get when missing and possible."""
+def ensure_redis_server_binary(allow_apt: bool = True) -> str:
+    """Path of redis-server, installing it with apt-get when missing and ``allow_apt``."""
     binary = find_redis_server()
     if binary:
         return binary
-    problem = apt_get_problem()
+    problem = apt_get_problem(allow_apt)
     if problem:
         raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(
             reasons=f"  - redis-server is not installed, and {problem}"))
@@ -124,13 +125,14 @@ def ensure_redis_server_binary() -> str:
     return binary
 
 
-def start_private(var_dir: Path, port: int = PRIVATE_PORT, binary: str | None = None,
-                  timeout: float = 15.0) -> RedisHandle:
+def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
+                  binary: str | None = None, timeout: float = 15.0,
+                  allow_apt: bool = True) -> RedisHandle:
     """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis."""
     url = f"redis://127.0.0.1:{port}/0"
     if ping(url):
         return RedisHandle(url)  # ours from an earlier run, still up: reuse it
-    binary = binary or ensure_redis_server_binary()
+    binary = binary or ensure_redis_server_binary(allow_apt)
     data_dir = Path(var_dir).resolve() / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
@@ -153,35 +155,47 @@ def start_private(var_dir: Path, port: int = PRIVATE_PORT, binary: str | None = 
         reasons=f"  - the private redis-server on port {port} did not start:\n{tail}"))
 
 
-def ensure_redis(var_dir: Path = Path("var"), port: int = PRIVATE_PORT,
-                 url: str | None = None) -> RedisHandle:
-    """``url`` (default ``$REDIS_URL``) if it answers PING, else a private server."""
-    url = url if url is not None else os.environ.get("REDIS_URL")
+def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.private_redis_port,
+                 url: str | None = None, allow_apt: bool = True) -> RedisHandle:
+    """``url`` (the given ``REDIS_URL``) if it answers PING, else a private server."""
     if url:
         if ping(url):
             return RedisHandle(url)
         print(f"movierec: REDIS_URL={url} does not answer; starting a private redis-server",
               file=sys.stderr)
-    return start_private(var_dir, port)
+    return start_private(var_dir, port, allow_apt=allow_apt)
+
+
+def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
+    """:func:`ensure_redis` with what ``settings`` say: their ``REDIS_URL`` if one was given,
+    the private server's folder, port and whether apt-get may install it."""
+    return ensure_redis(settings.var_dir, settings.private_redis_port,
+                        url=settings.redis_url if settings.redis_url_given else None,
+                        allow_apt=settings.allow_apt)
 
 
 def main(argv=None) -> int:
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        print(f"movierec: configuration: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m movierec.redis_server", description=__doc__)
     parser.add_argument("action", choices=["ensure-binary", "start", "stop"],
                         help="ensure-binary: REDIS_URL reachable or redis-server installed; "
                              "start/stop: the private server under --var")
-    parser.add_argument("--var", type=Path, default=Path(os.environ.get("MOVIEREC_VAR_DIR", "var")))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("MOVIEREC_REDIS_PORT", PRIVATE_PORT)))
+    parser.add_argument("--var", type=Path, default=settings.var_dir)
+    parser.add_argument("--port", type=int, default=settings.private_redis_port)
     args = parser.parse_args(argv)
+    url = settings.redis_url if settings.redis_url_given else None
     try:
         if args.action == "ensure-binary":
-            url = os.environ.get("REDIS_URL")
             if url and ping(url):
                 print(f"movierec: using Redis at {url}")
             else:
-                print(f"movierec: redis-server at {ensure_redis_server_binary()}")
+                print(f"movierec: redis-server at {ensure_redis_server_binary(settings.allow_apt)}")
         elif args.action == "start":
-            handle = ensure_redis(args.var, args.port)
+            handle = ensure_redis(args.var, args.port, url=url, allow_apt=settings.allow_apt)
             print(handle.url)
         else:
             try:

@@ -23,17 +23,27 @@ def _int(env, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def parse_k_range(text: str) -> tuple[int, int]:
+    """``'LOW-HIGH'`` as ``(low, high)``, the range of cluster counts k to choose from;
+    ValueError saying what is wrong unless ``2 <= low <= high``. ``K_RANGE`` and the
+    command line's ``--k-range`` both go through here."""
+    try:
+        lo, hi = (int(part) for part in text.split("-", 1))
+    except ValueError:
+        raise ValueError(f"must look like '5-14', got {text!r}") from None
+    if not 2 <= lo <= hi:
+        raise ValueError(f"needs 2 <= low <= high, got {text!r}")
+    return lo, hi
+
+
 def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        lo, hi = (int(part) for part in raw.split("-", 1))
-    except ValueError:
-        raise ConfigError(f"{name} must look like '5-14', got {raw!r}") from None
-    if not 2 <= lo <= hi:
-        raise ConfigError(f"{name} needs 2 <= low <= high, got {raw!r}")
-    return lo, hi
+        return parse_k_range(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}") from None
 
 
 def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
@@ -50,15 +60,19 @@ API_WORKER_CLASSES = ("gevent", "sync")
 
 def default_api_workers() -> int:
     """One gunicorn process per core plus one: while one process scores an uncached
-    recommendation (CPU-bound, several ms) the others keep the cores busy with the cheap
-    requests (bench/live.py on 2 cores, sync workers: cached recommendations and single-event
-    POSTs 10-25 % faster with 3 than with 2; with 4 or 5, more context switches)."""
+    recommendation (CPU-bound) the others keep the cores busy with the cheap requests; more
+    processes only add context switches (docs/live-benchmark.md)."""
     return (os.cpu_count() or 1) + 1
 
 
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Whether REDIS_URL was given: without it, `movierec up` starts a private redis-server.
+    redis_url_given: bool = False
+    private_redis_port: int = 6390
+    # May the CLI install redis-server with apt-get when it is missing (MOVIEREC_NO_APT unset)?
+    allow_apt: bool = True
     key_prefix: str = "movierec"
     queue_name: str = "movierec-events"
     port: int = 8000
@@ -79,6 +93,9 @@ def load(env=None) -> Settings:
     var_dir = Path(env.get("MOVIEREC_VAR_DIR") or "var")
     return Settings(
         redis_url=env.get("REDIS_URL") or Settings.redis_url,
+        redis_url_given=bool(env.get("REDIS_URL")),
+        private_redis_port=_int(env, "MOVIEREC_REDIS_PORT", Settings.private_redis_port),
+        allow_apt=not env.get("MOVIEREC_NO_APT"),
         key_prefix=env.get("MOVIEREC_PREFIX") or Settings.key_prefix,
         queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
         port=_int(env, "PORT", Settings.port),

@@ -10,34 +10,37 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from shared.recsys.persist import ModelBundle, new_version
+from shared.config import Settings
 from shared.recsys.models import registry
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import matrix_factorisation_of
-from shared.recsys.models.cluster_fixing import fix_small_clusters
-from shared.recsys.models.k_selection import scan_k
+from shared.recsys.models.clustering import cluster_users
+from shared.recsys.models.features import taste_vectors
 from shared.recsys.models.softmax import SoftmaxRegression
 from shared.recsys.models.svd import BiasedMF
-from shared.recsys.ratings import rating_matrix
-from shared.recsys.models.features import taste_vectors
+from shared.recsys.persist import ModelBundle, new_version
+from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix
 from shared.recsys.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    k_range: tuple[int, int] = (5, 14)
+    k_range: tuple[int, int] = Settings.k_range
     # 'silhouette' (seed 002), 'elbow' (seed 001) or a number. The elbow rule finds no elbow on
     # MovieLens (every WCSS difference stays inside its boundary: docs/scale-benchmark.md) and
     # so always takes the low end of the range; the silhouette does discriminate.
     k_rule: str = "silhouette"
-    min_cluster_size: int = 6        # seed 001's fixClusters
+    min_cluster_size: int = Settings.min_cluster_size  # seed 001's fixClusters
     shrink: float = 5.0              # pseudo-ratings pulling cluster means to the movie prior
     model: str = registry.DEFAULT_MODEL
     random_state: int = 0
 
 
 def _favourites(snapshot: pd.DataFrame, users: Vocabulary, movies: Vocabulary) -> sp.csr_matrix:
-    fav = snapshot[snapshot["favourite"]] if "favourite" in snapshot else snapshot[snapshot["rating"] >= 4]
+    if "favourite" in snapshot:
+        fav = snapshot[snapshot["favourite"]]
+    else:
+        fav = snapshot[snapshot["rating"] >= FAVOURITE_RATING]
     rows = users.index(fav["user_id"].to_numpy())
     cols = movies.index(fav["movie_id"].to_numpy())
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), len(movies)))
@@ -69,11 +72,8 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
     rated = snapshot[snapshot["rating"] > 0]
     X, _, _ = rating_matrix(rated, users, movie_vocab)
     F = _favourites(snapshot, users, movie_vocab)
-    lo, hi = config.k_range
-    hi = min(hi, X.shape[0] - 1)
-    lo = min(lo, hi)
 
-    steps = tqdm(total=6, desc="training", unit="step", disable=not progress)
+    steps = tqdm(total=5, desc="training", unit="step", disable=not progress)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -88,27 +88,18 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
     features = taste_vectors(X)
     done("baseline")
 
-    step("choose_k")
-    scan = scan_k(features, range(lo, hi + 1), random_state=config.random_state)
-    k = int(config.k_rule) if str(config.k_rule).isdigit() else scan.choose_k(config.k_rule)
-    kmeans = scan.model_for(k) if k in scan.ks else None
-    if kmeans is None:
-        from shared.recsys.models.kmeans import UserKMeans
-
-        kmeans = UserKMeans(n_clusters=k, random_state=config.random_state).fit(features)
-    done("choose_k")
-
-    step("fix_clusters")
-    fixed = fix_small_clusters(kmeans.labels_, F, config.min_cluster_size, n_clusters=k)
-    done("fix_clusters")
+    step("clusters")
+    clusters = cluster_users(features, F, config.k_rule, config.k_range,
+                             config.min_cluster_size, random_state=config.random_state)
+    done("clusters")
 
     step("recommender")
     recommender = registry.make(config.model).fit(X)
     done("recommender")
 
     step("softmax")
-    classifier = SoftmaxRegression().fit(features, fixed.labels)
-    accuracy = float(np.mean(classifier.predict(features) == fixed.labels))
+    classifier = SoftmaxRegression().fit(features, clusters.labels)
+    accuracy = float(np.mean(classifier.predict(features) == clusters.labels))
     done("softmax")
 
     step("similar")
@@ -117,8 +108,7 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
     done("similar")
     steps.close()
 
-    sizes_before = np.bincount(kmeans.labels_, minlength=k)
-    sizes_after = np.bincount(fixed.labels, minlength=int(fixed.labels.max()) + 1)
+    scan = clusters.scan
     manifest = {
         "trained_at": started,
         "data": {"users": len(users), "movies": len(movie_vocab), "ratings": int(X.nnz),
@@ -126,10 +116,11 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
                  "latest_ts": int(snapshot["ts"].max()) if len(snapshot) else 0},
         "config": asdict(config),
         "model": config.model,
-        "k": {"chosen": k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
+        "k": {"chosen": clusters.k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
               "wcss": scan.wcss.tolist(), "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
               "boundary": scan.boundary},
-        "clusters": {"before_fixing": sizes_before.tolist(), "after_fixing": sizes_after.tolist()},
+        "clusters": {"before_fixing": clusters.sizes_before_fixing.tolist(),
+                     "after_fixing": clusters.sizes_after_fixing.tolist()},
         "metrics": {"softmax_training_accuracy": accuracy},
         "fit_seconds": seconds,
     }
@@ -138,5 +129,5 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineC
         manifest=manifest,
         estimators={"baseline": baseline, "recommender": recommender,
                     "softmax": classifier, "similar": similar},
-        arrays={"user_ids": users.ids, "movie_ids": movie_vocab.ids, "labels": fixed.labels},
+        arrays={"user_ids": users.ids, "movie_ids": movie_vocab.ids, "labels": clusters.labels},
     )

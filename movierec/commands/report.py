@@ -7,22 +7,33 @@ from pathlib import Path
 
 import click
 
+from shared.config import Settings, parse_k_range
+
 DEFAULT_MODELS = "baseline,cluster,kmeans-softmax,svd,truncated-svd,nmf,iterative-svd,item-knn,default"
+
+
+def _k_range(ctx, param, value: str) -> tuple[int, int]:
+    try:
+        return parse_k_range(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 @click.command("report")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the PNG files and index.html (created).")
-@click.option("--k-range", default="2-20", show_default=True,
-              help="k values to scan, as LOW-HIGH.")
-@click.option("--min-cluster-size", type=click.IntRange(min=1), default=6, show_default=True,
+@click.option("--k-range", default="2-20", show_default=True, callback=_k_range,
+              help="k values to scan, as LOW-HIGH (2 <= LOW <= HIGH).")
+@click.option("--min-cluster-size", type=click.IntRange(min=1),
+              default=Settings.min_cluster_size, show_default=True,
               help="Clusters smaller than this are dissolved (seed 001).")
 @click.option("--split", default="random:0.8:0", show_default=True,
               help="Split for the RMSE table (see `movierec evaluate`).")
 @click.option("--models", default=DEFAULT_MODELS, show_default=True,
               help="Comma-separated models for the RMSE table.")
-def command(data_dir: Path, out: Path, k_range: str, min_cluster_size: int, split: str, models: str):
+def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_size: int,
+            split: str, models: str):
     """Draw the clustering and accuracy of DATA_DIR's ratings: elbow curve with differences and
     boundary, silhouette against k, cluster sizes before and after fixing, a heat map of one
     cluster's most-rated movies, softmax accuracy against k, and the RMSE table."""
@@ -34,18 +45,11 @@ def command(data_dir: Path, out: Path, k_range: str, min_cluster_size: int, spli
     from shared.recsys.evaluation.clustering import cluster_heatmap, softmax_accuracy_by_k
     from shared.recsys.evaluation.harness import evaluate
     from shared.recsys.evaluation.split import parse_split
-    from shared.recsys.models.cluster_fixing import fix_small_clusters
-    from shared.recsys.models.features import favourites
-    from shared.recsys.models.k_selection import scan_k
+    from shared.recsys.models.clustering import cluster_users
+    from shared.recsys.models.features import favourites, taste_vectors
     from shared.recsys.models.registry import resolve
     from shared.recsys.ratings import rating_matrix
-    from shared.recsys.models.features import taste_vectors
 
-    try:
-        lo, hi = (int(x) for x in k_range.split("-", 1))
-        assert 2 <= lo < hi
-    except (ValueError, AssertionError):
-        raise click.BadParameter("must look like 2-20 (2 <= LOW < HIGH)", param_hint="--k-range")
     try:
         split_spec = parse_split(split)
     except ValueError as exc:
@@ -64,22 +68,18 @@ def command(data_dir: Path, out: Path, k_range: str, min_cluster_size: int, spli
 
     X, users, movie_vocab = rating_matrix(data.ratings)
     features = taste_vectors(X)
-    ks = range(lo, min(hi, X.shape[0] - 1) + 1)
-    with tqdm(total=len(ks), desc="choosing k", unit="k") as bar:
-        scan = scan_k(features, ks)
-        bar.update(len(ks))
-    elbow_k = scan.choose_k("elbow")
+    with tqdm(total=1, desc="choosing k", unit="scan") as bar:
+        clusters = cluster_users(features, favourites(X), "elbow", k_range, min_cluster_size)
+        bar.update(1)
+    scan, elbow_k = clusters.scan, clusters.k
     silhouette_k = scan.choose_k("silhouette")
-    kmeans = scan.model_for(elbow_k)
-    fixed = fix_small_clusters(kmeans.labels_, favourites(X), min_cluster_size, n_clusters=elbow_k)
-    sizes_before = np.bincount(kmeans.labels_, minlength=elbow_k)
-    sizes_after = np.bincount(fixed.labels)
+    sizes_before, sizes_after = clusters.sizes_before_fixing, clusters.sizes_after_fixing
     largest = int(np.argmax(sizes_after))
-    heat, heat_movies = cluster_heatmap(X, fixed.labels, largest)
+    heat, heat_movies = cluster_heatmap(X, clusters.labels, largest)
     titles = data.movies.set_index("movie_id")["title"].to_dict()
     heat_titles = [str(titles.get(int(m), m)) for m in movie_vocab.id_of(heat_movies)]
-    with tqdm(total=len(ks), desc="softmax accuracy", unit="k") as bar:
-        accuracy = softmax_accuracy_by_k(features, ks, progress=bar)
+    with tqdm(total=len(scan.ks), desc="softmax accuracy", unit="k") as bar:
+        accuracy = softmax_accuracy_by_k(features, scan.ks, progress=bar)
     results = evaluate(names, split_spec, data)
 
     pictures = {

@@ -7,6 +7,23 @@ from movierec.commands import connect
 from shared import config
 
 
+def train_and_publish(store, models, settings: config.Settings, snapshot=None,
+                      k_rule: str = "silhouette", model: str | None = None):
+    """Fit the pipeline on ``snapshot`` (default: ``store``'s ratings now) with ``settings``'
+    k range and smallest cluster, publish the version into ``models`` and make it active;
+    returns the bundle."""
+    from trainer.pipeline import PipelineConfig, fit_pipeline
+    from trainer.publish import publish
+
+    pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
+                                     min_cluster_size=settings.min_cluster_size,
+                                     **({"model": model} if model else {}))
+    snapshot = store.snapshot() if snapshot is None else snapshot
+    bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
+    publish(bundle, store, models, shrink=pipeline_config.shrink)
+    return bundle
+
+
 @click.command("train")
 @click.option("--k", "k_rule", default="silhouette", show_default=True,
               help="How to choose k: 'silhouette' (seed 002), 'elbow' (seed 001) or a number.")
@@ -22,8 +39,6 @@ def command(k_rule: str, model: str | None):
     from shared.store.models import ModelStore
     from shared.recsys.models import registry
     from shared.store.ratings import RatingStore
-    from trainer.pipeline import PipelineConfig, fit_pipeline
-    from trainer.publish import publish
 
     if k_rule not in ("elbow", "silhouette") and not k_rule.isdigit():
         raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number", param_hint="--k")
@@ -37,14 +52,10 @@ def command(k_rule: str, model: str | None):
     snapshot = store.snapshot()
     if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
         raise click.ClickException("no ratings in Redis to train on: run `movierec import DIR` first")
-    pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
-                                     min_cluster_size=settings.min_cluster_size,
-                                     **({"model": model} if model else {}))
-    bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
-    version = publish(bundle, store, ModelStore(client, keys, settings.model_dir),
-                      shrink=pipeline_config.shrink)
+    bundle = train_and_publish(store, ModelStore(client, keys, settings.model_dir), settings,
+                               snapshot, k_rule=k_rule, model=model)
     manifest = bundle.manifest
-    click.echo(f"trained version {version}: {manifest['data']['users']:,} users, "
+    click.echo(f"trained version {bundle.version}: {manifest['data']['users']:,} users, "
                f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "
                f"{len(manifest['clusters']['after_fixing'])} clusters after fixing; "
                f"fit {sum(manifest['fit_seconds'].values()):.1f} s; now active")

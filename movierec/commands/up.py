@@ -38,9 +38,8 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
 
 
 def _train_if_needed(store, settings) -> None:
+    from movierec.commands.train import train_and_publish
     from shared.store.models import ModelStore
-    from trainer.pipeline import PipelineConfig, fit_pipeline
-    from trainer.publish import publish
 
     models = ModelStore(store.redis, store.keys, settings.model_dir)
     version = models.active_version()
@@ -48,10 +47,8 @@ def _train_if_needed(store, settings) -> None:
         click.echo(f"movierec: serving model version {version}")
         return
     click.echo("movierec: training the first model")
-    config_ = PipelineConfig(k_range=settings.k_range, min_cluster_size=settings.min_cluster_size)
-    bundle = fit_pipeline(store.snapshot(), store.movies_frame(), config_)
-    version = publish(bundle, store, models, shrink=config_.shrink)
-    click.echo(f"movierec: model version {version} is active")
+    bundle = train_and_publish(store, models, settings)
+    click.echo(f"movierec: model version {bundle.version} is active")
 
 
 def _processes(workers: int) -> list[tuple[str, str]]:
@@ -71,21 +68,22 @@ def _processes(workers: int) -> list[tuple[str, str]]:
 def command(data: Path | None, port: int | None, workers: int):
     """Start everything on this machine: Redis, data, API and workers; Ctrl-C stops it all.
 
-    Redis is $REDIS_URL when it answers, otherwise a private redis-server under ./var/redis
-    (append-only file on), installed with apt-get when missing and possible.
+    Redis is $REDIS_URL when it answers, otherwise a private redis-server on
+    $MOVIEREC_REDIS_PORT (6390) under $MOVIEREC_VAR_DIR/redis (append-only file on), installed
+    with apt-get when missing and possible (not with $MOVIEREC_NO_APT set).
     """
     import redis
     from honcho.manager import Manager
     from honcho.printer import Printer
 
-    from movierec.redis_server import RedisUnavailable, ensure_redis
+    from movierec.redis_server import RedisUnavailable, ensure_configured_redis
     from shared.store.keys import Keys
     from shared.store.ratings import RatingStore
 
     settings = config.load()
     port = port or settings.port
     try:
-        handle = ensure_redis(settings.var_dir)
+        handle = ensure_configured_redis(settings)
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc))
     try:

@@ -5,12 +5,17 @@ An estimator's hyper-parameters (``get_params``) and its learned attributes (nam
 ``_``) are all there is to it, by the scikit-learn convention, so one generic codec serves
 every estimator in ``shared.recsys.models``: arrays (dense or CSR) go to the npz under a path-like
 name, scalars and parameters to the spec, nested estimators recurse.
+
+Private attributes (a leading underscore) are not stored. An estimator that keeps structures
+derived from its learned attributes (indexes that make scoring fast) builds them in a method
+named :data:`DERIVED_STATE_HOOK`, which its ``fit`` calls and :func:`decode` calls once the
+learned attributes of a fitted estimator are set; so a decoded estimator is ready to score, and
+scoring never changes it.
 """
 from __future__ import annotations
 
 import importlib
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +26,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 ALLOWED_MODULE = "shared.recsys.models."
-# Versions stored before the estimators moved into the recsys layer name them here.
+DERIVED_STATE_HOOK = "_build_derived_state"
+# Model versions already stored may name their estimators' classes under this module.
 _FORMER_MODULE = "shared.models."
 
 
@@ -95,7 +101,7 @@ def _class(path: str):
 
 
 def decode(spec: dict, arrays, prefix: str = "") -> BaseEstimator:
-    """Rebuild the estimator that :func:`encode` described."""
+    """Rebuild the estimator that :func:`encode` described, derived state included."""
     params = {}
     for name, value in spec["params"].items():
         if isinstance(value, dict) and "$estimator" in value:
@@ -120,6 +126,10 @@ def decode(spec: dict, arrays, prefix: str = "") -> BaseEstimator:
                                 for i, s in enumerate(value)])
         else:
             setattr(est, name, decode(value, arrays, f"{prefix}{name}/"))
+    fitted = any(spec[part] for part in ("attrs", "arrays", "sparse", "estimators"))
+    rebuild = getattr(est, DERIVED_STATE_HOOK, None)
+    if fitted and rebuild is not None:
+        rebuild()
     return est
 
 
@@ -132,10 +142,6 @@ def to_npz_bytes(arrays: dict) -> bytes:
 def from_npz_bytes(data: bytes) -> dict:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
-
-
-def dumps(spec: dict) -> str:
-    return json.dumps(spec, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass

@@ -74,3 +74,38 @@ def test_ensure_binary_accepts_a_reachable_url_without_a_server_binary(redis_url
     result = run_setup("ensure-binary", env={"PATH": str(empty_bin), "REDIS_URL": redis_url})
     assert result.returncode == 0, result.stderr
     assert f"using Redis at {redis_url}" in result.stdout
+
+
+def test_no_apt_setting_is_honoured(tmp_path):
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {"PATH": str(empty_bin), "HOME": str(tmp_path), "MOVIEREC_NO_APT": "1"}
+    result = run_setup("start", "--var", str(tmp_path / "var"), env=env)
+    assert result.returncode == 3
+    assert "redis-server is not installed, and MOVIEREC_NO_APT is set" in result.stderr
+
+
+def test_start_and_stop_use_the_configured_port_and_folder(tmp_path):
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (make test installs it)")
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "MOVIEREC_REDIS_PORT": str(port), "MOVIEREC_VAR_DIR": str(tmp_path / "var")}
+    started = run_setup("start", env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.strip() == f"redis://127.0.0.1:{port}/0"
+        assert (tmp_path / "var" / "redis").is_dir()
+    finally:
+        stopped = run_setup("stop", env=env)
+    assert stopped.returncode == 0
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=port, socket_timeout=2).ping()
+
+
+def test_a_bad_setting_is_a_clean_message(tmp_path):
+    env = {"PATH": os.environ.get("PATH", ""), "MOVIEREC_REDIS_PORT": "six"}
+    result = run_setup("start", env=env)
+    assert result.returncode == 2
+    assert "configuration: MOVIEREC_REDIS_PORT must be an integer" in result.stderr
+    assert "Traceback" not in result.stderr

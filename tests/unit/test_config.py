@@ -13,6 +13,8 @@ def test_defaults_run_on_one_machine():
     assert settings.model_dir == Path("var/models") and settings.k_range == (5, 14)
     assert settings.api_workers == (os.cpu_count() or 1) + 1 >= 2
     assert settings.api_worker_class == "gevent"
+    assert not settings.redis_url_given and settings.private_redis_port == 6390
+    assert settings.allow_apt
 
 
 def test_environment_overrides():
@@ -23,6 +25,26 @@ def test_environment_overrides():
     assert settings.k_range == (3, 7) and settings.min_cluster_size == 9
     assert settings.model_dir == Path("/tmp/v/models") and settings.api_workers == 7
     assert settings.api_worker_class == "sync"
+    assert settings.redis_url_given
+
+
+def test_the_private_redis_server_is_configured_here_too():
+    settings = config.load({"MOVIEREC_REDIS_PORT": "6401", "MOVIEREC_NO_APT": "1"})
+    assert settings.private_redis_port == 6401 and not settings.allow_apt
+
+
+@pytest.mark.parametrize("text, expected", [("5-14", (5, 14)), ("2-2", (2, 2)), (" 3-7", (3, 7))])
+def test_k_range_parses_low_high(text, expected):
+    assert config.parse_k_range(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("7", "must look like '5-14'"), ("a-b", "must look like '5-14'"),
+    ("1-5", "needs 2 <= low <= high"), ("9-3", "needs 2 <= low <= high"),
+])
+def test_k_range_says_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        config.parse_k_range(text)
 
 
 @pytest.mark.parametrize("env, message", [
@@ -30,6 +52,7 @@ def test_environment_overrides():
     ({"K_RANGE": "7"}, "K_RANGE must look like"),
     ({"K_RANGE": "9-3"}, "K_RANGE needs 2 <= low <= high"),
     ({"API_WORKER_CLASS": "eventlet"}, "API_WORKER_CLASS must be one of gevent, sync, got 'eventlet'"),
+    ({"MOVIEREC_REDIS_PORT": "redis"}, "MOVIEREC_REDIS_PORT must be an integer"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ValueError, match=message):

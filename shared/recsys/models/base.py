@@ -1,4 +1,4 @@
-"""The contract every rating estimator in ``shared/models`` follows.
+"""The contract every rating estimator in ``shared.recsys.models`` follows.
 
 Input is always a users x movies ``scipy.sparse.csr_matrix`` of explicit ratings on the
 0.5..5 scale, where a stored entry is a rating and an absent entry is "not rated"
@@ -14,8 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-RATING_MIN = 0.5
-RATING_MAX = 5.0
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 
 def as_ratings(X) -> sp.csr_matrix:

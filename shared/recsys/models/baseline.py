@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+from shared.recsys.models.base import RatingPredictor, as_ratings
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 
 class BaselinePredictor(RatingPredictor):

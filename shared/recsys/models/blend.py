@@ -6,7 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+from shared.recsys.models.base import RatingPredictor, as_ratings
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 
 class Blend(RatingPredictor):

@@ -14,8 +14,9 @@ from sklearn.preprocessing import normalize
 from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.cluster_fixing import favourite_counts
-from shared.recsys.models.features import FAVOURITE_THRESHOLD, baseline_residuals, favourites
+from shared.recsys.models.features import baseline_residuals, favourites
 from shared.recsys.models.kmeans import UserKMeans
+from shared.recsys.ratings import FAVOURITE_RATING
 
 
 def default_baseline() -> BaselinePredictor:
@@ -81,7 +82,7 @@ class ClusterMeans(RatingPredictor):
     """
 
     def __init__(self, n_clusters: int = 10, shrinkage: float = 10.0, baseline=None,
-                 n_init: int = 4, favourite_threshold: float = FAVOURITE_THRESHOLD,
+                 n_init: int = 4, favourite_threshold: float = FAVOURITE_RATING,
                  random_state=None):
         self.n_clusters = n_clusters
         self.shrinkage = shrinkage

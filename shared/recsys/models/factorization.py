@@ -6,34 +6,25 @@ The filled matrix is never built here: it equals ``offsets + D``, where ``offset
 ``a_u + b_i`` (``a`` the user means, ``b = 0``; or the baseline ``mu + b_u`` and ``b_i`` with
 ``centering='baseline'``) and ``D`` is sparse, holding ``r_ui - a_u - b_i`` on the rated cells
 only. Every product with the filled matrix is a sparse product plus a rank-two one.
+
+Fits and fold-ins run BLAS on one thread (:mod:`shared.recsys.blas`): their BLAS calls are many
+and small (ARPACK's vector products, tall-skinny QR), where more threads only contend.
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import solve_triangular
 from scipy.optimize import nnls
 from scipy.sparse.linalg import LinearOperator, svds
-from threadpoolctl import threadpool_limits
 
-from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+from shared.recsys.blas import with_one_blas_thread
+from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
-CENTERINGS = ("user_mean", "baseline")
+CENTRINGS = ("user_mean", "baseline")
 _ROWS_PER_CHUNK = 1 << 20
-
-
-def _single_threaded_blas(method):
-    """Run ``method`` with one BLAS thread: its BLAS calls are many and small (ARPACK's vector
-    products, tall-skinny QR), where extra threads only contend (20x slower on ml-latest-small
-    when the cores are busy)."""
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
-            return method(*args, **kwargs)
-    return wrapper
 
 
 def _row_of_each_rating(X: sp.csr_matrix) -> np.ndarray:
@@ -92,8 +83,8 @@ class _FilledMatrixFactorization(RatingPredictor):
 
     def _fit_fill(self, X: sp.csr_matrix) -> sp.csr_matrix:
         """Learn the fill values of ``X``; return the residuals ``D`` (pattern of ``X``)."""
-        if self.centering not in CENTERINGS:
-            raise ValueError(f"centering must be one of {CENTERINGS}, got {self.centering!r}")
+        if self.centering not in CENTRINGS:
+            raise ValueError(f"centering must be one of {CENTRINGS}, got {self.centering!r}")
         self.global_mean_ = float(X.data.mean()) if X.nnz else (RATING_MIN + RATING_MAX) / 2
         if self.centering == "baseline":
             self.baseline_ = BaselinePredictor().fit(X)
@@ -146,7 +137,7 @@ class _FilledMatrixFactorization(RatingPredictor):
             pred += self.user_offset_[users] + self.item_offset_[items]
         return np.clip(pred, RATING_MIN, RATING_MAX)
 
-    @_single_threaded_blas
+    @with_one_blas_thread
     def predict_unseen(self, X_new) -> np.ndarray:
         user_offset, D_new = self._fill_for(X_new)
         return self._scores(user_offset, self._fold_in(user_offset, D_new))
@@ -182,7 +173,7 @@ class TruncatedSVDPredictor(_FilledMatrixFactorization):
         self.centering = centering
         self.random_state = random_state
 
-    @_single_threaded_blas
+    @with_one_blas_thread
     def fit(self, X, y=None):
         X = as_ratings(X)
         D = self._fit_fill(X)
@@ -221,8 +212,7 @@ class IterativeSVD(_FilledMatrixFactorization):
     \sum_j \lambda / \sigma_j\, p_j^2` (least squares on the rated cells; ridge under shrinkage).
     At convergence this gives back a training row's own factors.
 
-    Hard impute run to convergence overfits (on ml-latest-small, 80/20 split: test RMSE 0.895
-    after 3 steps, like seed 003's 0.898, but 1.00 after 100), so the default shrinks.
+    Hard impute run to convergence overfits (docs/model-tuning.md), so the default shrinks.
 
     Parameters
     ----------
@@ -235,7 +225,7 @@ class IterativeSVD(_FilledMatrixFactorization):
     shrinkage : float
         :math:`\lambda`, subtracted from every singular value of the filled residual matrix;
         0 is hard impute. Singular values grow with the data, so retune it per data set
-        (12 to 15 is best of 5..30 on ml-latest-small).
+        (docs/model-tuning.md).
     centering : {'user_mean', 'baseline'}
         The starting fill, as in :class:`TruncatedSVDPredictor`.
     random_state : int or None
@@ -251,7 +241,7 @@ class IterativeSVD(_FilledMatrixFactorization):
         self.centering = centering
         self.random_state = random_state
 
-    @_single_threaded_blas
+    @with_one_blas_thread
     def fit(self, X, y=None):
         X = as_ratings(X)
         D = self._fit_fill(X)
@@ -347,7 +337,7 @@ class NMFPredictor(_FilledMatrixFactorization):
         self.tol = tol
         self.random_state = random_state
 
-    @_single_threaded_blas
+    @with_one_blas_thread
     def fit(self, X, y=None):
         X = as_ratings(X)
         D = self._fit_fill(X)

@@ -2,7 +2,7 @@
 
 * :func:`mean_centered` - each rating minus its user's mean, unrated stays 0 (seed 000);
 * :func:`baseline_residuals` - each rating minus ``mu + b_u + b_i`` of a fitted baseline;
-* :func:`favourites` - 1 where the rating is 4 or more (seed 001);
+* :func:`favourites` - 1 where the rating is a favourite's, 4 or more (seed 001);
 * :func:`genre_averages` - each user's average rating per genre (seed 002);
 * :func:`latent_factors` - a few dense latent factors per user (seed 003).
 
@@ -18,8 +18,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from shared.recsys.models.base import as_ratings
-
-FAVOURITE_THRESHOLD = 4.0
+from shared.recsys.ratings import FAVOURITE_RATING
 
 
 def _row_of_each_entry(X: sp.csr_matrix) -> np.ndarray:
@@ -62,7 +61,7 @@ def baseline_residuals(X, global_mean: float, user_bias: np.ndarray,
     return sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
 
-def favourites(X, threshold: float = FAVOURITE_THRESHOLD) -> sp.csr_matrix:
+def favourites(X, threshold: float = FAVOURITE_RATING) -> sp.csr_matrix:
     """The 0/1 matrix of favourites: 1 where the rating is ``threshold`` or more (seed 001).
 
     Stored as float64 so it goes straight into k-means and sparse products without overflow.
@@ -129,9 +128,9 @@ def latent_factors(X, n_components: int = 16, random_state=None, model=None) -> 
 
 def taste_vectors(X) -> sp.csr_matrix:
     """What users are clustered and classified on: mean-centred ratings (seed 000) scaled to
-    unit length. Without the scaling, k-means on MovieLens puts ~90 % of users in one cluster
+    unit length. Without the scaling, k-means on MovieLens puts most users in one cluster
     and heavy raters in clusters of one (seed 000's power-law sizes), which cluster fixing then
-    dissolves into two clusters; with it, clusters are of comparable size (the same
-    choice as ``KMeansSoftmax(normalize=True)``).
+    dissolves into two clusters (docs/model-tuning.md); with it, clusters are of comparable
+    size (the same choice as ``KMeansSoftmax(normalize=True)``).
     """
     return normalize(mean_centered(X))

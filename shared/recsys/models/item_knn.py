@@ -6,15 +6,16 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 SIMILARITIES = ("cosine", "pearson_baseline")
 # Bound on the elements of one dense block of similarities or one batch of candidate entries.
 _BLOCK_ELEMENTS = 1 << 22
 # A user whose ratings are candidate neighbours more often than this share of all kept
-# similarities is scored by a pass over the ranked similarities, not by sorting candidates
-# (measured on ml-latest-small: the two cost the same at about 0.1).
+# similarities is scored by a pass over the ranked similarities, not by sorting candidates:
+# the share at which the two cost the same (docs/model-tuning.md).
 _RANKED_SHARE = 0.1
 # Largest users x movies residual matrix densified to compute similarities with BLAS.
 _DENSE_ELEMENTS = 1 << 24
@@ -57,10 +58,10 @@ class ItemKNN(RatingPredictor):
     neighbours: their predictions are the baseline's.
 
     ``score_users`` and ``predict_unseen`` return unclipped scores (for ranking);
-    ``predict`` clips to 0.5..5. On a random 80/20 split of ml-latest-small the defaults give
-    RMSE 0.835; Surprise's KNNBaseline settings (``similarity='pearson_baseline'``,
-    ``damping=0``, ``min_item_ratings=1``, every neighbour kept) give 0.849, as Surprise itself
-    does (0.850).
+    ``predict`` clips to 0.5..5. With Surprise's KNNBaseline settings
+    (``similarity='pearson_baseline'``, ``damping=0``, ``min_item_ratings=1``, every neighbour
+    kept) it measures as Surprise does; the defaults measure better
+    (docs/accuracy-benchmark.md, docs/model-tuning.md).
 
     Parameters
     ----------
@@ -108,28 +109,26 @@ class ItemKNN(RatingPredictor):
                                else BaselinePredictor()).fit(X)
         self.user_residuals_ = self._residuals(X, self.baseline_.user_bias_)
         self.similarity_ = self._similarities(self.user_residuals_)
+        self._build_derived_state()
         return self
 
-    def _similarity_by_column(self) -> sp.csc_matrix:
-        """``similarity_`` as CSC (column ``j``: the movies that keep ``j``), cached."""
-        cached = getattr(self, "_csc_cache", None)
-        if cached is None or cached[0] is not self.similarity_:
-            cached = self._csc_cache = (self.similarity_, self.similarity_.tocsc())
-        return cached[1]
+    def _build_derived_state(self) -> None:
+        """The scoring structures read off ``similarity_``, built by ``fit`` and by
+        :func:`shared.recsys.persist.decode` on load, never stored (each is another copy of
+        ``similarity_``), so scoring only reads the estimator.
 
-    def _ranked_neighbours(self):
-        """``similarity_``'s rows with each row's neighbours in decreasing similarity (ties:
-        lower movie first, the order ``_combine`` breaks them in): ``(indptr, neighbours,
-        similarities)``, cached. A serving-side copy, 12 bytes an entry (indices as intp:
-        ``np.take`` would convert int32 ones on every call)."""
-        cached = getattr(self, "_ranked_cache", None)
-        if cached is None or cached[0] is not self.similarity_:
-            S = self.similarity_
-            rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
-            order = np.lexsort((S.indices, -S.data, rows))
-            cached = self._ranked_cache = (S, S.indptr.astype(np.intp),
-                                          S.indices[order].astype(np.intp), S.data[order])
-        return cached[1:]
+        ``_similarity_by_column`` is ``similarity_`` as CSC (column ``j``: the movies that keep
+        ``j``). ``_ranked_*`` are ``similarity_``'s rows with each row's neighbours in
+        decreasing similarity (ties: lower movie first, the order ``_combine`` breaks them in),
+        12 bytes an entry: the indices are intp because ``np.take`` would convert int32 ones on
+        every call."""
+        S = self.similarity_
+        self._similarity_by_column = S.tocsc()
+        rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+        order = np.lexsort((S.indices, -S.data, rows))
+        self._ranked_indptr = S.indptr.astype(np.intp)
+        self._ranked_neighbours = S.indices[order].astype(np.intp)
+        self._ranked_similarities = S.data[order]
 
     def _user_adjustments(self, rated: np.ndarray, resid: np.ndarray) -> np.ndarray:
         """Neighbourhood terms of every movie for one user who rated ``rated`` with residuals
@@ -137,7 +136,8 @@ class ItemKNN(RatingPredictor):
         its ``k`` most similar. One pass over the similarities whatever the user's number of
         ratings, where ``_adjustments`` sorts ratings x neighbours candidates: it is the
         faster way for users with many ratings."""
-        indptr, neighbours, sims = self._ranked_neighbours()
+        indptr, neighbours = self._ranked_indptr, self._ranked_neighbours
+        sims = self._ranked_similarities
         n_items = len(indptr) - 1
         is_rated = np.zeros(n_items, dtype=np.uint8)
         is_rated[rated] = 1
@@ -227,7 +227,7 @@ class ItemKNN(RatingPredictor):
         each rated movie ``j`` is a candidate neighbour of the movies that keep ``j``. Users
         with more candidates than ``_RANKED_SHARE`` of all similarities go one by one through
         ``_user_adjustments`` instead (same result, cheaper for them)."""
-        S = self._similarity_by_column()
+        S = self._similarity_by_column
         n_users, n_items = E.shape
         out = np.empty((n_users, n_items))
         per_rating = np.diff(S.indptr)[E.indices]
@@ -297,7 +297,7 @@ class ItemKNN(RatingPredictor):
 class _GramBlocks:
     """Blocks of the movie x movie residual cosines and co-rater counts of ``E`` (users x
     movies), from dense float32 BLAS products when ``E`` is small enough to densify (it is
-    then users x kept movies, 610 x 5.7k on ml-latest-small), else from sparse products."""
+    then users x kept movies), else from sparse products."""
 
     def __init__(self, E: sp.csr_matrix, over_co_raters: bool):
         self.over_co_raters = over_co_raters

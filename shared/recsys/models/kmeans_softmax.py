@@ -10,10 +10,11 @@ from sklearn.utils import check_random_state
 from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.cluster import cluster_sums, default_baseline
 from shared.recsys.models.cluster_fixing import favourite_counts
-from shared.recsys.models.features import (FAVOURITE_THRESHOLD, baseline_residuals, favourites,
-                                    mean_centered, user_means)
+from shared.recsys.models.features import (baseline_residuals, favourites, mean_centered,
+                                           user_means)
 from shared.recsys.models.kmeans import UserKMeans, squared_distances
 from shared.recsys.models.softmax import SoftmaxRegression
+from shared.recsys.ratings import FAVOURITE_RATING
 
 CENTRINGS = ("mean", "baseline")
 PREDICTIONS = ("centroid", "cluster_means")
@@ -92,7 +93,7 @@ class KMeansSoftmax(RatingPredictor):
                  prediction: str = "cluster_means", assignment: str = "fitted",
                  shrinkage: float = 10.0, prior_strength: float = 2.0, l2: float = 1e-3,
                  n_init: int = 10, softmax_max_iter: int = 200, baseline=None,
-                 favourite_threshold: float = FAVOURITE_THRESHOLD, random_state=None):
+                 favourite_threshold: float = FAVOURITE_RATING, random_state=None):
         self.n_clusters = n_clusters
         self.centring = centring
         self.normalize = normalize

@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
-from threadpoolctl import threadpool_limits
+
+from shared.recsys.blas import one_blas_thread
 
 KINDS = ("collaborative", "content", "hybrid")
 TERM_SEPARATOR = "|"
@@ -52,8 +53,8 @@ def item_factors_by_svd(X, n_components: int = 200, random_state=0) -> np.ndarra
     k = min(n_components, min(X.shape) - 1)
     if k < 1:
         raise ValueError(f"a {X.shape} rating matrix is too small for a truncated SVD")
-    # ARPACK's many small vector products: extra BLAS threads only contend (5x slower).
-    with threadpool_limits(limits=1, user_api="blas"):
+    # ARPACK's many small vector products, where extra BLAS threads only contend.
+    with one_blas_thread():
         return TruncatedSVD(n_components=k, algorithm="arpack", random_state=random_state
                             ).fit_transform(X.T.tocsr())
 
@@ -112,7 +113,7 @@ class SimilarMovies(BaseEstimator):
             tfidf = sp.csr_matrix((len(item_text), 0))
         self.n_content_terms_ = tfidf.shape[1]
         if min(tfidf.shape) > self.n_content_components:
-            with threadpool_limits(limits=1, user_api="blas"):  # tall-skinny work: see above
+            with one_blas_thread():  # tall-skinny work: see above
                 content = TruncatedSVD(n_components=self.n_content_components,
                                        random_state=self.random_state).fit_transform(tfidf)
         else:

@@ -6,7 +6,8 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from threadpoolctl import threadpool_limits
+
+from shared.recsys.blas import one_blas_thread
 
 
 def softmax_cost(params: np.ndarray, X, y: np.ndarray, n_classes: int, l2: float,
@@ -75,7 +76,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if k > 1:
             # L-BFGS-B's many small vector operations run several times slower when BLAS
             # spreads them over threads; one thread is fastest.
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():
                 result = minimize(softmax_cost, params, jac=True, method="L-BFGS-B",
                                   args=(X, y_index, k, self.l2, self.fit_intercept),
                                   options={"maxiter": self.max_iter, "ftol": self.tol,

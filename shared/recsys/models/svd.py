@@ -3,9 +3,10 @@ least squares on the known ratings only."""
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from shared.recsys.models.base import RATING_MAX, RATING_MIN, RatingPredictor, as_ratings
+from shared.recsys.blas import one_blas_thread
+from shared.recsys.models.base import RatingPredictor, as_ratings
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 # Bound on the elements of one batch of stacked design/Gram arrays (8 bytes each).
 _BATCH_ELEMENTS = 1 << 22
@@ -103,9 +104,9 @@ class BiasedMF(RatingPredictor):
     training ratings keeps :math:`b_i = 0, q_i = 0`.
 
     ``score_users`` and ``predict_unseen`` return unclipped scores (for ranking);
-    ``predict`` clips to 0.5..5. The defaults were tuned on a validation slice of
-    ml-latest-small's training ratings: on a random 80/20 split they give RMSE 0.843 (Surprise's
-    SGD ``SVD`` 0.876) in under a second.
+    ``predict`` clips to 0.5..5. The defaults are tuned on a validation slice of
+    ml-latest-small's training ratings; docs/accuracy-benchmark.md compares them with
+    Surprise's SGD ``SVD``.
 
     Parameters
     ----------
@@ -119,8 +120,8 @@ class BiasedMF(RatingPredictor):
         :math:`\alpha`: penalties grow as :math:`n^\alpha`, so users and movies with many
         ratings are held less tightly than a plain ridge would, but more than not at all.
     n_iter : int
-        Alternating sweeps (movies, then users); 6 reach within 0.001 RMSE of 12 on
-        MovieLens at half the time (docs/accuracy-benchmark.md).
+        Alternating sweeps (movies, then users); 6 are as accurate as 12 on MovieLens at half
+        the time (docs/accuracy-benchmark.md).
     init_std : float
         Standard deviation of the random normal start of the user factors.
     random_state : int or None
@@ -157,9 +158,8 @@ class BiasedMF(RatingPredictor):
         user_penalty = self._penalty(np.diff(X.indptr))
         item_penalty = self._penalty(np.diff(Xt.indptr))
         by_user, by_item = RidgeRows(X.indptr, X.indices), RidgeRows(Xt.indptr, Xt.indices)
-        # Thousands of tiny BLAS calls: extra BLAS threads only contend (10x slower when the
-        # cores are busy).
-        with threadpool_limits(limits=1, user_api="blas"):
+        # Thousands of tiny BLAS calls, where extra BLAS threads only contend.
+        with one_blas_thread():
             for _ in range(self.n_iter):
                 # Design rows are (1, p_u) and (1, q_i): the leading 1 fits the bias.
                 item = by_item.solve(resid_by_item - user[Xt.indices, 0],
@@ -182,8 +182,8 @@ class BiasedMF(RatingPredictor):
         if X_new.shape[1] != len(self.item_bias_):
             raise ValueError(f"X_new has {X_new.shape[1]} movies, the model {len(self.item_bias_)}")
         targets = X_new.data - self.global_mean_ - self.item_bias_[X_new.indices]
-        # No thread limit here: it costs milliseconds a call on the serving path, where
-        # the services already run single-threaded BLAS (shared.recsys.served.single_threaded_blas).
+        # No thread limit here: setting one costs milliseconds a call on the serving path, where
+        # the services already run single-threaded BLAS (shared.recsys.blas.single_threaded_blas).
         solved = RidgeRows(X_new.indptr, X_new.indices).solve(
             targets, _with_unit_column(self.item_factors_), self._penalty(np.diff(X_new.indptr)))
         return solved[:, 0], solved[:, 1:]

@@ -28,6 +28,10 @@ def test_report_rejects_bad_options_cleanly(tiny_data, tmp_path):
     runner = CliRunner()
     bad_range = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--k-range", "9"])
     assert bad_range.exit_code == 2 and "--k-range" in bad_range.output
+    reversed_range = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
+                                          "--k-range", "9-3"])
+    assert reversed_range.exit_code == 2 and "--k-range" in reversed_range.output
+    assert "needs 2 <= low <= high" in reversed_range.output
     bad_model = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--models", "magic"])
     assert bad_model.exit_code == 2 and "--models" in bad_model.output
     assert not list(tmp_path.glob("*.png"))

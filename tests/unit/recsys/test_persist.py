@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -14,9 +16,10 @@ def small_ratings(seed=0):
 
 
 def round_trip(est):
-    spec, arrays = persist.encode(est)
-    spec = __import__("json").loads(persist.dumps(spec))
-    return persist.decode(spec, persist.from_npz_bytes(persist.to_npz_bytes(arrays)))
+    """``est`` through the bytes and the JSON a stored model version is made of."""
+    blob, manifest = persist.bundle_to_npz(persist.ModelBundle("v1", {}, {"est": est}))
+    back = persist.bundle_from_npz("v1", blob, json.loads(json.dumps(manifest)))
+    return back.estimators["est"]
 
 
 def test_baseline_round_trips_to_identical_predictions():
@@ -72,3 +75,36 @@ def test_object_arrays_are_refused():
     est.names_ = np.array(["a", None], dtype=object)
     with pytest.raises(TypeError, match="without pickle"):
         persist.encode(est)
+
+
+class _Indexed(BaseEstimator):
+    """A test estimator with derived state: ``_doubled`` is rebuilt from ``values_``."""
+
+    def __init__(self, template=None):
+        self.template = template
+
+    def fit(self, values):
+        self.values_ = np.asarray(values, dtype=np.float64)
+        self._build_derived_state()
+        return self
+
+    def _build_derived_state(self):
+        self._doubled = 2 * self.values_
+
+
+_Indexed.__module__ = "shared.recsys.models.test_only"
+
+
+def test_derived_state_is_rebuilt_on_load_and_never_stored(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("shared.recsys.models.test_only")
+    module._Indexed = _Indexed
+    monkeypatch.setitem(sys.modules, "shared.recsys.models.test_only", module)
+    est = _Indexed(template=_Indexed()).fit([1.0, 2.5])
+    spec, arrays = persist.encode(est)
+    assert list(arrays) == ["values_"]
+    back = round_trip(est)
+    np.testing.assert_array_equal(back._doubled, [2.0, 5.0])
+    assert not hasattr(back.template, "_doubled")  # unfitted: nothing to derive from

@@ -6,8 +6,8 @@ from sklearn.base import clone
 from shared.recsys import persist
 from shared.recsys.models import item_knn
 from shared.recsys.models.baseline import BaselinePredictor
-from tests.unit.recsys.models.synthetic import low_rank_ratings, rmse
 from shared.recsys.models.item_knn import ItemKNN
+from tests.unit.recsys.models.synthetic import low_rank_ratings, rmse
 
 
 def brute_force_scores(model, X):
@@ -182,3 +182,43 @@ def test_persisted_model_predicts_the_same(data, fitted):
     users, items, _ = data[1]
     np.testing.assert_array_equal(back.predict(users, items), fitted.predict(users, items))
     np.testing.assert_array_equal(back.score_users([1, 2]), fitted.score_users([1, 2]))
+
+
+def fingerprint(value):
+    """Everything an attribute holds, by content and identity: equal fingerprints mean nothing
+    was set, replaced or written into."""
+    if isinstance(value, np.ndarray):
+        return ("array", id(value), value.dtype.str, value.shape, value.tobytes())
+    if sp.issparse(value):
+        return ("sparse", id(value), value.format, value.shape,
+                *(fingerprint(getattr(value, part)) for part in ("data", "indices", "indptr")
+                  if hasattr(value, part)))
+    if hasattr(value, "get_params"):
+        return ("estimator", id(value), {k: fingerprint(v) for k, v in vars(value).items()})
+    return ("value", id(value), repr(value))
+
+
+@pytest.mark.parametrize("ranked_share", [0.0, 1e9], ids=["ranked-pass", "sorted-candidates"])
+def test_scoring_leaves_the_estimator_unchanged(data, ranked_share, monkeypatch):
+    monkeypatch.setattr(item_knn, "_RANKED_SHARE", ranked_share)
+    X, (users, items, _) = data
+    model = ItemKNN().fit(X)
+    before = {name: fingerprint(value) for name, value in vars(model).items()}
+    model.predict_unseen(X[:5])
+    model.predict_unseen(sp.csr_matrix(np.full((1, X.shape[1]), 3.0)))  # rated every movie
+    model.score_users([0, 1])
+    model.predict(users, items)
+    assert {name: fingerprint(value) for name, value in vars(model).items()} == before
+
+
+def test_decoded_model_scores_identically_on_every_path(data, fitted, monkeypatch):
+    spec, arrays = persist.encode(fitted)
+    assert not any(name.startswith("_") for name in spec["sparse"] + spec["arrays"])
+    back = persist.decode(spec, persist.from_npz_bytes(persist.to_npz_bytes(arrays)))
+    X = data[0]
+    heavy = sp.csr_matrix(np.where(np.arange(X.shape[1]) % 2 == 0, 4.0, 0.0))
+    for ranked_share in (0.0, 1e9):
+        monkeypatch.setattr(item_knn, "_RANKED_SHARE", ranked_share)
+        for rows in (X[:20], heavy):
+            np.testing.assert_array_equal(back.predict_unseen(rows), fitted.predict_unseen(rows))
+        np.testing.assert_array_equal(back.score_users([0, 9]), fitted.score_users([0, 9]))
