@@ -39,7 +39,7 @@ class Services:
         self.store = RatingStore(self.redis, self.keys)
         self.counters = CounterStore(self.redis, self.keys)
         self.queue = events_queue(self.redis, settings)
-        self.models = ModelCache(ModelStore(self.redis, self.keys), warm_up=True)
+        self.models = ModelCache(ModelStore(self.redis, self.keys))
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
         self.cached_body = GroupCall(partial(cached_responses,

@@ -36,7 +36,7 @@ def current_stores() -> Stores:
     if pool not in _stores:
         keys = Keys(settings.key_prefix)
         _stores[pool] = Stores(RatingStore(client, keys), CounterStore(client, keys),
-                               ModelCache(ModelStore(client, keys)), events_queue(client, settings))
+                               ModelCache(ModelStore(client, keys), components=CLASSIFIER), events_queue(client, settings))
     return _stores[pool]
 
 
@@ -59,6 +59,7 @@ def assign_new_users(stores: Stores, user_ids: list[int], min_ratings: int) -> i
     return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
 
 
+CLASSIFIER = ("softmax",)  # all of a model version a worker uses: it assigns clusters
 DRAIN_BATCH = 1000
 DRAIN_SECONDS = 20.0  # then hand over to a fresh job, so no job runs long
 LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a steady stream

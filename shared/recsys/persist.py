@@ -169,11 +169,13 @@ def bundle_to_npz(bundle: ModelBundle) -> tuple[bytes, dict]:
     return to_npz_bytes(arrays), manifest
 
 
-def bundle_from_npz(version: str, blob: bytes, manifest: dict) -> ModelBundle:
-    """The bundle :func:`bundle_to_npz` wrote."""
+def bundle_from_npz(version: str, blob: bytes, manifest: dict, components=None) -> ModelBundle:
+    """The bundle :func:`bundle_to_npz` wrote; with ``components``, only those estimators
+    (a process that only assigns clusters need not rebuild the recommender)."""
     manifest = dict(manifest)
     arrays = from_npz_bytes(blob)
     estimators = {name: decode(spec, arrays, f"estimators/{name}/")
-                  for name, spec in manifest.pop("components").items()}
+                  for name, spec in manifest.pop("components").items()
+                  if components is None or name in components}
     plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
     return ModelBundle(version, manifest, estimators, plain)

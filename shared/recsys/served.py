@@ -16,24 +16,21 @@ from shared.recsys.vocabulary import Vocabulary
 
 
 class LiveModel:
+    """A version's estimators and vocabularies, scoring users from their live ratings. Built
+    from a bundle that may hold only some estimators (:meth:`ModelStore.load`'s
+    ``components``): the classifier alone assigns clusters."""
+
     def __init__(self, bundle):
         self.version = bundle.version
         self.manifest = bundle.manifest
         self.users = Vocabulary(bundle.arrays["user_ids"])
         self.movies = Vocabulary(bundle.arrays["movie_ids"])
         self.labels = bundle.arrays["labels"]
-        self.baseline = bundle.estimators["baseline"]
-        self.recommender = bundle.estimators["recommender"]
-        self.classifier = bundle.estimators["softmax"]
+        self.baseline = bundle.estimators.get("baseline")
+        self.recommender = bundle.estimators.get("recommender")
+        self.classifier = bundle.estimators.get("softmax")
         self.similar = bundle.estimators.get("similar")
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
-
-    def warm_up(self) -> None:
-        """Score a user who rated every movie once, so that the estimators build their lazy
-        serving structures (item-kNN's by-column and ranked similarities) while the version
-        loads, not inside some later user's request."""
-        everything = sp.csr_matrix(np.full((1, len(self.movies)), 3.0))
-        self.recommender.predict_unseen(everything)
 
     def user_row(self, ratings: dict) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""

@@ -11,13 +11,12 @@ from shared.store.models import ModelStore
 class ModelCache:
     """The active version, reloaded when the pointer in Redis moves (checked at most every
     ``check_every`` seconds), so readers pick up a new version without restart. With
-    ``warm_up``, a version is made ready to score users as it loads (the API's case; the
-    workers only assign clusters)."""
+    ``components``, only those estimators are loaded (the workers only assign clusters)."""
 
-    def __init__(self, store: ModelStore, check_every: float = 1.0, warm_up: bool = False):
+    def __init__(self, store: ModelStore, check_every: float = 1.0, components=None):
         self.store = store
         self.check_every = check_every
-        self.warm_up = warm_up
+        self.components = components
         self._model: LiveModel | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -33,8 +32,6 @@ class ModelCache:
             if version is None:
                 self._model = None
             elif self._model is None or self._model.version != version:
-                self._model = LiveModel(self.store.load(version))
-                if self.warm_up:
-                    self._model.warm_up()
+                self._model = LiveModel(self.store.load(version, self.components))
             self._checked = time.monotonic()
             return self._model

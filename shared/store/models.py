@@ -43,11 +43,12 @@ class ModelStore:
             (folder / "model.npz").write_bytes(blob)
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
-    def load(self, version: str) -> ModelBundle:
+    def load(self, version: str, components=None) -> ModelBundle:
+        """A stored version; with ``components``, only those of its estimators."""
         blob, text = self.redis.mget(self.keys.model_arrays(version), self.keys.model_manifest(version))
         if blob is None or text is None:
             raise KeyError(f"model version {version} is not stored")
-        return persist.bundle_from_npz(version, blob, json.loads(text))
+        return persist.bundle_from_npz(version, blob, json.loads(text), components)
 
     def manifest(self, version: str) -> dict | None:
         text = self.redis.get(self.keys.model_manifest(version))

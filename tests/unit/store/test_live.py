@@ -1,0 +1,49 @@
+"""The cache that hot-swaps the active model, and what it loads (fakeredis)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from shared.store.keys import Keys
+from shared.store.models import ModelStore
+from shared.recsys.served import LiveModel
+from shared.store.live import ModelCache
+
+
+@pytest.fixture
+def models(fake_redis, tiny_bundle):
+    store = ModelStore(fake_redis, Keys("t"))
+    store.save(tiny_bundle)
+    return store
+
+
+def test_cache_follows_the_active_pointer_without_restart(models, tiny_bundle):
+    cache = ModelCache(models, check_every=0)
+    assert cache.get() is None
+    models.activate(tiny_bundle.version)
+    first = cache.get()
+    assert first.version == tiny_bundle.version and cache.get() is first  # loaded once
+    models.save(dataclasses.replace(tiny_bundle, version="v2"))
+    models.activate("v2")
+    assert cache.get().version == "v2"
+
+
+def test_a_loaded_model_scores_like_the_fitted_one(models, tiny_bundle):
+    models.activate(tiny_bundle.version)
+    loaded = ModelCache(models).get()
+    fitted = LiveModel(tiny_bundle)
+    movies = loaded.movies.ids
+    heavy = {int(m): 4.0 for m in movies[::2]}  # scored by item-kNN's ranked pass
+    light = {int(movies[0]): 5.0, int(movies[3]): 2.0}
+    for ratings in (heavy, light, {}):
+        np.testing.assert_allclose(loaded.scores(ratings), fitted.scores(ratings), atol=1e-12)
+
+
+def test_a_cache_of_the_classifier_alone_assigns_clusters(models, tiny_bundle):
+    models.activate(tiny_bundle.version)
+    full = ModelCache(models).get()
+    classifier_only = ModelCache(models, components=("softmax",)).get()
+    assert classifier_only.recommender is None and classifier_only.baseline is None
+    movies = full.movies.ids
+    for ratings in ({int(m): 4.0 for m in movies[:7]}, {int(m): 1.5 for m in movies[5:40:3]}):
+        assert classifier_only.assign_cluster(ratings) == full.assign_cluster(ratings)
