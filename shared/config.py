@@ -36,6 +36,15 @@ def parse_k_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _key_prefix(env, name: str, default: str) -> str:
+    """The prefix of every data key, which also serves as their Redis Cluster hash tag."""
+    raw = env.get(name) or default
+    if any(c in raw for c in "{} %"):
+        raise ConfigError(f"{name} must have no braces, spaces or '%' (it becomes the keys' "
+                          f"hash tag), got {raw!r}")
+    return raw
+
+
 def _k_range(env, name: str, default: tuple[int, int]) -> tuple[int, int]:
     raw = env.get(name)
     if raw in (None, ""):
@@ -96,7 +105,7 @@ def load(env=None) -> Settings:
         redis_url_given=bool(env.get("REDIS_URL")),
         private_redis_port=_int(env, "MOVIEREC_REDIS_PORT", Settings.private_redis_port),
         allow_apt=not env.get("MOVIEREC_NO_APT"),
-        key_prefix=env.get("MOVIEREC_PREFIX") or Settings.key_prefix,
+        key_prefix=_key_prefix(env, "MOVIEREC_PREFIX", Settings.key_prefix),
         queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
         port=_int(env, "PORT", Settings.port),
         api_workers=_int(env, "API_WORKERS", default_api_workers()),

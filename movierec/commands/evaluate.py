@@ -1,6 +1,7 @@
 """``movierec evaluate``: measure models offline on a MovieLens folder, as a table or JSON lines."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -48,8 +49,6 @@ def _model_names(ctx, param, values) -> list[str]:
             registry.make(name)
         except KeyError as err:
             raise click.BadParameter(err.args[0], ctx, param) from None
-        except ImportError as err:
-            raise click.BadParameter(f"model {name!r} is not available here: {err}", ctx, param) from None
     return names
 
 
@@ -91,10 +90,13 @@ def command(data_dir: Path, split, models: list[str], as_json: bool):
     Reports RMSE and MAE of the held-out ratings, precision, recall and nDCG at 10 of held-out
     favourites (ratings >= 4), and fit time, averaged over folds. Progress goes to stderr.
     """
-    from shared.data.movielens import LoadError, load_ratings
+    from shared.data.movielens import LoadError, load_ratings, ml100k_fold
 
     try:
-        data = data_dir if isinstance(split, PredefinedFolds) else load_ratings(data_dir, progress=True)
+        if isinstance(split, PredefinedFolds):
+            data = functools.partial(ml100k_fold, data_dir)
+        else:
+            data = load_ratings(data_dir, progress=True)
         results = evaluate(models, split, data, progress=True)
     except (LoadError, FileNotFoundError) as err:
         raise click.ClickException(f"cannot read {data_dir}: {err}") from None

@@ -19,8 +19,7 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
     from shared.data.synthetic import generate
 
     if data is None and store.n_movies():
-        meta = {k.decode(): v.decode() for k, v in store.redis.hgetall(store.keys.meta).items()}
-        click.echo(f"movierec: data already loaded from {meta.get('source', '?')}")
+        click.echo(f"movierec: data already loaded from {store.import_meta().get('source', '?')}")
         return
     if data is None:
         data = var_dir / "data" / "generated"

@@ -43,7 +43,6 @@ def import_folder(path: Path, store: RatingStore, progress: bool = True,
                 changed += store.apply_wire(batch, log=False).applied
                 bar.update(len(batch))
             read += len(chunk)
-    store.redis.hset(store.keys.meta, mapping={
-        "source": str(Path(path).resolve()), "format": fmt, "imported_at": time.time(),
-        "movies": len(movies), "ratings": read})
+    store.record_import(source=str(Path(path).resolve()), format=fmt, imported_at=time.time(),
+                        movies=len(movies), ratings=read)
     return ImportResult(fmt, len(movies), read, changed, time.perf_counter() - start)

@@ -179,6 +179,14 @@ class RatingStore:
         frame["year"] = frame["year"].astype("Int64")
         return frame.sort_values("movie_id", ignore_index=True)
 
+    def record_import(self, **meta) -> None:
+        """Note what was imported and when."""
+        self.redis.hset(self.keys.meta, mapping=meta)
+
+    def import_meta(self) -> dict[str, str]:
+        """What was imported and when (:meth:`record_import`)."""
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.meta).items()}
+
     def n_movies(self) -> int:
         return self.redis.hlen(self.keys.movies)
 

@@ -57,3 +57,9 @@ def test_k_range_says_what_is_wrong(text, message):
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ValueError, match=message):
         config.load(env)
+
+
+@pytest.mark.parametrize("prefix", ["a{b", "two words", "50%"])
+def test_a_prefix_that_cannot_be_a_hash_tag_is_refused_by_name(prefix):
+    with pytest.raises(config.ConfigError, match="MOVIEREC_PREFIX"):
+        config.load({"MOVIEREC_PREFIX": prefix})

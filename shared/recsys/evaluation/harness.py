@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from shared.recsys.evaluation.accuracy import mae, ranking_metrics, relevant_items, rmse
 from shared.recsys.evaluation.split import Fold, Split, parse_split
-from shared.recsys.models.base import RATING_MAX, RATING_MIN
+from shared.recsys.ratings import RATING_MAX, RATING_MIN
 from shared.recsys.models.registry import make, resolve
 
 TOP_N = 10
