@@ -1,4 +1,4 @@
-"""The reference for bench/live.py: Flask's hello world under the API's own gunicorn set-up.
+"""The reference for python -m bench.live: Flask's hello world under the API's own gunicorn set-up.
 
 ``python bench/live/hello.py --bind 127.0.0.1:PORT --workers 3 --worker-class gevent`` runs it
 with ``movierec.commands.serve.gunicorn_options`` and ``GunicornApp``, so the only difference

@@ -1,13 +1,15 @@
--- wrk script of bench/live.py: `wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE]`
+-- wrk script of python -m bench.live:
+--   wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE]
 --   hello            GET / (the hello-world reference)
 --   recommendations  GET /v1/users/<random user>/recommendations?n=10
 --   computed         the same with n drawn from 6..15, so that a (user, n) pair, and with it
---                    the API's cached answer, rarely repeats within a run (bench/live.py VARIED_N)
+--                    the API's cached answer, rarely repeats within a run
+--                    (VARIED_N in bench/live/settings.py)
 --   event            POST /v1/events, one rating event of a random movie by a random user
 --                    outside the data set (ids from 10,000,001), so that the cached answers
 --                    of the users the GET runs ask for stay valid
 -- IDS_FILE: first line the user ids, second line the movie ids, separated by spaces.
--- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live.py.
+-- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live/load.py.
 
 local mode, users, movies = "hello", {}, {}
 local json_headers = { ["Content-Type"] = "application/json" }

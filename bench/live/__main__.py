@@ -1,0 +1,149 @@
+"""Benchmarks of issue 4, live events and recommendations, on one machine, by hand.
+
+    .venv/bin/python -m bench.live            # about 5 minutes; rewrites the results block of
+                                              # docs/live-benchmark.md
+    .venv/bin/python -m bench.live --quick    # a short smoke run; prints only
+    API_WORKER_CLASS=sync .venv/bin/python -m bench.live --only-rps   # the wrk runs under
+                                              # another configuration (API and hello world)
+
+Sets up everything itself and tears it down at the end (also on Ctrl-C or SIGTERM): a private
+redis-server on a free loopback port in a temporary folder, ``movierec import`` of
+ml-latest-small, ``movierec train`` (``--model svd`` when the default model cannot be trained),
+``movierec serve`` (gunicorn, the API's worker class and count), Flask's hello world under the
+same gunicorn options (bench/live/hello.py), and two ``movierec worker`` processes. All
+traffic goes to 127.0.0.1.
+
+Measures, in this order:
+  1. requests per second of the hello world, single-event POSTs and recommendation GETs
+     (wrk, 1 thread, bench/live/wrk.lua), interleaved over rounds; recommendations both as a
+     client revisiting gets them (the API's cache warm) and computed on every request;
+  2. in process, what one recommendation and one single-event POST spend their time on;
+  3. freshness: while a background process posts 5,000 events/s, probes rate a user's top
+     recommendation 5 stars and time until it has left that user's list and the cluster's
+     favourite count has moved;
+  4. batched ingest end to end: batches of 1,000 posted as fast as the API takes them, timed
+     until every event is applied (nothing waiting in Redis, no job running).
+Each phase records the CPU every process group used (from /proc), so the report says where
+the time went and how much other programs on the machine took. Needs Debian's ``wrk``.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.benchdoc import write_results
+
+from .freshness import phase_freshness
+from .in_process import phase_profile
+from .ingest import phase_ingest
+from .machine import machine_info
+from .processes import Stack, set_up
+from .report import render, rps_table
+from .request_rates import phase_rps
+from .settings import API_WORKERS, DEFAULT_DATA, DOC, MODULE, ROOT
+
+# the profile comes before the phases that add ratings to the data set's users
+PHASES = (("requests per second (wrk)", phase_rps),
+          ("one recommendation and one POST, in process", phase_profile),
+          ("freshness under background load", phase_freshness),
+          ("batched ingest", phase_ingest))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="MovieLens folder (default: ml-latest-small in the team folder)")
+    parser.add_argument("--duration", type=int, default=8, help="seconds of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the wrk runs")
+    parser.add_argument("--connections", type=int, default=8,
+                        help=f"wrk connections of the req/s runs (the latency runs use "
+                             f"{API_WORKERS}, one per gunicorn worker)")
+    parser.add_argument("--rate", type=int, default=5000, help="background events/s (freshness)")
+    parser.add_argument("--background-batch", type=int, default=500)
+    parser.add_argument("--probes", type=int, default=120)
+    parser.add_argument("--probe-timeout", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--freshness-seconds", type=float, default=150.0,
+                        help="at most this long probing")
+    parser.add_argument("--ingest-events", type=int, default=300_000)
+    parser.add_argument("--ingest-threads", type=int, default=4)
+    parser.add_argument("--ingest-timeout", type=float, default=120.0)
+    parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 s wrk runs, 1 round, 20 probes, 20,000 events; "
+                             "leaves the doc alone")
+    parser.add_argument("--only-rps", action="store_true",
+                        help="only the wrk runs; print their table and leave the doc alone")
+    parser.add_argument("--no-doc", action="store_true",
+                        help=f"do not rewrite the results block of {DOC.relative_to(ROOT)}")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds, args.probes, args.ingest_events = 2, 1, 20, 20_000
+    args.no_doc = args.no_doc or args.quick or args.only_rps
+    return args
+
+
+def check_prerequisites(args) -> str | None:
+    """What is missing to run at all, as a message; None when nothing is."""
+    if shutil.which("wrk") is None:
+        return (f"python -m {MODULE} needs wrk, the HTTP load generator, which is not "
+                f"installed.\nInstall Debian's package, then run again:  apt-get install -y wrk")
+    if not (args.data / "ratings.csv").exists() and not any(args.data.glob("*.dat")) \
+            and not (args.data / "u.data").exists():
+        return f"no MovieLens data at {args.data} (give --data DIR)"
+    return None
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    problem = check_prerequisites(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    started, when = time.monotonic(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    tmp = Path(tempfile.mkdtemp(prefix="movierec-bench-live-"))
+    stack = Stack(tmp)
+    try:
+        results = {"machine": machine_info(), "argv": argv, "when": when,
+                   "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        ctx = set_up(stack, args)
+        results["data_users"] = ctx.users
+        phases = PHASES[:1] if args.only_rps else PHASES
+        for number, (title, phase) in enumerate(phases, 1):
+            print(f"{number}/{len(phases)} {title}", flush=True)
+            phase(ctx)
+        results.update(ctx.results)
+        if args.only_rps:
+            print("\n".join(rps_table(results)))
+            return 0
+        results["seconds"] = time.monotonic() - started
+        block = render(results)
+        print("\n" + block)
+        if not args.no_doc:
+            write_results(DOC, f"python -m {MODULE}", block, "Live benchmark")
+            print(f"results written to {DOC.relative_to(ROOT)}")
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted; stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

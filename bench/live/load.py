@@ -1,0 +1,119 @@
+"""Load generation: wrk runs (bench/live/wrk.lua) and rating events posted from client threads,
+as fast as answered or on an open-loop schedule."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .http_client import http_request
+from .settings import HERE, VARIED_N
+from .stats import pct
+
+WRK_RUNS = {  # name -> (which server, wrk.lua mode, what it is)
+    "hello": ("hello", "hello", "hello world GET /"),
+    "event": ("api", "event", "POST one event"),
+    "cached": ("api", "recommendations", "GET recommendations, n=10 (cache warm)"),
+    "computed": ("api", "computed", f"GET recommendations, n={VARIED_N[0]}–{VARIED_N[1]} "
+                                    f"(computed)"),
+}
+
+
+def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Path) -> dict:
+    """One wrk run with 1 thread; its WRK_JSON line, with ``rps`` and ``errors`` added."""
+    # one connection per request, as from many distinct clients: with keep-alive, wrk's few
+    # connections stay with whichever gevent process accepted them and leave the others idle
+    cmd = ["wrk", "-t1", "-H", "Connection: close", f"-c{connections}", f"-d{duration}s",
+           "--timeout", "5s", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--",
+           mode, str(ids_file)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    result = json.loads(line[len("WRK_JSON "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                               "status_errors", "timeouts"))
+    return result
+
+
+def event_bodies(rng: random.Random, users: list[int], movies: list[int], batch: int,
+                 count: int) -> list[bytes]:
+    """``count`` distinct JSON arrays of ``batch`` rating events without ``ts``: the API stamps
+    receipt time, so a body posted twice is applied twice (later ts), not skipped."""
+    bodies = []
+    for _ in range(count):
+        events = [{"type": "rating", "user_id": rng.choice(users), "movie_id": rng.choice(movies),
+                   "rating": rng.randint(1, 10) / 2} for _ in range(batch)]
+        bodies.append(json.dumps(events, separators=(",", ":")).encode())
+    return bodies
+
+
+def post_batches(port: int, bodies: list[bytes], n_requests: int, threads: int,
+                 deadline: float, interval: float | None = None, stop=None) -> dict:
+    """Post ``n_requests`` bodies with ``threads`` client threads, the i-th not before
+    ``t0 + i * interval`` when ``interval`` is given (open loop), else as fast as answered."""
+    lock = threading.Lock()
+    state = {"next": 0, "accepted": 0, "errors": 0, "late_max": 0.0, "latencies": [],
+             "first_sent": None, "last_sent": None}
+    t0 = time.monotonic()
+
+    def worker():
+        while True:
+            with lock:
+                i = state["next"]
+                if i >= n_requests:
+                    return
+                state["next"] += 1
+            if interval is not None:
+                pause = t0 + i * interval - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                else:
+                    with lock:
+                        state["late_max"] = max(state["late_max"], -pause)
+            if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+                return
+            sent = time.time()
+            try:
+                status, answer = http_request(port, "POST", "/v1/events", bodies[i % len(bodies)])
+            except OSError:
+                status, answer = 0, b""
+            done = time.time()
+            with lock:
+                state["first_sent"] = min(state["first_sent"] or sent, sent)
+                state["last_sent"] = max(state["last_sent"] or sent, sent)
+                state["latencies"].append(done - sent)
+                if status == 202:
+                    state["accepted"] += json.loads(answer)["accepted"]
+                else:
+                    state["errors"] += 1
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(max(deadline - time.monotonic(), 0) + 15)
+    state["requests"] = len(state["latencies"])
+    return state
+
+
+def post_latencies(state: dict) -> dict:
+    """p50 and p99 seconds of the POSTs of a ``post_batches`` run."""
+    return {"post_p50": pct(state["latencies"], 50), "post_p99": pct(state["latencies"], 99)}
+
+
+def background_load(port, bodies, batch, rate, seconds, stop, results):
+    """Child process: post ``rate`` events/s in batches of ``batch`` until stopped."""
+    interval = batch / rate
+    state = post_batches(port, bodies, int(seconds / interval) + 1, threads=3,
+                         deadline=time.monotonic() + seconds, interval=interval, stop=stop)
+    # the rate over the schedule kept: first to last send, plus the last one's share
+    span = state["last_sent"] - state["first_sent"] + interval if state["first_sent"] else math.nan
+    results.put({"accepted": state["accepted"], "errors": state["errors"],
+                 "requests": state["requests"], "rate": state["accepted"] / span,
+                 "late_max": state["late_max"], **post_latencies(state)})

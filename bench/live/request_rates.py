@@ -1,0 +1,46 @@
+"""Phase 1: requests per second and latency of the hello world, single-event POSTs and
+recommendation GETs (cache warm and computed), wrk runs interleaved over rounds."""
+from __future__ import annotations
+
+from .http_client import get_recommendations
+from .load import WRK_RUNS, run_wrk
+from .pipeline import delete_matching
+from .processes import Context
+from .settings import API_WORKERS
+
+
+def run_once(ctx: Context, name: str, connections: int) -> dict:
+    server, mode, _ = WRK_RUNS[name]
+    port = ctx.hello_port if server == "hello" else ctx.api_port
+    return run_wrk(port, mode, connections, ctx.args.duration, ctx.ids_file)
+
+
+def phase_rps(ctx: Context) -> None:
+    """The wrk runs, interleaved over rounds so that slow spells of the machine hit all."""
+    args, conns = ctx.args, ctx.args.connections
+    runs = {f"{name}@{c}": [] for name in WRK_RUNS for c in (conns, API_WORKERS)}
+    cpu = {name: [] for name in runs}
+    drains = []
+    for round_no in range(args.rounds):
+        print(f"  round {round_no + 1}: one GET per user ({len(ctx.users)}) to warm the API's "
+              f"recommendation cache", flush=True)
+        for user in ctx.users:
+            get_recommendations(ctx.api_port, user)
+        for name in WRK_RUNS:
+            for c in ((conns, API_WORKERS) if name != "event" else (conns,)):
+                print(f"  round {round_no + 1}: wrk {name}, {c} connections, {args.duration} s",
+                      flush=True)
+                finished_before = ctx.pipeline.finished_ids() if name == "event" else set()
+                if name == "computed":  # starts cold
+                    delete_matching(ctx.client, ctx.keys.recommendations_cache("*"))
+                ctx.meter.start()
+                result = run_once(ctx, name, c)
+                cpu[f"{name}@{c}"].append(ctx.meter.stop())
+                runs[f"{name}@{c}"].append(result)
+                if name == "event":
+                    waiting = ctx.pipeline.backlog()
+                    drained = ctx.pipeline.wait_idle(args.drain_timeout)
+                    jobs = len(ctx.pipeline.finished_ids() - finished_before)
+                    drains.append({"events": result["requests"], "waiting": waiting,
+                                   "drain_s": drained, "jobs": jobs})
+    ctx.results["rps"] = {"runs": runs, "cpu": cpu, "event_drains": drains}

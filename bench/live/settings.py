@@ -1,0 +1,20 @@
+"""Where the benchmark finds things and how it sets the services up: paths, the API's gunicorn
+worker class and count (also the hello world's), the RQ workers and their queue."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.config import load as load_settings
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DEFAULT_DATA = (ROOT / ".." / "shared" / "data" / "ml-latest-small").resolve()
+DOC = ROOT / "docs" / "live-benchmark.md"
+MODULE = "bench.live"  # run as python -m bench.live
+RQ_WORKERS = 2
+QUEUE = "bench-live-events"
+VARIED_N = (6, 15)  # wrk.lua's "computed" mode draws n from this range (keep them in step)
+
+# the API's own defaults, or $API_WORKERS and $API_WORKER_CLASS
+SETTINGS = load_settings()
+API_WORKERS, WORKER_CLASS = SETTINGS.api_workers, SETTINGS.api_worker_class
