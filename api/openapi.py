@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.data.events import EVENT_TYPES, MAX_EVENTS_PER_REQUEST
+from shared.data.events import EVENT_TYPES, MAX_EVENT_ID_LENGTH, MAX_EVENTS_PER_REQUEST, MAX_ID
+from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 
 bp = Blueprint("openapi", __name__)
 
@@ -31,18 +32,26 @@ BAD = _json(_ref("Error"), "invalid parameter, naming the field and the reason")
 NOT_FOUND = _json(_ref("Error"), "unknown id")
 NO_MODEL = _json(_ref("Error"), "no model trained yet")
 
+# What shared.data.events.validate_event accepts, from its own bounds: an absent field and an
+# explicit null are the same; rating is required on rating events, absent or null on the others.
+POSITIVE_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 EVENT = {
     "type": "object", "required": ["type", "user_id", "movie_id"], "additionalProperties": False,
     "properties": {
         "type": {"enum": list(EVENT_TYPES)},
-        "user_id": {"type": "integer", "minimum": 1},
-        "movie_id": {"type": "integer", "minimum": 1},
-        "rating": {"type": "number", "minimum": 0.5, "maximum": 5, "multipleOf": 0.5,
-                   "description": "required for rating events, refused on the others"},
-        "ts": {"type": "number", "minimum": 0, "description": "seconds since 1970; default: receipt"},
-        "event_id": {"type": "string", "minLength": 1, "maxLength": 128,
+        "user_id": POSITIVE_ID,
+        "movie_id": POSITIVE_ID,
+        "rating": {"type": ["number", "null"], "minimum": RATING_MIN, "maximum": RATING_MAX,
+                   "multipleOf": RATING_STEP,
+                   "description": "required for rating events, absent or null on the others"},
+        "ts": {"type": ["number", "null"], "minimum": 0,
+               "description": "seconds since 1970; default: receipt"},
+        "event_id": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_EVENT_ID_LENGTH,
                      "description": "an id seen before is not applied again"},
     },
+    "if": {"required": ["type"], "properties": {"type": {"const": "rating"}}},
+    "then": {"required": ["rating"], "properties": {"rating": {"type": "number"}}},
+    "else": {"properties": {"rating": {"type": "null"}}},
 }
 ITEM = {"type": "object", "properties": {
     "movie_id": {"type": "integer"}, "title": {"type": ["string", "null"]},

@@ -18,6 +18,8 @@ EVENT_TYPES = ("rating", "favourite", "unfavourite")
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ID = 2**53 - 1  # ids travel through Lua as doubles
 MAX_EVENT_ID_LENGTH = 128
+_RATING_RANGE = f"{RATING_MIN:g} and {RATING_MAX:g}"
+_RATING_GRID = f"{RATING_MIN:g}, {RATING_MIN + RATING_STEP:g}, ..., {RATING_MAX:g}"
 
 
 class EventError(ValueError):
@@ -71,14 +73,12 @@ def _positive_id(obj: dict, field: str) -> int:
 
 def half_stars(value) -> int:
     """Rating on the half-star grid of the rating scale as an integer count of half stars."""
-    scale = f"{RATING_MIN:g} and {RATING_MAX:g}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EventError("rating", f"must be a number between {scale}")
+        raise EventError("rating", f"must be a number between {_RATING_RANGE}")
     if not RATING_MIN <= value <= RATING_MAX:
-        raise EventError("rating", f"must be between {scale}, got {value}")
+        raise EventError("rating", f"must be between {_RATING_RANGE}, got {value}")
     if value % RATING_STEP:
-        grid = f"{RATING_MIN:g}, {RATING_MIN + RATING_STEP:g}, ..., {RATING_MAX:g}"
-        raise EventError("rating", f"must be on the half-star grid ({grid}), got {value}")
+        raise EventError("rating", f"must be on the half-star grid ({_RATING_GRID}), got {value}")
     return int(value * 2)
 
 
