@@ -125,7 +125,10 @@ class ItemKNN(RatingPredictor):
         S = self.similarity_
         self._similarity_by_column = S.tocsc()
         rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
-        order = np.lexsort((S.indices, -S.data, rows))
+        # Kept similarities lie in (0, 1], so row r's keys 2r - s lie in [2r - 1, 2r): one
+        # stable sort orders by row, then by decreasing similarity, then (rows are stored by
+        # increasing index) by lower movie.
+        order = np.argsort(rows * 2.0 - S.data, kind="stable")
         self._ranked_indptr = S.indptr.astype(np.intp)
         self._ranked_neighbours = S.indices[order].astype(np.intp)
         self._ranked_similarities = S.data[order]
