@@ -29,6 +29,7 @@ def _resume_inbox(client, settings, queue) -> None:
 def command(burst: bool, fork: bool, name: str | None):
     """Apply queued event batches to the ratings store in Redis."""
     from shared.recsys.blas import single_threaded_blas
+    import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events
 
     settings = config.load()
     single_threaded_blas()
