@@ -3,7 +3,9 @@
 Top-N follows the usual offline protocol: a user's relevant items are their held-out ratings of
 at least 4 (a favourite, seed 001); the candidates are every movie the user has not already rated
 in what the model was shown; the model ranks candidates by predicted score. Users without a
-held-out favourite say nothing about ranking and are skipped.
+held-out favourite say nothing about ranking and are skipped. Beside their quality, the lists'
+catalogue coverage and the popularity of what they recommend show whether a gain is only
+popularity.
 """
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-FAVOURITE_RATING = 4.0
+from shared.recsys.ratings import FAVOURITE_RATING
+
+NO_ITEM = -1  # an empty rank of a list shorter than k
 
 
 def rmse(truth, predicted) -> float:
@@ -53,11 +57,13 @@ def top_k_items(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None
 
 
 def _hits(ranked: np.ndarray, relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows x k) booleans "the item at this rank is relevant", and each row's relevant count."""
+    """(rows x k) booleans "the item at this rank is relevant", and each row's relevant count.
+    A rank holding :data:`NO_ITEM` (a list shorter than ``k``) is a miss."""
     if sp.issparse(relevant):
         relevant = relevant.toarray()
     relevant = np.asarray(relevant, dtype=bool)
-    hits = np.take_along_axis(relevant, ranked[:, :k], axis=1)
+    ranked = ranked[:, :k]
+    hits = np.take_along_axis(relevant, np.maximum(ranked, 0), axis=1) & (ranked != NO_ITEM)
     return hits, relevant.sum(axis=1)
 
 
@@ -88,24 +94,71 @@ def ndcg_at_k(ranked: np.ndarray, relevant, k: int = 10) -> np.ndarray:
     return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
 
 
-def ranking_metrics(score_rows: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
-                    relevant: sp.csr_matrix, k: int = 10, batch_size: int = 256) -> dict:
-    """Mean precision, recall and nDCG at ``k`` over the rows with at least one relevant item.
+def evaluated_rows(relevant: sp.csr_matrix) -> np.ndarray:
+    """The rows with at least one relevant item: the users a ranking is measured on."""
+    relevant = sp.csr_matrix(relevant)
+    return np.flatnonzero(np.diff(relevant.indptr))
+
+
+def top_k_lists(score_rows: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
+                rows: np.ndarray, k: int = 10, batch_size: int = 256) -> np.ndarray:
+    """(len(rows), k) column indices of each row's ``k`` best-scored movies, best first, never
+    one in ``seen``; :data:`NO_ITEM` where a row has fewer than ``k`` candidates.
 
     ``score_rows(rows)`` returns the model's scores of every movie for those rows; they are asked
-    for ``batch_size`` rows at a time so memory stays at ``batch_size x n_movies``. Items in
-    ``seen`` (what the model was shown) are never candidates.
-    """
-    relevant = sp.csr_matrix(relevant)
-    rows = np.flatnonzero(np.diff(relevant.indptr))
-    totals = np.zeros(3)
+    for ``batch_size`` rows at a time so memory stays at ``batch_size x n_movies``."""
+    ranked = np.full((len(rows), min(k, seen.shape[1])), NO_ITEM, dtype=np.int64)
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]
         scores = np.array(score_rows(batch), dtype=np.float64)
-        ranked = top_k_items(scores, k, exclude=seen[batch])
-        rel = relevant[batch].toarray()
-        totals += [precision_at_k(ranked, rel, k).sum(), recall_at_k(ranked, rel, k).sum(),
-                   ndcg_at_k(ranked, rel, k).sum()]
-    means = totals / len(rows) if len(rows) else np.full(3, np.nan)
+        top = top_k_items(scores, k, exclude=seen[batch])
+        top[np.take_along_axis(scores, top, axis=1) == -np.inf] = NO_ITEM  # the padding
+        ranked[start:start + len(batch)] = top
+    return ranked
+
+
+def list_metrics(ranked: np.ndarray, relevant: sp.csr_matrix, k: int = 10,
+                 batch_size: int = 256) -> dict:
+    """Mean precision, recall and nDCG at ``k`` of ranked lists (one per row of ``relevant``,
+    :data:`NO_ITEM` for an empty rank)."""
+    relevant = sp.csr_matrix(relevant)
+    totals = np.zeros(3)
+    for start in range(0, len(ranked), batch_size):
+        top = ranked[start:start + batch_size]
+        rel = relevant[start:start + batch_size].toarray()
+        totals += [precision_at_k(top, rel, k).sum(), recall_at_k(top, rel, k).sum(),
+                   ndcg_at_k(top, rel, k).sum()]
+    means = totals / len(ranked) if len(ranked) else np.full(3, np.nan)
     return {"precision": float(means[0]), "recall": float(means[1]), "ndcg": float(means[2]),
-            "n_users": int(len(rows))}
+            "n_users": int(len(ranked))}
+
+
+def ranking_metrics(score_rows: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
+                    relevant: sp.csr_matrix, k: int = 10, batch_size: int = 256) -> dict:
+    """Mean precision, recall and nDCG at ``k`` over the rows with at least one relevant item,
+    ranking by ``score_rows`` (see :func:`top_k_lists`); items in ``seen`` (what the model was
+    shown) are never candidates."""
+    relevant = sp.csr_matrix(relevant)
+    rows = evaluated_rows(relevant)
+    ranked = top_k_lists(score_rows, seen, rows, k, batch_size)
+    return list_metrics(ranked, relevant[rows], k, batch_size)
+
+
+def coverage(ranked: np.ndarray, n_movies: int) -> float:
+    """Share of the ``n_movies`` movies that appear in at least one list."""
+    shown = np.unique(ranked[ranked != NO_ITEM])
+    return len(shown) / n_movies if n_movies else float("nan")
+
+
+def popularity_percentiles(train: sp.csr_matrix) -> np.ndarray:
+    """Each movie's percentile of its number of training ratings among all movies: the share
+    (in %) of the movies rated at most as often, so the most rated movie is at 100."""
+    counts = np.diff(sp.csc_matrix(train).indptr)
+    return 100.0 * np.searchsorted(np.sort(counts), counts, side="right") / max(len(counts), 1)
+
+
+def mean_popularity_percentile(ranked: np.ndarray, percentiles: np.ndarray) -> float:
+    """Mean popularity percentile (:func:`popularity_percentiles`) of every recommended movie,
+    over all the lists' ranks (a movie counts as often as it is recommended)."""
+    shown = ranked[ranked != NO_ITEM]
+    return float(percentiles[shown].mean()) if len(shown) else float("nan")

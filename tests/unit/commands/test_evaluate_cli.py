@@ -81,3 +81,37 @@ def test_folder_without_ratings_is_a_clean_error(tmp_path):
     assert result.exit_code == 1
     assert "cannot read" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_served_strategies_are_rows_without_a_rating_error(small_folder):
+    result = CliRunner().invoke(command, [str(small_folder), "--models", "served:cluster,baseline",
+                                          "--k-range", "2-3", "--min-cluster-size", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    served, baseline = [json.loads(line) for line in result.stdout.splitlines()]
+    assert served["model"] == "served:cluster" and tuple(served) == RESULT_KEYS
+    assert served["rmse"] is None and served["mae"] is None
+    assert 0 <= served["ndcg_at_10"] <= 1 and 0 < served["coverage_at_10"] <= 1
+    assert baseline["rmse"] > 0 and 0 < baseline["popularity_percentile_at_10"] <= 100
+
+
+def test_table_shows_coverage_and_popularity_and_a_dash_for_no_rmse(small_folder):
+    result = CliRunner().invoke(command, [str(small_folder), "--models", "served:svd",
+                                          "--k-range", "2-3", "--min-cluster-size", "2"])
+    assert result.exit_code == 0, result.output
+    header, _, row = result.stdout.splitlines()
+    assert header.split() == ["model", "split", "folds", "RMSE", "MAE", "P@10", "R@10", "nDCG@10",
+                              "cov@10", "pop%@10", "fit", "s", "n_test"]
+    assert row.split()[:5] == ["served:svd", "random:0.8:0", "1", "-", "-"]
+
+
+def test_unknown_served_strategy_lists_the_served_names(tmp_path):
+    result = CliRunner().invoke(command, [str(tmp_path), "--models", "served:magic"])
+    assert result.exit_code == 2
+    assert "'served:magic'" in result.output and "served:hybrid" in result.output
+
+
+def test_bad_k_range_is_a_usage_error(small_folder):
+    result = CliRunner().invoke(command, [str(small_folder), "--models", "served:cluster",
+                                          "--k-range", "5-2"])
+    assert result.exit_code == 2
+    assert "--k-range" in result.output and "Traceback" not in result.output

@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from shared.recsys.evaluation.accuracy import (
-    mae, ndcg_at_k, precision_at_k, ranking_metrics, recall_at_k, relevant_items, rmse, top_k_items,
+    NO_ITEM, coverage, list_metrics, mae, mean_popularity_percentile, ndcg_at_k, popularity_percentiles,
+    precision_at_k, ranking_metrics, recall_at_k, relevant_items, rmse, top_k_items, top_k_lists,
 )
 
 
@@ -91,3 +92,45 @@ def test_ranking_metrics_do_not_depend_on_batch_size():
     many = ranking_metrics(lambda rows: scores[rows], seen, relevant, k=5, batch_size=64)
     assert one == pytest.approx(many)
     assert 0 < one["n_users"] <= 30
+
+
+def test_an_empty_rank_is_a_miss():
+    ranked = np.array([[1, NO_ITEM, NO_ITEM], [NO_ITEM, NO_ITEM, NO_ITEM]])
+    relevant = np.zeros((2, 4), dtype=bool)
+    relevant[:, [1, 3]] = True  # the last column must not be read through index -1
+    np.testing.assert_allclose(precision_at_k(ranked, relevant, k=3), [1 / 3, 0.0])
+    np.testing.assert_allclose(recall_at_k(ranked, relevant, k=3), [1 / 2, 0.0])
+    np.testing.assert_allclose(ndcg_at_k(ranked, relevant, k=3), [1 / (1 + 1 / math.log2(3)), 0.0])
+
+
+def test_top_k_lists_mark_the_ranks_past_the_candidates_as_empty():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [4.0, 3.0, 2.0, 1.0]])
+    seen = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 1, 1]]))
+    ranked = top_k_lists(lambda rows: scores[rows], seen, np.array([0, 1]), k=3, batch_size=1)
+    assert ranked.tolist() == [[3, 2, 0], [1, NO_ITEM, NO_ITEM]]
+
+
+def test_list_metrics_equal_ranking_metrics_on_the_same_lists():
+    rng = np.random.default_rng(7)
+    scores = rng.random((25, 40))
+    seen = sp.random(25, 40, density=0.3, random_state=8, format="csr")
+    relevant = sp.csr_matrix(sp.random(25, 40, density=0.1, random_state=9, format="csr") != 0)
+    rows = np.flatnonzero(np.diff(relevant.indptr))
+    ranked = top_k_lists(lambda r: scores[r], seen, rows, k=5)
+    assert list_metrics(ranked, relevant[rows], k=5, batch_size=4) == pytest.approx(
+        ranking_metrics(lambda r: scores[r], seen, relevant, k=5))
+
+
+def test_coverage_is_the_share_of_movies_in_some_list():
+    ranked = np.array([[0, 2, NO_ITEM], [2, 3, NO_ITEM]])
+    assert coverage(ranked, 10) == pytest.approx(0.3)
+
+
+def test_popularity_percentile_puts_the_most_rated_movie_at_100():
+    # ratings per movie: 3, 1, 1, 0, 2
+    train = sp.csr_matrix(np.array([[5, 4, 0, 0, 3], [4, 0, 0, 0, 2], [1, 0, 3, 0, 0.0]]))
+    percentiles = popularity_percentiles(train)
+    np.testing.assert_allclose(percentiles, [100, 60, 60, 20, 80])
+    ranked = np.array([[0, 4], [3, NO_ITEM]])
+    assert mean_popularity_percentile(ranked, percentiles) == pytest.approx((100 + 80 + 20) / 3)
+    assert math.isnan(mean_popularity_percentile(np.full((1, 2), NO_ITEM), percentiles))

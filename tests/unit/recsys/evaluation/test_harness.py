@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from shared.recsys.evaluation.harness import RESULT_KEYS, evaluate, measure
@@ -7,18 +6,7 @@ from shared.recsys.evaluation.split import RandomSplit, UserSplit
 from shared.recsys.models.base import RatingPredictor
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.ratings import rating_matrix
-
-
-def synthetic_ratings(n_users=60, n_movies=40, per_user=15, seed=0) -> pd.DataFrame:
-    """Ratings with real structure (user and movie biases), so a fitted model beats chance."""
-    rng = np.random.default_rng(seed)
-    user_bias, movie_bias = rng.normal(0, 0.7, n_users), rng.normal(0, 0.7, n_movies)
-    users = np.repeat(np.arange(n_users), per_user)
-    movies = np.concatenate([rng.choice(n_movies, per_user, replace=False) for _ in range(n_users)])
-    raw = 3.5 + user_bias[users] + movie_bias[movies] + rng.normal(0, 0.3, len(users))
-    return pd.DataFrame({"user_id": users + 1, "movie_id": movies + 1,
-                         "rating": np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
-                         "ts": rng.integers(0, 10_000, len(users))})
+from tests.unit.recsys.evaluation.synthetic import synthetic_ratings
 
 
 class Oracle(RatingPredictor):
@@ -41,8 +29,9 @@ def test_result_has_the_documented_keys_and_sane_values():
     assert result["model"] == "baseline" and result["split"] == "random:0.8:0"
     assert result["folds"] == 1
     assert 0 < result["mae"] <= result["rmse"]
-    for key in ("precision_at_10", "recall_at_10", "ndcg_at_10"):
+    for key in ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10"):
         assert 0 <= result[key] <= 1
+    assert 0 < result["popularity_percentile_at_10"] <= 100
     assert result["fit_seconds"] >= 0
     fold = next(RandomSplit(0.8, 0).folds(synthetic_ratings()))
     assert result["n_test"] == fold.n_test
@@ -121,3 +110,50 @@ def test_served_models_run_end_to_end(name):
     [result] = evaluate([name], "random:0.8:0", data, progress=False)
     [baseline] = evaluate(["baseline"], "random:0.8:0", data, progress=False)
     assert np.isfinite(result["rmse"]) and result["rmse"] < 1.5 * baseline["rmse"]
+
+
+class MostRated(RatingPredictor):
+    """Ranks every user's movies by how many training ratings they have; no rating scale."""
+
+    predicts_ratings = False
+
+    def fit(self, X, y=None):
+        self.counts_ = np.diff(X.tocsc().indptr).astype(float)
+        return self
+
+    def score_users(self, users):
+        return np.tile(self.counts_, (len(users), 1))
+
+    def predict_unseen(self, X_new):
+        return np.tile(self.counts_, (X_new.shape[0], 1))
+
+
+class RanksOnly(MostRated):
+    """Says it ranks only by refusing to predict ratings."""
+
+    predicts_ratings = True
+
+    def predict(self, users, items):
+        raise NotImplementedError("ranks only")
+
+
+@pytest.mark.parametrize("model, split", [
+    (MostRated(), RandomSplit(0.8, 0)), (MostRated(), UserSplit(0.8, 0)),
+    (RanksOnly(), RandomSplit(0.8, 0)),  # under users: only the declaration can tell
+])
+def test_a_ranking_only_model_has_no_rating_error_but_is_ranked(model, split):
+    fold = next(split.folds(synthetic_ratings()))
+    result = measure(model, fold)
+    assert np.isnan(result["rmse"]) and np.isnan(result["mae"])
+    assert 0 < result["ndcg_at_10"] <= 1
+    assert result["popularity_percentile_at_10"] > 70  # the most rated movies, by construction
+
+
+def test_coverage_and_popularity_tell_a_popular_list_from_a_personal_one():
+    data = synthetic_ratings()
+    fold = next(RandomSplit(0.8, 0).folds(data))
+    truth, _, _ = rating_matrix(data, fold.users, fold.movies)
+    popular, oracle = measure(MostRated(), fold), measure(Oracle(truth), fold)
+    assert popular["coverage_at_10"] < oracle["coverage_at_10"] <= 1
+    assert popular["popularity_percentile_at_10"] > oracle["popularity_percentile_at_10"]
+

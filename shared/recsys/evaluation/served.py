@@ -1,0 +1,107 @@
+"""The strategies the API serves, measured offline: ``served:<strategy>`` for each of
+:data:`shared.recsys.strategies.STRATEGIES`.
+
+On a fold, the version is what a retrain on the fold's training part publishes: the pipeline
+the trainer runs (:func:`shared.recsys.pipeline.fit_bundle`) and the live counters the store
+then holds (:class:`shared.recsys.cluster_counters.PublishedCounters`). Each user's list is
+:func:`shared.recsys.strategies.recommend` of those, as the API computes it for
+``GET /v1/users/<id>/recommendations``. A user the version was trained on keeps their training
+cluster; under the ``users:`` protocol a new user is placed by the version's classifier from
+their known ratings once they have ``min_ratings_to_assign`` of them, as the worker does, and
+their ratings join the cluster's counters as the store's ``assign`` adds them; with fewer, the
+list is the popular fallback.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from shared.recsys import strategies
+from shared.recsys.cluster_counters import PublishedCounters
+from shared.recsys.evaluation.accuracy import NO_ITEM
+from shared.recsys.evaluation.split import Fold
+from shared.recsys.pipeline import PipelineConfig, fit_bundle
+from shared.recsys.ratings import FAVOURITE_RATING
+from shared.recsys.served import LiveModel
+
+PREFIX = "served:"
+
+
+def served_names() -> list[str]:
+    """The model name of every strategy the API serves."""
+    return [PREFIX + strategy for strategy in strategies.STRATEGIES]
+
+
+def strategy_of(name: str) -> str | None:
+    """The strategy a ``served:`` model name measures; None for a name without the prefix;
+    ``KeyError`` listing the served names for an unknown strategy."""
+    key = name.strip().lower()
+    if not key.startswith(PREFIX):
+        return None
+    strategy = key[len(PREFIX):]
+    if strategy not in strategies.STRATEGIES:
+        raise KeyError(f"unknown served strategy {name!r}; choose from: {', '.join(served_names())}")
+    return strategy
+
+
+@dataclass(frozen=True)
+class ServedSetup:
+    """How the service is configured where it matters to its lists: the trainer's pipeline
+    (k range, smallest cluster, shrinkage...) and the worker's threshold for placing a new user."""
+
+    pipeline: PipelineConfig
+    min_ratings_to_assign: int
+
+
+class PublishedVersion:
+    """A version fitted on ``fold.train`` and published: its live model and counters."""
+
+    def __init__(self, fold: Fold, setup: ServedSetup):
+        started = time.perf_counter()
+        X = fold.train
+        favourites = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
+        bundle = fit_bundle(X, favourites, fold.users, fold.movies, setup.pipeline, progress=False)
+        self.model = LiveModel(bundle)
+        self.counters = PublishedCounters(X, self.model.labels, self.model.baseline,
+                                          fold.movies.ids, shrink=setup.pipeline.shrink,
+                                          favourites=favourites)
+        self.fit_seconds = time.perf_counter() - started
+        self.fold = fold
+        self.min_ratings_to_assign = setup.min_ratings_to_assign
+        self._users: dict[int, tuple[dict, int | None, sp.csr_matrix | None]] = {}
+
+    def _user(self, row: int):
+        """(live ratings, cluster, ratings joining the cluster) of a test row of the fold."""
+        if row not in self._users:
+            fold = self.fold
+            seen = fold.seen[row]
+            ratings = dict(zip(fold.movies.ids[seen.indices].tolist(), seen.data.tolist()))
+            if fold.known is None:
+                cluster = self.model.training_cluster(int(fold.users.ids[row]))
+                joining = None
+            elif len(ratings) >= self.min_ratings_to_assign:
+                cluster, joining = self.model.assign_cluster(ratings), seen
+            else:
+                cluster, joining = None, None
+            self._users[row] = (ratings, cluster, joining)
+        return self._users[row]
+
+    def lists(self, strategy: str, rows: np.ndarray, n: int) -> np.ndarray:
+        """(len(rows), n) column indices of the movies ``strategy`` recommends to each row of
+        ``fold.seen``, best first; :data:`NO_ITEM` past the end of a shorter list."""
+        ranked = np.full((len(rows), n), NO_ITEM, dtype=np.int64)
+        for j, row in enumerate(rows):
+            ratings, cluster, joining = self._user(int(row))
+            counters, popular = None, ()
+            if cluster is None:
+                popular = self.counters.popular(strategies.ranked_page(n, len(ratings)))
+            else:
+                reads = strategies.cluster_reads(strategy, n, len(ratings))
+                counters = self.counters.cluster(cluster, reads, joining=joining)
+            items = strategies.recommend(self.model, ratings, counters, popular, n, strategy).items
+            movies = [item["movie_id"] for item in items]
+            ranked[j, :len(movies)] = self.fold.movies.index(movies)
+        return ranked

@@ -1,0 +1,69 @@
+"""The pipeline on matrices is the trainer's pipeline: the same bundle from the same data."""
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shared.config import Settings
+from shared.data import movielens
+from shared.recsys.persist import encode
+from shared.recsys.pipeline import PipelineConfig, fit_bundle
+from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix
+from shared.recsys.vocabulary import Vocabulary
+
+CONFIG = dict(k_range=(3, 6), min_cluster_size=4)  # tiny_bundle's
+
+
+def stored(bundle) -> dict:
+    """Every array a bundle saves, estimators' included."""
+    arrays = dict(bundle.arrays)
+    for name, estimator in bundle.estimators.items():
+        arrays.update(encode(estimator, f"{name}/")[1])
+    return arrays
+
+
+def test_matrices_in_give_the_trainers_bundle(tiny_data, tiny_bundle):
+    data = movielens.load(tiny_data)
+    users = Vocabulary(data.ratings["user_id"].to_numpy())
+    movies = Vocabulary(np.concatenate([data.movies["movie_id"], data.ratings["movie_id"]]))
+    X, _, _ = rating_matrix(data.ratings, users, movies)
+    F = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
+    by_id = data.movies.set_index("movie_id")
+    text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).reindex(movies.ids).fillna("")
+    bundle = fit_bundle(X, F, users, movies, PipelineConfig(**CONFIG), item_text=text.tolist(),
+                        latest_ts=int(data.ratings["ts"].max()), progress=False)
+
+    def comparable(manifest):
+        return {k: v for k, v in manifest.items() if k not in ("trained_at", "fit_seconds")}
+
+    assert comparable(bundle.manifest) == comparable(tiny_bundle.manifest)
+    assert list(bundle.manifest["fit_seconds"]) == list(tiny_bundle.manifest["fit_seconds"])
+    ours, trainers = stored(bundle), stored(tiny_bundle)
+    assert sorted(ours) == sorted(trainers)
+    for name in trainers:
+        np.testing.assert_array_equal(ours[name], trainers[name], err_msg=name)
+
+
+def test_without_catalogue_text_similar_movies_are_collaborative_only():
+    X = sp.random(40, 30, density=0.3, random_state=0, format="csr")
+    X.data = np.ceil(X.data * 10) / 2
+    users, movies = Vocabulary(np.arange(40) + 1), Vocabulary(np.arange(30) + 100)
+    bundle = fit_bundle(X, sp.csr_matrix(X >= 4.0, dtype=float), users, movies,
+                        PipelineConfig(k_range=(2, 3), min_cluster_size=2), progress=False)
+    similar = bundle.estimators["similar"]
+    assert not similar.has_content_.any() and similar.has_collaborative_.any()
+    assert bundle.manifest["data"]["latest_ts"] == 0
+    assert len(bundle.arrays["labels"]) == 40
+
+
+def test_the_trainers_config_is_this_one_with_the_service_defaults():
+    from trainer.pipeline import PipelineConfig as TrainerConfig
+
+    assert issubclass(TrainerConfig, PipelineConfig)
+    config = TrainerConfig()
+    assert config.k_range == Settings.k_range and config.min_cluster_size == Settings.min_cluster_size
+    assert [f.name for f in dataclasses.fields(TrainerConfig)] == [
+        f.name for f in dataclasses.fields(PipelineConfig)]
+    with pytest.raises(TypeError):
+        PipelineConfig()  # no service defaults in the pure layer: the caller says
