@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from shared.recsys.models.base import RatingPredictor
+from shared.recsys.models.topn import TopNRecommender
 
 # The registry entry the trainer serves and ``default`` stands for: whichever measures best.
 DEFAULT_MODEL = "blend"
@@ -69,7 +70,25 @@ def _blend():
     return Blend([_svd(), _item_knn(), _baseline()])
 
 
-FACTORIES: dict[str, Callable[[], RatingPredictor]] = {
+def _most_popular():
+    from shared.recsys.models.topn import MostPopular
+
+    return MostPopular()
+
+
+def _ease():
+    from shared.recsys.models.ease import EASE
+
+    return EASE()
+
+
+def _ials():
+    from shared.recsys.models.ials import ImplicitALS
+
+    return ImplicitALS()
+
+
+FACTORIES: dict[str, Callable[[], RatingPredictor | TopNRecommender]] = {
     "baseline": _baseline,
     "cluster": _cluster,
     "kmeans-softmax": _kmeans_softmax,
@@ -79,6 +98,9 @@ FACTORIES: dict[str, Callable[[], RatingPredictor]] = {
     "iterative-svd": _iterative_svd,
     "item-knn": _item_knn,
     "blend": _blend,
+    "most-popular": _most_popular,
+    "ease": _ease,
+    "ials": _ials,
 }
 
 
@@ -96,6 +118,6 @@ def resolve(name: str) -> str:
     return key
 
 
-def make(name: str) -> RatingPredictor:
+def make(name: str) -> RatingPredictor | TopNRecommender:
     """A fresh, unfitted estimator for ``name``; ``KeyError`` listing the names if unknown."""
     return FACTORIES[resolve(name)]()

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from shared.recsys.models import registry
 from shared.recsys.models.base import RatingPredictor
 from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.models.topn import TopNRecommender
 
 
 def test_the_readme_documents_every_model_name_in_order():
@@ -57,9 +58,17 @@ def test_unknown_name_is_a_key_error_listing_the_names():
 
 
 @pytest.mark.parametrize("name", registry.available())
-def test_each_name_builds_a_fresh_unfitted_rating_predictor(name):
+def test_each_name_builds_a_fresh_unfitted_estimator(name):
     model = registry.make(name)
-    assert isinstance(model, RatingPredictor)
+    assert isinstance(model, (RatingPredictor, TopNRecommender))
     assert model is not registry.make(name)
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
+
+
+@pytest.mark.parametrize("name", ["most-popular", "ease", "ials"])
+def test_the_top_n_models_rank_and_do_not_predict_ratings(name):
+    model = registry.make(name)
+    assert isinstance(model, TopNRecommender)
+    assert model.predicts_ratings is False
+    assert not hasattr(model, "predict")

@@ -1,0 +1,131 @@
+"""EASE, the embarrassingly shallow autoencoder (Steck 2019): an items x items linear model in
+closed form, for catalogues small enough to hold it."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from shared.recsys.models.topn import TopNRecommender, confidence
+
+# Users densified at once while the Gram matrix is accumulated: bounds that dense block.
+_DENSE_ELEMENTS = 1 << 24
+
+
+class EASE(TopNRecommender):
+    r"""Each movie's score is a learned linear combination of the user's other movies.
+
+    .. math::
+        \hat B = \arg\min_B \lVert X - XB \rVert_F^2 + \lambda \lVert B \rVert_F^2
+                 \quad \text{s.t. } \operatorname{diag}(B) = 0
+
+    whose closed form (Steck 2019) is
+
+    .. math::
+        P = (X^\top X + \lambda I)^{-1}, \qquad
+        \hat B = I - P \,\operatorname{diagMat}(1 / \operatorname{diag}(P)),
+        \quad\text{i.e. } \hat B_{ij} = -P_{ij} / P_{jj},\ \hat B_{jj} = 0
+
+    and the scores of user :math:`u` are :math:`s_u = x_u \hat B`. :math:`X` is the implicit
+    feedback of :func:`shared.recsys.models.topn.confidence` (``scheme``). The zero diagonal
+    keeps a movie from explaining itself, so the model has to learn from co-occurrence.
+    Nothing is user-specific: a user's scores come from their current row alone, so
+    ``predict_unseen`` (fold-in) costs one sparse row times :math:`\hat B`, and a new rating
+    changes the list at once.
+
+    The inverse of the Gram matrix is computed once (Cholesky, float32, LAPACK ``potrf`` and
+    ``potri``); its cost is :math:`n^3` flops and :math:`4 n^2` bytes for :math:`n` movies,
+    which caps the catalogue: ``max_items = 10_000`` means a 400 MB :math:`\hat B` (and as
+    much again while it is computed). Above the cap only the ``max_items`` most-rated movies
+    are kept, both as inputs and as candidates; every other movie (and any movie without a
+    training rating) scores ``-inf``, so it is never recommended by this model.
+
+    Parameters
+    ----------
+    l2 : float
+        :math:`\lambda`, the L2 penalty on :math:`B`, in units of co-occurrences: larger
+        values shrink the weights of pairs seen together by few users.
+    scheme : {'binary', 'rating', 'liked', 'signed'}
+        How ratings become the entries of :math:`X` (see ``confidence``).
+    max_items : int
+        Most movies in the model (the most-rated ones); memory is :math:`4\,n^2` bytes.
+
+    Attributes
+    ----------
+    items_ : ndarray (n_kept,), the movies in the model, increasing
+    weights_ : ndarray (n_kept, n_kept), float32, :math:`\hat B` over ``items_``
+    user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies)
+    n_movies_ : int
+    """
+
+    def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000):
+        self.l2 = l2
+        self.scheme = scheme
+        self.max_items = max_items
+
+    def fit(self, X, y=None):
+        if self.l2 <= 0:
+            raise ValueError(f"l2 must be positive, got {self.l2}")
+        if self.max_items < 1:
+            raise ValueError(f"max_items must be at least 1, got {self.max_items}")
+        C = confidence(X, self.scheme)
+        counts = np.bincount(C.indices, minlength=C.shape[1])
+        rated = np.flatnonzero(counts)
+        most_rated = rated[np.argsort(-counts[rated], kind="stable")[:self.max_items]]
+        self.items_ = np.sort(most_rated).astype(np.int64)
+        self.n_movies_ = int(C.shape[1])
+        self.user_feedback_ = C
+        gram = _gram(C[:, self.items_].astype(np.float32))
+        gram[np.diag_indices_from(gram)] += np.float32(self.l2)
+        P = _spd_inverse(gram)
+        P /= -np.diag(P)[None, :]
+        P[np.diag_indices_from(P)] = 0.0
+        self.weights_ = P
+        return self
+
+    def _scores(self, C: sp.csr_matrix) -> np.ndarray:
+        out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
+        inputs = sp.csr_matrix(C[:, self.items_], dtype=np.float32)
+        out[:, self.items_] = inputs @ self.weights_
+        return out
+
+    def score_users(self, users) -> np.ndarray:
+        users = np.asarray(users, dtype=np.int64)
+        return self._scores(self.user_feedback_[users])
+
+    def predict_unseen(self, X_new) -> np.ndarray:
+        X_new = self._check_movies(X_new, self.n_movies_)
+        return self._scores(confidence(X_new, self.scheme))
+
+
+def _gram(X: sp.csr_matrix) -> np.ndarray:
+    """:math:`X^\\top X` as a dense matrix of ``X``'s dtype, a block of users at a time."""
+    n_users, n_items = X.shape
+    gram = np.zeros((n_items, n_items), dtype=X.dtype)
+    block = max(1, _DENSE_ELEMENTS // max(n_items, 1))
+    for lo in range(0, n_users, block):
+        part = X[lo:lo + block]
+        gram += (part.T @ part.toarray())
+    return gram
+
+
+def _spd_inverse(A: np.ndarray) -> np.ndarray:
+    """The inverse of the symmetric positive definite ``A``, computed in ``A``'s memory."""
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (A,))
+    # A is symmetric, so its transpose (Fortran-ordered) is A itself and LAPACK works in place.
+    factor, info = potrf(A.T, lower=False, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Gram matrix is not positive definite (potrf info {info})")
+    inverse, info = potri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Gram matrix inverse failed (potri info {info})")
+    n = inverse.shape[0]
+    block = max(1, _DENSE_ELEMENTS // max(n, 1))
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        # potri fills the upper triangle: mirror it, one block of rows at a time
+        inverse[lo:hi, :lo] = inverse[:lo, lo:hi].T
+        square = inverse[lo:hi, lo:hi]
+        square[np.tril_indices(hi - lo, -1)] = square.T[np.tril_indices(hi - lo, -1)]
+    # symmetric now, so the transpose of a Fortran-ordered result is the same matrix in C order
+    return inverse if inverse.flags.c_contiguous else inverse.T

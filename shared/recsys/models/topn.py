@@ -1,0 +1,116 @@
+"""The contract of the estimators that rank movies (top-N lists) instead of predicting ratings,
+explicit ratings turned into implicit feedback, and the most-popular floor.
+
+A ranking estimator takes the same input as every estimator here (users x movies CSR of explicit
+ratings 0.5..5, see :mod:`shared.recsys.models.base`) and returns scores whose only meaning is
+their order within a user's row: higher is better, and a score is not a rating.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from shared.recsys.models.base import as_ratings
+from shared.recsys.ratings import FAVOURITE_RATING, RATING_MAX
+
+# How the ratings become implicit feedback; see :func:`confidence`.
+SCHEMES = ("binary", "rating", "liked", "signed")
+# "liked"/"signed": what a watched but not liked movie counts, against a favourite's 1.
+WEAK_POSITIVE = 0.5
+# "signed": ratings below this say "not for me" and count NEGATIVE.
+DISLIKED_BELOW = 3.0
+NEGATIVE = -0.5
+
+
+def confidence(X, scheme: str = "binary") -> sp.csr_matrix:
+    r"""Explicit ratings ``X`` as implicit feedback: a CSR matrix with the same stored entries,
+    whose sign is the preference (positive: the user wants such movies; negative: does not)
+    and whose magnitude is the confidence in it.
+
+    ============  ==========================================================================
+    ``binary``    every rating is 1: having rated a movie is the signal, its value is not
+    ``rating``    :math:`r / 5`: a 5 counts 1, a 3 counts 0.6, a half star 0.1
+    ``liked``     a favourite (:math:`r \ge 4`) counts 1, any lower rating ``WEAK_POSITIVE``
+    ``signed``    as ``liked``, but ratings below ``DISLIKED_BELOW`` count ``NEGATIVE``
+    ============  ==========================================================================
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    X = as_ratings(X)
+    r = X.data
+    if scheme == "binary":
+        values = np.ones_like(r)
+    elif scheme == "rating":
+        values = r / RATING_MAX
+    else:
+        values = np.where(r >= FAVOURITE_RATING, 1.0, WEAK_POSITIVE)
+        if scheme == "signed":
+            values[r < DISLIKED_BELOW] = NEGATIVE
+    return sp.csr_matrix((values, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+
+
+class TopNRecommender(BaseEstimator):
+    """Base class of the estimators that rank movies for a user.
+
+    Subclasses implement ``fit(X)``, ``score_users(users)`` and ``predict_unseen(X_new)``.
+    There is deliberately no ``predict(users, items)``: the scores are not ratings, so an
+    RMSE of them would mean nothing; rating predictions come from
+    :class:`shared.recsys.models.base.RatingPredictor` estimators. ``predicts_ratings`` says
+    so to the evaluation harness.
+    """
+
+    predicts_ratings = False
+
+    def fit(self, X, y=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score_users(self, users) -> np.ndarray:
+        """Ranking scores of every movie for the fitted users ``users``: (len(users), n_movies)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def predict_unseen(self, X_new) -> np.ndarray:
+        """Ranking scores of every movie for users from their current ratings ``X_new``
+        (rows x n_movies CSR), without refitting: (rows, n_movies)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _check_movies(self, X_new, n_movies: int) -> sp.csr_matrix:
+        X_new = as_ratings(X_new)
+        if X_new.shape[1] != n_movies:
+            raise ValueError(f"X_new has {X_new.shape[1]} movies, the model {n_movies}")
+        return X_new
+
+
+class MostPopular(TopNRecommender):
+    r"""The same list for everyone: movies by their total implicit feedback in training,
+
+    .. math:: s_{ui} = \sum_v c_{vi}
+
+    with :math:`c` from :func:`confidence`; with ``scheme='binary'`` (the default) a movie's
+    score is its number of ratings. The floor any personal ranking must beat.
+
+    Parameters
+    ----------
+    scheme : {'binary', 'rating', 'liked', 'signed'}
+        How a rating counts, as in :func:`confidence`.
+
+    Attributes
+    ----------
+    popularity_ : ndarray (n_movies,), the scores
+    """
+
+    def __init__(self, scheme: str = "binary"):
+        self.scheme = scheme
+
+    def fit(self, X, y=None):
+        C = confidence(X, self.scheme)
+        self.popularity_ = np.asarray(C.sum(axis=0), dtype=np.float64).ravel()
+        return self
+
+    def score_users(self, users) -> np.ndarray:
+        n = len(np.atleast_1d(users))
+        return np.tile(self.popularity_, (n, 1))
+
+    def predict_unseen(self, X_new) -> np.ndarray:
+        X_new = self._check_movies(X_new, len(self.popularity_))
+        return np.tile(self.popularity_, (X_new.shape[0], 1))

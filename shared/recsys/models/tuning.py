@@ -1,0 +1,75 @@
+"""Hyper-parameters of the ranking estimators chosen on a validation split carved from the
+training matrix, so the data a model is finally measured (or served) on never chooses them."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
+
+from shared.recsys.evaluation.accuracy import ranking_metrics, relevant_items
+from shared.recsys.models.base import as_ratings
+
+VALIDATION_SHARE = 0.2
+TOP_N = 10
+
+
+@dataclass
+class Validation:
+    """A training matrix split in two: ``train`` (what candidates are fitted on and what is
+    never recommended) and ``relevant`` (held-out ratings of at least 4)."""
+
+    train: sp.csr_matrix
+    relevant: sp.csr_matrix
+    n_held_out: int
+
+
+def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0) -> Validation:
+    """Hold out a uniformly random ``share`` of the ratings of ``X`` (seeded), as the
+    ``random:`` evaluation split does with the whole data."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be strictly between 0 and 1, got {share}")
+    X = as_ratings(X)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    order = np.random.default_rng(seed).permutation(X.nnz)
+    held = np.zeros(X.nnz, dtype=bool)
+    held[order[int(round((1.0 - share) * X.nnz)):]] = True
+    train = sp.csr_matrix((X.data[~held], (rows[~held], X.indices[~held])), shape=X.shape)
+    relevant = relevant_items(rows[held], X.indices[held], X.data[held], X.shape)
+    return Validation(train, relevant, int(held.sum()))
+
+
+def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: int = TOP_N,
+         tolerance: float = 0.0):
+    """Fit a clone of ``estimator`` for each point of ``grid`` (a dict of lists, or a list of
+    them, as scikit-learn's ``ParameterGrid``) on a validation split of ``X`` and measure
+    nDCG@``k`` (relevant: held-out ratings >= 4; candidates: every movie the user has not
+    rated in the split's training part).
+
+    Returns ``(best_params, table)``: the parameters with the best nDCG (the first of equals,
+    in grid order) and one dict per point with its parameters, ``ndcg``, ``precision`` and
+    ``fit_seconds``. With a ``tolerance`` (relative, e.g. 0.01), the fastest fit among the
+    points within it of the best nDCG wins instead: for parameters that buy cost (dimensions,
+    epochs, catalogue size), a difference below the validation noise is not worth paying for.
+    """
+    validation = validation_split(X, share, seed)
+    table = []
+    for params in ParameterGrid(grid):
+        model = clone(estimator).set_params(**params)
+        start = time.perf_counter()
+        model.fit(validation.train)
+        fit_seconds = time.perf_counter() - start
+        metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k)
+        table.append({**params, "ndcg": metrics["ndcg"], "precision": metrics["precision"],
+                      "fit_seconds": fit_seconds})
+    if not table:
+        raise ValueError("the grid is empty")
+    top = max(row["ndcg"] for row in table)
+    close = [i for i, row in enumerate(table) if row["ndcg"] >= top * (1.0 - tolerance)]
+    best = (max(close, key=lambda i: (table[i]["ndcg"], -i)) if tolerance <= 0
+            else min(close, key=lambda i: (table[i]["fit_seconds"], i)))
+    best_params = {name: table[best][name] for name in ParameterGrid(grid)[best]}
+    return best_params, table

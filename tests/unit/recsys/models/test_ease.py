@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shared.recsys.models.ease import EASE
+from shared.recsys.models.topn import SCHEMES, MostPopular, confidence
+from shared.recsys.persist import decode, encode
+from tests.unit.recsys.models.synthetic import low_rank_ratings
+from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
+
+
+@pytest.fixture(scope="module")
+def fold(tmp_path_factory):
+    return taste_group_fold(tmp_path_factory.mktemp("taste"))
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return low_rank_ratings(n_users=60, n_items=25, density=0.4)[0]
+
+
+def brute_force_weights(X, l2):
+    """Steck's closed form with dense float64 algebra: B = I - P diagMat(1/diag(P))."""
+    P = np.linalg.inv(X.T @ X + l2 * np.eye(X.shape[1]))
+    return np.eye(X.shape[1]) - P @ np.diag(1.0 / np.diag(P))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_weights_are_the_closed_form_with_a_zero_diagonal(ratings, scheme):
+    model = EASE(l2=7.0, scheme=scheme).fit(ratings)
+    assert model.weights_.dtype == np.float32
+    assert np.all(np.diag(model.weights_) == 0.0)
+    X = confidence(ratings, scheme).toarray()[:, model.items_]
+    np.testing.assert_allclose(model.weights_, brute_force_weights(X, 7.0), atol=1e-5)
+
+
+def test_scores_are_the_users_feedback_times_the_weights(ratings):
+    model = EASE(l2=3.0, scheme="rating").fit(ratings)
+    X = confidence(ratings, "rating").toarray()
+    np.testing.assert_allclose(model.score_users([0, 5]), X[[0, 5]] @ model.weights_, atol=1e-5)
+
+
+def test_only_the_most_rated_movies_are_kept_and_the_others_score_minus_infinity():
+    X = sp.csr_matrix(np.array([[5, 4, 0, 3, 0], [4, 0, 0, 2, 0], [3, 5, 0, 0, 1.0]]))
+    model = EASE(l2=1.0, max_items=3).fit(X)
+    assert model.items_.tolist() == [0, 1, 3]
+    scores = model.score_users([0, 1, 2])
+    assert np.all(np.isneginf(scores[:, [2, 4]]))
+    assert np.all(np.isfinite(scores[:, [0, 1, 3]]))
+    everything = EASE(l2=1.0).fit(X)
+    assert everything.items_.tolist() == [0, 1, 3, 4]  # movie 2 has no rating to learn from
+
+
+def test_fold_in_of_a_fitted_users_own_ratings_gives_their_scores(ratings):
+    model = EASE(l2=5.0, scheme="signed").fit(ratings)
+    np.testing.assert_array_equal(model.predict_unseen(ratings[:10]),
+                                  model.score_users(np.arange(10)))
+
+
+def test_a_new_rating_changes_the_fold_in_scores_by_that_movies_row(ratings):
+    model = EASE(l2=5.0, scheme="binary").fit(ratings)
+    row = ratings[3].toarray()
+    new = np.flatnonzero(row[0] == 0)[0]
+    before = model.predict_unseen(sp.csr_matrix(row))
+    row[0, new] = 4.5
+    after = model.predict_unseen(sp.csr_matrix(row))
+    np.testing.assert_allclose(after - before, model.weights_[[new]], atol=1e-6)
+
+
+def test_fold_in_rejects_another_catalogue(ratings):
+    with pytest.raises(ValueError, match="movies, the model"):
+        EASE().fit(ratings).predict_unseen(sp.csr_matrix((1, 3)))
+
+
+def test_bad_hyper_parameters_are_clear_errors(ratings):
+    with pytest.raises(ValueError, match="l2"):
+        EASE(l2=0).fit(ratings)
+    with pytest.raises(ValueError, match="max_items"):
+        EASE(max_items=0).fit(ratings)
+
+
+def test_persistence_round_trip_scores_identically(ratings):
+    model = EASE(l2=5.0, max_items=20).fit(ratings)
+    spec, arrays = encode(model)
+    loaded = decode(spec, arrays)
+    np.testing.assert_array_equal(loaded.score_users(np.arange(8)), model.score_users(np.arange(8)))
+    np.testing.assert_array_equal(loaded.predict_unseen(ratings[:4]),
+                                  model.predict_unseen(ratings[:4]))
+
+
+def test_fold_in_does_not_change_the_estimator(ratings):
+    model = EASE(l2=5.0).fit(ratings)
+    before = {name: value.copy() if isinstance(value, np.ndarray) or sp.issparse(value)
+              else value for name, value in vars(model).items()}
+    model.predict_unseen(ratings[:5])
+    model.score_users([1, 2])
+    assert vars(model).keys() == before.keys()
+    for name, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(vars(model)[name], value)
+        elif sp.issparse(value):
+            assert (vars(model)[name] != value).nnz == 0
+        else:
+            assert vars(model)[name] == value
+
+
+def test_it_ranks_better_than_the_most_popular_movies(fold):
+    popular = ndcg_on_test_part(MostPopular().fit(fold.train), fold)
+    ease = ndcg_on_test_part(EASE(l2=50.0).fit(fold.train), fold)
+    assert ease > 2 * popular

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shared.recsys.models.topn import (DISLIKED_BELOW, NEGATIVE, SCHEMES, WEAK_POSITIVE,
+                                       MostPopular, TopNRecommender, confidence)
+from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
+
+RATINGS = np.array([[5.0, 3.0, 0.0, 0.5],
+                    [0.0, 4.0, 2.5, 0.0],
+                    [4.5, 0.0, 0.0, 3.5]])
+
+
+@pytest.fixture(scope="module")
+def fold(tmp_path_factory):
+    return taste_group_fold(tmp_path_factory.mktemp("taste"))
+
+
+def test_every_scheme_keeps_the_rated_pattern():
+    X = sp.csr_matrix(RATINGS)
+    for scheme in SCHEMES:
+        C = confidence(X, scheme)
+        assert (C.toarray() != 0).tolist() == (RATINGS > 0).tolist(), scheme
+
+
+def test_binary_counts_each_rating_once_and_rating_weights_by_stars():
+    X = sp.csr_matrix(RATINGS)
+    assert confidence(X, "binary").toarray().tolist() == (RATINGS > 0).astype(float).tolist()
+    np.testing.assert_allclose(confidence(X, "rating").toarray(), RATINGS / 5.0)
+
+
+def test_liked_weighs_favourites_fully_and_signed_turns_low_ratings_negative():
+    X = sp.csr_matrix(RATINGS)
+    liked, signed = confidence(X, "liked").toarray(), confidence(X, "signed").toarray()
+    favourite, rated = RATINGS >= 4.0, RATINGS > 0
+    assert np.all(liked[favourite] == 1.0) and np.all(signed[favourite] == 1.0)
+    assert np.all(liked[rated & ~favourite] == WEAK_POSITIVE)
+    low = rated & (RATINGS < DISLIKED_BELOW)
+    assert low.sum() == 2 and np.all(signed[low] == NEGATIVE) and NEGATIVE < 0
+    assert np.all(signed[rated & ~favourite & ~low] == WEAK_POSITIVE)
+
+
+def test_an_unknown_scheme_names_the_known_ones():
+    with pytest.raises(ValueError, match="binary"):
+        confidence(sp.csr_matrix(RATINGS), "stars")
+
+
+def test_ranking_estimators_offer_no_rating_prediction():
+    assert TopNRecommender.predicts_ratings is False
+    assert not hasattr(MostPopular(), "predict")
+
+
+def test_most_popular_scores_each_movie_by_its_number_of_ratings_for_everyone():
+    model = MostPopular().fit(sp.csr_matrix(RATINGS))
+    assert model.score_users([0, 2]).tolist() == [[2, 2, 1, 2]] * 2
+    assert model.predict_unseen(sp.csr_matrix((1, 4))).tolist() == [[2, 2, 1, 2]]
+    liked = MostPopular(scheme="liked").fit(sp.csr_matrix(RATINGS))
+    assert liked.popularity_.tolist() == [2.0, 1.5, 0.5, 1.0]
+
+
+def test_fold_in_rejects_another_catalogue():
+    model = MostPopular().fit(sp.csr_matrix(RATINGS))
+    with pytest.raises(ValueError, match="3 movies, the model 4"):
+        model.predict_unseen(sp.csr_matrix((1, 3)))
+
+
+def test_most_popular_is_a_floor_above_an_unpopular_ranking(fold):
+    reverse = MostPopular().fit(fold.train)
+    reverse.popularity_ = -reverse.popularity_
+    popular = ndcg_on_test_part(MostPopular().fit(fold.train), fold)
+    assert popular > 2 * ndcg_on_test_part(reverse, fold)

@@ -1,0 +1,79 @@
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from shared.recsys.models.tuning import tune, validation_split
+from tests.unit.recsys.models.synthetic import low_rank_ratings
+from tests.unit.recsys.models.taste_groups import taste_group_fold
+
+
+class SignedPopularity(BaseEstimator):
+    """Movies by their number of training ratings, or against it (``sign=-1``); ``pause``
+    makes the fit slower without changing it."""
+
+    def __init__(self, sign: int = 1, pause: float = 0.0):
+        self.sign = sign
+        self.pause = pause
+
+    def fit(self, X, y=None):
+        time.sleep(self.pause)
+        self.counts_ = self.sign * np.bincount(X.indices, minlength=X.shape[1]).astype(float)
+        return self
+
+    def score_users(self, users):
+        return np.tile(self.counts_, (len(users), 1))
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return sp.csr_matrix(low_rank_ratings(n_users=80, n_items=50, density=0.5)[0])
+
+
+def test_the_validation_split_holds_out_a_seeded_share_of_the_ratings(ratings):
+    split = validation_split(ratings, share=0.25, seed=3)
+    assert split.n_held_out == round(0.25 * ratings.nnz)
+    assert split.train.nnz == ratings.nnz - split.n_held_out
+    kept = split.train.toarray()
+    full = ratings.toarray()
+    assert np.all(kept[kept > 0] == full[kept > 0])  # training ratings are unchanged
+    relevant = split.relevant.toarray()
+    assert not np.any(relevant & (kept > 0))  # a held-out movie is not in training
+    assert np.all(full[relevant] >= 4.0)
+    held = (full > 0) & (kept == 0)
+    assert relevant.sum() == np.sum(held & (full >= 4.0))
+    again = validation_split(ratings, share=0.25, seed=3)
+    assert (again.train != split.train).nnz == 0
+    assert (validation_split(ratings, share=0.25, seed=4).train != split.train).nnz > 0
+
+
+def test_the_share_must_be_a_fraction(ratings):
+    with pytest.raises(ValueError, match="share"):
+        validation_split(ratings, share=1.0)
+
+
+def test_tune_measures_every_point_and_returns_the_best(tmp_path):
+    fold = taste_group_fold(tmp_path)
+    best, table = tune(SignedPopularity(), {"sign": [-1, 1]}, fold.train)
+    assert best == {"sign": 1}
+    assert [row["sign"] for row in table] == [-1, 1]
+    assert table[1]["ndcg"] > table[0]["ndcg"]
+    assert all({"ndcg", "precision", "fit_seconds"} <= row.keys() for row in table)
+
+
+def test_an_empty_grid_is_an_error(ratings):
+    with pytest.raises(ValueError, match="empty"):
+        tune(SignedPopularity(), [], ratings)
+
+
+def test_a_tolerance_prefers_the_fastest_fit_among_equals(tmp_path):
+    fold = taste_group_fold(tmp_path)
+    grid = {"sign": [1], "pause": [0.05, 0.0]}
+    assert tune(SignedPopularity(), grid, fold.train)[0] == {"sign": 1, "pause": 0.05}
+    fast, _ = tune(SignedPopularity(), grid, fold.train, tolerance=0.01)
+    assert fast == {"sign": 1, "pause": 0.0}
+    worse = {"sign": [1, -1], "pause": [0.05, 0.0]}
+    best, _ = tune(SignedPopularity(), worse, fold.train, tolerance=0.01)
+    assert best["sign"] == 1  # a fast but worse point is not within the tolerance
