@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from shared.data.events import EVENT_TYPES, MAX_EVENT_ID_LENGTH, MAX_EVENTS_PER_REQUEST, MAX_ID
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
+from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -56,7 +57,10 @@ EVENT = {
 ITEM = {"type": "object", "properties": {
     "movie_id": {"type": "integer"}, "title": {"type": ["string", "null"]},
     "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
-    "reason": {"type": "string"}}}
+    "reason": {"type": "string"},
+    "because": {"type": "object", "description": "the rated movie the reason names",
+                "properties": {"movie_id": {"type": "integer"}, "title": {"type": "string"},
+                               "rating": {"type": "number"}}}}}
 MOVIE = {"type": "object", "properties": {
     "movie_id": {"type": "integer"}, "title": {"type": "string"},
     "year": {"type": ["integer", "null"]},
@@ -100,8 +104,8 @@ DOCUMENT = {
         "/v1/users/{user_id}/recommendations": {"get": {
             "summary": "live recommendations; popular movies (flagged) without a cluster",
             "parameters": [_path_id("user_id"), N, _query(
-                "strategy", {"enum": ["hybrid", "cluster", "cluster-ratings", "svd"],
-                             "default": "hybrid"}, "how to rank")],
+                "strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
+                "how to rank")],
             "responses": {"200": _json({"type": "object", "properties": {
                 "user_id": {"type": "integer"}, "strategy": {"type": "string"},
                 "model_version": {"type": ["string", "null"]}, "cluster": {"type": ["integer", "null"]},

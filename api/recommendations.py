@@ -17,11 +17,12 @@ def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
     ratings = svc.store.live_ratings(user_id)
     cluster = svc.counters.cluster_of(model.version, user_id) if model is not None else None
     counters, ranked_popular = None, ()
-    if cluster is None:
-        ranked_popular = svc.counters.popular(strategies.ranked_page(n, len(ratings)))
-    else:
-        counters = svc.counters.cluster_counters(
-            model.version, cluster, strategies.cluster_reads(strategy, n, len(ratings)))
+    if strategies.reads_cluster(model, ratings, strategy):
+        if cluster is None:
+            ranked_popular = svc.counters.popular(strategies.ranked_page(n, len(ratings)))
+        else:
+            counters = svc.counters.cluster_counters(
+                model.version, cluster, strategies.cluster_reads(strategy, n, len(ratings)))
     result = strategies.recommend(model, ratings, counters, ranked_popular, n, strategy)
     return {"user_id": user_id, "strategy": strategy,
             "model_version": model.version if model else None, "cluster": cluster,
@@ -29,13 +30,23 @@ def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
 
 
 def with_metadata(svc, items: list[dict]) -> list[dict]:
-    info = svc.store.movies_many([item["movie_id"] for item in items])
+    """Items with their movies' titles and genres; a reason that names a rated movie
+    (``because``) names it by its title."""
+    because = [item["because"]["movie_id"] for item in items if "because" in item]
+    info = svc.store.movies_many([item["movie_id"] for item in items] + because)
     out = []
     for item in items:
         meta = info.get(item["movie_id"], {})
-        out.append({"movie_id": item["movie_id"], "title": meta.get("title"),
-                    "genres": meta.get("genres", []), "score": item["score"],
-                    "reason": item["reason"]})
+        entry = {"movie_id": item["movie_id"], "title": meta.get("title"),
+                 "genres": meta.get("genres", []), "score": item["score"],
+                 "reason": item["reason"]}
+        if "because" in item:
+            rated = item["because"]
+            title = info.get(rated["movie_id"], {}).get("title") or f"movie {rated['movie_id']}"
+            stars = "star" if rated["rating"] == 1 else "stars"
+            entry["reason"] = f"because you rated {title} {rated['rating']:g} {stars}"
+            entry["because"] = {**rated, "title": title}
+        out.append(entry)
     return out
 
 

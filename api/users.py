@@ -9,7 +9,7 @@ from api.params import choice_arg, id_list_arg, int_arg, positive_id
 from api.recommendations import cached_recommendations
 from api.services import services
 from shared.data.events import Event
-from shared.recsys.strategies import STRATEGIES
+from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 PROFILE_EVENTS = 10  # latest events a profile shows
@@ -19,7 +19,7 @@ PROFILE_EVENTS = 10  # latest events a profile shows
 def recommendations(user_id: int):
     positive_id(user_id, "user_id")
     n = int_arg("n", 10, 1, 100)
-    strategy = choice_arg("strategy", "hybrid", STRATEGIES)
+    strategy = choice_arg("strategy", DEFAULT_STRATEGY, STRATEGIES)
     body = cached_recommendations(services(), user_id, n, strategy)
     return current_app.response_class(body, mimetype="application/json")
 

@@ -1,5 +1,5 @@
 """The models a version serves, fitted together: choose k, k-means, cluster fixing, the
-recommender, softmax, similar movies. The trainer runs it on a snapshot of the ratings store and
+rating recommender, the top-N ranker, softmax, similar movies. The trainer runs it on a snapshot of the ratings store and
 the evaluation harness on a fold's training part, so what is measured is what is served."""
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class PipelineConfig:
     min_cluster_size: int            # seed 001's fixClusters
     shrink: float = 5.0              # pseudo-ratings pulling cluster means to the movie prior
     model: str = registry.DEFAULT_MODEL
+    ranker: str | None = registry.DEFAULT_RANKER  # the top-N model of the 'personal' strategy
     random_state: int = 0
 
 
@@ -54,7 +55,8 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
 
     started = time.time()
     seconds: dict[str, float] = {}
-    steps = tqdm(total=5, desc="training", unit="step", disable=not progress)
+    steps = tqdm(total=6 if config.ranker else 5, desc="training", unit="step",
+                 disable=not progress)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -78,6 +80,12 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     recommender = registry.make(config.model).fit(X)
     done("recommender")
 
+    ranker = None
+    if config.ranker:
+        step("ranker")
+        ranker = registry.make(config.ranker).fit(X)
+        done("ranker")
+
     step("softmax")
     classifier = SoftmaxRegression().fit(features, clusters.labels)
     accuracy = float(np.mean(classifier.predict(features) == clusters.labels))
@@ -96,6 +104,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
                  "favourites": int(F.nnz), "latest_ts": int(latest_ts)},
         "config": asdict(config),
         "model": config.model,
+        "ranker": config.ranker,
         "k": {"chosen": clusters.k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
               "wcss": scan.wcss.tolist(), "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
               "boundary": scan.boundary},
@@ -108,6 +117,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         version=new_version(),
         manifest=manifest,
         estimators={"baseline": baseline, "recommender": recommender,
+                    **({"ranker": ranker} if ranker is not None else {}),
                     "softmax": classifier, "similar": similar},
         arrays={"user_ids": users.ids, "movie_ids": movies.ids, "labels": clusters.labels},
     )

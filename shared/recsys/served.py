@@ -30,6 +30,7 @@ class LiveModel:
         self.recommender = bundle.estimators.get("recommender")
         self.classifier = bundle.estimators.get("softmax")
         self.similar = bundle.estimators.get("similar")
+        self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
 
     def user_row(self, ratings: dict) -> sp.csr_matrix:
@@ -61,6 +62,21 @@ class LiveModel:
     def svd_scores(self, ratings: dict) -> np.ndarray:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
+
+    def rank_scores(self, ratings: dict) -> np.ndarray:
+        """The top-N model's score of every movie for a user with these live ratings."""
+        return np.asarray(self.ranker.predict_unseen(self.user_row(ratings)))[0]
+
+    def because(self, ratings: dict, indices) -> list[tuple[int, float] | None]:
+        """For each movie index, the user's rated movie that adds most to its top-N score and
+        the user's rating of it (None when no rated movie adds to it)."""
+        row = self.user_row(ratings)
+        if not len(indices) or not row.nnz:
+            return [None] * len(indices)
+        contributions = np.asarray(self.ranker.contributions(row, np.asarray(indices)))
+        best = contributions.argmax(axis=1)
+        return [(int(self.movies.ids[row.indices[j]]), float(row.data[j]))
+                if contributions[i, j] > 0 else None for i, j in enumerate(best)]
 
     def predict(self, ratings: dict, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)

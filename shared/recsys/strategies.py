@@ -15,7 +15,9 @@ import numpy as np
 
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
-STRATEGIES = ("hybrid", "cluster", "cluster-ratings", "svd")
+# personal: the version's top-N model, folded in from the user's ratings of this moment
+STRATEGIES = ("personal", "hybrid", "cluster", "cluster-ratings", "svd")
+DEFAULT_STRATEGY = "hybrid"  # becomes the best nDCG@10 once versions carry a top-N model
 # hybrid: predicted rating + this many stars times the share of the user's cluster who like it
 CLUSTER_SHARE_WEIGHT = 1.0
 HYBRID_FAVOURITES = 500  # the cluster's most favoured movies the hybrid adds a share to
@@ -58,9 +60,20 @@ def cluster_reads(strategy: str, n: int, n_excluded: int) -> ClusterReads:
         return ClusterReads(favourites=ranked_page(n, n_excluded))
     if strategy == "cluster-ratings":
         return ClusterReads(means=ranked_page(n, n_excluded))
-    if strategy == "hybrid":
+    if strategy in ("hybrid", "personal"):  # personal falls back to hybrid (see recommend)
         return ClusterReads(favourites=HYBRID_FAVOURITES)
     return ClusterReads()
+
+
+def folds_in(model, ratings: Mapping[int, float]) -> bool:
+    """Whether the version's top-N model can rank for this user: it has one, and the user has
+    rated something (one rating is enough)."""
+    return getattr(model, "ranker", None) is not None and any(r > 0 for r in ratings.values())
+
+
+def reads_cluster(model, ratings: Mapping[int, float], strategy: str) -> bool:
+    """Whether ``strategy`` reads the user's cluster counters for this user."""
+    return not (strategy == "personal" and folds_in(model, ratings))
 
 
 def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
@@ -73,6 +86,10 @@ def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | No
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
     exclude = set(ratings)
+    if strategy == "personal":
+        if folds_in(model, ratings):
+            return Recommendations(_personal(model, ratings, n, exclude))
+        strategy = "hybrid"  # a version without a top-N model, or a user with no rating yet
     if model is None or cluster is None:
         return Recommendations(popular_items(popular, n, exclude), fallback="popular")
     if strategy == "cluster":
@@ -143,6 +160,19 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
             reason = f"liked by {round(shares[index] * size)} of the {size} {_viewers(size)}; " + reason
         items.append({"movie_id": movie, "score": round(float(scores[index]), 4), "reason": reason})
     return items
+
+
+def _personal(model, ratings: Mapping[int, float], n: int, exclude: set[int]) -> list[dict]:
+    """Movies by the top-N model's score, each explained by the rated movie that adds most to
+    its score (``because``: that movie and the user's rating of it)."""
+    scores = model.rank_scores(ratings)
+    top = _top_scores(scores, model.movies.ids, n, exclude)
+    because = model.because(ratings, [index for _, index in top])
+    return [{"movie_id": movie, "score": round(float(scores[index]), 4),
+             "reason": "recommended for your ratings" if why is None else
+                       f"because you rated movie {why[0]} {why[1]:g} stars",
+             **({} if why is None else {"because": {"movie_id": why[0], "rating": why[1]}})}
+            for (movie, index), why in zip(top, because)]
 
 
 def _top_scores(scores: np.ndarray, movie_ids: np.ndarray, n: int, exclude: set[int]):

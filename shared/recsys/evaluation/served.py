@@ -96,11 +96,12 @@ class PublishedVersion:
         for j, row in enumerate(rows):
             ratings, cluster, joining = self._user(int(row))
             counters, popular = None, ()
-            if cluster is None:
-                popular = self.counters.popular(strategies.ranked_page(n, len(ratings)))
-            else:
-                reads = strategies.cluster_reads(strategy, n, len(ratings))
-                counters = self.counters.cluster(cluster, reads, joining=joining)
+            if strategies.reads_cluster(self.model, ratings, strategy):
+                if cluster is None:
+                    popular = self.counters.popular(strategies.ranked_page(n, len(ratings)))
+                else:
+                    reads = strategies.cluster_reads(strategy, n, len(ratings))
+                    counters = self.counters.cluster(cluster, reads, joining=joining)
             items = strategies.recommend(self.model, ratings, counters, popular, n, strategy).items
             movies = [item["movie_id"] for item in items]
             ranked[j, :len(movies)] = self.fold.movies.index(movies)

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from shared.recsys.blas import with_one_blas_thread
 from shared.recsys.models.topn import TopNRecommender, confidence
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
@@ -63,6 +64,7 @@ class EASE(TopNRecommender):
         self.scheme = scheme
         self.max_items = max_items
 
+    @with_one_blas_thread  # the same weights in every process, whatever its BLAS threads
     def fit(self, X, y=None):
         if self.l2 <= 0:
             raise ValueError(f"l2 must be positive, got {self.l2}")
@@ -96,6 +98,25 @@ class EASE(TopNRecommender):
     def predict_unseen(self, X_new) -> np.ndarray:
         X_new = self._check_movies(X_new, self.n_movies_)
         return self._scores(confidence(X_new, self.scheme))
+
+    def contributions(self, x_row, items) -> np.ndarray:
+        r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing
+        where :math:`j` or :math:`i` is outside the model."""
+        C = confidence(self._check_movies(x_row, self.n_movies_), self.scheme)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.zeros((len(items), C.nnz))
+        rows, kept_rows = _positions(self.items_, C.indices)
+        cols, kept_cols = _positions(self.items_, items)
+        block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated
+        out[np.ix_(np.flatnonzero(kept_cols), np.flatnonzero(kept_rows))] = \
+            block * C.data[kept_rows]
+        return out
+
+
+def _positions(sorted_ids: np.ndarray, wanted: np.ndarray):
+    """Positions of ``wanted`` in ``sorted_ids`` and whether each is there."""
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
+    return at, (sorted_ids[at] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
 
 
 def _gram(X: sp.csr_matrix) -> np.ndarray:

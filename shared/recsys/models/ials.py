@@ -155,6 +155,18 @@ class ImplicitALS(TopNRecommender):
     def predict_unseen(self, X_new) -> np.ndarray:
         return self.user_vectors(X_new) @ self.item_factors_.T
 
+    def contributions(self, x_row, items) -> np.ndarray:
+        r"""With :math:`A, b` the user's normal equations, :math:`s_i = h_i^\top A^{-1} b =
+        \sum_j c_j p_j\, h_i^\top A^{-1} h_j`: rated movie :math:`j` adds
+        :math:`c_j p_j\, h_i^\top A^{-1} h_j` (a negative signal, :math:`p_j = 0`, adds none)."""
+        x_row = self._check_movies(x_row, self.item_factors_.shape[0])
+        feedback = _Feedback(confidence(x_row, self.scheme))
+        H = self.item_factors_
+        penalty = self._row_penalties(feedback.counts, H.shape[0])[0]
+        A, _ = _normal_equations(feedback, 0, H, self._item_gram, penalty)
+        solved = _cholesky_solve(A, H[np.asarray(items, dtype=np.int64)].T)  # A^-1 h_i per item
+        return (solved.T @ H[feedback.matrix.indices].T) * (feedback.weight * feedback.target)
+
 
 class _Feedback:
     """A CSR matrix of signed feedback read as iALS's preference (``target``) and confidence
@@ -214,22 +226,26 @@ def _conjugate_gradient(feedback: _Feedback, F, V, gram, penalties, steps: int) 
     return V
 
 
+def _normal_equations(feedback: _Feedback, r: int, F, gram, penalty: float):
+    r"""Row ``r``'s system :math:`A w = b`: the rated columns' :math:`c\,h h^\top` on top of the
+    shared ``gram`` and the penalty, and :math:`b = \sum c\,p\,h`."""
+    m = feedback.matrix
+    lo, hi = m.indptr[r], m.indptr[r + 1]
+    rated = F[m.indices[lo:hi]]
+    weight = feedback.weight[lo:hi]
+    b = (weight * feedback.target[lo:hi]) @ rated
+    scaled = rated * np.sqrt(weight)[:, None]
+    A = scaled.T @ scaled  # numpy computes a matrix times its own transpose as one syrk
+    A += gram
+    A[np.diag_indices(F.shape[1])] += penalty
+    return A, b
+
+
 def _exact_rows(feedback: _Feedback, F, gram, penalties) -> np.ndarray:
     """Every row's normal equations solved exactly (Cholesky), one k x k system per row."""
-    m = feedback.matrix
-    k = F.shape[1]
-    out = np.zeros((m.shape[0], k))
-    diagonal = np.diag_indices(k)
-    for r in range(m.shape[0]):
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        rated = F[m.indices[lo:hi]]
-        weight = feedback.weight[lo:hi]
-        b = (weight * feedback.target[lo:hi]) @ rated
-        scaled = rated * np.sqrt(weight)[:, None]
-        A = scaled.T @ scaled  # numpy computes a matrix times its own transpose as one syrk
-        A += gram
-        A[diagonal] += penalties[r]
-        out[r] = _cholesky_solve(A, b)
+    out = np.zeros((feedback.matrix.shape[0], F.shape[1]))
+    for r in range(len(out)):
+        out[r] = _cholesky_solve(*_normal_equations(feedback, r, F, gram, penalties[r]))
     return out
 
 

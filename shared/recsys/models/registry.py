@@ -12,6 +12,9 @@ from shared.recsys.models.topn import TopNRecommender
 
 # The registry entry the trainer serves and ``default`` stands for: whichever measures best.
 DEFAULT_MODEL = "blend"
+# The top-N model a version ranks with (the 'personal' strategy): the best validation nDCG@10
+# (docs/topn-tuning.md).
+DEFAULT_RANKER = "ease"
 
 
 def _baseline():

@@ -74,6 +74,12 @@ class TopNRecommender(BaseEstimator):
         (rows x n_movies CSR), without refitting: (rows, n_movies)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def contributions(self, x_row, items) -> np.ndarray:
+        """How much each movie the user rated adds to the scores of ``items``: an array
+        (len(items), x_row.nnz), columns in the order of ``x_row``'s stored entries (one user's
+        1 x n_movies ratings). It explains a list ("because you rated ...")."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
     def _check_movies(self, X_new, n_movies: int) -> sp.csr_matrix:
         X_new = as_ratings(X_new)
         if X_new.shape[1] != n_movies:
@@ -114,3 +120,8 @@ class MostPopular(TopNRecommender):
     def predict_unseen(self, X_new) -> np.ndarray:
         X_new = self._check_movies(X_new, len(self.popularity_))
         return np.tile(self.popularity_, (X_new.shape[0], 1))
+
+    def contributions(self, x_row, items) -> np.ndarray:
+        """Nothing the user rated changes a popularity score."""
+        x_row = self._check_movies(x_row, len(self.popularity_))
+        return np.zeros((len(items), x_row.nnz))

@@ -11,7 +11,10 @@ from shared.recsys.vocabulary import Vocabulary
 
 
 class FixedScores:
-    """What the strategies use of a LiveModel: its movies and the two kinds of scores."""
+    """What the strategies use of a LiveModel: its movies and the two kinds of scores (no
+    top-N model)."""
+
+    ranker = None
 
     def __init__(self, movie_ids, scores, svd_scores):
         self.movies = Vocabulary(movie_ids)

@@ -108,3 +108,16 @@ def test_it_ranks_better_than_the_most_popular_movies(fold):
     popular = ndcg_on_test_part(MostPopular().fit(fold.train), fold)
     ease = ndcg_on_test_part(EASE(l2=50.0).fit(fold.train), fold)
     assert ease > 2 * popular
+
+
+@pytest.mark.parametrize("max_items", [25, 12])
+def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings, max_items):
+    model = EASE(l2=5.0, max_items=max_items).fit(ratings)
+    row = ratings[3]
+    items = np.arange(ratings.shape[1])
+    scores = model.predict_unseen(row)[0]
+    parts = model.contributions(row, items)
+    assert parts.shape == (len(items), row.nnz)
+    modelled = np.isin(items, model.items_)
+    np.testing.assert_allclose(parts[modelled].sum(axis=1), scores[modelled], rtol=1e-4, atol=1e-5)
+    assert not parts[~modelled].any()

@@ -124,3 +124,14 @@ def test_it_ranks_better_than_the_most_popular_movies(fold):
     popular = ndcg_on_test_part(MostPopular().fit(fold.train), fold)
     ials = ndcg_on_test_part(ImplicitALS(n_factors=16).fit(fold.train), fold)
     assert ials > 2 * popular
+
+
+def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings):
+    model = ImplicitALS(**SMALL, random_state=0).fit(ratings)
+    row = ratings[7]
+    items = np.array([0, 3, 5, 11, 19])
+    parts = model.contributions(row, items)
+    assert parts.shape == (len(items), row.nnz)
+    np.testing.assert_allclose(parts.sum(axis=1), model.predict_unseen(row)[0, items], atol=1e-9)
+    disliked = confidence(row, model.scheme).data < 0
+    assert not parts[:, disliked].any()  # a negative signal explains no recommendation
