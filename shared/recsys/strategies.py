@@ -17,7 +17,7 @@ from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 # personal: the version's top-N model, folded in from the user's ratings of this moment
 STRATEGIES = ("personal", "hybrid", "cluster", "cluster-ratings", "svd")
-DEFAULT_STRATEGY = "hybrid"  # becomes the best nDCG@10 once versions carry a top-N model
+DEFAULT_STRATEGY = "personal"  # the best nDCG@10 (docs/topn-benchmark.md)
 # hybrid: predicted rating + this many stars times the share of the user's cluster who like it
 CLUSTER_SHARE_WEIGHT = 1.0
 HYBRID_FAVOURITES = 500  # the cluster's most favoured movies the hybrid adds a share to

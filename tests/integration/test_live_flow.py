@@ -66,6 +66,45 @@ def test_a_rating_changes_counts_and_recommendations(world):
     assert top["movie_id"] not in [item["movie_id"] for item in after["items"]]
 
 
+def personal_list(api, user, n=10):
+    body = api.get(f"/v1/users/{user}/recommendations?n={n}").get_json()
+    assert body["strategy"] == "personal"
+    return body
+
+
+def test_a_new_rating_changes_the_personal_list_before_any_retrain(world):
+    api, store, redis_url = world
+    user = next(iter(store.iter_user_ids()))
+    before = personal_list(api, user)
+    ids = [item["movie_id"] for item in before["items"]]
+    assert len(ids) == 10 and not set(ids) & set(store.user_ratings(user))
+    top = ids[0]
+    post(api, {"type": "rating", "user_id": user, "movie_id": top, "rating": 5.0})
+    drain(redis_url)
+    after = personal_list(api, user)
+    assert after["model_version"] == before["model_version"]  # the same version, no retrain
+    now = [item["movie_id"] for item in after["items"]]
+    assert top not in now and not set(now) & set(store.user_ratings(user))
+    assert [item["score"] for item in after["items"]] != [item["score"] for item in before["items"][1:]]
+
+
+def test_a_new_user_has_a_personal_list_after_one_rating(world):
+    api, store, redis_url = world
+    new_user = 10**7 + 2
+    assert personal_list(api, new_user)["fallback"] == "popular"
+    movie = int(store.redis.zrevrange(store.keys.popular, 0, 0)[0])
+    post(api, {"type": "rating", "user_id": new_user, "movie_id": movie, "rating": 5.0})
+    drain(redis_url)
+    body = personal_list(api, new_user)
+    assert body["fallback"] is None and body["cluster"] is None  # one rating: no cluster yet
+    assert movie not in [item["movie_id"] for item in body["items"]]
+    title = store.movie(movie)["title"]
+    explained = [item for item in body["items"] if "because" in item]
+    assert explained and all(item["because"] == {"movie_id": movie, "rating": 5.0, "title": title}
+                             and item["reason"] == f"because you rated {title} 5 stars"
+                             for item in explained)
+
+
 def test_duplicate_and_reordered_events_change_nothing(world):
     api, store, redis_url = world
     user = next(iter(store.iter_user_ids()))
