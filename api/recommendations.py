@@ -12,10 +12,10 @@ def popular(svc, n: int) -> list[dict]:
     return strategies.popular_items(svc.counters.popular(strategies.ranked_page(n, 0)), n)
 
 
-def recommend(svc, model, user_id: int, n: int, strategy: str) -> dict:
-    """The response body for one user, computed from live state and ``model`` (or None)."""
-    ratings = svc.store.live_ratings(user_id)
-    cluster = svc.counters.cluster_of(model.version, user_id) if model is not None else None
+def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
+              cluster: int | None) -> dict:
+    """The response body for one user, computed from their live ``ratings`` and ``cluster``
+    and ``model`` (or None)."""
     counters, ranked_popular = None, ()
     if strategies.reads_cluster(model, ratings, strategy):
         if cluster is None:
@@ -60,8 +60,8 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
     cached = svc.cached_body((key, field))
     if cached is not None:
         return cached
-    revision = svc.store.user_revision(user_id)
-    result = recommend(svc, model, user_id, n, strategy)
+    revision, ratings, cluster = svc.store.user_state(user_id, model.version if model else None)
+    result = recommend(svc, model, user_id, n, strategy, ratings, cluster)
     result["items"] = with_metadata(svc, result["items"])
     body = json.dumps(result, separators=(",", ":")).encode()
     svc.store.cache_recommendations(user_id, revision, field, body, svc.settings.recommendation_ttl)

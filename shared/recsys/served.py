@@ -35,13 +35,10 @@ class LiveModel:
 
     def user_row(self, ratings: dict) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
-        items = [(m, r) for m, r in ratings.items() if r > 0]
-        if not items:
-            return sp.csr_matrix((1, len(self.movies)))
-        ids = np.fromiter((m for m, _ in items), dtype=np.int64, count=len(items))
-        values = np.fromiter((r for _, r in items), dtype=np.float64, count=len(items))
+        ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
+        values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))
         index = self.movies.index(ids, missing="negative")
-        keep = index >= 0
+        keep = (index >= 0) & (values > 0)
         order = np.argsort(index[keep])
         return sp.csr_matrix((values[keep][order], index[keep][order], [0, int(keep.sum())]),
                              shape=(1, len(self.movies)))
@@ -63,14 +60,15 @@ class LiveModel:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
-    def rank_scores(self, ratings: dict) -> np.ndarray:
-        """The top-N model's score of every movie for a user with these live ratings."""
-        return np.asarray(self.ranker.predict_unseen(self.user_row(ratings)))[0]
-
-    def because(self, ratings: dict, indices) -> list[tuple[int, float] | None]:
-        """For each movie index, the user's rated movie that adds most to its top-N score and
-        the user's rating of it (None when no rated movie adds to it)."""
+    def rank(self, ratings: dict) -> tuple[np.ndarray, sp.csr_matrix]:
+        """The top-N model's score of every movie for a user with these live ratings, and the
+        user's row it scored (for :meth:`because`)."""
         row = self.user_row(ratings)
+        return np.asarray(self.ranker.predict_unseen(row))[0], row
+
+    def because(self, row: sp.csr_matrix, indices) -> list[tuple[int, float] | None]:
+        """For each movie index, the user's rated movie (of ``row``) that adds most to its
+        top-N score and the user's rating of it (None when no rated movie adds to it)."""
         if not len(indices) or not row.nnz:
             return [None] * len(indices)
         contributions = np.asarray(self.ranker.contributions(row, np.asarray(indices)))

@@ -153,7 +153,7 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
         shares[index[known]] = np.array([s for _, s in cluster.favourites])[known] / size
         scores = estimator_scores + CLUSTER_SHARE_WEIGHT * shares
     items = []
-    for movie, index in _top_scores(scores, model.movies.ids, n, exclude):
+    for movie, index in _top_scores(scores, model.movies, n, exclude):
         predicted = float(np.clip(estimator_scores[index], RATING_MIN, RATING_MAX))
         reason = f"predicted {predicted:.1f} stars for you"
         if shares is not None and shares[index] > 0:
@@ -165,9 +165,9 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
 def _personal(model, ratings: Mapping[int, float], n: int, exclude: set[int]) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
     its score (``because``: that movie and the user's rating of it)."""
-    scores = model.rank_scores(ratings)
-    top = _top_scores(scores, model.movies.ids, n, exclude)
-    because = model.because(ratings, [index for _, index in top])
+    scores, row = model.rank(ratings)
+    top = _top_scores(scores, model.movies, n, exclude)
+    because = model.because(row, [index for _, index in top])
     return [{"movie_id": movie, "score": round(float(scores[index]), 4),
              "reason": "recommended for your ratings" if why is None else
                        f"because you rated movie {why[0]} {why[1]:g} stars",
@@ -175,18 +175,17 @@ def _personal(model, ratings: Mapping[int, float], n: int, exclude: set[int]) ->
             for (movie, index), why in zip(top, because)]
 
 
-def _top_scores(scores: np.ndarray, movie_ids: np.ndarray, n: int, exclude: set[int]):
-    """``(movie_id, index)`` of the ``n`` best scores whose movie is not excluded, best first."""
-    take = min(len(scores), n + len(exclude))
+def _top_scores(scores: np.ndarray, movies, n: int, exclude: set[int]):
+    """``(movie_id, index)`` of the ``n`` best scores whose movie is not excluded, best first
+    (``movies``: the model's vocabulary). Excluded movies are masked, then one partial sort."""
+    if exclude:
+        excluded = movies.index(np.fromiter(exclude, dtype=np.int64, count=len(exclude)),
+                                missing="negative")
+        scores = scores.copy()
+        scores[excluded[excluded >= 0]] = -np.inf
+    take = min(len(scores), n)
     if take == 0:
         return []
     top = np.argpartition(-scores, take - 1)[:take]
     top = top[np.argsort(-scores[top], kind="stable")]
-    out = []
-    for index in top:
-        movie = int(movie_ids[index])
-        if movie not in exclude:
-            out.append((movie, index))
-            if len(out) == n:
-                break
-    return out
+    return [(int(movies.ids[index]), int(index)) for index in top if scores[index] > -np.inf]

@@ -201,7 +201,20 @@ class RatingStore:
 
     def live_ratings(self, user_id: int) -> dict[int, float]:
         """movie_id -> rating (0.0 when only favoured): what the models score a user from."""
-        return {movie: rating for movie, (rating, _, _) in self.user_ratings(user_id).items()}
+        return _live(self.redis.hgetall(self.keys.user(user_id)))
+
+    def user_state(self, user_id: int, version: str | None) -> tuple[bytes, dict[int, float], int | None]:
+        """In one round trip, what a computed recommendation starts from: the user's revision
+        (:meth:`cache_recommendations`), live ratings (:meth:`live_ratings`) and cluster under
+        ``version`` (None without a version or a cluster)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.user_revisions, user_id)
+            pipe.hgetall(self.keys.user(user_id))
+            if version is not None:
+                pipe.hget(self.keys.assignments(version), user_id)
+            revision, entries, *cluster = pipe.execute()
+        cluster = cluster[0] if cluster else None
+        return revision or b"0", _live(entries), None if cluster is None else int(cluster)
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
@@ -238,6 +251,14 @@ class RatingStore:
         """A snapshot of every rating in the store as a ratings frame."""
         live = self.snapshot()
         return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
+
+
+def _live(entries: dict) -> dict[int, float]:
+    """A user's hash as movie_id -> rating (0.0 when only favoured), tombstones left out; only
+    the half stars are parsed (this runs on every computed recommendation)."""
+    return {int(movie): int(half) / 2
+            for movie, (half, _, rest) in ((m, v.partition(b"|")) for m, v in entries.items())
+            if half != b"0" or not rest.startswith(b"0")}
 
 
 def frame_to_wire(ratings: pd.DataFrame) -> list:
