@@ -82,6 +82,9 @@ def parse_args(argv):
                              "leaves the doc alone")
     parser.add_argument("--only-rps", action="store_true",
                         help="only the wrk runs; print their table and leave the doc alone")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="wrk keeps its connections open (HTTP keep-alive, as real clients "
+                             "do) instead of one connection per request")
     parser.add_argument("--no-doc", action="store_true",
                         help=f"do not rewrite the results block of {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)

@@ -23,11 +23,15 @@ WRK_RUNS = {  # name -> (which server, wrk.lua mode, what it is)
 }
 
 
-def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Path) -> dict:
-    """One wrk run with 1 thread; its WRK_JSON line, with ``rps`` and ``errors`` added."""
-    # one connection per request, as from many distinct clients: with keep-alive, wrk's few
-    # connections stay with whichever gevent process accepted them and leave the others idle
-    cmd = ["wrk", "-t1", "-H", "Connection: close", f"-c{connections}", f"-d{duration}s",
+def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Path,
+            keep_alive: bool = False) -> dict:
+    """One wrk run with 1 thread; its WRK_JSON line, with ``rps`` and ``errors`` added.
+
+    Without ``keep_alive`` every request has a connection of its own, as from many distinct
+    clients; with it, each of wrk's connections carries request after request, as a real
+    client's does (a connection stays with the process that accepted it)."""
+    close = [] if keep_alive else ["-H", "Connection: close"]
+    cmd = ["wrk", "-t1", *close, f"-c{connections}", f"-d{duration}s",
            "--timeout", "5s", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--",
            mode, str(ids_file)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)

@@ -89,7 +89,9 @@ def summarise(results: dict) -> list[dict]:
 def rps_table(results: dict) -> list[str]:
     """The wrk runs as markdown lines, with each run's req/s against the hello world's."""
     runs, cpu, conns = results["rps"]["runs"], results["rps"]["cpu"], results["args"]["connections"]
-    out = ["**wrk runs** (1 thread, a new connection for each request (`Connection: close`); "
+    how = ("HTTP keep-alive" if results["args"].get("keep_alive")
+           else "a new connection for each request (`Connection: close`)")
+    out = [f"**wrk runs** (1 thread, {how}; "
            "req/s of every round, median latencies; CPU in cores, median round):", "",
            "| run | connections | req/s per round | p50 ms | p99 ms | errors | CPU, cores |",
            "| --- | --- | --- | --- | --- | --- | --- |"]

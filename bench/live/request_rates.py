@@ -12,7 +12,8 @@ from .settings import API_WORKERS
 def run_once(ctx: Context, name: str, connections: int) -> dict:
     server, mode, _ = WRK_RUNS[name]
     port = ctx.hello_port if server == "hello" else ctx.api_port
-    return run_wrk(port, mode, connections, ctx.args.duration, ctx.ids_file)
+    return run_wrk(port, mode, connections, ctx.args.duration, ctx.ids_file,
+                   keep_alive=ctx.args.keep_alive)
 
 
 def phase_rps(ctx: Context) -> None:

@@ -83,11 +83,22 @@ class EASE(TopNRecommender):
         P /= -np.diag(P)[None, :]
         P[np.diag_indices_from(P)] = 0.0
         self.weights_ = P
+        self._build_derived_state()
         return self
+
+    def _build_derived_state(self) -> None:
+        """``_position``: each movie's row in ``weights_``, -1 outside the model (built by
+        ``fit`` and by :func:`shared.recsys.persist.decode`)."""
+        self._position = np.full(self.n_movies_, -1, dtype=np.int64)
+        self._position[self.items_] = np.arange(len(self.items_))
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
         out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
-        inputs = sp.csr_matrix(C[:, self.items_], dtype=np.float32)
+        position = self._position[C.indices]
+        kept = position >= 0
+        indptr = np.r_[0, np.cumsum(kept)][C.indptr]
+        inputs = sp.csr_matrix((C.data[kept].astype(np.float32), position[kept], indptr),
+                               shape=(C.shape[0], len(self.items_)))
         out[:, self.items_] = inputs @ self.weights_
         return out
 
@@ -103,20 +114,13 @@ class EASE(TopNRecommender):
         r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing
         where :math:`j` or :math:`i` is outside the model."""
         C = confidence(self._check_movies(x_row, self.n_movies_), self.scheme)
-        items = np.asarray(items, dtype=np.int64)
-        out = np.zeros((len(items), C.nnz))
-        rows, kept_rows = _positions(self.items_, C.indices)
-        cols, kept_cols = _positions(self.items_, items)
+        rows = self._position[C.indices]
+        cols = self._position[np.asarray(items, dtype=np.int64)]
+        out = np.zeros((len(cols), C.nnz))
+        kept_rows, kept_cols = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
         block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated
-        out[np.ix_(np.flatnonzero(kept_cols), np.flatnonzero(kept_rows))] = \
-            block * C.data[kept_rows]
+        out[np.ix_(kept_cols, kept_rows)] = block * C.data[kept_rows]
         return out
-
-
-def _positions(sorted_ids: np.ndarray, wanted: np.ndarray):
-    """Positions of ``wanted`` in ``sorted_ids`` and whether each is there."""
-    at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
-    return at, (sorted_ids[at] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
 
 
 def _gram(X: sp.csr_matrix) -> np.ndarray:
