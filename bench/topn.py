@@ -1,0 +1,259 @@
+"""Benchmark of issue 10: the top-10 lists of every served strategy against EASE and implicit's ALS.
+
+    .venv/bin/pip install -e '.[bench]'      # implicit, once
+    .venv/bin/python bench/topn.py           # about 3 minutes on 2 cores; rewrites the results
+                                             # block of docs/topn-benchmark.md
+    .venv/bin/python bench/topn.py --quick   # no implicit grid (one fixed point), no users
+                                             # split, prints only
+
+One run measures, with the protocol of ``movierec evaluate`` (relevant = held-out ratings >= 4,
+candidates = every movie the user has not rated in the training part, binary-gain nDCG):
+
+- on ``random:0.8:0`` of ml-latest-small: every served strategy (``served:<name>``, the lists
+  ``strategies.recommend`` serves from a version the trainer's pipeline fits on the training
+  part, with the configuration ``movierec evaluate`` reads), our registry models, the issue's
+  EASE (λ = 500, binary, every movie), and implicit's ALS at the best point of a grid chosen on
+  a validation split carved from the training part (``shared.recsys.models.tuning.tune``);
+- on ``users:0.7:0`` (seed 000's new-user protocol): the served strategies and the ranking
+  models, new users folded in from their shown ratings (``predict_unseen``).
+
+Every fit runs with the same number of threads (``--threads``): BLAS limited by threadpoolctl,
+implicit's ``num_threads``. Fit seconds are one fit each; a served row's is the whole version
+(the pipeline and its counters), shared by the served rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "ml-latest-small"
+DOC = ROOT / "docs" / "topn-benchmark.md"
+SCRIPT = "bench/topn.py"
+sys.path.insert(0, str(ROOT))
+
+from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
+from topn_implicit import (  # noqa: E402
+    QUICK_POINT, ImplicitALSReference, choose, recommend_agreement,
+)
+from shared.recsys.evaluation.harness import TOP_N, measure, measure_served  # noqa: E402
+from shared.recsys.evaluation.served import (  # noqa: E402
+    PublishedVersion, ServedSetup, served_names, strategy_of,
+)
+from shared.recsys.evaluation.split import parse_split  # noqa: E402
+from shared.recsys.models.ease import EASE  # noqa: E402
+from shared.recsys.models.registry import make, resolve  # noqa: E402
+from shared.recsys.pipeline import PipelineConfig  # noqa: E402
+from shared.recsys.strategies import DEFAULT_STRATEGY  # noqa: E402
+
+SPLIT = "random:0.8:0"
+USER_SPLIT = "users:0.7:0"
+REGISTRY_MODELS = ("ease", "ials", "most-popular", "default")
+USER_SPLIT_MODELS = ("most-popular", "ease", "ials")
+EASE_LABEL = "EASE, issue's reference (l2=500, binary, every movie)"
+IMPLICIT_LABEL = "implicit ALS (validation's best grid point)"
+EASE_GAIN = 1.05
+GRID_ROWS_SHOWN = 15
+P, R, NDCG = f"precision_at_{TOP_N}", f"recall_at_{TOP_N}", f"ndcg_at_{TOP_N}"
+COV, POP = f"coverage_at_{TOP_N}", f"popularity_percentile_at_{TOP_N}"
+
+
+def issue_ease() -> EASE:
+    return EASE(l2=500.0, scheme="binary", max_items=100_000)
+
+
+def served_setup() -> ServedSetup:
+    """The trainer's pipeline and the worker's threshold as ``movierec evaluate`` reads them."""
+    from shared import config
+
+    settings = config.load()
+    return ServedSetup(PipelineConfig(k_range=settings.k_range,
+                                      min_cluster_size=settings.min_cluster_size),
+                       settings.min_ratings_to_assign)
+
+
+def served_rows(fold, setup: ServedSetup, log) -> dict:
+    version = PublishedVersion(fold, setup)
+    log(f"  served version fitted in {version.fit_seconds:.1f} s")
+    rows = {}
+    for name in served_names():
+        rows[name] = {"model": name, **measure_served(strategy_of(name), version)}
+        log(line(rows[name]))
+    return rows
+
+
+def measured(label: str, model, fold, log) -> dict:
+    row = {"model": label, **measure(model, fold)}
+    log(line(row))
+    return row
+
+
+def line(r: dict) -> str:
+    return (f"  {r['model'][:50]:50s} P@10 {r[P]:.4f} nDCG@10 {r[NDCG]:.4f} "
+            f"cov {r[COV]:.3f} pop {r[POP]:.1f} fit {r['fit_seconds']:.2f} s")
+
+
+def random_split(data, setup, threads, quick, log) -> tuple[dict, dict]:
+    fold = next(parse_split(SPLIT).folds(data))
+    info = {"train": int(fold.train.nnz), "test": fold.n_test, "dropped": fold.dropped}
+    log(f"{SPLIT}: {info}")
+    rows = served_rows(fold, setup, log)
+    for name in REGISTRY_MODELS:
+        label = name if resolve(name) == name else f"{name} (= {resolve(name)})"
+        rows[name] = measured(label, make(name), fold, log)
+    rows["ease-issue"] = measured(EASE_LABEL, issue_ease(), fold, log)
+    if quick:
+        best, grid, label = dict(QUICK_POINT), [], "implicit ALS (--quick: a fixed point)"
+    else:
+        (best, grid), label = choose(fold.train, threads, log), IMPLICIT_LABEL
+    reference = ImplicitALSReference(**best, num_threads=threads)
+    rows["implicit"] = measured(label, reference, fold, log)
+    info.update(implicit_best=best, implicit_grid=grid,
+                recommend_agreement=recommend_agreement(reference, fold))
+    log(f"  implicit recommend() agrees with the harness's lists for "
+        f"{100 * info['recommend_agreement']:.1f} % of the users")
+    return rows, info
+
+
+def users_split(data, setup, threads, best, log) -> tuple[dict, dict]:
+    fold = next(parse_split(USER_SPLIT).folds(data))
+    info = {"train": int(fold.train.nnz), "known": int(fold.known.nnz), "test": fold.n_test,
+            "new_users": int(fold.known.shape[0]), "dropped": fold.dropped}
+    log(f"{USER_SPLIT}: {info}")
+    rows = served_rows(fold, setup, log)
+    for name in USER_SPLIT_MODELS:
+        rows[name] = measured(name, make(name), fold, log)
+    rows["implicit"] = measured(IMPLICIT_LABEL, ImplicitALSReference(**best, num_threads=threads),
+                                fold, log)
+    return rows, info
+
+
+def targets(rows: dict, users: dict | None) -> list[dict]:
+    served = f"served:{DEFAULT_STRATEGY}"
+    ours, ease, als = rows[served], rows["ease-issue"], rows["implicit"]
+    goals = []
+    for key, label in ((NDCG, f"nDCG@{TOP_N}"), (P, f"P@{TOP_N}")):
+        goals.append({"target": f"{SPLIT}: {served} {label} >= {EASE_GAIN} x issue's EASE",
+                      "ok": ours[key] >= EASE_GAIN * ease[key],
+                      "figures": f"{ours[key]:.4f} vs {EASE_GAIN} x {ease[key]:.4f} = "
+                                 f"{EASE_GAIN * ease[key]:.4f} ({ours[key] / ease[key]:.3f} x)"})
+        goals.append({"target": f"{SPLIT}: {served} {label} >= implicit ALS",
+                      "ok": ours[key] >= als[key],
+                      "figures": f"{ours[key]:.4f} vs {als[key]:.4f} "
+                                 f"({ours[key] / als[key]:.3f} x)"})
+    if users is not None:
+        a, b = users[served][NDCG], users["most-popular"][NDCG]
+        goals.append({"target": f"{USER_SPLIT}: {served} nDCG@{TOP_N} > most-popular",
+                      "ok": a > b, "figures": f"{a:.4f} vs {b:.4f} ({a / b:.3f} x)"})
+    return goals
+
+
+def result_table(rows: dict) -> str:
+    def num(value, digits):
+        return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+    body = [[f"`{r['model']}`", num(r[P], 4), num(r[R], 4), num(r[NDCG], 4), num(r[COV], 4),
+             num(r[POP], 1), num(r["rmse"], 4), num(r["fit_seconds"], 2)] for r in rows.values()]
+    body.sort(key=lambda row: -float(row[3]))
+    return table(["model", f"P@{TOP_N}", f"R@{TOP_N}", f"nDCG@{TOP_N}", f"coverage@{TOP_N}",
+                  f"popularity pct@{TOP_N}", "RMSE", "fit s"], body)
+
+
+def grid_table(rows: list[dict], best: dict, limit: int) -> str:
+    """The ``limit`` best points of one stage, only the parameters the stage varied."""
+    varied = [n for n in best if len({repr(r[n]) for r in rows}) > 1]
+    shown = sorted(rows, key=lambda r: -r["ndcg"])[:limit]
+    return table([*varied, "val nDCG@10", "val P@10", "fit s"],
+                 [[*(r[n] for n in varied),
+                   f"{r['ndcg']:.4f}" + (" **chosen**" if all(r[n] == best[n] for n in best)
+                                         else ""),
+                   f"{r['precision']:.4f}", f"{r['fit_seconds']:.2f}"] for r in shown])
+
+
+def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall) -> str:
+    config = setup.pipeline
+    out = [f"Run of {info['date']}: `.venv/bin/python {SCRIPT}`, wall time {wall / 60:.1f} min; "
+           f"{threads} thread(s) for every fit (BLAS and implicit's `num_threads`).\n\n"
+           "### Machine\n\n", machine_lines(info),
+           f"\nServed version: pipeline model `{config.model}`, ranker "
+           f"`{getattr(config, 'ranker', None)}`, k over {config.k_range[0]}..{config.k_range[1]}, "
+           f"smallest cluster {config.min_cluster_size}, new users placed after "
+           f"{setup.min_ratings_to_assign} ratings; default strategy `{DEFAULT_STRATEGY}`.\n",
+           f"\n### `{SPLIT}` on ml-latest-small\n\n"
+           f"{fold_info['train']:,} training ratings, {fold_info['test']:,} held-out ratings "
+           f"({fold_info['dropped']} dropped: movie unseen in training). Sorted by nDCG@10; "
+           "popularity pct: mean percentile of the recommended movies' training rating counts "
+           "(100 = the most rated).\n\n", result_table(rows),
+           f"\nimplicit ALS: chosen `{fold_info['implicit_best']}`; its scores are the dot "
+           "products of its factors ranked by our harness; implicit's own `recommend(userids, "
+           "user_items, N=10, filter_already_liked_items=True)` returns the same top 10 for "
+           f"{100 * fold_info['recommend_agreement']:.1f} % of the users.\n"]
+    if users is not None:
+        out += [f"\n### `{USER_SPLIT}` (seed 000's protocol: new users, half their ratings "
+                "shown)\n\n"
+                f"{users_info['new_users']} new users with {users_info['known']:,} shown ratings; "
+                f"{users_info['test']:,} held-out ratings; {users_info['train']:,} training "
+                "ratings of the other users.\n\n", result_table(users)]
+    out += ["\n### Targets\n\n",
+            table(["target", "result", "figures"],
+                  [[g["target"], "**PASS**" if g["ok"] else "**FAIL**", g["figures"]]
+                   for g in goals])]
+    for stage, rows in enumerate(fold_info["implicit_grid"], 1):
+        shown = min(len(rows), GRID_ROWS_SHOWN)
+        out += [f"\n### implicit ALS on the validation split of `{SPLIT}`'s training part, "
+                f"stage {stage} (best {shown} of {len(rows)} points)\n\n",
+                grid_table(rows, fold_info["implicit_best"], GRID_ROWS_SHOWN)]
+    return "".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=1, help="threads of every fit")
+    parser.add_argument("--quick", action="store_true",
+                        help="no implicit grid, no users split, print only (no document)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"no data folder at {args.data}")
+    from threadpoolctl import threadpool_limits
+
+    import implicit
+    from shared.data.movielens import load
+
+    started = time.perf_counter()
+    log = lambda text: print(text, flush=True)  # noqa: E731
+    setup = served_setup()
+    data = load(args.data)
+    users = users_info = None
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        info = {**machine_info(), "implicit": implicit.__version__}
+        log(machine_lines(info))
+        rows, fold_info = random_split(data, setup, args.threads, args.quick, log)
+        if not args.quick:
+            users, users_info = users_split(data, setup, args.threads,
+                                            fold_info["implicit_best"], log)
+    wall = time.perf_counter() - started
+    goals = targets(rows, users)
+    for g in goals:
+        log(f"{'PASS' if g['ok'] else 'FAIL'}  {g['target']}: {g['figures']}")
+    log(f"wall time {wall:.0f} s")
+    block = render(info, setup, args.threads, rows, fold_info, users, users_info, goals, wall)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "random": rows, "random_info": fold_info,
+                                         "users": users, "users_info": users_info,
+                                         "targets": goals, "wall_seconds": wall}, indent=1))
+    if args.quick:
+        log("\n" + block)
+    else:
+        write_results(DOC, SCRIPT, block, "Top-N benchmark")
+        log(f"results written to {DOC.relative_to(ROOT)}")
+    return 0 if all(g["ok"] for g in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
