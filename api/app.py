@@ -11,6 +11,7 @@ from api.group_commit import GroupCall
 from shared import config
 from shared.recsys.blas import single_threaded_blas
 from shared.store.cache import cached_responses
+from shared.store.catalogue import CatalogueCache
 from shared.store.client import StoreError, retrying_client
 from shared.store.counters import CounterStore
 from shared.store.keys import Keys
@@ -38,6 +39,7 @@ class Services:
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
         self.counters = CounterStore(self.redis, self.keys)
+        self.catalogue = CatalogueCache(self.store)
         self.queue = events_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys))
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-import threading
 
 from flask import Blueprint, jsonify, request
 
@@ -12,29 +11,6 @@ from api.services import services
 
 bp = Blueprint("movies", __name__, url_prefix="/v1/movies")
 KINDS = ("hybrid", "collaborative", "content")
-
-
-class _TitleIndex:
-    """Lower-cased titles of the catalogue, reloaded when its revision changes."""
-
-    def __init__(self):
-        self.revision = -1
-        self.entries: list[tuple[str, int]] = []
-        self.lock = threading.Lock()
-
-    def search(self, svc, query: str, limit: int) -> list[int]:
-        revision = svc.store.catalogue_revision()
-        if revision != self.revision:
-            with self.lock:
-                frame = svc.store.movies_frame()
-                self.entries = list(zip(frame["title"].str.lower(), frame["movie_id"].astype(int)))
-                self.revision = revision
-        words = query.lower().split()
-        hits = [m for title, m in self.entries if all(w in title for w in words)]
-        return hits[:limit]
-
-
-_titles = _TitleIndex()
 
 
 def _movie_body(svc, movie_id: int, info: dict) -> dict:
@@ -58,8 +34,8 @@ def search():
         raise InvalidParameter("q", "at most 200 characters")
     limit = int_arg("limit", 20, 1, 100)
     svc = services()
-    ids = _titles.search(svc, query, limit)
-    info = svc.store.movies_many(ids)
+    ids = svc.catalogue.search(query, limit)
+    info = svc.catalogue.movies_many(ids)
     return jsonify(query=query, items=[{"movie_id": m, **info[m]} for m in ids if m in info])
 
 

@@ -168,13 +168,15 @@ class RatingStore:
         raw = self.redis.hget(self.keys.movies, movie_id)
         return json.loads(raw) if raw else None
 
+    def all_movies(self) -> dict[int, dict]:
+        """The whole catalogue: movie_id -> {title, year, genres, tags}."""
+        return {int(movie): json.loads(raw)
+                for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000)}
+
     def movies_frame(self) -> pd.DataFrame:
         """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
-        rows = []
-        for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000):
-            info = json.loads(raw)
-            rows.append((int(movie), info["title"], info["year"], "|".join(info["genres"]),
-                         "|".join(info["tags"])))
+        rows = [(movie, info["title"], info["year"], "|".join(info["genres"]), "|".join(info["tags"]))
+                for movie, info in self.all_movies().items()]
         frame = pd.DataFrame(rows, columns=["movie_id", "title", "year", "genres", "tags"])
         frame["year"] = frame["year"].astype("Int64")
         return frame.sort_values("movie_id", ignore_index=True)
