@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
 
 MODELS = ("baseline", "cluster", "kmeans-softmax", "svd", "truncated-svd", "nmf",
-          "iterative-svd", "item-knn", "default", "pipeline")
+          "iterative-svd", "item-knn", "default", "most-popular", "ease", "ials", "pipeline")
 # name -> (n_users, n_movies, n_ratings); None: the real ml-latest-small
 SIZES = {"100k": None, "1m": (6_000, 20_000, 1_000_000), "5m": (30_000, 40_000, 5_000_000)}
 SLOW_FIT = 10.0

@@ -4,7 +4,7 @@ the evaluation harness on a fold's training part, so what is measured is what is
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +33,8 @@ class PipelineConfig:
     shrink: float = 5.0              # pseudo-ratings pulling cluster means to the movie prior
     model: str = registry.DEFAULT_MODEL
     ranker: str | None = registry.DEFAULT_RANKER  # the top-N model of the 'personal' strategy
+    # re-chosen on a validation split of the data at hand (None: the registry's defaults)
+    ranker_grid: dict | None = field(default_factory=lambda: dict(registry.DEFAULT_RANKER_GRID))
     random_state: int = 0
 
 
@@ -52,6 +54,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     similar movies are collaborative only); ``latest_ts`` is the newest event of the data, for
     the manifest."""
     from shared.recsys.models.similarity import SimilarMovies
+    from shared.recsys.models.tuning import tune  # imports the evaluation, which imports this
 
     started = time.time()
     seconds: dict[str, float] = {}
@@ -80,10 +83,15 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     recommender = registry.make(config.model).fit(X)
     done("recommender")
 
-    ranker = None
+    ranker, ranker_tuning = None, None
     if config.ranker:
         step("ranker")
-        ranker = registry.make(config.ranker).fit(X)
+        ranker = registry.make(config.ranker)
+        if config.ranker_grid:
+            chosen, table = tune(ranker, config.ranker_grid, X, seed=config.random_state)
+            ranker.set_params(**chosen)
+            ranker_tuning = {"chosen": chosen, "validation": table}
+        ranker.fit(X)
         done("ranker")
 
     step("softmax")
@@ -105,6 +113,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         "config": asdict(config),
         "model": config.model,
         "ranker": config.ranker,
+        "ranker_tuning": ranker_tuning,
         "k": {"chosen": clusters.k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
               "wcss": scan.wcss.tolist(), "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
               "boundary": scan.boundary},

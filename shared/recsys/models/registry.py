@@ -15,6 +15,9 @@ DEFAULT_MODEL = "blend"
 # The top-N model a version ranks with (the 'personal' strategy): the best validation nDCG@10
 # (docs/topn-tuning.md).
 DEFAULT_RANKER = "ease"
+# What the trainer re-chooses for it on each snapshot (its validation split): the penalty, the
+# one parameter whose best value moves with the amount of data (docs/topn-tuning.md).
+DEFAULT_RANKER_GRID = {"l2": [50.0, 100.0, 200.0, 400.0]}
 
 
 def _baseline():

@@ -35,7 +35,11 @@ def test_matrices_in_give_the_trainers_bundle(tiny_data, tiny_bundle):
                         latest_ts=int(data.ratings["ts"].max()), progress=False)
 
     def comparable(manifest):
-        return {k: v for k, v in manifest.items() if k not in ("trained_at", "fit_seconds")}
+        untimed = {k: v for k, v in manifest.items() if k not in ("trained_at", "fit_seconds")}
+        untimed["ranker_tuning"] = {**manifest["ranker_tuning"], "validation": [
+            {k: v for k, v in row.items() if k != "fit_seconds"}
+            for row in manifest["ranker_tuning"]["validation"]]}
+        return untimed
 
     assert comparable(bundle.manifest) == comparable(tiny_bundle.manifest)
     assert list(bundle.manifest["fit_seconds"]) == list(tiny_bundle.manifest["fit_seconds"])
@@ -67,3 +71,12 @@ def test_the_trainers_config_is_this_one_with_the_service_defaults():
         f.name for f in dataclasses.fields(PipelineConfig)]
     with pytest.raises(TypeError):
         PipelineConfig()  # no service defaults in the pure layer: the caller says
+
+
+def test_the_ranker_is_chosen_on_a_validation_split_of_the_data_at_hand(tiny_bundle):
+    tuning = tiny_bundle.manifest["ranker_tuning"]
+    grid = tiny_bundle.manifest["config"]["ranker_grid"]
+    assert [row["l2"] for row in tuning["validation"]] == grid["l2"]
+    best = max(tuning["validation"], key=lambda row: row["ndcg"])
+    assert tuning["chosen"] == {"l2": best["l2"]}
+    assert tiny_bundle.estimators["ranker"].l2 == best["l2"]
