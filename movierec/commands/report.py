@@ -47,7 +47,7 @@ def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_siz
     from shared.recsys.evaluation.split import parse_split
     from shared.recsys.models.clustering import cluster_users
     from shared.recsys.models.features import favourites, taste_vectors
-    from shared.recsys.models.registry import resolve
+    from shared.recsys.models.registry import make, resolve
     from shared.recsys.ratings import rating_matrix
 
     try:
@@ -60,6 +60,10 @@ def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_siz
             resolve(name)
         except KeyError as exc:
             raise click.BadParameter(str(exc.args[0]), param_hint="--models")
+        if not getattr(make(name), "predicts_ratings", True):
+            raise click.BadParameter(f"{name!r} ranks movies and predicts no ratings; the RMSE "
+                                     "table takes rating models (lists: movierec evaluate)",
+                                     param_hint="--models")
     try:
         data = movielens.load(data_dir, progress=True)
     except movielens.LoadError as exc:

@@ -34,4 +34,6 @@ def test_report_rejects_bad_options_cleanly(tiny_data, tmp_path):
     assert "needs 2 <= low <= high" in reversed_range.output
     bad_model = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--models", "magic"])
     assert bad_model.exit_code == 2 and "--models" in bad_model.output
+    ranking = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--models", "svd,ease"])
+    assert ranking.exit_code == 2 and "'ease' ranks movies and predicts no ratings" in ranking.output
     assert not list(tmp_path.glob("*.png"))
