@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from api.group_commit import GroupCall
 from shared import config
 from shared.recsys.blas import single_threaded_blas
-from shared.store.cache import cached_responses
+from shared.store.cache import RecommendationCache
 from shared.store.catalogue import CatalogueCache
 from shared.store.client import StoreError, retrying_client
 from shared.store.counters import CounterStore
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 class Services:
     """What the request handlers share: Redis, the key schema, the stores, the model.
 
-    The two calls on the hot paths, pushing events and reading a cached recommendation list,
-    go through a :class:`GroupCall` each, on a connection of their own: requests of one
+    The calls on the hot paths, pushing events and looking up and keeping recommendation
+    lists, go through a :class:`GroupCall` each, on a connection of their own: requests of one
     process that reach them at the same time (gevent workers) share a round trip, and no call
     pays the pool's liveness poll (docs/live-benchmark.md measures both)."""
 
@@ -44,8 +44,10 @@ class Services:
         self.models = ModelCache(ModelStore(self.redis, self.keys))
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
-        self.cached_body = GroupCall(partial(cached_responses,
-                                             client or retrying_client(settings, single=True)))
+        self.look_up_recommendations = GroupCall(RecommendationCache(
+            client or retrying_client(settings, single=True), self.keys).lookup_many)
+        self.keep_recommendations = GroupCall(RecommendationCache(
+            client or retrying_client(settings, single=True), self.keys).keep_many)
 
 
 def push_all(store: RatingStore, requests: list) -> list[bool]:

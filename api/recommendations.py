@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from shared.recsys import strategies
+from shared.store.cache import ComputedList, Lookup
 
 
 def popular(svc, n: int) -> list[dict]:
@@ -55,14 +56,14 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
     drops the user's cache then) or the model version moves. Changes other users make to the
     cluster counters show after at most ``recommendation_ttl``."""
     model = svc.models.get()
-    key = svc.keys.recommendations_cache(user_id)
-    field = f"{model.version if model else '-'}|{strategy}|{n}"
-    cached = svc.cached_body((key, field))
-    if cached is not None:
-        return cached
-    revision, ratings, cluster = svc.store.user_state(user_id, model.version if model else None)
-    result = recommend(svc, model, user_id, n, strategy, ratings, cluster)
+    version = model.version if model else None
+    field = f"{version or '-'}|{strategy}|{n}"
+    found = svc.look_up_recommendations(Lookup(user_id, version, field))
+    if isinstance(found, bytes):
+        return found
+    result = recommend(svc, model, user_id, n, strategy, found.ratings, found.cluster)
     result["items"] = with_metadata(svc, result["items"])
     body = json.dumps(result, separators=(",", ":")).encode()
-    svc.store.cache_recommendations(user_id, revision, field, body, svc.settings.recommendation_ttl)
+    svc.keep_recommendations(ComputedList(user_id, found.revision, field, body,
+                                          svc.settings.recommendation_ttl))
     return body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +18,8 @@ from pathlib import Path
 from .cpu import CpuMeter
 from .http_client import wait_http
 from .pipeline import Pipeline
-from .settings import API_WORKERS, HERE, QUEUE, ROOT, RQ_WORKERS, SETTINGS, WORKER_CLASS
+from .settings import (API_WORKERS, COPY_ID_STEP, HERE, QUEUE, ROOT, RQ_WORKERS, SETTINGS,
+                       USER_COPIES, WORKER_CLASS)
 
 
 def free_port() -> int:
@@ -80,7 +82,7 @@ class Context:
     pipeline: Pipeline
     users: list[int]
     movies: list[int]
-    ids_file: Path
+    ids_file: Path  # lines: the data's users, its movies, the users computed runs ask for
     meter: CpuMeter
     args: argparse.Namespace
     results: dict = field(default_factory=dict)
@@ -120,6 +122,29 @@ def import_and_train(stack: Stack, data: Path) -> tuple[str, str]:
     return imported, model_note
 
 
+def import_user_copies(stack: Stack, data: Path, last_user: int) -> list[int]:
+    """``USER_COPIES`` copies of every user of ``data`` under new ids, imported with ``movierec
+    import`` after training (so the model does not know them); their ids."""
+    import pandas as pd
+
+    if not (data / "ratings.csv").exists():
+        raise RuntimeError(f"{data}: user copies need a ratings.csv (MovieLens csv format)")
+    if last_user >= COPY_ID_STEP:
+        raise RuntimeError(f"user ids reach {last_user}: copies need COPY_ID_STEP above it")
+    folder = stack.tmp / "user-copies"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(data / "movies.csv", folder / "movies.csv")
+    ratings = pd.read_csv(data / "ratings.csv")
+    copies = pd.concat([ratings.assign(userId=ratings["userId"] + k * COPY_ID_STEP)
+                        for k in range(1, USER_COPIES + 1)])
+    copies.to_csv(folder / "ratings.csv", index=False)
+    out = run_cli(stack, ["import", str(folder)], timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"movierec import of the user copies failed:\n{out.stderr[-2000:]}")
+    print(f"user copies: {out.stdout.strip()}", flush=True)
+    return sorted(int(u) for u in copies["userId"].unique())
+
+
 def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     """Everything the phases need, started and ready."""
     import redis
@@ -157,8 +182,10 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     keys = Keys(SETTINGS.key_prefix)
     users = sorted(int(u) for u in client.smembers(keys.users))
     movies = sorted(int(m) for m in client.hkeys(keys.movies))
+    copies = import_user_copies(stack, args.data, max(users))
     ids_file = stack.tmp / "ids.txt"
-    ids_file.write_text(" ".join(map(str, users)) + "\n" + " ".join(map(str, movies)) + "\n")
+    ids_file.write_text("\n".join(" ".join(map(str, ids)) for ids in (users, movies, users + copies))
+                        + "\n")
     meter = CpuMeter({"api": [api.pid], "hello": [hello.pid], "workers": [w.pid for w in workers],
                       "redis": [stack.redis_handle.process.pid]})
     ctx = Context(stack, api_port, hello_port, client, keys, Pipeline(client, keys), users,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .load import WRK_RUNS
-from .settings import API_WORKERS, MODULE, RQ_WORKERS, VARIED_N, WORKER_CLASS
+from .settings import API_WORKERS, MODULE, RQ_WORKERS, USER_COPIES, VARIED_N, WORKER_CLASS
 from .stats import median, pct
 
 
@@ -117,13 +117,14 @@ def rps_table(results: dict) -> list[str]:
             f"(hello/POST {per['hello'] / per['event']:.2f}); recommendation, cache warm "
             f"{per['cached']:.2f} ms ({per['hello'] / per['cached']:.2f}); computed "
             f"{per['computed']:.2f} ms ({per['hello'] / per['computed']:.3f})"]
-    computed = runs[f"computed@{conns}"]
-    combos = len(results["data_users"]) * (VARIED_N[1] - VARIED_N[0] + 1)
-    requests = _median_of(computed, "requests")
-    repeats = 1 - combos * (1 - (1 - 1 / combos) ** requests) / requests if requests else 0
-    out.append(f"- a computed run starts with the cache emptied and draws (user, n) from "
-               f"{combos:,} pairs: about {repeats:.0%} of its requests repeat a pair and may be "
-               f"answered from cache")
+    combos = len(results["data_users"]) * (1 + USER_COPIES) * (VARIED_N[1] - VARIED_N[0] + 1)
+    most = max(r["requests"] for name, rs in runs.items() if name.startswith("computed@")
+               for r in rs)
+    out.append(f"- a computed run starts with the cache emptied and asks for each of {combos:,} "
+               f"(user, n) pairs once, in a shuffled order (the data's users and "
+               f"{USER_COPIES} copies of each); the longest run made {most:,} requests, "
+               + ("so none was answered from the cache" if most <= combos else
+                  f"so {most - combos:,} of them repeated a pair and may have been cached"))
     for d in results["rps"]["event_drains"]:
         drained = f"{d['drain_s']:.2f} s later" if d["drain_s"] is not None else "NOT in time"
         out.append(f"- single-event POST run: {d['events']:,} events applied by {d['jobs']:,} RQ "

@@ -14,6 +14,11 @@ MODULE = "bench.live"  # run as python -m bench.live
 RQ_WORKERS = 2
 QUEUE = "bench-live-events"
 VARIED_N = (6, 15)  # wrk.lua's "computed" mode draws n from this range (keep them in step)
+# Computed runs also ask for copies of every data user (their ratings under new ids, which the
+# model folds in like anyone's): (1 + copies) x 610 users x 10 values of n = 30,500 distinct
+# requests, more than an 8 s run makes, so that none is answered from the cache.
+USER_COPIES = 4
+COPY_ID_STEP = 1_000_000  # copy k of user u is user u + k * COPY_ID_STEP
 
 # the API's own defaults, or $API_WORKERS and $API_WORKER_CLASS
 SETTINGS = load_settings()

@@ -2,16 +2,19 @@
 --   wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE]
 --   hello            GET / (the hello-world reference)
 --   recommendations  GET /v1/users/<random user>/recommendations?n=10
---   computed         the same with n drawn from 6..15, so that a (user, n) pair, and with it
---                    the API's cached answer, rarely repeats within a run
---                    (VARIED_N in bench/live/settings.py)
+--   computed         the same with n from 6..15 (VARIED_N in bench/live/settings.py): every
+--                    (user, n) pair once, in a shuffled order, before any pair repeats, so that
+--                    no request is answered from the API's cache while the pairs last
+--                    (bench/live/load.py counts the requests beyond them)
 --   event            POST /v1/events, one rating event of a random movie by a random user
 --                    outside the data set (ids from 10,000,001), so that the cached answers
 --                    of the users the GET runs ask for stay valid
--- IDS_FILE: first line the user ids, second line the movie ids, separated by spaces.
+-- IDS_FILE: the user ids, the movie ids, and the users computed runs ask for (the data's and
+-- their copies, USER_COPIES in bench/live/settings.py), a line each, separated by spaces.
 -- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live/load.py.
 
-local mode, users, movies = "hello", {}, {}
+local mode, users, movies, computed_users = "hello", {}, {}, {}
+local pairs_order, next_pair = {}, 0
 local json_headers = { ["Content-Type"] = "application/json" }
 
 local function read_ids(line, out)
@@ -24,10 +27,20 @@ function init(args)
     local f = assert(io.open(args[2], "r"))
     read_ids(f:read("*l"), users)
     read_ids(f:read("*l"), movies)
+    read_ids(f:read("*l"), computed_users)
     f:close()
   end
   if mode ~= "hello" and #users == 0 then error("mode " .. mode .. " needs an ids file") end
   math.randomseed(os.time())
+  if mode == "computed" then
+    for _, id in ipairs(computed_users) do
+      for n = 6, 15 do pairs_order[#pairs_order + 1] = {id, n} end
+    end
+    for i = #pairs_order, 2, -1 do  -- Fisher-Yates
+      local j = math.random(i)
+      pairs_order[i], pairs_order[j] = pairs_order[j], pairs_order[i]
+    end
+  end
 end
 
 local function user()
@@ -38,7 +51,9 @@ function request()
   if mode == "recommendations" then
     return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=10")
   elseif mode == "computed" then
-    return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=" .. math.random(6, 15))
+    next_pair = next_pair % #pairs_order + 1
+    local pair = pairs_order[next_pair]
+    return wrk.format("GET", "/v1/users/" .. pair[1] .. "/recommendations?n=" .. pair[2])
   elseif mode == "event" then
     local body = string.format('{"type":"rating","user_id":%d,"movie_id":%s,"rating":%.1f}',
       10000000 + math.random(1000000), movies[math.random(#movies)], math.random(1, 10) / 2)

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.features import taste_vectors
+from shared.recsys.models.topn import one_row
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
 from shared.recsys.vocabulary import Vocabulary
 
@@ -33,15 +34,19 @@ class LiveModel:
         self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
 
-    def user_row(self, ratings: dict) -> sp.csr_matrix:
-        """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
+    def profile(self, ratings: dict) -> tuple[np.ndarray, np.ndarray]:
+        """A user's ratings (``{movie_id: rating}``) in the model's terms: the dense indices of
+        the known movies they rated (increasing) and the ratings (favourite marks alone left out)."""
         ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
         values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))
         index = self.movies.index(ids, missing="negative")
         keep = (index >= 0) & (values > 0)
         order = np.argsort(index[keep])
-        return sp.csr_matrix((values[keep][order], index[keep][order], [0, int(keep.sum())]),
-                             shape=(1, len(self.movies)))
+        return index[keep][order], values[keep][order]
+
+    def user_row(self, ratings: dict) -> sp.csr_matrix:
+        """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
+        return one_row(*self.profile(ratings), len(self.movies))
 
     def training_cluster(self, user_id: int) -> int | None:
         """The cluster k-means (after fixing) gave a user the model was trained on."""
@@ -60,20 +65,21 @@ class LiveModel:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
-    def rank(self, ratings: dict) -> tuple[np.ndarray, sp.csr_matrix]:
+    def rank(self, ratings: dict) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """The top-N model's score of every movie for a user with these live ratings, and the
-        user's row it scored (for :meth:`because`)."""
-        row = self.user_row(ratings)
-        return np.asarray(self.ranker.predict_unseen(row))[0], row
+        :meth:`profile` it scored (for :meth:`because`)."""
+        profile = self.profile(ratings)
+        return self.ranker.score_one(*profile), profile
 
-    def because(self, row: sp.csr_matrix, indices) -> list[tuple[int, float] | None]:
-        """For each movie index, the user's rated movie (of ``row``) that adds most to its
+    def because(self, profile: tuple[np.ndarray, np.ndarray], indices) -> list[tuple[int, float] | None]:
+        """For each movie index, the user's rated movie (of ``profile``) that adds most to its
         top-N score and the user's rating of it (None when no rated movie adds to it)."""
-        if not len(indices) or not row.nnz:
+        movies, ratings = profile
+        if not len(indices) or not len(movies):
             return [None] * len(indices)
-        contributions = np.asarray(self.ranker.contributions(row, np.asarray(indices)))
+        contributions = np.asarray(self.ranker.contributions(movies, ratings, np.asarray(indices)))
         best = contributions.argmax(axis=1)
-        return [(int(self.movies.ids[row.indices[j]]), float(row.data[j]))
+        return [(int(self.movies.ids[movies[j]]), float(ratings[j]))
                 if contributions[i, j] > 0 else None for i, j in enumerate(best)]
 
     def predict(self, ratings: dict, movie_ids) -> list[float | None]:

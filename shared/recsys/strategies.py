@@ -165,9 +165,9 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
 def _personal(model, ratings: Mapping[int, float], n: int, exclude: set[int]) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
     its score (``because``: that movie and the user's rating of it)."""
-    scores, row = model.rank(ratings)
+    scores, profile = model.rank(ratings)
     top = _top_scores(scores, model.movies, n, exclude)
-    because = model.because(row, [index for _, index in top])
+    because = model.because(profile, [index for _, index in top])
     return [{"movie_id": movie, "score": round(float(scores[index]), 4),
              "reason": "recommended for your ratings" if why is None else
                        f"because you rated movie {why[0]} {why[1]:g} stars",

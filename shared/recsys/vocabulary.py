@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 
+# Ids up to this bound are looked up in a table (one gather, a dozen times faster than a
+# binary search on every request); larger ids fall back to the search. 4 bytes per id value.
+TABLE_MAX_ID = 1 << 22
+
 
 class Vocabulary:
     """A fixed, sorted set of external integer ids and their dense indices 0..n-1."""
 
     def __init__(self, ids):
         self.ids = np.unique(np.asarray(ids, dtype=np.int64))
+        self._table = None
+        if len(self.ids) and 0 <= self.ids[0] and self.ids[-1] < TABLE_MAX_ID:
+            self._table = np.full(int(self.ids[-1]) + 1, -1, dtype=np.int32)
+            self._table[self.ids] = np.arange(len(self.ids), dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -16,9 +24,15 @@ class Vocabulary:
     def index(self, ids, missing: str = "error") -> np.ndarray:
         """Dense indices of ``ids``; ``missing='negative'`` maps unknown ids to -1."""
         ids = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self.ids, ids)
-        pos_clipped = np.minimum(pos, len(self.ids) - 1) if len(self.ids) else pos
-        found = (pos < len(self.ids)) & (self.ids[pos_clipped] == ids) if len(self.ids) else np.zeros(ids.shape, bool)
+        if self._table is not None:
+            inside = (ids >= 0) & (ids < len(self._table))
+            pos = np.where(inside, self._table[np.where(inside, ids, 0)], -1).astype(np.int64)
+            found = pos >= 0
+        else:
+            pos = np.searchsorted(self.ids, ids)
+            pos_clipped = np.minimum(pos, len(self.ids) - 1) if len(self.ids) else pos
+            found = ((pos < len(self.ids)) & (self.ids[pos_clipped] == ids) if len(self.ids)
+                     else np.zeros(ids.shape, bool))
         if missing == "negative":
             return np.where(found, pos, -1)
         if not np.all(found):

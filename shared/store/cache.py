@@ -1,15 +1,95 @@
-"""Reads of the cached recommendation lists (``Keys.recommendations_cache``) that several
-requests of one process share: one round trip for all of them."""
+"""The computed recommendation lists (``Keys.recommendations_cache``).
+
+A request costs one script call when its list is cached, and two when it is not: the lookup
+that returns either the list or the user's state, and the write that keeps the new list unless
+the user changed while it was computed. Both take many requests at once, in one round trip
+(the API's group calls). A plain pipeline that reads the list and the user's hash instead of
+the lookup script saves Redis CPU but costs the API more per request than it saves: redis-py
+spends tens of microseconds on each command of a pipeline (docs/topn-benchmark.md).
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import redis
 
+from shared.store.client import lua_script
+from shared.store.keys import Keys
+from shared.store.ratings import live_from_pairs
 
-def cached_responses(client: redis.Redis, entries: list[tuple[str, str]]) -> list[bytes | None]:
-    """``HGET key field`` for every ``(key, field)`` entry, in one round trip."""
-    if len(entries) == 1:
-        return [client.hget(*entries[0])]
-    pipe = client.pipeline(transaction=False)
-    for key, field in entries:
-        pipe.hget(key, field)
-    return pipe.execute()
+
+@dataclass(frozen=True)
+class UserState:
+    """What a list is computed from: the user's revision (for :meth:`RecommendationCache.keep`),
+    live ratings (movie_id -> rating, 0.0 when only favoured) and cluster (None without one)."""
+    revision: bytes
+    ratings: dict[int, float]
+    cluster: int | None
+
+
+@dataclass(frozen=True)
+class ComputedList:
+    """A list to keep: its body, computed for the user at ``revision``, under ``field``, for
+    ``ttl`` seconds at most."""
+    user_id: int
+    revision: bytes
+    field: str
+    body: bytes
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One request for a list: the user, the model version its cluster is read under (None
+    without a model) and the cache field that names the list."""
+    user_id: int
+    version: str | None
+    field: str
+
+
+
+class RecommendationCache:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
+        self.keys = keys
+        self._lookup = lua_script(client, "cache_lookup.lua")
+        self._keep = lua_script(client, "cache.lua")
+
+    def lookup_many(self, lookups: list[Lookup]) -> list[bytes | UserState]:
+        """For each lookup, in its order, the cached list or the user's state; one round trip."""
+        if len(lookups) == 1:
+            return [self._answer(self._lookup(**self._call(lookups[0])))]
+        pipe = self.redis.pipeline(transaction=False)
+        for lookup in lookups:
+            self._lookup(**self._call(lookup), client=pipe)
+        return [self._answer(reply) for reply in pipe.execute()]
+
+    def keep_many(self, lists: list[ComputedList]) -> list[bool]:
+        """Keep each list unless its user changed since its revision (the script that applies
+        their changes drops the cache); one round trip for all. True for each list kept."""
+        if len(lists) == 1:
+            return [bool(self._keep(**self._keep_call(lists[0])))]
+        pipe = self.redis.pipeline(transaction=False)
+        for computed in lists:
+            self._keep(**self._keep_call(computed), client=pipe)
+        return [bool(kept) for kept in pipe.execute()]
+
+    def _keep_call(self, computed: ComputedList) -> dict:
+        return {"keys": [self.keys.user_revisions, self.keys.recommendations_cache(computed.user_id)],
+                "args": [computed.user_id, computed.revision, computed.field, computed.body,
+                         computed.ttl]}
+
+    def _call(self, lookup: Lookup) -> dict:
+        version = lookup.version
+        keys = self.keys
+        return {"keys": [keys.recommendations_cache(lookup.user_id), keys.user_revisions,
+                         keys.user(lookup.user_id), keys.assignments(version or "")],
+                "args": [lookup.field, lookup.user_id, 0 if version is None else 1]}
+
+    @staticmethod
+    def _answer(reply) -> bytes | UserState:
+        if isinstance(reply, bytes):
+            return reply
+        revision, entries, cluster = reply
+        return UserState(revision, live_from_pairs(zip(entries[::2], entries[1::2])),
+                         None if cluster is None else int(cluster))

@@ -1,6 +1,8 @@
 """Redis clients, built here so that the services never import redis themselves."""
 from __future__ import annotations
 
+from importlib import resources
+
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -40,3 +42,9 @@ def readiness(client: redis.Redis, n_movies, active_version) -> tuple[bool, dict
     except redis.RedisError as exc:
         checks["redis"] = f"unreachable: {exc}"
         return False, checks
+
+
+def lua_script(client: redis.Redis, name: str):
+    """The script ``shared/store/lua/<name>`` registered on ``client`` (sent by its SHA, loaded
+    once when Redis does not know it)."""
+    return client.register_script(resources.files("shared.store").joinpath("lua", name).read_text())

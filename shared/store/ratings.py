@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -17,6 +16,7 @@ import redis
 
 from shared.data.events import Event
 from shared.recsys.ratings import FAVOURITE_HALF_STARS
+from shared.store.client import lua_script
 from shared.store.keys import Keys
 
 LOG_LENGTH = 20
@@ -32,9 +32,6 @@ RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "delet
                        "building_version")
 
 
-def _lua(name: str) -> str:
-    return resources.files("shared.store").joinpath("lua", name).read_text()
-
 
 @dataclass
 class ApplyResult:
@@ -48,9 +45,8 @@ class RatingStore:
     def __init__(self, client: redis.Redis, keys: Keys):
         self.redis = client
         self.keys = keys
-        self._push_script = client.register_script(_lua("push.lua"))
-        self._cache_script = client.register_script(_lua("cache.lua"))
-        self._ratings_script = client.register_script(_lua("ratings.lua"))
+        self._push_script = lua_script(client, "push.lua")
+        self._ratings_script = lua_script(client, "ratings.lua")
         self._push_keys = [keys.inbox, keys.inbox_draining]
         self._ratings_keys = [getattr(keys, name) for name in RATINGS_SCRIPT_KEYS]
         self._ratings_args = [json.dumps(keys.script_templates(), separators=(",", ":")),
@@ -86,14 +82,6 @@ class RatingStore:
 
     def user_revision(self, user_id: int) -> bytes:
         return self.redis.hget(self.keys.user_revisions, user_id) or b"0"
-
-    def cache_recommendations(self, user_id: int, revision: bytes, field: str, body: bytes,
-                              ttl: int) -> bool:
-        """Keep a computed list unless the user changed since ``revision`` (the script that
-        applies their changes drops the cache)."""
-        return bool(self._cache_script(
-            keys=[self.keys.user_revisions, self.keys.recommendations_cache(user_id)],
-            args=[user_id, revision, field, body, ttl]))
 
     def inbox_length(self) -> int:
         return self.redis.llen(self.keys.inbox)
@@ -203,20 +191,7 @@ class RatingStore:
 
     def live_ratings(self, user_id: int) -> dict[int, float]:
         """movie_id -> rating (0.0 when only favoured): what the models score a user from."""
-        return _live(self.redis.hgetall(self.keys.user(user_id)))
-
-    def user_state(self, user_id: int, version: str | None) -> tuple[bytes, dict[int, float], int | None]:
-        """In one round trip, what a computed recommendation starts from: the user's revision
-        (:meth:`cache_recommendations`), live ratings (:meth:`live_ratings`) and cluster under
-        ``version`` (None without a version or a cluster)."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.user_revisions, user_id)
-            pipe.hgetall(self.keys.user(user_id))
-            if version is not None:
-                pipe.hget(self.keys.assignments(version), user_id)
-            revision, entries, *cluster = pipe.execute()
-        cluster = cluster[0] if cluster else None
-        return revision or b"0", _live(entries), None if cluster is None else int(cluster)
+        return live_from_pairs(self.redis.hgetall(self.keys.user(user_id)).items())
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
@@ -255,11 +230,12 @@ class RatingStore:
         return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
 
 
-def _live(entries: dict) -> dict[int, float]:
-    """A user's hash as movie_id -> rating (0.0 when only favoured), tombstones left out; only
-    the half stars are parsed (this runs on every computed recommendation)."""
+def live_from_pairs(entries) -> dict[int, float]:
+    """A user's hash, as ``(movie, value)`` pairs, as movie_id -> rating (0.0 when only
+    favoured), tombstones left out; only the half stars are parsed (this runs on every
+    computed recommendation)."""
     return {int(movie): int(half) / 2
-            for movie, (half, _, rest) in ((m, v.partition(b"|")) for m, v in entries.items())
+            for movie, (half, _, rest) in ((m, v.partition(b"|")) for m, v in entries)
             if half != b"0" or not rest.startswith(b"0")}
 
 

@@ -7,10 +7,13 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
-from shared.recsys.models.topn import TopNRecommender, confidence
+from shared.recsys.models.topn import TopNRecommender, confidence, confidence_values
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
+# A user who rated more than this share of the model's movies is scored with a dense product
+# (bench: gathering k rows of B costs about as much as reading all of it when k is n/4).
+_DENSE_SHARE = 0.25
 
 
 class EASE(TopNRecommender):
@@ -110,16 +113,36 @@ class EASE(TopNRecommender):
         X_new = self._check_movies(X_new, self.n_movies_)
         return self._scores(confidence(X_new, self.scheme))
 
-    def contributions(self, x_row, items) -> np.ndarray:
+    def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        r""":math:`x_u \hat B` for one user: the weighted sum of their rated movies' rows of
+        :math:`\hat B`, or the whole product when they rated more than ``_DENSE_SHARE`` of the
+        model's movies (then reading all of :math:`\hat B` once is cheaper than gathering)."""
+        positions = self._position[movies]
+        kept = positions >= 0
+        feedback = confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
+        positions = positions[kept]
+        n_kept = len(self.items_)
+        if len(positions) > _DENSE_SHARE * n_kept:
+            dense = np.zeros(n_kept, dtype=np.float32)
+            dense[positions] = feedback
+            kept_scores = dense @ self.weights_
+        else:
+            kept_scores = sp.csr_matrix((feedback, positions, [0, len(positions)]),
+                                        shape=(1, n_kept)) @ self.weights_
+        out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
+        out[self.items_] = np.ravel(kept_scores)
+        return out
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing
         where :math:`j` or :math:`i` is outside the model."""
-        C = confidence(self._check_movies(x_row, self.n_movies_), self.scheme)
-        rows = self._position[C.indices]
+        feedback = confidence_values(ratings, self.scheme)
+        rows = self._position[np.asarray(movies, dtype=np.int64)]
         cols = self._position[np.asarray(items, dtype=np.int64)]
-        out = np.zeros((len(cols), C.nnz))
+        out = np.zeros((len(cols), len(rows)))
         kept_rows, kept_cols = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
         block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated
-        out[np.ix_(kept_cols, kept_rows)] = block * C.data[kept_rows]
+        out[np.ix_(kept_cols, kept_rows)] = block * feedback[kept_rows]
         return out
 
 

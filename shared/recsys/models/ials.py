@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
-from shared.recsys.models.topn import TopNRecommender, confidence
+from shared.recsys.models.topn import TopNRecommender, confidence, one_row
 
 # Stored entries whose factor rows are gathered at once (small enough to stay in cache).
 _GATHER_ENTRIES = 1 << 14
@@ -155,13 +155,16 @@ class ImplicitALS(TopNRecommender):
     def predict_unseen(self, X_new) -> np.ndarray:
         return self.user_vectors(X_new) @ self.item_factors_.T
 
-    def contributions(self, x_row, items) -> np.ndarray:
+    @property
+    def n_movies_(self) -> int:
+        return self.item_factors_.shape[0]
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         r"""With :math:`A, b` the user's normal equations, :math:`s_i = h_i^\top A^{-1} b =
         \sum_j c_j p_j\, h_i^\top A^{-1} h_j`: rated movie :math:`j` adds
         :math:`c_j p_j\, h_i^\top A^{-1} h_j` (a negative signal, :math:`p_j = 0`, adds none)."""
-        x_row = self._check_movies(x_row, self.item_factors_.shape[0])
-        feedback = _Feedback(confidence(x_row, self.scheme))
         H = self.item_factors_
+        feedback = _Feedback(confidence(one_row(movies, ratings, H.shape[0]), self.scheme))
         penalty = self._row_penalties(feedback.counts, H.shape[0])[0]
         A, _ = _normal_equations(feedback, 0, H, self._item_gram, penalty)
         solved = _cholesky_solve(A, H[np.asarray(items, dtype=np.int64)].T)  # A^-1 h_i per item

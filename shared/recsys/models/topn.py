@@ -26,7 +26,15 @@ NEGATIVE = -0.5
 def confidence(X, scheme: str = "binary") -> sp.csr_matrix:
     r"""Explicit ratings ``X`` as implicit feedback: a CSR matrix with the same stored entries,
     whose sign is the preference (positive: the user wants such movies; negative: does not)
-    and whose magnitude is the confidence in it.
+    and whose magnitude is the confidence in it (:func:`confidence_values` of each rating).
+    """
+    X = as_ratings(X)
+    return sp.csr_matrix((confidence_values(X.data, scheme), X.indices.copy(), X.indptr.copy()),
+                         shape=X.shape)
+
+
+def confidence_values(ratings: np.ndarray, scheme: str = "binary") -> np.ndarray:
+    r"""The implicit feedback of each of the explicit ``ratings`` (0.5..5):
 
     ============  ==========================================================================
     ``binary``    every rating is 1: having rated a movie is the signal, its value is not
@@ -37,17 +45,22 @@ def confidence(X, scheme: str = "binary") -> sp.csr_matrix:
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    X = as_ratings(X)
-    r = X.data
+    r = np.asarray(ratings, dtype=np.float64)
     if scheme == "binary":
-        values = np.ones_like(r)
-    elif scheme == "rating":
-        values = r / RATING_MAX
-    else:
-        values = np.where(r >= FAVOURITE_RATING, 1.0, WEAK_POSITIVE)
-        if scheme == "signed":
-            values[r < DISLIKED_BELOW] = NEGATIVE
-    return sp.csr_matrix((values, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+        return np.ones_like(r)
+    if scheme == "rating":
+        return r / RATING_MAX
+    values = np.where(r >= FAVOURITE_RATING, 1.0, WEAK_POSITIVE)
+    if scheme == "signed":
+        values[r < DISLIKED_BELOW] = NEGATIVE
+    return values
+
+
+def one_row(movies: np.ndarray, ratings: np.ndarray, n_movies: int) -> sp.csr_matrix:
+    """One user's ratings as the 1 x ``n_movies`` CSR the estimators take (``movies``: distinct
+    dense indices, increasing; ``ratings``: theirs)."""
+    return sp.csr_matrix((np.asarray(ratings, dtype=np.float64), np.asarray(movies),
+                          [0, len(movies)]), shape=(1, n_movies))
 
 
 class TopNRecommender(BaseEstimator):
@@ -74,10 +87,16 @@ class TopNRecommender(BaseEstimator):
         (rows x n_movies CSR), without refitting: (rows, n_movies)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def contributions(self, x_row, items) -> np.ndarray:
-        """How much each movie the user rated adds to the scores of ``items``: an array
-        (len(items), x_row.nnz), columns in the order of ``x_row``'s stored entries (one user's
-        1 x n_movies ratings). It explains a list ("because you rated ...")."""
+    def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """One user's ``predict_unseen`` row, from the dense indices of the movies they rated
+        (distinct, increasing) and their ratings: the request path, which subclasses make
+        cheaper than a sparse matrix of one row."""
+        return np.asarray(self.predict_unseen(one_row(movies, ratings, self.n_movies_)))[0]
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
+        """How much each movie one user rated adds to the scores of ``items``: an array
+        (len(items), len(movies)), the user given as in :meth:`score_one`. It explains a list
+        ("because you rated ...")."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _check_movies(self, X_new, n_movies: int) -> sp.csr_matrix:
@@ -113,6 +132,10 @@ class MostPopular(TopNRecommender):
         self.popularity_ = np.asarray(C.sum(axis=0), dtype=np.float64).ravel()
         return self
 
+    @property
+    def n_movies_(self) -> int:
+        return len(self.popularity_)
+
     def score_users(self, users) -> np.ndarray:
         n = len(np.atleast_1d(users))
         return np.tile(self.popularity_, (n, 1))
@@ -121,7 +144,9 @@ class MostPopular(TopNRecommender):
         X_new = self._check_movies(X_new, len(self.popularity_))
         return np.tile(self.popularity_, (X_new.shape[0], 1))
 
-    def contributions(self, x_row, items) -> np.ndarray:
+    def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        return self.popularity_.copy()
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         """Nothing the user rated changes a popularity score."""
-        x_row = self._check_movies(x_row, len(self.popularity_))
-        return np.zeros((len(items), x_row.nnz))
+        return np.zeros((len(items), len(movies)))

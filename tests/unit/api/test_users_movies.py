@@ -4,6 +4,7 @@ import pytest
 from api import create_app
 from shared.config import Settings
 from shared.data.events import Event
+from shared.store.cache import ComputedList, RecommendationCache
 from tests.conftest import load_and_publish
 
 SETTINGS = Settings(key_prefix="t", admin_key="secret")
@@ -196,6 +197,7 @@ def test_a_list_computed_before_a_change_is_not_cached(world, fake_redis):
     user = known_user(store, 5)
     revision = store.user_revision(user)
     store.apply([Event("favourite", user, 1, 0, 9e9)])       # lands while a list is computed
-    assert store.cache_recommendations(user, revision, "f", b"stale", 60) is False
-    assert store.cache_recommendations(user, store.user_revision(user), "f", b"ok", 60) is True
+    cache = RecommendationCache(fake_redis, store.keys)
+    assert cache.keep_many([ComputedList(user, revision, "f", b"stale", 60)]) == [False]
+    assert cache.keep_many([ComputedList(user, store.user_revision(user), "f", b"ok", 60)]) == [True]
     assert fake_redis.hget(store.keys.recommendations_cache(user), "f") == b"ok"

@@ -1,8 +1,50 @@
-from shared.store.cache import cached_responses
+import pytest
+
+from shared.data.events import Event
+from shared.store.cache import ComputedList, Lookup, RecommendationCache, UserState
+from shared.store.keys import Keys
+from shared.store.ratings import RatingStore
+
+KEYS = Keys("t")
 
 
-def test_cached_reads_of_several_requests_come_back_in_their_order(fake_redis):
-    fake_redis.hset("a", "x", "1")
-    fake_redis.hset("b", "y", "2")
-    assert cached_responses(fake_redis, [("b", "y"), ("a", "missing"), ("a", "x")]) == [b"2", None, b"1"]
-    assert cached_responses(fake_redis, [("a", "x")]) == [b"1"]
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
+def stores(request):
+    client = request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
+    return RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+
+
+def test_a_miss_reads_revision_ratings_and_cluster_in_one_go(stores):
+    store, cache = stores
+    store.apply([Event("rating", 1, 10, 9, 100.0), Event("favourite", 1, 11, 0, 100.0),
+                 Event("rating", 1, 12, 4, 100.0), Event("remove", 1, 12, 0, 101.0)])
+    store.redis.hset(KEYS.assignments("v1"), 1, 3)
+    [state] = cache.lookup_many([Lookup(1, "v1", "f")])
+    assert state == UserState(store.user_revision(1), store.live_ratings(1), 3)
+    assert state.revision != b"0" and state.ratings == {10: 4.5, 11: 0.0}
+    assert cache.lookup_many([Lookup(1, None, "f")])[0].cluster is None
+    assert cache.lookup_many([Lookup(2, "v1", "f")]) == [UserState(b"0", {}, None)]
+
+
+def test_a_kept_list_is_found_until_the_user_changes(stores):
+    store, cache = stores
+    store.apply([Event("rating", 1, 10, 9, 100.0)])
+    revision = cache.lookup_many([Lookup(1, "v1", "f")])[0].revision
+    assert cache.keep_many([ComputedList(1, revision, "f", b"list", 60)])[0]
+    assert cache.lookup_many([Lookup(1, "v1", "f")]) == [b"list"]
+    assert isinstance(cache.lookup_many([Lookup(1, "v1", "other")])[0], UserState)
+    store.apply([Event("rating", 1, 11, 8, 101.0)])
+    assert isinstance(cache.lookup_many([Lookup(1, "v1", "f")])[0], UserState)
+    # computed before the change
+    assert not cache.keep_many([ComputedList(1, revision, "f", b"stale", 60)])[0]
+
+
+def test_several_lookups_come_back_in_their_order(stores):
+    store, cache = stores
+    store.apply([Event("rating", u, 10, 9, 100.0) for u in (1, 2)])
+    kept = cache.keep_many([ComputedList(2, store.user_revision(2), "f", b"two", 60),
+                            ComputedList(1, b"r-old", "f", b"stale", 60)])
+    assert kept == [True, False]
+    answers = cache.lookup_many([Lookup(2, "v1", "f"), Lookup(1, "v1", "f"), Lookup(2, None, "f")])
+    assert answers[0] == b"two" and answers[2] == b"two"
+    assert answers[1] == UserState(store.user_revision(1), {10: 4.5}, None)

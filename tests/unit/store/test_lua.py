@@ -6,6 +6,7 @@ from importlib import resources
 import pytest
 
 from shared.data.events import Event
+from shared.store.cache import ComputedList, Lookup, RecommendationCache
 from shared.store.keys import Keys
 from shared.store.ratings import RatingStore
 
@@ -55,6 +56,8 @@ def keys_passed(client, run) -> dict[str, list[str]]:
     names = {getattr(KEYS, name): name for name in dir(KEYS)
              if not name.startswith("_") and isinstance(getattr(KEYS, name), str)}
     names[KEYS.recommendations_cache(1)] = "recommendations_cache"
+    names[KEYS.user(1)] = "user"
+    names[KEYS.assignments("v1")] = "assignments"
     seen, evalsha = {}, client.evalsha
 
     def spy(sha, numkeys, *args):
@@ -67,11 +70,12 @@ def keys_passed(client, run) -> dict[str, list[str]]:
 
 
 def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis):
-    store = RatingStore(fake_redis, KEYS)
+    store, cache = RatingStore(fake_redis, KEYS), RecommendationCache(fake_redis, KEYS)
 
     def every_call():
         store.push([Event("rating", 1, 10, 8, 100.0)])
-        store.cache_recommendations(1, b"0", "field", b"body", 60)
+        cache.lookup_many([Lookup(1, "v1", "field")])
+        cache.keep_many([ComputedList(1, b"0", "field", b"body", 60)])[0]
         store.drain()
 
     passed = keys_passed(fake_redis, every_call)

@@ -259,14 +259,3 @@ def test_the_favourite_threshold_is_the_rating_scales(fake_redis, monkeypatch):
     store = RatingStore(fake_redis, KEYS)
     store.apply([rating(1, 10, 4.5, 100), rating(1, 11, 5.0, 100)])
     assert store.user_ratings(1) == {10: (4.5, False, 100.0), 11: (5.0, True, 100.0)}
-
-
-def test_user_state_reads_revision_ratings_and_cluster_in_one_go(store):
-    store.apply([Event("rating", 1, 10, 9, 100.0), Event("favourite", 1, 11, 0, 100.0),
-                 Event("rating", 1, 12, 4, 100.0), Event("remove", 1, 12, 0, 101.0)])
-    store.redis.hset(store.keys.assignments("v1"), 1, 3)
-    revision, ratings, cluster = store.user_state(1, "v1")
-    assert revision == store.user_revision(1) != b"0"
-    assert ratings == store.live_ratings(1) == {10: 4.5, 11: 0.0}
-    assert cluster == 3
-    assert store.user_state(1, None)[2] is None and store.user_state(2, "v1") == (b"0", {}, None)

@@ -116,8 +116,21 @@ def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings, max_ite
     row = ratings[3]
     items = np.arange(ratings.shape[1])
     scores = model.predict_unseen(row)[0]
-    parts = model.contributions(row, items)
+    parts = model.contributions(row.indices, row.data, items)
     assert parts.shape == (len(items), row.nnz)
     modelled = np.isin(items, model.items_)
     np.testing.assert_allclose(parts[modelled].sum(axis=1), scores[modelled], rtol=1e-4, atol=1e-5)
     assert not parts[~modelled].any()
+
+
+@pytest.mark.parametrize("max_items", [25, 12])
+def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings, max_items):
+    """``score_one`` (the request path) gathers rows for a light user and multiplies densely
+    for a heavy one; both give ``predict_unseen``'s row."""
+    model = EASE(l2=5.0, max_items=max_items).fit(ratings)
+    heavy = ratings[int(np.argmax(np.diff(ratings.indptr)))]
+    light = sp.csr_matrix((heavy.data[:2], heavy.indices[:2], [0, 2]), shape=heavy.shape)
+    assert heavy.nnz > 0.25 * len(model.items_) > light.nnz
+    for row in (light, heavy):
+        np.testing.assert_allclose(model.score_one(row.indices, row.data),
+                                   model.predict_unseen(row)[0], rtol=1e-5, atol=1e-6)

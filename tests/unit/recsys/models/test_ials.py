@@ -130,8 +130,15 @@ def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings):
     model = ImplicitALS(**SMALL, random_state=0).fit(ratings)
     row = ratings[7]
     items = np.array([0, 3, 5, 11, 19])
-    parts = model.contributions(row, items)
+    parts = model.contributions(row.indices, row.data, items)
     assert parts.shape == (len(items), row.nnz)
     np.testing.assert_allclose(parts.sum(axis=1), model.predict_unseen(row)[0, items], atol=1e-9)
     disliked = confidence(row, model.scheme).data < 0
     assert not parts[:, disliked].any()  # a negative signal explains no recommendation
+
+
+def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings):
+    model = ImplicitALS(**SMALL, random_state=0).fit(ratings)
+    row = ratings[7]
+    np.testing.assert_allclose(model.score_one(row.indices, row.data),
+                               model.predict_unseen(row)[0], atol=1e-12)

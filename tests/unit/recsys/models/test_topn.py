@@ -3,7 +3,8 @@ import pytest
 import scipy.sparse as sp
 
 from shared.recsys.models.topn import (DISLIKED_BELOW, NEGATIVE, SCHEMES, WEAK_POSITIVE,
-                                       MostPopular, TopNRecommender, confidence)
+                                       MostPopular, TopNRecommender, confidence,
+                                       confidence_values)
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
 
 RATINGS = np.array([[5.0, 3.0, 0.0, 0.5],
@@ -69,3 +70,16 @@ def test_most_popular_is_a_floor_above_an_unpopular_ranking(fold):
     reverse.popularity_ = -reverse.popularity_
     popular = ndcg_on_test_part(MostPopular().fit(fold.train), fold)
     assert popular > 2 * ndcg_on_test_part(reverse, fold)
+
+
+def test_the_feedback_of_a_few_ratings_is_that_of_the_matrix_they_sit_in():
+    X = sp.csr_matrix(RATINGS)
+    for scheme in SCHEMES:
+        np.testing.assert_array_equal(confidence_values(X.data, scheme), confidence(X, scheme).data)
+
+
+def test_most_popular_gives_one_user_the_same_list_as_everyone():
+    model = MostPopular().fit(sp.csr_matrix(RATINGS))
+    mine = model.score_one(np.array([1, 3]), np.array([4.0, 2.0]))
+    np.testing.assert_array_equal(mine, model.popularity_)
+    assert model.contributions(np.array([1, 3]), np.array([4.0, 2.0]), [0, 2]).shape == (2, 2)
