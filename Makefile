@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Redis: $REDIS_URL when it answers, else redis-server (installed with apt-get when missing).
+# Redis: $REDIS_URL when set (`movierec up` stops if it does not answer), else redis-server
+# (installed with apt-get when missing).
 redis: setup
 	$(BIN)/python -m movierec.redis_server ensure-binary
 

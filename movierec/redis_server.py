@@ -1,4 +1,5 @@
-"""Make sure a Redis is there: ``REDIS_URL`` if reachable, else a private ``redis-server``.
+"""Make sure a Redis is there: ``REDIS_URL`` when it is set (it must answer), else a private
+``redis-server``.
 
 Used by ``make run`` / ``make test`` (``python -m movierec.redis_server``) and by ``movierec up``.
 The private server listens on ``MOVIEREC_REDIS_PORT`` and keeps its data under
@@ -157,12 +158,15 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
 
 def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.private_redis_port,
                  url: str | None = None, allow_apt: bool = True) -> RedisHandle:
-    """``url`` (the given ``REDIS_URL``) if it answers PING, else a private server."""
+    """``url`` (the given ``REDIS_URL``) when there is one, else a private server. A given URL
+    that does not answer stops everything: starting a private server instead would silently
+    fill an empty Redis while the operator's data sits in the one they named."""
     if url:
         if ping(url):
             return RedisHandle(url)
-        print(f"movierec: REDIS_URL={url} does not answer; starting a private redis-server",
-              file=sys.stderr)
+        raise RedisUnavailable(
+            f"REDIS_URL={url} does not answer. Start that Redis, correct REDIS_URL, or unset it "
+            f"and movierec starts a private redis-server under {Path(var_dir) / 'redis'}.")
     return start_private(var_dir, port, allow_apt=allow_apt)
 
 

@@ -65,6 +65,7 @@ def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
 
 
 API_WORKER_CLASSES = ("gevent", "sync")
+REDIS_URL_FILE = "redis.url"  # under the var dir: the Redis a running `movierec up` uses
 
 
 def default_api_workers() -> int:
@@ -79,6 +80,9 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Whether REDIS_URL was given: without it, `movierec up` starts a private redis-server.
     redis_url_given: bool = False
+    # Where redis_url comes from, for error messages: "REDIS_URL", the file `movierec up` wrote
+    # (``var_dir / REDIS_URL_FILE``), or "default".
+    redis_url_source: str = "default"
     private_redis_port: int = 6390
     # May the CLI install redis-server with apt-get when it is missing (MOVIEREC_NO_APT unset)?
     allow_apt: bool = True
@@ -96,13 +100,28 @@ class Settings:
     k_range: tuple[int, int] = (5, 14)
 
 
+def _redis_url(env, var_dir: Path) -> tuple[str, str]:
+    """$REDIS_URL; else the address of the Redis a running ``movierec up`` (``make run``) uses,
+    which it writes to ``var_dir / REDIS_URL_FILE``; else the default. With its source."""
+    if env.get("REDIS_URL"):
+        return env["REDIS_URL"], "REDIS_URL"
+    written = var_dir / REDIS_URL_FILE
+    try:
+        url = written.read_text().strip()
+    except OSError:
+        url = ""
+    return (url, str(written)) if url else (Settings.redis_url, "default")
+
+
 def load(env=None) -> Settings:
     """Build settings from ``env`` (default: ``os.environ``)."""
     env = os.environ if env is None else env
     var_dir = Path(env.get("MOVIEREC_VAR_DIR") or "var")
+    redis_url, redis_url_source = _redis_url(env, var_dir)
     return Settings(
-        redis_url=env.get("REDIS_URL") or Settings.redis_url,
+        redis_url=redis_url,
         redis_url_given=bool(env.get("REDIS_URL")),
+        redis_url_source=redis_url_source,
         private_redis_port=_int(env, "MOVIEREC_REDIS_PORT", Settings.private_redis_port),
         allow_apt=not env.get("MOVIEREC_NO_APT"),
         key_prefix=_key_prefix(env, "MOVIEREC_PREFIX", Settings.key_prefix),

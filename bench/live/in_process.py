@@ -20,43 +20,52 @@ def _mean_ms(fn, repeat: int) -> float:
 
 
 def profile_recommendation(ctx: Context, svc, web, model) -> tuple[list[dict], int, int]:
-    """Every user once, part by part: (a row per part, users, users with ≥ 500 ratings)."""
+    """Every user once, part by part, for the served default strategy: (a row per part,
+    users, users with >= 500 ratings)."""
     import numpy as np
 
-    members = list(getattr(model.recommender, "members_", None) or [model.recommender])
-    names = ["redis: the user's ratings (HGETALL)"]
-    names += [f"fold-in: {type(m).__name__}.predict_unseen" for m in members]
-    names += ["redis: cluster favourites (ZREVRANGE 0 499)",
-              "whole GET, computed (its cache entry deleted first)", "whole GET, cached"]
+    from api.recommendations import recommend, with_metadata
+    from shared.recsys.strategies import DEFAULT_STRATEGY
+    from shared.store.cache import Lookup
+
+    names = ["redis: lookup (the list, or the user's revision, ratings and cluster)",
+             "the user's ratings as model indices (LiveModel.profile)",
+             f"scores of every movie ({type(model.ranker).__name__}.score_one)",
+             f"the {DEFAULT_STRATEGY} list with its reasons (strategies.recommend)",
+             "titles and genres (with_metadata)",
+             "whole GET, computed (its cache entry deleted first)", "whole GET, cached"]
     parts = {name: [] for name in names}
     n_ratings = []
+    url = "/v1/users/{}/recommendations?n=10"
     for user in ctx.users:
-        t = time.perf_counter()
-        live = {m: v[0] for m, v in svc.store.user_ratings(user).items()}
-        parts[names[0]].append(time.perf_counter() - t)
-        n_ratings.append(len(live))
-        row = model.user_row(live)
-        for name, member in zip(names[1:], members):
-            t = time.perf_counter()
-            member.predict_unseen(row)
-            parts[name].append(time.perf_counter() - t)
-        cluster = svc.redis.hget(svc.keys.assignments(model.version), user)
-        t = time.perf_counter()
-        if cluster is not None:
-            svc.redis.zrevrange(svc.keys.cluster_favourites(model.version, int(cluster)), 0, 499,
-                                withscores=True)
-        parts[names[-3]].append(time.perf_counter() - t)
         svc.redis.delete(svc.keys.recommendations_cache(user))
+        t = time.perf_counter()
+        state = svc.look_up_recommendations(Lookup(user, model.version, "bench-profile"))
+        parts[names[0]].append(time.perf_counter() - t)
+        n_ratings.append(len(state.ratings))
+        t = time.perf_counter()
+        profile = model.profile(state.ratings)
+        parts[names[1]].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.ranker.score_one(*profile)
+        parts[names[2]].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        result = recommend(svc, model, user, 10, DEFAULT_STRATEGY, state.ratings, state.cluster)
+        parts[names[3]].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        with_metadata(svc, result["items"])
+        parts[names[4]].append(time.perf_counter() - t)
         for name in names[-2:]:
             t = time.perf_counter()
-            web.get(f"/v1/users/{user}/recommendations?n=10")
+            web.get(url.format(user))
             parts[name].append(time.perf_counter() - t)
     heavy = np.asarray(n_ratings) >= 500
     rows = []
     for name, values in parts.items():
         ms = np.asarray(values) * 1000
         rows.append({"part": name, "mean": ms.mean(), "p50": np.percentile(ms, 50),
-                     "p99": np.percentile(ms, 99), "heavy_share": ms[heavy].sum() / ms.sum()})
+                     "p99": np.percentile(ms, 99), "max": ms.max(),
+                     "heavy_share": ms[heavy].sum() / ms.sum()})
     return rows, len(n_ratings), int(heavy.sum())
 
 
@@ -94,6 +103,5 @@ def phase_profile(ctx: Context) -> None:
     rows, users, heavy_users = profile_recommendation(ctx, svc, app.test_client(), model)
     ctx.results["profile"] = {"recommendation": rows, "post": profile_post(ctx),
                               "heavy_users": heavy_users, "users": users,
-                              "recommender": type(model.recommender).__name__,
-                              "svd_strategy_scores_with": type(model.svd).__name__}
+                              "ranker": type(model.ranker).__name__}
 

@@ -6,8 +6,20 @@ import click
 from shared.config import Settings
 
 
+def redis_origin(settings: Settings) -> str:
+    """Where the Redis address came from, as an error message names it."""
+    if settings.redis_url_source == "REDIS_URL":
+        return f"REDIS_URL={settings.redis_url}"
+    if settings.redis_url_source == "default":
+        return (f"{settings.redis_url} (the default: neither REDIS_URL is set nor is `make run` "
+                f"up; start it, or set REDIS_URL)")
+    return (f"{settings.redis_url} (from {settings.redis_url_source}, written by `make run`; "
+            f"is it still running? The file is removed when it stops)")
+
+
 def connect(settings: Settings):
-    """A client for ``REDIS_URL`` that answered PING, or a clean error naming the URL.
+    """A client for the configured Redis that answered PING, or a clean error naming the
+    address and where it came from.
 
     redis is imported here, not above: ``movierec serve`` must not load it (nor ssl) in the
     gunicorn master, which forks gevent workers that monkey-patch ssl after the fact."""
@@ -17,5 +29,5 @@ def connect(settings: Settings):
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise click.ClickException(f"cannot reach Redis at REDIS_URL={settings.redis_url}: {exc}")
+        raise click.ClickException(f"cannot reach Redis at {redis_origin(settings)}: {exc}")
     return client

@@ -58,6 +58,14 @@ def _processes(workers: int) -> list[tuple[str, str]]:
         procfile.processes, concurrency={"worker": workers})]
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Other commands read this file at any moment: they see the old text or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 @click.command("up")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               envvar="DATA", help="MovieLens folder to load ($DATA); default: a generated set.")
@@ -85,7 +93,9 @@ def command(data: Path | None, port: int | None, workers: int):
         handle = ensure_configured_redis(settings)
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc))
+    url_file = settings.var_dir / config.REDIS_URL_FILE
     try:
+        _write_atomically(url_file, handle.url + "\n")
         client = redis.Redis.from_url(handle.url)
         store = RatingStore(client, Keys(settings.key_prefix))
         _load_data(store, data, settings.var_dir)
@@ -106,5 +116,6 @@ def command(data: Path | None, port: int | None, workers: int):
                    f"  curl {url}/openapi.json\n")
         manager.loop()
     finally:
+        url_file.unlink(missing_ok=True)
         handle.stop()
     sys.exit(manager.returncode or 0)

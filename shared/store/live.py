@@ -1,23 +1,34 @@
 """The active model version of a process, reloaded when the pointer in Redis moves."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from shared.recsys.served import LiveModel
-from shared.store.models import ModelStore
+from shared.store.models import ModelLoadError, ModelStore
+
+log = logging.getLogger(__name__)
+
+RETRY_FAILED_SECONDS = 30.0  # a version that failed to load is tried again after this
 
 
 class ModelCache:
     """The active version, reloaded when the pointer in Redis moves (checked at most every
     ``check_every`` seconds), so readers pick up a new version without restart. With
-    ``components``, only those estimators are loaded (the workers only assign clusters)."""
+    ``components``, only those estimators are loaded (the workers only assign clusters).
+
+    When the active version cannot be loaded, the process keeps serving the version it has
+    (``load_error`` says why) and tries again after ``RETRY_FAILED_SECONDS``, or as soon as
+    the pointer moves."""
 
     def __init__(self, store: ModelStore, check_every: float = 1.0, components=None):
         self.store = store
         self.check_every = check_every
         self.components = components
+        self.load_error: str | None = None
         self._model: LiveModel | None = None
+        self._failed: tuple[str, float] | None = None  # (version, when)
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -30,8 +41,23 @@ class ModelCache:
                 return self._model
             version = self.store.active_version()
             if version is None:
-                self._model = None
-            elif self._model is None or self._model.version != version:
-                self._model = LiveModel(self.store.load(version, self.components))
+                self._model, self.load_error = None, None
+            elif self._model is not None and self._model.version == version:
+                self.load_error = None
+            elif self._may_try(version, now):
+                self._load(version, now)
             self._checked = time.monotonic()
             return self._model
+
+    def _may_try(self, version: str, now: float) -> bool:
+        return (self._failed is None or self._failed[0] != version
+                or now - self._failed[1] >= RETRY_FAILED_SECONDS)
+
+    def _load(self, version: str, now: float) -> None:
+        try:
+            self._model = LiveModel(self.store.load(version, self.components))
+            self._failed, self.load_error = None, None
+        except ModelLoadError as exc:
+            self._failed, self.load_error = (version, now), str(exc)
+            serving = self._model.version if self._model else "no version"
+            log.error("%s; still serving %s", exc, serving)

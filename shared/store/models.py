@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,10 @@ from shared.recsys.persist import ModelBundle
 
 
 PRIORS_CHUNK = 5000  # movies per HSET of the priors
+
+
+class ModelLoadError(Exception):
+    """A version is missing or cannot be decoded (truncated, from an incompatible release)."""
 
 
 class ModelStore:
@@ -47,8 +52,12 @@ class ModelStore:
         """A stored version; with ``components``, only those of its estimators."""
         blob, text = self.redis.mget(self.keys.model_arrays(version), self.keys.model_manifest(version))
         if blob is None or text is None:
-            raise KeyError(f"model version {version} is not stored")
-        return persist.bundle_from_npz(version, blob, json.loads(text), components)
+            raise ModelLoadError(f"model version {version} is not stored")
+        try:
+            return persist.bundle_from_npz(version, blob, json.loads(text), components)
+        except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
+            raise ModelLoadError(f"model version {version} cannot be loaded: "
+                                 f"{type(exc).__name__}: {exc}") from exc
 
     def manifest(self, version: str) -> dict | None:
         text = self.redis.get(self.keys.model_manifest(version))

@@ -42,23 +42,19 @@ def test_private_server_starts_with_append_only_file_under_var(tmp_path, monkeyp
     assert any((tmp_path / "var" / "redis").rglob("*.aof")), "append-only file was written"
 
 
-def test_unreachable_url_falls_back_to_a_private_server(tmp_path, monkeypatch):
-    if find_redis_server() is None:
-        pytest.skip("redis-server not installed (make test installs it)")
+def test_an_unreachable_redis_url_stops_with_a_message_and_starts_nothing(tmp_path):
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    handle = ensure_redis(tmp_path, port=free_port(), url=dead)
-    try:
-        assert handle.process is not None and handle.url != dead
-        assert redis.Redis.from_url(handle.url).ping()
-    finally:
-        handle.stop()
+    env = dict(os.environ, REDIS_URL=dead)
+    result = run_setup("start", "--var", str(tmp_path / "var"), "--port", str(free_port()), env=env)
+    assert result.returncode == 3, result.stderr
+    assert f"REDIS_URL={dead} does not answer" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "redis").exists()
 
 
 def test_neither_possible_stops_with_how_to_provide_redis(tmp_path):
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
-    env = {"PATH": str(empty_bin), "HOME": str(tmp_path),
-           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    env = {"PATH": str(empty_bin), "HOME": str(tmp_path)}
     result = run_setup("start", "--var", str(tmp_path / "var"), "--port", str(free_port()), env=env)
     assert result.returncode == 3
     assert "redis-server is not installed, and apt-get is not available" in result.stderr

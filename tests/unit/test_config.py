@@ -6,7 +6,8 @@ import pytest
 from shared import config
 
 
-def test_defaults_run_on_one_machine():
+def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no var/redis.url of a running `make run` here
     settings = config.load({})
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.port == 8000 and settings.min_ratings_to_assign == 5
@@ -14,7 +15,16 @@ def test_defaults_run_on_one_machine():
     assert settings.api_workers == (os.cpu_count() or 1) + 1 >= 2
     assert settings.api_worker_class == "gevent"
     assert not settings.redis_url_given and settings.private_redis_port == 6390
-    assert settings.allow_apt
+    assert settings.allow_apt and settings.redis_url_source == "default"
+
+
+def test_without_redis_url_commands_find_the_redis_make_run_uses(tmp_path):
+    (tmp_path / config.REDIS_URL_FILE).write_text("redis://127.0.0.1:6390/0\n")
+    settings = config.load({"MOVIEREC_VAR_DIR": str(tmp_path)})
+    assert settings.redis_url == "redis://127.0.0.1:6390/0" and not settings.redis_url_given
+    assert settings.redis_url_source == str(tmp_path / config.REDIS_URL_FILE)
+    given = config.load({"MOVIEREC_VAR_DIR": str(tmp_path), "REDIS_URL": "redis://r:1/0"})
+    assert given.redis_url == "redis://r:1/0" and given.redis_url_source == "REDIS_URL"
 
 
 def test_environment_overrides():

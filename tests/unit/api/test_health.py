@@ -41,6 +41,32 @@ def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redi
                                              "model": tiny_bundle.version}
 
 
+def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fake_redis,
+                                                                     tiny_data, tiny_bundle):
+    import dataclasses
+
+    from shared.store.importer import import_folder
+    from shared.store.models import ModelStore
+    from trainer.publish import publish
+
+    store, models = RatingStore(fake_redis, Keys("t")), ModelStore(fake_redis, Keys("t"))
+    import_folder(tiny_data, store, progress=False)
+    models.save(dataclasses.replace(tiny_bundle, version="broken"))
+    fake_redis.set(models.keys.model_arrays("broken"), b"truncated")
+    models.activate("broken")
+    response = client.get("/readyz")
+    assert response.status_code == 503  # nothing to serve at all
+    assert "broken cannot be loaded" in response.get_json()["checks"]["model"]
+    publish(tiny_bundle, store, models, shrink=5.0, progress=False)
+    client.application.extensions["movierec"].models.check_every = 0
+    assert client.get("/readyz").status_code == 200
+    models.activate("broken")
+    response = client.get("/readyz")
+    assert response.status_code == 200  # still serving the version it has
+    assert response.get_json()["checks"]["model"].endswith(f"serving {tiny_bundle.version} instead")
+    assert client.get("/v1/users/1/recommendations").get_json()["model_version"] == tiny_bundle.version
+
+
 def test_readyz_reports_unreachable_redis_without_a_traceback():
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     client = create_app(Settings(), redis_client=dead).test_client()

@@ -7,6 +7,7 @@ import pytest
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.recsys.served import LiveModel
+from shared.store import live
 from shared.store.live import ModelCache
 
 
@@ -26,6 +27,27 @@ def test_cache_follows_the_active_pointer_without_restart(models, tiny_bundle):
     models.save(dataclasses.replace(tiny_bundle, version="v2"))
     models.activate("v2")
     assert cache.get().version == "v2"
+
+
+def test_a_version_that_cannot_load_leaves_the_served_one_in_place(models, tiny_bundle,
+                                                                   monkeypatch):
+    cache = ModelCache(models, check_every=0)
+    models.activate(tiny_bundle.version)
+    serving = cache.get()
+    models.save(dataclasses.replace(tiny_bundle, version="broken"))
+    models.redis.set(models.keys.model_arrays("broken"), b"not an npz")
+    models.activate("broken")
+    loads = []
+    real_load = models.load
+    monkeypatch.setattr(models, "load", lambda *a: loads.append(a) or real_load(*a))
+    assert cache.get() is serving and cache.get() is serving
+    assert len(loads) == 1  # not retried on every request
+    assert "broken cannot be loaded" in cache.load_error
+    monkeypatch.setattr(live, "RETRY_FAILED_SECONDS", 0)
+    cache.get()
+    assert len(loads) == 2
+    models.activate(tiny_bundle.version)  # rolled back: nothing to load, no error left
+    assert cache.get() is serving and cache.load_error is None
 
 
 def test_a_loaded_model_scores_like_the_fitted_one(models, tiny_bundle):

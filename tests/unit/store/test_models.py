@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from shared.store.keys import Keys
 from shared.recsys.persist import ModelBundle, new_version
-from shared.store.models import ModelStore
+from shared.store.models import ModelLoadError, ModelStore
 from shared.recsys.models.baseline import BaselinePredictor
 
 
@@ -35,7 +35,7 @@ def test_unknown_versions_are_refused(fake_redis):
     store = ModelStore(fake_redis, Keys("t"))
     with pytest.raises(KeyError):
         store.activate("nope")
-    with pytest.raises(KeyError):
+    with pytest.raises(ModelLoadError, match="nope is not stored"):
         store.load("nope")
     assert store.manifest("nope") is None
 
