@@ -14,6 +14,7 @@ COMMANDS = {
     "up": "up",
     "evaluate": "evaluate",
     "train": "train",
+    "models": "models",
     "report": "report",
 }
 

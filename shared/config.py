@@ -13,14 +13,17 @@ class ConfigError(ValueError):
     """An environment variable with a value movierec cannot use; the message names it."""
 
 
-def _int(env, name: str, default: int) -> int:
+def _int(env, name: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def parse_k_range(text: str) -> tuple[int, int]:
@@ -98,6 +101,8 @@ class Settings:
     min_cluster_size: int = 6
     recommendation_ttl: int = 300
     k_range: tuple[int, int] = (5, 14)
+    keep_versions: int = 3  # model versions kept (arrays in Redis and on disk), the active one among them
+    trainer_lock_seconds: int = 30  # a killed trainer's lock (and half-built version) lapses after this
 
 
 def _redis_url(env, var_dir: Path) -> tuple[str, str]:
@@ -137,4 +142,7 @@ def load(env=None) -> Settings:
         min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
         recommendation_ttl=_int(env, "RECOMMENDATION_TTL", Settings.recommendation_ttl),
         k_range=_k_range(env, "K_RANGE", Settings.k_range),
+        keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
+        trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
+                                  Settings.trainer_lock_seconds, minimum=2),
     )

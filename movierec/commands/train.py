@@ -9,18 +9,31 @@ from shared import config
 
 def train_and_publish(store, models, settings: config.Settings, snapshot=None,
                       k_rule: str = "silhouette", model: str | None = None):
-    """Fit the pipeline on ``snapshot`` (default: ``store``'s ratings now) with ``settings``'
-    k range and smallest cluster, publish the version into ``models`` and make it active;
-    returns the bundle."""
+    """Holding the trainer lock: discard what trainers that died left, fit the pipeline on
+    ``snapshot`` (default: ``store``'s ratings now) with ``settings``' k range and smallest
+    cluster, publish the version into ``models`` and make it active; returns the bundle.
+    Another trainer running is a clean error naming it."""
+    from shared.store.trainer_lock import LockHeld, LockLost, TrainerLock
     from trainer.pipeline import PipelineConfig, fit_pipeline
     from trainer.publish import publish
 
     pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
                                      min_cluster_size=settings.min_cluster_size,
                                      **({"model": model} if model else {}))
-    snapshot = store.snapshot() if snapshot is None else snapshot
-    bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
-    publish(bundle, store, models, shrink=pipeline_config.shrink)
+    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    try:
+        with lock.held("movierec train"):
+            for version in models.discard_abandoned():
+                click.echo(f"discarded {version}, left half-built by a trainer that stopped")
+            snapshot = store.snapshot() if snapshot is None else snapshot
+            bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
+            publish(bundle, store, models, shrink=pipeline_config.shrink, lock=lock,
+                    keep=settings.keep_versions)
+    except LockHeld as exc:
+        raise click.ClickException(f"{exc}; try again when it is done, or after "
+                                   f"{settings.trainer_lock_seconds} s if it was killed")
+    except LockLost as exc:
+        raise click.ClickException(f"{exc}; the active version is unchanged")
     return bundle
 
 

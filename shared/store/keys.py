@@ -120,6 +120,17 @@ class Keys:
         """zset version -> trained_at"""
         return f"{self.base}:model:versions"
 
+    @property
+    def version_states(self) -> str:
+        """hash version -> "building" (its trainer may still be running) or "published"
+        (its counters were built and it was activated at least once)"""
+        return f"{self.base}:model:states"
+
+    @property
+    def trainer_lock(self) -> str:
+        """string, with an expiry its trainer renews: JSON {token, host, pid, since}"""
+        return f"{self.base}:trainer:lock"
+
     def model_arrays(self, version: str) -> str:
         """the version's arrays as .npz bytes"""
         return f"{self.base}:model:{version}:npz"

@@ -8,6 +8,7 @@ the live counters the Lua script keeps for it.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -34,13 +35,14 @@ class ModelStore:
         self.model_dir = Path(model_dir) if model_dir else None
 
     def save(self, bundle: ModelBundle) -> None:
-        """Store a version's arrays and manifest (not yet active)."""
+        """Store a version's arrays and manifest, in the "building" state (not yet active)."""
         blob, manifest = persist.bundle_to_npz(bundle)
         text = json.dumps(manifest, separators=(",", ":"), sort_keys=True)
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.model_arrays(bundle.version), blob)
             pipe.set(self.keys.model_manifest(bundle.version), text)
             pipe.zadd(self.keys.versions, {bundle.version: time.time()})
+            pipe.hset(self.keys.version_states, bundle.version, "building")
             pipe.execute()
         if self.model_dir:
             folder = self.model_dir / bundle.version
@@ -79,25 +81,65 @@ class ModelStore:
             raise KeyError(f"model version {version} is not stored")
         self.redis.set(self.keys.active_version, version)
 
+    def states(self) -> dict[str, str]:
+        """version -> "building" or "published" (versions stored before states: none)."""
+        return {v.decode(): s.decode() for v, s in self.redis.hgetall(self.keys.version_states).items()}
+
+    def building_version(self) -> str | None:
+        value = self.redis.get(self.keys.building_version)
+        return value.decode() if value else None
+
+    def discard(self, version: str) -> None:
+        """Delete everything of ``version``: counters, arrays, manifest, its files. Never the
+        active version."""
+        if version == self.active_version():
+            raise ValueError(f"{version} is the active version: activate another one first")
+        self.drop_counters(version)
+        with self.redis.pipeline() as pipe:
+            pipe.delete(self.keys.model_arrays(version), self.keys.model_manifest(version))
+            pipe.zrem(self.keys.versions, version)
+            pipe.hdel(self.keys.version_states, version)
+            pipe.execute()
+        if self.model_dir and (self.model_dir / version).is_dir():
+            shutil.rmtree(self.model_dir / version)
+
+    def discard_abandoned(self) -> list[str]:
+        """Discard the versions whose trainer died while building them: still "building", but
+        no longer the building pointer (it lapsed with their trainer's lock). Call it holding
+        the trainer lock, so that no live trainer's version is taken for dead."""
+        building = self.building_version()
+        dead = [v for v, state in self.states().items() if state == "building" and v != building]
+        for version in dead:
+            self.discard(version)
+        return dead
+
+    def prune(self, keep: int) -> list[str]:
+        """Keep the newest ``keep`` versions (and the active one); discard the others, and
+        drop the counters of every version but the active one (nothing keeps them current:
+        a rollback rebuilds them)."""
+        active, building = self.active_version(), self.building_version()
+        versions = [v for v in self.versions() if v != building]
+        old = [v for v in versions[:max(0, len(versions) - keep)] if v != active]
+        for version in old:
+            self.discard(version)
+        for version in versions:
+            if version not in old and version != active:
+                self.drop_counters(version)
+        return old
+
     def prepare_counters(self, version: str, shrink: float, mu: float, movie_ids: np.ndarray,
                          priors: np.ndarray) -> None:
         """Give the Lua script what it needs to keep ``version``'s cluster counters (the
-        shrinkage, the global mean, every movie's prior) and mark the version as building,
-        so that the script keeps its counters current beside the active version's."""
+        shrinkage, the global mean, every movie's prior), once the trainer points it at the
+        version (:meth:`shared.store.trainer_lock.TrainerLock.build`); counters left from an
+        earlier life of the version are dropped first."""
+        self.drop_counters(version)
         with self.redis.pipeline() as pipe:
             pipe.hset(self.keys.version_params(version), mapping={"shrink": shrink, "mu": mu})
             for start in range(0, len(priors), PRIORS_CHUNK):
                 pipe.hset(self.keys.movie_priors(version), mapping={
                     int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
                                                      priors[start:start + PRIORS_CHUNK])})
-            pipe.set(self.keys.building_version, version)
-            pipe.execute()
-
-    def activate_built(self, version: str) -> None:
-        """Make the version whose counters were built the active one, in one step."""
-        with self.redis.pipeline() as pipe:
-            pipe.set(self.keys.active_version, version)
-            pipe.delete(self.keys.building_version)
             pipe.execute()
 
     def drop_counters(self, version: str) -> None:

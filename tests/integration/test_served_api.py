@@ -99,3 +99,29 @@ def test_a_cached_recommendation_is_served_as_computed(served):
     assert first[0] == again[0] == 200
     assert json.loads(first[1]) == json.loads(again[1])
     assert len(json.loads(first[1])["items"]) == 5
+
+
+def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundle):
+    import dataclasses
+
+    from shared.store.models import ModelStore
+    from trainer.publish import publish
+
+    port, store, env = served
+    models = ModelStore(store.redis, store.keys)
+    users = sorted(store.iter_user_ids())[:40]
+
+    def versions_served() -> set[str]:
+        return {json.loads(call(port, "GET", f"/v1/users/{u}/recommendations?n=3")[1])
+                ["model_version"] for u in users}
+
+    publish(dataclasses.replace(tiny_bundle, version="v-newer"), store, models, shrink=5.0,
+            progress=False)
+    time.sleep(1.1)
+    assert versions_served() == {"v-newer"}
+    rollback = subprocess.run([sys.executable, "-m", "movierec", "models", "activate",
+                               tiny_bundle.version], env=env, capture_output=True, text=True,
+                              timeout=120)
+    assert rollback.returncode == 0, rollback.stderr
+    time.sleep(1.05)  # each process checks the active pointer at least once a second
+    assert versions_served() == {tiny_bundle.version}

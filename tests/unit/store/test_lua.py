@@ -8,6 +8,7 @@ import pytest
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup, RecommendationCache
 from shared.store.keys import Keys
+from shared.store.trainer_lock import TrainerLock
 from shared.store.ratings import RatingStore
 
 KEYS = Keys("t")
@@ -77,6 +78,9 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         cache.lookup_many([Lookup(1, "v1", "field")])
         cache.keep_many([ComputedList(1, b"0", "field", b"body", 60)])[0]
         store.drain()
+        lock = TrainerLock(fake_redis, KEYS)
+        lock.acquire()
+        lock.release()
 
     passed = keys_passed(fake_redis, every_call)
     assert set(passed) == set(SCRIPTS)

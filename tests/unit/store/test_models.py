@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -40,22 +41,63 @@ def test_unknown_versions_are_refused(fake_redis):
     assert store.manifest("nope") is None
 
 
-def test_counters_of_a_version_are_prepared_activated_and_dropped(fake_redis):
+def test_counters_of_a_version_are_prepared_and_dropped(fake_redis):
     keys = Keys("t")
     store = ModelStore(fake_redis, keys)
+    fake_redis.hset(keys.assignments("v1"), 7, 2)  # left from an earlier life of v1
     movie_ids = np.arange(1, 12_001)
     priors = np.linspace(1.0, 4.0, len(movie_ids))
     store.prepare_counters("v1", shrink=5.0, mu=3.5, movie_ids=movie_ids, priors=priors)
+    assert not fake_redis.exists(keys.assignments("v1"))
     assert fake_redis.hgetall(keys.version_params("v1")) == {b"shrink": b"5.0", b"mu": b"3.5"}
     stored = fake_redis.hgetall(keys.movie_priors("v1"))
     assert len(stored) == len(movie_ids)  # over more than one HSET
     assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
-    assert fake_redis.get(keys.building_version) == b"v1" and store.active_version() is None
-    store.activate_built("v1")
-    assert store.active_version() == "v1" and not fake_redis.exists(keys.building_version)
+    assert store.building_version() is None  # the trainer lock points the script at it
     fake_redis.hset(keys.assignments("v1"), 7, 2)
     fake_redis.set(keys.model_arrays("v1"), b"npz")
     fake_redis.hset(keys.version_params("v2"), "mu", 3)
     store.drop_counters("v1")
     assert not fake_redis.keys(keys.version_pattern("v1"))
     assert fake_redis.exists(keys.model_arrays("v1"), keys.version_params("v2")) == 2
+
+
+def saved(store, bundle, version):
+    store.save(dataclasses.replace(bundle, version=version))
+    store.redis.hset(store.keys.assignments(version), 1, 0)  # a counter of it
+    return version
+
+
+def test_discarding_a_version_leaves_nothing_of_it(fake_redis, tiny_bundle, tmp_path):
+    store = ModelStore(fake_redis, Keys("t"), tmp_path)
+    saved(store, tiny_bundle, "v1")
+    saved(store, tiny_bundle, "v2")
+    store.activate("v2")
+    with pytest.raises(ValueError, match="active"):
+        store.discard("v2")
+    store.discard("v1")
+    assert store.versions() == ["v2"] and store.states() == {"v2": "building"}
+    assert not fake_redis.keys("{t}:*v1*") and not (tmp_path / "v1").exists()
+    assert (tmp_path / "v2").is_dir()
+
+
+def test_versions_left_building_by_a_dead_trainer_are_the_abandoned_ones(fake_redis, tiny_bundle):
+    store = ModelStore(fake_redis, Keys("t"))
+    for version in ("dead", "live", "old"):
+        saved(store, tiny_bundle, version)
+    fake_redis.hset(store.keys.version_states, "old", "published")
+    fake_redis.set(store.keys.building_version, "live")  # its trainer still renews it
+    assert store.discard_abandoned() == ["dead"]
+    assert store.versions() == ["live", "old"]
+
+
+def test_pruning_keeps_the_newest_and_the_active_and_only_the_active_counters(fake_redis,
+                                                                              tiny_bundle):
+    store = ModelStore(fake_redis, Keys("t"))
+    for version in ("v1", "v2", "v3", "v4"):
+        saved(store, tiny_bundle, version)
+    store.activate("v1")  # rolled back to the oldest
+    assert store.prune(keep=2) == ["v2"]
+    assert store.versions() == ["v1", "v3", "v4"]
+    assert fake_redis.exists(store.keys.assignments("v1"))
+    assert not fake_redis.exists(store.keys.assignments("v3"), store.keys.assignments("v4"))

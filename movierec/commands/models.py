@@ -1,0 +1,106 @@
+"""``movierec models``: the stored model versions; activate (roll back to) or delete one."""
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from movierec.commands import connect
+from shared import config
+
+
+def _stores():
+    from shared.store.keys import Keys
+    from shared.store.models import ModelStore
+    from shared.store.ratings import RatingStore
+
+    settings = config.load()
+    client = connect(settings)
+    keys = Keys(settings.key_prefix)
+    return settings, RatingStore(client, keys), ModelStore(client, keys, settings.model_dir)
+
+
+def _summary(manifest: dict | None) -> str:
+    if not manifest:
+        return "no manifest"
+    data = manifest.get("data", {})
+    parts = [f"{data.get('users', 0):,} users", f"{data.get('ratings', 0):,} ratings"]
+    if manifest.get("k"):
+        parts.append(f"k={manifest['k'].get('chosen')}")
+    if manifest.get("metrics"):
+        parts += [f"{name} {value:.4f}" for name, value in sorted(manifest["metrics"].items())
+                  if isinstance(value, (int, float))]
+    return ", ".join(parts)
+
+
+@click.group("models")
+def command():
+    """The model versions stored in Redis ($REDIS_URL, or the one `make run` started)."""
+
+
+@command.command("list")
+def list_versions():
+    """Every stored version, oldest first; * marks the active one."""
+    _, _, models = _stores()
+    active, building, states = models.active_version(), models.building_version(), models.states()
+    versions = models.versions()
+    if not versions:
+        click.echo("no model versions stored: run `movierec train`")
+        return
+    trained = dict(models.redis.zrange(models.keys.versions, 0, -1, withscores=True))
+    for version in versions:
+        state = "building" if version == building else states.get(version, "published")
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(trained.get(version.encode(), 0)))
+        mark = "*" if version == active else " "
+        click.echo(f"{mark} {version}  {when} UTC  {state:<9}  {_summary(models.manifest(version))}")
+
+
+@command.command("show")
+@click.argument("version")
+def show(version: str):
+    """A version's manifest: data, parameters, clusters, metrics, timings (JSON)."""
+    _, _, models = _stores()
+    manifest = models.manifest(version)
+    if manifest is None:
+        raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
+    click.echo(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+@command.command("activate")
+@click.argument("version")
+def activate(version: str):
+    """Make a kept VERSION active again (a rollback): its cluster counters are rebuilt from the
+    ratings store, then every API process switches within a second."""
+    from shared.store.trainer_lock import LockHeld, LockLost, TrainerLock
+    from trainer.publish import activate_version
+
+    settings, store, models = _stores()
+    if version not in models.versions():
+        raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
+    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    try:
+        with lock.held(f"movierec models activate {version}"):
+            activate_version(version, store, models, lock=lock)
+    except (LockHeld, LockLost) as exc:
+        raise click.ClickException(f"{exc}; the active version is unchanged")
+    click.echo(f"{version} is active")
+
+
+@command.command("delete")
+@click.argument("version")
+def delete(version: str):
+    """Delete VERSION from Redis and the model folder (never the active one)."""
+    from shared.store.trainer_lock import LockHeld, TrainerLock
+
+    settings, store, models = _stores()
+    if version not in models.versions():
+        raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
+    if version == models.active_version():
+        raise click.ClickException(f"{version} is the active version: activate another one first")
+    try:
+        with TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds).held("delete"):
+            models.discard(version)
+    except LockHeld as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"deleted {version}")
