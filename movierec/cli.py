@@ -15,6 +15,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "train": "train",
     "models": "models",
+    "scheduler": "scheduler",
     "report": "report",
 }
 

@@ -26,6 +26,24 @@ def _int(env, name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(env, name: str, default: float | None) -> float | None:
+    """Seconds from "90", "90s", "15m", "6h" or "1d"; 0 means never (None)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    number, unit = (raw[:-1], raw[-1]) if raw[-1] in _DURATION_UNITS else (raw, "s")
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"{name} must be a duration like 90, 90s, 15m, 6h or 1d, got {raw!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return seconds or None
+
+
 def parse_k_range(text: str) -> tuple[int, int]:
     """``'LOW-HIGH'`` as ``(low, high)``, the range of cluster counts k to choose from;
     ValueError saying what is wrong unless ``2 <= low <= high``. ``K_RANGE`` and the
@@ -101,6 +119,9 @@ class Settings:
     min_cluster_size: int = 6
     recommendation_ttl: int = 300
     k_range: tuple[int, int] = (5, 14)
+    retrain_every: float | None = 6 * 3600    # seconds; MOVIEREC_RETRAIN_EVERY=0 turns it off
+    retrain_cron: str | None = None           # e.g. "0 3 * * *" (UTC)
+    retrain_after_events: int | None = 50_000  # new events since the active version's snapshot
     keep_versions: int = 3  # model versions kept (arrays in Redis and on disk), the active one among them
     trainer_lock_seconds: int = 30  # a killed trainer's lock (and half-built version) lapses after this
 
@@ -142,6 +163,10 @@ def load(env=None) -> Settings:
         min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
         recommendation_ttl=_int(env, "RECOMMENDATION_TTL", Settings.recommendation_ttl),
         k_range=_k_range(env, "K_RANGE", Settings.k_range),
+        retrain_every=_duration(env, "MOVIEREC_RETRAIN_EVERY", Settings.retrain_every),
+        retrain_cron=env.get("MOVIEREC_RETRAIN_CRON") or None,
+        retrain_after_events=_int(env, "MOVIEREC_RETRAIN_AFTER_EVENTS",
+                                  Settings.retrain_after_events, minimum=0) or None,
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
                                   Settings.trainer_lock_seconds, minimum=2),

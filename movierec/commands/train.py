@@ -9,31 +9,22 @@ from shared import config
 
 def train_and_publish(store, models, settings: config.Settings, snapshot=None,
                       k_rule: str = "silhouette", model: str | None = None):
-    """Holding the trainer lock: discard what trainers that died left, fit the pipeline on
-    ``snapshot`` (default: ``store``'s ratings now) with ``settings``' k range and smallest
-    cluster, publish the version into ``models`` and make it active; returns the bundle.
-    Another trainer running is a clean error naming it."""
-    from shared.store.trainer_lock import LockHeld, LockLost, TrainerLock
-    from trainer.pipeline import PipelineConfig, fit_pipeline
-    from trainer.publish import publish
+    """:func:`trainer.retrain.retrain` with its failures as clean CLI errors; the bundle."""
+    from shared.store.trainer_lock import LockHeld, LockLost
+    from trainer.retrain import NothingToTrainOn, retrain
 
-    pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
-                                     min_cluster_size=settings.min_cluster_size,
-                                     **({"model": model} if model else {}))
-    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
     try:
-        with lock.held("movierec train"):
-            for version in models.discard_abandoned():
-                click.echo(f"discarded {version}, left half-built by a trainer that stopped")
-            snapshot = store.snapshot() if snapshot is None else snapshot
-            bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config)
-            publish(bundle, store, models, shrink=pipeline_config.shrink, lock=lock,
-                    keep=settings.keep_versions)
+        bundle, discarded = retrain(store, models, settings, "movierec train", snapshot,
+                                    k_rule=k_rule, model=model)
     except LockHeld as exc:
         raise click.ClickException(f"{exc}; try again when it is done, or after "
                                    f"{settings.trainer_lock_seconds} s if it was killed")
     except LockLost as exc:
         raise click.ClickException(f"{exc}; the active version is unchanged")
+    except NothingToTrainOn as exc:
+        raise click.ClickException(str(exc))
+    for version in discarded:
+        click.echo(f"discarded {version}, left half-built by a trainer that stopped")
     return bundle
 
 
@@ -46,7 +37,7 @@ def command(k_rule: str, model: str | None):
 
     Chooses k over $K_RANGE, runs k-means, fixes small clusters, fits the recommender, the
     softmax classifier and the similar-movies index, then swaps the version in while serving
-    goes on.
+    goes on. One trainer runs at a time (the others are told which one runs).
     """
     from shared.store.keys import Keys
     from shared.store.models import ModelStore
@@ -62,11 +53,8 @@ def command(k_rule: str, model: str | None):
     client = connect(settings)
     keys = Keys(settings.key_prefix)
     store = RatingStore(client, keys)
-    snapshot = store.snapshot()
-    if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
-        raise click.ClickException("no ratings in Redis to train on: run `movierec import DIR` first")
     bundle = train_and_publish(store, ModelStore(client, keys, settings.model_dir), settings,
-                               snapshot, k_rule=k_rule, model=model)
+                               k_rule=k_rule, model=model)
     manifest = bundle.manifest
     click.echo(f"trained version {bundle.version}: {manifest['data']['users']:,} users, "
                f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "

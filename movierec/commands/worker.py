@@ -7,7 +7,7 @@ from rq import SimpleWorker, Worker
 from movierec.commands import connect
 from shared import config
 from shared.store.keys import Keys
-from shared.store.queue import enqueue_drain, events_queue
+from shared.store.queue import enqueue_drain, events_queue, retrain_queue
 from shared.store.ratings import DRAIN_CLAIM_SECONDS
 
 
@@ -26,16 +26,24 @@ def _resume_inbox(client, settings, queue) -> None:
                    "runs jobs in-process: event batches are short and trusted, and forking costs "
                    "~12 ms a job (RQ-FACTS.md).")
 @click.option("--name", default=None, help="Worker name (default: RQ's random name).")
-def command(burst: bool, fork: bool, name: str | None):
-    """Apply queued event batches to the ratings store in Redis."""
+@click.option("--retrains", is_flag=True,
+              help="Run the retrains `movierec scheduler` enqueues, one at a time, instead of "
+                   "event batches.")
+def command(burst: bool, fork: bool, name: str | None, retrains: bool):
+    """Apply queued event batches to the ratings store in Redis (or, with --retrains, run
+    the queued retrains)."""
     from shared.recsys.blas import single_threaded_blas
-    import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events
 
     settings = config.load()
-    single_threaded_blas()
     client = connect(settings)
-    queue = events_queue(client, settings)
-    _resume_inbox(client, settings, queue)
+    if retrains:
+        import trainer.jobs  # noqa: F401  imported once, not by each job
+        queue = retrain_queue(client, settings)
+    else:
+        import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events
+        single_threaded_blas()
+        queue = events_queue(client, settings)
+        _resume_inbox(client, settings, queue)
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
     worker.work(burst=burst, logging_level="WARNING")

@@ -127,6 +127,20 @@ class Keys:
         return f"{self.base}:model:states"
 
     @property
+    def events_applied(self) -> str:
+        """counter of the events the ratings script applied (what retrains after N events read)"""
+        return f"{self.base}:stats:applied"
+
+    @property
+    def retrained_at_events(self) -> str:
+        """string: ``events_applied`` when the active version's snapshot was taken"""
+        return f"{self.base}:model:events"
+
+    def retrain_slot(self, slot: str) -> str:
+        """string with an expiry: the scheduler that set it (NX) enqueued the slot's retrain"""
+        return f"{self.base}:schedule:{slot}"
+
+    @property
     def trainer_lock(self) -> str:
         """string, with an expiry its trainer renews: JSON {token, host, pid, since}"""
         return f"{self.base}:trainer:lock"

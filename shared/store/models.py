@@ -81,6 +81,15 @@ class ModelStore:
             raise KeyError(f"model version {version} is not stored")
         self.redis.set(self.keys.active_version, version)
 
+    def record_snapshot_events(self, events_applied: int) -> None:
+        """How many events the ratings store had applied when the active version's snapshot
+        was taken (the scheduler's "after N new events" counts from there)."""
+        self.redis.set(self.keys.retrained_at_events, events_applied)
+
+    def snapshot_events(self) -> int | None:
+        value = self.redis.get(self.keys.retrained_at_events)
+        return None if value is None else int(value)
+
     def states(self) -> dict[str, str]:
         """version -> "building" or "published" (versions stored before states: none)."""
         return {v.decode(): s.decode() for v, s in self.redis.hgetall(self.keys.version_states).items()}

@@ -14,6 +14,9 @@ from rq.serializers import JSONSerializer
 from shared.config import Settings
 
 DRAIN_EVENTS_JOB = "worker.jobs.drain_events"  # by name: the API never imports the worker
+RETRAIN_JOB = "trainer.jobs.retrain"              # by name, for the scheduler and the API
+RETRAIN_TIMEOUT = 6 * 3600                        # seconds a retrain may run (5M ratings: ~5 min)
+KEEP_RETRAIN_JOBS = 7 * 24 * 3600                 # their results and failures, seconds
 
 
 def events_queue(client: redis.Redis, settings: Settings) -> Queue:
@@ -24,3 +27,16 @@ def enqueue_drain(queue: Queue):
     """One job that applies whatever the inbox holds (shared.store.RatingStore.push decides
     when one is needed)."""
     return queue.enqueue(DRAIN_EVENTS_JOB, result_ttl=300, failure_ttl=7 * 24 * 3600)
+
+
+def retrain_queue(client: redis.Redis, settings: Settings) -> Queue:
+    """Retrains wait here for ``movierec worker --retrains``, apart from the events: a retrain
+    runs for minutes, and event batches must not wait behind it."""
+    return Queue(f"{settings.queue_name}-retrain", connection=client, serializer=JSONSerializer)
+
+
+def enqueue_retrain(queue: Queue, reason: str):
+    """A retrain job; ``reason`` says what asked for it (a schedule slot, an operator)."""
+    return queue.enqueue(RETRAIN_JOB, kwargs={"reason": reason}, job_timeout=RETRAIN_TIMEOUT,
+                         result_ttl=KEEP_RETRAIN_JOBS, failure_ttl=KEEP_RETRAIN_JOBS,
+                         description=f"retrain ({reason})")

@@ -29,7 +29,7 @@ DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after
 RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "deleted_users",
                        "user_revisions", "user_revision_sequence", "applied_events",
                        "movie_counts", "movie_sums", "popular", "active_version",
-                       "building_version")
+                       "building_version", "events_applied")
 
 
 
@@ -82,6 +82,10 @@ class RatingStore:
 
     def user_revision(self, user_id: int) -> bytes:
         return self.redis.hget(self.keys.user_revisions, user_id) or b"0"
+
+    def events_applied(self) -> int:
+        """Events applied since the store began (imports included): what retrains count."""
+        return int(self.redis.get(self.keys.events_applied) or 0)
 
     def inbox_length(self) -> int:
         return self.redis.llen(self.keys.inbox)

@@ -46,7 +46,17 @@ def test_every_service_command_is_a_real_movierec_command(compose):
         assert command is not None, f"{name}: movierec has no command {subcommand!r}"
         command.make_context(subcommand, list(args))  # raises on an unknown option
         checked += 1
-    assert checked >= 2
+    assert checked >= 4
+    assert compose["services"]["trainer"]["command"][1:] == ["worker", "--retrains"]
+    assert compose["services"]["scheduler"]["command"][1:] == ["scheduler"]
+
+
+def test_make_run_starts_the_same_roles_as_compose(compose):
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines())
+    services = {name: " ".join(s["command"]) for name, s in compose["services"].items()
+                if name != "redis"}
+    assert {name: cmd.split(" ", 1)[1] for name, cmd in procfile.items()} == \
+           {name: cmd.split(" ", 1)[1].replace(" --port 8000", "") for name, cmd in services.items()}
 
 
 def test_dockerfile_copies_what_exists():

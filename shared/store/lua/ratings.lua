@@ -10,7 +10,7 @@
 -- command.
 local inbox, inbox_draining, users, user_counts, deleted_users, user_revisions,
       user_revision_sequence, applied_events, movie_counts, movie_sums, popular,
-      active_version, building_version = unpack(KEYS)
+      active_version, building_version, events_applied = unpack(KEYS)
 local cmd, templates, favourite_half_stars = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3])
 
 -- Counters are kept for the active version and for one being built beside it (the trainer's
@@ -219,6 +219,7 @@ local function apply_events(events, now, keep_log, log_cap)
     end
   end
   if #touched == 0 then return applied, skipped, changed_list end
+  redis.call('INCRBY', events_applied, applied)
   call_with_list('SADD', users, touched)
   touch_users(touched)
   local counts, updated = hmget_list(user_counts, changed_list), {}

@@ -13,14 +13,16 @@ def test_key_names_stay_those_existing_data_is_stored_under():
             KEYS.inbox_draining, KEYS.user_revisions, KEYS.user_revision_sequence,
             KEYS.recommendations_cache(7), KEYS.applied_events, KEYS.movie_counts,
             KEYS.movie_sums, KEYS.popular, KEYS.active_version, KEYS.building_version,
-            KEYS.versions, KEYS.version_states, KEYS.trainer_lock] == [
+            KEYS.versions, KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
+            KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7")] == [
         "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:users",
         "{movierec}:u:7", "{movierec}:u:7:log", "{movierec}:nratings", "{movierec}:deleted",
         "{movierec}:inbox", "{movierec}:inbox:draining", "{movierec}:urev",
         "{movierec}:urev:seq", "{movierec}:rec:7", "{movierec}:applied", "{movierec}:stats:n",
         "{movierec}:stats:sum", "{movierec}:popular", "{movierec}:model:active",
         "{movierec}:model:building", "{movierec}:model:versions", "{movierec}:model:states",
-        "{movierec}:trainer:lock"]
+        "{movierec}:trainer:lock", "{movierec}:stats:applied", "{movierec}:model:events",
+        "{movierec}:schedule:every:60:7"]
     assert [KEYS.model_arrays("v1"), KEYS.model_manifest("v1"), KEYS.version_params("v1"),
             KEYS.movie_priors("v1"), KEYS.assignments("v1"), KEYS.cluster_sizes("v1"),
             KEYS.cluster_favourites("v1", 3), KEYS.cluster_counts("v1", 3),

@@ -1,0 +1,61 @@
+"""``movierec scheduler``: enqueue retrains on the configured schedule (any number may run)."""
+from __future__ import annotations
+
+import signal
+import time
+
+import click
+
+from movierec.commands import connect
+from shared import config
+
+TICK_SECONDS = 1.0
+SWEEP_EVERY = 10  # ticks between sweeps of what dead trainers left
+
+
+@click.command("scheduler")
+def command():
+    """Enqueue a retrain every $MOVIEREC_RETRAIN_EVERY (6h; 0: never), at the times of
+    $MOVIEREC_RETRAIN_CRON (UTC) and after $MOVIEREC_RETRAIN_AFTER_EVENTS new events (50000;
+    0: never); `movierec worker --retrains` runs them. Two schedulers at once start one retrain
+    per due time, not two. Also discards what a killed trainer left once its lock lapsed."""
+    from shared.store.keys import Keys
+    from shared.store.models import ModelStore
+    from shared.store.queue import enqueue_retrain, retrain_queue
+    from shared.store.ratings import RatingStore
+    from shared.store.schedule import RetrainClaims
+    from trainer.retrain import sweep_dead_runs
+    from trainer.scheduler import Schedule, Scheduler
+
+    settings = config.load()
+    try:
+        schedule = Schedule(settings.retrain_every, settings.retrain_cron,
+                            settings.retrain_after_events)
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc}")
+    client = connect(settings)
+    keys = Keys(settings.key_prefix)
+    store, models = RatingStore(client, keys), ModelStore(client, keys, settings.model_dir)
+    queue, claims = retrain_queue(client, settings), RetrainClaims(client, keys)
+    started_with = store.events_applied()
+
+    def new_events():
+        since = models.snapshot_events()
+        return (started_with if since is None else since), store.events_applied()
+
+    scheduler = Scheduler(schedule, claims.claim, lambda slot: enqueue_retrain(queue, slot).id,
+                          new_events, time.time())
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    click.echo(f"movierec scheduler: retrains {schedule.describe()}, into queue {queue.name}",
+               err=True)
+    ticks = 0
+    while not stopping:
+        for slot, job_id in scheduler.tick(time.time()):
+            click.echo(f"movierec scheduler: retrain for {slot} enqueued as job {job_id}", err=True)
+        if ticks % SWEEP_EVERY == 0:
+            for version in sweep_dead_runs(store, models, settings):
+                click.echo(f"movierec scheduler: discarded {version}, left by a dead trainer", err=True)
+        ticks += 1
+        time.sleep(TICK_SECONDS)

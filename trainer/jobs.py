@@ -1,0 +1,29 @@
+"""The retrain as an RQ job (JSON arguments and result), run by ``movierec worker --retrains``.
+Its stage is kept in the job's meta for whoever watches it."""
+from __future__ import annotations
+
+from rq import get_current_job
+
+from shared import config
+from shared.store.client import client_for
+from shared.store.keys import Keys
+from shared.store.models import ModelStore
+from shared.store.ratings import RatingStore
+from trainer.retrain import retrain as run_retrain
+
+
+def retrain(reason: str) -> dict:
+    settings = config.load()
+    job = get_current_job()
+    client = job.connection if job is not None else client_for(settings)
+    keys = Keys(settings.key_prefix)
+
+    def report(stage: str) -> None:
+        if job is not None:
+            job.meta["stage"] = stage
+            job.save_meta()
+
+    bundle, discarded = run_retrain(RatingStore(client, keys),
+                                    ModelStore(client, keys, settings.model_dir), settings,
+                                    what=f"retrain job ({reason})", report=report, progress=False)
+    return {"version": bundle.version, "reason": reason, "discarded": discarded}
