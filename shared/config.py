@@ -26,6 +26,19 @@ def _int(env, name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+def _fraction(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value < 1:
+        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -122,6 +135,8 @@ class Settings:
     retrain_every: float | None = 6 * 3600    # seconds; MOVIEREC_RETRAIN_EVERY=0 turns it off
     retrain_cron: str | None = None           # e.g. "0 3 * * *" (UTC)
     retrain_after_events: int | None = 50_000  # new events since the active version's snapshot
+    holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
+    gate_tolerance: float = 0.05    # a new version may be this much worse (relative) than the active
     keep_versions: int = 3  # model versions kept (arrays in Redis and on disk), the active one among them
     trainer_lock_seconds: int = 30  # a killed trainer's lock (and half-built version) lapses after this
 
@@ -167,6 +182,8 @@ def load(env=None) -> Settings:
         retrain_cron=env.get("MOVIEREC_RETRAIN_CRON") or None,
         retrain_after_events=_int(env, "MOVIEREC_RETRAIN_AFTER_EVENTS",
                                   Settings.retrain_after_events, minimum=0) or None,
+        holdout_fraction=_fraction(env, "MOVIEREC_HOLDOUT_FRACTION", Settings.holdout_fraction),
+        gate_tolerance=_fraction(env, "MOVIEREC_GATE_TOLERANCE", Settings.gate_tolerance),
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
                                   Settings.trainer_lock_seconds, minimum=2),

@@ -9,7 +9,7 @@ from shared.store.client import client_for
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
-from trainer.retrain import retrain as run_retrain
+from trainer.retrain import Rejected, retrain as run_retrain
 
 
 def retrain(reason: str) -> dict:
@@ -23,7 +23,12 @@ def retrain(reason: str) -> dict:
             job.meta["stage"] = stage
             job.save_meta()
 
-    bundle, discarded = run_retrain(RatingStore(client, keys),
-                                    ModelStore(client, keys, settings.model_dir), settings,
-                                    what=f"retrain job ({reason})", report=report, progress=False)
-    return {"version": bundle.version, "reason": reason, "discarded": discarded}
+    try:
+        bundle, discarded = run_retrain(RatingStore(client, keys),
+                                        ModelStore(client, keys, settings.model_dir), settings,
+                                        what=f"retrain job ({reason})", report=report,
+                                        progress=False)
+    except Rejected as exc:  # the gate did its job: not a failure of the retrain
+        report("rejected")
+        return {"version": exc.version, "reason": reason, "rejected": exc.reasons}
+    return {"version": bundle.version, "reason": reason, "discarded": discarded, "rejected": []}

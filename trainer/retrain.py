@@ -1,51 +1,108 @@
 """One retrain, however it was started (``movierec train``, the scheduler's job, ``movierec up``):
-under the trainer lock, sweep what dead runs left, snapshot the ratings store, fit the pipeline,
-publish the version and remember how many events the snapshot had seen."""
+under the trainer lock, sweep what dead runs left, snapshot the ratings store, hold out a share
+of its ratings, fit the pipeline on the rest, measure the version on the held-out ratings, let
+the gate compare it with the active version, then publish it (or store it as rejected), and
+remember how many events the snapshot had seen. Each stage's duration goes into the manifest."""
 from __future__ import annotations
 
+import logging
+import time
+from contextlib import contextmanager
 from typing import Callable
 
 from shared.config import Settings
+from shared.recsys.evaluation.holdout import gate, holdout_metrics, split_snapshot
+from shared.recsys.models import registry
 from shared.recsys.persist import ModelBundle
+from shared.recsys.served import LiveModel
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
 from shared.store.trainer_lock import TrainerLock
 from trainer.pipeline import PipelineConfig, fit_pipeline
 from trainer.publish import publish
 
+log = logging.getLogger(__name__)
+
 
 class NothingToTrainOn(Exception):
     """The ratings store holds no rating."""
 
 
+class Rejected(Exception):
+    """The gate refused the new version: it is stored as rejected, the active one serves on."""
+
+    def __init__(self, version: str, reasons: list[str]):
+        self.version, self.reasons = version, reasons
+        super().__init__(f"version {version} was rejected by the gate: {'; '.join(reasons)}")
+
+
 def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: str = "retrain",
             snapshot=None, k_rule: str = "silhouette", model: str | None = None,
+            ranker: str | None = None, force: bool = False,
             report: Callable[[str], None] = lambda stage: None,
             progress: bool = True) -> tuple[ModelBundle, list[str]]:
     """The new active version, and the versions of dead runs discarded on the way. ``report``
-    hears each stage as it starts. Raises LockHeld when another trainer runs, LockLost when
-    this one lost its lock (nothing activated), NothingToTrainOn."""
-    pipeline_config = PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
-                                     min_cluster_size=settings.min_cluster_size,
-                                     **({"model": model} if model else {}))
+    hears each stage as it starts; ``force`` publishes a version the gate refuses. Raises
+    LockHeld when another trainer runs, LockLost when this one lost its lock (nothing
+    activated), NothingToTrainOn, Rejected."""
+    pipeline_config = _pipeline_config(settings, k_rule, model, ranker)
     lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str):
+        report(name)
+        started = time.perf_counter()
+        yield
+        seconds[name] = round(time.perf_counter() - started, 3)
+        log.info("%s: %s took %.1f s", what, name, seconds[name])
+
     report("waiting for the trainer lock")
     with lock.held(what):
-        report("sweeping dead runs")
-        discarded = models.discard_abandoned()
-        report("snapshot")
-        events = store.events_applied()
-        snapshot = store.snapshot() if snapshot is None else snapshot
-        if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
-            raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import DIR` first")
-        report("fitting")
-        bundle = fit_pipeline(snapshot, store.movies_frame(), pipeline_config, progress=progress)
-        report("publishing")
-        publish(bundle, store, models, shrink=pipeline_config.shrink, lock=lock,
-                keep=settings.keep_versions, progress=progress)
-        models.record_snapshot_events(events)
+        with stage("sweeping dead runs"):
+            discarded = models.discard_abandoned()
+        with stage("snapshot"):
+            events = store.events_applied()
+            snapshot = store.snapshot() if snapshot is None else snapshot
+            if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
+                raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import DIR` first")
+            train, held_out = split_snapshot(snapshot, settings.holdout_fraction)
+        with stage("fitting"):
+            bundle = fit_pipeline(train, store.movies_frame(), pipeline_config, progress=progress)
+        with stage("evaluating on the held-out ratings"):
+            metrics = holdout_metrics(LiveModel(bundle), train, held_out)
+            active = models.active_version()
+            reasons = gate(metrics, (models.manifest(active) or {}).get("holdout") if active else None,
+                           settings.gate_tolerance)
+        bundle.manifest.update(holdout=metrics, stage_seconds=seconds, gate={
+            "against": active, "tolerance": settings.gate_tolerance, "passed": not reasons,
+            "reasons": reasons, "forced": bool(reasons) and force})
+        if reasons and not force:
+            models.save(bundle)
+            models.mark_rejected(bundle.version)
+            models.prune(settings.keep_versions)
+            log.warning("%s: %s rejected: %s", what, bundle.version, "; ".join(reasons))
+            raise Rejected(bundle.version, reasons)
+        with stage("publishing"):
+            publish(bundle, store, models, shrink=pipeline_config.shrink, lock=lock,
+                    keep=settings.keep_versions, progress=progress)
+            models.record_snapshot_events(events)
+        models.annotate(bundle.version, stage_seconds=seconds)
     report("done")
     return bundle, discarded
+
+
+def _pipeline_config(settings: Settings, k_rule: str, model: str | None,
+                     ranker: str | None) -> PipelineConfig:
+    extra = {}
+    if model:
+        extra["model"] = model
+    if ranker:
+        extra["ranker"] = ranker
+        if ranker != registry.DEFAULT_RANKER:  # the penalty grid is the default ranker's
+            extra["ranker_grid"] = None
+    return PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
+                          min_cluster_size=settings.min_cluster_size, **extra)
 
 
 def sweep_dead_runs(store: RatingStore, models: ModelStore, settings: Settings) -> list[str]:

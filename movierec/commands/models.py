@@ -28,9 +28,14 @@ def _summary(manifest: dict | None) -> str:
     parts = [f"{data.get('users', 0):,} users", f"{data.get('ratings', 0):,} ratings"]
     if manifest.get("k"):
         parts.append(f"k={manifest['k'].get('chosen')}")
-    if manifest.get("metrics"):
-        parts += [f"{name} {value:.4f}" for name, value in sorted(manifest["metrics"].items())
-                  if isinstance(value, (int, float))]
+    held_out = manifest.get("holdout") or {}
+    for label, key in (("nDCG@10", "ndcg_at_10"), ("RMSE", "rmse")):
+        if held_out.get(key) is not None:
+            parts.append(f"{label} {held_out[key]:.4f}")
+    gate = manifest.get("gate") or {}
+    if gate.get("reasons"):
+        parts.append(("forced past the gate: " if gate.get("forced") else "gate: ")
+                     + "; ".join(gate["reasons"]))
     return ", ".join(parts)
 
 

@@ -8,14 +8,19 @@ from shared import config
 
 
 def train_and_publish(store, models, settings: config.Settings, snapshot=None,
-                      k_rule: str = "silhouette", model: str | None = None):
+                      k_rule: str = "silhouette", model: str | None = None,
+                      ranker: str | None = None, force: bool = False):
     """:func:`trainer.retrain.retrain` with its failures as clean CLI errors; the bundle."""
     from shared.store.trainer_lock import LockHeld, LockLost
-    from trainer.retrain import NothingToTrainOn, retrain
+    from trainer.retrain import NothingToTrainOn, Rejected, retrain
 
     try:
         bundle, discarded = retrain(store, models, settings, "movierec train", snapshot,
-                                    k_rule=k_rule, model=model)
+                                    k_rule=k_rule, model=model, ranker=ranker, force=force)
+    except Rejected as exc:
+        raise click.ClickException(f"{exc}. The active version serves on; `movierec models "
+                                   f"show {exc.version}` has the numbers, `movierec train "
+                                   f"--force` would publish such a version anyway")
     except LockHeld as exc:
         raise click.ClickException(f"{exc}; try again when it is done, or after "
                                    f"{settings.trainer_lock_seconds} s if it was killed")
@@ -31,8 +36,13 @@ def train_and_publish(store, models, settings: config.Settings, snapshot=None,
 @click.command("train")
 @click.option("--k", "k_rule", default="silhouette", show_default=True,
               help="How to choose k: 'silhouette' (seed 002), 'elbow' (seed 001) or a number.")
-@click.option("--model", default=None, help="Recommender to serve (default: the registry's default).")
-def command(k_rule: str, model: str | None):
+@click.option("--model", default=None,
+              help="Rating model of /predictions (default: the registry's default).")
+@click.option("--ranker", default=None,
+              help="Top-N model of the personal lists (default: the registry's default ranker).")
+@click.option("--force", is_flag=True,
+              help="Publish the version even if the gate finds it worse than the active one.")
+def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
     """Train on the ratings in Redis ($REDIS_URL), publish the version and activate it.
 
     Chooses k over $K_RANGE, runs k-means, fixes small clusters, fits the recommender, the
@@ -46,17 +56,23 @@ def command(k_rule: str, model: str | None):
 
     if k_rule not in ("elbow", "silhouette") and not k_rule.isdigit():
         raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number", param_hint="--k")
-    if model is not None and model not in registry.available():
-        raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
-                                 param_hint="--model")
+    for name, hint in ((model, "--model"), (ranker, "--ranker")):
+        if name is not None and name not in registry.available():
+            raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
+                                     param_hint=hint)
     settings = config.load()
     client = connect(settings)
     keys = Keys(settings.key_prefix)
     store = RatingStore(client, keys)
     bundle = train_and_publish(store, ModelStore(client, keys, settings.model_dir), settings,
-                               k_rule=k_rule, model=model)
+                               k_rule=k_rule, model=model, ranker=ranker, force=force)
     manifest = bundle.manifest
+    held_out = manifest["holdout"]
+    quality = ", ".join(f"{name} {held_out[key]:.4f}" for name, key in
+                        (("nDCG@10", "ndcg_at_10"), ("RMSE", "rmse")) if held_out.get(key) is not None)
     click.echo(f"trained version {bundle.version}: {manifest['data']['users']:,} users, "
                f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "
                f"{len(manifest['clusters']['after_fixing'])} clusters after fixing; "
-               f"fit {sum(manifest['fit_seconds'].values()):.1f} s; now active")
+               f"fit {sum(manifest['fit_seconds'].values()):.1f} s; on {held_out['held_out']:,} "
+               f"held-out ratings {quality or 'not measured'}; now active"
+               + (" (forced past the gate)" if manifest["gate"]["forced"] else ""))

@@ -90,8 +90,26 @@ class ModelStore:
         value = self.redis.get(self.keys.retrained_at_events)
         return None if value is None else int(value)
 
+    def mark_rejected(self, version: str) -> None:
+        """Stored, measured, refused by the gate: kept for inspection, never activated by a
+        retrain (``movierec models activate`` still may)."""
+        self.redis.hset(self.keys.version_states, version, "rejected")
+
+    def annotate(self, version: str, **fields) -> None:
+        """Add ``fields`` to a stored version's manifest (in Redis and on disk)."""
+        text = self.redis.get(self.keys.model_manifest(version))
+        if text is None:
+            raise ModelLoadError(f"model version {version} is not stored")
+        manifest = {**json.loads(text), **fields}
+        self.redis.set(self.keys.model_manifest(version),
+                       json.dumps(manifest, separators=(",", ":"), sort_keys=True))
+        if self.model_dir and (self.model_dir / version).is_dir():
+            (self.model_dir / version / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, sort_keys=True))
+
     def states(self) -> dict[str, str]:
-        """version -> "building" or "published" (versions stored before states: none)."""
+        """version -> "building", "published" or "rejected" (versions stored before states:
+        none)."""
         return {v.decode(): s.decode() for v, s in self.redis.hgetall(self.keys.version_states).items()}
 
     def building_version(self) -> str | None:
@@ -123,12 +141,15 @@ class ModelStore:
         return dead
 
     def prune(self, keep: int) -> list[str]:
-        """Keep the newest ``keep`` versions (and the active one); discard the others, and
-        drop the counters of every version but the active one (nothing keeps them current:
-        a rollback rebuilds them)."""
-        active, building = self.active_version(), self.building_version()
+        """Keep the newest ``keep`` versions (and the active one) and the newest ``keep``
+        rejected ones; discard the others, and drop the counters of every version but the
+        active one (nothing keeps them current: a rollback rebuilds them)."""
+        active, building, states = self.active_version(), self.building_version(), self.states()
         versions = [v for v in self.versions() if v != building]
-        old = [v for v in versions[:max(0, len(versions) - keep)] if v != active]
+        old = []
+        for rejected in (False, True):
+            kind = [v for v in versions if (states.get(v) == "rejected") == rejected]
+            old += [v for v in kind[:max(0, len(kind) - keep)] if v != active]
         for version in old:
             self.discard(version)
         for version in versions:
