@@ -17,7 +17,7 @@ from shared.store.counters import CounterStore
 from shared.store.keys import Keys
 from shared.store.live import ModelCache
 from shared.store.models import ModelStore
-from shared.store.queue import events_queue
+from shared.store.queue import events_queue, retrain_queue
 from shared.store.ratings import RatingStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -41,6 +41,7 @@ class Services:
         self.counters = CounterStore(self.redis, self.keys)
         self.catalogue = CatalogueCache(self.store)
         self.queue = events_queue(self.redis, settings)
+        self.retrain_queue = retrain_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys))
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
@@ -65,10 +66,10 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health, movies, openapi, users
+    from api import events, health, models, movies, openapi, users
     from api.params import InvalidParameter, invalid_parameter
 
-    for module in (health, events, users, movies, openapi):
+    for module in (health, events, users, movies, models, openapi):
         app.register_blueprint(module.bp)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 

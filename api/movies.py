@@ -1,10 +1,9 @@
 """``/v1/movies``: the catalogue, popular and similar movies."""
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, jsonify, request
 
+from api.admin import refused
 from api.params import InvalidParameter, choice_arg, int_arg, positive_id
 from api.recommendations import popular, with_metadata
 from api.services import services
@@ -70,10 +69,8 @@ def put_movie(movie_id: int):
     """Create or replace a movie's title, genres and tags (needs the admin key)."""
     positive_id(movie_id, "movie_id")
     svc = services()
-    given = request.headers.get("X-Admin-Key", "")
-    if not hmac.compare_digest(given.encode(), svc.settings.admin_key.encode()):
-        return jsonify(error="unauthorized", field="X-Admin-Key",
-                       reason="missing or wrong admin key"), 401
+    if (denied := refused(svc)) is not None:
+        return denied
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         raise InvalidParameter("body", "must be a JSON object with title, genres, tags")

@@ -32,6 +32,13 @@ N = _query("n", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
 BAD = _json(_ref("Error"), "invalid parameter, naming the field and the reason")
 NOT_FOUND = _json(_ref("Error"), "unknown id")
 NO_MODEL = _json(_ref("Error"), "no model trained yet")
+UNAUTHORIZED = _json(_ref("Error"), "missing or wrong admin key")
+ADMIN_KEY = {"name": "X-Admin-Key", "in": "header", "required": True, "schema": {"type": "string"}}
+VERSION_PARAMETER = {"name": "version", "in": "path", "required": True,
+                     "schema": {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$"}}
+JOB_ACCEPTED = _json({"type": "object", "properties": {"job_id": {"type": "string"},
+                                                        "status_url": {"type": "string"}}},
+                     "enqueued: follow status_url")
 
 # What shared.data.events.validate_event accepts, from its own bounds: an absent field and an
 # explicit null are the same; rating is required on rating events, absent or null on the others.
@@ -148,6 +155,27 @@ DOCUMENT = {
             "responses": {"200": _json({"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Item")}}}), "400": BAD,
                 "404": NOT_FOUND, "503": NO_MODEL}}},
+        "/v1/models": {"get": {
+            "summary": "the stored model versions, newest first: state, data, held-out numbers, gate",
+            "responses": {"200": _json({"type": "object"})}}},
+        "/v1/models/{version}": {"get": {
+            "summary": "one version with its manifest (parameters, metrics, stage timings)",
+            "parameters": [VERSION_PARAMETER],
+            "responses": {"200": _json({"type": "object"}), "404": NOT_FOUND}}},
+        "/v1/admin/retrain": {"post": {
+            "summary": "enqueue a retrain (admin key); `movierec worker --retrains` runs it",
+            "parameters": [ADMIN_KEY],
+            "responses": {"202": JOB_ACCEPTED, "401": UNAUTHORIZED}}},
+        "/v1/admin/models/{version}/activate": {"post": {
+            "summary": "enqueue a rollback to a kept version, its counters rebuilt (admin key)",
+            "parameters": [VERSION_PARAMETER, ADMIN_KEY],
+            "responses": {"202": JOB_ACCEPTED, "401": UNAUTHORIZED, "404": NOT_FOUND}}},
+        "/v1/admin/jobs/{job_id}": {"get": {
+            "summary": "a retrain or rollback job: status, stage, result or error (admin key)",
+            "parameters": [{"name": "job_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}, ADMIN_KEY],
+            "responses": {"200": _json({"type": "object"}), "401": UNAUTHORIZED,
+                          "404": NOT_FOUND}}},
     },
     "components": {"schemas": {"Event": EVENT, "Item": ITEM, "Movie": MOVIE, "Error": ERROR}},
 }

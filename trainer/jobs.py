@@ -9,10 +9,11 @@ from shared.store.client import client_for
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
+from trainer.publish import activate_version
 from trainer.retrain import Rejected, retrain as run_retrain
 
 
-def retrain(reason: str) -> dict:
+def _context():
     settings = config.load()
     job = get_current_job()
     client = job.connection if job is not None else client_for(settings)
@@ -22,6 +23,22 @@ def retrain(reason: str) -> dict:
         if job is not None:
             job.meta["stage"] = stage
             job.save_meta()
+
+    return settings, client, keys, report
+
+
+def activate(version: str) -> dict:
+    """Make a kept version active again, with its counters rebuilt (a rollback)."""
+    settings, client, keys, report = _context()
+    report("rebuilding the counters")
+    activate_version(version, RatingStore(client, keys),
+                     ModelStore(client, keys, settings.model_dir), progress=False)
+    report("done")
+    return {"version": version}
+
+
+def retrain(reason: str) -> dict:
+    settings, client, keys, report = _context()
 
     try:
         bundle, discarded = run_retrain(RatingStore(client, keys),

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from shared.config import Settings
 
 DRAIN_EVENTS_JOB = "worker.jobs.drain_events"  # by name: the API never imports the worker
 RETRAIN_JOB = "trainer.jobs.retrain"              # by name, for the scheduler and the API
+ACTIVATE_JOB = "trainer.jobs.activate"            # a rollback, asked for over HTTP
 RETRAIN_TIMEOUT = 6 * 3600                        # seconds a retrain may run (5M ratings: ~5 min)
 KEEP_RETRAIN_JOBS = 7 * 24 * 3600                 # their results and failures, seconds
 
@@ -40,3 +43,28 @@ def enqueue_retrain(queue: Queue, reason: str):
     return queue.enqueue(RETRAIN_JOB, kwargs={"reason": reason}, job_timeout=RETRAIN_TIMEOUT,
                          result_ttl=KEEP_RETRAIN_JOBS, failure_ttl=KEEP_RETRAIN_JOBS,
                          description=f"retrain ({reason})")
+
+
+def enqueue_activation(queue: Queue, version: str):
+    """A job that makes a kept version active again (its counters rebuilt first)."""
+    return queue.enqueue(ACTIVATE_JOB, kwargs={"version": version}, job_timeout=RETRAIN_TIMEOUT,
+                         result_ttl=KEEP_RETRAIN_JOBS, failure_ttl=KEEP_RETRAIN_JOBS,
+                         description=f"activate {version}")
+
+
+def job_status(queue: Queue, job_id: str) -> dict | None:
+    """What a retrain or activation job is doing: its status, stage, result or error (the
+    last line of it); None for a job this queue does not know."""
+    try:
+        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+    except NoSuchJobError:
+        return None
+    if job.origin != queue.name:
+        return None
+    status = job.get_status(refresh=False)
+    error = job.latest_result().exc_string if status == "failed" and job.latest_result() else None
+    return {"job_id": job.id, "description": job.description, "status": str(getattr(status, "value", status)),
+            "stage": job.meta.get("stage"), "result": job.return_value(refresh=False),
+            "error": error.strip().splitlines()[-1] if error else None,
+            "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+            "ended_at": job.ended_at.isoformat() if job.ended_at else None}

@@ -1,4 +1,6 @@
 """The read side of the API on a tiny trained model (fakeredis)."""
+import re
+
 import pytest
 
 from api import create_app
@@ -168,7 +170,7 @@ def test_openapi_documents_every_route(world):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, f"{method} {path} is not documented"
 
