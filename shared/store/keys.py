@@ -146,8 +146,16 @@ class Keys:
         return f"{self.base}:trainer:lock"
 
     def model_arrays(self, version: str) -> str:
-        """the version's arrays as .npz bytes"""
+        """the version's arrays as .npz bytes, in one string (versions stored before chunks)"""
         return f"{self.base}:model:{version}:npz"
+
+    def model_chunks(self, version: str) -> str:
+        """how many chunks hold the version's .npz bytes (set once they are all stored)"""
+        return f"{self.base}:model:{version}:chunks"
+
+    def model_chunk(self, version: str, index: int) -> str:
+        """chunk ``index`` of the version's .npz bytes"""
+        return f"{self.base}:model:{version}:npz:{index}"
 
     def model_manifest(self, version: str) -> str:
         """the version's JSON manifest"""

@@ -22,6 +22,10 @@ from shared.recsys.persist import ModelBundle
 
 
 PRIORS_CHUNK = 5000  # movies per HSET of the priors
+# A version's .npz bytes are stored in strings of at most this size: a Redis string stops at
+# 512 MB (a 20M-rating version passes it), and Redis, single-threaded, serves nothing else
+# while it copies one value: 8 MiB takes it a few milliseconds.
+ARRAY_CHUNK_BYTES = 8 << 20
 
 
 class ModelLoadError(Exception):
@@ -35,14 +39,22 @@ class ModelStore:
         self.model_dir = Path(model_dir) if model_dir else None
 
     def save(self, bundle: ModelBundle) -> None:
-        """Store a version's arrays and manifest, in the "building" state (not yet active)."""
+        """Store a version's arrays (in chunks) and manifest, in the "building" state (not yet
+        active). The arrays stay in Redis, not in files, so that every process that reaches
+        Redis can load them, on whatever machine, without a shared disk."""
         blob, manifest = persist.bundle_to_npz(bundle)
         text = json.dumps(manifest, separators=(",", ":"), sort_keys=True)
+        version = bundle.version
+        with self.redis.pipeline() as pipe:  # first, so that a trainer killed while saving
+            pipe.hset(self.keys.version_states, version, "building")  # leaves a version to sweep
+            pipe.zadd(self.keys.versions, {version: time.time()})
+            pipe.execute()
+        chunks = range(0, max(len(blob), 1), ARRAY_CHUNK_BYTES)
+        for index, start in enumerate(chunks):  # one at a time: Redis serves others between
+            self.redis.set(self.keys.model_chunk(version, index), blob[start:start + ARRAY_CHUNK_BYTES])
         with self.redis.pipeline() as pipe:
-            pipe.set(self.keys.model_arrays(bundle.version), blob)
-            pipe.set(self.keys.model_manifest(bundle.version), text)
-            pipe.zadd(self.keys.versions, {bundle.version: time.time()})
-            pipe.hset(self.keys.version_states, bundle.version, "building")
+            pipe.set(self.keys.model_chunks(version), len(chunks))
+            pipe.set(self.keys.model_manifest(version), text)
             pipe.execute()
         if self.model_dir:
             folder = self.model_dir / bundle.version
@@ -52,7 +64,7 @@ class ModelStore:
 
     def load(self, version: str, components=None) -> ModelBundle:
         """A stored version; with ``components``, only those of its estimators."""
-        blob, text = self.redis.mget(self.keys.model_arrays(version), self.keys.model_manifest(version))
+        blob, text = self._arrays(version), self.redis.get(self.keys.model_manifest(version))
         if blob is None or text is None:
             raise ModelLoadError(f"model version {version} is not stored")
         try:
@@ -76,8 +88,16 @@ class ModelStore:
         value = self.redis.get(self.keys.active_version)
         return value.decode() if value else None
 
+    def _arrays(self, version: str) -> bytes | None:
+        """The version's .npz bytes, from its chunks (or the one string of older versions)."""
+        count = self.redis.get(self.keys.model_chunks(version))
+        if count is None:
+            return self.redis.get(self.keys.model_arrays(version))
+        chunks = [self.redis.get(self.keys.model_chunk(version, i)) for i in range(int(count))]
+        return None if any(c is None for c in chunks) else b"".join(chunks)
+
     def activate(self, version: str) -> None:
-        if not self.redis.exists(self.keys.model_arrays(version)):
+        if not self.redis.exists(self.keys.model_chunks(version), self.keys.model_arrays(version)):
             raise KeyError(f"model version {version} is not stored")
         self.redis.set(self.keys.active_version, version)
 
@@ -122,8 +142,11 @@ class ModelStore:
         if version == self.active_version():
             raise ValueError(f"{version} is the active version: activate another one first")
         self.drop_counters(version)
+        for key in self.redis.scan_iter(match=self.keys.model_chunk(version, "*"), count=1000):
+            self.redis.unlink(key)  # all chunks, also those of a save that never finished
         with self.redis.pipeline() as pipe:
-            pipe.delete(self.keys.model_arrays(version), self.keys.model_manifest(version))
+            pipe.delete(self.keys.model_arrays(version), self.keys.model_manifest(version),
+                        self.keys.model_chunks(version))
             pipe.zrem(self.keys.versions, version)
             pipe.hdel(self.keys.version_states, version)
             pipe.execute()

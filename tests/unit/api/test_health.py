@@ -52,7 +52,7 @@ def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fak
     store, models = RatingStore(fake_redis, Keys("t")), ModelStore(fake_redis, Keys("t"))
     import_folder(tiny_data, store, progress=False)
     models.save(dataclasses.replace(tiny_bundle, version="broken"))
-    fake_redis.set(models.keys.model_arrays("broken"), b"truncated")
+    fake_redis.set(models.keys.model_chunk("broken", 0), b"truncated")
     models.activate("broken")
     response = client.get("/readyz")
     assert response.status_code == 503  # nothing to serve at all

@@ -35,7 +35,7 @@ def test_a_version_that_cannot_load_leaves_the_served_one_in_place(models, tiny_
     models.activate(tiny_bundle.version)
     serving = cache.get()
     models.save(dataclasses.replace(tiny_bundle, version="broken"))
-    models.redis.set(models.keys.model_arrays("broken"), b"not an npz")
+    models.redis.set(models.keys.model_chunk("broken", 0), b"not an npz")
     models.activate("broken")
     loads = []
     real_load = models.load

@@ -101,3 +101,31 @@ def test_pruning_keeps_the_newest_and_the_active_and_only_the_active_counters(fa
     assert store.versions() == ["v1", "v3", "v4"]
     assert fake_redis.exists(store.keys.assignments("v1"))
     assert not fake_redis.exists(store.keys.assignments("v3"), store.keys.assignments("v4"))
+
+def test_a_version_is_stored_in_chunks_and_older_single_strings_still_load(fake_redis, tiny_bundle,
+                                                                          monkeypatch):
+    from shared.recsys import persist
+    from shared.store import models as models_module
+
+    monkeypatch.setattr(models_module, "ARRAY_CHUNK_BYTES", 100_000)
+    store = ModelStore(fake_redis, Keys("t"))
+    store.save(tiny_bundle)
+    count = int(fake_redis.get(store.keys.model_chunks(tiny_bundle.version)))
+    blob, manifest = persist.bundle_to_npz(tiny_bundle)
+    assert count == -(-len(blob) // 100_000) > 1
+    assert max(fake_redis.strlen(store.keys.model_chunk(tiny_bundle.version, i))
+               for i in range(count)) == 100_000
+    loaded = store.load(tiny_bundle.version)
+    np.testing.assert_array_equal(loaded.arrays["labels"], tiny_bundle.arrays["labels"])
+
+    fake_redis.set(store.keys.model_arrays("old"), blob)  # how versions were stored before
+    fake_redis.set(store.keys.model_manifest("old"), json.dumps(manifest))
+    fake_redis.zadd(store.keys.versions, {"old": 1})
+    assert store.load("old").arrays["labels"].tolist() == tiny_bundle.arrays["labels"].tolist()
+
+    fake_redis.set(store.keys.model_chunk("dead", 0), b"part")  # a save killed half-way
+    fake_redis.hset(store.keys.version_states, "dead", "building")
+    # neither was published and no trainer builds them: both are a dead run's
+    assert set(store.discard_abandoned()) == {tiny_bundle.version, "dead"}
+    assert not fake_redis.keys("{t}:model:dead*")
+    assert not fake_redis.keys(f"{{t}}:model:{tiny_bundle.version}*")
