@@ -1,6 +1,8 @@
 """``movierec train``: fit the pipeline on the ratings in Redis and make it the active version."""
 from __future__ import annotations
 
+import logging
+
 import click
 
 from movierec.commands import connect
@@ -60,6 +62,7 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
         if name is not None and name not in registry.available():
             raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
                                      param_hint=hint)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     settings = config.load()
     client = connect(settings)
     keys = Keys(settings.key_prefix)

@@ -1,6 +1,8 @@
 """``movierec worker``: an RQ worker applying event batches (JSON jobs)."""
 from __future__ import annotations
 
+import logging
+
 import click
 from rq import SimpleWorker, Worker
 
@@ -38,6 +40,8 @@ def command(burst: bool, fork: bool, name: str | None, retrains: bool):
     client = connect(settings)
     if retrains:
         import trainer.jobs  # noqa: F401  imported once, not by each job
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        logging.getLogger("trainer").setLevel(logging.INFO)  # each stage and its duration
         queue = retrain_queue(client, settings)
     else:
         import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events

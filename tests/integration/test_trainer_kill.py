@@ -58,8 +58,20 @@ def test_the_active_version_serves_on_and_the_dead_run_is_swept(redis_url, ml_la
     store.assign(serving, {10_000_001: 0})
     assert client.hgetall(keys.cluster_sizes(dead)) == dead_sizes  # no longer kept
 
-    out = movierec(env, "train")
-    assert f"discarded {dead}" in out
+    # the scheduler (here with every schedule off) sweeps what the dead run left
+    sweeper = subprocess.Popen([sys.executable, "-m", "movierec", "scheduler"], stderr=subprocess.PIPE,
+                               text=True, env=dict(env, MOVIEREC_RETRAIN_EVERY="0",
+                                                   MOVIEREC_RETRAIN_AFTER_EVENTS="0"))
+    try:
+        deadline = time.monotonic() + 20
+        while dead in models.versions() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.send_signal(signal.SIGTERM)
+        log = sweeper.communicate(timeout=10)[1]
+    assert f"discarded {dead}" in log
     assert dead not in models.versions() and not client.keys(f"*{dead}*")
     assert not (tmp_path / "models" / dead).exists()
+
+    movierec(env, "train")
     assert models.active_version() not in (serving, dead)
