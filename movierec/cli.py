@@ -16,6 +16,7 @@ COMMANDS = {
     "train": "train",
     "models": "models",
     "scheduler": "scheduler",
+    "events": "events",
     "report": "report",
 }
 

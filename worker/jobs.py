@@ -1,6 +1,7 @@
 """RQ job functions. Arguments and results are JSON; effects are idempotent (at-least-once)."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import NamedTuple
 
@@ -13,7 +14,10 @@ from shared.store.keys import Keys
 from shared.store.live import ModelCache
 from shared.store.models import ModelStore
 from shared.store.queue import enqueue_drain, events_queue
-from shared.store.ratings import RatingStore
+from shared.store.ratings import BatchFailed, RatingStore
+
+
+log = logging.getLogger(__name__)
 
 
 class Stores(NamedTuple):
@@ -61,23 +65,33 @@ def assign_new_users(stores: Stores, user_ids: list[int], min_ratings: int) -> i
 
 CLASSIFIER = ("softmax",)  # all of a model version a worker uses: it assigns clusters
 DRAIN_BATCH = 1000
+POISON_ATTEMPTS = 3  # an inbox item the script fails on this often goes to the dead letters
+DRAIN_SWEEP_SECONDS = 0.2
 DRAIN_SECONDS = 20.0  # then hand over to a fresh job, so no job runs long
 LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a steady stream
                       # of single events then rides one job instead of a job per few events
 
 
 def drain_events() -> dict:
-    """Apply the inbox in batches until it is empty, placing new users as they qualify."""
+    """Apply the inbox in batches until it is empty, placing new users as they qualify. An
+    item the ratings script keeps failing on is found by halving the batch and goes, after
+    POISON_ATTEMPTS failures, to the dead letters; the items behind it flow on."""
     settings = config.load()
     stores = current_stores()
     store = stores.ratings
     started = time.monotonic()
     store.trim_applied()  # event ids older than the de-duplication window
-    totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0}
+    totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0, "dead_lettered": 0}
     idle_since = None
+    batch, failures = DRAIN_BATCH, 0
     while True:
         idle = idle_since is not None and time.monotonic() - idle_since > LINGER_SECONDS
-        result = store.drain(DRAIN_BATCH, release=idle)
+        try:
+            result = store.drain(batch, release=idle)
+        except BatchFailed as exc:  # (when Redis refuses work for now, the job fails instead,
+            batch, failures = _narrow_down(store, batch, failures, exc, totals)  # and a sweep retries)
+            continue
+        batch, failures = min(DRAIN_BATCH, batch * 2), 0
         totals["applied"] += result.applied
         totals["skipped"] += result.skipped
         totals["users_assigned"] += assign_new_users(stores, result.changed_users,
@@ -94,3 +108,27 @@ def drain_events() -> dict:
         if time.monotonic() - started > DRAIN_SECONDS:
             enqueue_drain(stores.queue)  # the claim is still ours
             return totals
+
+
+def _narrow_down(store, batch: int, failures: int, exc: Exception, totals: dict) -> tuple[int, int]:
+    """After a failed batch: half the batch, down to the one item at the head; that item, once
+    it failed POISON_ATTEMPTS times, goes to the dead letters. The next (batch, failures)."""
+    if batch > 1:
+        return batch // 2, 0
+    failures += 1
+    if failures < POISON_ATTEMPTS:
+        time.sleep(0.05 * failures)  # a failure of the moment may pass
+        return 1, failures
+    totals["dead_lettered"] += store.dead_letter(1, str(exc), failures)
+    log.error("an inbox item failed %d times (%s): moved to the dead letters", failures, exc)
+    return DRAIN_BATCH, 0
+
+
+def sweep_inbox(stores: Stores) -> bool:
+    """Enqueue a drain when events wait and no drain holds the inbox (one died): any worker
+    calls this every DRAIN_SWEEP_SECONDS, so a dead drain's events wait at most about the
+    claim's expiry plus one sweep. True when it enqueued one."""
+    if stores.ratings.claim_drain():
+        enqueue_drain(stores.queue)
+        return True
+    return False

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import click
 from rq import SimpleWorker, Worker
@@ -9,16 +11,36 @@ from rq import SimpleWorker, Worker
 from movierec.commands import connect
 from shared import config
 from shared.store.keys import Keys
-from shared.store.queue import enqueue_drain, events_queue, retrain_queue
-from shared.store.ratings import DRAIN_CLAIM_SECONDS
+from shared.store.queue import events_queue, retrain_queue
+from shared.store.client import StoreError
+from shared.store.ratings import RatingStore
+
+log = logging.getLogger(__name__)
 
 
-def _resume_inbox(client, settings, queue) -> None:
-    """Events left by a drain that died stay in the inbox until its claim expires and the
-    next request claims again; a starting worker claims them at once."""
-    keys = Keys(settings.key_prefix)
-    if client.llen(keys.inbox) and client.set(keys.inbox_draining, 1, nx=True, ex=DRAIN_CLAIM_SECONDS):
-        enqueue_drain(queue)
+def _keep_sweeping(settings) -> threading.Thread:
+    """A thread that enqueues a drain whenever events wait and no drain holds the inbox (a
+    drain that died let its claim lapse), every DRAIN_SWEEP_SECONDS, on a connection of its
+    own: without it, a dead drain's events would wait for the next request."""
+    import worker.jobs as jobs
+
+    client = connect(settings)
+    stores = jobs.Stores(RatingStore(client, Keys(settings.key_prefix)), None, None,
+                         events_queue(client, settings))
+
+    jobs.sweep_inbox(stores)  # at once: what a drain that died left is queued before we work
+
+    def sweep():
+        while True:
+            time.sleep(jobs.DRAIN_SWEEP_SECONDS)
+            try:
+                jobs.sweep_inbox(stores)
+            except StoreError as exc:  # Redis away for a moment: the next sweep tries again
+                log.warning("inbox sweep: %s", exc)
+
+    thread = threading.Thread(target=sweep, name="inbox-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 @click.command("worker")
@@ -47,7 +69,7 @@ def command(burst: bool, fork: bool, name: str | None, retrains: bool):
         import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events
         single_threaded_blas()
         queue = events_queue(client, settings)
-        _resume_inbox(client, settings, queue)
+        _keep_sweeping(settings)
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
     worker.work(burst=burst, logging_level="WARNING")

@@ -65,6 +65,12 @@ class Keys:
         return f"{self.base}:inbox"
 
     @property
+    def dead_letters(self) -> str:
+        """list of JSON {id, items, error, attempts, failed_at}: inbox items whose drain kept
+        failing, set aside for an operator to list and replay"""
+        return f"{self.base}:inbox:dead"
+
+    @property
     def inbox_draining(self) -> str:
         """set while a drain job is queued or running, so one job serves many requests"""
         return f"{self.base}:inbox:draining"

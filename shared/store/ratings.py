@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -23,14 +24,26 @@ LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
 
 
-DRAIN_CLAIM_SECONDS = 30  # a drain claim left by a crashed worker expires after this
+# A drain claim lasts this long unless its drain renews it (every batch does): a drain that
+# died is replaced by the next sweep (worker.sweep, every DRAIN_SWEEP_SECONDS) soon after.
+DRAIN_CLAIM_MS = 1000
 
 # The Keys properties ratings.lua takes as KEYS, in the order its first lines unpack them.
 RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "deleted_users",
                        "user_revisions", "user_revision_sequence", "applied_events",
                        "movie_counts", "movie_sums", "popular", "active_version",
-                       "building_version", "events_applied")
+                       "building_version", "events_applied", "dead_letters")
 
+
+
+class BatchFailed(Exception):
+    """The ratings script failed on what a batch holds (an error inside the script, a key of the
+    wrong type): retrying the same batch fails the same way. Redis refusing work for the moment
+    (out of memory, loading, a read-only replica) is not this: it raises the client's error."""
+
+
+_TRANSIENT = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
+              redis.exceptions.BusyLoadingError, redis.exceptions.NoScriptError)
 
 
 @dataclass
@@ -69,16 +82,59 @@ class RatingStore:
         """Append events to the inbox; True when the caller must enqueue a drain job (no
         drain was under way). Many requests share one drain, so single events get batched."""
         items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
-        return bool(self._push_script(keys=self._push_keys, args=[DRAIN_CLAIM_SECONDS, *items]))
+        return bool(self._push_script(keys=self._push_keys, args=[DRAIN_CLAIM_MS, *items]))
+
+    def claim_drain(self) -> bool:
+        """Claim the inbox for a new drain when events wait and no drain holds it (a drain that
+        died let its claim lapse); True when the caller must enqueue the drain job."""
+        return bool(self.redis.llen(self.keys.inbox)) and bool(
+            self.redis.set(self.keys.inbox_draining, 1, nx=True, px=DRAIN_CLAIM_MS))
 
     def drain(self, max_events: int = 1000, log: bool = True, now: float | None = None,
               release: bool = True) -> ApplyResult:
         """Take and apply the oldest ``max_events`` events of the inbox in one script call;
         with ``release``, give up the drain claim once the inbox is empty."""
-        result = self._run("drain", time.time() if now is None else now, max_events,
-                           1 if log else 0, LOG_LENGTH, 1 if release else 0, DRAIN_CLAIM_SECONDS)
+        try:
+            result = self._run("drain", time.time() if now is None else now, max_events,
+                               1 if log else 0, LOG_LENGTH, 1 if release else 0, DRAIN_CLAIM_MS)
+        except redis.ResponseError as exc:
+            if isinstance(exc, _TRANSIENT):
+                raise
+            raise BatchFailed(f"{type(exc).__name__}: {exc}") from exc
         return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
                            left=int(result[2]))
+
+    def dead_letter(self, count: int, error: str, attempts: int) -> int:
+        """Move the ``count`` items at the head of the inbox, which failed ``attempts`` times
+        with ``error``, to the dead letters; how many moved."""
+        entry = {"id": uuid.uuid4().hex[:12], "error": error[:2000], "attempts": attempts,
+                 "failed_at": time.time()}
+        return int(self._run("dead_letter", json.dumps(entry), count))
+
+    def dead_letters(self) -> list[dict]:
+        """The dead letters, oldest first: id, items (as stored), error, attempts, failed_at."""
+        return [json.loads(e) for e in self.redis.lrange(self.keys.dead_letters, 0, -1)]
+
+    def replay_dead_letters(self, ids: Iterable[str] | None = None) -> int:
+        """Put the items of the dead letters ``ids`` (all without) back at the end of the inbox,
+        in one transaction, and drop those letters; how many items. The caller then makes sure
+        a drain runs (:meth:`claim_drain`)."""
+        wanted = None if ids is None else set(ids)
+        raw = self.redis.lrange(self.keys.dead_letters, 0, -1)
+        chosen = [(text, json.loads(text)) for text in raw]
+        chosen = [(t, e) for t, e in chosen if wanted is None or e["id"] in wanted]
+        if wanted is not None and len(chosen) < len(wanted):
+            missing = sorted(wanted - {e["id"] for _, e in chosen})
+            raise KeyError(f"no dead letter {', '.join(missing)}")
+        items = [item for _, e in chosen for item in e["items"]]
+        if not items:
+            return 0
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(self.keys.inbox, *items)
+            for text, _ in chosen:
+                pipe.lrem(self.keys.dead_letters, 1, text)
+            pipe.execute()
+        return len(items)
 
     def user_revision(self, user_id: int) -> bytes:
         return self.redis.hget(self.keys.user_revisions, user_id) or b"0"

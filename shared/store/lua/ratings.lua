@@ -10,7 +10,7 @@
 -- command.
 local inbox, inbox_draining, users, user_counts, deleted_users, user_revisions,
       user_revision_sequence, applied_events, movie_counts, movie_sums, popular,
-      active_version, building_version, events_applied = unpack(KEYS)
+      active_version, building_version, events_applied, dead_letters = unpack(KEYS)
 local cmd, templates, favourite_half_stars = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3])
 
 -- Counters are kept for the active version and for one being built beside it (the trainer's
@@ -250,7 +250,7 @@ if cmd == 'apply' then
 
 elseif cmd == 'drain' then
   -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap, ARGV[8] release?, ARGV[9] claim
-  -- seconds: take and apply the oldest events of the inbox in one step (a crash loses none);
+  -- milliseconds: take and apply the oldest events of the inbox in one step (a crash loses none);
   -- returns {applied, skipped, events left, users whose number of ratings changed...}; with
   -- release, the drain claim ends when the inbox is empty
   local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
@@ -263,11 +263,23 @@ elseif cmd == 'drain' then
   if left == 0 and ARGV[8] == '1' then
     redis.call('DEL', inbox_draining)
   else
-    redis.call('EXPIRE', inbox_draining, tonumber(ARGV[9]))  -- still ours: renew
+    redis.call('PEXPIRE', inbox_draining, tonumber(ARGV[9]))  -- still ours: renew
   end
   local result = {applied, skipped, left}
   for _, u in ipairs(changed) do table.insert(result, u) end
   return result
+
+elseif cmd == 'dead_letter' then
+  -- ARGV[4] the entry as JSON without its items, ARGV[5] how many items of the inbox's head:
+  -- move them, with the entry, to the dead letters (a batch that keeps failing), so the rest
+  -- of the inbox flows on; returns how many moved
+  local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
+  if #items == 0 then return 0 end
+  local entry = cjson.decode(ARGV[4])
+  entry.items = items
+  redis.call('RPUSH', dead_letters, cjson.encode(entry))
+  redis.call('LTRIM', inbox, #items, -1)
+  return #items
 
 elseif cmd == 'delete_user' then
   -- ARGV[4] user, ARGV[5] ts: remove every trace; events up to ts are ignored from now on
