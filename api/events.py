@@ -24,11 +24,11 @@ def post_events():
     payload = request.get_json(silent=True)
     if payload is None:
         return bad_request("body", "is not valid JSON")
+    svc = services()
     try:
-        events = validate_events(payload, now=time.time())
+        events = validate_events(payload, now=time.time(), max_skew=svc.settings.max_clock_skew)
     except EventError as exc:
         return jsonify(error="invalid_event", **exc.as_dict()), 400
-    svc = services()
     if svc.push_events(events):
         enqueue_drain(svc.queue)
     return current_app.response_class(b'{"accepted":%d}' % len(events), status=202,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.data.events import EVENT_TYPES, MAX_EVENT_ID_LENGTH, MAX_EVENTS_PER_REQUEST, MAX_ID
+from shared.data.events import (EVENT_TYPES, MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH,
+                                MAX_EVENTS_PER_REQUEST, MAX_ID)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
 
@@ -53,7 +54,9 @@ EVENT = {
                    "multipleOf": RATING_STEP,
                    "description": "required for rating events, absent or null on the others"},
         "ts": {"type": ["number", "null"], "minimum": 0,
-               "description": "seconds since 1970; default: receipt"},
+               "description": "seconds since 1970, at most MOVIEREC_MAX_CLOCK_SKEW (default "
+                              f"{MAX_CLOCK_SKEW:g}) seconds ahead of the server's clock; "
+                              "default: receipt"},
         "event_id": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_EVENT_ID_LENGTH,
                      "description": "an id seen before is not applied again"},
     },

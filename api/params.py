@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from shared.data.events import MAX_ID
+
 
 class InvalidParameter(Exception):
     def __init__(self, field: str, reason: str):
@@ -15,9 +17,10 @@ def invalid_parameter(exc: InvalidParameter):
 
 
 def positive_id(value: int, field: str) -> int:
-    """Path ids arrive as ints via the ``<int:...>`` converter; 0 still needs rejecting."""
-    if value < 1:
-        raise InvalidParameter(field, "must be a positive integer")
+    """Path ids arrive as ints via the ``<int:...>`` converter; 0 and ids beyond what an event
+    may carry still need rejecting."""
+    if not 1 <= value <= MAX_ID:
+        raise InvalidParameter(field, f"must be a positive integer up to {MAX_ID}")
     return value
 
 
@@ -26,6 +29,8 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     try:
+        if not raw.strip().lstrip("+-").isascii():
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise InvalidParameter(name, f"must be an integer from {low} to {high}, got {raw!r}") from None
@@ -49,7 +54,7 @@ def id_list_arg(name: str, max_items: int) -> list[int]:
         raise InvalidParameter(name, f"at most {max_items} per request, got {len(raw)}")
     ids = []
     for item in raw:
-        if not item.isdigit() or int(item) < 1:
-            raise InvalidParameter(name, f"must be positive integers, got {item!r}")
+        if not (item.isascii() and item.isdigit()) or not 1 <= int(item) <= MAX_ID:
+            raise InvalidParameter(name, f"must be positive integers up to {MAX_ID}, got {item[:40]!r}")
         ids.append(int(item))
     return ids

@@ -17,6 +17,7 @@ from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 EVENT_TYPES = ("rating", "favourite", "unfavourite")
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ID = 2**53 - 1  # ids travel through Lua as doubles
+MAX_CLOCK_SKEW = 300.0  # seconds an event's ts may be ahead of the server's clock
 MAX_EVENT_ID_LENGTH = 128
 _RATING_RANGE = f"{RATING_MIN:g} and {RATING_MAX:g}"
 _RATING_GRID = f"{RATING_MIN:g}, {RATING_MIN + RATING_STEP:g}, ..., {RATING_MAX:g}"
@@ -82,8 +83,10 @@ def half_stars(value) -> int:
     return int(value * 2)
 
 
-def validate_event(obj, now: float | None = None) -> Event:
-    """One event object to an :class:`Event`, or :class:`EventError` naming the field."""
+def validate_event(obj, now: float | None = None, max_skew: float = MAX_CLOCK_SKEW) -> Event:
+    """One event object to an :class:`Event`, or :class:`EventError` naming the field. ``ts``
+    may not be later than ``now`` plus ``max_skew`` seconds: a rating stamped in the future
+    would win over every change made until then."""
     if not isinstance(obj, dict):
         raise EventError("event", f"must be a JSON object, got {type(obj).__name__}")
     unknown = sorted(set(obj) - {"type", "user_id", "movie_id", "rating", "ts", "event_id"})
@@ -106,10 +109,14 @@ def validate_event(obj, now: float | None = None) -> Event:
             raise EventError("rating", f"is only allowed on rating events, not {kind}")
         half = 0
     ts = obj.get("ts")
+    now = time.time() if now is None else now
     if ts is None:
-        ts = round(time.time() if now is None else now, 3)
+        ts = round(now, 3)
     elif isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts < 0:
         raise EventError("ts", "must be a non-negative number of seconds since 1970")
+    elif ts > now + max_skew:
+        raise EventError("ts", f"is {ts - now:,.0f} s in the future; at most {max_skew:g} s "
+                               f"ahead of the server's clock")
     event_id = obj.get("event_id")
     if event_id is None:
         event_id = ""
@@ -118,10 +125,11 @@ def validate_event(obj, now: float | None = None) -> Event:
     return Event(kind, user_id, movie_id, half, float(ts), event_id)
 
 
-def validate_events(payload, now: float | None = None) -> list[Event]:
+def validate_events(payload, now: float | None = None,
+                    max_skew: float = MAX_CLOCK_SKEW) -> list[Event]:
     """A request body (one object or an array of up to 1,000) to events; all or nothing."""
     if isinstance(payload, dict):
-        return [validate_event(payload, now)]
+        return [validate_event(payload, now, max_skew)]
     if not isinstance(payload, list):
         raise EventError("body", "must be an event object or an array of event objects")
     if not payload:
@@ -131,7 +139,7 @@ def validate_events(payload, now: float | None = None) -> list[Event]:
     events = []
     for index, obj in enumerate(payload):
         try:
-            events.append(validate_event(obj, now))
+            events.append(validate_event(obj, now, max_skew))
         except EventError as exc:
             raise EventError(exc.field, exc.reason, index) from None
     return events

@@ -1,5 +1,6 @@
 """The OpenAPI event schema against the validator the API really runs (shared.data.events)."""
 import json
+import math
 import random
 
 import pytest
@@ -92,8 +93,10 @@ def corpus(seed=9, n=4000):
 
 
 def accepted(validate, value):
+    """Whether the validator accepts ``value``, its clock set past every ts of the corpus: how
+    far ahead of the clock a ts may be depends on the moment, which a schema cannot say."""
     try:
-        validate(value, 0.0)
+        validate(value, math.inf)
     except EventError:
         return False
     return True

@@ -58,3 +58,13 @@ def test_request_size_and_shape_limits():
         with pytest.raises(EventError) as info:
             validate_events(body)
         assert info.value.field == "body"
+
+
+def test_a_ts_ahead_of_the_clock_by_more_than_the_skew_is_refused():
+    base = {"type": "favourite", "user_id": 1, "movie_id": 2}
+    assert validate_event({**base, "ts": 1300.0}, now=1000.0).ts == 1300.0  # within 300 s
+    with pytest.raises(EventError) as err:
+        validate_event({**base, "ts": 32503680000.0}, now=1000.0)  # the year 3000
+    assert err.value.field == "ts" and "in the future" in err.value.reason
+    with pytest.raises(EventError):
+        validate_event({**base, "ts": 1061.0}, now=1000.0, max_skew=60)
