@@ -113,14 +113,27 @@ def drain_events() -> dict:
 def _narrow_down(store, batch: int, failures: int, exc: Exception, totals: dict) -> tuple[int, int]:
     """After a failed batch: half the batch, down to the one item at the head; that item, once
     it failed POISON_ATTEMPTS times, goes to the dead letters. The next (batch, failures)."""
+    store.renew_drain_claim()  # a failed call renewed nothing: keep other drains away
     if batch > 1:
         return batch // 2, 0
     failures += 1
-    if failures < POISON_ATTEMPTS:
-        time.sleep(0.05 * failures)  # a failure of the moment may pass
+    time.sleep(0.05 * failures)  # a failure of the moment may pass
+    if failures < POISON_ATTEMPTS - 1:
         return 1, failures
-    totals["dead_lettered"] += store.dead_letter(1, str(exc), failures)
-    log.error("an inbox item failed %d times (%s): moved to the dead letters", failures, exc)
+    # The item to set aside is read before a last attempt on it: should a drain beside this
+    # one have moved it meanwhile, the attempt meets a good item and succeeds, and only an item
+    # that failed is ever set aside.
+    head = store.inbox_head()
+    try:
+        result = store.drain(1, release=False)
+    except BatchFailed as last:
+        if head is not None and store.dead_letter(head, str(last), POISON_ATTEMPTS):
+            totals["dead_lettered"] += 1
+            log.error("an inbox item failed %d times (%s): moved to the dead letters",
+                      POISON_ATTEMPTS, last)
+    else:
+        totals["applied"] += result.applied
+        totals["skipped"] += result.skipped
     return DRAIN_BATCH, 0
 
 

@@ -104,12 +104,21 @@ class RatingStore:
         return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
                            left=int(result[2]))
 
-    def dead_letter(self, count: int, error: str, attempts: int) -> int:
-        """Move the ``count`` items at the head of the inbox, which failed ``attempts`` times
-        with ``error``, to the dead letters; how many moved."""
+    def inbox_head(self) -> bytes | None:
+        """The oldest item of the inbox (what the next drain starts with)."""
+        return self.redis.lindex(self.keys.inbox, 0)
+
+    def renew_drain_claim(self) -> None:
+        """Keep the drain claim while a drain works without a successful batch (each batch
+        renews it), so that no sweep starts a second drain meanwhile."""
+        self.redis.set(self.keys.inbox_draining, 1, px=DRAIN_CLAIM_MS)
+
+    def dead_letter(self, item: bytes, error: str, attempts: int) -> bool:
+        """Move ``item``, which failed ``attempts`` times with ``error``, from the head of the
+        inbox to the dead letters; False when it is no longer at the head."""
         entry = {"id": uuid.uuid4().hex[:12], "error": error[:2000], "attempts": attempts,
                  "failed_at": time.time()}
-        return int(self._run("dead_letter", json.dumps(entry), count))
+        return bool(self._run("dead_letter", json.dumps(entry), item))
 
     def dead_letters(self) -> list[dict]:
         """The dead letters, oldest first: id, items (as stored), error, attempts, failed_at."""

@@ -109,9 +109,9 @@ def test_duplicate_and_reordered_events_change_nothing(world):
     api, store, redis_url = world
     user = next(iter(store.iter_user_ids()))
     movie = int(store.redis.zrevrange(store.keys.popular, 50, 50)[0])
-    batch = [{"type": "rating", "user_id": user, "movie_id": movie, "rating": 2.0, "ts": 2e9,
+    batch = [{"type": "rating", "user_id": user, "movie_id": movie, "rating": 2.0, "ts": 1.75e9,
               "event_id": "x-1"},
-             {"type": "favourite", "user_id": user, "movie_id": movie, "ts": 2e9 + 5,
+             {"type": "favourite", "user_id": user, "movie_id": movie, "ts": 1.75e9 + 5,
               "event_id": "x-2"}]
     post(api, batch)
     drain(redis_url)

@@ -270,16 +270,16 @@ elseif cmd == 'drain' then
   return result
 
 elseif cmd == 'dead_letter' then
-  -- ARGV[4] the entry as JSON without its items, ARGV[5] how many items of the inbox's head:
-  -- move them, with the entry, to the dead letters (a batch that keeps failing), so the rest
-  -- of the inbox flows on; returns how many moved
-  local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
-  if #items == 0 then return 0 end
+  -- ARGV[4] the entry as JSON without its item, ARGV[5] the item that kept failing: move it,
+  -- with the entry, to the dead letters when it is still at the head of the inbox (a drain
+  -- beside this one may have moved it already), so the rest of the inbox flows on; returns
+  -- 1 when it moved
+  if redis.call('LINDEX', inbox, 0) ~= ARGV[5] then return 0 end
   local entry = cjson.decode(ARGV[4])
-  entry.items = items
+  entry.items = {ARGV[5]}
   redis.call('RPUSH', dead_letters, cjson.encode(entry))
-  redis.call('LTRIM', inbox, #items, -1)
-  return #items
+  redis.call('LPOP', inbox)
+  return 1
 
 elseif cmd == 'delete_user' then
   -- ARGV[4] user, ARGV[5] ts: remove every trace; events up to ts are ignored from now on
