@@ -12,7 +12,7 @@ from shared import config
 from shared.recsys.blas import single_threaded_blas
 from shared.store.cache import RecommendationCache
 from shared.store.catalogue import CatalogueCache
-from shared.store.client import StoreError, retrying_client
+from shared.store.client import StoreError, StoreFull, retrying_client
 from shared.store.counters import CounterStore
 from shared.store.keys import Keys
 from shared.store.live import ModelCache
@@ -77,10 +77,20 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     def http_error(exc: HTTPException):
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
+    @app.errorhandler(StoreFull)
+    def redis_full(exc: StoreFull):
+        log.error("redis refuses writes: %s", exc)
+        return jsonify(error="storage_full", message="the data store is full and refuses writes "
+                       "(nothing of this request was stored); an operator must free or add "
+                       "memory"), 507
+
     @app.errorhandler(StoreError)
     def redis_down(exc: StoreError):
         log.error("redis error: %s", exc)
-        return jsonify(error="unavailable", message="the data store is not reachable; retry later"), 503
+        response = jsonify(error="unavailable",
+                           message="the data store is not reachable; retry later")
+        response.headers["Retry-After"] = "1"
+        return response, 503
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

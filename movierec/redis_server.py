@@ -128,7 +128,8 @@ def ensure_redis_server_binary(allow_apt: bool = True) -> str:
 
 def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
                   binary: str | None = None, timeout: float = 15.0,
-                  allow_apt: bool = True) -> RedisHandle:
+                  allow_apt: bool = True,
+                  maxmemory: str = config.Settings.redis_maxmemory) -> RedisHandle:
     """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis."""
     url = f"redis://127.0.0.1:{port}/0"
     if ping(url):
@@ -139,6 +140,9 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
          "--appendonly", "yes", "--save", "", "--daemonize", "no",
+         # past the limit Redis refuses writes (the API answers 507) instead of evicting
+         # ratings or the inbox, as an LRU policy would
+         "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
          "--logfile", str(data_dir / "redis.log")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
@@ -157,7 +161,8 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
 
 
 def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.private_redis_port,
-                 url: str | None = None, allow_apt: bool = True) -> RedisHandle:
+                 url: str | None = None, allow_apt: bool = True,
+                 maxmemory: str = config.Settings.redis_maxmemory) -> RedisHandle:
     """``url`` (the given ``REDIS_URL``) when there is one, else a private server. A given URL
     that does not answer stops everything: starting a private server instead would silently
     fill an empty Redis while the operator's data sits in the one they named."""
@@ -167,7 +172,7 @@ def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.privat
         raise RedisUnavailable(
             f"REDIS_URL={url} does not answer. Start that Redis, correct REDIS_URL, or unset it "
             f"and movierec starts a private redis-server under {Path(var_dir) / 'redis'}.")
-    return start_private(var_dir, port, allow_apt=allow_apt)
+    return start_private(var_dir, port, allow_apt=allow_apt, maxmemory=maxmemory)
 
 
 def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
@@ -175,7 +180,7 @@ def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
     the private server's folder, port and whether apt-get may install it."""
     return ensure_redis(settings.var_dir, settings.private_redis_port,
                         url=settings.redis_url if settings.redis_url_given else None,
-                        allow_apt=settings.allow_apt)
+                        allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory)
 
 
 def main(argv=None) -> int:

@@ -135,6 +135,8 @@ class Settings:
     retrain_every: float | None = 6 * 3600    # seconds; MOVIEREC_RETRAIN_EVERY=0 turns it off
     retrain_cron: str | None = None           # e.g. "0 3 * * *" (UTC)
     retrain_after_events: int | None = 50_000  # new events since the active version's snapshot
+    dedupe_max_ids: int = 1_000_000  # event ids remembered for de-duplication (7 days at most)
+    redis_maxmemory: str = "2gb"     # the private server's limit; beyond it, writes get a 507
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
     gate_tolerance: float = 0.05    # a new version may be this much worse (relative) than the active
@@ -183,6 +185,8 @@ def load(env=None) -> Settings:
         retrain_cron=env.get("MOVIEREC_RETRAIN_CRON") or None,
         retrain_after_events=_int(env, "MOVIEREC_RETRAIN_AFTER_EVENTS",
                                   Settings.retrain_after_events, minimum=0) or None,
+        dedupe_max_ids=_int(env, "MOVIEREC_DEDUPE_MAX_IDS", Settings.dedupe_max_ids, minimum=1),
+        redis_maxmemory=env.get("MOVIEREC_REDIS_MAXMEMORY") or Settings.redis_maxmemory,
         max_clock_skew=float(_int(env, "MOVIEREC_MAX_CLOCK_SKEW", int(Settings.max_clock_skew),
                                   minimum=0)),
         holdout_fraction=_fraction(env, "MOVIEREC_HOLDOUT_FRACTION", Settings.holdout_fraction),

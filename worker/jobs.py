@@ -80,7 +80,7 @@ def drain_events() -> dict:
     stores = current_stores()
     store = stores.ratings
     started = time.monotonic()
-    store.trim_applied()  # event ids older than the de-duplication window
+    store.trim_applied(max_ids=settings.dedupe_max_ids)  # the de-duplication window
     totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0, "dead_lettered": 0}
     idle_since = None
     batch, failures = DRAIN_BATCH, 0

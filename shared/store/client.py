@@ -11,6 +11,8 @@ from shared.config import Settings
 
 # What a store call raises when Redis is unreachable or refuses the command.
 StoreError = redis.RedisError
+# ... when Redis is out of memory (maxmemory with noeviction): nothing of the call was written.
+StoreFull = redis.exceptions.OutOfMemoryError
 
 
 def client_for(settings: Settings) -> redis.Redis:

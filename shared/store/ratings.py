@@ -22,6 +22,7 @@ from shared.store.keys import Keys
 
 LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
+DEDUPE_MAX_IDS = 1_000_000  # event ids remembered at most (MOVIEREC_DEDUPE_MAX_IDS)
 
 
 # A drain claim lasts this long unless its drain renews it (every batch does): a drain that
@@ -171,11 +172,17 @@ class RatingStore:
         pairs = [x for user, cluster in assignments.items() for x in (user, cluster)]
         return int(self._run("assign", version, *pairs))
 
-    def trim_applied(self, now: float | None = None) -> int:
-        """Forget event ids older than the de-duplication window."""
+    def trim_applied(self, now: float | None = None, max_ids: int = DEDUPE_MAX_IDS) -> int:
+        """Forget event ids older than the de-duplication window, and the oldest beyond the
+        newest ``max_ids`` (memory per id: docs/memory.md); how many were forgotten. An event
+        whose id was forgotten is still applied at most once per state: a later ts wins, an
+        equal one changes nothing."""
         now = time.time() if now is None else now
-        return self.redis.zremrangebyscore(self.keys.applied_events, "-inf",
-                                           now - APPLIED_WINDOW_SECONDS)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.keys.applied_events, "-inf", now - APPLIED_WINDOW_SECONDS)
+            pipe.zremrangebyrank(self.keys.applied_events, 0, -max_ids - 1)
+            by_age, by_count = pipe.execute()
+        return by_age + by_count
 
     def put_movies(self, movies: pd.DataFrame, chunk: int = 5000) -> int:
         """Store the catalogue (movie_id, title, year, genres, tags); returns how many entries

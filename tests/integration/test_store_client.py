@@ -15,3 +15,43 @@ def test_a_connection_the_server_closed_is_reopened_for_the_same_command(redis_u
     admin = redis.Redis.from_url(redis_url)
     assert admin.client_kill_filter(_id=client.client_id()) == 1
     assert client.get("k") == b"v"  # the first command after the drop, not a ConnectionError
+
+
+def test_a_full_redis_is_a_507_and_a_silent_one_a_503_with_retry_after(redis_url):
+    from api import create_app
+    from shared.config import Settings
+    from shared.store.keys import Keys
+
+    client = redis.Redis.from_url(redis_url)
+    app = create_app(Settings(redis_url=redis_url, key_prefix="full"))
+    web = app.test_client()
+    event = {"type": "rating", "user_id": 1, "movie_id": 2, "rating": 4}
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)  # below what Redis already uses: every write is refused
+    try:
+        response = web.post("/v1/events", json=event)
+        assert response.status_code == 507 and response.get_json()["error"] == "storage_full"
+        assert "nothing of this request was stored" in response.get_json()["message"]
+    finally:
+        client.config_set("maxmemory", 0)
+    assert client.llen(Keys("full").inbox) == 0
+    assert web.post("/v1/events", json=event).status_code == 202
+
+
+
+def test_while_redis_is_down_the_api_answers_503_with_retry_after(tmp_path):
+    from api import create_app
+    from movierec.redis_server import start_private
+    from tests.conftest import free_port
+
+    handle = start_private(tmp_path, port=free_port())
+    web = create_app(Settings(redis_url=handle.url, key_prefix="down")).test_client()
+    handle.process.kill()  # SIGKILL: no shutdown, no save
+    handle.process.wait()
+    for method, path, body in (("post", "/v1/events", {"type": "favourite", "user_id": 1,
+                                                        "movie_id": 2}),
+                               ("get", "/v1/users/1/recommendations", None),
+                               ("get", "/v1/movies/1", None)):
+        response = getattr(web, method)(path, json=body)
+        assert response.status_code == 503, (path, response.get_data(as_text=True))
+        assert response.headers["Retry-After"] == "1" and response.get_json()["error"] == "unavailable"

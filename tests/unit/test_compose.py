@@ -20,6 +20,7 @@ def test_redis_has_aof_healthcheck_and_named_volume(compose):
     redis = compose["services"]["redis"]
     assert "--appendonly" in redis["command"]
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert redis["command"][redis["command"].index("--maxmemory-policy") + 1] == "noeviction"
     assert "healthcheck" in redis
     volume = redis["volumes"][0].split(":")[0]
     assert volume in compose["volumes"]

@@ -254,6 +254,14 @@ def test_event_ids_are_forgotten_after_the_window(store):
     assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"new"]
 
 
+def test_the_window_also_keeps_only_the_newest_ids(store):
+    for i in range(10):
+        store.apply_wire([rating(1, 10 + i, 4.0, 100 + i, f"id-{i}").wire()], now=1000.0 + i)
+    assert store.trim_applied(now=1100.0, max_ids=4) == 6
+    assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"id-6", b"id-7", b"id-8", b"id-9"]
+    assert store.trim_applied(now=1100.0, max_ids=4) == 0
+
+
 def test_the_favourite_threshold_is_the_rating_scales(fake_redis, monkeypatch):
     monkeypatch.setattr("shared.store.ratings.FAVOURITE_HALF_STARS", 10)
     store = RatingStore(fake_redis, KEYS)
