@@ -25,7 +25,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdoc import block_begin, machine_info, machine_lines, table, write_results  # noqa: E402
+from bench.benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
 from movierec.redis_server import start_private  # noqa: E402
 from shared.data.events import Event  # noqa: E402
 from shared.data.synthetic import generate  # noqa: E402

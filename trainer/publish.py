@@ -50,7 +50,7 @@ def activate_version(version: str, store: RatingStore, models: ModelStore,
         shrink = live.manifest.get("config", {}).get("shrink", PipelineConfig.shrink)
         build_counters(live, store, models, held, shrink, progress)
         held.flip(version)
-        models.prune(len(models.versions()))  # drops the counters of the others, keeps all
+        models.drop_inactive_counters()
 
 
 def build_counters(live: LiveModel, store: RatingStore, models: ModelStore, lock: TrainerLock,

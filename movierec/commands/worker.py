@@ -71,5 +71,5 @@ def command(burst: bool, fork: bool, name: str | None, retrains: bool):
         queue = events_queue(client, settings)
         _keep_sweeping(settings)
     worker_class = Worker if fork else SimpleWorker
-    worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
-    worker.work(burst=burst, logging_level="WARNING")
+    rq_worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
+    rq_worker.work(burst=burst, logging_level="WARNING")

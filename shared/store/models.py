@@ -175,10 +175,16 @@ class ModelStore:
             old += [v for v in kind[:max(0, len(kind) - keep)] if v != active]
         for version in old:
             self.discard(version)
-        for version in versions:
-            if version not in old and version != active:
-                self.drop_counters(version)
+        self.drop_inactive_counters()
         return old
+
+    def drop_inactive_counters(self) -> None:
+        """Drop the counters of every stored version but the active one and the one being
+        built: nothing keeps them current, and a rollback rebuilds them."""
+        keep = {self.active_version(), self.building_version()}
+        for version in self.versions():
+            if version not in keep:
+                self.drop_counters(version)
 
     def prepare_counters(self, version: str, shrink: float, mu: float, movie_ids: np.ndarray,
                          priors: np.ndarray) -> None:

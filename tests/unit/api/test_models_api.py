@@ -19,7 +19,7 @@ def world(tiny_data, tiny_bundle, monkeypatch):
                         "MIN_CLUSTER_SIZE": "4"}.items():
         monkeypatch.setenv(name, value)  # what the job's own config.load() reads
     client = fakeredis.FakeRedis()
-    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
+    load_and_publish(client, "t", tiny_data, tiny_bundle)
     app = create_app(SETTINGS, redis_client=client)
     return app.test_client(), app.extensions["movierec"], tiny_bundle
 
