@@ -66,11 +66,13 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health, models, movies, openapi, users
+    from api import events, health, metrics, models, movies, openapi, users
     from api.params import InvalidParameter, invalid_parameter
 
-    for module in (health, events, users, movies, models, openapi):
+    for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
+    app.before_request(metrics.start_timer)
+    app.after_request(metrics.observe)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)

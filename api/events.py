@@ -5,6 +5,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from api.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
 from api.services import services
 from shared.data.events import EventError, validate_events
 from shared.store.queue import enqueue_drain
@@ -28,8 +29,10 @@ def post_events():
     try:
         events = validate_events(payload, now=time.time(), max_skew=svc.settings.max_clock_skew)
     except EventError as exc:
+        EVENTS_REJECTED.inc()
         return jsonify(error="invalid_event", **exc.as_dict()), 400
     if svc.push_events(events):
         enqueue_drain(svc.queue)
+    EVENTS_ACCEPTED.inc(len(events))
     return current_app.response_class(b'{"accepted":%d}' % len(events), status=202,
                                       mimetype="application/json")

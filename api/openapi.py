@@ -91,6 +91,11 @@ DOCUMENT = {
         "/readyz": {"get": {"summary": "Redis reachable, data loaded, a model active",
                             "responses": {"200": _json({"type": "object"}),
                                           "503": _json({"type": "object"}, "not ready")}}},
+        "/metrics": {"get": {"summary": "Prometheus text format: requests and latency by endpoint "
+                                        "and status, events accepted, applied, rejected, "
+                                        "dead-lettered, the inbox, the active model",
+                             "responses": {"200": {"description": "OK", "content": {
+                                 "text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi.json": {"get": {"summary": "this document", "responses": {"200": _json({"type": "object"})}}},
         "/v1/events": {"post": {
             "summary": f"one event or an array of up to {MAX_EVENTS_PER_REQUEST}; all or nothing",

@@ -1,6 +1,9 @@
 """``movierec serve``: the API under gunicorn."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import click
 from gunicorn.app.base import BaseApplication
 
@@ -43,8 +46,19 @@ def _create_app():
 @click.option("--worker-class", type=click.Choice(config.API_WORKER_CLASSES), default=None,
               help="gunicorn worker class (default: $API_WORKER_CLASS, or gevent).")
 def command(host: str, port: int | None, workers: int | None, worker_class: str | None):
-    """Serve the HTTP API with gunicorn."""
+    """Serve the HTTP API with gunicorn (GET /metrics adds up what its processes count)."""
     settings = config.load()
     options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers,
                                worker_class or settings.api_worker_class)
-    GunicornApp(_create_app, options).run()
+    options["child_exit"] = _forget_dead_worker
+    with tempfile.TemporaryDirectory(prefix="movierec-metrics-") as folder:
+        # read by prometheus-client in each worker, which the master forks after this
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        GunicornApp(_create_app, options).run()
+
+
+def _forget_dead_worker(server, worker) -> None:
+    """A worker that exited no longer counts in the live gauges it wrote."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -121,6 +121,9 @@ class RatingStore:
                  "failed_at": time.time()}
         return bool(self._run("dead_letter", json.dumps(entry), item))
 
+    def dead_letter_count(self) -> int:
+        return self.redis.llen(self.keys.dead_letters)
+
     def dead_letters(self) -> list[dict]:
         """The dead letters, oldest first: id, items (as stored), error, attempts, failed_at."""
         return [json.loads(e) for e in self.redis.lrange(self.keys.dead_letters, 0, -1)]

@@ -1,0 +1,92 @@
+"""``GET /metrics`` in the Prometheus text format.
+
+Request counts and latencies are kept by each gunicorn process; with ``PROMETHEUS_MULTIPROC_DIR``
+set (``movierec serve`` sets it) prometheus-client adds them up over the processes. What the
+workers and the trainer do is read from Redis at scrape time, so it is right whichever
+process, on whichever machine, did it: events applied, the inbox, the dead letters, the active
+version and the last retrain's numbers.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
+                               Histogram, generate_latest, multiprocess)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from api.services import services
+
+bp = Blueprint("metrics", __name__)
+
+REQUESTS = Counter("movierec_http_requests", "HTTP requests answered, by endpoint and status",
+                   ["endpoint", "method", "status"])
+LATENCY = Histogram("movierec_http_request_seconds", "Time to answer an HTTP request",
+                    ["endpoint", "method"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+EVENTS_ACCEPTED = Counter("movierec_events_accepted", "Events accepted by POST /v1/events (202)")
+EVENTS_REJECTED = Counter("movierec_events_rejected",
+                          "Requests to POST /v1/events refused as invalid (400)")
+
+
+def start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def observe(response):
+    """Count and time every request but the scrapes themselves."""
+    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+    if endpoint != "metrics.metrics" and hasattr(g, "metrics_started"):
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - g.metrics_started)
+    return response
+
+
+class StoreCollector:
+    """The figures that live in Redis, read when Prometheus scrapes."""
+
+    def __init__(self, svc):
+        self.svc = svc
+
+    def collect(self):
+        svc = self.svc
+        yield GaugeMetricFamily("movierec_inbox_events", "Events accepted and not yet applied",
+                                value=svc.store.inbox_length())
+        yield CounterMetricFamily("movierec_events_applied", "Events the workers applied",
+                                  value=svc.store.events_applied())
+        yield GaugeMetricFamily("movierec_dead_letter_items",
+                                "Inbox items set aside after failing (movierec events dead-letter)",
+                                value=svc.store.dead_letter_count())
+        models = svc.models.store
+        active = models.active_version()
+        info = GaugeMetricFamily("movierec_active_model", "The active model version (value 1)",
+                                 labels=["version"])
+        if active:
+            info.add_metric([active], 1)
+        yield info
+        manifest = (models.manifest(active) or {}) if active else {}
+        trained = GaugeMetricFamily("movierec_model_trained_timestamp_seconds",
+                                    "When the active version was trained")
+        if isinstance(manifest.get("trained_at"), (int, float)):
+            trained.add_metric([], float(manifest["trained_at"]))
+        yield trained
+        held_out = GaugeMetricFamily("movierec_model_holdout",
+                                     "The active version's numbers on its held-out ratings",
+                                     labels=["metric"])
+        for name, value in (manifest.get("holdout") or {}).items():
+            if isinstance(value, (int, float)):
+                held_out.add_metric([name], float(value))
+        yield held_out
+
+
+@bp.get("/metrics")
+def metrics():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        processes = CollectorRegistry()
+        multiprocess.MultiProcessCollector(processes)
+    else:
+        processes = REGISTRY
+    store = CollectorRegistry()
+    store.register(StoreCollector(services()))
+    return Response(generate_latest(processes) + generate_latest(store), mimetype=CONTENT_TYPE_LATEST)
