@@ -139,7 +139,7 @@ class Settings:
     redis_maxmemory: str = "2gb"     # the private server's limit; beyond it, writes get a 507
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
-    gate_tolerance: float = 0.05    # a new version may be this much worse (relative) than the active
+    gate_tolerance: float = 0.10    # a new version may be this much worse (relative) than the active
     keep_versions: int = 3  # model versions kept (arrays in Redis and on disk), the active one among them
     trainer_lock_seconds: int = 30  # a killed trainer's lock (and half-built version) lapses after this
 

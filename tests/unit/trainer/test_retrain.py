@@ -28,9 +28,9 @@ def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(worl
     assert stages[0] == "waiting for the trainer lock" and stages[-1] == "done"
     manifest = models.manifest(good.version)
     held_out = manifest["holdout"]
-    assert held_out["held_out"] == round(0.1 * 6000) and held_out["users_listed"] > 50
+    assert abs(held_out["held_out"] - 0.1 * 6000) < 100 and held_out["users_listed"] > 50
     assert 0 < held_out["ndcg_at_10"] <= 1 and 0.3 < held_out["rmse"] < 1.5
-    assert manifest["gate"] == {"against": None, "tolerance": 0.05, "passed": True,
+    assert manifest["gate"] == {"against": None, "tolerance": 0.10, "passed": True,
                                 "reasons": [], "forced": False}
     assert set(manifest["stage_seconds"]) >= {"snapshot", "fitting", "publishing",
                                               "evaluating on the held-out ratings"}
