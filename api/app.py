@@ -66,13 +66,15 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health, metrics, models, movies, openapi, users
+    from api import events, health, metrics, models, movies, openapi, request_id, users
     from api.params import InvalidParameter, invalid_parameter
 
     for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
+    app.before_request(request_id.assign)
     app.before_request(metrics.start_timer)
     app.after_request(metrics.observe)
+    app.after_request(request_id.echo)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)
@@ -81,14 +83,14 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
 
     @app.errorhandler(StoreFull)
     def redis_full(exc: StoreFull):
-        log.error("redis refuses writes: %s", exc)
+        log.error("request %s: redis refuses writes: %s", request_id.current(), exc)
         return jsonify(error="storage_full", message="the data store is full and refuses writes "
                        "(nothing of this request was stored); an operator must free or add "
                        "memory"), 507
 
     @app.errorhandler(StoreError)
     def redis_down(exc: StoreError):
-        log.error("redis error: %s", exc)
+        log.error("request %s: redis error: %s", request_id.current(), exc)
         response = jsonify(error="unavailable",
                            message="the data store is not reachable; retry later")
         response.headers["Retry-After"] = "1"
@@ -96,7 +98,8 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unhandled error")
-        return jsonify(error="internal_error", message="an unexpected error occurred"), 500
+        log.exception("request %s: unhandled error", request_id.current())
+        return jsonify(error="internal_error", message="an unexpected error occurred",
+                       request_id=request_id.current()), 500
 
     return app

@@ -80,3 +80,12 @@ def test_unknown_route_is_a_json_404(client):
     response = client.get("/nope")
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+def test_every_answer_carries_a_request_id_the_client_may_choose(client):
+    mine = client.get("/healthz", headers={"X-Request-ID": "client-42.a"})
+    assert mine.headers["X-Request-ID"] == "client-42.a"
+    made = {client.get("/healthz").headers["X-Request-ID"] for _ in range(3)}
+    assert len(made) == 3 and all(len(rid) == 32 for rid in made)
+    hostile = client.get("/nope", headers={"X-Request-ID": "x" * 500})
+    assert hostile.status_code == 404 and len(hostile.headers["X-Request-ID"]) == 32
