@@ -7,6 +7,7 @@ from functools import partial
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from api.auth import Keyring
 from api.group_commit import GroupCall
 from shared import config
 from shared.recsys.blas import single_threaded_blas
@@ -17,6 +18,7 @@ from shared.store.counters import CounterStore
 from shared.store.keys import Keys
 from shared.store.live import ModelCache
 from shared.store.models import ModelStore
+from shared.store.operations import Operations
 from shared.store.queue import events_queue, retrain_queue
 from shared.store.ratings import RatingStore
 
@@ -35,6 +37,7 @@ class Services:
 
     def __init__(self, settings: config.Settings, client=None):
         self.settings = settings
+        self.keyring = Keyring(settings)
         self.redis = client or retrying_client(settings)
         self.keys = Keys(settings.key_prefix)
         self.store = RatingStore(self.redis, self.keys)
@@ -43,6 +46,7 @@ class Services:
         self.queue = events_queue(self.redis, settings)
         self.retrain_queue = retrain_queue(self.redis, settings)
         self.models = ModelCache(ModelStore(self.redis, self.keys))
+        self.operations = Operations(self.redis, self.keys)
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
         self.look_up_recommendations = GroupCall(RecommendationCache(
@@ -66,19 +70,28 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health, metrics, models, movies, openapi, request_id, users
+    from api import (access_log, auth, events, health, metrics, models, movies, openapi,
+                     request_id, users)
+    from api.limits import init_limits
     from api.params import InvalidParameter, invalid_parameter
 
     for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
     app.before_request(request_id.assign)
     app.before_request(metrics.start_timer)
+    if settings.access_log:
+        app.before_request(access_log.start_timer)
+        app.after_request(access_log.write)
+    init_limits(app, app.extensions["movierec"])  # before the keys: guessing keys is limited too
+    app.before_request(auth.check)
     app.after_request(metrics.observe)
     app.after_request(request_id.echo)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.response is not None:  # built already (a 429 with its Retry-After)
+            return exc.response
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
     @app.errorhandler(StoreFull)

@@ -3,8 +3,9 @@
 Request counts and latencies are kept by each gunicorn process; with ``PROMETHEUS_MULTIPROC_DIR``
 set (``movierec serve`` sets it) prometheus-client adds them up over the processes. What the
 workers and the trainer do is read from Redis at scrape time, so it is right whichever
-process, on whichever machine, did it: events applied, the inbox, the dead letters, the active
-version and the last retrain's numbers.
+process, on whichever machine, did it: events applied, the inbox and its oldest event's age,
+how long batches take to apply, live workers, the dead letters, the active version and the last
+retrain's numbers.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import time
 from flask import Blueprint, Response, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Histogram, generate_latest, multiprocess)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
+                                   HistogramMetricFamily)
 
 from api.services import services
 
@@ -53,8 +55,18 @@ class StoreCollector:
         svc = self.svc
         yield GaugeMetricFamily("movierec_inbox_events", "Events accepted and not yet applied",
                                 value=svc.store.inbox_length())
+        yield GaugeMetricFamily("movierec_inbox_oldest_event_age_seconds",
+                                "How long the oldest event in the inbox has waited",
+                                value=svc.store.oldest_waiting_seconds())
         yield CounterMetricFamily("movierec_events_applied", "Events the workers applied",
                                   value=svc.store.events_applied())
+        buckets, total = svc.operations.drain_histogram()
+        yield HistogramMetricFamily("movierec_drain_batch_seconds",
+                                    "Time a worker takes to apply one batch from the inbox",
+                                    buckets=buckets, sum_value=total)
+        yield GaugeMetricFamily("movierec_workers_alive",
+                                "Event workers that sent a heartbeat in the last seconds",
+                                value=len(svc.operations.live_workers()))
         yield GaugeMetricFamily("movierec_dead_letter_items",
                                 "Inbox items set aside after failing (movierec events dead-letter)",
                                 value=svc.store.dead_letter_count())

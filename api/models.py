@@ -5,7 +5,6 @@ import re
 
 from flask import Blueprint, jsonify, url_for
 
-from api.admin import refused
 from api.services import services
 from shared.store.queue import enqueue_activation, enqueue_retrain, job_status
 
@@ -47,8 +46,6 @@ def show_model(version: str):
 def retrain():
     """Enqueue a retrain (``movierec worker --retrains`` runs it); 202 with its job."""
     svc = services()
-    if (denied := refused(svc)) is not None:
-        return denied
     job = enqueue_retrain(svc.retrain_queue, "asked over HTTP")
     return _accepted(job.id)
 
@@ -57,8 +54,6 @@ def retrain():
 def activate(version: str):
     """Enqueue a rollback to a kept version (its counters are rebuilt, then it serves)."""
     svc = services()
-    if (denied := refused(svc)) is not None:
-        return denied
     store = svc.models.store
     if not VERSION.fullmatch(version) or version not in store.versions():
         return _unknown_version(version)
@@ -68,8 +63,6 @@ def activate(version: str):
 @bp.get("/admin/jobs/<job_id>")
 def job(job_id: str):
     svc = services()
-    if (denied := refused(svc)) is not None:
-        return denied
     status = job_status(svc.retrain_queue, job_id) if JOB_ID.fullmatch(job_id) else None
     if status is None:
         return jsonify(error="not_found", field="job_id", reason=f"no retrain job {job_id}"), 404

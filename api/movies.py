@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api.admin import refused
 from api.params import InvalidParameter, choice_arg, int_arg, positive_id
 from api.recommendations import popular, with_metadata
 from api.services import services
+from shared.data.events import is_unicode
 
 bp = Blueprint("movies", __name__, url_prefix="/v1/movies")
 KINDS = ("hybrid", "collaborative", "content")
@@ -45,9 +45,9 @@ def popular_movies():
     return jsonify(items=with_metadata(svc, popular(svc, n)))
 
 
-@bp.get("/<int:movie_id>")
-def get_movie(movie_id: int):
-    positive_id(movie_id, "movie_id")
+@bp.get("/<movie_id>")
+def get_movie(movie_id: str):
+    movie_id = positive_id(movie_id, "movie_id")
     svc = services()
     info = svc.store.movie(movie_id)
     if info is None:
@@ -57,20 +57,20 @@ def get_movie(movie_id: int):
 
 def _string_list(body: dict, field: str) -> list[str]:
     value = body.get(field, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value):
-        raise InvalidParameter(field, "must be a list of non-empty strings of at most 100 characters")
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 100
+                                              and is_unicode(v) for v in value):
+        raise InvalidParameter(field, "must be a list of non-empty strings of at most 100 "
+                                      "characters (valid Unicode)")
     if len(value) > 100:
         raise InvalidParameter(field, "at most 100 entries")
     return value
 
 
-@bp.put("/<int:movie_id>")
-def put_movie(movie_id: int):
+@bp.put("/<movie_id>")
+def put_movie(movie_id: str):
     """Create or replace a movie's title, genres and tags (needs the admin key)."""
-    positive_id(movie_id, "movie_id")
+    movie_id = positive_id(movie_id, "movie_id")
     svc = services()
-    if (denied := refused(svc)) is not None:
-        return denied
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         raise InvalidParameter("body", "must be a JSON object with title, genres, tags")
@@ -78,8 +78,9 @@ def put_movie(movie_id: int):
     if unknown:
         raise InvalidParameter(unknown[0], "is not a field of a movie")
     title = body.get("title")
-    if not isinstance(title, str) or not title.strip() or len(title) > 500:
-        raise InvalidParameter("title", "must be a non-empty string of at most 500 characters")
+    if not isinstance(title, str) or not title.strip() or len(title) > 500 or not is_unicode(title):
+        raise InvalidParameter("title", "must be a non-empty string of at most 500 characters "
+                                        "(valid Unicode)")
     year = body.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1870 <= year <= 2100):
         raise InvalidParameter("year", "must be a whole year from 1870 to 2100, or null")
@@ -90,9 +91,9 @@ def put_movie(movie_id: int):
     return jsonify(_movie_body(svc, movie_id, info)), 200 if existed else 201
 
 
-@bp.get("/<int:movie_id>/similar")
-def similar(movie_id: int):
-    positive_id(movie_id, "movie_id")
+@bp.get("/<movie_id>/similar")
+def similar(movie_id: str):
+    movie_id = positive_id(movie_id, "movie_id")
     n = int_arg("n", 10, 1, 100)
     kind = choice_arg("kind", "hybrid", KINDS)
     svc = services()

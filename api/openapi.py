@@ -21,7 +21,7 @@ def _json(schema, description="OK"):
 
 def _path_id(name):
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": POSITIVE_ID}
 
 
 def _query(name, schema, description, required=False):
@@ -30,16 +30,92 @@ def _query(name, schema, description, required=False):
 
 
 N = _query("n", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "how many")
-BAD = _json(_ref("Error"), "invalid parameter, naming the field and the reason")
-NOT_FOUND = _json(_ref("Error"), "unknown id")
-NO_MODEL = _json(_ref("Error"), "no model trained yet")
-UNAUTHORIZED = _json(_ref("Error"), "missing or wrong admin key")
-ADMIN_KEY = {"name": "X-Admin-Key", "in": "header", "required": True, "schema": {"type": "string"}}
 VERSION_PARAMETER = {"name": "version", "in": "path", "required": True,
                      "schema": {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$"}}
-JOB_ACCEPTED = _json({"type": "object", "properties": {"job_id": {"type": "string"},
-                                                        "status_url": {"type": "string"}}},
-                     "enqueued: follow status_url")
+
+# Who may call an operation (the ApiKey scheme, header X-API-Key), as api.auth decides: "open" to
+# anyone; "read", open unless MOVIEREC_READ_KEYS is set; "private", any configured key; "write",
+# a write or admin key; "admin", an admin key.
+ANY_KEY = [{"ApiKey": []}]
+SECURITY = {"open": [], "read": [{}, {"ApiKey": []}], "private": ANY_KEY, "write": ANY_KEY,
+            "admin": ANY_KEY}
+API_KEY = {"type": "apiKey", "in": "header", "name": "X-API-Key",
+           "description": "a key from MOVIEREC_READ_KEYS, MOVIEREC_WRITE_KEYS or "
+                          "MOVIEREC_ADMIN_KEYS (comma-separated): reads need one only when read "
+                          "keys are set, a user's profile any key, events and deletions a write "
+                          "key, movie edits and /v1/admin an admin key"}
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds to wait before retrying",
+                               "schema": {"type": "integer", "minimum": 0}}}
+
+
+def _response(name):
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _key_error(error):
+    return {"type": "object", "required": ["error", "field", "reason"], "properties": {
+        "error": {"const": error}, "field": {"const": "X-API-Key"},
+        "reason": {"type": "string"}}}
+
+
+def _message_error(error):
+    return {"type": "object", "required": ["error", "message"], "properties": {
+        "error": {"const": error}, "message": {"type": "string"}}}
+
+
+RESPONSES = {
+    "BadParameter": _json(_ref("Error"), "invalid parameter, naming the field and the reason"),
+    "NotFound": _json(_ref("Error"), "unknown id, or a path that names nothing"),
+    "NoModel": _json(_ref("Error"), "no model trained yet (no_model), or Redis is not "
+                                    "reachable (unavailable, with Retry-After)"),
+    "Unauthorized": _json(_key_error("unauthorized"), "no key, or one that is not configured"),
+    "Forbidden": _json(_key_error("forbidden"), "a key of a kind that may not do this"),
+    "RateLimited": {**_json(_message_error("rate_limited"),
+                            "too many requests for this key or client address"),
+                    "headers": RETRY_AFTER},
+    "Unavailable": {**_json(_message_error("unavailable"), "Redis is not reachable"),
+                    "headers": RETRY_AFTER},
+    "StorageFull": _json(_message_error("storage_full"),
+                         "Redis refuses writes (out of memory); nothing of the request was stored"),
+    "TooLarge": _json(_ref("Error"), "body over 1 MiB"),
+}
+# What an operation may answer besides its own: the key's refusals, the rate limit's, an
+# unreachable Redis; operations that write can also meet a full one.
+REFUSALS = {
+    "open": {},
+    "read": {"401": _response("Unauthorized")},
+    "private": {"401": _response("Unauthorized")},
+    "write": {"401": _response("Unauthorized"), "403": _response("Forbidden")},
+    "admin": {"401": _response("Unauthorized"), "403": _response("Forbidden")},
+}
+KEY_NEEDED = {"private": " (any key)", "write": " (write key)", "admin": " (admin key)"}
+
+
+def _operation(access, summary, responses, parameters=(), writes=False, limited=True,
+               redis=True, **extra):
+    """An operation under ``access`` (a key of :data:`SECURITY`); ``limited``: rate limited;
+    ``redis``: reads or writes Redis; ``writes``: writes it."""
+    summary += KEY_NEEDED.get(access, "")
+    answers = {**responses, **REFUSALS[access]}
+    if limited:
+        answers["429"] = _response("RateLimited")
+    if redis:
+        answers.setdefault("503", _response("Unavailable"))
+    if writes:
+        answers["507"] = _response("StorageFull")
+    if any(p["in"] in ("path", "query") for p in parameters):
+        answers.setdefault("400", _response("BadParameter"))
+    if any(p["in"] == "path" for p in parameters):
+        answers.setdefault("404", _response("NotFound"))
+    body = {"summary": summary, "security": SECURITY[access], "responses": answers}
+    if parameters:
+        body["parameters"] = list(parameters)
+    return {**body, **extra}
+
+
+JOB_ACCEPTED = _json({"type": "object", "required": ["job_id", "status_url"], "properties": {
+    "job_id": {"type": "string"}, "status_url": {"type": "string"}}},
+    "enqueued: follow status_url")
 
 # What shared.data.events.validate_event accepts, from its own bounds: an absent field and an
 # explicit null are the same; rating is required on rating events, absent or null on the others.
@@ -64,128 +140,179 @@ EVENT = {
     "then": {"required": ["rating"], "properties": {"rating": {"type": "number"}}},
     "else": {"properties": {"rating": {"type": "null"}}},
 }
-ITEM = {"type": "object", "properties": {
+ITEM = {"type": "object", "required": ["movie_id", "title", "genres", "score", "reason"],
+        "properties": {
     "movie_id": {"type": "integer"}, "title": {"type": ["string", "null"]},
     "genres": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
     "reason": {"type": "string"},
     "because": {"type": "object", "description": "the rated movie the reason names",
+                "required": ["movie_id", "title", "rating"],
                 "properties": {"movie_id": {"type": "integer"}, "title": {"type": "string"},
                                "rating": {"type": "number"}}}}}
-MOVIE = {"type": "object", "properties": {
-    "movie_id": {"type": "integer"}, "title": {"type": "string"},
-    "year": {"type": ["integer", "null"]},
-    "genres": {"type": "array", "items": {"type": "string"}},
-    "tags": {"type": "array", "items": {"type": "string"}},
+CATALOGUE_ENTRY = {"title": {"type": "string"}, "year": {"type": ["integer", "null"]},
+                   "genres": {"type": "array", "items": {"type": "string"}},
+                   "tags": {"type": "array", "items": {"type": "string"}}}
+MOVIE = {"type": "object", "required": ["movie_id", "title", "n_ratings", "mean_rating",
+                                        "n_favourites"], "properties": {
+    "movie_id": {"type": "integer"}, **CATALOGUE_ENTRY,
     "n_ratings": {"type": "integer"}, "mean_rating": {"type": ["number", "null"]},
     "n_favourites": {"type": "integer"}}}
+MOVIE_EDIT = {"type": "object", "required": ["title"], "additionalProperties": False,
+              "properties": {
+    "title": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"\S"},
+    "year": {"type": ["integer", "null"], "minimum": 1870, "maximum": 2100},
+    "genres": {"type": "array", "maxItems": 100,
+               "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+    "tags": {"type": "array", "maxItems": 100,
+             "items": {"type": "string", "minLength": 1, "maxLength": 100}}}}
 ERROR = {"type": "object", "required": ["error"], "properties": {
     "error": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"},
     "index": {"type": "integer"}, "message": {"type": "string"}}}
+ITEMS = {"type": "array", "items": _ref("Item")}
+VERSION_ROW = {"type": "object", "required": ["version", "active", "state"], "properties": {
+    "version": {"type": "string"}, "active": {"type": "boolean"}, "state": {"type": "string"},
+    "trained_at": {"type": ["number", "null"]}, "data": {}, "holdout": {}, "gate": {}}}
+OBJECT = {"type": "object"}
+USER_ID = _path_id("user_id")
+MOVIE_ID = _path_id("movie_id")
 
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "movierec", "version": "1",
              "description": "Event-driven online movie recommender."},
     "paths": {
-        "/healthz": {"get": {"summary": "the process is up", "responses": {"200": _json({"type": "object"})}}},
-        "/readyz": {"get": {"summary": "Redis reachable, data loaded, a model active",
-                            "responses": {"200": _json({"type": "object"}),
-                                          "503": _json({"type": "object"}, "not ready")}}},
-        "/metrics": {"get": {"summary": "Prometheus text format: requests and latency by endpoint "
-                                        "and status, events accepted, applied, rejected, "
-                                        "dead-lettered, the inbox, the active model",
-                             "responses": {"200": {"description": "OK", "content": {
-                                 "text/plain": {"schema": {"type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "this document", "responses": {"200": _json({"type": "object"})}}},
-        "/v1/events": {"post": {
-            "summary": f"one event or an array of up to {MAX_EVENTS_PER_REQUEST}; all or nothing",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "/healthz": {"get": _operation(
+            "open", "the process is up", {"200": _json(OBJECT)}, limited=False, redis=False)},
+        "/readyz": {"get": _operation(
+            "open", "Redis reachable, data loaded, a model active, a worker alive, no event "
+                    "waiting longer than MOVIEREC_MAX_INBOX_AGE",
+            {"200": _json(OBJECT), "503": _json(OBJECT, "not ready")}, limited=False)},
+        "/metrics": {"get": _operation(
+            "open", "Prometheus text format: requests and latency by endpoint and status, events "
+                    "accepted, applied, rejected, dead-lettered, the inbox, the active model",
+            {"200": {"description": "OK",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            limited=False)},
+        "/openapi.json": {"get": _operation(
+            "open", "this document", {"200": _json(OBJECT)}, limited=False, redis=False)},
+        "/v1/events": {"post": _operation(
+            "write", f"one event or an array of up to {MAX_EVENTS_PER_REQUEST}; all or nothing",
+            {"202": _json({"type": "object", "required": ["accepted"], "properties": {
+                "accepted": {"type": "integer", "minimum": 1}}},
+                "held by Redis, to be applied by the workers"),
+             "400": _json(_ref("Error"), "an invalid event: index, field, reason"),
+             "413": _response("TooLarge")},
+            writes=True,
+            requestBody={"required": True, "content": {"application/json": {"schema": {
                 "oneOf": [_ref("Event"), {"type": "array", "items": _ref("Event"), "minItems": 1,
-                                          "maxItems": MAX_EVENTS_PER_REQUEST}]}}}},
-            "responses": {"202": _json({"type": "object", "properties": {
-                "accepted": {"type": "integer"}}}, "held by Redis, to be applied by the workers"),
-                "400": _json(_ref("Error"), "an invalid event: index, field, reason"),
-                "413": _json(_ref("Error"), "body over 1 MiB")}}},
+                                          "maxItems": MAX_EVENTS_PER_REQUEST}]}}}})},
         "/v1/users/{user_id}": {
-            "get": {"summary": "cluster, number of ratings, last events",
-                    "parameters": [_path_id("user_id")],
-                    "responses": {"200": _json({"type": "object"}), "404": NOT_FOUND}},
-            "delete": {"summary": "remove the user's ratings and their share of every counter",
-                       "parameters": [_path_id("user_id")],
-                       "responses": {"200": _json({"type": "object"})}}},
-        "/v1/users/{user_id}/ratings/{movie_id}": {"delete": {
-            "summary": "remove one rating", "parameters": [_path_id("user_id"), _path_id("movie_id")],
-            "responses": {"200": _json({"type": "object"})}}},
-        "/v1/users/{user_id}/recommendations": {"get": {
-            "summary": "live recommendations; popular movies (flagged) without a cluster",
-            "parameters": [_path_id("user_id"), N, _query(
-                "strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
-                "how to rank")],
-            "responses": {"200": _json({"type": "object", "properties": {
+            "get": _operation("private", "cluster, number of ratings, last events", {
+                "200": _json({"type": "object", "required": [
+                    "user_id", "model_version", "cluster", "n_ratings", "n_favourites",
+                    "last_events"], "properties": {
+                    "user_id": {"type": "integer"}, "model_version": {"type": ["string", "null"]},
+                    "cluster": {"type": ["integer", "null"]}, "n_ratings": {"type": "integer"},
+                    "n_favourites": {"type": "integer"},
+                    "last_events": {"type": "array", "items": {
+                        "type": "object", "required": ["type", "movie_id", "ts"], "properties": {
+                            "type": {"type": "string"}, "movie_id": {"type": "integer"},
+                            "ts": {"type": "number"}, "rating": {"type": "number"}}}}}}),
+                "404": _json(_ref("Error"), "no such user")}, [USER_ID]),
+            "delete": _operation(
+                "write", "remove the user's ratings and their share of every counter",
+                {"200": _json({"type": "object", "required": ["user_id", "removed"], "properties": {
+                    "user_id": {"type": "integer"}, "removed": {"type": "integer"}}})},
+                [USER_ID], writes=True)},
+        "/v1/users/{user_id}/ratings/{movie_id}": {"delete": _operation(
+            "write", "remove one rating",
+            {"200": _json({"type": "object", "required": ["user_id", "movie_id", "removed"],
+                           "properties": {"user_id": {"type": "integer"},
+                                          "movie_id": {"type": "integer"},
+                                          "removed": {"type": "boolean"}}})},
+            [USER_ID, MOVIE_ID], writes=True)},
+        "/v1/users/{user_id}/recommendations": {"get": _operation(
+            "read", "live recommendations; popular movies (flagged) without a cluster",
+            {"200": _json({"type": "object", "required": [
+                "user_id", "strategy", "model_version", "cluster", "fallback", "items"],
+                "properties": {
                 "user_id": {"type": "integer"}, "strategy": {"type": "string"},
-                "model_version": {"type": ["string", "null"]}, "cluster": {"type": ["integer", "null"]},
-                "fallback": {"type": ["string", "null"]},
-                "items": {"type": "array", "items": _ref("Item")}}}), "400": BAD}}},
-        "/v1/users/{user_id}/predictions": {"get": {
-            "summary": "predicted ratings",
-            "parameters": [_path_id("user_id"), {
-                "name": "movie_id", "in": "query", "required": True, "explode": True,
-                "schema": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 100}}],
-            "responses": {"200": _json({"type": "object"}), "400": BAD, "503": NO_MODEL}}},
-        "/v1/movies": {"get": {
-            "summary": "title search",
-            "parameters": [_query("q", {"type": "string", "minLength": 1, "maxLength": 200},
-                                  "words of the title", required=True),
-                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
-                                            "default": 20}, "how many")],
-            "responses": {"200": _json({"type": "object"}), "400": BAD}}},
-        "/v1/movies/popular": {"get": {"summary": "the most favoured movies", "parameters": [N],
-                                       "responses": {"200": _json({"type": "object"}), "400": BAD}}},
+                "model_version": {"type": ["string", "null"]},
+                "cluster": {"type": ["integer", "null"]},
+                "fallback": {"type": ["string", "null"]}, "items": ITEMS}})},
+            [USER_ID, N, _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
+                                "how to rank")])},
+        "/v1/users/{user_id}/predictions": {"get": _operation(
+            "read", "predicted ratings",
+            {"200": _json({"type": "object", "required": ["user_id", "model_version",
+                                                          "predictions"], "properties": {
+                "user_id": {"type": "integer"}, "model_version": {"type": "string"},
+                "predictions": {"type": "array", "items": {
+                    "type": "object", "required": ["movie_id", "rating"], "properties": {
+                        "movie_id": {"type": "integer"},
+                        "rating": {"type": ["number", "null"], "minimum": RATING_MIN,
+                                   "maximum": RATING_MAX},
+                        "reason": {"type": "string"}}}}}}),
+             "503": _response("NoModel")},
+            [USER_ID, {"name": "movie_id", "in": "query", "required": True, "explode": True,
+                       "schema": {"type": "array", "minItems": 1, "maxItems": 100,
+                                  "items": POSITIVE_ID}}])},
+        "/v1/movies": {"get": _operation(
+            "read", "title search",
+            {"200": _json({"type": "object", "required": ["query", "items"], "properties": {
+                "query": {"type": "string"}, "items": {"type": "array", "items": {
+                    "type": "object", "required": ["movie_id", "title"],
+                    "properties": {"movie_id": {"type": "integer"}, **CATALOGUE_ENTRY}}}}})},
+            [_query("q", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                    "words of the title", required=True),
+             _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "how many")])},
+        "/v1/movies/popular": {"get": _operation(
+            "read", "the most favoured movies",
+            {"200": _json({"type": "object", "required": ["items"],
+                           "properties": {"items": ITEMS}})}, [N])},
         "/v1/movies/{movie_id}": {
-            "get": {"summary": "a movie and its counts", "parameters": [_path_id("movie_id")],
-                    "responses": {"200": _json(_ref("Movie")), "404": NOT_FOUND}},
-            "put": {"summary": "create or replace title, year, genres, tags (admin key)",
-                    "parameters": [_path_id("movie_id"),
-                                   {"name": "X-Admin-Key", "in": "header", "required": True,
-                                    "schema": {"type": "string"}}],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["title"], "properties": {
-                            "title": {"type": "string"}, "year": {"type": ["integer", "null"]},
-                            "genres": {"type": "array", "items": {"type": "string"}},
-                            "tags": {"type": "array", "items": {"type": "string"}}}}}}},
-                    "responses": {"200": _json(_ref("Movie")), "201": _json(_ref("Movie"), "created"),
-                                  "400": BAD, "401": _json(_ref("Error"), "missing or wrong admin key")}}},
-        "/v1/movies/{movie_id}/similar": {"get": {
-            "summary": "similar movies (seed 004)",
-            "parameters": [_path_id("movie_id"), N, _query(
-                "kind", {"enum": ["hybrid", "collaborative", "content"], "default": "hybrid"},
-                "which similarity")],
-            "responses": {"200": _json({"type": "object", "properties": {
-                "items": {"type": "array", "items": _ref("Item")}}}), "400": BAD,
-                "404": NOT_FOUND, "503": NO_MODEL}}},
-        "/v1/models": {"get": {
-            "summary": "the stored model versions, newest first: state, data, held-out numbers, gate",
-            "responses": {"200": _json({"type": "object"})}}},
-        "/v1/models/{version}": {"get": {
-            "summary": "one version with its manifest (parameters, metrics, stage timings)",
-            "parameters": [VERSION_PARAMETER],
-            "responses": {"200": _json({"type": "object"}), "404": NOT_FOUND}}},
-        "/v1/admin/retrain": {"post": {
-            "summary": "enqueue a retrain (admin key); `movierec worker --retrains` runs it",
-            "parameters": [ADMIN_KEY],
-            "responses": {"202": JOB_ACCEPTED, "401": UNAUTHORIZED}}},
-        "/v1/admin/models/{version}/activate": {"post": {
-            "summary": "enqueue a rollback to a kept version, its counters rebuilt (admin key)",
-            "parameters": [VERSION_PARAMETER, ADMIN_KEY],
-            "responses": {"202": JOB_ACCEPTED, "401": UNAUTHORIZED, "404": NOT_FOUND}}},
-        "/v1/admin/jobs/{job_id}": {"get": {
-            "summary": "a retrain or rollback job: status, stage, result or error (admin key)",
-            "parameters": [{"name": "job_id", "in": "path", "required": True,
-                            "schema": {"type": "string"}}, ADMIN_KEY],
-            "responses": {"200": _json({"type": "object"}), "401": UNAUTHORIZED,
-                          "404": NOT_FOUND}}},
+            "get": _operation("read", "a movie and its counts", {"200": _json(_ref("Movie"))},
+                              [MOVIE_ID]),
+            "put": _operation(
+                "admin", "create or replace title, year, genres, tags",
+                {"200": _json(_ref("Movie")), "201": _json(_ref("Movie"), "created"),
+                 "400": _response("BadParameter"), "413": _response("TooLarge")},
+                [MOVIE_ID], writes=True,
+                requestBody={"required": True, "content": {"application/json": {
+                    "schema": MOVIE_EDIT}}})},
+        "/v1/movies/{movie_id}/similar": {"get": _operation(
+            "read", "similar movies (seed 004)",
+            {"200": _json({"type": "object", "required": ["movie_id", "kind", "model_version",
+                                                          "items"], "properties": {
+                "movie_id": {"type": "integer"}, "kind": {"type": "string"},
+                "model_version": {"type": "string"}, "items": ITEMS}}),
+             "503": _response("NoModel")},
+            [MOVIE_ID, N, _query("kind", {"enum": ["hybrid", "collaborative", "content"],
+                                          "default": "hybrid"}, "which similarity")])},
+        "/v1/models": {"get": _operation(
+            "read", "the stored model versions, newest first: state, data, held-out numbers, gate",
+            {"200": _json({"type": "object", "required": ["active", "versions"], "properties": {
+                "active": {"type": ["string", "null"]},
+                "versions": {"type": "array", "items": VERSION_ROW}}})})},
+        "/v1/models/{version}": {"get": _operation(
+            "read", "one version with its manifest (parameters, metrics, stage timings)",
+            {"200": _json({**VERSION_ROW, "required": [*VERSION_ROW["required"], "manifest"],
+                           "properties": {**VERSION_ROW["properties"], "manifest": OBJECT}})},
+            [VERSION_PARAMETER])},
+        "/v1/admin/retrain": {"post": _operation(
+            "admin", "enqueue a retrain; `movierec worker --retrains` runs it",
+            {"202": JOB_ACCEPTED}, writes=True)},
+        "/v1/admin/models/{version}/activate": {"post": _operation(
+            "admin", "enqueue a rollback to a kept version, its counters rebuilt",
+            {"202": JOB_ACCEPTED}, [VERSION_PARAMETER], writes=True)},
+        "/v1/admin/jobs/{job_id}": {"get": _operation(
+            "admin", "a retrain or rollback job: status, stage, result or error",
+            {"200": _json(OBJECT)},
+            [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
     },
-    "components": {"schemas": {"Event": EVENT, "Item": ITEM, "Movie": MOVIE, "Error": ERROR}},
+    "components": {"schemas": {"Event": EVENT, "Item": ITEM, "Movie": MOVIE, "Error": ERROR},
+                   "responses": RESPONSES, "securitySchemes": {"ApiKey": API_KEY}},
 }
 
 

@@ -3,6 +3,7 @@ new one; it comes back in the response's header, and the API's log lines carry i
 request can be followed from the client through the logs."""
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -30,3 +31,11 @@ def current() -> str | None:
         return g.get("request_id")
     except RuntimeError:
         return None
+
+
+class LogFilter(logging.Filter):
+    """Gives every log record the id of the request it was written for (None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current()
+        return True

@@ -15,18 +15,18 @@ bp = Blueprint("users", __name__, url_prefix="/v1/users")
 PROFILE_EVENTS = 10  # latest events a profile shows
 
 
-@bp.get("/<int:user_id>/recommendations")
-def recommendations(user_id: int):
-    positive_id(user_id, "user_id")
+@bp.get("/<user_id>/recommendations")
+def recommendations(user_id: str):
+    user_id = positive_id(user_id, "user_id")
     n = int_arg("n", 10, 1, 100)
     strategy = choice_arg("strategy", DEFAULT_STRATEGY, STRATEGIES)
     body = cached_recommendations(services(), user_id, n, strategy)
     return current_app.response_class(body, mimetype="application/json")
 
 
-@bp.get("/<int:user_id>/predictions")
-def predictions(user_id: int):
-    positive_id(user_id, "user_id")
+@bp.get("/<user_id>/predictions")
+def predictions(user_id: str):
+    user_id = positive_id(user_id, "user_id")
     movie_ids = id_list_arg("movie_id", 100)
     svc = services()
     model = svc.models.get()
@@ -40,9 +40,9 @@ def predictions(user_id: int):
         for m, p in zip(movie_ids, predicted)])
 
 
-@bp.get("/<int:user_id>")
-def profile(user_id: int):
-    positive_id(user_id, "user_id")
+@bp.get("/<user_id>")
+def profile(user_id: str):
+    user_id = positive_id(user_id, "user_id")
     svc = services()
     ratings = svc.store.user_ratings(user_id)
     events = svc.counters.last_events(user_id, PROFILE_EVENTS)
@@ -57,19 +57,19 @@ def profile(user_id: int):
                    last_events=events)
 
 
-@bp.delete("/<int:user_id>")
-def delete_user(user_id: int):
+@bp.delete("/<user_id>")
+def delete_user(user_id: str):
     """Remove the user's ratings and their share of every counter; idempotent."""
-    positive_id(user_id, "user_id")
+    user_id = positive_id(user_id, "user_id")
     removed = services().store.delete_user(user_id, time.time())
     return jsonify(user_id=user_id, removed=removed)
 
 
-@bp.delete("/<int:user_id>/ratings/<int:movie_id>")
-def delete_rating(user_id: int, movie_id: int):
+@bp.delete("/<user_id>/ratings/<movie_id>")
+def delete_rating(user_id: str, movie_id: str):
     """Remove one rating (and favourite mark); idempotent."""
-    positive_id(user_id, "user_id")
-    positive_id(movie_id, "movie_id")
+    user_id = positive_id(user_id, "user_id")
+    movie_id = positive_id(movie_id, "movie_id")
     svc = services()
     had = movie_id in svc.store.user_ratings(user_id)
     svc.store.apply([Event("remove", user_id, movie_id, 0, round(time.time(), 3))])

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+from movierec.credentials import REDIS_USER, redis_password, write_private
 from shared import config
 
 HOW_TO_PROVIDE_REDIS = """\
@@ -129,9 +130,13 @@ def ensure_redis_server_binary(allow_apt: bool = True) -> str:
 def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
                   binary: str | None = None, timeout: float = 15.0,
                   allow_apt: bool = True,
-                  maxmemory: str = config.Settings.redis_maxmemory) -> RedisHandle:
-    """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis."""
-    url = f"redis://127.0.0.1:{port}/0"
+                  maxmemory: str = config.Settings.redis_maxmemory,
+                  password: str | None = None) -> RedisHandle:
+    """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis.
+    With ``password``, only the user ``movierec`` with it gets in (the default user is off):
+    whoever reaches Redis can run code on the workers (RQ), and read every rating."""
+    credentials = f"{REDIS_USER}:{password}@" if password else ""
+    url = f"redis://{credentials}127.0.0.1:{port}/0"
     if ping(url):
         return RedisHandle(url)  # ours from an earlier run, still up: reuse it
     binary = binary or ensure_redis_server_binary(allow_apt)
@@ -143,7 +148,8 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
          # past the limit Redis refuses writes (the API answers 507) instead of evicting
          # ratings or the inbox, as an LRU policy would
          "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
-         "--logfile", str(data_dir / "redis.log")],
+         "--logfile", str(data_dir / "redis.log"),
+         *(["--aclfile", str(_acl_file(data_dir, password))] if password else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -160,6 +166,14 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
         reasons=f"  - the private redis-server on port {port} did not start:\n{tail}"))
 
 
+def _acl_file(data_dir: Path, password: str) -> Path:
+    """The users file: ours with every right, the default user off. A file, not arguments,
+    so that the password does not show in ``ps``."""
+    path = data_dir / "users.acl"
+    write_private(path, f"user default off\nuser {REDIS_USER} on >{password} ~* &* +@all\n")
+    return path
+
+
 def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.private_redis_port,
                  url: str | None = None, allow_apt: bool = True,
                  maxmemory: str = config.Settings.redis_maxmemory) -> RedisHandle:
@@ -172,7 +186,8 @@ def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.privat
         raise RedisUnavailable(
             f"REDIS_URL={url} does not answer. Start that Redis, correct REDIS_URL, or unset it "
             f"and movierec starts a private redis-server under {Path(var_dir) / 'redis'}.")
-    return start_private(var_dir, port, allow_apt=allow_apt, maxmemory=maxmemory)
+    return start_private(var_dir, port, allow_apt=allow_apt, maxmemory=maxmemory,
+                         password=redis_password(var_dir))
 
 
 def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
@@ -208,7 +223,8 @@ def main(argv=None) -> int:
             print(handle.url)
         else:
             try:
-                redis.Redis(port=args.port, socket_timeout=2).shutdown(nosave=False)
+                redis.Redis(port=args.port, socket_timeout=2, username=REDIS_USER,
+                            password=redis_password(args.var)).shutdown(nosave=False)
             except (redis.ConnectionError, redis.ResponseError):
                 pass
     except RedisUnavailable as exc:

@@ -98,6 +98,51 @@ def _choice(env, name: str, choices: tuple[str, ...], default: str) -> str:
     return raw
 
 
+# Keys anyone could guess: the service refuses to start with one (`require_keys`).
+KNOWN_DEFAULT_KEYS = frozenset({"change-me", "changeme", "secret", "password", "admin", "key",
+                                "test", "movierec", "default"})
+MIN_KEY_LENGTH = 16
+
+
+def _keys(env, name: str) -> tuple[str, ...]:
+    """Comma-separated API keys; blanks around each are dropped."""
+    keys = tuple(k.strip() for k in (env.get(name) or "").split(",") if k.strip())
+    for key in keys:
+        if not key.isascii() or not key.isprintable() or " " in key:
+            raise ConfigError(f"{name}: keys must be printable ASCII without spaces")
+    return keys
+
+
+def _rate_limit(env, name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '100/second' or '6000/minute;100/second', "
+                          f"got {raw!r}") from None
+    return raw
+
+
+def require_keys(settings: "Settings") -> None:
+    """ConfigError unless the API has a write and an admin key, none of them guessable: a
+    service that takes events and edits from anyone must not start (``make run`` generates
+    keys)."""
+    if not settings.write_keys or not settings.admin_keys:
+        raise ConfigError("the API needs MOVIEREC_WRITE_KEYS and MOVIEREC_ADMIN_KEYS (comma-"
+                          "separated keys for header X-API-Key); `make run` generates them "
+                          "into var/api-keys.env")
+    for name, keys in (("MOVIEREC_READ_KEYS", settings.read_keys),
+                       ("MOVIEREC_WRITE_KEYS", settings.write_keys),
+                       ("MOVIEREC_ADMIN_KEYS", settings.admin_keys)):
+        for key in keys:
+            if key.lower() in KNOWN_DEFAULT_KEYS or len(key) < MIN_KEY_LENGTH:
+                raise ConfigError(f"{name} holds a guessable key ({key[:4]}...): use keys of at "
+                                  f"least {MIN_KEY_LENGTH} random characters, e.g. from "
+                                  "`python -c 'import secrets; print(secrets.token_urlsafe())'`")
+
+
 API_WORKER_CLASSES = ("gevent", "sync")
 REDIS_URL_FILE = "redis.url"  # under the var dir: the Redis a running `movierec up` uses
 
@@ -125,7 +170,20 @@ class Settings:
     port: int = 8000
     api_workers: int = field(default_factory=default_api_workers)
     api_worker_class: str = "gevent"
-    admin_key: str = "change-me"
+    # API keys by kind (header X-API-Key): read keys are optional (reads are open without any);
+    # write keys post events and delete users; admin keys do everything (api/auth.py)
+    read_keys: tuple[str, ...] = ()
+    write_keys: tuple[str, ...] = ()
+    admin_keys: tuple[str, ...] = ()
+    # flask-limiter limits ("100/second", "6000/minute"; several joined by ';'): a request with a
+    # key counts against its key, one without against its client address
+    rate_limit_per_key: str = "1000/second"
+    rate_limit_per_address: str = "100/second"
+    log_format: str = "json"   # or "text"
+    log_level: str = "INFO"
+    access_log: bool = True     # a JSON line per request (api/access_log.py)
+    # the oldest event waiting in the inbox may be this old before /readyz fails (seconds)
+    max_inbox_age: float = 60.0
     var_dir: Path = field(default_factory=lambda: Path("var"))
     model_dir: Path = field(default_factory=lambda: Path("var/models"))
     min_ratings_to_assign: int = 5
@@ -174,7 +232,19 @@ def load(env=None) -> Settings:
         api_workers=_int(env, "API_WORKERS", default_api_workers()),
         api_worker_class=_choice(env, "API_WORKER_CLASS", API_WORKER_CLASSES,
                                  Settings.api_worker_class),
-        admin_key=env.get("MOVIEREC_ADMIN_KEY") or Settings.admin_key,
+        read_keys=_keys(env, "MOVIEREC_READ_KEYS"),
+        write_keys=_keys(env, "MOVIEREC_WRITE_KEYS"),
+        admin_keys=_keys(env, "MOVIEREC_ADMIN_KEYS"),
+        rate_limit_per_key=_rate_limit(env, "MOVIEREC_RATE_LIMIT_PER_KEY",
+                                       Settings.rate_limit_per_key),
+        rate_limit_per_address=_rate_limit(env, "MOVIEREC_RATE_LIMIT_PER_ADDRESS",
+                                           Settings.rate_limit_per_address),
+        log_format=_choice(env, "MOVIEREC_LOG_FORMAT", ("json", "text"), Settings.log_format),
+        log_level=_choice(env, "MOVIEREC_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"),
+                          Settings.log_level),
+        access_log=_choice(env, "MOVIEREC_ACCESS_LOG", ("on", "off"), "on") == "on",
+        max_inbox_age=_duration(env, "MOVIEREC_MAX_INBOX_AGE", Settings.max_inbox_age)
+        or Settings.max_inbox_age,
         var_dir=var_dir,
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),
         min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign),

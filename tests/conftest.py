@@ -19,6 +19,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stored_keys(client) -> set[bytes]:
+    """The Redis keys holding data: all but the rate limiter's counters, which every request,
+    refused or not, moves."""
+    return {key for key in client.keys() if b":ratelimit:" not in key}
+
+
 @pytest.fixture
 def ml_latest_small() -> Path:
     """The real ml-latest-small folder of the team data; the test is skipped without it."""

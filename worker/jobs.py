@@ -13,6 +13,7 @@ from shared.store.counters import CounterStore
 from shared.store.keys import Keys
 from shared.store.live import ModelCache
 from shared.store.models import ModelStore
+from shared.store.operations import Operations
 from shared.store.queue import enqueue_drain, events_queue
 from shared.store.ratings import BatchFailed, RatingStore
 
@@ -26,6 +27,7 @@ class Stores(NamedTuple):
     counters: CounterStore
     models: ModelCache
     queue: Queue
+    operations: Operations
 
 
 _stores: dict[int, Stores] = {}  # by connection pool: the model cache outlives the job
@@ -40,7 +42,8 @@ def current_stores() -> Stores:
     if pool not in _stores:
         keys = Keys(settings.key_prefix)
         _stores[pool] = Stores(RatingStore(client, keys), CounterStore(client, keys),
-                               ModelCache(ModelStore(client, keys), components=CLASSIFIER), events_queue(client, settings))
+                               ModelCache(ModelStore(client, keys), components=CLASSIFIER),
+                               events_queue(client, settings), Operations(client, keys))
     return _stores[pool]
 
 
@@ -86,6 +89,7 @@ def drain_events() -> dict:
     batch, failures = DRAIN_BATCH, 0
     while True:
         idle = idle_since is not None and time.monotonic() - idle_since > LINGER_SECONDS
+        batch_started = time.perf_counter()
         try:
             result = store.drain(batch, release=idle)
         except BatchFailed as exc:  # (when Redis refuses work for now, the job fails instead,
@@ -97,6 +101,8 @@ def drain_events() -> dict:
         totals["users_assigned"] += assign_new_users(stores, result.changed_users,
                                                      settings.min_ratings_to_assign)
         totals["batches"] += 1
+        if result.applied or result.skipped:
+            stores.operations.record_drain_batch(time.perf_counter() - batch_started)
         if result.left == 0:
             if idle:
                 return totals  # the claim is released: the next push enqueues a new job

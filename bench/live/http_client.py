@@ -6,13 +6,17 @@ import http.client
 import subprocess
 import time
 
+from .settings import API_KEY
+
 
 def http_request(port: int, method: str, path: str, body: bytes | None = None,
                  timeout: float = 10) -> tuple[int, bytes]:
     """One request on a fresh connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"X-API-Key": API_KEY}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()

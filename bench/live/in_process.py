@@ -8,6 +8,14 @@ import time
 
 from .pipeline import delete_matching
 from .processes import Context
+from .settings import API_KEY
+
+
+def keyed_client(app):
+    """A test client sending the benchmark's key, as the HTTP runs do."""
+    web = app.test_client()
+    web.environ_base["HTTP_X_API_KEY"] = API_KEY
+    return web
 
 
 def _mean_ms(fn, repeat: int) -> float:
@@ -78,7 +86,7 @@ def profile_post(ctx: Context) -> dict[str, float]:
     scratch = f"bench-live-profile-{os.getpid()}"
     app = create_app(config.load(dict(ctx.stack.env, MOVIEREC_PREFIX=scratch,
                                       MOVIEREC_QUEUE=scratch)))
-    svc, web = app.extensions["movierec"], app.test_client()
+    svc, web = app.extensions["movierec"], keyed_client(app)
     event = json.dumps({"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4})
     post = {
         "POST /v1/events, one event": _mean_ms(
@@ -100,7 +108,7 @@ def phase_profile(ctx: Context) -> None:
     app = create_app(config.load(ctx.stack.env))
     svc = app.extensions["movierec"]
     model = svc.models.get()
-    rows, users, heavy_users = profile_recommendation(ctx, svc, app.test_client(), model)
+    rows, users, heavy_users = profile_recommendation(ctx, svc, keyed_client(app), model)
     ctx.results["profile"] = {"recommendation": rows, "post": profile_post(ctx),
                               "heavy_users": heavy_users, "users": users,
                               "ranker": type(model.ranker).__name__}

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .http_client import http_request
-from .settings import HERE, VARIED_N
+from .settings import API_KEY, HERE, VARIED_N
 from .stats import pct
 
 WRK_RUNS = {  # name -> (which server, wrk.lua mode, what it is)
@@ -33,7 +33,7 @@ def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Pat
     close = [] if keep_alive else ["-H", "Connection: close"]
     cmd = ["wrk", "-t1", *close, f"-c{connections}", f"-d{duration}s",
            "--timeout", "5s", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--",
-           mode, str(ids_file)]
+           mode, str(ids_file), API_KEY]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
     if line is None:

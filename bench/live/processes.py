@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,8 +19,8 @@ from pathlib import Path
 from .cpu import CpuMeter
 from .http_client import wait_http
 from .pipeline import Pipeline
-from .settings import (API_WORKERS, COPY_ID_STEP, HERE, QUEUE, ROOT, RQ_WORKERS, SETTINGS,
-                       USER_COPIES, WORKER_CLASS)
+from .settings import (API_WORKERS, COPY_ID_STEP, HERE, KEYS_ENV, QUEUE, ROOT, RQ_WORKERS,
+                       SETTINGS, USER_COPIES, WORKER_CLASS)
 
 
 def free_port() -> int:
@@ -93,12 +94,12 @@ def start_redis(stack: Stack) -> None:
 
     var = stack.tmp / "var"
     redis_port = free_port()
-    stack.redis_handle = start_private(var, port=redis_port)
+    stack.redis_handle = start_private(var, port=redis_port, password=secrets.token_urlsafe(16))
     if stack.redis_handle.process is None:
         raise RuntimeError(f"port {redis_port} already answered PING: not our Redis")
-    stack.env = dict(os.environ, REDIS_URL=stack.redis_handle.url, MOVIEREC_VAR_DIR=str(var),
+    stack.env = dict(os.environ, **KEYS_ENV, REDIS_URL=stack.redis_handle.url, MOVIEREC_VAR_DIR=str(var),
                      MOVIEREC_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
-    print(f"redis: {stack.redis_handle.url} (data in {var})", flush=True)
+    print(f"redis: port {redis_port}, user movierec with a password (data in {var})", flush=True)
 
 
 def import_and_train(stack: Stack, data: Path) -> tuple[str, str]:

@@ -20,6 +20,13 @@ VARIED_N = (6, 15)  # wrk.lua's "computed" mode draws n from this range (keep th
 USER_COPIES = 4
 COPY_ID_STEP = 1_000_000  # copy k of user u is user u + k * COPY_ID_STEP
 
+# The API runs as deployed: every request carries a key (read keys are set, so even the GETs
+# need one), and is counted by the rate limiter, whose limit is set above what the runs ask
+API_KEY = "bench-live-write-key-0123456789"
+KEYS_ENV = {"MOVIEREC_WRITE_KEYS": API_KEY, "MOVIEREC_ADMIN_KEYS": "bench-live-admin-key-0123456789",
+            "MOVIEREC_READ_KEYS": "bench-live-read-key-0123456789",
+            "MOVIEREC_RATE_LIMIT_PER_KEY": "100000000/minute"}
+
 # the API's own defaults, or $API_WORKERS and $API_WORKER_CLASS
 SETTINGS = load_settings()
 API_WORKERS, WORKER_CLASS = SETTINGS.api_workers, SETTINGS.api_worker_class

@@ -1,5 +1,5 @@
 -- wrk script of python -m bench.live:
---   wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE]
+--   wrk ... -s wrk.lua http://127.0.0.1:PORT/ -- MODE [IDS_FILE [API_KEY]]
 --   hello            GET / (the hello-world reference)
 --   recommendations  GET /v1/users/<random user>/recommendations?n=10
 --   computed         the same with n from 6..15 (VARIED_N in bench/live/settings.py): every
@@ -11,11 +11,12 @@
 --                    of the users the GET runs ask for stay valid
 -- IDS_FILE: the user ids, the movie ids, and the users computed runs ask for (the data's and
 -- their copies, USER_COPIES in bench/live/settings.py), a line each, separated by spaces.
+-- API_KEY goes in header X-API-Key of every request (the hello world's too, which ignores it).
 -- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live/load.py.
 
 local mode, users, movies, computed_users = "hello", {}, {}, {}
 local pairs_order, next_pair = {}, 0
-local json_headers = { ["Content-Type"] = "application/json" }
+local headers, json_headers = {}, { ["Content-Type"] = "application/json" }
 
 local function read_ids(line, out)
   for id in (line or ""):gmatch("%d+") do out[#out + 1] = id end
@@ -23,6 +24,10 @@ end
 
 function init(args)
   mode = args[1] or "hello"
+  if args[3] then
+    headers["X-API-Key"] = args[3]
+    json_headers["X-API-Key"] = args[3]
+  end
   if args[2] then
     local f = assert(io.open(args[2], "r"))
     read_ids(f:read("*l"), users)
@@ -49,17 +54,18 @@ end
 
 function request()
   if mode == "recommendations" then
-    return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=10")
+    return wrk.format("GET", "/v1/users/" .. user() .. "/recommendations?n=10", headers)
   elseif mode == "computed" then
     next_pair = next_pair % #pairs_order + 1
     local pair = pairs_order[next_pair]
-    return wrk.format("GET", "/v1/users/" .. pair[1] .. "/recommendations?n=" .. pair[2])
+    return wrk.format("GET", "/v1/users/" .. pair[1] .. "/recommendations?n=" .. pair[2],
+                      headers)
   elseif mode == "event" then
     local body = string.format('{"type":"rating","user_id":%d,"movie_id":%s,"rating":%.1f}',
       10000000 + math.random(1000000), movies[math.random(#movies)], math.random(1, 10) / 2)
     return wrk.format("POST", "/v1/events", json_headers, body)
   end
-  return wrk.format("GET", "/")
+  return wrk.format("GET", "/", headers)
 end
 
 function done(summary, latency, requests)

@@ -1,13 +1,17 @@
 """``movierec scheduler``: enqueue retrains on the configured schedule (any number may run)."""
 from __future__ import annotations
 
+import logging
 import signal
 import time
 
 import click
 
 from movierec.commands import connect
+from movierec.logs import configure as configure_logging
 from shared import config
+
+log = logging.getLogger("movierec.scheduler")
 
 TICK_SECONDS = 1.0
 SWEEP_EVERY = 10  # ticks between sweeps of what dead trainers left
@@ -28,6 +32,7 @@ def command():
     from trainer.scheduler import Schedule, Scheduler
 
     settings = config.load()
+    configure_logging(settings, "scheduler")
     try:
         schedule = Schedule(settings.retrain_every, settings.retrain_cron,
                             settings.retrain_after_events)
@@ -48,14 +53,13 @@ def command():
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
-    click.echo(f"movierec scheduler: retrains {schedule.describe()}, into queue {queue.name}",
-               err=True)
+    log.info("retrains %s, into queue %s", schedule.describe(), queue.name)
     ticks = 0
     while not stopping:
         for slot, job_id in scheduler.tick(time.time()):
-            click.echo(f"movierec scheduler: retrain for {slot} enqueued as job {job_id}", err=True)
+            log.info("retrain for %s enqueued as job %s", slot, job_id)
         if ticks % SWEEP_EVERY == 0:
             for version in sweep_dead_runs(store, models, settings):
-                click.echo(f"movierec scheduler: discarded {version}, left by a dead trainer", err=True)
+                log.info("discarded %s, left by a dead trainer", version)
         ticks += 1
         time.sleep(TICK_SECONDS)

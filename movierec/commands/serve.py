@@ -7,6 +7,7 @@ import tempfile
 import click
 from gunicorn.app.base import BaseApplication
 
+from movierec.logs import log_config
 from shared import config
 
 
@@ -48,9 +49,14 @@ def _create_app():
 def command(host: str, port: int | None, workers: int | None, worker_class: str | None):
     """Serve the HTTP API with gunicorn (GET /metrics adds up what its processes count)."""
     settings = config.load()
+    try:
+        config.require_keys(settings)
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc))
     options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers,
                                worker_class or settings.api_worker_class)
     options["child_exit"] = _forget_dead_worker
+    options["logconfig_dict"] = log_config(settings, "api", filters=("api.request_id.LogFilter",))
     with tempfile.TemporaryDirectory(prefix="movierec-metrics-") as folder:
         # read by prometheus-client in each worker, which the master forks after this
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder

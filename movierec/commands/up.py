@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from movierec.credentials import API_KEYS_FILE, api_keys
 from shared import config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,43 @@ def _write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def _api_keys(settings) -> dict[str, str]:
+    """The API keys to start with: none to add when the environment names a write and an admin
+    key, else those of var/api-keys.env (made on the first run); a guessable key stops here."""
+    keys = {}
+    if not (settings.write_keys and settings.admin_keys):
+        try:
+            keys = api_keys(settings.var_dir)
+        except ValueError as exc:
+            raise click.ClickException(str(exc))
+    try:
+        config.require_keys(config.load({**os.environ, **keys}))
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc))
+    return keys
+
+
+def _welcome(url: str, redis_url: str, keys: dict[str, str], settings) -> str:
+    """What to try once it is up, with the keys to try it with."""
+    scheme, _, rest = redis_url.partition("://")
+    redis_shown = f"{scheme}://{rest.split('@', 1)[1]}" if "@" in rest else redis_url
+    if keys:
+        write_key = keys["MOVIEREC_WRITE_KEYS"]
+        where = (f"API keys (header X-API-Key), kept in {settings.var_dir / API_KEYS_FILE}:\n"
+                 f"  write: {write_key}\n  admin: {keys['MOVIEREC_ADMIN_KEYS']}\n")
+    else:
+        write_key = "$MOVIEREC_WRITE_KEYS"
+        where = "API keys: those of MOVIEREC_WRITE_KEYS and MOVIEREC_ADMIN_KEYS\n"
+    event = '{"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4.5}'
+    return (f"\nmovierec is starting at {url} (Redis: {redis_shown}); Ctrl-C stops it.\n{where}"
+            f"  curl {url}/readyz\n"
+            f"  curl '{url}/v1/users/1/recommendations?n=5'\n"
+            f"  curl -X POST {url}/v1/events -H 'X-API-Key: {write_key}' \\\n"
+            f"       -H 'Content-Type: application/json' -d '{event}'\n"
+            f"  curl '{url}/v1/movies/1/similar?n=5'\n"
+            f"  curl {url}/openapi.json\n")
+
+
 @click.command("up")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               envvar="DATA", help="MovieLens folder to load ($DATA); default: a generated set.")
@@ -89,6 +127,7 @@ def command(data: Path | None, port: int | None, workers: int):
 
     settings = config.load()
     port = port or settings.port
+    keys = _api_keys(settings)
     try:
         handle = ensure_configured_redis(settings)
     except RedisUnavailable as exc:
@@ -101,19 +140,12 @@ def command(data: Path | None, port: int | None, workers: int):
         _load_data(store, data, settings.var_dir)
         _train_if_needed(store, settings)
 
-        env = dict(os.environ, REDIS_URL=handle.url, PORT=str(port), PYTHONUNBUFFERED="1",
+        env = dict(os.environ, **keys, REDIS_URL=handle.url, PORT=str(port), PYTHONUNBUFFERED="1",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         manager = Manager(Printer(sys.stdout))
         for name, cmd in _processes(workers):
             manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
-        url = f"http://127.0.0.1:{port}"
-        click.echo(f"\nmovierec is starting at {url} (Redis: {handle.url}); Ctrl-C stops it.\n"
-                   f"  curl {url}/readyz\n"
-                   f"  curl '{url}/v1/users/1/recommendations?n=5'\n"
-                   f"  curl -X POST {url}/v1/events -H 'Content-Type: application/json' \\\n"
-                   f"       -d '{{\"type\": \"rating\", \"user_id\": 1, \"movie_id\": 1, \"rating\": 4.5}}'\n"
-                   f"  curl '{url}/v1/movies/1/similar?n=5'\n"
-                   f"  curl {url}/openapi.json\n")
+        click.echo(_welcome(f"http://127.0.0.1:{port}", handle.url, keys, settings))
         manager.loop()
     finally:
         url_file.unlink(missing_ok=True)

@@ -6,37 +6,54 @@ import threading
 import time
 
 import click
-from rq import SimpleWorker, Worker
 
 from movierec.commands import connect
+from movierec.logs import configure as configure_logging
 from shared import config
 from shared.store.keys import Keys
 from shared.store.queue import events_queue, retrain_queue
 from shared.store.client import StoreError
+from shared.store.operations import HEARTBEAT_SECONDS, Operations
 from shared.store.ratings import RatingStore
+from shared.store.rq_workers import ForkingWorker, SimpleWorker, work_through_outages
 
 log = logging.getLogger(__name__)
 
 
-def _keep_sweeping(settings) -> threading.Thread:
+def _keep_sweeping(settings, name: str) -> threading.Thread:
     """A thread that enqueues a drain whenever events wait and no drain holds the inbox (a
-    drain that died let its claim lapse), every DRAIN_SWEEP_SECONDS, on a connection of its
-    own: without it, a dead drain's events would wait for the next request."""
+    drain that died let its claim lapse), every DRAIN_SWEEP_SECONDS, and says the worker
+    ``name`` is alive every HEARTBEAT_SECONDS (/readyz asks), on a connection of its own:
+    without it, a dead drain's events would wait for the next request."""
     import worker.jobs as jobs
 
     client = connect(settings)
-    stores = jobs.Stores(RatingStore(client, Keys(settings.key_prefix)), None, None,
-                         events_queue(client, settings))
+    keys = Keys(settings.key_prefix)
+    operations = Operations(client, keys)
+    stores = jobs.Stores(RatingStore(client, keys), None, None, events_queue(client, settings),
+                         operations)
 
+    operations.beat(name)
     jobs.sweep_inbox(stores)  # at once: what a drain that died left is queued before we work
 
     def sweep():
+        last_beat, failing = time.monotonic(), False
         while True:
             time.sleep(jobs.DRAIN_SWEEP_SECONDS)
             try:
                 jobs.sweep_inbox(stores)
-            except StoreError as exc:  # Redis away for a moment: the next sweep tries again
-                log.warning("inbox sweep: %s", exc)
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    operations.beat(name)
+                    last_beat = time.monotonic()
+            except StoreError as exc:  # Redis away: the next round tries again
+                if not failing:
+                    log.warning("inbox sweep: %s (retrying every %g s)", exc,
+                                jobs.DRAIN_SWEEP_SECONDS)
+                failing = True
+            else:
+                if failing:
+                    log.warning("inbox sweep: Redis answers again")
+                failing = False
 
     thread = threading.Thread(target=sweep, name="inbox-sweep", daemon=True)
     thread.start()
@@ -59,17 +76,17 @@ def command(burst: bool, fork: bool, name: str | None, retrains: bool):
     from shared.recsys.blas import single_threaded_blas
 
     settings = config.load()
+    configure_logging(settings, "trainer" if retrains else "worker")  # the trainer logs each stage
     client = connect(settings)
     if retrains:
         import trainer.jobs  # noqa: F401  imported once, not by each job
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        logging.getLogger("trainer").setLevel(logging.INFO)  # each stage and its duration
         queue = retrain_queue(client, settings)
     else:
         import worker.jobs  # noqa: F401  the jobs' imports (about 1 s) paid at start, not by the first events
         single_threaded_blas()
         queue = events_queue(client, settings)
-        _keep_sweeping(settings)
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = ForkingWorker if fork else SimpleWorker
     rq_worker = worker_class([queue], connection=client, serializer=queue.serializer, name=name)
-    rq_worker.work(burst=burst, logging_level="WARNING")
+    if not retrains:
+        _keep_sweeping(settings, rq_worker.name)
+    work_through_outages(rq_worker, burst=burst)  # RQ's loop ends when Redis goes away mid-job

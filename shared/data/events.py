@@ -83,6 +83,16 @@ def half_stars(value) -> int:
     return int(value * 2)
 
 
+def is_unicode(text: str) -> bool:
+    """False for a string with a lone surrogate (JSON's ``"\\ud800"``): Python decodes one,
+    but UTF-8 cannot carry it (Redis clients refuse it, the drain script's cjson too)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_event(obj, now: float | None = None, max_skew: float = MAX_CLOCK_SKEW) -> Event:
     """One event object to an :class:`Event`, or :class:`EventError` naming the field. ``ts``
     may not be later than ``now`` plus ``max_skew`` seconds: a rating stamped in the future
@@ -122,6 +132,9 @@ def validate_event(obj, now: float | None = None, max_skew: float = MAX_CLOCK_SK
         event_id = ""
     elif not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_LENGTH:
         raise EventError("event_id", f"must be a string of 1 to {MAX_EVENT_ID_LENGTH} characters")
+    elif not is_unicode(event_id):
+        raise EventError("event_id", "must be valid Unicode text, without a lone surrogate "
+                                     "(\\ud800-\\udfff)")
     return Event(kind, user_id, movie_id, half, float(ts), event_id)
 
 

@@ -151,6 +151,22 @@ class Keys:
         """string, with an expiry its trainer renews: JSON {token, host, pid, since}"""
         return f"{self.base}:trainer:lock"
 
+    # operations
+    @property
+    def rate_limits(self) -> str:
+        """prefix of flask-limiter's counters (one per key or client address and window)"""
+        return f"{self.base}:ratelimit"
+
+    @property
+    def workers(self) -> str:
+        """sorted set worker name -> last heartbeat (Redis time, seconds)"""
+        return f"{self.base}:workers"
+
+    @property
+    def drain_seconds(self) -> str:
+        """hash: the drain-duration histogram (bucket upper bounds -> count, sum, count)"""
+        return f"{self.base}:drain:seconds"
+
     def model_arrays(self, version: str) -> str:
         """the version's arrays as .npz bytes, in one string (versions stored before chunks)"""
         return f"{self.base}:model:{version}:npz"

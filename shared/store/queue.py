@@ -18,8 +18,42 @@ from shared.config import Settings
 DRAIN_EVENTS_JOB = "worker.jobs.drain_events"  # by name: the API never imports the worker
 RETRAIN_JOB = "trainer.jobs.retrain"              # by name, for the scheduler and the API
 ACTIVATE_JOB = "trainer.jobs.activate"            # a rollback, asked for over HTTP
+KNOWN_JOBS = frozenset({DRAIN_EVENTS_JOB, RETRAIN_JOB, ACTIVATE_JOB})
 RETRAIN_TIMEOUT = 6 * 3600                        # seconds a retrain may run (5M ratings: ~5 min)
 KEEP_RETRAIN_JOBS = 7 * 24 * 3600                 # their results and failures, seconds
+
+
+class UnknownJob(Exception):
+    """A job naming a function that is not one of movierec's jobs."""
+
+
+class KnownJobsOnly(Job):
+    """A job that runs only movierec's own job functions, and no callbacks: RQ imports and
+    calls whatever function a job names, so without this whoever can write to Redis could run
+    any code on the workers. The workers use this job class."""
+
+    @property
+    def func(self):
+        if self.func_name not in KNOWN_JOBS or self.instance is not None:
+            raise UnknownJob(f"refused to run {self.func_name!r}: not a movierec job "
+                             f"({', '.join(sorted(KNOWN_JOBS))})")
+        return super().func
+
+    def _refuse_callback(self, name):
+        if name:
+            raise UnknownJob(f"refused callback {name!r}: movierec jobs have none")
+
+    @property
+    def success_callback(self):
+        self._refuse_callback(self._success_callback_name)
+
+    @property
+    def failure_callback(self):
+        self._refuse_callback(self._failure_callback_name)
+
+    @property
+    def stopped_callback(self):
+        self._refuse_callback(self._stopped_callback_name)
 
 
 def events_queue(client: redis.Redis, settings: Settings) -> Queue:

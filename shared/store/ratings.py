@@ -79,10 +79,13 @@ class RatingStore:
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
 
-    def push(self, events: Iterable[Event]) -> bool:
+    def push(self, events: Iterable[Event], now: float | None = None) -> bool:
         """Append events to the inbox; True when the caller must enqueue a drain job (no
-        drain was under way). Many requests share one drain, so single events get batched."""
-        items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
+        drain was under way). Many requests share one drain, so single events get batched.
+        An inbox item is the event's wire form followed by when it was accepted, so that how
+        long the oldest one has waited can be told (:meth:`oldest_waiting_seconds`)."""
+        accepted = round(time.time() if now is None else now, 3)
+        items = [json.dumps([*e.wire(), accepted], separators=(",", ":")) for e in events]
         return bool(self._push_script(keys=self._push_keys, args=[DRAIN_CLAIM_MS, *items]))
 
     def claim_drain(self) -> bool:
@@ -158,6 +161,18 @@ class RatingStore:
 
     def inbox_length(self) -> int:
         return self.redis.llen(self.keys.inbox)
+
+    def oldest_waiting_seconds(self, now: float | None = None) -> float:
+        """How long the oldest event in the inbox has waited since it was accepted; 0 when
+        none waits."""
+        head = self.inbox_head()
+        if head is None:
+            return 0.0
+        try:
+            accepted = float(json.loads(head)[6])
+        except (ValueError, IndexError, TypeError):
+            return 0.0  # an item pushed by hand, without its time
+        return max(0.0, (time.time() if now is None else now) - accepted)
 
     def _run(self, command: str, *args):
         """Run a command of ratings.lua."""

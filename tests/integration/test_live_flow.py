@@ -11,7 +11,8 @@ from api import create_app
 from shared.config import Settings
 from shared.recsys.served import LiveModel
 from shared.store.models import ModelStore
-from tests.conftest import load_and_publish
+from tests.conftest import load_and_publish, stored_keys
+from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
 PREFIX = "live"
@@ -22,7 +23,7 @@ def world(redis_url, tiny_data, tiny_bundle):
     client = redis.Redis.from_url(redis_url)
     store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     settings = Settings(redis_url=redis_url, key_prefix=PREFIX, min_ratings_to_assign=5)
-    api = create_app(settings, redis_client=client).test_client()
+    api = keyed(create_app(with_keys(settings), redis_client=client).test_client())
     return api, store, redis_url
 
 
@@ -125,7 +126,7 @@ def test_duplicate_and_reordered_events_change_nothing(world):
 
 def test_bad_input_gets_its_status_and_stores_nothing(world):
     api, store, _ = world
-    before = sorted(store.redis.keys("*"))
+    before = stored_keys(store.redis)
     queue_len = store.redis.llen("rq:queue:movierec-events")
     cases = [
         ([{"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4},
@@ -140,7 +141,7 @@ def test_bad_input_gets_its_status_and_stores_nothing(world):
     huge = b"[" + b"1," * (600 * 1024) + b"1]"
     assert api.post("/v1/events", data=huge, content_type="application/json").status_code == 413
     assert store.redis.llen("rq:queue:movierec-events") == queue_len
-    assert sorted(store.redis.keys("*")) == before
+    assert stored_keys(store.redis) == before
 
 
 def test_a_new_user_is_assigned_by_the_classifier(world):

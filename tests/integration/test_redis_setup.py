@@ -27,14 +27,15 @@ def test_private_server_starts_with_append_only_file_under_var(tmp_path, monkeyp
     if find_redis_server() is None:
         pytest.skip("redis-server not installed (make test installs it)")
     monkeypatch.delenv("REDIS_URL", raising=False)
-    handle = ensure_redis(tmp_path / "var", port=free_port())
+    port = free_port()
+    handle = ensure_redis(tmp_path / "var", port=port)
     try:
         assert handle.process is not None
         client = redis.Redis.from_url(handle.url)
         assert client.config_get("appendonly")["appendonly"] == "yes"
         assert client.config_get("dir")["dir"] == str((tmp_path / "var" / "redis").resolve())
         client.set("k", "v")
-        again = ensure_redis(tmp_path / "var", port=int(handle.url.split(":")[2].split("/")[0]))
+        again = ensure_redis(tmp_path / "var", port=port)
         assert again.process is None and again.url == handle.url  # reused, not restarted
     finally:
         handle.stop()
@@ -90,13 +91,16 @@ def test_start_and_stop_use_the_configured_port_and_folder(tmp_path):
     started = run_setup("start", env=env)
     try:
         assert started.returncode == 0, started.stderr
-        assert started.stdout.strip() == f"redis://127.0.0.1:{port}/0"
+        password = (tmp_path / "var" / "redis.password").read_text().strip()
+        assert started.stdout.strip() == f"redis://movierec:{password}@127.0.0.1:{port}/0"
+        assert redis.Redis.from_url(started.stdout.strip()).ping()
         assert (tmp_path / "var" / "redis").is_dir()
     finally:
         stopped = run_setup("stop", env=env)
     assert stopped.returncode == 0
-    with pytest.raises(redis.ConnectionError):
-        redis.Redis(port=port, socket_timeout=2).ping()
+    with pytest.raises(redis.ConnectionError) as stopped_server:
+        redis.Redis.from_url(started.stdout.strip(), socket_timeout=2).ping()
+    assert not isinstance(stopped_server.value, redis.AuthenticationError)
 
 
 def test_a_bad_setting_is_a_clean_message(tmp_path):
@@ -105,3 +109,24 @@ def test_a_bad_setting_is_a_clean_message(tmp_path):
     assert result.returncode == 2
     assert "configuration: MOVIEREC_REDIS_PORT must be an integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_private_server_lets_in_only_movierec_with_its_password(tmp_path, monkeypatch):
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (make test installs it)")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    port = free_port()
+    handle = ensure_redis(tmp_path / "var", port=port)
+    try:
+        password = (tmp_path / "var" / "redis.password").read_text().strip()
+        assert handle.url == f"redis://movierec:{password}@127.0.0.1:{port}/0"
+        assert redis.Redis.from_url(handle.url).ping()
+        for anonymous in (redis.Redis(port=port), redis.Redis(port=port, password="guess")):
+            with pytest.raises(redis.AuthenticationError):
+                anonymous.set("k", "v")
+        for secret in ("redis.password", "redis/users.acl"):
+            assert (tmp_path / "var" / secret).stat().st_mode & 0o077 == 0, secret
+        command_line = (f"/proc/{handle.process.pid}/cmdline")
+        assert password not in open(command_line).read()
+    finally:
+        handle.stop()

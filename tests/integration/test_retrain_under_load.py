@@ -19,6 +19,7 @@ import redis
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from tests.conftest import free_port, load_and_publish
+from tests.keys import KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
 PREFIX = "swap"
@@ -51,7 +52,7 @@ class Load:
                 if e["type"] == "favourite":
                     e.pop("rating")
             conn.request("POST", "/v1/events", json.dumps(events),
-                         {"Content-Type": "application/json"})
+                         {"Content-Type": "application/json", "X-API-Key": WRITE_KEY})
             reply = conn.getresponse()
             body = reply.read()
             if reply.status != 202:
@@ -63,7 +64,8 @@ class Load:
         while not self.stop.is_set():
             user = rng.choice(self.users)
             sent = time.time()
-            conn.request("GET", f"/v1/users/{user}/recommendations?n={rng.randint(5, 15)}")
+            conn.request("GET", f"/v1/users/{user}/recommendations?n={rng.randint(5, 15)}",
+                         headers={"X-API-Key": WRITE_KEY})
             reply = conn.getresponse()
             body = reply.read()
             if reply.status != 200:
@@ -128,9 +130,10 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     models = ModelStore(client, keys)
     users = sorted(store.iter_user_ids()) + list(range(8_000_001, 8_000_031))  # and new users
     movies = [int(m) for m in client.hkeys(keys.movies)]
-    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX, MOVIEREC_QUEUE=PREFIX,
+    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX, MOVIEREC_QUEUE=PREFIX,
                MOVIEREC_VAR_DIR=str(tmp_path), K_RANGE="3-6", MIN_CLUSTER_SIZE="4",
-               MOVIEREC_GATE_TOLERANCE="0.9")  # swaps are the point here, not the gate
+               MOVIEREC_GATE_TOLERANCE="0.9",  # swaps are the point here, not the gate
+               MOVIEREC_RATE_LIMIT_PER_KEY="1000000/minute")  # nor the rate limits
     port = free_port()
     log = open(tmp_path / "services.log", "wb")
     services = [start(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],

@@ -17,6 +17,7 @@ import redis
 
 from shared.config import API_WORKER_CLASSES
 from tests.conftest import load_and_publish
+from tests.keys import KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
 PREFIX = "served"
@@ -31,7 +32,9 @@ def free_port() -> int:
 def call(port, method, path, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"X-API-Key": WRITE_KEY}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         conn.request(method, path, body=None if body is None else json.dumps(body),
                      headers=headers)
         response = conn.getresponse()
@@ -45,7 +48,7 @@ def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
     client = redis.Redis.from_url(redis_url)
     store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     port = free_port()
-    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX)
+    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX)
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
@@ -58,7 +61,10 @@ def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
         while True:
             assert proc.poll() is None, log.read_text(errors="replace")
             try:
-                if call(port, "GET", "/readyz")[0] == 200:
+                # ready but for the workers, which the tests start themselves (or not)
+                status, body = call(port, "GET", "/readyz")
+                checks = json.loads(body)["checks"]
+                if checks.get("model") == tiny_bundle.version and "workers" in checks:
                     break
             except OSError:
                 pass

@@ -4,6 +4,7 @@ import redis
 
 from shared.store.client import retrying_client
 from shared.config import Settings
+from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,8 @@ def test_a_full_redis_is_a_507_and_a_silent_one_a_503_with_retry_after(redis_url
     from shared.store.keys import Keys
 
     client = redis.Redis.from_url(redis_url)
-    app = create_app(Settings(redis_url=redis_url, key_prefix="full"))
-    web = app.test_client()
+    app = create_app(with_keys(Settings(redis_url=redis_url, key_prefix="full")))
+    web = keyed(app.test_client())
     event = {"type": "rating", "user_id": 1, "movie_id": 2, "rating": 4}
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", 1)  # below what Redis already uses: every write is refused
@@ -45,7 +46,7 @@ def test_while_redis_is_down_the_api_answers_503_with_retry_after(tmp_path):
     from tests.conftest import free_port
 
     handle = start_private(tmp_path, port=free_port())
-    web = create_app(Settings(redis_url=handle.url, key_prefix="down")).test_client()
+    web = keyed(create_app(with_keys(Settings(redis_url=handle.url, key_prefix="down"))).test_client())
     handle.process.kill()  # SIGKILL: no shutdown, no save
     handle.process.wait()
     for method, path, body in (("post", "/v1/events", {"type": "favourite", "user_id": 1,

@@ -14,6 +14,7 @@ from shared.data.events import Event
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
+from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
 PREFIX, LOCK_SECONDS = "kill", 2
@@ -47,7 +48,7 @@ def test_the_active_version_serves_on_and_the_dead_run_is_swept(redis_url, ml_la
     trainer.wait()
     assert dead and dead != serving and models.active_version() == serving
 
-    api = create_app(Settings(redis_url=redis_url, key_prefix=PREFIX)).test_client()
+    api = keyed(create_app(with_keys(Settings(redis_url=redis_url, key_prefix=PREFIX))).test_client())
     reply = api.get("/v1/users/1/recommendations?n=5")
     assert reply.status_code == 200 and reply.get_json()["model_version"] == serving
 

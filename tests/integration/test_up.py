@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -29,10 +30,23 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 90) -> Non
     raise AssertionError("movierec up was not ready in time")
 
 
+def post_event(port: int, key: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/events", method="POST",
+        data=b'{"type": "rating", "user_id": 1, "movie_id": 1, "rating": 4.5}',
+        headers={"Content-Type": "application/json", "X-API-Key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
 def test_a_second_terminal_finds_the_redis_make_run_started(tmp_path, tiny_data):
     assert find_redis_server(), "make test installs redis-server"
     var = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "MOVIEREC_WRITE_KEYS", "MOVIEREC_ADMIN_KEYS")}
     env.update(MOVIEREC_VAR_DIR=str(var), MOVIEREC_REDIS_PORT=str(free_port()),
                MOVIEREC_PREFIX="up-test", MOVIEREC_QUEUE="up-test", PYTHONUNBUFFERED="1")
     port = free_port()
@@ -42,7 +56,12 @@ def test_a_second_terminal_finds_the_redis_make_run_started(tmp_path, tiny_data)
     try:
         wait_ready(port, up)
         url = (var / REDIS_URL_FILE).read_text().strip()
-        assert url == f"redis://127.0.0.1:{env['MOVIEREC_REDIS_PORT']}/0"
+        password = (var / "redis.password").read_text().strip()
+        assert url == f"redis://movierec:{password}@127.0.0.1:{env['MOVIEREC_REDIS_PORT']}/0"
+        # the keys it made and printed are the ones the API takes, and it takes no other
+        keys = dict(line.split("=", 1) for line in (var / "api-keys.env").read_text().split())
+        assert post_event(port, keys["MOVIEREC_WRITE_KEYS"]) == 202
+        assert post_event(port, "a-key-nobody-made-up") == 401
         train = subprocess.run([sys.executable, "-m", "movierec", "train"], env=env,
                                capture_output=True, text=True, timeout=300)
         assert train.returncode == 0, train.stderr

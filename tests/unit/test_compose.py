@@ -26,13 +26,30 @@ def test_redis_has_aof_healthcheck_and_named_volume(compose):
     assert volume in compose["volumes"]
 
 
+def test_redis_lets_in_only_the_movierec_user_with_the_password_the_services_use(compose):
+    command = compose["services"]["redis"]["command"]
+    users = [command[i + 1:i + 3] for i, arg in enumerate(command) if arg == "--user"]
+    assert ["default", "off"] in users and ["movierec", "on"] in users
+    password = command[command.index("movierec") + 2]
+    assert password.startswith(">${REDIS_PASSWORD:?")
+    url = compose["x-movierec"]["environment"]["REDIS_URL"]
+    assert url.startswith("redis://movierec:${REDIS_PASSWORD:?") and url.endswith("@redis:6379/0")
+    assert "${REDIS_PASSWORD}" in compose["services"]["redis"]["healthcheck"]["test"]
+
+
+def test_the_api_keys_are_required_from_the_environment(compose):
+    environment = compose["x-movierec"]["environment"]
+    for name in ("MOVIEREC_WRITE_KEYS", "MOVIEREC_ADMIN_KEYS"):
+        assert environment[name] == f"${{{name}:?set {name}}}"
+
+
 def test_api_and_two_workers_come_from_the_one_dockerfile(compose):
     services = compose["services"]
     assert services["worker"]["deploy"]["replicas"] == 2
     for name in ("api", "worker"):
         assert services[name]["build"] == "."
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
-        assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
+        assert services[name]["environment"]["REDIS_URL"].endswith("@redis:6379/0")
 
 
 def test_every_service_command_is_a_real_movierec_command(compose):

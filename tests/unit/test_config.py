@@ -73,3 +73,44 @@ def test_bad_values_name_the_variable(env, message):
 def test_a_prefix_that_cannot_be_a_hash_tag_is_refused_by_name(prefix):
     with pytest.raises(config.ConfigError, match="MOVIEREC_PREFIX"):
         config.load({"MOVIEREC_PREFIX": prefix})
+
+
+def test_api_keys_are_comma_separated_by_kind():
+    settings = config.load({"MOVIEREC_WRITE_KEYS": " w-0123456789abcdef , w2-0123456789abcdef,",
+                            "MOVIEREC_ADMIN_KEYS": "a-0123456789abcdef"})
+    assert settings.write_keys == ("w-0123456789abcdef", "w2-0123456789abcdef")
+    assert settings.admin_keys == ("a-0123456789abcdef",) and settings.read_keys == ()
+    config.require_keys(settings)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "the API needs MOVIEREC_WRITE_KEYS and MOVIEREC_ADMIN_KEYS"),
+    ({"MOVIEREC_WRITE_KEYS": "w-0123456789abcdef"}, "the API needs"),
+    ({"MOVIEREC_WRITE_KEYS": "w-0123456789abcdef", "MOVIEREC_ADMIN_KEYS": "change-me"},
+     "MOVIEREC_ADMIN_KEYS holds a guessable key"),
+    ({"MOVIEREC_WRITE_KEYS": "short", "MOVIEREC_ADMIN_KEYS": "a-0123456789abcdef"},
+     "MOVIEREC_WRITE_KEYS holds a guessable key"),
+])
+def test_the_api_refuses_missing_or_guessable_keys(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.require_keys(config.load(env))
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"MOVIEREC_WRITE_KEYS": "two words"}, "MOVIEREC_WRITE_KEYS: keys must be printable ASCII"),
+    ({"MOVIEREC_RATE_LIMIT_PER_KEY": "lots"}, "MOVIEREC_RATE_LIMIT_PER_KEY must look like"),
+    ({"MOVIEREC_LOG_FORMAT": "xml"}, "MOVIEREC_LOG_FORMAT must be one of json, text"),
+    ({"MOVIEREC_ACCESS_LOG": "yes"}, "MOVIEREC_ACCESS_LOG must be one of on, off"),
+    ({"MOVIEREC_MAX_INBOX_AGE": "soon"}, "MOVIEREC_MAX_INBOX_AGE must be a duration"),
+])
+def test_bad_security_and_operations_settings_name_the_variable(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(env)
+
+
+def test_rate_limits_and_inbox_age_are_read():
+    settings = config.load({"MOVIEREC_RATE_LIMIT_PER_KEY": "50/second;2000/minute",
+                            "MOVIEREC_RATE_LIMIT_PER_ADDRESS": "5/second",
+                            "MOVIEREC_MAX_INBOX_AGE": "2m"})
+    assert settings.rate_limit_per_key == "50/second;2000/minute"
+    assert settings.rate_limit_per_address == "5/second" and settings.max_inbox_age == 120

@@ -1,13 +1,16 @@
 import json
+import time
 
 import pytest
 
 from api import create_app
+from tests.conftest import stored_keys
 from shared.config import Settings
 from shared.store.keys import Keys
 from shared.store.queue import DRAIN_EVENTS_JOB, events_queue
+from tests.keys import keyed, with_keys
 
-SETTINGS = Settings(key_prefix="t")
+SETTINGS = with_keys(Settings(key_prefix="t"))
 
 
 @pytest.fixture
@@ -31,16 +34,18 @@ def inbox(fake_redis):
 
 
 def test_one_event_goes_to_the_inbox_and_claims_a_drain_job(app, queue, fake_redis):
-    response = post(app.test_client(), {"type": "rating", "user_id": 1, "movie_id": 2,
+    response = post(keyed(app.test_client()), {"type": "rating", "user_id": 1, "movie_id": 2,
                                          "rating": 4.5, "ts": 10, "event_id": "e"})
     assert response.status_code == 202 and response.get_json() == {"accepted": 1}
-    assert inbox(fake_redis) == [["rating", "1", "2", 9, 10.0, "e"]]
+    (item,) = inbox(fake_redis)
+    assert item[:6] == ["rating", "1", "2", 9, 10.0, "e"]  # the wire form, then when accepted
+    assert abs(item[6] - time.time()) < 5
     assert queue.count == 1 and queue.jobs[0].func_name == DRAIN_EVENTS_JOB
     assert queue.jobs[0].args == []
 
 
 def test_many_requests_share_one_drain_job(app, queue, fake_redis):
-    client = app.test_client()
+    client = keyed(app.test_client())
     for movie in range(1, 6):
         assert post(client, {"type": "favourite", "user_id": 1, "movie_id": movie}).status_code == 202
     batch = [{"type": "favourite", "user_id": 2, "movie_id": m} for m in range(1, 1001)]
@@ -62,24 +67,24 @@ def test_many_requests_share_one_drain_job(app, queue, fake_redis):
 ])
 def test_bad_requests_are_400_naming_the_field_and_store_nothing(app, queue, fake_redis,
                                                                  body, field, index):
-    before = set(fake_redis.keys())
-    response = post(app.test_client(), body)
+    before = stored_keys(fake_redis)
+    response = post(keyed(app.test_client()), body)
     assert response.status_code == 400
     payload = response.get_json()
     assert payload["field"] == field and payload["reason"]
     assert payload.get("index") == index
-    assert queue.count == 0 and set(fake_redis.keys()) == before
+    assert queue.count == 0 and stored_keys(fake_redis) == before
     assert fake_redis.llen(Keys("t").inbox) == 0
 
 
 def test_wrong_content_type_is_400(app, queue):
-    response = app.test_client().post("/v1/events", data="x", content_type="text/plain")
+    response = keyed(app.test_client()).post("/v1/events", data="x", content_type="text/plain")
     assert response.status_code == 400 and response.get_json()["field"] == "body"
     assert queue.count == 0
 
 
 def test_body_over_one_mebibyte_is_413_as_json(app, queue):
-    response = post(app.test_client(), b"[" + b" " * (1024 * 1024) + b"]")
+    response = post(keyed(app.test_client()), b"[" + b" " * (1024 * 1024) + b"]")
     assert response.status_code == 413
     assert response.get_json()["error"] == "request_entity_too_large"
     assert queue.count == 0

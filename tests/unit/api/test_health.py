@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -5,14 +7,17 @@ from redis.retry import Retry
 
 from api import create_app
 from shared.config import Settings
+from shared.data.events import Event
 from shared.store.keys import Keys
+from shared.store.operations import Operations
 from shared.store.ratings import RatingStore
+from tests.keys import keyed, with_keys
 
 
 @pytest.fixture
 def client(fake_redis):
-    app = create_app(Settings(key_prefix="t"), redis_client=fake_redis)
-    return app.test_client()
+    app = create_app(with_keys(Settings(key_prefix="t")), redis_client=fake_redis)
+    return keyed(app.test_client())
 
 
 def test_healthz_answers_while_the_process_is_up(client):
@@ -35,10 +40,36 @@ def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redi
     assert response.status_code == 503
     assert response.get_json()["checks"]["model"].startswith("no active model")
     publish(tiny_bundle, store, ModelStore(fake_redis, Keys("t")), shrink=5.0, progress=False)
+    Operations(fake_redis, Keys("t")).beat("worker-1")
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"redis": "ok", "data": "400 movies",
-                                             "model": tiny_bundle.version}
+    assert response.get_json()["checks"] == {
+        "redis": "ok", "data": "400 movies", "model": tiny_bundle.version,
+        "workers": "1 alive", "inbox": "0 events waiting, the oldest for 0.0 s"}
+
+
+def test_readyz_fails_without_a_live_worker_or_with_an_old_backlog(client, fake_redis, tiny_data,
+                                                                   tiny_bundle):
+    from shared.store.importer import import_folder
+    from shared.store.models import ModelStore
+    from trainer.publish import publish
+
+    store = RatingStore(fake_redis, Keys("t"))
+    import_folder(tiny_data, store, progress=False)
+    publish(tiny_bundle, store, ModelStore(fake_redis, Keys("t")), shrink=5.0, progress=False)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["workers"].startswith("no worker alive")
+    Operations(fake_redis, Keys("t")).beat("worker-1")
+    assert client.get("/readyz").status_code == 200
+    limit = client.application.extensions["movierec"].settings.max_inbox_age
+    store.push([Event("rating", 1, 1, 8, 1.0)], now=time.time() - limit - 5)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["inbox"].startswith("1 events waiting, the oldest for 6")
+    assert f"over the {limit:g} s allowed" in response.get_json()["checks"]["inbox"]
+    store.drain()
+    assert client.get("/readyz").status_code == 200
 
 
 def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fake_redis,
@@ -58,6 +89,7 @@ def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fak
     assert response.status_code == 503  # nothing to serve at all
     assert "broken cannot be loaded" in response.get_json()["checks"]["model"]
     publish(tiny_bundle, store, models, shrink=5.0, progress=False)
+    Operations(fake_redis, Keys("t")).beat("worker-1")
     client.application.extensions["movierec"].models.check_every = 0
     assert client.get("/readyz").status_code == 200
     models.activate("broken")
@@ -69,7 +101,7 @@ def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fak
 
 def test_readyz_reports_unreachable_redis_without_a_traceback():
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-    client = create_app(Settings(), redis_client=dead).test_client()
+    client = keyed(create_app(with_keys(Settings()), redis_client=dead).test_client())
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.get_json()

@@ -2,9 +2,11 @@
 import pytest
 
 from api import create_app
+from tests.conftest import stored_keys
 from shared.config import Settings
 from shared.data.events import MAX_ID
 from tests.conftest import load_and_publish
+from tests.keys import ADMIN_KEY, keyed, with_keys
 
 
 @pytest.fixture(scope="module")
@@ -13,12 +15,12 @@ def world(tiny_data, tiny_bundle):
 
     client = fakeredis.FakeRedis()
     store = load_and_publish(client, "t", tiny_data, tiny_bundle)
-    return create_app(Settings(key_prefix="t"), redis_client=client).test_client(), store
+    return keyed(create_app(with_keys(Settings(key_prefix="t")), redis_client=client).test_client()), store
 
 
 def snapshot(store):
     r = store.redis
-    return (r.dbsize(), r.llen(store.keys.inbox), r.scard(store.keys.users),
+    return (len(stored_keys(r)), r.llen(store.keys.inbox), r.scard(store.keys.users),
             r.hlen(store.keys.deleted_users))
 
 
@@ -55,3 +57,15 @@ def test_an_event_stamped_in_the_year_3000_is_refused_and_nothing_is_stored(worl
     body = response.get_json()
     assert body["field"] == "ts" and body["index"] == 1 and "future" in body["reason"]
     assert snapshot(store) == before
+
+
+def test_movie_ids_from_other_scripts_and_unencodable_text_are_400(world):
+    client, store = world
+    assert client.get("/v1/movies/\u0663").get_json()["field"] == "movie_id"  # Arabic-Indic 3
+    assert client.get("/v1/movies/-1/similar").status_code == 400
+    admin = {"X-API-Key": ADMIN_KEY}
+    for body, field in (({"title": "\ud800"}, "title"),
+                        ({"title": "Fine", "tags": ["\udfff"]}, "tags")):
+        response = client.put("/v1/movies/777", json=body, headers=admin)
+        assert response.status_code == 400 and response.get_json()["field"] == field
+    assert store.movie(777) is None

@@ -5,6 +5,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_app
 from shared.config import Settings
 from tests.conftest import load_and_publish
+from tests.keys import keyed, with_keys
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def client(tiny_data, tiny_bundle):
 
     redis_client = fakeredis.FakeRedis()
     load_and_publish(redis_client, "t", tiny_data, tiny_bundle)
-    return create_app(Settings(key_prefix="t"), redis_client=redis_client).test_client()
+    return keyed(create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client).test_client())
 
 
 def scrape(client) -> dict:
@@ -49,3 +50,31 @@ def test_requests_events_and_the_model_move_the_figures(client, tiny_bundle):
     assert value(after, "movierec_dead_letter_items") == 0
     assert value(after, "movierec_active_model", version=tiny_bundle.version) == 1
     assert value(after, "movierec_model_trained_timestamp_seconds") == tiny_bundle.manifest["trained_at"]
+
+
+def test_the_workers_figures_come_from_redis(tiny_data, tiny_bundle):
+    import time
+
+    import fakeredis
+
+    from shared.data.events import Event
+    from shared.store.keys import Keys
+    from shared.store.operations import Operations
+    from shared.store.ratings import RatingStore
+
+    redis_client = fakeredis.FakeRedis()
+    load_and_publish(redis_client, "t", tiny_data, tiny_bundle)
+    web = create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client).test_client()
+    assert value(scrape(web), "movierec_workers_alive") == 0
+    operations, store = Operations(redis_client, Keys("t")), RatingStore(redis_client, Keys("t"))
+    operations.beat("w1")
+    store.push([Event("rating", 1, 2, 8, 1.0)], now=time.time() - 30)
+    for seconds in (0.002, 0.04):
+        operations.record_drain_batch(seconds)
+    samples = scrape(web)
+    assert value(samples, "movierec_workers_alive") == 1
+    assert 30 <= value(samples, "movierec_inbox_oldest_event_age_seconds") < 40
+    assert value(samples, "movierec_drain_batch_seconds_count") == 2
+    assert value(samples, "movierec_drain_batch_seconds_bucket", le="0.0025") == 1
+    assert value(samples, "movierec_drain_batch_seconds_bucket", le="+Inf") == 2
+    assert abs(value(samples, "movierec_drain_batch_seconds_sum") - 0.042) < 1e-9

@@ -7,10 +7,10 @@ from rq import SimpleWorker
 from api import create_app
 from shared.config import Settings
 from tests.conftest import load_and_publish
+from tests.keys import ADMIN_KEY, WRITE_KEY, with_keys
 
-SETTINGS = Settings(key_prefix="t", admin_key="secret", queue_name="q",
-                    k_range=(3, 6), min_cluster_size=4)
-ADMIN = {"X-Admin-Key": "secret"}
+SETTINGS = with_keys(Settings(key_prefix="t", queue_name="q", k_range=(3, 6), min_cluster_size=4))
+ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
 @pytest.fixture
@@ -41,9 +41,11 @@ def test_the_versions_are_listed_with_their_state_and_numbers(world):
                                           ("get", "/v1/admin/jobs/x")])
 def test_admin_routes_need_the_admin_key(world, method, path):
     client, svc, _ = world
-    for headers in ({}, {"X-Admin-Key": "wrong"}):
+    for headers in ({}, {"X-API-Key": "wrong"}):
         response = getattr(client, method)(path, headers=headers)
-        assert response.status_code == 401 and response.get_json()["field"] == "X-Admin-Key"
+        assert response.status_code == 401 and response.get_json()["field"] == "X-API-Key"
+    writer = getattr(client, method)(path, headers={"X-API-Key": WRITE_KEY})
+    assert writer.status_code == 403 and "admin key" in writer.get_json()["reason"]
     assert svc.retrain_queue.count == 0
 
 

@@ -158,3 +158,33 @@ def test_served_document_carries_the_event_schema(fake_redis):
     client = create_app(Settings(key_prefix="t"), redis_client=fake_redis).test_client()
     served = client.get("/openapi.json").get_json()
     assert served["components"]["schemas"]["Event"] == as_received(EVENT)
+
+
+def test_every_route_is_documented_with_the_access_and_limits_it_has(fake_redis):
+    """The document's security and refusals against what api.auth and api.limits enforce."""
+    import re
+
+    from api import auth, create_app, limits
+    from shared.config import Settings
+
+    app = create_app(Settings(key_prefix="t"), redis_client=fake_redis)
+    expected_security = {auth.OPEN: [], auth.READ: [{}, {"ApiKey": []}],
+                         auth.PRIVATE: [{"ApiKey": []}], auth.WRITE: [{"ApiKey": []}],
+                         auth.ADMIN: [{"ApiKey": []}]}
+    scheme = DOCUMENT["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", auth.HEADER)
+    routes = [(rule, method) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}]
+    assert len(routes) == sum(len(ops) for ops in DOCUMENT["paths"].values())
+    for rule, method in routes:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        operation = DOCUMENT["paths"][path][method.lower()]
+        access = auth.ACCESS[rule.endpoint]
+        where = f"{method} {path}"
+        assert operation["security"] == expected_security[access], where
+        assert ("401" in operation["responses"]) == (access != auth.OPEN), where
+        assert ("403" in operation["responses"]) == (access in (auth.WRITE, auth.ADMIN)), where
+        assert ("429" in operation["responses"]) == (rule.endpoint not in limits.UNLIMITED), where
+        assert not any(p["in"] == "header" for p in operation.get("parameters", [])), where
+        if rule.arguments or any(p["in"] == "query" for p in operation.get("parameters", [])):
+            assert "400" in operation["responses"], where

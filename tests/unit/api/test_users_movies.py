@@ -8,8 +8,9 @@ from shared.config import Settings
 from shared.data.events import Event
 from shared.store.cache import ComputedList, RecommendationCache
 from tests.conftest import load_and_publish
+from tests.keys import ADMIN_KEY, keyed, with_keys
 
-SETTINGS = Settings(key_prefix="t", admin_key="secret")
+SETTINGS = with_keys(Settings(key_prefix="t"))
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def world(tiny_data, tiny_bundle):
     client = fakeredis.FakeRedis()
     store = load_and_publish(client, "t", tiny_data, tiny_bundle)
     app = create_app(SETTINGS, redis_client=client)
-    return app.test_client(), store, tiny_bundle
+    return keyed(app.test_client()), store, tiny_bundle
 
 
 @pytest.fixture
@@ -148,17 +149,18 @@ def test_movie_lookup_search_popular_and_similar(world):
 def test_put_movie_needs_the_admin_key_and_valid_fields(world):
     client, store, _ = world
     body = {"title": "New Film", "genres": ["Drama"], "tags": ["slow"]}
-    assert client.put("/v1/movies/777777", json=body).status_code == 401
+    assert client.put("/v1/movies/777777", json=body, headers={"X-API-Key": ""}).status_code == 401
+    assert client.put("/v1/movies/777777", json=body).status_code == 403  # the write key
     assert client.put("/v1/movies/777777", json=body,
-                      headers={"X-Admin-Key": "wrong"}).status_code == 401
-    bad = client.put("/v1/movies/777777", json={"title": ""}, headers={"X-Admin-Key": "secret"})
+                      headers={"X-API-Key": "wrong"}).status_code == 401
+    bad = client.put("/v1/movies/777777", json={"title": ""}, headers={"X-API-Key": ADMIN_KEY})
     assert bad.status_code == 400 and bad.get_json()["field"] == "title"
     assert store.movie(777777) is None
-    created = client.put("/v1/movies/777777", json=body, headers={"X-Admin-Key": "secret"})
+    created = client.put("/v1/movies/777777", json=body, headers={"X-API-Key": ADMIN_KEY})
     assert created.status_code == 201 and created.get_json()["title"] == "New Film"
     assert client.get("/v1/movies?q=new film").get_json()["items"][0]["movie_id"] == 777777
     replaced = client.put("/v1/movies/777777", json=dict(body, title="Renamed"),
-                          headers={"X-Admin-Key": "secret"})
+                          headers={"X-API-Key": ADMIN_KEY})
     assert replaced.status_code == 200 and store.movie(777777)["title"] == "Renamed"
 
 

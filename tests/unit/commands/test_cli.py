@@ -3,6 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from movierec.cli import COMMANDS, main
+from tests.keys import KEYS_ENV
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -63,6 +64,8 @@ def test_serve_runs_gunicorn_with_the_configured_worker_class(monkeypatch):
     monkeypatch.setattr(serve.GunicornApp, "run", lambda self: ran.update(self.options))
     monkeypatch.setenv("API_WORKER_CLASS", "sync")
     monkeypatch.setenv("API_WORKERS", "4")
+    for name, value in KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
     assert CliRunner().invoke(main, ["serve", "--port", "8123"]).exit_code == 0
     assert ran["worker_class"] == "sync" and ran["workers"] == 4
     assert ran["bind"] == "0.0.0.0:8123"

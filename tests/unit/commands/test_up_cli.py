@@ -26,7 +26,7 @@ def test_up_asks_for_the_configured_private_redis(monkeypatch, tmp_path):
                      "maxmemory": "300mb"}
 
 
-def test_up_tries_the_given_redis_url_first(monkeypatch):
+def test_up_tries_the_given_redis_url_first(monkeypatch, tmp_path):
     asked = {}
 
     def no_redis(var_dir, port, url=None, allow_apt=True, maxmemory=None):
@@ -35,5 +35,46 @@ def test_up_tries_the_given_redis_url_first(monkeypatch):
 
     monkeypatch.setattr(redis_server, "ensure_redis", no_redis)
     monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("MOVIEREC_VAR_DIR", str(tmp_path))
     assert CliRunner().invoke(main, ["up"]).exit_code == 1
     assert asked == {"url": "redis://elsewhere:6379/0"}
+
+
+def no_redis_here(*args, **kwargs):
+    raise redis_server.RedisUnavailable("no Redis here")
+
+
+def test_up_makes_api_keys_once_and_keeps_them_private(monkeypatch, tmp_path):
+    monkeypatch.setattr(redis_server, "ensure_redis", no_redis_here)
+    for name in ("MOVIEREC_WRITE_KEYS", "MOVIEREC_ADMIN_KEYS", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOVIEREC_VAR_DIR", str(tmp_path))
+    CliRunner().invoke(main, ["up"])
+    keys_file = tmp_path / "api-keys.env"
+    first = keys_file.read_text()
+    assert keys_file.stat().st_mode & 0o077 == 0
+    keys = dict(line.split("=", 1) for line in first.splitlines())
+    assert set(keys) == {"MOVIEREC_WRITE_KEYS", "MOVIEREC_ADMIN_KEYS"}
+    assert all(len(key) >= 32 for key in keys.values()) and len(set(keys.values())) == 2
+    CliRunner().invoke(main, ["up"])
+    assert keys_file.read_text() == first
+
+
+def test_up_and_serve_refuse_a_guessable_key(monkeypatch, tmp_path):
+    monkeypatch.setattr(redis_server, "ensure_redis", no_redis_here)
+    monkeypatch.setenv("MOVIEREC_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("MOVIEREC_WRITE_KEYS", "a-long-enough-write-key")
+    monkeypatch.setenv("MOVIEREC_ADMIN_KEYS", "change-me")
+    for command in ("up", "serve"):
+        result = CliRunner().invoke(main, [command])
+        assert result.exit_code == 1, command
+        assert "MOVIEREC_ADMIN_KEYS holds a guessable key" in result.output, command
+        assert "no Redis here" not in result.output  # refused before anything starts
+
+
+def test_serve_refuses_to_start_without_keys(monkeypatch, tmp_path):
+    for name in ("MOVIEREC_WRITE_KEYS", "MOVIEREC_ADMIN_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "the API needs MOVIEREC_WRITE_KEYS and MOVIEREC_ADMIN_KEYS" in result.output

@@ -8,6 +8,7 @@ import pytest
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup, RecommendationCache
 from shared.store.keys import Keys
+from shared.store.operations import Operations
 from shared.store.trainer_lock import TrainerLock
 from shared.store.ratings import RatingStore
 
@@ -81,6 +82,7 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         lock = TrainerLock(fake_redis, KEYS)
         lock.acquire()
         lock.release()
+        Operations(fake_redis, KEYS).beat("w1")
 
     passed = keys_passed(fake_redis, every_call)
     assert set(passed) == set(SCRIPTS)

@@ -55,7 +55,7 @@ def test_a_poison_item_goes_to_the_dead_letters_and_the_rest_flows_on(world):
 
 def test_a_sweep_queues_a_drain_only_for_an_inbox_nobody_drains(world):
     store, queue = world
-    stores = jobs.Stores(store, None, None, queue)
+    stores = jobs.Stores(store, None, None, queue, None)
     assert jobs.sweep_inbox(stores) is False  # nothing waits
     store.push([Event("rating", 1, 10, 8, 100.0)])  # the push claimed it: a drain is on its way
     assert jobs.sweep_inbox(stores) is False

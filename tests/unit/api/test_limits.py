@@ -1,0 +1,56 @@
+"""Rate limits (api/limits.py): per key, else per client address; 429 with Retry-After."""
+import dataclasses
+
+import fakeredis
+
+from api import create_app
+from shared.config import Settings
+from tests.keys import ADMIN_KEY, WRITE_KEY, with_keys
+
+
+def limited_client(per_key="3/minute", per_address="2/minute"):
+    settings = dataclasses.replace(with_keys(Settings(key_prefix="t")),
+                                   rate_limit_per_key=per_key, rate_limit_per_address=per_address)
+    redis_client = fakeredis.FakeRedis()
+    return create_app(settings, redis_client=redis_client).test_client(), redis_client
+
+
+def test_a_key_over_its_limit_gets_429_with_retry_after():
+    client, _ = limited_client()
+    key = {"X-API-Key": WRITE_KEY}
+    statuses = [client.get("/v1/movies/popular", headers=key).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.get("/v1/movies/popular", headers=key)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61  # the window, rounded up
+    assert refused.get_json()["error"] == "rate_limited"
+    # another key, and the address without a key, have limits of their own
+    assert client.get("/v1/movies/popular", headers={"X-API-Key": ADMIN_KEY}).status_code == 200
+    assert client.get("/v1/movies/popular").status_code == 200
+
+
+def test_requests_without_a_key_are_limited_by_address():
+    client, _ = limited_client()
+    assert [client.get("/v1/movies/popular").status_code for _ in range(3)] == [200, 200, 429]
+    other = client.get("/v1/movies/popular", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+
+
+def test_guessing_keys_counts_against_the_address():
+    client, _ = limited_client()
+    guesses = [client.post("/v1/events", json={}, headers={"X-API-Key": f"guess-{i}"}).status_code
+               for i in range(3)]
+    assert guesses == [401, 401, 429]
+
+
+def test_probes_and_metrics_are_never_limited():
+    client, _ = limited_client(per_address="1/minute")
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+
+
+def test_the_counters_live_in_the_stores_redis_under_its_prefix():
+    client, redis_client = limited_client()
+    client.get("/v1/movies/popular")
+    assert any(key.startswith(b"{t}:ratelimit") for key in redis_client.keys())

@@ -1,0 +1,65 @@
+"""Logs as JSON lines (movierec/logs.py), and the API's access log with the request id."""
+import io
+import json
+import logging
+import logging.config
+
+import fakeredis
+import pytest
+
+from api import create_app
+from movierec.logs import log_config
+from shared import config
+from tests.keys import WRITE_KEY, with_keys
+
+
+@pytest.fixture
+def json_logs():
+    """Configure logging as `movierec serve` does, into a buffer; the lines, parsed."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    document = log_config(config.load({}), "api", filters=("api.request_id.LogFilter",))
+    buffer = io.StringIO()
+    document["handlers"]["stderr"]["stream"] = buffer
+    logging.config.dictConfig(document)
+
+    def lines():
+        return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+    yield lines
+    root.handlers[:], root.level = saved
+
+
+def test_a_log_line_is_one_json_object_naming_its_service(json_logs):
+    logging.getLogger("movierec.test").warning("disk %s", "full", extra={"free_bytes": 0})
+    (line,) = json_logs()
+    assert line["message"] == "disk full" and line["level"] == "WARNING"
+    assert line["logger"] == "movierec.test" and line["service"] == "api"
+    assert line["free_bytes"] == 0 and line["request_id"] is None and "time" in line
+
+
+def test_each_request_writes_an_access_line_with_its_request_id(json_logs):
+    app = create_app(with_keys(config.Settings(key_prefix="t")), redis_client=fakeredis.FakeRedis())
+    response = app.test_client().post("/v1/events", json={"type": "rating", "user_id": 1,
+                                                           "movie_id": 2, "rating": 4.0},
+                                      headers={"X-API-Key": WRITE_KEY, "X-Request-ID": "req-7"})
+    assert response.status_code == 202
+    access = [line for line in json_logs() if line["logger"] == "movierec.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["message"] == "POST /v1/events 202" and line["request_id"] == "req-7"
+    assert line["endpoint"] == "events.post_events" and line["status"] == 202
+    assert line["duration_ms"] >= 0 and len(line["key"]) == 12 and WRITE_KEY not in str(line)
+
+
+def test_the_access_log_can_be_turned_off(json_logs):
+    settings = config.load({"MOVIEREC_ACCESS_LOG": "off"})
+    app = create_app(with_keys(settings), redis_client=fakeredis.FakeRedis())
+    assert app.test_client().get("/healthz").status_code == 200
+    assert [line for line in json_logs() if line["logger"] == "movierec.access"] == []
+
+
+def test_text_logs_for_people():
+    settings = config.load({"MOVIEREC_LOG_FORMAT": "text"})
+    formatter = log_config(settings, "worker")["formatters"]["text"]
+    assert formatter["format"].startswith("%(asctime)s worker ")
