@@ -70,28 +70,29 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json.sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import (access_log, auth, events, health, metrics, models, movies, openapi,
-                     request_id, users)
-    from api.limits import init_limits
+    from api import events, health, metrics, models, movies, openapi, request_id, users
+    from api.access_log import AccessLog
+    from api.limits import RateLimits
     from api.params import InvalidParameter, invalid_parameter
 
     for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
     app.before_request(request_id.assign)
     app.before_request(metrics.start_timer)
-    if settings.access_log:
-        app.before_request(access_log.start_timer)
-        app.after_request(access_log.write)
-    init_limits(app, app.extensions["movierec"])  # before the keys: guessing keys is limited too
-    app.before_request(auth.check)
+    if settings.access_log and settings.log_level in ("DEBUG", "INFO"):
+        lines = app.extensions["access_log"] = AccessLog(
+            settings.log_format, app.extensions["movierec"].keyring.caller)
+        app.before_request(lines.start_timer)
+        app.after_request(lines.write)
+    # the limits before the keys, so that guessing keys is limited too
+    app.before_request(RateLimits(app.extensions["movierec"]).check)
+    app.before_request(app.extensions["movierec"].keyring.check)
     app.after_request(metrics.observe)
     app.after_request(request_id.echo)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.response is not None:  # built already (a 429 with its Retry-After)
-            return exc.response
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
 
     @app.errorhandler(StoreFull)

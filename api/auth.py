@@ -57,61 +57,56 @@ ACCESS = {
 
 
 class Keyring:
-    """The configured keys; :meth:`kind_of` compares a given key with every one of them in
+    """The configured keys; :meth:`identify` compares a given key with every one of them in
     constant time, so the answer's timing tells nothing about how much of a key was right."""
 
     def __init__(self, settings: Settings):
-        self._keys = [(key.encode(), kind)
-                      for kind, keys in ((Kind.READ, settings.read_keys),
-                                         (Kind.WRITE, settings.write_keys),
-                                         (Kind.ADMIN, settings.admin_keys))
-                      for key in keys]
+        kinds: dict[str, Kind] = {}
+        for kind, keys in ((Kind.READ, settings.read_keys), (Kind.WRITE, settings.write_keys),
+                           (Kind.ADMIN, settings.admin_keys)):
+            for key in keys:
+                kinds[key] = max(kind, kinds.get(key, kind))
+        # the id names a key in rate limits and logs without revealing it
+        self._keys = [(key.encode(), kind, hashlib.sha256(key.encode()).hexdigest()[:12])
+                      for key, kind in kinds.items()]
         self.reads_open = not settings.read_keys
 
-    def kind_of(self, given: str) -> Kind | None:
-        given_bytes = given.encode()
-        found = None
-        for key, kind in self._keys:
+    def identify(self, given: str) -> tuple[Kind | None, str | None]:
+        """The kind and id of the key ``given``; (None, None) for no configured key."""
+        given_bytes, found = given.encode(), (None, None)
+        for key, kind, key_id in self._keys:
             if hmac.compare_digest(given_bytes, key):
-                found = kind if found is None else max(found, kind)
+                found = (kind, key_id)
         return found
 
+    def caller(self) -> tuple[Kind | None, str | None]:
+        """The request's key kind and id; (None, None) without a valid key. Looked up once
+        per request."""
+        context = g._get_current_object()
+        found = getattr(context, "api_key", None)
+        if found is None:
+            given = request.headers.get(HEADER)
+            found = context.api_key = self.identify(given) if given else (None, None)
+        return found
 
-def caller() -> tuple[Kind | None, str | None]:
-    """The request's key kind and an id naming the key without revealing it (for rate limits
-    and logs); (None, None) without a valid key. Looked up once per request."""
-    if "api_key" not in g:
-        given = request.headers.get(HEADER, "")
-        kind = _keyring().kind_of(given) if given else None
-        key_id = hashlib.sha256(given.encode()).hexdigest()[:12] if kind is not None else None
-        g.api_key = (kind, key_id)
-    return g.api_key
-
-
-def check():
-    """before_request: None to go on, or the 401/403 answer."""
-    required = ACCESS.get(request.endpoint or "", ADMIN if request.endpoint else OPEN)
-    if required == OPEN:
-        return None
-    given = bool(request.headers.get(HEADER))
-    kind, _ = caller()
-    if given and kind is None:
-        return _refuse(401, "unauthorized", "unknown key")
-    if required == READ and _keyring().reads_open:
-        return None
-    if kind is None:
-        return _refuse(401, "unauthorized", "this needs a key: send it in header X-API-Key")
-    if required in (READ, PRIVATE) or kind >= required:
-        return None
-    return _refuse(403, "forbidden", f"a {kind.name.lower()} key may not do this; it needs "
-                                     f"a{'n' if required == ADMIN else ''} "
-                                     f"{Kind(required).name.lower()} key")
-
-
-def _keyring() -> Keyring:
-    from api.services import services
-
-    return services().keyring
+    def check(self):
+        """before_request: None to go on, or the 401/403 answer."""
+        endpoint = request.endpoint
+        required = ACCESS.get(endpoint, ADMIN) if endpoint else OPEN
+        if required == OPEN:
+            return None
+        kind, _ = self.caller()
+        if kind is None and request.headers.get(HEADER):
+            return _refuse(401, "unauthorized", "unknown key")
+        if required == READ and self.reads_open:
+            return None
+        if kind is None:
+            return _refuse(401, "unauthorized", "this needs a key: send it in header X-API-Key")
+        if required in (READ, PRIVATE) or kind >= required:
+            return None
+        return _refuse(403, "forbidden", f"a {kind.name.lower()} key may not do this; it needs "
+                                         f"a{'n' if required == ADMIN else ''} "
+                                         f"{Kind(required).name.lower()} key")
 
 
 def _refuse(status: int, error: str, reason: str):

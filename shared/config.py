@@ -175,7 +175,7 @@ class Settings:
     read_keys: tuple[str, ...] = ()
     write_keys: tuple[str, ...] = ()
     admin_keys: tuple[str, ...] = ()
-    # flask-limiter limits ("100/second", "6000/minute"; several joined by ';'): a request with a
+    # rate limits ("100/second", "6000/minute"; several joined by ';'): a request with a
     # key counts against its key, one without against its client address
     rate_limit_per_key: str = "1000/second"
     rate_limit_per_address: str = "100/second"

@@ -29,6 +29,18 @@ def get_recommendations(port: int, user: int) -> tuple[int, bytes]:
     return http_request(port, "GET", f"/v1/users/{user}/recommendations?n=10")
 
 
+def scrape_metrics(port: int) -> dict[tuple, float]:
+    """GET /metrics: sample (name, sorted labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = http_request(port, "GET", "/metrics")
+    if status != 200:
+        raise RuntimeError(f"GET /metrics answered {status}")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode())
+            for s in family.samples}
+
+
 def wait_http(port: int, path: str, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -133,6 +133,11 @@ def rps_table(results: dict) -> list[str]:
     out.append("- req/s against the hello world's: " + ", ".join(
         f"{name} {_median_of(runs[f'{name}@{conns}'], 'rps') / hello:.3f}"
         for name in ("event", "cached", "computed")))
+    moved = results["rps"].get("metrics")
+    if moved:
+        out.append("- `GET /metrics` over the runs: " + "; ".join(
+            f"{label} {'+' if kind == 'delta' else ''}{value:,.{3 if value % 1 else 0}f}"
+            for label, kind, value in moved))
     return out
 
 

@@ -2,7 +2,7 @@
 recommendation GETs (cache warm and computed), wrk runs interleaved over rounds."""
 from __future__ import annotations
 
-from .http_client import get_recommendations
+from .http_client import get_recommendations, scrape_metrics
 from .load import WRK_RUNS, run_wrk
 from .pipeline import delete_matching
 from .processes import Context
@@ -22,6 +22,7 @@ def phase_rps(ctx: Context) -> None:
     runs = {f"{name}@{c}": [] for name in WRK_RUNS for c in (conns, API_WORKERS)}
     cpu = {name: [] for name in runs}
     drains = []
+    metrics_before = scrape_metrics(ctx.api_port)
     for round_no in range(args.rounds):
         print(f"  round {round_no + 1}: one GET per user ({len(ctx.users)}) to warm the API's "
               f"recommendation cache", flush=True)
@@ -44,4 +45,32 @@ def phase_rps(ctx: Context) -> None:
                     jobs = len(ctx.pipeline.finished_ids() - finished_before)
                     drains.append({"events": result["requests"], "waiting": waiting,
                                    "drain_s": drained, "jobs": jobs})
-    ctx.results["rps"] = {"runs": runs, "cpu": cpu, "event_drains": drains}
+    ctx.results["rps"] = {"runs": runs, "cpu": cpu, "event_drains": drains,
+                          "metrics": metrics_moved(metrics_before, scrape_metrics(ctx.api_port))}
+
+
+# what GET /metrics shows of the runs: (label, sample name, labels, kind) ("delta": how much it
+# moved over the runs; "now": its value at the end)
+WATCHED = (
+    ("POST /v1/events answered 202", "movierec_http_requests_total",
+     {"endpoint": "events.post_events", "method": "POST", "status": "202"}, "delta"),
+    ("GET recommendations answered 200", "movierec_http_requests_total",
+     {"endpoint": "users.recommendations", "method": "GET", "status": "200"}, "delta"),
+    ("events accepted", "movierec_events_accepted_total", {}, "delta"),
+    ("events applied", "movierec_events_applied_total", {}, "delta"),
+    ("batches applied (drain histogram)", "movierec_drain_batch_seconds_count", {}, "delta"),
+    ("seconds spent applying them", "movierec_drain_batch_seconds_sum", {}, "delta"),
+    ("events waiting at the end", "movierec_inbox_events", {}, "now"),
+    ("age of the oldest waiting event, s", "movierec_inbox_oldest_event_age_seconds", {}, "now"),
+    ("workers alive", "movierec_workers_alive", {}, "now"),
+)
+
+
+def metrics_moved(before: dict, after: dict) -> list[tuple[str, str, float]]:
+    """The WATCHED figures: (label, kind, value)."""
+    out = []
+    for label, name, labels, kind in WATCHED:
+        key = (name, tuple(sorted(labels.items())))
+        value = after.get(key, 0.0) - (before.get(key, 0.0) if kind == "delta" else 0.0)
+        out.append((label, kind, value))
+    return out

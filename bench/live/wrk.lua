@@ -24,9 +24,12 @@ end
 
 function init(args)
   mode = args[1] or "hello"
+  -- a table given to wrk.format replaces wrk.headers (-H, e.g. Connection: close): merge them
+  for name, value in pairs(wrk.headers) do
+    headers[name], json_headers[name] = value, value
+  end
   if args[3] then
-    headers["X-API-Key"] = args[3]
-    json_headers["X-API-Key"] = args[3]
+    headers["X-API-Key"], json_headers["X-API-Key"] = args[3], args[3]
   end
   if args[2] then
     local f = assert(io.open(args[2], "r"))

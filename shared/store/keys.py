@@ -152,10 +152,10 @@ class Keys:
         return f"{self.base}:trainer:lock"
 
     # operations
-    @property
-    def rate_limits(self) -> str:
-        """prefix of flask-limiter's counters (one per key or client address and window)"""
-        return f"{self.base}:ratelimit"
+    def rate_limit_counter(self, client: str, limit: str, window_start: int) -> str:
+        """counter of the requests ``client`` (``key:<id>`` or ``address:<ip>``) made in the
+        window of ``limit`` (e.g. ``1000/1s``) that starts at ``window_start``"""
+        return f"{self.base}:ratelimit:{client}:{limit}:{window_start}"
 
     @property
     def workers(self) -> str:

@@ -1,14 +1,20 @@
-"""Where flask-limiter keeps its counters: the store's Redis, under the store's prefix."""
+"""The rate limiter's shared counters: one per client (key or address), limit and window."""
 from __future__ import annotations
 
 import redis
 
+from shared.store.client import lua_script
 from shared.store.keys import Keys
 
 
-def limiter_storage(client: redis.Redis, keys: Keys) -> dict:
-    """flask-limiter's storage settings: its counters on ``client``'s connections (one pool to
-    reconnect after a Redis restart, not two), named under ``keys.rate_limits``."""
-    return {"storage_uri": "redis://",
-            "storage_options": {"connection_pool": client.connection_pool,
-                                "key_prefix": keys.rate_limits}}
+class RequestCounters:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.keys = keys
+        self._add = lua_script(client, "rate_limits.lua")
+
+    def add(self, admitted: dict[str, tuple[int, int]]) -> dict[str, int]:
+        """Add ``admitted`` (counter name -> (requests, seconds its window lasts)) in one call;
+        each counter's total across every API process."""
+        names = list(admitted)
+        args = [x for name in names for x in admitted[name]]
+        return dict(zip(names, (int(t) for t in self._add(keys=names, args=args))))

@@ -21,6 +21,7 @@ from tests.keys import KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
 PREFIX = "served"
+ANONYMOUS_LIMIT = 6  # requests a minute from an address without a key
 
 
 def free_port() -> int:
@@ -29,15 +30,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def call(port, method, path, body=None):
+def call(port, method, path, body=None, request_id=None, key=WRITE_KEY, reply_headers=False):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        headers = {"X-API-Key": WRITE_KEY}
+        headers = {**({"X-API-Key": key} if key else {}),
+                   **({"X-Request-ID": request_id} if request_id else {})}
         if body is not None:
             headers["Content-Type"] = "application/json"
         conn.request(method, path, body=None if body is None else json.dumps(body),
                      headers=headers)
         response = conn.getresponse()
+        if reply_headers:
+            return response.status, response.read(), dict(response.getheaders())
         return response.status, response.read()
     finally:
         conn.close()
@@ -48,7 +52,8 @@ def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
     client = redis.Redis.from_url(redis_url)
     store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     port = free_port()
-    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX)
+    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX,
+               MOVIEREC_RATE_LIMIT_PER_ADDRESS=f"{ANONYMOUS_LIMIT}/minute")
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
@@ -70,14 +75,14 @@ def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
                 pass
             assert time.monotonic() < deadline, "movierec serve did not become ready"
             time.sleep(0.1)
-        yield port, store, env
+        yield port, store, env, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
 def test_concurrent_single_event_posts_are_each_applied_once(served):
-    port, store, env = served
+    port, store, env, _ = served
     events = [{"type": "rating", "user_id": 9_000_000 + i % 20, "movie_id": movie,
                "rating": 0.5 + (i % 10) / 2, "event_id": f"served-{i}"}
               for i, movie in enumerate(int(m) for m in store.redis.hkeys(store.keys.movies)[:200])]
@@ -97,7 +102,7 @@ def test_concurrent_single_event_posts_are_each_applied_once(served):
 
 
 def test_a_cached_recommendation_is_served_as_computed(served):
-    port, store, _ = served
+    port, store, _, _ = served
     user = next(iter(store.iter_user_ids()))
     first = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
     assert store.redis.exists(store.keys.recommendations_cache(user))
@@ -113,7 +118,7 @@ def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundl
     from shared.store.models import ModelStore
     from trainer.publish import publish
 
-    port, store, env = served
+    port, store, env, _ = served
     models = ModelStore(store.redis, store.keys)
     users = sorted(store.iter_user_ids())[:40]
 
@@ -131,3 +136,37 @@ def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundl
     assert rollback.returncode == 0, rollback.stderr
     time.sleep(1.05)  # each process checks the active pointer at least once a second
     assert versions_served() == {tiny_bundle.version}
+
+
+def test_the_access_log_is_json_lines_with_the_request_id(served):
+    port, store, _, log = served
+    user = next(iter(store.iter_user_ids()))
+    assert call(port, "GET", f"/v1/users/{user}/recommendations", request_id="trace-me-1")[0] == 200
+    deadline, line = time.monotonic() + 5, None
+    while line is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for text in log.read_text(errors="replace").splitlines():
+            if "trace-me-1" in text:
+                line = json.loads(text)
+    assert line is not None, "no access line within 5 s"
+    assert line["logger"] == "movierec.access" and line["status"] == 200
+    assert line["endpoint"] == "users.recommendations" and line["request_id"] == "trace-me-1"
+
+
+def test_keys_and_limits_across_the_api_processes(served):
+    port, _, _, _ = served
+    event = {"type": "rating", "user_id": 9_100_000, "movie_id": 1, "rating": 4.0}
+    assert call(port, "POST", "/v1/events", event, key=None)[0] == 401
+    assert call(port, "POST", "/v1/events", event, key=KEYS_ENV["MOVIEREC_ADMIN_KEYS"])[0] == 202
+    assert call(port, "PUT", "/v1/movies/1", {"title": "x"})[0] == 403  # the write key
+    # without a key, the address's limit holds over both gunicorn processes (the POST without
+    # a key counts too); a process that has not synced for 0.1 s learns the count first
+    statuses = []
+    for _ in range(ANONYMOUS_LIMIT + 3):
+        statuses.append(call(port, "GET", "/v1/movies/popular", key=None, reply_headers=True))
+        time.sleep(0.11)
+    codes = [status for status, _, _ in statuses]
+    assert codes == [200] * (ANONYMOUS_LIMIT - 1) + [429] * 4, codes
+    status, body, headers = statuses[-1]
+    assert json.loads(body)["error"] == "rate_limited" and 1 <= int(headers["Retry-After"]) <= 61
+    assert call(port, "GET", "/v1/movies/popular")[0] == 200  # a key has a limit of its own

@@ -53,4 +53,16 @@ def test_probes_and_metrics_are_never_limited():
 def test_the_counters_live_in_the_stores_redis_under_its_prefix():
     client, redis_client = limited_client()
     client.get("/v1/movies/popular")
-    assert any(key.startswith(b"{t}:ratelimit") for key in redis_client.keys())
+    assert any(key.startswith(b"{t}:ratelimit:address:") for key in redis_client.keys())
+
+
+def test_the_api_processes_share_one_count_give_or_take_a_tenth_each():
+    redis_client = fakeredis.FakeRedis()
+    settings = dataclasses.replace(with_keys(Settings(key_prefix="t")),
+                                   rate_limit_per_key="50/minute")
+    processes = [create_app(settings, redis_client=redis_client).test_client() for _ in range(2)]
+    key = {"X-API-Key": WRITE_KEY}
+    statuses = [processes[i % 2].get("/v1/movies/popular", headers=key).status_code
+                for i in range(90)]
+    assert 50 <= statuses.count(200) <= 50 + 2 * 5  # alone, each would admit 50
+    assert statuses[-10:] == [429] * 10

@@ -38,25 +38,41 @@ def test_a_log_line_is_one_json_object_naming_its_service(json_logs):
     assert line["free_bytes"] == 0 and line["request_id"] is None and "time" in line
 
 
-def test_each_request_writes_an_access_line_with_its_request_id(json_logs):
-    app = create_app(with_keys(config.Settings(key_prefix="t")), redis_client=fakeredis.FakeRedis())
-    response = app.test_client().post("/v1/events", json={"type": "rating", "user_id": 1,
-                                                           "movie_id": 2, "rating": 4.0},
-                                      headers={"X-API-Key": WRITE_KEY, "X-Request-ID": "req-7"})
-    assert response.status_code == 202
-    access = [line for line in json_logs() if line["logger"] == "movierec.access"]
-    assert len(access) == 1
-    line = access[0]
+def access_lines(settings, call) -> list[str]:
+    app = create_app(with_keys(settings), redis_client=fakeredis.FakeRedis())
+    access_log = app.extensions.get("access_log")
+    if access_log is not None:
+        access_log.stream = io.StringIO()
+    call(app.test_client())
+    if access_log is None:
+        return []
+    assert access_log.stream.getvalue() == ""  # gathered, not yet written
+    access_log.flush()
+    return access_log.stream.getvalue().splitlines()
+
+
+def test_each_request_writes_an_access_line_with_its_request_id():
+    def post(client):
+        response = client.post("/v1/events", json={"type": "rating", "user_id": 1, "movie_id": 2,
+                                                   "rating": 4.0},
+                               headers={"X-API-Key": WRITE_KEY, "X-Request-ID": "req-7"})
+        assert response.status_code == 202
+
+    (line,) = [json.loads(text) for text in access_lines(config.Settings(key_prefix="t"), post)]
     assert line["message"] == "POST /v1/events 202" and line["request_id"] == "req-7"
+    assert line["logger"] == "movierec.access" and line["service"] == "api"
     assert line["endpoint"] == "events.post_events" and line["status"] == 202
     assert line["duration_ms"] >= 0 and len(line["key"]) == 12 and WRITE_KEY not in str(line)
 
 
-def test_the_access_log_can_be_turned_off(json_logs):
-    settings = config.load({"MOVIEREC_ACCESS_LOG": "off"})
-    app = create_app(with_keys(settings), redis_client=fakeredis.FakeRedis())
-    assert app.test_client().get("/healthz").status_code == 200
-    assert [line for line in json_logs() if line["logger"] == "movierec.access"] == []
+def test_the_access_log_follows_the_format_and_can_be_turned_off():
+    def get(client):
+        assert client.get("/healthz").status_code == 200
+
+    (text,) = access_lines(config.load({"MOVIEREC_LOG_FORMAT": "text"}), get)
+    assert text.endswith(" api INFO movierec.access: GET /healthz 200")
+    assert access_lines(config.load({"MOVIEREC_ACCESS_LOG": "off"}), get) == []
+    assert access_lines(config.load({"MOVIEREC_LOG_LEVEL": "WARNING"}), get) == []
 
 
 def test_text_logs_for_people():

@@ -9,6 +9,7 @@ from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup, RecommendationCache
 from shared.store.keys import Keys
 from shared.store.operations import Operations
+from shared.store.rate_limits import RequestCounters
 from shared.store.trainer_lock import TrainerLock
 from shared.store.ratings import RatingStore
 
@@ -60,6 +61,8 @@ def keys_passed(client, run) -> dict[str, list[str]]:
     names[KEYS.recommendations_cache(1)] = "recommendations_cache"
     names[KEYS.user(1)] = "user"
     names[KEYS.assignments("v1")] = "assignments"
+    for limit in ("5/1s", "9/60s"):
+        names[KEYS.rate_limit_counter("key:k", limit, 0)] = "rate_limit_counter"
     seen, evalsha = {}, client.evalsha
 
     def spy(sha, numkeys, *args):
@@ -69,6 +72,10 @@ def keys_passed(client, run) -> dict[str, list[str]]:
     client.evalsha = spy
     run()
     return seen
+
+
+# Scripts that take a list of like keys, of any length, rather than named ones.
+KEY_LISTS = {"rate_limits.lua": "rate_limit_counter"}
 
 
 def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis):
@@ -83,11 +90,17 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         lock.acquire()
         lock.release()
         Operations(fake_redis, KEYS).beat("w1")
+        RequestCounters(fake_redis, KEYS).add({KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
+                                               KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})
 
     passed = keys_passed(fake_redis, every_call)
     assert set(passed) == set(SCRIPTS)
     for script, names in passed.items():
-        assert unpacked_keys(LUA.joinpath(script).read_text()) == names, script
+        if script in KEY_LISTS:
+            assert set(names) == {KEY_LISTS[script]}, script
+            assert "unpack(KEYS)" not in LUA.joinpath(script).read_text()
+        else:
+            assert unpacked_keys(LUA.joinpath(script).read_text()) == names, script
 
 
 def test_the_templates_the_ratings_script_uses_are_those_keys_gives():
