@@ -78,6 +78,8 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
     app.before_request(request_id.assign)
+    for handler in logging.getLogger().handlers:  # (added here, after gunicorn's fork: see
+        handler.addFilter(request_id.LOG_FILTER)  # movierec.commands.connect for why)
     app.before_request(metrics.start_timer)
     if settings.access_log and settings.log_level in ("DEBUG", "INFO"):
         lines = app.extensions["access_log"] = AccessLog(

@@ -39,3 +39,6 @@ class LogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current()
         return True
+
+
+LOG_FILTER = LogFilter()

@@ -5,6 +5,7 @@ Every service reads its settings through :func:`load`; defaults run on one machi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,15 +114,17 @@ def _keys(env, name: str) -> tuple[str, ...]:
     return keys
 
 
-def _rate_limit(env, name: str, default: str) -> str:
-    from limits import parse_many
+# What the limits library (api/limits.py) parses: "1000/second", "6000 per minute", "50/2 minutes",
+# several joined by ';'. Checked here without importing it: it imports ssl, which the gunicorn
+# master must not load before its gevent workers patch it.
+_RATE_LIMIT = re.compile(r"\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*")
 
+
+def _rate_limit(env, name: str, default: str) -> str:
     raw = (env.get(name) or "").strip() or default
-    try:
-        parse_many(raw)
-    except ValueError:
+    if not all(_RATE_LIMIT.fullmatch(part) for part in re.split(r"[;,|]", raw)):
         raise ConfigError(f"{name} must look like '100/second' or '6000/minute;100/second', "
-                          f"got {raw!r}") from None
+                          f"got {raw!r}")
     return raw
 
 

@@ -56,11 +56,14 @@ def command(host: str, port: int | None, workers: int | None, worker_class: str 
     options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers,
                                worker_class or settings.api_worker_class)
     options["child_exit"] = _forget_dead_worker
-    options["logconfig_dict"] = log_config(settings, "api", filters=("api.request_id.LogFilter",))
+    options["logconfig_dict"] = log_config(settings, "api")
     with tempfile.TemporaryDirectory(prefix="movierec-metrics-") as folder:
         # read by prometheus-client in each worker, which the master forks after this
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        GunicornApp(_create_app, options).run()
+        try:
+            GunicornApp(_create_app, options).run()
+        finally:  # the folder goes: so must its name (a caller in the same process would read it)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def _forget_dead_worker(server, worker) -> None:

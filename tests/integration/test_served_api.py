@@ -151,6 +151,8 @@ def test_the_access_log_is_json_lines_with_the_request_id(served):
     assert line is not None, "no access line within 5 s"
     assert line["logger"] == "movierec.access" and line["status"] == 200
     assert line["endpoint"] == "users.recommendations" and line["request_id"] == "trace-me-1"
+    # the master loaded nothing that gevent's workers patch afterwards (ssl via redis)
+    assert "MonkeyPatchWarning" not in log.read_text(errors="replace")
 
 
 def test_keys_and_limits_across_the_api_processes(served):

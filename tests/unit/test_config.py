@@ -114,3 +114,22 @@ def test_rate_limits_and_inbox_age_are_read():
                             "MOVIEREC_MAX_INBOX_AGE": "2m"})
     assert settings.rate_limit_per_key == "50/second;2000/minute"
     assert settings.rate_limit_per_address == "5/second" and settings.max_inbox_age == 120
+
+
+@pytest.mark.parametrize("text", ["1000/second", "6000 per minute", "50/2 minutes",
+                                  "10 per 2 hours;5/day", "1/sec", "lots", "5/fortnight",
+                                  "100/second;", "3 per"])
+def test_rate_limits_are_checked_as_the_limits_library_parses_them(text):
+    from limits import parse_many
+
+    try:
+        parse_many(text)
+        parsed = True
+    except ValueError:
+        parsed = False
+    try:
+        config.load({"MOVIEREC_RATE_LIMIT_PER_KEY": text})
+        accepted = True
+    except config.ConfigError:
+        accepted = False
+    assert accepted == parsed
