@@ -9,24 +9,22 @@ from shared.config import Settings
 FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def log_config(settings: Settings, service: str, filters: tuple[str, ...] = ()) -> dict:
+def log_config(settings: Settings, service: str) -> dict:
     """A ``logging.config.dictConfig`` document (gunicorn takes it as ``logconfig_dict``):
     the root logger and gunicorn's error log on stderr, in the configured format, each line
-    naming ``service``; ``filters`` are dotted paths of logging.Filter classes to add (the
-    API's adds the request id). gunicorn's own access log stays off: the API writes its own,
-    with the request id and the endpoint (api/access_log.py)."""
+    naming ``service`` (the API adds the request id to its handler, api/app.py). gunicorn's own
+    access log stays off: the API writes its own, with the request id and the endpoint
+    (api/access_log.py)."""
     formatter = {"json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": FIELDS,
                           "rename_fields": {"asctime": "time", "levelname": "level",
                                             "name": "logger"},
                           "static_fields": {"service": service}},
                  "text": {"format": f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"}}
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-               "formatter": settings.log_format,
-               "filters": [f"f{i}" for i in range(len(filters))]}
+               "formatter": settings.log_format}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {f"f{i}": {"()": path} for i, path in enumerate(filters)},
         "formatters": {settings.log_format: formatter[settings.log_format]},
         "handlers": {"stderr": handler},
         "root": {"handlers": ["stderr"], "level": settings.log_level},

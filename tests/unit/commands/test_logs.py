@@ -18,7 +18,7 @@ def json_logs():
     """Configure logging as `movierec serve` does, into a buffer; the lines, parsed."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    document = log_config(config.load({}), "api", filters=("api.request_id.LogFilter",))
+    document = log_config(config.load({}), "api")
     buffer = io.StringIO()
     document["handlers"]["stderr"]["stream"] = buffer
     logging.config.dictConfig(document)
@@ -35,7 +35,16 @@ def test_a_log_line_is_one_json_object_naming_its_service(json_logs):
     (line,) = json_logs()
     assert line["message"] == "disk full" and line["level"] == "WARNING"
     assert line["logger"] == "movierec.test" and line["service"] == "api"
-    assert line["free_bytes"] == 0 and line["request_id"] is None and "time" in line
+    assert line["free_bytes"] == 0 and "time" in line
+
+
+def test_the_apis_log_lines_name_their_request(json_logs):
+    app = create_app(with_keys(config.Settings(key_prefix="t")), redis_client=fakeredis.FakeRedis())
+    with app.test_request_context(headers={"X-Request-ID": "req-9"}):
+        app.preprocess_request()
+        logging.getLogger("api.test").error("something failed")
+    (line,) = json_logs()
+    assert line["message"] == "something failed" and line["request_id"] == "req-9"
 
 
 def access_lines(settings, call) -> list[str]:
