@@ -1,5 +1,8 @@
 """The drain job on fakeredis (it runs the real scripts): poison items go to the dead letters,
 the rest flows on, and a replay applies them once the cause is fixed."""
+import time
+from types import SimpleNamespace
+
 import pytest
 from rq import SimpleWorker
 
@@ -18,7 +21,10 @@ def world(fake_redis, monkeypatch):
     monkeypatch.setenv("MOVIEREC_PREFIX", "p")
     monkeypatch.setenv("MOVIEREC_QUEUE", "p")
     monkeypatch.setattr(jobs, "_stores", {})
-    monkeypatch.setattr(jobs.time, "sleep", lambda seconds: None)
+    # no pauses between attempts, in this module only (not time.sleep for every thread)
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(
+        sleep=lambda seconds: None, monotonic=time.monotonic, perf_counter=time.perf_counter,
+        time=time.time))
     queue = events_queue(fake_redis, Settings(key_prefix="p", queue_name="p"))
     return RatingStore(fake_redis, KEYS), queue
 
