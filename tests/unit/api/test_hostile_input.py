@@ -1,11 +1,12 @@
-"""Hostile paths, queries and events: a 400 naming the field, and nothing stored (fakeredis)."""
+"""Hostile paths, queries and events (many found by the fuzzing): a 400 naming the field, never
+a 500 nor another id than the one written, and nothing stored (fakeredis)."""
 import pytest
 
 from api import create_app
-from tests.conftest import stored_keys
 from shared.config import Settings
 from shared.data.events import MAX_ID
-from tests.conftest import load_and_publish
+from shared.store.client import StoreFull
+from tests.conftest import load_and_publish, stored_keys
 from tests.keys import ADMIN_KEY, keyed, with_keys
 
 
@@ -15,13 +16,14 @@ def world(tiny_data, tiny_bundle):
 
     client = fakeredis.FakeRedis()
     store = load_and_publish(client, "t", tiny_data, tiny_bundle)
-    return keyed(create_app(with_keys(Settings(key_prefix="t")), redis_client=client).test_client()), store
+    app = create_app(with_keys(Settings(key_prefix="t")), redis_client=client)
+    return keyed(app.test_client()), store, app
 
 
 def snapshot(store):
     r = store.redis
     return (len(stored_keys(r)), r.llen(store.keys.inbox), r.scard(store.keys.users),
-            r.hlen(store.keys.deleted_users))
+            r.hlen(store.keys.deleted_users), store.user_ratings(1), store.user_ratings(3))
 
 
 @pytest.mark.parametrize("method, path, field", [
@@ -37,9 +39,22 @@ def snapshot(store):
     ("get", "/v1/users/1/recommendations?n=%D9%A3", "n"),
     ("get", "/v1/users/1/recommendations?n=1e3", "n"),
     ("get", "/v1/movies/popular?n=-1", "n"),
+    ("get", "/v1/users/%D9%A3/recommendations", "user_id"),   # Arabic-Indic 3: was user 3
+    ("get", "/v1/users/%D9%A3", "user_id"),
+    ("delete", "/v1/users/%D9%A3", "user_id"),
+    ("delete", "/v1/users/1/ratings/%D9%A3", "movie_id"),
+    ("get", "/v1/users/-1/recommendations", "user_id"),         # was a 404
+    ("get", "/v1/users/abc/predictions?movie_id=1", "user_id"),
+    ("delete", "/v1/users/1.0", "user_id"),
+    ("get", "/v1/users/" + "1" * 5000 + "/recommendations", "user_id"),
+    ("get", "/v1/users/1/predictions?movie_id=" + "1" * 5000, "movie_id"),  # was a 500
+    ("get", "/v1/users/1/recommendations?n=1_0", "n"),           # int() takes underscores
+    ("get", "/v1/users/1/recommendations?n=%205", "n"),
+    ("get", "/v1/users/1/recommendations?n=" + "9" * 5000, "n"),
+    ("get", "/v1/movies/popular?n=%EF%BC%95", "n"),               # fullwidth 5
 ])
 def test_out_of_bounds_ids_and_unparsable_queries_are_a_400_naming_them(world, method, path, field):
-    client, store = world
+    client, store, _ = world
     before = snapshot(store)
     response = getattr(client, method)(path)
     assert response.status_code == 400, response.get_data(as_text=True)
@@ -48,7 +63,7 @@ def test_out_of_bounds_ids_and_unparsable_queries_are_a_400_naming_them(world, m
 
 
 def test_an_event_stamped_in_the_year_3000_is_refused_and_nothing_is_stored(world):
-    client, store = world
+    client, store, _ = world
     before = snapshot(store)
     response = client.post("/v1/events", json=[
         {"type": "rating", "user_id": 5, "movie_id": 7, "rating": 4},
@@ -60,7 +75,7 @@ def test_an_event_stamped_in_the_year_3000_is_refused_and_nothing_is_stored(worl
 
 
 def test_movie_ids_from_other_scripts_and_unencodable_text_are_400(world):
-    client, store = world
+    client, store, _ = world
     assert client.get("/v1/movies/\u0663").get_json()["field"] == "movie_id"  # Arabic-Indic 3
     assert client.get("/v1/movies/-1/similar").status_code == 400
     admin = {"X-API-Key": ADMIN_KEY}
@@ -69,3 +84,41 @@ def test_movie_ids_from_other_scripts_and_unencodable_text_are_400(world):
         response = client.put("/v1/movies/777", json=body, headers=admin)
         assert response.status_code == 400 and response.get_json()["field"] == field
     assert store.movie(777) is None
+
+
+def test_well_formed_ids_and_numbers_still_parse(world):
+    client, store, _ = world
+    user = sorted(store.iter_user_ids())[0]
+    body = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()
+    assert body["user_id"] == user and len(body["items"]) == 3 and body["cluster"] is not None
+    assert client.get("/v1/movies/popular?n=-1").status_code == 400
+    assert client.get(f"/v1/users/{user}").get_json()["user_id"] == user
+
+
+def test_an_event_id_with_a_lone_surrogate_is_refused(world):
+    # Python's json decodes "\ud800"; the drain script's cjson refuses it, so the event would
+    # be acknowledged and then never applied.
+    client, store, _ = world
+    before = snapshot(store)
+    response = client.post("/v1/events", data='{"type": "favourite", "user_id": 1, '
+                           '"movie_id": 2, "event_id": "a\\ud800"}',
+                           content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["field"] == "event_id"
+    assert snapshot(store) == before
+    paired = client.post("/v1/events", data='{"type": "favourite", "user_id": 1, '
+                         '"movie_id": 2, "event_id": "\\ud83d\\ude00"}',
+                         content_type="application/json")
+    assert paired.status_code == 202
+
+
+def test_a_redis_too_full_to_cache_a_list_still_answers_it(world, monkeypatch):
+    client, store, app = world
+    svc = app.extensions["movierec"]
+
+    def refuse(_):
+        raise StoreFull("OOM command not allowed when used memory > 'maxmemory'")
+
+    monkeypatch.setattr(svc, "keep_recommendations", refuse)
+    user = sorted(store.iter_user_ids())[1]
+    response = client.get(f"/v1/users/{user}/recommendations?n=4&strategy=svd")
+    assert response.status_code == 200 and len(response.get_json()["items"]) == 4
