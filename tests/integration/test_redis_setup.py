@@ -23,7 +23,8 @@ def test_reachable_redis_url_is_used_and_nothing_is_started(redis_url, tmp_path)
     assert not (tmp_path / "redis").exists()
 
 
-def test_private_server_starts_with_append_only_file_under_var(tmp_path, monkeypatch):
+def test_private_server_starts_with_append_only_file_under_var_and_a_password(tmp_path,
+                                                                              monkeypatch):
     if find_redis_server() is None:
         pytest.skip("redis-server not installed (make test installs it)")
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -37,6 +38,15 @@ def test_private_server_starts_with_append_only_file_under_var(tmp_path, monkeyp
         client.set("k", "v")
         again = ensure_redis(tmp_path / "var", port=port)
         assert again.process is None and again.url == handle.url  # reused, not restarted
+        # only the user movierec gets in, with the password kept under var, not shown in `ps`
+        password = (tmp_path / "var" / "redis.password").read_text().strip()
+        assert handle.url == f"redis://movierec:{password}@127.0.0.1:{port}/0"
+        for anonymous in (redis.Redis(port=port), redis.Redis(port=port, password="guess")):
+            with pytest.raises(redis.AuthenticationError):
+                anonymous.set("k", "v")
+        for secret in ("redis.password", "redis/users.acl"):
+            assert (tmp_path / "var" / secret).stat().st_mode & 0o077 == 0, secret
+        assert password not in open(f"/proc/{handle.process.pid}/cmdline").read()
     finally:
         handle.stop()
     assert handle.process.poll() is not None
@@ -110,23 +120,3 @@ def test_a_bad_setting_is_a_clean_message(tmp_path):
     assert "configuration: MOVIEREC_REDIS_PORT must be an integer" in result.stderr
     assert "Traceback" not in result.stderr
 
-
-def test_the_private_server_lets_in_only_movierec_with_its_password(tmp_path, monkeypatch):
-    if find_redis_server() is None:
-        pytest.skip("redis-server not installed (make test installs it)")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    port = free_port()
-    handle = ensure_redis(tmp_path / "var", port=port)
-    try:
-        password = (tmp_path / "var" / "redis.password").read_text().strip()
-        assert handle.url == f"redis://movierec:{password}@127.0.0.1:{port}/0"
-        assert redis.Redis.from_url(handle.url).ping()
-        for anonymous in (redis.Redis(port=port), redis.Redis(port=port, password="guess")):
-            with pytest.raises(redis.AuthenticationError):
-                anonymous.set("k", "v")
-        for secret in ("redis.password", "redis/users.acl"):
-            assert (tmp_path / "var" / secret).stat().st_mode & 0o077 == 0, secret
-        command_line = (f"/proc/{handle.process.pid}/cmdline")
-        assert password not in open(command_line).read()
-    finally:
-        handle.stop()
