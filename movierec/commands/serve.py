@@ -6,15 +6,26 @@ import tempfile
 
 import click
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from movierec.logs import log_config
 from shared import config
 
 
+class GunicornLogger(Logger):
+    """gunicorn's logger without its access log: the API writes its own, with the request id
+    and the endpoint (api/access_log.py). gunicorn builds every request's access-log fields
+    whenever a logging configuration is given, even with ``gunicorn.access`` silenced."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
 def gunicorn_options(bind: str, workers: int, worker_class: str) -> dict:
     """The one gunicorn configuration the API runs under (benchmarks reuse it)."""
     return {"bind": bind, "workers": workers, "worker_class": worker_class, "accesslog": None,
-            "errorlog": "-", "loglevel": "warning", "timeout": 30, "keepalive": 5}
+            "logger_class": GunicornLogger, "errorlog": "-", "loglevel": "warning",
+            "timeout": 30, "keepalive": 5}
 
 
 class GunicornApp(BaseApplication):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
-from shared.store.client import lua_script
+from shared.store.client import lua_script, script_per_call
 from shared.store.keys import Keys
 from shared.store.ratings import live_from_pairs
 
@@ -58,33 +58,30 @@ class RecommendationCache:
     def lookup_many(self, lookups: list[Lookup]) -> list[bytes | UserState]:
         """For each lookup, in its order, the cached list or the user's state; one round trip."""
         if len(lookups) == 1:
-            return [self._answer(self._lookup(**self._call(lookups[0])))]
-        pipe = self.redis.pipeline(transaction=False)
-        for lookup in lookups:
-            self._lookup(**self._call(lookup), client=pipe)
-        return [self._answer(reply) for reply in pipe.execute()]
+            return [self._answer(self._lookup(*self._call(lookups[0])))]
+        replies = script_per_call(self.redis, self._lookup, [self._call(l) for l in lookups])
+        return [self._answer(reply) for reply in replies]
 
     def keep_many(self, lists: list[ComputedList]) -> list[bool]:
         """Keep each list unless its user changed since its revision (the script that applies
         their changes drops the cache); one round trip for all. True for each list kept."""
         if len(lists) == 1:
-            return [bool(self._keep(**self._keep_call(lists[0])))]
-        pipe = self.redis.pipeline(transaction=False)
-        for computed in lists:
-            self._keep(**self._keep_call(computed), client=pipe)
-        return [bool(kept) for kept in pipe.execute()]
+            return [bool(self._keep(*self._keep_call(lists[0])))]
+        replies = script_per_call(self.redis, self._keep, [self._keep_call(c) for c in lists])
+        return [bool(kept) for kept in replies]
 
-    def _keep_call(self, computed: ComputedList) -> dict:
-        return {"keys": [self.keys.user_revisions, self.keys.recommendations_cache(computed.user_id)],
-                "args": [computed.user_id, computed.revision, computed.field, computed.body,
-                         computed.ttl]}
+    def _keep_call(self, computed: ComputedList) -> tuple[list, list]:
+        """The keys and arguments of cache.lua for ``computed``."""
+        return ([self.keys.user_revisions, self.keys.recommendations_cache(computed.user_id)],
+                [computed.user_id, computed.revision, computed.field, computed.body, computed.ttl])
 
-    def _call(self, lookup: Lookup) -> dict:
+    def _call(self, lookup: Lookup) -> tuple[list, list]:
+        """The keys and arguments of cache_lookup.lua for ``lookup``."""
         version = lookup.version
         keys = self.keys
-        return {"keys": [keys.recommendations_cache(lookup.user_id), keys.user_revisions,
-                         keys.user(lookup.user_id), keys.assignments(version or "")],
-                "args": [lookup.field, lookup.user_id, 0 if version is None else 1]}
+        return ([keys.recommendations_cache(lookup.user_id), keys.user_revisions,
+                 keys.user(lookup.user_id), keys.assignments(version or "")],
+                [lookup.field, lookup.user_id, 0 if version is None else 1])
 
     @staticmethod
     def _answer(reply) -> bytes | UserState:

@@ -50,3 +50,21 @@ def lua_script(client: redis.Redis, name: str):
     """The script ``shared/store/lua/<name>`` registered on ``client`` (sent by its SHA, loaded
     once when Redis does not know it)."""
     return client.register_script(resources.files("shared.store").joinpath("lua", name).read_text())
+
+
+def script_per_call(client: redis.Redis, script, calls: list[tuple[list, list]]) -> list:
+    """``script`` (from :func:`lua_script`) run once for each ``(keys, args)`` of ``calls``, in
+    one pipeline: the replies in order. redis-py's own way, ``script(client=pipeline)``, asks
+    Redis ``SCRIPT EXISTS`` before every pipeline, a round trip more; here Redis loads the
+    script only after answering NOSCRIPT (a restart or ``SCRIPT FLUSH``), and the calls go
+    once more."""
+    for attempt in range(2):
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        try:
+            return pipe.execute()
+        except redis.exceptions.NoScriptError:
+            if attempt:
+                raise
+            script.sha = client.script_load(script.script)

@@ -88,3 +88,21 @@ def test_text_logs_for_people():
     settings = config.load({"MOVIEREC_LOG_FORMAT": "text"})
     formatter = log_config(settings, "worker")["formatters"]["text"]
     assert formatter["format"].startswith("%(asctime)s worker ")
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(monkeypatch):
+    """With a logging configuration gunicorn would build every request's access-log fields
+    even with gunicorn.access silenced; the API's logger class skips them."""
+    from gunicorn.config import Config
+
+    from movierec.commands.serve import gunicorn_options
+
+    cfg = Config()
+    for key, value in gunicorn_options("127.0.0.1:0", 1, "sync").items():
+        cfg.set(key, value)
+    cfg.set("logconfig_dict", log_config(config.load({}), "api"))
+    logger = cfg.logger_class(cfg)
+    built = []
+    monkeypatch.setattr(logger, "atoms", lambda *args: built.append(args) or {})
+    logger.access(None, None, {}, None)
+    assert built == []
