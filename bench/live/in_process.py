@@ -38,7 +38,7 @@ def profile_recommendation(ctx: Context, svc, web, model) -> tuple[list[dict], i
 
     names = ["redis: lookup (the list, or the user's revision, ratings and cluster)",
              "the user's ratings as model indices (LiveModel.profile)",
-             f"scores of every movie ({type(model.ranker).__name__}.score_one)",
+             f"the 10 best movies of the model ({type(model.ranker).__name__}.top_one)",
              f"the {DEFAULT_STRATEGY} list with its reasons (strategies.recommend)",
              "titles and genres (with_metadata)",
              "whole GET, computed (its cache entry deleted first)", "whole GET, cached"]
@@ -55,7 +55,7 @@ def profile_recommendation(ctx: Context, svc, web, model) -> tuple[list[dict], i
         profile = model.profile(state.ratings)
         parts[names[1]].append(time.perf_counter() - t)
         t = time.perf_counter()
-        model.ranker.score_one(*profile)
+        model.ranker.top_one(*profile, profile[0], 10)
         parts[names[2]].append(time.perf_counter() - t)
         t = time.perf_counter()
         result = recommend(svc, model, user, 10, DEFAULT_STRATEGY, state.ratings, state.cluster)

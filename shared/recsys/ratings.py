@@ -1,6 +1,8 @@
 """The rating scale, and ratings frames to sparse users x movies matrices."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -17,6 +19,53 @@ FAVOURITE_HALF_STARS = int(FAVOURITE_RATING * 2)  # the Lua script counts in hal
 
 RATINGS_COLUMNS = ["user_id", "movie_id", "rating", "ts"]
 MOVIES_COLUMNS = ["movie_id", "title", "year", "genres", "tags"]
+
+
+class LiveRatings(Mapping):
+    """One user's ratings of this moment: the movies they rated or favoured and the rating of
+    each, 0.0 when only favoured. Held as two arrays, ``movie_ids`` (distinct) and ``ratings``,
+    which is what the estimators take, and read like a ``{movie_id: rating}`` mapping."""
+
+    __slots__ = ("movie_ids", "ratings", "_by_movie")
+
+    def __init__(self, movie_ids, ratings):
+        self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        self.ratings = np.asarray(ratings, dtype=np.float64)
+        if self.movie_ids.shape != self.ratings.shape or self.movie_ids.ndim != 1:
+            raise ValueError("movie_ids and ratings must be 1-d arrays of one length")
+        self._by_movie: dict[int, float] | None = None
+
+    @classmethod
+    def of(cls, ratings: Mapping) -> LiveRatings:
+        """``ratings`` as LiveRatings: itself when it is one, else read from its items."""
+        if isinstance(ratings, LiveRatings):
+            return ratings
+        return cls(np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings)),
+                   np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings)))
+
+    def any_rated(self) -> bool:
+        """Whether the user rated a movie, not only favoured some."""
+        return bool((self.ratings > 0).any())
+
+    def _mapping(self) -> dict[int, float]:
+        if self._by_movie is None:
+            self._by_movie = dict(zip(self.movie_ids.tolist(), self.ratings.tolist()))
+        return self._by_movie
+
+    def __getitem__(self, movie_id) -> float:
+        return self._mapping()[movie_id]
+
+    def __iter__(self):
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self.movie_ids)
+
+    def __contains__(self, movie_id) -> bool:
+        return movie_id in self._mapping()
+
+    def __repr__(self) -> str:
+        return f"LiveRatings({self._mapping()!r})"
 
 
 def rating_matrix(ratings: pd.DataFrame, users: Vocabulary | None = None,

@@ -6,13 +6,15 @@ very ones the evaluation harness measures.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import scipy.sparse as sp
 
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.features import taste_vectors
 from shared.recsys.models.topn import one_row
-from shared.recsys.ratings import RATING_MAX, RATING_MIN
+from shared.recsys.ratings import RATING_MAX, RATING_MIN, LiveRatings
 from shared.recsys.vocabulary import Vocabulary
 
 
@@ -34,17 +36,17 @@ class LiveModel:
         self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
 
-    def profile(self, ratings: dict) -> tuple[np.ndarray, np.ndarray]:
-        """A user's ratings (``{movie_id: rating}``) in the model's terms: the dense indices of
-        the known movies they rated (increasing) and the ratings (favourite marks alone left out)."""
-        ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
-        values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))
-        index = self.movies.index(ids, missing="negative")
-        keep = (index >= 0) & (values > 0)
+    def profile(self, ratings: Mapping) -> tuple[np.ndarray, np.ndarray]:
+        """A user's live ratings (:class:`LiveRatings` or ``{movie_id: rating}``) in the model's
+        terms: the dense indices of the known movies they rated (increasing) and the ratings
+        (favourite marks alone left out)."""
+        ratings = LiveRatings.of(ratings)
+        index = self.movies.index(ratings.movie_ids, missing="negative")
+        keep = (index >= 0) & (ratings.ratings > 0)
         order = np.argsort(index[keep])
-        return index[keep][order], values[keep][order]
+        return index[keep][order], ratings.ratings[keep][order]
 
-    def user_row(self, ratings: dict) -> sp.csr_matrix:
+    def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
         return one_row(*self.profile(ratings), len(self.movies))
 
@@ -53,23 +55,30 @@ class LiveModel:
         index = self.users.index([user_id], missing="negative")[0]
         return None if index < 0 else int(self.labels[index])
 
-    def assign_cluster(self, ratings: dict) -> int:
+    def assign_cluster(self, ratings: Mapping) -> int:
         """The softmax classifier's cluster for a user from their ratings (seed 000)."""
         return int(self.classifier.predict(taste_vectors(self.user_row(ratings)))[0])
 
-    def scores(self, ratings: dict) -> np.ndarray:
+    def scores(self, ratings: Mapping) -> np.ndarray:
         """Predicted rating of every movie in the model for a user with these live ratings."""
         return np.asarray(self.recommender.predict_unseen(self.user_row(ratings)))[0]
 
-    def svd_scores(self, ratings: dict) -> np.ndarray:
+    def svd_scores(self, ratings: Mapping) -> np.ndarray:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
-    def rank(self, ratings: dict) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """The top-N model's score of every movie for a user with these live ratings, and the
-        :meth:`profile` it scored (for :meth:`because`)."""
-        profile = self.profile(ratings)
-        return self.ranker.score_one(*profile), profile
+    def ranked(self, ratings: Mapping, n: int) -> list[tuple[int, float, tuple[int, float] | None]]:
+        """The top-N model's ``n`` best movies for a user with these live ratings, best first,
+        none they rated or favoured: ``(movie_id, score, because)`` (see :meth:`because`)."""
+        ratings = LiveRatings.of(ratings)
+        index = self.movies.index(ratings.movie_ids, missing="negative")
+        known = index >= 0
+        rated = known & (ratings.ratings > 0)
+        order = np.argsort(index[rated])
+        profile = index[rated][order], ratings.ratings[rated][order]
+        top, scores = self.ranker.top_one(*profile, index[known], n)
+        return list(zip(self.movies.ids[top].tolist(), scores.tolist(),
+                        self.because(profile, top)))
 
     def because(self, profile: tuple[np.ndarray, np.ndarray], indices) -> list[tuple[int, float] | None]:
         """For each movie index, the user's rated movie (of ``profile``) that adds most to its
@@ -82,7 +91,7 @@ class LiveModel:
         return [(int(self.movies.ids[movies[j]]), float(ratings[j]))
                 if contributions[i, j] > 0 else None for i, j in enumerate(best)]
 
-    def predict(self, ratings: dict, movie_ids) -> list[float | None]:
+    def predict(self, ratings: Mapping, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)
         index = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
         return [None if i < 0 else float(np.clip(scores[i], RATING_MIN, RATING_MAX)) for i in index]

@@ -13,7 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from shared.recsys.ratings import RATING_MAX, RATING_MIN
+from shared.recsys.models.topn import best
+from shared.recsys.ratings import RATING_MAX, RATING_MIN, LiveRatings
 
 # personal: the version's top-N model, folded in from the user's ratings of this moment
 STRATEGIES = ("personal", "hybrid", "cluster", "cluster-ratings", "svd")
@@ -68,7 +69,7 @@ def cluster_reads(strategy: str, n: int, n_excluded: int) -> ClusterReads:
 def folds_in(model, ratings: Mapping[int, float]) -> bool:
     """Whether the version's top-N model can rank for this user: it has one, and the user has
     rated something (one rating is enough)."""
-    return getattr(model, "ranker", None) is not None and any(r > 0 for r in ratings.values())
+    return getattr(model, "ranker", None) is not None and LiveRatings.of(ratings).any_rated()
 
 
 def reads_cluster(model, ratings: Mapping[int, float], strategy: str) -> bool:
@@ -81,15 +82,17 @@ def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | No
     """The ``n`` movies ``strategy`` recommends to a user.
 
     ``model`` is the active :class:`shared.recsys.served.LiveModel` or None; ``ratings`` maps
-    the movies the user rated or favoured to the rating (0.0 when only favoured); ``popular``
-    is the ranked popular list the fallback reads (``ranked_page`` entries of it)."""
+    the movies the user rated or favoured to the rating (0.0 when only favoured), best as
+    :class:`LiveRatings`; ``popular`` is the ranked popular list the fallback reads
+    (``ranked_page`` entries of it)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
-    exclude = set(ratings)
+    ratings = LiveRatings.of(ratings)
     if strategy == "personal":
         if folds_in(model, ratings):
-            return Recommendations(_personal(model, ratings, n, exclude))
+            return Recommendations(_personal(model, ratings, n))
         strategy = "hybrid"  # a version without a top-N model, or a user with no rating yet
+    exclude = set(ratings.movie_ids.tolist())
     if model is None or cluster is None:
         return Recommendations(popular_items(popular, n, exclude), fallback="popular")
     if strategy == "cluster":
@@ -97,7 +100,7 @@ def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | No
     elif strategy == "cluster-ratings":
         items = _cluster_means(cluster, n, exclude)
     else:
-        items = _predicted(model, ratings, cluster, n, exclude, with_shares=strategy == "hybrid")
+        items = _predicted(model, ratings, cluster, n, with_shares=strategy == "hybrid")
     return Recommendations(items)
 
 
@@ -137,8 +140,8 @@ def _cluster_means(cluster: ClusterCounters, n: int, exclude: set[int]) -> list[
             for m, s, count in _top_ranked(cluster.means, n, exclude)]
 
 
-def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n: int,
-               exclude: set[int], with_shares: bool) -> list[dict]:
+def _predicted(model, ratings: LiveRatings, cluster: ClusterCounters, n: int,
+               with_shares: bool) -> list[dict]:
     """Movies by predicted rating (the recommender's, or the SVD's alone without shares); with
     shares, plus ``CLUSTER_SHARE_WEIGHT`` times the share of the cluster who favour them."""
     size = cluster.size
@@ -153,7 +156,7 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
         shares[index[known]] = np.array([s for _, s in cluster.favourites])[known] / size
         scores = estimator_scores + CLUSTER_SHARE_WEIGHT * shares
     items = []
-    for movie, index in _top_scores(scores, model.movies, n, exclude):
+    for movie, index in _top_scores(scores, model.movies, n, ratings):
         predicted = float(np.clip(estimator_scores[index], RATING_MIN, RATING_MAX))
         reason = f"predicted {predicted:.1f} stars for you"
         if shares is not None and shares[index] > 0:
@@ -162,30 +165,20 @@ def _predicted(model, ratings: Mapping[int, float], cluster: ClusterCounters, n:
     return items
 
 
-def _personal(model, ratings: Mapping[int, float], n: int, exclude: set[int]) -> list[dict]:
+def _personal(model, ratings: LiveRatings, n: int) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
     its score (``because``: that movie and the user's rating of it)."""
-    scores, profile = model.rank(ratings)
-    top = _top_scores(scores, model.movies, n, exclude)
-    because = model.because(profile, [index for _, index in top])
-    return [{"movie_id": movie, "score": round(float(scores[index]), 4),
+    return [{"movie_id": movie, "score": round(score, 4),
              "reason": "recommended for your ratings" if why is None else
                        f"because you rated movie {why[0]} {why[1]:g} stars",
              **({} if why is None else {"because": {"movie_id": why[0], "rating": why[1]}})}
-            for (movie, index), why in zip(top, because)]
+            for movie, score, why in model.ranked(ratings, n)]
 
 
-def _top_scores(scores: np.ndarray, movies, n: int, exclude: set[int]):
-    """``(movie_id, index)`` of the ``n`` best scores whose movie is not excluded, best first
-    (``movies``: the model's vocabulary). Excluded movies are masked, then one partial sort."""
-    if exclude:
-        excluded = movies.index(np.fromiter(exclude, dtype=np.int64, count=len(exclude)),
-                                missing="negative")
-        scores = scores.copy()
-        scores[excluded[excluded >= 0]] = -np.inf
-    take = min(len(scores), n)
-    if take == 0:
-        return []
-    top = np.argpartition(-scores, take - 1)[:take]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(movies.ids[index]), int(index)) for index in top if scores[index] > -np.inf]
+def _top_scores(scores: np.ndarray, movies, n: int, ratings: LiveRatings):
+    """``(movie_id, index)`` of the ``n`` best scores of movies the user has not rated or
+    favoured, best first (``movies``: the model's vocabulary)."""
+    excluded = movies.index(ratings.movie_ids, missing="negative")
+    scores = scores.copy()
+    scores[excluded[excluded >= 0]] = -np.inf
+    return [(int(movies.ids[index]), int(index)) for index in best(scores, n)]

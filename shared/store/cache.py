@@ -3,7 +3,7 @@
 A request costs one script call when its list is cached, and two when it is not: the lookup
 that returns either the list or the user's state, and the write that keeps the new list unless
 the user changed while it was computed. Both take many requests at once, in one round trip
-(the API's group calls). A plain pipeline that reads the list and the user's hash instead of
+(the API's group calls). A plain pipeline that reads the list and the user's state instead of
 the lookup script saves Redis CPU but costs the API more per request than it saves: redis-py
 spends tens of microseconds on each command of a pipeline (docs/topn-benchmark.md).
 """
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import redis
 
+from shared.recsys.ratings import LiveRatings
 from shared.store.client import lua_script, script_per_call
 from shared.store.keys import Keys
-from shared.store.ratings import live_from_pairs
+from shared.store.ratings import live_from_view, user_state_call
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class UserState:
     """What a list is computed from: the user's revision (for :meth:`RecommendationCache.keep`),
     live ratings (movie_id -> rating, 0.0 when only favoured) and cluster (None without one)."""
     revision: bytes
-    ratings: dict[int, float]
+    ratings: LiveRatings
     cluster: int | None
 
 
@@ -52,7 +53,7 @@ class RecommendationCache:
     def __init__(self, client: redis.Redis, keys: Keys):
         self.redis = client
         self.keys = keys
-        self._lookup = lua_script(client, "cache_lookup.lua")
+        self._lookup = lua_script(client, "user_state.lua")
         self._keep = lua_script(client, "cache.lua")
 
     def lookup_many(self, lookups: list[Lookup]) -> list[bytes | UserState]:
@@ -76,17 +77,11 @@ class RecommendationCache:
                 [computed.user_id, computed.revision, computed.field, computed.body, computed.ttl])
 
     def _call(self, lookup: Lookup) -> tuple[list, list]:
-        """The keys and arguments of cache_lookup.lua for ``lookup``."""
-        version = lookup.version
-        keys = self.keys
-        return ([keys.recommendations_cache(lookup.user_id), keys.user_revisions,
-                 keys.user(lookup.user_id), keys.assignments(version or "")],
-                [lookup.field, lookup.user_id, 0 if version is None else 1])
+        return user_state_call(self.keys, lookup.user_id, lookup.field, lookup.version)
 
     @staticmethod
     def _answer(reply) -> bytes | UserState:
         if isinstance(reply, bytes):
             return reply
-        revision, entries, cluster = reply
-        return UserState(revision, live_from_pairs(zip(entries[::2], entries[1::2])),
-                         None if cluster is None else int(cluster))
+        revision, view, cluster = reply
+        return UserState(revision, live_from_view(view), None if cluster is None else int(cluster))

@@ -45,6 +45,11 @@ class Keys:
         """hash movie_id -> 'half_stars|favourite|ts' (half_stars 0 = no rating)"""
         return f"{self.base}:u:{user_id}"
 
+    def user_live(self, user_id: int | str) -> str:
+        """string: the user's hash as fixed records for reading at once, kept by the ratings
+        script with the hash (RatingStore.live_ratings says how)"""
+        return f"{self.base}:u:{user_id}:live"
+
     def user_log(self, user_id: int | str) -> str:
         """list of the user's last events, newest first, capped"""
         return f"{self.base}:u:{user_id}:log"
@@ -225,6 +230,7 @@ class Keys:
         fill = "%s"
         return {
             "user": self.user(fill),
+            "user_live": self.user_live(fill),
             "user_log": self.user_log(fill),
             "recommendations_cache": self.recommendations_cache(fill),
             "version_params": self.version_params(fill),

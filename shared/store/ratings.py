@@ -16,9 +16,14 @@ import pandas as pd
 import redis
 
 from shared.data.events import Event
-from shared.recsys.ratings import FAVOURITE_HALF_STARS
+from shared.recsys.ratings import FAVOURITE_HALF_STARS, LiveRatings
 from shared.store.client import lua_script
 from shared.store.keys import Keys
+
+# A record of a user's live view (Keys.user_live, made by user_state.lua): the movie, and its
+# state: half stars, plus 0x80 when favoured; 0 for a tombstone.
+LIVE_RECORD = np.dtype([("movie_id", "<i8"), ("state", "u1")])
+HALF_STARS = 0x7F  # the state's bits that hold the half stars
 
 LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
@@ -61,6 +66,7 @@ class RatingStore:
         self.keys = keys
         self._push_script = lua_script(client, "push.lua")
         self._ratings_script = lua_script(client, "ratings.lua")
+        self._user_state = lua_script(client, "user_state.lua")
         self._push_keys = [keys.inbox, keys.inbox_draining]
         self._ratings_keys = [getattr(keys, name) for name in RATINGS_SCRIPT_KEYS]
         self._ratings_args = [json.dumps(keys.script_templates(), separators=(",", ":")),
@@ -283,9 +289,11 @@ class RatingStore:
                 out[int(movie)] = (int(half) / 2, fav == b"1", float(ts))
         return out
 
-    def live_ratings(self, user_id: int) -> dict[int, float]:
-        """movie_id -> rating (0.0 when only favoured): what the models score a user from."""
-        return live_from_pairs(self.redis.hgetall(self.keys.user(user_id)).items())
+    def live_ratings(self, user_id: int) -> LiveRatings:
+        """What the models score a user from: the movies they rated or favoured, each one's
+        rating (0.0 when only favoured), read from their live view (user_state.lua)."""
+        _, view, _ = self._user_state(*user_state_call(self.keys, user_id))
+        return live_from_view(view)
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
@@ -324,13 +332,22 @@ class RatingStore:
         return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
 
 
-def live_from_pairs(entries) -> dict[int, float]:
-    """A user's hash, as ``(movie, value)`` pairs, as movie_id -> rating (0.0 when only
-    favoured), tombstones left out; only the half stars are parsed (this runs on every
-    computed recommendation)."""
-    return {int(movie): int(half) / 2
-            for movie, (half, _, rest) in ((m, v.partition(b"|")) for m, v in entries)
-            if half != b"0" or not rest.startswith(b"0")}
+def user_state_call(keys: Keys, user_id: int, field: str = "",
+                    version: str | None = None) -> tuple[list, list]:
+    """The keys and arguments of user_state.lua: the cached list ``field`` ('' for none) of a
+    user, else their state, their cluster under ``version`` (None: no cluster)."""
+    return ([keys.recommendations_cache(user_id), keys.user_revisions, keys.user_live(user_id),
+             keys.user(user_id), keys.assignments(version or "")],
+            [field, user_id, 0 if version is None else 1])
+
+
+def live_from_view(view: bytes) -> LiveRatings:
+    """A user's live view (``LIVE_RECORD``s) as LiveRatings, tombstones left out: one read of
+    the bytes, no loop (this runs on every computed recommendation)."""
+    records = np.frombuffer(view, dtype=LIVE_RECORD)
+    state = records["state"]
+    live = state != 0
+    return LiveRatings(records["movie_id"][live], (state[live] & HALF_STARS) / 2)
 
 
 def frame_to_wire(ratings: pd.DataFrame) -> list:

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
-from shared.recsys.models.topn import TopNRecommender, confidence, confidence_values
+from shared.recsys.models.topn import TopNRecommender, best, confidence, confidence_values
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
@@ -92,7 +92,8 @@ class EASE(TopNRecommender):
     def _build_derived_state(self) -> None:
         """``_position``: each movie's row in ``weights_``, -1 outside the model (built by
         ``fit`` and by :func:`shared.recsys.persist.decode`)."""
-        self._position = np.full(self.n_movies_, -1, dtype=np.int64)
+        # int32, the index type of scipy's sparse matrices: a one-user row needs no cast
+        self._position = np.full(self.n_movies_, -1, dtype=np.int32)
         self._position[self.items_] = np.arange(len(self.items_))
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
@@ -114,9 +115,24 @@ class EASE(TopNRecommender):
         return self._scores(confidence(X_new, self.scheme))
 
     def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        r""":math:`x_u \hat B` for one user: the weighted sum of their rated movies' rows of
-        :math:`\hat B`, or the whole product when they rated more than ``_DENSE_SHARE`` of the
-        model's movies (then reading all of :math:`\hat B` once is cheaper than gathering)."""
+        out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
+        out[self.items_] = self._kept_scores(movies, ratings)
+        return out
+
+    def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
+                n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks the model's movies only: every other one scores ``-inf``."""
+        scores = self._kept_scores(movies, ratings)
+        positions = self._position[excluded]
+        scores[positions[positions >= 0]] = -np.inf
+        top = best(scores, n)
+        return self.items_[top], scores[top]
+
+    def _kept_scores(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        r""":math:`x_u \hat B` over ``items_`` for one user: the weighted sum of their rated
+        movies' rows of :math:`\hat B`, or the whole product when they rated more than
+        ``_DENSE_SHARE`` of the model's movies (then reading all of :math:`\hat B` once is
+        cheaper than gathering)."""
         positions = self._position[movies]
         kept = positions >= 0
         feedback = confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
@@ -125,13 +141,10 @@ class EASE(TopNRecommender):
         if len(positions) > _DENSE_SHARE * n_kept:
             dense = np.zeros(n_kept, dtype=np.float32)
             dense[positions] = feedback
-            kept_scores = dense @ self.weights_
-        else:
-            kept_scores = sp.csr_matrix((feedback, positions, [0, len(positions)]),
-                                        shape=(1, n_kept)) @ self.weights_
-        out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
-        out[self.items_] = np.ravel(kept_scores)
-        return out
+            return dense @ self.weights_
+        row = sp.csr_matrix((feedback, positions, np.array([0, len(positions)], dtype=np.int32)),
+                            shape=(1, n_kept))
+        return np.ravel(row @ self.weights_)
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing

@@ -63,6 +63,17 @@ def one_row(movies: np.ndarray, ratings: np.ndarray, n_movies: int) -> sp.csr_ma
                           [0, len(movies)]), shape=(1, n_movies))
 
 
+def best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest ``scores``, highest first, leaving out ``-inf`` (what may
+    not be recommended): one partial sort, then a sort of the ``n``."""
+    take = min(len(scores), n)
+    if take <= 0:
+        return np.empty(0, dtype=np.int64)
+    top = np.argpartition(-scores, take - 1)[:take]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return top[scores[top] > -np.inf]
+
+
 class TopNRecommender(BaseEstimator):
     """Base class of the estimators that rank movies for a user.
 
@@ -92,6 +103,17 @@ class TopNRecommender(BaseEstimator):
         (distinct, increasing) and their ratings: the request path, which subclasses make
         cheaper than a sparse matrix of one row."""
         return np.asarray(self.predict_unseen(one_row(movies, ratings, self.n_movies_)))[0]
+
+    def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
+                n: int) -> tuple[np.ndarray, np.ndarray]:
+        """One user's ``n`` best movies, best first, and their scores, the user given as in
+        :meth:`score_one`: dense indices, never one of ``excluded`` (dense indices: what the
+        user rated or favoured) nor one scored ``-inf`` (outside the model). What a request
+        ranks; subclasses make it cheaper than scoring every movie."""
+        scores = self.score_one(movies, ratings)
+        scores[excluded] = -np.inf
+        top = best(scores, n)
+        return top, scores[top]
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         """How much each movie one user rated adds to the scores of ``items``: an array

@@ -135,19 +135,20 @@ local function shift_user(v, user, c, sign)
 end
 
 -- users whose state or cluster changed: a new revision each (one per call, never used
--- before), their cached recommendation lists dropped
+-- before), their cached recommendation lists and live views (live.lua makes them again) dropped
 local function touch_users(changed)
   if #changed == 0 then return end
   -- 'r' keeps these apart from the per-user counters earlier versions stored
   local revision = 'r' .. redis.call('INCR', user_revision_sequence)
-  local revisions, caches = {}, {}
+  local revisions, derived = {}, {}
   for _, user in ipairs(changed) do
     table.insert(revisions, user)
     table.insert(revisions, revision)
-    table.insert(caches, string.format(templates.recommendations_cache, user))
+    table.insert(derived, string.format(templates.recommendations_cache, user))
+    table.insert(derived, string.format(templates.user_live, user))
   end
   call_with_list('HSET', user_revisions, revisions)
-  call_with_list('DEL', nil, caches)
+  call_with_list('DEL', nil, derived)
 end
 
 -- apply decoded events; returns applied, skipped, users whose number of ratings changed.

@@ -48,3 +48,27 @@ def test_several_lookups_come_back_in_their_order(stores):
     answers = cache.lookup_many([Lookup(2, "v1", "f"), Lookup(1, "v1", "f"), Lookup(2, None, "f")])
     assert answers[0] == b"two" and answers[2] == b"two"
     assert answers[1] == UserState(store.user_revision(1), {10: 4.5}, None)
+
+
+def test_a_lookup_makes_the_live_view_a_change_dropped(stores):
+    store, cache = stores
+    store.apply([Event("rating", u, 10, 9, 100.0) for u in (1, 2)]
+                + [Event("favourite", 2, 11, 0, 100.0)])
+    assert not store.redis.exists(KEYS.user_live(1), KEYS.user_live(2))
+    answers = cache.lookup_many([Lookup(1, None, "f"), Lookup(2, None, "f")])
+    assert [answer.ratings for answer in answers] == [{10: 4.5}, {10: 4.5, 11: 0.0}]
+    assert store.redis.exists(KEYS.user_live(1), KEYS.user_live(2)) == 2
+
+
+@pytest.mark.integration
+def test_a_redis_too_full_to_keep_a_live_view_still_answers_the_lookup(real_redis):
+    store, cache = RatingStore(real_redis, KEYS), RecommendationCache(real_redis, KEYS)
+    store.apply([Event("rating", 1, 10, 9, 100.0)])
+    limit = real_redis.config_get("maxmemory")["maxmemory"]
+    real_redis.config_set("maxmemory", "1")  # every write refused from here
+    try:
+        [state] = cache.lookup_many([Lookup(1, None, "f")])
+        assert state.ratings == {10: 4.5} and store.live_ratings(1) == {10: 4.5}
+        assert not real_redis.exists(KEYS.user_live(1))
+    finally:
+        real_redis.config_set("maxmemory", limit)

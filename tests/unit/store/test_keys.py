@@ -9,14 +9,14 @@ KEYS = Keys("movierec")
 def test_key_names_stay_those_existing_data_is_stored_under():
     # spelled out on purpose: renaming any of these strands the data of a running deployment
     assert [KEYS.movies, KEYS.catalogue_revision, KEYS.meta, KEYS.users, KEYS.user(7),
-            KEYS.user_log(7), KEYS.user_counts, KEYS.deleted_users, KEYS.inbox,
+            KEYS.user_live(7), KEYS.user_log(7), KEYS.user_counts, KEYS.deleted_users, KEYS.inbox,
             KEYS.inbox_draining, KEYS.user_revisions, KEYS.user_revision_sequence,
             KEYS.recommendations_cache(7), KEYS.applied_events, KEYS.movie_counts,
             KEYS.movie_sums, KEYS.popular, KEYS.active_version, KEYS.building_version,
             KEYS.versions, KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
             KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7")] == [
         "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:users",
-        "{movierec}:u:7", "{movierec}:u:7:log", "{movierec}:nratings", "{movierec}:deleted",
+        "{movierec}:u:7", "{movierec}:u:7:live", "{movierec}:u:7:log", "{movierec}:nratings", "{movierec}:deleted",
         "{movierec}:inbox", "{movierec}:inbox:draining", "{movierec}:urev",
         "{movierec}:urev:seq", "{movierec}:rec:7", "{movierec}:applied", "{movierec}:stats:n",
         "{movierec}:stats:sum", "{movierec}:popular", "{movierec}:model:active",

@@ -60,6 +60,7 @@ def keys_passed(client, run) -> dict[str, list[str]]:
              if not name.startswith("_") and isinstance(getattr(KEYS, name), str)}
     names[KEYS.recommendations_cache(1)] = "recommendations_cache"
     names[KEYS.user(1)] = "user"
+    names[KEYS.user_live(1)] = "user_live"
     names[KEYS.assignments("v1")] = "assignments"
     for limit in ("5/1s", "9/60s"):
         names[KEYS.rate_limit_counter("key:k", limit, 0)] = "rate_limit_counter"

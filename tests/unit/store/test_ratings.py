@@ -4,7 +4,8 @@ import pytest
 
 from shared.data.events import Event
 from shared.store.keys import Keys
-from shared.store.ratings import RatingStore, frame_to_wire
+from shared.data.events import MAX_ID
+from shared.store.ratings import LIVE_RECORD, RatingStore, frame_to_wire
 
 KEYS = Keys("t")
 
@@ -195,6 +196,42 @@ def test_one_batch_leaves_the_state_of_its_events_one_at_a_time(fake_redis):
     assert cluster_state(batched, 0)[0]  # the events did reach the clusters
 
 
+def test_the_live_view_holds_what_the_hash_holds(store):
+    """Read between batches of any size, the view the API reads (Keys.user_live) holds the
+    hash's ratings (0.0 when only favoured), a record for each movie of the hash."""
+    import random
+
+    rng = random.Random(5)
+    kinds = ["rating"] * 6 + ["favourite", "unfavourite", "remove"]
+    movies = [1, 10, 11, 256, 2**40 + 7, MAX_ID]
+    events = [Event(kind, rng.randint(1, 3), rng.choice(movies),
+                    rng.randint(1, 10) if kind == "rating" else 0, float(100 + i))
+              for i, kind in enumerate(rng.choice(kinds) for _ in range(200))]
+    start = 0
+    while start < len(events):
+        size = rng.randint(1, 30)
+        store.apply(events[start:start + size])
+        start += size
+        for user in (1, 2, 3):
+            from_hash = {movie: stars for movie, (stars, _, _) in store.user_ratings(user).items()}
+            assert store.live_ratings(user) == from_hash
+            view = store.redis.get(KEYS.user_live(user)) or b""
+            assert len(view) == LIVE_RECORD.itemsize * store.redis.hlen(KEYS.user(user))
+    assert store.live_ratings(4) == {}
+
+
+def test_every_change_drops_the_users_live_view_and_the_next_read_makes_it(store):
+    store.apply([rating(1, 10, 4.0, 100), Event("favourite", 1, 12, 0, 100.0)])
+    assert not store.redis.exists(KEYS.user_live(1))
+    assert store.live_ratings(1) == {10: 4.0, 12: 0.0}
+    assert store.redis.exists(KEYS.user_live(1))
+    store.apply([rating(1, 10, 4.0, 100)])  # no change: the view stays
+    assert store.redis.exists(KEYS.user_live(1))
+    store.apply([rating(1, 11, 2.0, 101)])
+    assert not store.redis.exists(KEYS.user_live(1))
+    assert store.live_ratings(1) == {10: 4.0, 11: 2.0, 12: 0.0}
+
+
 def test_delete_user_removes_every_trace_and_is_idempotent(store):
     activate(store)
     store.apply([rating(1, 10, 5.0, 100), rating(1, 11, 2.0, 100), rating(2, 10, 3.0, 100)])
@@ -202,7 +239,7 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
     assert store.delete_user(1, ts=150) == 2
     assert store.delete_user(1, ts=150) == 0
     assert store.user_ratings(1) == {}
-    assert not store.redis.exists(KEYS.user(1), KEYS.user_log(1))
+    assert not store.redis.exists(KEYS.user(1), KEYS.user_live(1), KEYS.user_log(1))
     assert not store.redis.sismember(KEYS.users, 1)
     n, sums, fav, per_user = counters(store)
     assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
