@@ -35,6 +35,7 @@ class AccessLog:
         self.lines: list[str] = []
         self.lock = threading.Lock()
         self.flusher: threading.Thread | None = None  # started by the first line
+        self.second, self.second_text = None, ""  # the last second a line named, formatted
         atexit.register(self.flush)
 
     def start_timer(self) -> None:
@@ -45,7 +46,11 @@ class AccessLog:
         if started is None:
             return response
         req, now = request._get_current_object(), time.time()
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+        second = int(now)
+        if second != self.second:
+            self.second, self.second_text = second, time.strftime("%Y-%m-%d %H:%M:%S",
+                                                                  time.localtime(second))
+        stamp = f"{self.second_text},{int(now % 1 * 1000):03d}"
         path, status = req.path, response.status_code
         message = f"{req.method} {path} {status}"
         if self.json:

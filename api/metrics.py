@@ -36,12 +36,23 @@ def start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
 
+# (endpoint, method, status) -> its request counter and latency histogram, found once: the
+# labels lookup is a lock and a dictionary of its own in prometheus-client
+_SERIES: dict[tuple[str, str, int], tuple] = {}
+
+
 def observe(response):
     """Count and time every request but the scrapes themselves."""
     endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
     if endpoint != "metrics.metrics" and hasattr(g, "metrics_started"):
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-        LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - g.metrics_started)
+        elapsed = time.perf_counter() - g.metrics_started
+        labels = (endpoint, request.method, response.status_code)
+        series = _SERIES.get(labels)
+        if series is None:
+            series = _SERIES[labels] = (REQUESTS.labels(endpoint, labels[1], str(labels[2])),
+                                        LATENCY.labels(endpoint, labels[1]))
+        series[0].inc()
+        series[1].observe(elapsed)
     return response
 
 

@@ -69,27 +69,19 @@ class LiveModel:
 
     def ranked(self, ratings: Mapping, n: int) -> list[tuple[int, float, tuple[int, float] | None]]:
         """The top-N model's ``n`` best movies for a user with these live ratings, best first,
-        none they rated or favoured: ``(movie_id, score, because)`` (see :meth:`because`)."""
+        none they rated or favoured: ``(movie_id, score, because)``, where ``because`` is the
+        rated movie that adds most to the score and the user's rating of it (None when no
+        rated movie adds to it)."""
         ratings = LiveRatings.of(ratings)
         index = self.movies.index(ratings.movie_ids, missing="negative")
         known = index >= 0
         rated = known & (ratings.ratings > 0)
         order = np.argsort(index[rated])
-        profile = index[rated][order], ratings.ratings[rated][order]
-        top, scores = self.ranker.top_one(*profile, index[known], n)
-        return list(zip(self.movies.ids[top].tolist(), scores.tolist(),
-                        self.because(profile, top)))
-
-    def because(self, profile: tuple[np.ndarray, np.ndarray], indices) -> list[tuple[int, float] | None]:
-        """For each movie index, the user's rated movie (of ``profile``) that adds most to its
-        top-N score and the user's rating of it (None when no rated movie adds to it)."""
-        movies, ratings = profile
-        if not len(indices) or not len(movies):
-            return [None] * len(indices)
-        contributions = np.asarray(self.ranker.contributions(movies, ratings, np.asarray(indices)))
-        best = contributions.argmax(axis=1)
-        return [(int(self.movies.ids[movies[j]]), float(ratings[j]))
-                if contributions[i, j] > 0 else None for i, j in enumerate(best)]
+        movies, values = index[rated][order], ratings.ratings[rated][order]
+        top, scores, because = self.ranker.top_one(movies, values, index[known], n)
+        ids = self.movies.ids
+        return [(int(ids[item]), score, None if j < 0 else (int(ids[movies[j]]), float(values[j])))
+                for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]
 
     def predict(self, ratings: Mapping, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)

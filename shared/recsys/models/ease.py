@@ -7,7 +7,8 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
-from shared.recsys.models.topn import TopNRecommender, best, confidence, confidence_values
+from shared.recsys.models.topn import (TopNRecommender, best, confidence, confidence_values,
+                                       strongest)
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
@@ -115,34 +116,41 @@ class EASE(TopNRecommender):
         return self._scores(confidence(X_new, self.scheme))
 
     def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        positions = self._position[movies]
+        kept = positions >= 0
         out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
-        out[self.items_] = self._kept_scores(movies, ratings)
+        out[self.items_] = self._kept_scores(positions[kept], self._feedback(ratings[kept]))
         return out
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
-                n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ranks the model's movies only: every other one scores ``-inf``."""
-        scores = self._kept_scores(movies, ratings)
-        positions = self._position[excluded]
-        scores[positions[positions >= 0]] = -np.inf
-        top = best(scores, n)
-        return self.items_[top], scores[top]
-
-    def _kept_scores(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        r""":math:`x_u \hat B` over ``items_`` for one user: the weighted sum of their rated
-        movies' rows of :math:`\hat B`, or the whole product when they rated more than
-        ``_DENSE_SHARE`` of the model's movies (then reading all of :math:`\hat B` once is
-        cheaper than gathering)."""
+                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ranks the model's movies only (every other one scores ``-inf``); the explanation
+        reads the rows of the weights the scores summed, at the ``n`` movies only."""
         positions = self._position[movies]
-        kept = positions >= 0
-        feedback = confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
-        positions = positions[kept]
+        kept = np.flatnonzero(positions >= 0)
+        rows, feedback = positions[kept], self._feedback(ratings[kept])
+        scores = self._kept_scores(rows, feedback)
+        masked = self._position[excluded]
+        scores[masked[masked >= 0]] = -np.inf
+        top = best(scores, n)
+        parts = self.weights_[np.ix_(rows, top)] * feedback[:, None]
+        because = strongest(parts.T)
+        return self.items_[top], scores[top], np.where(because >= 0, kept[because], -1)
+
+    def _feedback(self, ratings: np.ndarray) -> np.ndarray:
+        return confidence_values(ratings, self.scheme).astype(np.float32)
+
+    def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
+        r""":math:`x_u \hat B` over ``items_`` for one user, whose ``feedback`` sits at ``rows``
+        of :math:`\hat B`: the weighted sum of those rows, or the whole product when the user
+        rated more than ``_DENSE_SHARE`` of the model's movies (then reading all of
+        :math:`\hat B` once is cheaper than gathering)."""
         n_kept = len(self.items_)
-        if len(positions) > _DENSE_SHARE * n_kept:
+        if len(rows) > _DENSE_SHARE * n_kept:
             dense = np.zeros(n_kept, dtype=np.float32)
-            dense[positions] = feedback
+            dense[rows] = feedback
             return dense @ self.weights_
-        row = sp.csr_matrix((feedback, positions, np.array([0, len(positions)], dtype=np.int32)),
+        row = sp.csr_matrix((feedback, rows, np.array([0, len(rows)], dtype=np.int32)),
                             shape=(1, n_kept))
         return np.ravel(row @ self.weights_)
 

@@ -74,6 +74,16 @@ def best(scores: np.ndarray, n: int) -> np.ndarray:
     return top[scores[top] > -np.inf]
 
 
+def strongest(contributions: np.ndarray) -> np.ndarray:
+    """For each row of ``contributions`` (items x rated movies), the column that adds most, or
+    -1 when none adds anything."""
+    if contributions.size == 0:
+        return np.full(len(contributions), -1, dtype=np.int64)
+    columns = contributions.argmax(axis=1)
+    added = contributions[np.arange(len(columns)), columns]
+    return np.where(added > 0, columns, -1)
+
+
 class TopNRecommender(BaseEstimator):
     """Base class of the estimators that rank movies for a user.
 
@@ -105,15 +115,17 @@ class TopNRecommender(BaseEstimator):
         return np.asarray(self.predict_unseen(one_row(movies, ratings, self.n_movies_)))[0]
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
-                n: int) -> tuple[np.ndarray, np.ndarray]:
-        """One user's ``n`` best movies, best first, and their scores, the user given as in
-        :meth:`score_one`: dense indices, never one of ``excluded`` (dense indices: what the
-        user rated or favoured) nor one scored ``-inf`` (outside the model). What a request
-        ranks; subclasses make it cheaper than scoring every movie."""
+                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One user's ``n`` best movies, best first, the user given as in :meth:`score_one`:
+        their dense indices, never one of ``excluded`` (dense indices: what the user rated or
+        favoured) nor one scored ``-inf`` (outside the model); their scores; and for each, the
+        position in ``movies`` of the rated movie that adds most to its score (-1 when none
+        adds to it), which explains it ("because you rated ..."). What a request ranks;
+        subclasses make it cheaper than scoring every movie."""
         scores = self.score_one(movies, ratings)
         scores[excluded] = -np.inf
         top = best(scores, n)
-        return top, scores[top]
+        return top, scores[top], strongest(self.contributions(movies, ratings, top))
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         """How much each movie one user rated adds to the scores of ``items``: an array

@@ -139,15 +139,19 @@ def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings, max_items)
 @pytest.mark.parametrize("max_items", [25, 12])
 def test_one_users_top_movies_are_the_best_of_their_fold_in_scores(ratings, max_items):
     """``top_one`` ranks the model's movies only; it gives what ranking all of
-    ``predict_unseen``'s row gives, the excluded movies and those outside the model left out."""
+    ``predict_unseen``'s row gives, the excluded movies and those outside the model left out,
+    and explains each by the rated movie that contributes most."""
     model = EASE(l2=5.0, max_items=max_items).fit(ratings)
     for user in range(0, ratings.shape[0], 7):
         row = ratings[user]
         excluded = np.r_[row.indices, [0, 1]]
-        top, scores = model.top_one(row.indices, row.data, excluded, 5)
+        top, scores, because = model.top_one(row.indices, row.data, excluded, 5)
         full = model.predict_unseen(row)[0]
         full[excluded] = -np.inf
         expected = [i for i in np.argsort(-full, kind="stable") if full[i] > -np.inf][:5]
         assert not set(top) & set(excluded) and set(top) <= set(model.items_)
         np.testing.assert_allclose(scores, full[expected], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(full[top], full[expected], rtol=1e-5, atol=1e-6)
+        # the explanation: the rated movie whose contribution to each score is largest
+        parts = model.contributions(row.indices, row.data, top)
+        assert list(because) == [int(np.argmax(p)) if p.max() > 0 else -1 for p in parts]

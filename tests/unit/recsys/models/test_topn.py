@@ -4,7 +4,7 @@ import scipy.sparse as sp
 
 from shared.recsys.models.topn import (DISLIKED_BELOW, NEGATIVE, SCHEMES, WEAK_POSITIVE,
                                        MostPopular, TopNRecommender, confidence,
-                                       confidence_values)
+                                       confidence_values, strongest)
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
 
 RATINGS = np.array([[5.0, 3.0, 0.0, 0.5],
@@ -83,3 +83,18 @@ def test_most_popular_gives_one_user_the_same_list_as_everyone():
     mine = model.score_one(np.array([1, 3]), np.array([4.0, 2.0]))
     np.testing.assert_array_equal(mine, model.popularity_)
     assert model.contributions(np.array([1, 3]), np.array([4.0, 2.0]), [0, 2]).shape == (2, 2)
+
+
+def test_one_users_top_movies_leave_out_the_excluded_and_name_no_reason_nothing_gave():
+    model = MostPopular().fit(sp.csr_matrix(RATINGS))
+    order = [int(i) for i in np.argsort(-model.popularity_, kind="stable")]
+    top, scores, because = model.top_one(np.array([1, 3]), np.array([4.0, 2.0]),
+                                         np.array([order[0]]), 2)
+    assert list(top) == order[1:3] and list(scores) == list(model.popularity_[order[1:3]])
+    assert list(because) == [-1, -1]  # nothing the user rated moves a popularity score
+
+
+def test_the_strongest_contribution_is_named_only_when_it_adds():
+    parts = np.array([[0.1, 0.5, -1.0], [-0.2, -0.1, 0.0], [0.0, 0.3, 0.3]])
+    assert list(strongest(parts)) == [1, -1, 1]
+    assert list(strongest(np.zeros((2, 0)))) == [-1, -1]
