@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.auth import Keyring
 from api.group_commit import GroupCall
+from api.write_behind import WriteBehind
 from shared import config
 from shared.recsys.blas import single_threaded_blas
 from shared.store.cache import RecommendationCache
@@ -30,10 +31,11 @@ log = logging.getLogger(__name__)
 class Services:
     """What the request handlers share: Redis, the key schema, the stores, the model.
 
-    The calls on the hot paths, pushing events and looking up and keeping recommendation
-    lists, go through a :class:`GroupCall` each, on a connection of their own: requests of one
-    process that reach them at the same time (gevent workers) share a round trip, and no call
-    pays the pool's liveness poll (docs/live-benchmark.md measures both)."""
+    The calls on the hot paths, pushing events and looking up recommendation lists, go
+    through a :class:`GroupCall` each, on a connection of their own: requests of one process
+    that reach them at the same time (gevent workers) share a round trip, and no call pays the
+    pool's liveness poll (docs/live-benchmark.md measures both). The lists computed are kept
+    by the next lookup's round trip (:mod:`api.write_behind`)."""
 
     def __init__(self, settings: config.Settings, client=None):
         self.settings = settings
@@ -49,10 +51,11 @@ class Services:
         self.operations = Operations(self.redis, self.keys)
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
-        self.look_up_recommendations = GroupCall(RecommendationCache(
-            client or retrying_client(settings, single=True), self.keys).lookup_many)
-        self.keep_recommendations = GroupCall(RecommendationCache(
+        self.lists_to_keep = WriteBehind(RecommendationCache(
             client or retrying_client(settings, single=True), self.keys).keep_many)
+        lists = RecommendationCache(client or retrying_client(settings, single=True), self.keys)
+        self.look_up_recommendations = GroupCall(
+            lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 
 
 def push_all(store: RatingStore, requests: list) -> list[bool]:

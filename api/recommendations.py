@@ -3,13 +3,10 @@ strategy (:mod:`shared.recsys.strategies`) applied, movie metadata added, the bo
 from __future__ import annotations
 
 import json
-import logging
 
 from shared.recsys import strategies
 from shared.store.cache import ComputedList, Lookup
-from shared.store.client import StoreFull
 
-log = logging.getLogger(__name__)
 
 
 def popular(svc, n: int) -> list[dict]:
@@ -58,8 +55,9 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
 def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
     """The JSON response, cached until the user's ratings or cluster change (the Lua script
     drops the user's cache then) or the model version moves. Changes other users make to the
-    cluster counters show after at most ``recommendation_ttl``. A Redis too full to keep the
-    list costs the cache, not the answer: the request only reads."""
+    cluster counters show after at most ``recommendation_ttl``. The list is kept on the way
+    of the process's next lookup (:mod:`api.write_behind`); a Redis too full to keep it costs
+    the cache, not an answer."""
     model = svc.models.get()
     version = model.version if model else None
     field = f"{version or '-'}|{strategy}|{n}"
@@ -69,10 +67,6 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
     result = recommend(svc, model, user_id, n, strategy, found.ratings, found.cluster)
     result["items"] = with_metadata(svc, result["items"])
     body = json.dumps(result, separators=(",", ":")).encode()
-    try:
-        svc.keep_recommendations(ComputedList(user_id, found.revision, field, body,
-                                              svc.settings.recommendation_ttl))
-    except StoreFull as exc:
-        log.warning("recommendations of user %s not cached: redis refuses writes: %s",
-                    user_id, exc)
+    svc.lists_to_keep.add(ComputedList(user_id, found.revision, field, body,
+                                       svc.settings.recommendation_ttl))
     return body

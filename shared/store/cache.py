@@ -9,14 +9,18 @@ spends tens of microseconds on each command of a pipeline (docs/topn-benchmark.m
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Sequence
 
 import redis
 
 from shared.recsys.ratings import LiveRatings
-from shared.store.client import lua_script, script_per_call
+from shared.store.client import lua_script, script_calls
 from shared.store.keys import Keys
 from shared.store.ratings import live_from_view, user_state_call
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,19 +60,33 @@ class RecommendationCache:
         self._lookup = lua_script(client, "user_state.lua")
         self._keep = lua_script(client, "cache.lua")
 
-    def lookup_many(self, lookups: list[Lookup]) -> list[bytes | UserState]:
-        """For each lookup, in its order, the cached list or the user's state; one round trip."""
-        if len(lookups) == 1:
+    def lookup_many(self, lookups: list[Lookup],
+                    keeping: Sequence[ComputedList] = ()) -> list[bytes | UserState]:
+        """For each lookup, in its order, the cached list or the user's state, after keeping
+        the lists ``keeping`` as :meth:`keep_many` would: one round trip for all. A list Redis
+        refuses to keep (full) costs the cache, not the lookups: it is logged and dropped."""
+        if not keeping and len(lookups) == 1:
             return [self._answer(self._lookup(*self._call(lookups[0])))]
-        replies = script_per_call(self.redis, self._lookup, [self._call(l) for l in lookups])
-        return [self._answer(reply) for reply in replies]
+        replies = script_calls(self.redis, [(self._keep, *self._keep_call(c)) for c in keeping]
+                               + [(self._lookup, *self._call(l)) for l in lookups])
+        for computed, kept in zip(keeping, replies):
+            if isinstance(kept, Exception):
+                log.warning("recommendations of user %s not cached: %s", computed.user_id, kept)
+        answers = replies[len(keeping):]
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return [self._answer(answer) for answer in answers]
 
     def keep_many(self, lists: list[ComputedList]) -> list[bool]:
         """Keep each list unless its user changed since its revision (the script that applies
         their changes drops the cache); one round trip for all. True for each list kept."""
         if len(lists) == 1:
             return [bool(self._keep(*self._keep_call(lists[0])))]
-        replies = script_per_call(self.redis, self._keep, [self._keep_call(c) for c in lists])
+        replies = script_calls(self.redis, [(self._keep, *self._keep_call(c)) for c in lists])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         return [bool(kept) for kept in replies]
 
     def _keep_call(self, computed: ComputedList) -> tuple[list, list]:

@@ -52,19 +52,20 @@ def lua_script(client: redis.Redis, name: str):
     return client.register_script(resources.files("shared.store").joinpath("lua", name).read_text())
 
 
-def script_per_call(client: redis.Redis, script, calls: list[tuple[list, list]]) -> list:
-    """``script`` (from :func:`lua_script`) run once for each ``(keys, args)`` of ``calls``, in
-    one pipeline: the replies in order. redis-py's own way, ``script(client=pipeline)``, asks
-    Redis ``SCRIPT EXISTS`` before every pipeline, a round trip more; here Redis loads the
-    script only after answering NOSCRIPT (a restart or ``SCRIPT FLUSH``), and the calls go
-    once more."""
+def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
+    """Each ``(script, keys, args)`` of ``calls`` (scripts from :func:`lua_script`) in one
+    pipeline: the replies in order, a failed call's error in its place. redis-py's own way,
+    ``script(client=pipeline)``, asks Redis ``SCRIPT EXISTS`` before every pipeline, a round
+    trip more; here Redis loads a script only after answering NOSCRIPT (a restart or
+    ``SCRIPT FLUSH``), and the calls go once more."""
     for attempt in range(2):
         pipe = client.pipeline(transaction=False)
-        for keys, args in calls:
+        for script, keys, args in calls:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt:
-                raise
+        replies = pipe.execute(raise_on_error=False)
+        unknown = {script for (script, _, _), reply in zip(calls, replies)
+                   if isinstance(reply, redis.exceptions.NoScriptError)}
+        if not unknown or attempt:
+            return replies
+        for script in unknown:
             script.sha = client.script_load(script.script)

@@ -72,3 +72,28 @@ def test_a_redis_too_full_to_keep_a_live_view_still_answers_the_lookup(real_redi
         assert not real_redis.exists(KEYS.user_live(1))
     finally:
         real_redis.config_set("maxmemory", limit)
+
+
+def test_lists_kept_on_the_way_of_a_lookup_are_there_for_it(stores):
+    store, cache = stores
+    store.apply([Event("rating", u, 10, 9, 100.0) for u in (1, 2)])
+    keeping = [ComputedList(1, store.user_revision(1), "f", b"one", 60),
+               ComputedList(2, b"r-old", "f", b"stale", 60)]
+    answers = cache.lookup_many([Lookup(1, None, "f"), Lookup(2, None, "f")], keeping=keeping)
+    assert answers[0] == b"one" and isinstance(answers[1], UserState)
+
+
+@pytest.mark.integration
+def test_a_list_redis_is_too_full_to_keep_does_not_fail_the_lookup_it_rode_with(real_redis):
+    store, cache = RatingStore(real_redis, KEYS), RecommendationCache(real_redis, KEYS)
+    store.apply([Event("rating", 1, 10, 9, 100.0)])
+    state = cache.lookup_many([Lookup(1, None, "f")])[0]
+    limit = real_redis.config_get("maxmemory")["maxmemory"]
+    real_redis.config_set("maxmemory", "1")
+    try:
+        [again] = cache.lookup_many([Lookup(1, None, "f")],
+                                    keeping=[ComputedList(1, state.revision, "f", b"list", 60)])
+        assert again == state
+    finally:
+        real_redis.config_set("maxmemory", limit)
+    assert cache.lookup_many([Lookup(1, None, "f")]) == [state]  # not kept

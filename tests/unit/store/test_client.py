@@ -2,7 +2,7 @@
 import pytest
 import redis
 
-from shared.store.client import script_per_call
+from shared.store.client import script_calls
 
 
 @pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
@@ -10,14 +10,17 @@ def client(request):
     return request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
 
 
-def test_a_script_per_call_answers_in_order_without_asking_whether_redis_knows_it(client, monkeypatch):
-    script = client.register_script("return {KEYS[1], ARGV[1] * 2}")
-    calls = [(["a"], [1]), (["b"], [2]), (["c"], [3])]
+def test_script_calls_answer_in_order_without_asking_whether_redis_knows_them(client, monkeypatch):
+    double = client.register_script("return {KEYS[1], ARGV[1] * 2}")
+    fail = client.register_script("return redis.error_reply('no ' .. ARGV[1])")
+    calls = [(double, ["a"], [1]), (fail, ["b"], ["luck"]), (double, ["c"], [3])]
 
     def refuse(pipeline):
         raise AssertionError("SCRIPT EXISTS sent: a round trip per pipeline")
 
     monkeypatch.setattr(redis.client.Pipeline, "load_scripts", refuse)
-    assert script_per_call(client, script, calls) == [[b"a", 2], [b"b", 4], [b"c", 6]]
+    first, failed, last = script_calls(client, calls)
+    assert first == [b"a", 2] and last == [b"c", 6]
+    assert isinstance(failed, redis.ResponseError) and "no luck" in str(failed)
     client.script_flush()  # as after a restart: Redis answers NOSCRIPT, the calls go again
-    assert script_per_call(client, script, calls[:1]) == [[b"a", 2]]
+    assert script_calls(client, calls[:1]) == [[b"a", 2]]
