@@ -23,6 +23,7 @@ class WriteBehind:
         self._write = write
         self._delay = delay
         self._items: list = []
+        self._takes = 0  # round trips that took the items waiting
         self._lock = threading.Lock()
         self._added = threading.Event()
         self._writer: threading.Thread | None = None  # started by the first item
@@ -40,6 +41,7 @@ class WriteBehind:
         """Every item waiting, now the caller's to write."""
         with self._lock:
             items, self._items = self._items, []
+            self._takes += 1
         return items
 
     def flush(self) -> None:
@@ -52,9 +54,15 @@ class WriteBehind:
                 log.warning("%d computed lists not cached: %s", len(items), exc)
 
     def _write_what_is_left(self) -> None:
+        """After an item comes, wait ``delay``; write what waits unless a round trip came by
+        meanwhile (under load one always does, and this writes nothing)."""
         pause = threading.Event()  # never set: its wait is the delay
         while True:
             self._added.wait()
             self._added.clear()
+            takes = self._takes
             pause.wait(self._delay)
-            self.flush()
+            if self._takes == takes:
+                self.flush()
+            elif self._items:
+                self._added.set()  # added after that round trip: give the next one its delay
