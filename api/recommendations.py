@@ -8,7 +8,6 @@ from shared.recsys import strategies
 from shared.store.cache import ComputedList, Lookup
 
 
-
 def popular(svc, n: int) -> list[dict]:
     """The ``n`` most favoured movies."""
     return strategies.popular_items(svc.counters.popular(strategies.ranked_page(n, 0)), n)

@@ -1,11 +1,12 @@
 """The computed recommendation lists (``Keys.recommendations_cache``).
 
-A request costs one script call when its list is cached, and two when it is not: the lookup
-that returns either the list or the user's state, and the write that keeps the new list unless
-the user changed while it was computed. Both take many requests at once, in one round trip
-(the API's group calls). A plain pipeline that reads the list and the user's state instead of
-the lookup script saves Redis CPU but costs the API more per request than it saves: redis-py
-spends tens of microseconds on each command of a pipeline (docs/topn-benchmark.md).
+Two scripts: the lookup, which returns either the list or what it is computed from (the
+user's revision, live view and cluster), and the keep, which keeps a computed list unless the
+user changed meanwhile. A lookup carries the keeps of lists computed before it (the API's
+write-behind) and the lookups of the requests waiting with it (the API's group calls): one
+round trip for all. A plain pipeline of reads instead of the lookup script saves Redis CPU but
+costs the API more per request than it saves: redis-py spends tens of microseconds on each
+command of a pipeline (docs/topn-benchmark.md).
 """
 from __future__ import annotations
 
