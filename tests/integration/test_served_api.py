@@ -105,7 +105,11 @@ def test_a_cached_recommendation_is_served_as_computed(served):
     port, store, _, _ = served
     user = next(iter(store.iter_user_ids()))
     first = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
-    assert store.redis.exists(store.keys.recommendations_cache(user))
+    # no other lookup comes: the process's write-behind thread keeps the list on its own
+    deadline = time.monotonic() + 2
+    while not store.redis.exists(store.keys.recommendations_cache(user)):
+        assert time.monotonic() < deadline, "the computed list was never kept"
+        time.sleep(0.005)
     again = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
     assert first[0] == again[0] == 200
     assert json.loads(first[1]) == json.loads(again[1])
