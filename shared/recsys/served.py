@@ -40,11 +40,17 @@ class LiveModel:
         """A user's live ratings (:class:`LiveRatings` or ``{movie_id: rating}``) in the model's
         terms: the dense indices of the known movies they rated (increasing) and the ratings
         (favourite marks alone left out)."""
+        return self._indexed(ratings)[0]
+
+    def _indexed(self, ratings: Mapping) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """:meth:`profile`, and the dense indices of every known movie the user rated or
+        favoured (what a list leaves out)."""
         ratings = LiveRatings.of(ratings)
         index = self.movies.index(ratings.movie_ids, missing="negative")
-        keep = (index >= 0) & (ratings.ratings > 0)
-        order = np.argsort(index[keep])
-        return index[keep][order], ratings.ratings[keep][order]
+        known = index >= 0
+        rated = known & (ratings.ratings > 0)
+        order = np.argsort(index[rated])
+        return (index[rated][order], ratings.ratings[rated][order]), index[known]
 
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
@@ -72,13 +78,8 @@ class LiveModel:
         none they rated or favoured: ``(movie_id, score, because)``, where ``because`` is the
         rated movie that adds most to the score and the user's rating of it (None when no
         rated movie adds to it)."""
-        ratings = LiveRatings.of(ratings)
-        index = self.movies.index(ratings.movie_ids, missing="negative")
-        known = index >= 0
-        rated = known & (ratings.ratings > 0)
-        order = np.argsort(index[rated])
-        movies, values = index[rated][order], ratings.ratings[rated][order]
-        top, scores, because = self.ranker.top_one(movies, values, index[known], n)
+        (movies, values), seen = self._indexed(ratings)
+        top, scores, because = self.ranker.top_one(movies, values, seen, n)
         ids = self.movies.ids
         return [(int(ids[item]), score, None if j < 0 else (int(ids[movies[j]]), float(values[j])))
                 for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]

@@ -18,18 +18,25 @@ local cluster = false
 if ARGV[3] == '1' then cluster = redis.call('HGET', assignments, ARGV[2]) end
 local view = redis.call('GET', user_live)
 if not view then
-  local entries = redis.call('HGETALL', user)
-  local records = {}
+  -- the hash's values start 'half|favourite|' (half 0..10): read as bytes, not by pattern
+  local entries, records, byte, char = redis.call('HGETALL', user), {}, string.byte, string.char
   for i = 1, #entries, 2 do
-    local half, fav = string.match(entries[i + 1], '^(%d+)|(%d)|')
-    local id = tonumber(entries[i])  -- exact: ids stay below 2^53
-    local bytes = {}
-    for b = 1, 8 do
-      bytes[b] = id % 256
-      id = (id - bytes[b]) / 256
+    local c1, c2, c3, c4 = byte(entries[i + 1], 1, 4)
+    local state
+    if c2 == 124 then  -- '|' after one digit
+      state = c1 - 48 + 128 * (c3 - 48)
+    else
+      state = (c1 - 48) * 10 + c2 - 48 + 128 * (c4 - 48)
     end
-    bytes[9] = tonumber(half) + 128 * tonumber(fav)
-    records[#records + 1] = string.char(unpack(bytes))
+    local id = tonumber(entries[i])  -- exact: ids stay below 2^53
+    local b1 = id % 256; id = (id - b1) / 256
+    local b2 = id % 256; id = (id - b2) / 256
+    local b3 = id % 256; id = (id - b3) / 256
+    local b4 = id % 256; id = (id - b4) / 256
+    local b5 = id % 256; id = (id - b5) / 256
+    local b6 = id % 256; id = (id - b6) / 256
+    local b7 = id % 256
+    records[#records + 1] = char(b1, b2, b3, b4, b5, b6, b7, (id - b7) / 256, state)
   end
   view = table.concat(records)
   if view ~= '' then redis.pcall('SET', user_live, view) end
