@@ -116,10 +116,11 @@ class EASE(TopNRecommender):
         return self._scores(confidence(X_new, self.scheme))
 
     def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        r""":math:`x_u \hat B` for one user (:meth:`_kept_scores`); ``-inf`` outside the model."""
         positions = self._position[movies]
         kept = positions >= 0
         out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
-        out[self.items_] = self._kept_scores(positions[kept], self._feedback(ratings[kept]))
+        out[self.items_] = self._kept_scores(positions[kept], self._feedback(ratings, kept))
         return out
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
@@ -128,7 +129,7 @@ class EASE(TopNRecommender):
         reads the rows of the weights the scores summed, at the ``n`` movies only."""
         positions = self._position[movies]
         kept = np.flatnonzero(positions >= 0)
-        rows, feedback = positions[kept], self._feedback(ratings[kept])
+        rows, feedback = positions[kept], self._feedback(ratings, kept)
         scores = self._kept_scores(rows, feedback)
         masked = self._position[excluded]
         scores[masked[masked >= 0]] = -np.inf
@@ -137,8 +138,9 @@ class EASE(TopNRecommender):
         because = strongest(parts.T)
         return self.items_[top], scores[top], np.where(because >= 0, kept[because], -1)
 
-    def _feedback(self, ratings: np.ndarray) -> np.ndarray:
-        return confidence_values(ratings, self.scheme).astype(np.float32)
+    def _feedback(self, ratings, kept) -> np.ndarray:
+        """The implicit feedback of the ``kept`` of ``ratings``, in the weights' float32."""
+        return confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
 
     def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
         r""":math:`x_u \hat B` over ``items_`` for one user, whose ``feedback`` sits at ``rows``
