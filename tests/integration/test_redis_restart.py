@@ -57,6 +57,19 @@ class Load:
                  "rating": 0.5 + (n + i) % 10 / 2, "event_id": f"restart-{n}-{i}"}
                 for i, movie in enumerate(self.movies[:BATCH])]
 
+    def _ask(self, conn, method, path, body=None):
+        """``(connection, reply, body)``; with no answer the failure is noted and the reply
+        is None, on a new connection for the next request."""
+        try:
+            conn.request(method, path, body,
+                         {"Content-Type": "application/json", "X-API-Key": WRITE_KEY})
+            reply = conn.getresponse()
+            return conn, reply, reply.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.failures.append((method, "no answer", repr(exc)))
+            conn.close()
+            return self._connection(), None, b""
+
     def _not_served(self, what, status, headers, body) -> None:
         """An answer other than the one asked for: a 503 with Retry-After and a JSON body while
         Redis is away, anything else a failure."""
@@ -78,15 +91,8 @@ class Load:
             events = self._batch()
             with self.lock:
                 self.sent.update((e["event_id"], e) for e in events)
-            try:
-                conn.request("POST", "/v1/events", json.dumps(events),
-                             {"Content-Type": "application/json", "X-API-Key": WRITE_KEY})
-                reply = conn.getresponse()
-                body = reply.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(("POST", "no answer", repr(exc)))
-                conn.close()
-                conn = self._connection()
+            conn, reply, body = self._ask(conn, "POST", "/v1/events", json.dumps(events))
+            if reply is None:
                 continue
             if reply.status == 202:
                 with self.lock:
@@ -99,14 +105,8 @@ class Load:
     def read_profiles(self):
         conn = self._connection()
         while not self.stop.is_set():
-            try:
-                conn.request("GET", f"/v1/users/{FIRST_USER}", headers={"X-API-Key": WRITE_KEY})
-                reply = conn.getresponse()
-                body = reply.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(("GET", "no answer", repr(exc)))
-                conn.close()
-                conn = self._connection()
+            conn, reply, body = self._ask(conn, "GET", f"/v1/users/{FIRST_USER}")
+            if reply is None:
                 continue
             if reply.status not in (200, 404):  # 404 until the user's first event is applied
                 self._not_served("GET", reply.status, reply.headers, body)
