@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from api.auth import Keyring
+from api.encoding import FastJSONProvider
 from api.group_commit import GroupCall
 from api.write_behind import WriteBehind
 from shared import config
@@ -70,7 +71,7 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     single_threaded_blas()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    app.json = FastJSONProvider(app)  # keys in insertion order, like sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
     from api import events, health, metrics, models, movies, openapi, request_id, users

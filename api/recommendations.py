@@ -2,8 +2,7 @@
 strategy (:mod:`shared.recsys.strategies`) applied, movie metadata added, the body cached."""
 from __future__ import annotations
 
-import json
-
+from api.encoding import encode
 from shared.recsys import strategies
 from shared.store.cache import ComputedList, Lookup
 
@@ -65,7 +64,7 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
         return found
     result = recommend(svc, model, user_id, n, strategy, found.ratings, found.cluster)
     result["items"] = with_metadata(svc, result["items"])
-    body = json.dumps(result, separators=(",", ":")).encode()
+    body = encode(result)
     svc.lists_to_keep.add(ComputedList(user_id, found.revision, field, body,
                                        svc.settings.recommendation_ttl))
     return body

@@ -66,8 +66,6 @@ class RecommendationCache:
         """For each lookup, in its order, the cached list or the user's state, after keeping
         the lists ``keeping`` as :meth:`keep_many` would: one round trip for all. A list Redis
         refuses to keep (full) costs the cache, not the lookups: it is logged and dropped."""
-        if not keeping and len(lookups) == 1:
-            return [self._answer(self._lookup(*self._call(lookups[0])))]
         replies = script_calls(self.redis, [(self._keep, *self._keep_call(c)) for c in keeping]
                                + [(self._lookup, *self._call(l)) for l in lookups])
         for computed, kept in zip(keeping, replies):
@@ -82,8 +80,6 @@ class RecommendationCache:
     def keep_many(self, lists: list[ComputedList]) -> list[bool]:
         """Keep each list unless its user changed since its revision (the script that applies
         their changes drops the cache); one round trip for all. True for each list kept."""
-        if len(lists) == 1:
-            return [bool(self._keep(*self._keep_call(lists[0])))]
         replies = script_calls(self.redis, [(self._keep, *self._keep_call(c)) for c in lists])
         for reply in replies:
             if isinstance(reply, Exception):

@@ -2,7 +2,7 @@
 import pytest
 import redis
 
-from shared.store.client import retrying_client
+from shared.store.client import retrying_client, script_calls
 from shared.config import Settings
 from tests.keys import keyed, with_keys
 
@@ -16,6 +16,34 @@ def test_a_connection_the_server_closed_is_reopened_for_the_same_command(redis_u
     admin = redis.Redis.from_url(redis_url)
     assert admin.client_kill_filter(_id=client.client_id()) == 1
     assert client.get("k") == b"v"  # the first command after the drop, not a ConnectionError
+
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_script_calls_on_a_connection_the_server_closed_are_sent_again(redis_url, single):
+    client = retrying_client(Settings(redis_url=redis_url), single=single)
+    echo = client.register_script("return ARGV[1]")
+    assert script_calls(client, [(echo, [], ["before"])]) == [b"before"]
+    admin = redis.Redis.from_url(redis_url)
+    assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert script_calls(client, [(echo, [], ["a"]), (echo, [], ["b"])]) == [b"a", b"b"]
+
+
+def test_a_script_call_cut_short_leaves_no_reply_for_the_next_one(redis_url, monkeypatch):
+    client = retrying_client(Settings(redis_url=redis_url), single=True)
+    echo = client.register_script("return ARGV[1]")
+    script_calls(client, [(echo, [], ["warm"])])
+    connection_class = type(client.connection)
+    real_read = connection_class.read_response
+
+    def give_up(self, *args, **kwargs):  # as a request's greenlet killed mid-call would
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(connection_class, "read_response", give_up)
+    with pytest.raises(KeyboardInterrupt):
+        script_calls(client, [(echo, [], ["lost"]), (echo, [], ["lost too"])])
+    monkeypatch.setattr(connection_class, "read_response", real_read)
+    assert script_calls(client, [(echo, [], ["next"])]) == [b"next"]
 
 
 def test_a_full_redis_is_a_507_and_a_silent_one_a_503_with_retry_after(redis_url):

@@ -4,6 +4,7 @@ import re
 from importlib import resources
 
 import pytest
+import redis
 
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup, RecommendationCache
@@ -53,7 +54,7 @@ def test_no_script_spells_a_key_name(script):
     assert [s for s in literals if ":" in s or "{" in s] == []
 
 
-def keys_passed(client, run) -> dict[str, list[str]]:
+def keys_passed(run, monkeypatch) -> dict[str, list[str]]:
     """Script file -> the Keys names of the KEYS ``run`` passed to it."""
     by_sha = {hashlib.sha1(LUA.joinpath(s).read_text().encode()).hexdigest(): s for s in SCRIPTS}
     names = {getattr(KEYS, name): name for name in dir(KEYS)
@@ -64,22 +65,42 @@ def keys_passed(client, run) -> dict[str, list[str]]:
     names[KEYS.assignments("v1")] = "assignments"
     for limit in ("5/1s", "9/60s"):
         names[KEYS.rate_limit_counter("key:k", limit, 0)] = "rate_limit_counter"
-    seen, evalsha = {}, client.evalsha
+    seen = {}
 
-    def spy(sha, numkeys, *args):
-        seen[by_sha[sha]] = [names.get(k, k) for k in args[:numkeys]]
-        return evalsha(sha, numkeys, *args)
+    def note(command):
+        if command[0] == "EVALSHA":
+            sha, numkeys, *args = command[1:]
+            seen[by_sha[sha]] = [names.get(_text(k), _text(k)) for k in args[:int(numkeys)]]
 
-    client.evalsha = spy
+    connection = redis.connection.Connection  # (fakeredis's too)
+    send_command, pack_commands = connection.send_command, connection.pack_commands
+
+    def spy_one(self, *command, **options):
+        note(command)
+        return send_command(self, *command, **options)
+
+    def spy_many(self, commands):
+        for command in commands:
+            note(command)
+        return pack_commands(self, commands)
+
+    monkeypatch.setattr(connection, "send_command", spy_one)
+    monkeypatch.setattr(connection, "pack_commands", spy_many)
     run()
     return seen
+
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # Scripts that take a list of like keys, of any length, rather than named ones.
 KEY_LISTS = {"rate_limits.lua": "rate_limit_counter"}
 
 
-def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis):
+def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis,
+                                                                         monkeypatch):
     store, cache = RatingStore(fake_redis, KEYS), RecommendationCache(fake_redis, KEYS)
 
     def every_call():
@@ -94,7 +115,7 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         RequestCounters(fake_redis, KEYS).add({KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
                                                KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})
 
-    passed = keys_passed(fake_redis, every_call)
+    passed = keys_passed(every_call, monkeypatch)
     assert set(passed) == set(SCRIPTS)
     for script, names in passed.items():
         if script in KEY_LISTS:
