@@ -40,17 +40,18 @@ class LiveModel:
         """A user's live ratings (:class:`LiveRatings` or ``{movie_id: rating}``) in the model's
         terms: the dense indices of the known movies they rated (increasing) and the ratings
         (favourite marks alone left out)."""
-        return self._indexed(ratings)[0]
+        (movies, values), _ = self._indexed(ratings)
+        order = np.argsort(movies)
+        return movies[order], values[order]
 
     def _indexed(self, ratings: Mapping) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """:meth:`profile`, and the dense indices of every known movie the user rated or
-        favoured (what a list leaves out)."""
+        """:meth:`profile` in the user's order, and the dense indices of every known movie the
+        user rated or favoured (what a list leaves out)."""
         ratings = LiveRatings.of(ratings)
         index = self.movies.index(ratings.movie_ids, missing="negative")
         known = index >= 0
         rated = known & (ratings.ratings > 0)
-        order = np.argsort(index[rated])
-        return (index[rated][order], ratings.ratings[rated][order]), index[known]
+        return (index[rated], ratings.ratings[rated]), index[known]
 
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""

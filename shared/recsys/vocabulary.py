@@ -26,15 +26,19 @@ class Vocabulary:
         ids = np.asarray(ids, dtype=np.int64)
         if self._table is not None:
             inside = (ids >= 0) & (ids < len(self._table))
-            pos = np.where(inside, self._table[np.where(inside, ids, 0)], -1).astype(np.int64)
+            if inside.all():
+                pos = self._table[ids].astype(np.int64)  # -1 where the table lacks the id
+            else:
+                pos = np.where(inside, self._table[np.where(inside, ids, 0)], -1).astype(np.int64)
             found = pos >= 0
         else:
             pos = np.searchsorted(self.ids, ids)
             pos_clipped = np.minimum(pos, len(self.ids) - 1) if len(self.ids) else pos
             found = ((pos < len(self.ids)) & (self.ids[pos_clipped] == ids) if len(self.ids)
                      else np.zeros(ids.shape, bool))
+            pos = np.where(found, pos, -1)
         if missing == "negative":
-            return np.where(found, pos, -1)
+            return pos
         if not np.all(found):
             unknown = ids[~found][:5].tolist()
             raise KeyError(f"unknown ids: {unknown}")

@@ -12,9 +12,12 @@ from shared.recsys.models.topn import (TopNRecommender, best, confidence, confid
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
-# A user who rated more than this share of the model's movies is scored with a dense product
-# (bench: gathering k rows of B costs about as much as reading all of it when k is n/4).
-_DENSE_SHARE = 0.25
+# How one user's k rows of B are summed (one thread, 2,000 movies): up to _GATHER_ROWS, copied
+# out and multiplied by BLAS (a sparse row's set-up costs more than the sum); above
+# _DENSE_SHARE of the model's movies, a dense product reading all of B (the sparse sum costs as
+# much at 0.72 n); in between, a sparse row times B.
+_GATHER_ROWS = 100
+_DENSE_SHARE = 0.7
 
 
 class EASE(TopNRecommender):
@@ -144,10 +147,11 @@ class EASE(TopNRecommender):
 
     def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
         r""":math:`x_u \hat B` over ``items_`` for one user, whose ``feedback`` sits at ``rows``
-        of :math:`\hat B`: the weighted sum of those rows, or the whole product when the user
-        rated more than ``_DENSE_SHARE`` of the model's movies (then reading all of
-        :math:`\hat B` once is cheaper than gathering)."""
+        of :math:`\hat B`: the weighted sum of those rows, computed the cheapest way for their
+        number (``_GATHER_ROWS``, ``_DENSE_SHARE``)."""
         n_kept = len(self.items_)
+        if len(rows) <= _GATHER_ROWS:
+            return feedback @ self.weights_[rows]
         if len(rows) > _DENSE_SHARE * n_kept:
             dense = np.zeros(n_kept, dtype=np.float32)
             dense[rows] = feedback
