@@ -5,13 +5,12 @@ the request id.
 Lines are gathered and written to stderr together, every FLUSH_LINES lines or FLUSH_SECONDS,
 not through the logging module: a record through it (python-json-logger's formatter, the
 handler's lock and flush) cost 0.08-0.13 ms of CPU a request here, a sixth of a cached GET
-(docs/live-benchmark.md); gathered, a line costs a dict and a ``json.dumps``. A process killed
+(docs/live-benchmark.md); gathered, a line costs a dict and its encoding (:func:`api.encoding.encode`). A process killed
 with SIGKILL loses at most its last FLUSH_SECONDS of lines.
 """
 from __future__ import annotations
 
 import atexit
-import json
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ import time
 from flask import g, request
 
 from api import request_id
+from api.encoding import encode
 
 FLUSH_LINES = 64
 FLUSH_SECONDS = 1.0
@@ -54,13 +54,13 @@ class AccessLog:
         path, status = req.path, response.status_code
         message = f"{req.method} {path} {status}"
         if self.json:
-            line = json.dumps({
+            line = encode({
                 "time": stamp, "level": "INFO", "logger": LOGGER, "message": message,
                 "service": self.service, "method": req.method, "path": path, "status": status,
                 "endpoint": req.endpoint,
                 "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
                 "remote": req.remote_addr, "key": self.caller()[1],
-                "bytes": response.content_length, "request_id": request_id.current()})
+                "bytes": response.content_length, "request_id": request_id.current()}).decode()
         else:
             line = f"{stamp} {self.service} INFO {LOGGER}: {message}"
         self.lines.append(line + "\n")

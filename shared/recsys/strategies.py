@@ -168,11 +168,16 @@ def _predicted(model, ratings: LiveRatings, cluster: ClusterCounters, n: int,
 def _personal(model, ratings: LiveRatings, n: int) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
     its score (``because``: that movie and the user's rating of it)."""
-    return [{"movie_id": movie, "score": round(score, 4),
-             "reason": "recommended for your ratings" if why is None else
-                       f"because you rated movie {why[0]} {why[1]:g} stars",
-             **({} if why is None else {"because": {"movie_id": why[0], "rating": why[1]}})}
-            for movie, score, why in model.ranked(ratings, n)]
+    items = []
+    for movie, score, why in model.ranked(ratings, n):
+        if why is None:
+            items.append({"movie_id": movie, "score": round(score, 4),
+                          "reason": "recommended for your ratings"})
+        else:
+            items.append({"movie_id": movie, "score": round(score, 4),
+                          "reason": f"because you rated movie {why[0]} {why[1]:g} stars",
+                          "because": {"movie_id": why[0], "rating": why[1]}})
+    return items
 
 
 def _top_scores(scores: np.ndarray, movies, n: int, ratings: LiveRatings):

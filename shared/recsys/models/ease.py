@@ -137,8 +137,7 @@ class EASE(TopNRecommender):
         masked = self._position[excluded]
         scores[masked[masked >= 0]] = -np.inf
         top = best(scores, n)
-        parts = self.weights_[np.ix_(rows, top)] * feedback[:, None]
-        because = strongest(parts.T)
+        because = strongest((self.weights_[rows[:, None], top] * feedback[:, None]).T)
         return self.items_[top], scores[top], np.where(because >= 0, kept[because], -1)
 
     def _feedback(self, ratings, kept) -> np.ndarray:

@@ -69,7 +69,7 @@ def best(scores: np.ndarray, n: int) -> np.ndarray:
     take = min(len(scores), n)
     if take <= 0:
         return np.empty(0, dtype=np.int64)
-    top = np.argpartition(-scores, take - 1)[:take]
+    top = np.argpartition(scores, len(scores) - take)[len(scores) - take:]
     top = top[np.argsort(-scores[top], kind="stable")]
     return top[scores[top] > -np.inf]
 
