@@ -33,10 +33,11 @@ class Services:
     """What the request handlers share: Redis, the key schema, the stores, the model.
 
     The calls on the hot paths, pushing events and looking up recommendation lists, go
-    through a :class:`GroupCall` each, on a connection of their own: requests of one process
-    that reach them at the same time (gevent workers) share a round trip, and no call pays the
-    pool's liveness poll (docs/live-benchmark.md measures both). The lists computed are kept
-    by the next lookup's round trip (:mod:`api.write_behind`)."""
+    through a :class:`GroupCall` each, on a client of their own: requests of one process that
+    reach them at the same time (gevent workers) share a round trip. The pushes hold one
+    connection, which spares them the pool's check before each call (docs/live-benchmark.md);
+    the lookups keep it, which their latency's tail needs (``script_calls``). The lists
+    computed are kept by the next lookup's round trip (:mod:`api.write_behind`)."""
 
     def __init__(self, settings: config.Settings, client=None):
         self.settings = settings
@@ -53,8 +54,8 @@ class Services:
         push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
         self.push_events = GroupCall(partial(push_all, push_store))
         self.lists_to_keep = WriteBehind(RecommendationCache(
-            client or retrying_client(settings, single=True), self.keys).keep_many)
-        lists = RecommendationCache(client or retrying_client(settings, single=True), self.keys)
+            client or retrying_client(settings), self.keys).keep_many)
+        lists = RecommendationCache(client or retrying_client(settings), self.keys)
         self.look_up_recommendations = GroupCall(
             lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 

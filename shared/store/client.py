@@ -1,7 +1,6 @@
 """Redis clients, built here so that the services never import redis themselves."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from importlib import resources
 
 import redis
@@ -57,30 +56,28 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
     """Each ``(script, keys, args)`` of ``calls`` (scripts from :func:`lua_script`) in one
     round trip: the replies in order, a failed call's error in its place.
 
-    The commands go straight to a connection (the client's own when it has one, else one of
-    its pool) rather than through a redis-py pipeline, whose bookkeeping costs the API tens of
-    microseconds a call; and Redis is not asked ``SCRIPT EXISTS`` first, as redis-py's
-    ``script(client=pipeline)`` does: a script is loaded only after Redis answers NOSCRIPT (a
-    restart or ``SCRIPT FLUSH``), and the calls go once more. A connection Redis closed is
-    reopened and the calls sent again as the client's retry says, so they must be safe to
-    send twice, as for :func:`retrying_client`."""
-    own = client.connection  # a single-connection client's
-    conn = own or client.connection_pool.get_connection()
-    lock = client.single_connection_lock if own is not None else nullcontext()
+    The commands go straight to a connection of the client's pool rather than through a
+    redis-py pipeline, whose bookkeeping costs the API tens of microseconds a call. The pool's
+    check of the connection before each use (a read that finds nothing) stays: without it
+    (a connection of the client's own) a computed GET's p99 at 3 keep-alive connections was
+    16-23 ms against 5 ms (docs/topn-benchmark.md). Redis is not asked ``SCRIPT EXISTS``
+    first, as redis-py's ``script(client=pipeline)`` does: a script is loaded only after Redis
+    answers NOSCRIPT (a restart or ``SCRIPT FLUSH``), and the calls go once more. A connection
+    Redis closed is reopened and the calls sent again as the client's retry says, so they must
+    be safe to send twice, as for :func:`retrying_client`."""
+    conn = client.connection_pool.get_connection()
     try:
-        with lock:
-            for attempt in range(2):
-                replies = conn.retry.call_with_retry(lambda: _send_and_read(conn, calls),
-                                                     lambda error: conn.disconnect())
-                unknown = {script for (script, _, _), reply in zip(calls, replies)
-                           if isinstance(reply, redis.exceptions.NoScriptError)}
-                if not unknown or attempt:
-                    return replies
-                for script in unknown:
-                    script.sha = client.script_load(script.script)
+        for attempt in range(2):
+            replies = conn.retry.call_with_retry(lambda: _send_and_read(conn, calls),
+                                                 lambda error: conn.disconnect())
+            unknown = {script for (script, _, _), reply in zip(calls, replies)
+                       if isinstance(reply, redis.exceptions.NoScriptError)}
+            if not unknown or attempt:
+                return replies
+            for script in unknown:
+                script.sha = client.script_load(script.script)
     finally:
-        if own is None:
-            client.connection_pool.release(conn)
+        client.connection_pool.release(conn)
 
 
 def _send_and_read(conn, calls: list[tuple]) -> list:

@@ -19,9 +19,8 @@ def test_a_connection_the_server_closed_is_reopened_for_the_same_command(redis_u
 
 
 
-@pytest.mark.parametrize("single", [True, False])
-def test_script_calls_on_a_connection_the_server_closed_are_sent_again(redis_url, single):
-    client = retrying_client(Settings(redis_url=redis_url), single=single)
+def test_script_calls_on_a_connection_the_server_closed_are_sent_again(redis_url):
+    client = retrying_client(Settings(redis_url=redis_url))
     echo = client.register_script("return ARGV[1]")
     assert script_calls(client, [(echo, [], ["before"])]) == [b"before"]
     admin = redis.Redis.from_url(redis_url)
@@ -30,10 +29,10 @@ def test_script_calls_on_a_connection_the_server_closed_are_sent_again(redis_url
 
 
 def test_a_script_call_cut_short_leaves_no_reply_for_the_next_one(redis_url, monkeypatch):
-    client = retrying_client(Settings(redis_url=redis_url), single=True)
+    client = retrying_client(Settings(redis_url=redis_url))
     echo = client.register_script("return ARGV[1]")
     script_calls(client, [(echo, [], ["warm"])])
-    connection_class = type(client.connection)
+    connection_class = redis.connection.Connection
     real_read = connection_class.read_response
 
     def give_up(self, *args, **kwargs):  # as a request's greenlet killed mid-call would

@@ -4,7 +4,8 @@
 -- The live view is the user's hash as fixed records, read whole: for each movie of the hash,
 -- its id (8 bytes, little-endian) and a state byte, half stars + 128 when favoured (0: a
 -- tombstone). ratings.lua drops it with the cached lists whenever the user changes; the next
--- read makes it again, and keeps it unless Redis refuses writes.
+-- read makes it again, and keeps it unless Redis refuses writes. Like the cached lists it is
+-- kept out of the append-only file.
 -- KEYS: Keys.recommendations_cache(user), Keys.user_revisions, Keys.user_live(user),
 -- Keys.user(user), Keys.assignments(version) (an unused name without a version).
 -- ARGV[1] the cache field ('' to read no list), ARGV[2] user, ARGV[3] 1 when there is a version.
@@ -39,6 +40,9 @@ if not view then
     records[#records + 1] = char(b1, b2, b3, b4, b5, b6, b7, (id - b7) / 256, state)
   end
   view = table.concat(records)
-  if view ~= '' then redis.pcall('SET', user_live, view) end
+  if view ~= '' then
+    if redis.set_repl then redis.set_repl(redis.REPL_NONE) end  -- derived, as cache.lua's lists
+    redis.pcall('SET', user_live, view)
+  end
 end
 return {redis.call('HGET', user_revisions, ARGV[2]) or '0', view, cluster}

@@ -97,3 +97,42 @@ def test_a_list_redis_is_too_full_to_keep_does_not_fail_the_lookup_it_rode_with(
     finally:
         real_redis.config_set("maxmemory", limit)
     assert cache.lookup_many([Lookup(1, None, "f")]) == [state]  # not kept
+
+
+@pytest.mark.integration
+def test_lists_and_live_views_stay_out_of_the_append_only_file(tmp_path):
+    """Derived data: a restart costs their recomputation, and the file does not grow by every
+    list computed. The ratings they come from are in it, and come back."""
+    import redis
+
+    from movierec.redis_server import find_redis_server, start_private
+    from tests.conftest import free_port
+
+    if find_redis_server() is None:
+        pytest.skip("needs redis-server (make test installs it)")
+    port = free_port()
+    server = start_private(tmp_path, port=port, allow_apt=False)
+    try:
+        client = redis.Redis.from_url(server.url)
+        store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+        store.apply([Event("rating", 1, 987654321, 9, 100.0)])
+        state = cache.lookup_many([Lookup(1, None, "f")])[0]  # makes the live view
+        assert cache.keep_many([ComputedList(1, state.revision, "f", b"LIST-BODY-MARK", 60)])[0]
+        assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 2
+        client.close()
+    finally:
+        server.stop()
+    written = b"".join(path.read_bytes() for path in (tmp_path / "redis").rglob("*.aof"))
+    assert b"987654321" in written  # the rating (and the test reads the right files)
+    assert b"LIST-BODY-MARK" not in written and KEYS.user_live(1).encode() not in written
+
+    server = start_private(tmp_path, port=port, allow_apt=False)
+    try:
+        client = redis.Redis.from_url(server.url)
+        cache = RecommendationCache(client, KEYS)
+        assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 0
+        [state] = cache.lookup_many([Lookup(1, None, "f")])
+        assert state.revision != b"0" and state.ratings == {987654321: 4.5}
+        client.close()
+    finally:
+        server.stop()
