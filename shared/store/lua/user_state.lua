@@ -4,8 +4,8 @@
 -- The live view is the user's hash as fixed records, read whole: for each movie of the hash,
 -- its id (8 bytes, little-endian) and a state byte, half stars + 128 when favoured (0: a
 -- tombstone). ratings.lua drops it with the cached lists whenever the user changes; the next
--- read makes it again, and keeps it unless Redis refuses writes. Like the cached lists it is
--- kept out of the append-only file.
+-- read makes it again, and keeps it unless Redis refuses writes. Like the cached lists, its
+-- write is not appended to the append-only file (see cache.lua).
 -- KEYS: Keys.recommendations_cache(user), Keys.user_revisions, Keys.user_live(user),
 -- Keys.user(user), Keys.assignments(version) (an unused name without a version).
 -- ARGV[1] the cache field ('' to read no list), ARGV[2] user, ARGV[3] 1 when there is a version.

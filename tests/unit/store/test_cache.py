@@ -122,7 +122,7 @@ def test_lists_and_live_views_stay_out_of_the_append_only_file(tmp_path):
         client.close()
     finally:
         server.stop()
-    written = b"".join(path.read_bytes() for path in (tmp_path / "redis").rglob("*.aof"))
+    written = b"".join(path.read_bytes() for path in (tmp_path / "redis").rglob("appendonly.aof.*"))
     assert b"987654321" in written  # the rating (and the test reads the right files)
     assert b"LIST-BODY-MARK" not in written and KEYS.user_live(1).encode() not in written
 
@@ -133,6 +133,49 @@ def test_lists_and_live_views_stay_out_of_the_append_only_file(tmp_path):
         assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 0
         [state] = cache.lookup_many([Lookup(1, None, "f")])
         assert state.revision != b"0" and state.ratings == {987654321: 4.5}
+        client.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+def test_a_list_a_rewrite_of_the_file_kept_is_not_served_after_a_change_and_a_restart(tmp_path):
+    """A rewrite of the append-only file snapshots the lists of the moment; the change after
+    it drops the list in a write that is appended, so a restart does not bring it back."""
+    import time
+
+    import redis
+
+    from movierec.redis_server import find_redis_server, start_private
+    from tests.conftest import free_port
+
+    if find_redis_server() is None:
+        pytest.skip("needs redis-server (make test installs it)")
+    port = free_port()
+    server = start_private(tmp_path, port=port, allow_apt=False)
+    try:
+        client = redis.Redis.from_url(server.url)
+        store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+        store.apply([Event("rating", 1, 10, 9, 100.0)])
+        state = cache.lookup_many([Lookup(1, None, "f")])[0]
+        assert cache.keep_many([ComputedList(1, state.revision, "f", b"stale list", 60)])[0]
+        client.bgrewriteaof()
+        deadline = time.monotonic() + 10
+        while client.info("persistence")["aof_rewrite_in_progress"] or \
+                client.info("persistence")["aof_rewrite_scheduled"]:
+            assert time.monotonic() < deadline, "the rewrite did not end"
+            time.sleep(0.05)
+        files = (tmp_path / "redis").rglob("appendonly.aof.*")  # the base is in RDB form
+        assert b"stale list" in b"".join(path.read_bytes() for path in files)  # the snapshot
+        store.apply([Event("rating", 1, 11, 8, 101.0)])
+        client.close()
+    finally:
+        server.stop()
+    server = start_private(tmp_path, port=port, allow_apt=False)
+    try:
+        client = redis.Redis.from_url(server.url)
+        [state] = RecommendationCache(client, KEYS).lookup_many([Lookup(1, None, "f")])
+        assert isinstance(state, UserState) and state.ratings == {10: 4.5, 11: 4.0}
         client.close()
     finally:
         server.stop()
