@@ -99,10 +99,11 @@ def test_a_list_redis_is_too_full_to_keep_does_not_fail_the_lookup_it_rode_with(
     assert cache.lookup_many([Lookup(1, None, "f")]) == [state]  # not kept
 
 
-@pytest.mark.integration
-def test_lists_and_live_views_stay_out_of_the_append_only_file(tmp_path):
-    """Derived data: a restart costs their recomputation, and the file does not grow by every
-    list computed. The ratings they come from are in it, and come back."""
+@pytest.fixture
+def private_redis(tmp_path):
+    """``run(body)``: a private redis-server with its append-only file in ``tmp_path`` (the
+    same folder each time, so a second run restarts from the file), ``body(client)`` run
+    against it, then a clean shutdown."""
     import redis
 
     from movierec.redis_server import find_redis_server, start_private
@@ -111,50 +112,55 @@ def test_lists_and_live_views_stay_out_of_the_append_only_file(tmp_path):
     if find_redis_server() is None:
         pytest.skip("needs redis-server (make test installs it)")
     port = free_port()
-    server = start_private(tmp_path, port=port, allow_apt=False)
-    try:
-        client = redis.Redis.from_url(server.url)
+
+    def run(body):
+        server = start_private(tmp_path, port=port, allow_apt=False)
+        try:
+            client = redis.Redis.from_url(server.url)
+            body(client)
+            client.close()
+        finally:
+            server.stop()
+
+    return run
+
+
+def append_only_files(tmp_path) -> bytes:
+    """What the private server's append-only files hold (the base of a rewrite in RDB form)."""
+    return b"".join(path.read_bytes() for path in (tmp_path / "redis").rglob("appendonly.aof.*"))
+
+
+@pytest.mark.integration
+def test_lists_and_live_views_stay_out_of_the_append_only_file(private_redis, tmp_path):
+    """Derived data: a restart costs their recomputation, and the file does not grow by every
+    list computed. The ratings they come from are in it, and come back."""
+    def compute_and_keep(client):
         store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
         store.apply([Event("rating", 1, 987654321, 9, 100.0)])
         state = cache.lookup_many([Lookup(1, None, "f")])[0]  # makes the live view
         assert cache.keep_many([ComputedList(1, state.revision, "f", b"LIST-BODY-MARK", 60)])[0]
         assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 2
-        client.close()
-    finally:
-        server.stop()
-    written = b"".join(path.read_bytes() for path in (tmp_path / "redis").rglob("appendonly.aof.*"))
+
+    def after_restart(client):
+        assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 0
+        [state] = RecommendationCache(client, KEYS).lookup_many([Lookup(1, None, "f")])
+        assert state.revision != b"0" and state.ratings == {987654321: 4.5}
+
+    private_redis(compute_and_keep)
+    written = append_only_files(tmp_path)
     assert b"987654321" in written  # the rating (and the test reads the right files)
     assert b"LIST-BODY-MARK" not in written and KEYS.user_live(1).encode() not in written
-
-    server = start_private(tmp_path, port=port, allow_apt=False)
-    try:
-        client = redis.Redis.from_url(server.url)
-        cache = RecommendationCache(client, KEYS)
-        assert client.exists(KEYS.user_live(1), KEYS.recommendations_cache(1)) == 0
-        [state] = cache.lookup_many([Lookup(1, None, "f")])
-        assert state.revision != b"0" and state.ratings == {987654321: 4.5}
-        client.close()
-    finally:
-        server.stop()
+    private_redis(after_restart)
 
 
 @pytest.mark.integration
-def test_a_list_a_rewrite_of_the_file_kept_is_not_served_after_a_change_and_a_restart(tmp_path):
+def test_a_list_a_rewrite_of_the_file_kept_is_not_served_after_a_change_and_a_restart(
+        private_redis, tmp_path):
     """A rewrite of the append-only file snapshots the lists of the moment; the change after
     it drops the list in a write that is appended, so a restart does not bring it back."""
     import time
 
-    import redis
-
-    from movierec.redis_server import find_redis_server, start_private
-    from tests.conftest import free_port
-
-    if find_redis_server() is None:
-        pytest.skip("needs redis-server (make test installs it)")
-    port = free_port()
-    server = start_private(tmp_path, port=port, allow_apt=False)
-    try:
-        client = redis.Redis.from_url(server.url)
+    def keep_rewrite_change(client):
         store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
         store.apply([Event("rating", 1, 10, 9, 100.0)])
         state = cache.lookup_many([Lookup(1, None, "f")])[0]
@@ -165,17 +171,12 @@ def test_a_list_a_rewrite_of_the_file_kept_is_not_served_after_a_change_and_a_re
                 client.info("persistence")["aof_rewrite_scheduled"]:
             assert time.monotonic() < deadline, "the rewrite did not end"
             time.sleep(0.05)
-        files = (tmp_path / "redis").rglob("appendonly.aof.*")  # the base is in RDB form
-        assert b"stale list" in b"".join(path.read_bytes() for path in files)  # the snapshot
+        assert b"stale list" in append_only_files(tmp_path)  # the snapshot holds it
         store.apply([Event("rating", 1, 11, 8, 101.0)])
-        client.close()
-    finally:
-        server.stop()
-    server = start_private(tmp_path, port=port, allow_apt=False)
-    try:
-        client = redis.Redis.from_url(server.url)
+
+    def after_restart(client):
         [state] = RecommendationCache(client, KEYS).lookup_many([Lookup(1, None, "f")])
         assert isinstance(state, UserState) and state.ratings == {10: 4.5, 11: 4.0}
-        client.close()
-    finally:
-        server.stop()
+
+    private_redis(keep_rewrite_change)
+    private_redis(after_restart)
