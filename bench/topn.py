@@ -63,7 +63,7 @@ COV, POP = f"coverage_at_{TOP_N}", f"popularity_percentile_at_{TOP_N}"
 
 
 def issue_ease() -> EASE:
-    return EASE(l2=500.0, scheme="binary", max_items=100_000)
+    return EASE(l2=500.0, scheme="binary", max_items=100_000, max_candidates=100_000)
 
 
 def served_setup() -> ServedSetup:

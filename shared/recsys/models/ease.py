@@ -12,12 +12,15 @@ from shared.recsys.models.topn import (TopNRecommender, best, confidence, confid
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
-# How one user's k rows of B are summed (one thread, 2,000 movies): up to _GATHER_ROWS, copied
-# out and multiplied by BLAS (a sparse row's set-up costs more than the sum); above
-# _DENSE_SHARE of the model's movies, a dense product reading all of B (the sparse sum costs as
-# much at 0.72 n); in between, a sparse row times B.
-_GATHER_ROWS = 100
+# How one user's k rows of B are summed (one thread): while k rows hold at most
+# _GATHER_ELEMENTS weights, copied out and multiplied by BLAS (a sparse row's set-up costs more
+# than the sum: 100 rows of 2,000 candidates, 250 of 750); above _DENSE_SHARE of the model's
+# movies, a dense product reading all of B (the sparse sum costs as much at 0.6-0.7 n); in
+# between, a sparse row times B.
+_GATHER_ELEMENTS = 200_000
 _DENSE_SHARE = 0.7
+# The most-rated movies a fitted model recommends (docs/topn-tuning.md, "candidates").
+MAX_CANDIDATES = 750
 
 
 class EASE(TopNRecommender):
@@ -43,10 +46,12 @@ class EASE(TopNRecommender):
 
     The inverse of the Gram matrix is computed once (Cholesky, float32, LAPACK ``potrf`` and
     ``potri``); its cost is :math:`n^3` flops and :math:`4 n^2` bytes for :math:`n` movies,
-    which caps the catalogue: ``max_items = 10_000`` means a 400 MB :math:`\hat B` (and as
-    much again while it is computed). Above the cap only the ``max_items`` most-rated movies
-    are kept, both as inputs and as candidates; every other movie (and any movie without a
-    training rating) scores ``-inf``, so it is never recommended by this model.
+    which caps the catalogue: ``max_items = 10_000`` needs 400 MB while it is computed. Above
+    the cap only the ``max_items`` most-rated movies are kept as inputs. Of those, only the
+    ``max_candidates`` most-rated are candidates: the model keeps :math:`\hat B`'s columns at
+    them alone, :math:`4 n c` bytes for :math:`c` candidates, and a user's scores cost one
+    :math:`c`-long row per rated movie. Every other movie (and any movie without a training
+    rating) scores ``-inf``, so it is never recommended by this model.
 
     Parameters
     ----------
@@ -56,32 +61,43 @@ class EASE(TopNRecommender):
     scheme : {'binary', 'rating', 'liked', 'signed'}
         How ratings become the entries of :math:`X` (see ``confidence``).
     max_items : int
-        Most movies in the model (the most-rated ones); memory is :math:`4\,n^2` bytes.
+        Most movies whose ratings count (the most-rated ones); fitting needs :math:`4\,n^2`
+        bytes.
+    max_candidates : int
+        Most movies the model recommends (the most-rated of the ``max_items``): the rarely
+        rated ones seldom reach a top 10 (docs/topn-tuning.md), and each costs memory and time
+        on every request.
 
     Attributes
     ----------
-    items_ : ndarray (n_kept,), the movies in the model, increasing
-    weights_ : ndarray (n_kept, n_kept), float32, :math:`\hat B` over ``items_``
+    items_ : ndarray (n_kept,), the movies whose ratings count, increasing
+    candidates_ : ndarray (n_candidates,), the movies it recommends, increasing (of ``items_``)
+    weights_ : ndarray (n_kept, n_candidates), float32, :math:`\hat B`'s rows at ``items_``
+        and columns at ``candidates_``
     user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies)
     n_movies_ : int
     """
 
-    def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000):
+    def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000,
+                 max_candidates: int = MAX_CANDIDATES):
         self.l2 = l2
         self.scheme = scheme
         self.max_items = max_items
+        self.max_candidates = max_candidates
 
     @with_one_blas_thread  # the same weights in every process, whatever its BLAS threads
     def fit(self, X, y=None):
         if self.l2 <= 0:
             raise ValueError(f"l2 must be positive, got {self.l2}")
-        if self.max_items < 1:
-            raise ValueError(f"max_items must be at least 1, got {self.max_items}")
+        for name in ("max_items", "max_candidates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         C = confidence(X, self.scheme)
         counts = np.bincount(C.indices, minlength=C.shape[1])
         rated = np.flatnonzero(counts)
-        most_rated = rated[np.argsort(-counts[rated], kind="stable")[:self.max_items]]
-        self.items_ = np.sort(most_rated).astype(np.int64)
+        most_rated = rated[np.argsort(-counts[rated], kind="stable")]
+        self.items_ = np.sort(most_rated[:self.max_items]).astype(np.int64)
+        self.candidates_ = np.sort(most_rated[:min(self.max_items, self.max_candidates)])
         self.n_movies_ = int(C.shape[1])
         self.user_feedback_ = C
         gram = _gram(C[:, self.items_].astype(np.float32))
@@ -89,16 +105,24 @@ class EASE(TopNRecommender):
         P = _spd_inverse(gram)
         P /= -np.diag(P)[None, :]
         P[np.diag_indices_from(P)] = 0.0
+        self.candidates_ = self.candidates_.astype(np.int64)
+        if len(self.candidates_) < len(self.items_):
+            P = np.ascontiguousarray(P[:, np.searchsorted(self.items_, self.candidates_)])
         self.weights_ = P
         self._build_derived_state()
         return self
 
     def _build_derived_state(self) -> None:
-        """``_position``: each movie's row in ``weights_``, -1 outside the model (built by
-        ``fit`` and by :func:`shared.recsys.persist.decode`)."""
+        """``_position``: each movie's row in ``weights_``, -1 outside the model; ``_column``:
+        its column, -1 if not a candidate (built by ``fit`` and by
+        :func:`shared.recsys.persist.decode`)."""
+        if not hasattr(self, "candidates_"):  # a version stored before max_candidates
+            self.candidates_ = self.items_
         # int32, the index type of scipy's sparse matrices: a one-user row needs no cast
         self._position = np.full(self.n_movies_, -1, dtype=np.int32)
         self._position[self.items_] = np.arange(len(self.items_))
+        self._column = np.full(self.n_movies_, -1, dtype=np.int32)
+        self._column[self.candidates_] = np.arange(len(self.candidates_))
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
         out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
@@ -107,7 +131,7 @@ class EASE(TopNRecommender):
         indptr = np.r_[0, np.cumsum(kept)][C.indptr]
         inputs = sp.csr_matrix((C.data[kept].astype(np.float32), position[kept], indptr),
                                shape=(C.shape[0], len(self.items_)))
-        out[:, self.items_] = inputs @ self.weights_
+        out[:, self.candidates_] = inputs @ self.weights_
         return out
 
     def score_users(self, users) -> np.ndarray:
@@ -123,33 +147,33 @@ class EASE(TopNRecommender):
         positions = self._position[movies]
         kept = positions >= 0
         out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
-        out[self.items_] = self._kept_scores(positions[kept], self._feedback(ratings, kept))
+        out[self.candidates_] = self._kept_scores(positions[kept], self._feedback(ratings, kept))
         return out
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
                 n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ranks the model's movies only (every other one scores ``-inf``); the explanation
+        """Ranks the candidates only (every other movie scores ``-inf``); the explanation
         reads the rows of the weights the scores summed, at the ``n`` movies only."""
         positions = self._position[movies]
         kept = np.flatnonzero(positions >= 0)
         rows, feedback = positions[kept], self._feedback(ratings, kept)
         scores = self._kept_scores(rows, feedback)
-        masked = self._position[excluded]
+        masked = self._column[excluded]
         scores[masked[masked >= 0]] = -np.inf
         top = best(scores, n)
         because = strongest((self.weights_[rows[:, None], top] * feedback[:, None]).T)
-        return self.items_[top], scores[top], np.where(because >= 0, kept[because], -1)
+        return self.candidates_[top], scores[top], np.where(because >= 0, kept[because], -1)
 
     def _feedback(self, ratings, kept) -> np.ndarray:
         """The implicit feedback of the ``kept`` of ``ratings``, in the weights' float32."""
         return confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
 
     def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
-        r""":math:`x_u \hat B` over ``items_`` for one user, whose ``feedback`` sits at ``rows``
+        r""":math:`x_u \hat B` over ``candidates_`` for one user, whose ``feedback`` sits at ``rows``
         of :math:`\hat B`: the weighted sum of those rows, computed the cheapest way for their
-        number (``_GATHER_ROWS``, ``_DENSE_SHARE``)."""
+        number (``_GATHER_ELEMENTS``, ``_DENSE_SHARE``)."""
         n_kept = len(self.items_)
-        if len(rows) <= _GATHER_ROWS:
+        if len(rows) * len(self.candidates_) <= _GATHER_ELEMENTS:
             return feedback @ self.weights_[rows]
         if len(rows) > _DENSE_SHARE * n_kept:
             dense = np.zeros(n_kept, dtype=np.float32)
@@ -161,10 +185,10 @@ class EASE(TopNRecommender):
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing
-        where :math:`j` or :math:`i` is outside the model."""
+        where :math:`j` is outside the model or :math:`i` is not a candidate."""
         feedback = confidence_values(ratings, self.scheme)
         rows = self._position[np.asarray(movies, dtype=np.int64)]
-        cols = self._position[np.asarray(items, dtype=np.int64)]
+        cols = self._column[np.asarray(items, dtype=np.int64)]
         out = np.zeros((len(cols), len(rows)))
         kept_rows, kept_cols = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
         block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated

@@ -43,7 +43,7 @@ def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0) -> Valid
 
 
 def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: int = TOP_N,
-         tolerance: float = 0.0):
+         tolerance: float = 0.0, cost: str = "fit_seconds"):
     """Fit a clone of ``estimator`` for each point of ``grid`` (a dict of lists, or a list of
     them, as scikit-learn's ``ParameterGrid``) on a validation split of ``X`` and measure
     nDCG@``k`` (relevant: held-out ratings >= 4; candidates: every movie the user has not
@@ -51,9 +51,11 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
 
     Returns ``(best_params, table)``: the parameters with the best nDCG (the first of equals,
     in grid order) and one dict per point with its parameters, ``ndcg``, ``precision`` and
-    ``fit_seconds``. With a ``tolerance`` (relative, e.g. 0.01), the fastest fit among the
-    points within it of the best nDCG wins instead: for parameters that buy cost (dimensions,
-    epochs, catalogue size), a difference below the validation noise is not worth paying for.
+    ``fit_seconds``. With a ``tolerance`` (relative, e.g. 0.01), the cheapest point within it
+    of the best nDCG wins instead: for parameters that buy cost (dimensions, epochs, catalogue
+    size), a difference below the validation noise is not worth paying for. ``cost`` names the
+    column that measures it: the fit's seconds, or a parameter whose cost is paid elsewhere
+    (``max_candidates``: on every request).
     """
     validation = validation_split(X, share, seed)
     table = []
@@ -70,6 +72,6 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
     top = max(row["ndcg"] for row in table)
     close = [i for i, row in enumerate(table) if row["ndcg"] >= top * (1.0 - tolerance)]
     best = (max(close, key=lambda i: (table[i]["ndcg"], -i)) if tolerance <= 0
-            else min(close, key=lambda i: (table[i]["fit_seconds"], i)))
+            else min(close, key=lambda i: (table[i][cost], i)))
     best_params = {name: table[best][name] for name in ParameterGrid(grid)[best]}
     return best_params, table

@@ -27,7 +27,7 @@ def brute_force_weights(X, l2):
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_weights_are_the_closed_form_with_a_zero_diagonal(ratings, scheme):
-    model = EASE(l2=7.0, scheme=scheme).fit(ratings)
+    model = EASE(l2=7.0, scheme=scheme, max_candidates=100).fit(ratings)
     assert model.weights_.dtype == np.float32
     assert np.all(np.diag(model.weights_) == 0.0)
     X = confidence(ratings, scheme).toarray()[:, model.items_]
@@ -35,7 +35,7 @@ def test_weights_are_the_closed_form_with_a_zero_diagonal(ratings, scheme):
 
 
 def test_scores_are_the_users_feedback_times_the_weights(ratings):
-    model = EASE(l2=3.0, scheme="rating").fit(ratings)
+    model = EASE(l2=3.0, scheme="rating", max_candidates=100).fit(ratings)
     X = confidence(ratings, "rating").toarray()
     np.testing.assert_allclose(model.score_users([0, 5]), X[[0, 5]] @ model.weights_, atol=1e-5)
 
@@ -49,6 +49,39 @@ def test_only_the_most_rated_movies_are_kept_and_the_others_score_minus_infinity
     assert np.all(np.isfinite(scores[:, [0, 1, 3]]))
     everything = EASE(l2=1.0).fit(X)
     assert everything.items_.tolist() == [0, 1, 3, 4]  # movie 2 has no rating to learn from
+
+
+def test_only_the_most_rated_candidates_are_recommended_with_the_full_models_scores(ratings):
+    """Fewer candidates keep the inputs: the candidates score what the full model scores,
+    every other movie ``-inf``, and the weights hold the full model's columns at them."""
+    full = EASE(l2=5.0, max_candidates=100).fit(ratings)
+    few = EASE(l2=5.0, max_candidates=8).fit(ratings)
+    counts = np.bincount(ratings.indices, minlength=ratings.shape[1])
+    assert len(few.candidates_) == 8 and set(few.candidates_) <= set(few.items_)
+    assert counts[few.candidates_].min() >= counts[np.setdiff1d(few.items_, few.candidates_)].max()
+    np.testing.assert_array_equal(few.items_, full.items_)
+    assert few.weights_.shape == (len(few.items_), 8)
+    # each rated movie's row is read whole on every request: rows must be contiguous
+    assert few.weights_.flags.c_contiguous
+    assert decode(*encode(few)).weights_.flags.c_contiguous
+    np.testing.assert_array_equal(few.weights_, full.weights_[:, np.searchsorted(full.items_, few.candidates_)])
+    scores, reference = few.score_users(np.arange(10)), full.score_users(np.arange(10))
+    others = np.setdiff1d(np.arange(ratings.shape[1]), few.candidates_)
+    assert np.all(np.isneginf(scores[:, others]))
+    np.testing.assert_allclose(scores[:, few.candidates_], reference[:, few.candidates_], atol=1e-6)
+
+
+def test_a_version_stored_before_candidates_recommends_every_kept_movie(ratings):
+    """Versions trained before ``max_candidates`` hold no ``candidates_``: loaded, each of
+    their movies is a candidate, as it was."""
+    spec, arrays = encode(EASE(l2=5.0, max_items=20, max_candidates=20).fit(ratings))
+    spec["arrays"].remove("candidates_")
+    del spec["params"]["max_candidates"]
+    old = decode(spec, arrays)
+    np.testing.assert_array_equal(old.candidates_, old.items_)
+    row = ratings[2]
+    top, _, _ = old.top_one(row.indices, row.data, row.indices, 20)
+    assert len(top) == min(20, len(np.setdiff1d(old.items_, row.indices)))
 
 
 def test_fold_in_of_a_fitted_users_own_ratings_gives_their_scores(ratings):
@@ -77,6 +110,8 @@ def test_bad_hyper_parameters_are_clear_errors(ratings):
         EASE(l2=0).fit(ratings)
     with pytest.raises(ValueError, match="max_items"):
         EASE(max_items=0).fit(ratings)
+    with pytest.raises(ValueError, match="max_candidates"):
+        EASE(max_candidates=0).fit(ratings)
 
 
 def test_persistence_round_trip_scores_identically(ratings):
@@ -110,31 +145,33 @@ def test_it_ranks_better_than_the_most_popular_movies(fold):
     assert ease > 2 * popular
 
 
-@pytest.mark.parametrize("max_items", [25, 12])
-def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings, max_items):
-    model = EASE(l2=5.0, max_items=max_items).fit(ratings)
+@pytest.mark.parametrize("max_items, max_candidates", [(25, 25), (12, 12), (25, 9)])
+def test_contributions_of_the_rated_movies_add_up_to_the_scores(ratings, max_items,
+                                                                max_candidates):
+    model = EASE(l2=5.0, max_items=max_items, max_candidates=max_candidates).fit(ratings)
     row = ratings[3]
     items = np.arange(ratings.shape[1])
     scores = model.predict_unseen(row)[0]
     parts = model.contributions(row.indices, row.data, items)
     assert parts.shape == (len(items), row.nnz)
-    modelled = np.isin(items, model.items_)
+    modelled = np.isin(items, model.candidates_)
     np.testing.assert_allclose(parts[modelled].sum(axis=1), scores[modelled], rtol=1e-4, atol=1e-5)
     assert not parts[~modelled].any()
 
 
-@pytest.mark.parametrize("max_items", [25, 12])
-@pytest.mark.parametrize("gather_rows, dense_share", [(100, 0.7), (0, 1.0), (0, 0.0)],
+@pytest.mark.parametrize("max_items, max_candidates", [(25, 25), (12, 12), (25, 9)])
+@pytest.mark.parametrize("gather_elements, dense_share", [(10**9, 0.7), (0, 1.0), (0, 0.0)],
                          ids=["rows copied out", "sparse row", "dense product"])
-def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings, max_items, gather_rows,
-                                                            dense_share, monkeypatch):
+def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings, max_items, max_candidates,
+                                                            gather_elements, dense_share,
+                                                            monkeypatch):
     """``score_one`` (the request path) sums a user's rows of B one of three ways, by their
     number; each gives ``predict_unseen``'s row, for a light and a heavy user."""
     from shared.recsys.models import ease
 
-    monkeypatch.setattr(ease, "_GATHER_ROWS", gather_rows)
+    monkeypatch.setattr(ease, "_GATHER_ELEMENTS", gather_elements)
     monkeypatch.setattr(ease, "_DENSE_SHARE", dense_share)
-    model = EASE(l2=5.0, max_items=max_items).fit(ratings)
+    model = EASE(l2=5.0, max_items=max_items, max_candidates=max_candidates).fit(ratings)
     heavy = ratings[int(np.argmax(np.diff(ratings.indptr)))]
     light = sp.csr_matrix((heavy.data[:2], heavy.indices[:2], [0, 2]), shape=heavy.shape)
     assert heavy.nnz > light.nnz > 0
@@ -143,12 +180,13 @@ def test_one_users_scores_are_their_row_of_the_batch_fold_in(ratings, max_items,
                                    model.predict_unseen(row)[0], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("max_items", [25, 12])
-def test_one_users_top_movies_are_the_best_of_their_fold_in_scores(ratings, max_items):
+@pytest.mark.parametrize("max_items, max_candidates", [(25, 25), (12, 12), (25, 9)])
+def test_one_users_top_movies_are_the_best_of_their_fold_in_scores(ratings, max_items,
+                                                                   max_candidates):
     """``top_one`` ranks the model's movies only; it gives what ranking all of
     ``predict_unseen``'s row gives, the excluded movies and those outside the model left out,
     and explains each by the rated movie that contributes most."""
-    model = EASE(l2=5.0, max_items=max_items).fit(ratings)
+    model = EASE(l2=5.0, max_items=max_items, max_candidates=max_candidates).fit(ratings)
     for user in range(0, ratings.shape[0], 7):
         row = ratings[user]
         excluded = np.r_[row.indices, [0, 1]]
@@ -156,7 +194,7 @@ def test_one_users_top_movies_are_the_best_of_their_fold_in_scores(ratings, max_
         full = model.predict_unseen(row)[0]
         full[excluded] = -np.inf
         expected = [i for i in np.argsort(-full, kind="stable") if full[i] > -np.inf][:5]
-        assert not set(top) & set(excluded) and set(top) <= set(model.items_)
+        assert not set(top) & set(excluded) and set(top) <= set(model.candidates_)
         np.testing.assert_allclose(scores, full[expected], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(full[top], full[expected], rtol=1e-5, atol=1e-6)
         # the explanation: the rated movie whose contribution to each score is largest

@@ -12,11 +12,12 @@ from tests.unit.recsys.models.taste_groups import taste_group_fold
 
 class SignedPopularity(BaseEstimator):
     """Movies by their number of training ratings, or against it (``sign=-1``); ``pause``
-    makes the fit slower without changing it."""
+    makes the fit slower without changing it; ``width`` changes nothing."""
 
-    def __init__(self, sign: int = 1, pause: float = 0.0):
+    def __init__(self, sign: int = 1, pause: float = 0.0, width: int = 0):
         self.sign = sign
         self.pause = pause
+        self.width = width
 
     def fit(self, X, y=None):
         time.sleep(self.pause)
@@ -77,3 +78,18 @@ def test_a_tolerance_prefers_the_fastest_fit_among_equals(tmp_path):
     worse = {"sign": [1, -1], "pause": [0.05, 0.0]}
     best, _ = tune(SignedPopularity(), worse, fold.train, tolerance=0.01)
     assert best["sign"] == 1  # a fast but worse point is not within the tolerance
+
+
+
+def test_a_tolerance_can_weigh_the_cost_by_a_parameter(tmp_path):
+    """A parameter whose price is paid when serving (``width`` here, which the fit ignores)
+    can be the cost: its lowest value among the equals wins, however long the fit took."""
+    fold = taste_group_fold(tmp_path)
+    grid = [{"sign": [1], "pause": [0.05], "width": [1]},
+            {"sign": [1], "pause": [0.0], "width": [2]}]
+    assert tune(SignedPopularity(), grid, fold.train, tolerance=0.01)[0]["width"] == 2
+    assert tune(SignedPopularity(), grid, fold.train, tolerance=0.01, cost="width")[0] == {
+        "sign": 1, "pause": 0.05, "width": 1}
+    worse = [{"sign": [-1], "width": [1]}, {"sign": [1], "width": [2]}]
+    assert tune(SignedPopularity(), worse, fold.train, tolerance=0.01, cost="width")[0] == {
+        "sign": 1, "width": 2}  # a cheaper but worse point is not within the tolerance
