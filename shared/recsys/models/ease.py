@@ -97,7 +97,8 @@ class EASE(TopNRecommender):
         rated = np.flatnonzero(counts)
         most_rated = rated[np.argsort(-counts[rated], kind="stable")]
         self.items_ = np.sort(most_rated[:self.max_items]).astype(np.int64)
-        self.candidates_ = np.sort(most_rated[:min(self.max_items, self.max_candidates)])
+        self.candidates_ = np.sort(most_rated[:min(self.max_items, self.max_candidates)]).astype(
+            np.int64)
         self.n_movies_ = int(C.shape[1])
         self.user_feedback_ = C
         gram = _gram(C[:, self.items_].astype(np.float32))
@@ -105,7 +106,6 @@ class EASE(TopNRecommender):
         P = _spd_inverse(gram)
         P /= -np.diag(P)[None, :]
         P[np.diag_indices_from(P)] = 0.0
-        self.candidates_ = self.candidates_.astype(np.int64)
         if len(self.candidates_) < len(self.items_):
             P = np.ascontiguousarray(P[:, np.searchsorted(self.items_, self.candidates_)])
         self.weights_ = P
