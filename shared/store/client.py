@@ -58,9 +58,11 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
 
     The commands go straight to a connection of the client's pool rather than through a
     redis-py pipeline, whose bookkeeping costs the API tens of microseconds a call. The pool's
-    check of the connection before each use (a read that finds nothing) stays: without it
-    (a connection of the client's own) a computed GET's p99 at 3 keep-alive connections was
-    16-23 ms against 5 ms (docs/topn-benchmark.md). Redis is not asked ``SCRIPT EXISTS``
+    check of the connection before each use (a read that finds nothing) stays: under gevent it
+    is the call's turn for the process's other connections. A greenlet whose reads all find
+    their data ready never goes back to the event loop, and without the check (a connection
+    of the client's own) a computed GET's p99 at 3 keep-alive connections was 16-22 ms
+    against 5 ms (docs/topn-benchmark.md). Redis is not asked ``SCRIPT EXISTS``
     first, as redis-py's ``script(client=pipeline)`` does: a script is loaded only after Redis
     answers NOSCRIPT (a restart or ``SCRIPT FLUSH``), and the calls go once more. A connection
     Redis closed is reopened and the calls sent again as the client's retry says, so they must
