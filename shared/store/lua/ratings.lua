@@ -47,14 +47,9 @@ local function parse(value)
   return tonumber(h), tonumber(f), tonumber(t)
 end
 
-local function bump_movie(movie, d_n, d_sum, d_fav)
-  if d_n ~= 0 then redis.call('HINCRBY', movie_counts, movie, d_n) end
-  if d_sum ~= 0 then redis.call('HINCRBY', movie_sums, movie, d_sum) end
-  if d_fav ~= 0 then redis.call('ZINCRBY', popular, d_fav, movie) end
-end
-
 -- redis.call(command, key, unpack(args)) in slices (Lua's unpack is limited to a few
--- thousand values); without key, redis.call(command, unpack(args)), as for DEL
+-- thousand values); without key, redis.call(command, unpack(args)), as for DEL. A slice of
+-- 1,000 keeps field-value pairs together.
 local function call_with_list(command, key, args)
   for i = 1, #args, 1000 do
     local last = math.min(i + 999, #args)
@@ -66,55 +61,107 @@ local function call_with_list(command, key, args)
   end
 end
 
--- HMGET of many fields, in slices; values aligned with fields (false when missing)
-local function hmget_list(key, fields)
+-- HMGET (or ZMSCORE) of many fields, in slices; values aligned with fields (false when missing)
+local function read_list(command, key, fields)
   local out = {}
   for i = 1, #fields, 1000 do
-    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 999, #fields)))
-    for j, value in ipairs(part) do out[i + j - 1] = value end
+    local part = redis.call(command, key, unpack(fields, i, math.min(i + 999, #fields)))
+    for j = 1, #part do out[i + j - 1] = part[j] end
   end
   return out
 end
 
--- Cluster means whose counts moved, recomputed once per command by update_means (a movie's
--- mean is written once however many of its ratings the command moved):
--- moved_means[cluster_keys(v, c)] = {v = v, list = {movie...}, n = {movie = n},
---                                    sum = {movie = sum}}
-local moved_means = {}
+local function hmget_list(key, fields)
+  return read_list('HMGET', key, fields)
+end
+
+-- The counters a command moves (hashes of counts and sums, zsets of favourite counts) are
+-- added up here and written once by write_counters, one read and one write per key however
+-- many events moved it, instead of an HINCRBY or ZINCRBY per event (the script's Redis time
+-- is the ingest's limit). Within a script nothing else runs, so the read-add-write is atomic.
+-- moves[key] = {zset = bool, fields = {field...} in first-move order, by = {field = delta}}
+local moves, moved_keys = {}, {}
+
+local function move(key, zset, field, delta)
+  local m = moves[key]
+  if not m then
+    m = {zset = zset, fields = {}, by = {}}
+    moves[key] = m
+    table.insert(moved_keys, key)
+  end
+  local before = m.by[field]
+  if before == nil then
+    table.insert(m.fields, field)
+    m.by[field] = delta
+  else
+    m.by[field] = before + delta
+  end
+end
+
+local function bump_movie(movie, d_n, d_sum, d_fav)
+  if d_n ~= 0 then move(movie_counts, false, movie, d_n) end
+  if d_sum ~= 0 then move(movie_sums, false, movie, d_sum) end
+  if d_fav ~= 0 then move(popular, true, movie, d_fav) end
+end
+
+-- Clusters whose counts or sums moved: their means are recomputed by write_counters (a movie's
+-- mean is written once however many of its ratings the command moved). moved_clusters[i] =
+-- the keys of cluster_keys(v, c), with their version as .v
+local moved_clusters, cluster_moved = {}, {}
 
 local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
   local cluster = cluster_keys(v, c)
-  if d_fav ~= 0 then redis.call('ZINCRBY', cluster.favourites, d_fav, movie) end
+  if d_fav ~= 0 then move(cluster.favourites, true, movie, d_fav) end
   if d_n == 0 and d_sum == 0 then return end
-  local moved = moved_means[cluster]
-  if not moved then
-    moved = {v = v, list = {}, n = {}, sum = {}}
-    moved_means[cluster] = moved
+  if not cluster_moved[cluster] then
+    cluster_moved[cluster] = true
+    cluster.v = v
+    table.insert(moved_clusters, cluster)
   end
-  if not moved.n[movie] then table.insert(moved.list, movie) end
-  moved.n[movie] = redis.call('HINCRBY', cluster.counts, movie, d_n)
-  moved.sum[movie] = redis.call('HINCRBY', cluster.sums, movie, d_sum)
+  move(cluster.counts, false, movie, d_n)
+  move(cluster.sums, false, movie, d_sum)
 end
 
-local function update_means()
-  for cluster, moved in pairs(moved_means) do
-    local v = moved.v
-    local priors = hmget_list(v.priors, moved.list)
+-- every counter move of the command, then the means of the clusters they moved
+local function write_counters()
+  local written = {}  -- written[key][field] = the value now stored
+  for _, key in ipairs(moved_keys) do
+    local m = moves[key]
+    local old = read_list(m.zset and 'ZMSCORE' or 'HMGET', key, m.fields)
+    local values, args = {}, {}
+    for i, field in ipairs(m.fields) do
+      local value = (tonumber(old[i]) or 0) + m.by[field]
+      values[field] = value
+      if m.zset then
+        table.insert(args, value)
+        table.insert(args, field)
+      else
+        table.insert(args, field)
+        table.insert(args, string.format('%d', value))  -- as HINCRBY stores it
+      end
+    end
+    call_with_list(m.zset and 'ZADD' or 'HSET', key, args)
+    written[key] = values
+  end
+  for _, cluster in ipairs(moved_clusters) do
+    local v, movies = cluster.v, moves[cluster.counts].fields
+    local counts, sums = written[cluster.counts], written[cluster.sums]
+    local priors = hmget_list(v.priors, movies)
     local scored, gone = {}, {}
-    for i, movie in ipairs(moved.list) do
-      local n = moved.n[movie]
+    for i, movie in ipairs(movies) do
+      local n = counts[movie]
       if n <= 0 then
         table.insert(gone, movie)
       else
         local prior = tonumber(priors[i]) or v.mu
-        table.insert(scored, (moved.sum[movie] / 2 + v.shrink * prior) / (n + v.shrink))
+        table.insert(scored, (sums[movie] / 2 + v.shrink * prior) / (n + v.shrink))
         table.insert(scored, movie)
       end
     end
     call_with_list('ZADD', cluster.means, scored)
     call_with_list('ZREM', cluster.means, gone)
   end
-  moved_means = {}
+  moves, moved_keys, moved_clusters, cluster_moved = {}, {}, {}, {}
 end
 
 local function bump_clusters(clusters, movie, d_n, d_sum, d_fav)
@@ -153,7 +200,7 @@ end
 
 -- apply decoded events; returns applied, skipped, users whose number of ratings changed.
 -- What repeats across a batch is read or written once per batch (deletion marks, clusters,
--- membership, revisions, numbers of ratings), per user (log) or per cluster (means).
+-- membership, revisions, numbers of ratings, counters), per user (log) or per cluster (means).
 local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed_list = 0, 0, {}
   local seen, batch_users, touched = {}, {}, {}
@@ -236,7 +283,7 @@ local function apply_events(events, now, keep_log, log_cap)
       redis.call('LTRIM', log, 0, log_cap - 1)
     end
   end
-  update_means()
+  write_counters()
   return applied, skipped, changed_list
 end
 
@@ -299,7 +346,7 @@ elseif cmd == 'delete_user' then
     local half, fav = parse(entries[i + 1])
     bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
   end
-  update_means()
+  write_counters()
   redis.call('DEL', ukey, string.format(templates.user_log, user))
   touch_users({user})
   redis.call('HDEL', user_counts, user)
@@ -333,7 +380,7 @@ elseif cmd == 'assign' then
     end
   end
   touch_users(moved_users)
-  update_means()
+  write_counters()
   return moved
 end
 return redis.error_reply('unknown command ' .. tostring(cmd))
