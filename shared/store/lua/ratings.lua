@@ -127,20 +127,30 @@ local function write_counters()
   local written = {}  -- written[key][field] = the value now stored
   for _, key in ipairs(moved_keys) do
     local m = moves[key]
-    local old = read_list(m.zset and 'ZMSCORE' or 'HMGET', key, m.fields)
-    local values, args = {}, {}
-    for i, field in ipairs(m.fields) do
-      local value = (tonumber(old[i]) or 0) + m.by[field]
-      values[field] = value
+    local values = {}
+    if #m.fields == 1 then  -- (a single event's command) one call, not a read and a write
+      local field = m.fields[1]
       if m.zset then
-        table.insert(args, value)
-        table.insert(args, field)
+        values[field] = tonumber(redis.call('ZINCRBY', key, m.by[field], field))
       else
-        table.insert(args, field)
-        table.insert(args, string.format('%d', value))  -- as HINCRBY stores it
+        values[field] = redis.call('HINCRBY', key, field, m.by[field])
       end
+    else
+      local old = read_list(m.zset and 'ZMSCORE' or 'HMGET', key, m.fields)
+      local args = {}
+      for i, field in ipairs(m.fields) do
+        local value = (tonumber(old[i]) or 0) + m.by[field]
+        values[field] = value
+        if m.zset then
+          table.insert(args, value)
+          table.insert(args, field)
+        else
+          table.insert(args, field)
+          table.insert(args, string.format('%d', value))  -- as HINCRBY stores it
+        end
+      end
+      call_with_list(m.zset and 'ZADD' or 'HSET', key, args)
     end
-    call_with_list(m.zset and 'ZADD' or 'HSET', key, args)
     written[key] = values
   end
   for _, cluster in ipairs(moved_clusters) do
