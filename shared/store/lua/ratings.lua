@@ -29,11 +29,12 @@ for _, pointer in ipairs({active_version, building_version}) do
   end
 end
 
--- the names of cluster c's keys under version v, made once per call
+-- the names of cluster c's keys under version v (and v itself), made once per call
 local function cluster_keys(v, c)
   local cluster = v.clusters[c]
   if not cluster then
-    cluster = {favourites = string.format(templates.cluster_favourites, v.name, c),
+    cluster = {v = v,
+               favourites = string.format(templates.cluster_favourites, v.name, c),
                counts = string.format(templates.cluster_counts, v.name, c),
                sums = string.format(templates.cluster_sums, v.name, c),
                means = string.format(templates.cluster_means, v.name, c)}
@@ -77,8 +78,9 @@ end
 
 -- The counters a command moves (hashes of counts and sums, zsets of favourite counts) are
 -- added up here and written once by write_counters, one read and one write per key however
--- many events moved it, instead of an HINCRBY or ZINCRBY per event (the script's Redis time
--- is the ingest's limit). Within a script nothing else runs, so the read-add-write is atomic.
+-- many events moved it, instead of an HINCRBY or ZINCRBY per event: in batches of 1,000, 6 of
+-- an event's 8 calls go and the append-only file grows 28 % less (docs/live-benchmark.md).
+-- Within a script nothing else runs, so the read-add-write is atomic.
 -- moves[key] = {zset = bool, fields = {field...} in first-move order, by = {field = delta}}
 local moves, moved_keys = {}, {}
 
@@ -104,9 +106,9 @@ local function bump_movie(movie, d_n, d_sum, d_fav)
   if d_fav ~= 0 then move(popular, true, movie, d_fav) end
 end
 
--- Clusters whose counts or sums moved: their means are recomputed by write_counters (a movie's
--- mean is written once however many of its ratings the command moved). moved_clusters[i] =
--- the keys of cluster_keys(v, c), with their version as .v
+-- Clusters (cluster_keys tables) whose counts or sums moved, in order and as a set: their
+-- means are recomputed by write_counters (a movie's mean is written once however many of its
+-- ratings the command moved)
 local moved_clusters, cluster_moved = {}, {}
 
 local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
@@ -115,7 +117,6 @@ local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
   if d_n == 0 and d_sum == 0 then return end
   if not cluster_moved[cluster] then
     cluster_moved[cluster] = true
-    cluster.v = v
     table.insert(moved_clusters, cluster)
   end
   move(cluster.counts, false, movie, d_n)
