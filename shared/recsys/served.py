@@ -40,18 +40,12 @@ class LiveModel:
         """A user's live ratings (:class:`LiveRatings` or ``{movie_id: rating}``) in the model's
         terms: the dense indices of the known movies they rated (increasing) and the ratings
         (favourite marks alone left out)."""
-        (movies, values), _ = self._indexed(ratings)
-        order = np.argsort(movies)
-        return movies[order], values[order]
-
-    def _indexed(self, ratings: Mapping) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """:meth:`profile` in the user's order, and the dense indices of every known movie the
-        user rated or favoured (what a list leaves out)."""
         ratings = LiveRatings.of(ratings)
         index = self.movies.index(ratings.movie_ids, missing="negative")
-        known = index >= 0
-        rated = known & (ratings.ratings > 0)
-        return (index[rated], ratings.ratings[rated]), index[known]
+        rated = (index >= 0) & (ratings.ratings > 0)
+        movies, values = index[rated], ratings.ratings[rated]
+        order = np.argsort(movies)
+        return movies[order], values[order]
 
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
@@ -79,10 +73,12 @@ class LiveModel:
         none they rated or favoured: ``(movie_id, score, because)``, where ``because`` is the
         rated movie that adds most to the score and the user's rating of it (None when no
         rated movie adds to it)."""
-        (movies, values), seen = self._indexed(ratings)
-        top, scores, because = self.ranker.top_one(movies, values, seen, n)
+        ratings = LiveRatings.of(ratings)
+        movie_ids, values = ratings.movie_ids, ratings.ratings
+        movies = self.movies.index(movie_ids, missing="negative")
+        top, scores, because = self.ranker.top_one(movies, values, movies, n)
         ids = self.movies.ids
-        return [(int(ids[item]), score, None if j < 0 else (int(ids[movies[j]]), float(values[j])))
+        return [(int(ids[item]), score, None if j < 0 else (int(movie_ids[j]), float(values[j])))
                 for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]
 
     def predict(self, ratings: Mapping, movie_ids) -> list[float | None]:

@@ -15,8 +15,10 @@ class Vocabulary:
         self.ids = np.unique(np.asarray(ids, dtype=np.int64))
         self._table = None
         if len(self.ids) and 0 <= self.ids[0] and self.ids[-1] < TABLE_MAX_ID:
-            self._table = np.full(int(self.ids[-1]) + 1, -1, dtype=np.int32)
-            self._table[self.ids] = np.arange(len(self.ids), dtype=np.int32)
+            # id i at slot i + 1; the first and last slots hold -1 for every id below 0 or
+            # above the largest, so that one clipped gather looks up any id
+            self._table = np.full(int(self.ids[-1]) + 3, -1, dtype=np.int32)
+            self._table[self.ids + 1] = np.arange(len(self.ids), dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -25,11 +27,8 @@ class Vocabulary:
         """Dense indices of ``ids``; ``missing='negative'`` maps unknown ids to -1."""
         ids = np.asarray(ids, dtype=np.int64)
         if self._table is not None:
-            inside = (ids >= 0) & (ids < len(self._table))
-            if inside.all():
-                pos = self._table[ids].astype(np.int64)  # -1 where the table lacks the id
-            else:
-                pos = np.where(inside, self._table[np.where(inside, ids, 0)], -1).astype(np.int64)
+            # (an id so large that adding 1 wraps round turns negative: -1 too)
+            pos = self._table.take(ids + 1, mode="clip").astype(np.int64)
             found = pos >= 0
         else:
             pos = np.searchsorted(self.ids, ids)

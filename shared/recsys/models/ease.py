@@ -9,6 +9,7 @@ from scipy.linalg import lapack
 from shared.recsys.blas import with_one_blas_thread
 from shared.recsys.models.topn import (TopNRecommender, best, confidence, confidence_values,
                                        strongest)
+from shared.recsys.ratings import RATING_MAX
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
@@ -113,21 +114,35 @@ class EASE(TopNRecommender):
         return self
 
     def _build_derived_state(self) -> None:
-        """``_position``: each movie's row in ``weights_``, -1 outside the model; ``_column``:
-        its column, -1 if not a candidate (built by ``fit`` and by
-        :func:`shared.recsys.persist.decode`)."""
+        """What a request reads (built by ``fit`` and by :func:`shared.recsys.persist.decode`):
+
+        - ``_rows``: ``weights_`` and a row of zeros after them, which every movie outside the
+          model's inputs reads, so that a user's movies need no filtering (``weights_`` is a
+          view of it);
+        - ``_position``: each movie's row in ``_rows``, the zero row outside the inputs; one
+          more entry at the end, the zero row too, for the index -1;
+        - ``_column``: each movie's column, -1 if not a candidate (and at the index -1);
+        - ``_feedback_table``: the feedback of each rating in half stars, 0 for none (a
+          movie only favoured)."""
         if not hasattr(self, "candidates_"):  # a version stored before max_candidates
             self.candidates_ = self.items_
+        n_kept = len(self.items_)
+        rows = np.zeros((n_kept + 1, self.weights_.shape[1]), dtype=np.float32)
+        rows[:n_kept] = self.weights_
+        self._rows, self.weights_ = rows, rows[:n_kept]
         # int32, the index type of scipy's sparse matrices: a one-user row needs no cast
-        self._position = np.full(self.n_movies_, -1, dtype=np.int32)
-        self._position[self.items_] = np.arange(len(self.items_))
-        self._column = np.full(self.n_movies_, -1, dtype=np.int32)
+        self._position = np.full(self.n_movies_ + 1, n_kept, dtype=np.int32)
+        self._position[self.items_] = np.arange(n_kept)
+        self._column = np.full(self.n_movies_ + 1, -1, dtype=np.int32)
         self._column[self.candidates_] = np.arange(len(self.candidates_))
+        half_stars = np.arange(1, 2 * RATING_MAX + 1) / 2
+        self._feedback_table = np.r_[0.0, confidence_values(half_stars, self.scheme)].astype(
+            np.float32)
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
         out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
         position = self._position[C.indices]
-        kept = position >= 0
+        kept = position < len(self.items_)
         indptr = np.r_[0, np.cumsum(kept)][C.indptr]
         inputs = sp.csr_matrix((C.data[kept].astype(np.float32), position[kept], indptr),
                                shape=(C.shape[0], len(self.items_)))
@@ -144,53 +159,55 @@ class EASE(TopNRecommender):
 
     def score_one(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         r""":math:`x_u \hat B` for one user (:meth:`_kept_scores`); ``-inf`` outside the model."""
-        positions = self._position[movies]
-        kept = positions >= 0
         out = np.full(self.n_movies_, -np.inf, dtype=np.float32)
-        out[self.candidates_] = self._kept_scores(positions[kept], self._feedback(ratings, kept))
+        out[self.candidates_] = self._kept_scores(self._position[movies],
+                                                  self._feedback(ratings))[0]
         return out
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
                 n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ranks the candidates only (every other movie scores ``-inf``); the explanation
         reads the rows of the weights the scores summed, at the ``n`` movies only."""
-        positions = self._position[movies]
-        kept = np.flatnonzero(positions >= 0)
-        rows, feedback = positions[kept], self._feedback(ratings, kept)
-        scores = self._kept_scores(rows, feedback)
+        rows, feedback = self._position[movies], self._feedback(ratings)
+        scores, summed = self._kept_scores(rows, feedback)
         masked = self._column[excluded]
         scores[masked[masked >= 0]] = -np.inf
         top = best(scores, n)
-        because = strongest((self.weights_[rows[:, None], top] * feedback[:, None]).T)
-        return self.candidates_[top], scores[top], np.where(because >= 0, kept[because], -1)
+        weights = summed[:, top] if summed is not None else self._rows[rows[:, None], top]
+        return self.candidates_[top], scores[top], strongest((weights * feedback[:, None]).T)
 
-    def _feedback(self, ratings, kept) -> np.ndarray:
-        """The implicit feedback of the ``kept`` of ``ratings``, in the weights' float32."""
-        return confidence_values(np.asarray(ratings)[kept], self.scheme).astype(np.float32)
+    def _feedback(self, ratings) -> np.ndarray:
+        """The implicit feedback of ``ratings`` (half stars; 0: none), in the weights' float32."""
+        half_stars = np.rint(np.asarray(ratings, dtype=np.float64) * 2).astype(np.intp)
+        return self._feedback_table.take(half_stars, mode="clip")
 
-    def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
+    def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
         r""":math:`x_u \hat B` over ``candidates_`` for one user, whose ``feedback`` sits at ``rows``
-        of :math:`\hat B`: the weighted sum of those rows, computed the cheapest way for their
-        number (``_GATHER_ELEMENTS``, ``_DENSE_SHARE``)."""
-        n_kept = len(self.items_)
+        of ``_rows``: the weighted sum of those rows, computed the cheapest way for their
+        number (``_GATHER_ELEMENTS``, ``_DENSE_SHARE``); and the rows summed when they were
+        copied out (else None), which the explanation reads again."""
+        n_rows = len(self._rows)
         if len(rows) * len(self.candidates_) <= _GATHER_ELEMENTS:
-            return feedback @ self.weights_[rows]
-        if len(rows) > _DENSE_SHARE * n_kept:
-            dense = np.zeros(n_kept, dtype=np.float32)
-            dense[rows] = feedback
-            return dense @ self.weights_
+            summed = self._rows.take(rows, axis=0)
+            return feedback @ summed, summed
+        if len(rows) > _DENSE_SHARE * n_rows:
+            dense = np.zeros(n_rows, dtype=np.float32)
+            dense[rows] = feedback  # (the zero row may be written more than once: it adds 0)
+            return dense @ self._rows, None
         row = sp.csr_matrix((feedback, rows, np.array([0, len(rows)], dtype=np.int32)),
-                            shape=(1, n_kept))
-        return np.ravel(row @ self.weights_)
+                            shape=(1, n_rows))
+        return np.ravel(row @ self._rows), None
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         r"""Rated movie :math:`j` adds :math:`x_{uj} \hat B_{ji}` to :math:`s_{ui}`; nothing
         where :math:`j` is outside the model or :math:`i` is not a candidate."""
-        feedback = confidence_values(ratings, self.scheme)
+        feedback = self._feedback(ratings)
         rows = self._position[np.asarray(movies, dtype=np.int64)]
         cols = self._column[np.asarray(items, dtype=np.int64)]
         out = np.zeros((len(cols), len(rows)))
-        kept_rows, kept_cols = np.flatnonzero(rows >= 0), np.flatnonzero(cols >= 0)
+        kept_rows = np.flatnonzero(rows < len(self.items_))
+        kept_cols = np.flatnonzero(cols >= 0)
         block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated
         out[np.ix_(kept_cols, kept_rows)] = block * feedback[kept_rows]
         return out

@@ -116,16 +116,23 @@ class TopNRecommender(BaseEstimator):
 
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
                 n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One user's ``n`` best movies, best first, the user given as in :meth:`score_one`:
-        their dense indices, never one of ``excluded`` (dense indices: what the user rated or
-        favoured) nor one scored ``-inf`` (outside the model); their scores; and for each, the
-        position in ``movies`` of the rated movie that adds most to its score (-1 when none
-        adds to it), which explains it ("because you rated ..."). What a request ranks;
-        subclasses make it cheaper than scoring every movie."""
-        scores = self.score_one(movies, ratings)
-        scores[excluded] = -np.inf
+        """One user's ``n`` best movies, best first: what a request ranks.
+
+        The user is given as they are live: ``movies``, the dense indices of every movie they
+        rated or favoured (distinct; -1 for a movie outside the model), and ``ratings``, the
+        rating of each in half stars (0 for a movie only favoured: no input). Returns their
+        dense indices, never one of ``excluded`` (dense indices, -1 ignored: what the user
+        rated or favoured) nor one scored ``-inf`` (outside the model); their scores; and for
+        each, the position in ``movies`` of the rated movie that adds most to its score (-1
+        when none adds to it), which explains it ("because you rated ..."). Subclasses make it
+        cheaper than scoring every movie."""
+        rated = np.flatnonzero((movies >= 0) & (ratings > 0))
+        rated = rated[np.argsort(movies[rated])]  # score_one and contributions take them so
+        scores = self.score_one(movies[rated], ratings[rated])
+        scores[excluded[excluded >= 0]] = -np.inf
         top = best(scores, n)
-        return top, scores[top], strongest(self.contributions(movies, ratings, top))
+        because = strongest(self.contributions(movies[rated], ratings[rated], top))
+        return top, scores[top], np.where(because >= 0, rated[because], -1)
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         """How much each movie one user rated adds to the scores of ``items``: an array

@@ -5,8 +5,8 @@ from shared.recsys import vocabulary
 from shared.recsys.vocabulary import Vocabulary
 
 IDS = [193609, 7, 1, 50, 7, 3]
-ASKED = np.array([50, 2, 1, -5, 193609, 193610, 10**15, 7])
-EXPECTED = [3, -1, 0, -1, 4, -1, -1, 2]
+ASKED = np.array([50, 2, 1, -5, 193609, 193610, 10**15, 7, 2**63 - 1, -2**63])
+EXPECTED = [3, -1, 0, -1, 4, -1, -1, 2, -1, -1]
 
 
 @pytest.mark.parametrize("table", [True, False])
@@ -33,3 +33,8 @@ def test_ids_beyond_the_table_bound_are_searched():
 def test_an_empty_vocabulary_knows_nothing():
     vocab = Vocabulary([])
     assert len(vocab) == 0 and vocab.index([1], missing="negative").tolist() == [-1]
+
+
+def test_id_zero_is_an_id_like_any_other():
+    vocab = Vocabulary([0, 4])
+    assert vocab.index([0, 4, -1, 5, 1], missing="negative").tolist() == [0, 1, -1, -1, -1]

@@ -5,6 +5,9 @@ import scipy.sparse as sp
 from shared.recsys.models.topn import (DISLIKED_BELOW, NEGATIVE, SCHEMES, WEAK_POSITIVE,
                                        MostPopular, TopNRecommender, confidence,
                                        confidence_values, strongest)
+from shared.recsys.models.ease import EASE
+from shared.recsys.models.ials import ImplicitALS
+from tests.unit.recsys.models.synthetic import low_rank_ratings
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
 
 RATINGS = np.array([[5.0, 3.0, 0.0, 0.5],
@@ -98,3 +101,27 @@ def test_the_strongest_contribution_is_named_only_when_it_adds():
     parts = np.array([[0.1, 0.5, -1.0], [-0.2, -0.1, 0.0], [0.0, 0.3, 0.3]])
     assert list(strongest(parts)) == [1, -1, 1]
     assert list(strongest(np.zeros((2, 0)))) == [-1, -1]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: EASE(l2=5.0, scheme="signed", max_items=30, max_candidates=20),
+    lambda: ImplicitALS(n_factors=4, n_iter=3, scheme="signed"),
+], ids=["EASE", "ImplicitALS"])
+def test_a_live_user_ranks_as_their_known_ratings_do(make):
+    """``top_one`` takes a user as the request path has them: movies outside the model (-1)
+    and movies only favoured (rating 0) are no input, are never recommended, and never
+    explain; ``because`` points into the movies given."""
+    X = low_rank_ratings(n_users=50, n_items=40, density=0.3)[0]
+    model = make().fit(X)
+    for user in range(0, 50, 5):
+        row = X[user]
+        favoured = np.setdiff1d(np.arange(0, 40, 7), row.indices)
+        movies = np.r_[-1, row.indices[::-1], favoured, -1]
+        ratings = np.r_[4.0, row.data[::-1], np.zeros(len(favoured)), 2.0]
+        top, scores, because = model.top_one(movies, ratings, movies, 6)
+        known, known_scores, known_because = model.top_one(
+            row.indices, row.data, np.r_[row.indices, favoured], 6)
+        assert top.tolist() == known.tolist() and not set(top) & set(movies)
+        np.testing.assert_allclose(scores, known_scores, rtol=1e-5, atol=1e-6)
+        expected = [-1 if j < 0 else len(row.indices) - j for j in known_because]
+        assert because.tolist() == expected  # the same rated movie, in the live order
