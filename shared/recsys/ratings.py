@@ -26,7 +26,7 @@ class LiveRatings(Mapping):
     each, 0.0 when only favoured. Held as two arrays, ``movie_ids`` (distinct) and ``ratings``,
     which is what the estimators take, and read like a ``{movie_id: rating}`` mapping."""
 
-    __slots__ = ("movie_ids", "ratings", "_by_movie", "_any_rated")
+    __slots__ = ("movie_ids", "ratings", "_by_movie")
 
     def __init__(self, movie_ids, ratings):
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
@@ -34,7 +34,6 @@ class LiveRatings(Mapping):
         if self.movie_ids.shape != self.ratings.shape or self.movie_ids.ndim != 1:
             raise ValueError("movie_ids and ratings must be 1-d arrays of one length")
         self._by_movie: dict[int, float] | None = None
-        self._any_rated: bool | None = None
 
     @classmethod
     def of(cls, ratings: Mapping) -> LiveRatings:
@@ -43,12 +42,6 @@ class LiveRatings(Mapping):
             return ratings
         return cls(np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings)),
                    np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings)))
-
-    def any_rated(self) -> bool:
-        """Whether the user rated a movie, not only favoured some."""
-        if self._any_rated is None:
-            self._any_rated = bool((self.ratings > 0).any())
-        return self._any_rated
 
     def _mapping(self) -> dict[int, float]:
         if self._by_movie is None:

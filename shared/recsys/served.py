@@ -47,6 +47,15 @@ class LiveModel:
         order = np.argsort(movies)
         return movies[order], values[order]
 
+    def can_rank(self, ratings: Mapping) -> bool:
+        """Whether the top-N model can rank a user with these live ratings: the version has
+        one, and the user rated a movie it reads (one is enough)."""
+        if self.ranker is None:
+            return False
+        ratings = LiveRatings.of(ratings)
+        return self.ranker.has_input(self.movies.index(ratings.movie_ids, missing="negative"),
+                                     ratings.ratings)
+
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
         return one_row(*self.profile(ratings), len(self.movies))

@@ -67,9 +67,9 @@ def cluster_reads(strategy: str, n: int, n_excluded: int) -> ClusterReads:
 
 
 def folds_in(model, ratings: Mapping[int, float]) -> bool:
-    """Whether the version's top-N model can rank for this user: it has one, and the user has
-    rated something (one rating is enough)."""
-    return getattr(model, "ranker", None) is not None and LiveRatings.of(ratings).any_rated()
+    """Whether the version's top-N model can rank for this user (:meth:`LiveModel.can_rank`:
+    it has one, and the user rated a movie it reads); else ``personal`` is ``hybrid``."""
+    return getattr(model, "ranker", None) is not None and model.can_rank(ratings)
 
 
 def reads_cluster(model, ratings: Mapping[int, float], strategy: str) -> bool:

@@ -9,7 +9,6 @@ from scipy.linalg import lapack
 from shared.recsys.blas import with_one_blas_thread
 from shared.recsys.models.topn import (TopNRecommender, best, confidence, confidence_values,
                                        strongest)
-from shared.recsys.ratings import RATING_MAX
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
@@ -121,9 +120,7 @@ class EASE(TopNRecommender):
           view of it);
         - ``_position``: each movie's row in ``_rows``, the zero row outside the inputs; one
           more entry at the end, the zero row too, for the index -1;
-        - ``_column``: each movie's column, -1 if not a candidate (and at the index -1);
-        - ``_feedback_table``: the feedback of each rating in half stars, 0 for none (a
-          movie only favoured)."""
+        - ``_column``: each movie's column, -1 if not a candidate (and at the index -1)."""
         if not hasattr(self, "candidates_"):  # a version stored before max_candidates
             self.candidates_ = self.items_
         n_kept = len(self.items_)
@@ -135,9 +132,6 @@ class EASE(TopNRecommender):
         self._position[self.items_] = np.arange(n_kept)
         self._column = np.full(self.n_movies_ + 1, -1, dtype=np.int32)
         self._column[self.candidates_] = np.arange(len(self.candidates_))
-        half_stars = np.arange(1, 2 * RATING_MAX + 1) / 2
-        self._feedback_table = np.r_[0.0, confidence_values(half_stars, self.scheme)].astype(
-            np.float32)
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
         out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
@@ -167,19 +161,29 @@ class EASE(TopNRecommender):
     def top_one(self, movies: np.ndarray, ratings: np.ndarray, excluded: np.ndarray,
                 n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ranks the candidates only (every other movie scores ``-inf``); the explanation
-        reads the rows of the weights the scores summed, at the ``n`` movies only."""
+        reads the rows of the weights the scores summed, at the ``n`` movies only, and
+        credits the movies of positive feedback only (as iALS does)."""
         rows, feedback = self._position[movies], self._feedback(ratings)
         scores, summed = self._kept_scores(rows, feedback)
         masked = self._column[excluded]
         scores[masked[masked >= 0]] = -np.inf
         top = best(scores, n)
         weights = summed[:, top] if summed is not None else self._rows[rows[:, None], top]
-        return self.candidates_[top], scores[top], strongest((weights * feedback[:, None]).T)
+        # as in iALS, a negative signal explains nothing ("because you rated it 1 star")
+        liked = np.maximum(feedback, 0.0)
+        return self.candidates_[top], scores[top], strongest((weights * liked[:, None]).T)
+
+    def has_input(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
+        """Only the rows of ``items_`` are inputs: a user who rated none of them scores 0
+        everywhere."""
+        return bool(((self._position[movies] < len(self.items_)) & (ratings > 0)).any())
 
     def _feedback(self, ratings) -> np.ndarray:
-        """The implicit feedback of ``ratings`` (half stars; 0: none), in the weights' float32."""
-        half_stars = np.rint(np.asarray(ratings, dtype=np.float64) * 2).astype(np.intp)
-        return self._feedback_table.take(half_stars, mode="clip")
+        """The implicit feedback of ``ratings`` (0: none, a movie only favoured), in the
+        weights' float32."""
+        ratings = np.asarray(ratings, dtype=np.float64)
+        return np.where(ratings > 0, confidence_values(ratings, self.scheme), 0.0).astype(
+            np.float32)
 
     def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -120,19 +120,24 @@ class TopNRecommender(BaseEstimator):
 
         The user is given as they are live: ``movies``, the dense indices of every movie they
         rated or favoured (distinct; -1 for a movie outside the model), and ``ratings``, the
-        rating of each in half stars (0 for a movie only favoured: no input). Returns their
-        dense indices, never one of ``excluded`` (dense indices, -1 ignored: what the user
-        rated or favoured) nor one scored ``-inf`` (outside the model); their scores; and for
-        each, the position in ``movies`` of the rated movie that adds most to its score (-1
-        when none adds to it), which explains it ("because you rated ..."). Subclasses make it
-        cheaper than scoring every movie."""
+        rating of each (0 for a movie only favoured: no input). Returns their dense indices,
+        never one of ``excluded`` (dense indices, -1 ignored: what the user rated or
+        favoured) nor one scored ``-inf`` (outside the model); their scores; and for each,
+        the position in ``movies`` of the rated movie that adds most to its score (-1 when
+        none adds to it; a negative signal, a movie rated low, never does), which explains it
+        ("because you rated ..."). Subclasses make it cheaper than scoring every movie."""
         rated = np.flatnonzero((movies >= 0) & (ratings > 0))
         rated = rated[np.argsort(movies[rated])]  # score_one and contributions take them so
         scores = self.score_one(movies[rated], ratings[rated])
         scores[excluded[excluded >= 0]] = -np.inf
         top = best(scores, n)
         because = strongest(self.contributions(movies[rated], ratings[rated], top))
-        return top, scores[top], np.where(because >= 0, rated[because], -1)
+        return top, scores[top], np.append(rated, -1)[because]  # (-1 reads the appended -1)
+
+    def has_input(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
+        """Whether a user given as :meth:`top_one` takes them rated a movie the model reads:
+        without one, their scores say nothing of them."""
+        return bool(((movies >= 0) & (ratings > 0)).any())
 
     def contributions(self, movies: np.ndarray, ratings: np.ndarray, items) -> np.ndarray:
         """How much each movie one user rated adds to the scores of ``items``: an array

@@ -19,12 +19,7 @@ def test_a_mapping_becomes_live_ratings_and_live_ratings_stay_themselves():
     np.testing.assert_array_equal(live.movie_ids, [5, 6])
     np.testing.assert_array_equal(live.ratings, [3.0, 0.0])
     assert LiveRatings.of(live) is live
-    assert LiveRatings.of({}) == {} and not LiveRatings.of({}).any_rated()
-
-
-def test_only_a_rating_counts_as_rated_not_a_favourite_mark_alone():
-    assert not LiveRatings([1, 2], [0.0, 0.0]).any_rated()
-    assert LiveRatings([1, 2], [0.0, 0.5]).any_rated()
+    assert LiveRatings.of({}) == {}
 
 
 def test_ids_and_ratings_of_different_lengths_are_refused():

@@ -1,13 +1,18 @@
 """The served strategies as pure functions: no Redis, a model with fixed scores."""
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from shared.recsys.models.ease import EASE
+from shared.recsys.ratings import LiveRatings
+from shared.recsys.served import LiveModel
 from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
-                                      ClusterReads, cluster_reads, popular_items, ranked_page,
-                                      recommend)
+                                      ClusterReads, cluster_reads, folds_in, popular_items,
+                                      ranked_page, recommend)
 from shared.recsys.vocabulary import Vocabulary
+from tests.unit.recsys.models.synthetic import low_rank_ratings
 
 
 class FixedScores:
@@ -135,3 +140,27 @@ def test_one_ranked_page_finds_what_the_whole_ranking_would():
         whole = recommend(MODEL, rated, cluster(favourites=ranked), (), n, "cluster")
         assert recommend(MODEL, rated, cluster(favourites=page), (), n, "cluster") == whole
         assert popular_items(page, n, set(rated)) == popular_items(ranked, n, set(rated))
+
+
+
+def test_personal_ranks_only_a_user_who_rated_a_movie_the_ranker_reads():
+    """A user whose ratings are all of movies the top-N model does not read (added after
+    training, or outside EASE's inputs) would get movies that all score 0: ``personal``
+    falls back as for a user with no rating, here to the popular list (no cluster yet)."""
+    X = low_rank_ratings(n_users=40, n_items=30, density=0.4)[0]
+    ranker = EASE(l2=5.0, max_items=20, max_candidates=15).fit(X)
+    movie_ids = np.arange(30) * 10 + 1
+    model = LiveModel(SimpleNamespace(
+        version="v", manifest={}, estimators={"ranker": ranker},
+        arrays={"user_ids": np.arange(40), "movie_ids": movie_ids, "labels": np.zeros(40, int)}))
+    outside = movie_ids[np.setdiff1d(np.arange(30), ranker.items_)[:2]]
+    popular = tuple((int(m), 9.0 - i) for i, m in enumerate(movie_ids[:5]))
+    for live in (LiveRatings([5], [4.5]), LiveRatings(outside, [5.0, 4.0]),
+                 LiveRatings([5, movie_ids[ranker.items_[0]]], [4.0, 0.0])):
+        assert not folds_in(model, live)
+        result = recommend(model, live, None, popular, 3, "personal")
+        assert result.fallback == "popular" and len(result.items) == 3
+    live = LiveRatings([5, movie_ids[ranker.items_[0]]], [4.0, 3.5])
+    assert folds_in(model, live)
+    result = recommend(model, live, None, popular, 3, "personal")
+    assert result.fallback is None and all(item["score"] != 0 for item in result.items)

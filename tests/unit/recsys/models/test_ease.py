@@ -3,7 +3,8 @@ import pytest
 import scipy.sparse as sp
 
 from shared.recsys.models.ease import EASE
-from shared.recsys.models.topn import SCHEMES, MostPopular, confidence
+from shared.recsys.models.topn import (DISLIKED_BELOW, SCHEMES, MostPopular, confidence,
+                                       confidence_values)
 from shared.recsys.persist import decode, encode
 from tests.unit.recsys.models.synthetic import low_rank_ratings
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
@@ -197,6 +198,28 @@ def test_one_users_top_movies_are_the_best_of_their_fold_in_scores(ratings, max_
         assert not set(top) & set(excluded) and set(top) <= set(model.candidates_)
         np.testing.assert_allclose(scores, full[expected], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(full[top], full[expected], rtol=1e-5, atol=1e-6)
-        # the explanation: the rated movie whose contribution to each score is largest
-        parts = model.contributions(row.indices, row.data, top)
+        # the explanation: the liked movie whose contribution to each score is largest
+        liked = confidence_values(row.data, model.scheme) > 0
+        parts = model.contributions(row.indices, row.data, top) * liked
         assert list(because) == [int(np.argmax(p)) if p.max() > 0 else -1 for p in parts]
+
+
+def test_a_movie_rated_low_never_explains_a_pick(ratings):
+    """With ``signed`` feedback a low rating times a negative weight adds to a score, but
+    "because you rated it 1.5 stars" explains nothing to the user: it is never the reason."""
+    model = EASE(l2=5.0, scheme="signed").fit(ratings)
+    named = []
+    for user in range(ratings.shape[0]):
+        row = ratings[user]
+        _, _, because = model.top_one(row.indices, row.data, row.indices, 10)
+        named += [row.data[j] for j in because if j >= 0]
+    assert named and min(named) >= DISLIKED_BELOW
+
+
+def test_a_user_who_rated_none_of_its_inputs_gives_it_nothing_to_rank_by(ratings):
+    model = EASE(l2=5.0, max_items=12).fit(ratings)
+    outside = np.setdiff1d(np.arange(ratings.shape[1]), model.items_)[:2]
+    inside = model.items_[:1]
+    assert not model.has_input(outside, np.array([5.0, 4.0]))
+    assert not model.has_input(np.r_[-1, inside], np.array([4.0, 0.0]))  # only favoured
+    assert model.has_input(np.r_[outside, inside], np.array([5.0, 4.0, 0.5]))

@@ -125,3 +125,15 @@ def test_a_live_user_ranks_as_their_known_ratings_do(make):
         np.testing.assert_allclose(scores, known_scores, rtol=1e-5, atol=1e-6)
         expected = [-1 if j < 0 else len(row.indices) - j for j in known_because]
         assert because.tolist() == expected  # the same rated movie, in the live order
+
+
+
+@pytest.mark.parametrize("make", [MostPopular, lambda: ImplicitALS(n_factors=4, n_iter=3)],
+                         ids=["MostPopular", "ImplicitALS"])
+def test_a_user_with_nothing_the_model_reads_gets_a_list_without_reasons(make):
+    """Only a movie outside the model, and one only favoured: no input, and no crash."""
+    model = make().fit(low_rank_ratings(n_users=30, n_items=20, density=0.3)[0])
+    movies, ratings = np.array([-1, 3]), np.array([4.5, 0.0])
+    assert not model.has_input(movies, ratings)
+    top, _, because = model.top_one(movies, ratings, movies, 4)
+    assert len(top) == 4 and 3 not in top.tolist() and because.tolist() == [-1] * 4
