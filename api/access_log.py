@@ -15,9 +15,6 @@ import sys
 import threading
 import time
 
-from flask import g, request
-
-from api import request_id
 from api.encoding import encode
 
 FLUSH_LINES = 64
@@ -26,10 +23,8 @@ LOGGER = "movierec.access"
 
 
 class AccessLog:
-    def __init__(self, log_format: str, caller, service: str = "api", stream=None):
-        """``caller``: the request's key kind and id (:meth:`api.auth.Keyring.caller`)."""
+    def __init__(self, log_format: str, service: str = "api", stream=None):
         self.json = log_format == "json"
-        self.caller = caller
         self.service = service
         self.stream = stream or sys.stderr
         self.lines: list[str] = []
@@ -38,14 +33,10 @@ class AccessLog:
         self.second, self.second_text = None, ""  # the last second a line named, formatted
         atexit.register(self.flush)
 
-    def start_timer(self) -> None:
-        g.access_started = time.perf_counter()
-
-    def write(self, response):
-        started = g.get("access_started")
-        if started is None:
-            return response
-        req, now = request._get_current_object(), time.time()
+    def write(self, req, response, seconds: float, request_id: str, key_id: str | None) -> None:
+        """The line of request ``req`` answered by ``response`` in ``seconds`` (a step of
+        :class:`api.hooks.RequestHooks`)."""
+        now = time.time()
         second = int(now)
         if second != self.second:
             self.second, self.second_text = second, time.strftime("%Y-%m-%d %H:%M:%S",
@@ -57,10 +48,9 @@ class AccessLog:
             line = encode({
                 "time": stamp, "level": "INFO", "logger": LOGGER, "message": message,
                 "service": self.service, "method": req.method, "path": path, "status": status,
-                "endpoint": req.endpoint,
-                "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
-                "remote": req.remote_addr, "key": self.caller()[1],
-                "bytes": response.content_length, "request_id": request_id.current()}).decode()
+                "endpoint": req.endpoint, "duration_ms": round(seconds * 1e3, 2),
+                "remote": req.remote_addr, "key": key_id,
+                "bytes": response.content_length, "request_id": request_id}).decode()
         else:
             line = f"{stamp} {self.service} INFO {LOGGER}: {message}"
         self.lines.append(line + "\n")
@@ -70,7 +60,6 @@ class AccessLog:
             self.flusher.start()
         if len(self.lines) >= FLUSH_LINES:
             self.flush()
-        return response
 
     def flush(self) -> None:
         with self.lock:

@@ -77,25 +77,21 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
 
     from api import events, health, metrics, models, movies, openapi, request_id, users
     from api.access_log import AccessLog
+    from api.hooks import RequestHooks
     from api.limits import RateLimits
     from api.params import InvalidParameter, invalid_parameter
 
     for module in (health, events, users, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
-    app.before_request(request_id.assign)
     for handler in logging.getLogger().handlers:  # (added here, after gunicorn's fork: see
         handler.addFilter(request_id.LOG_FILTER)  # movierec.commands.connect for why)
-    app.before_request(metrics.start_timer)
+    svc = app.extensions["movierec"]
+    lines = None
     if settings.access_log and settings.log_level in ("DEBUG", "INFO"):
-        lines = app.extensions["access_log"] = AccessLog(
-            settings.log_format, app.extensions["movierec"].keyring.caller)
-        app.before_request(lines.start_timer)
-        app.after_request(lines.write)
-    # the limits before the keys, so that guessing keys is limited too
-    app.before_request(RateLimits(app.extensions["movierec"]).check)
-    app.before_request(app.extensions["movierec"].keyring.check)
-    app.after_request(metrics.observe)
-    app.after_request(request_id.echo)
+        lines = app.extensions["access_log"] = AccessLog(settings.log_format)
+    hooks = RequestHooks(svc.keyring, RateLimits(svc), lines)
+    app.before_request(hooks.before)
+    app.after_request(hooks.after)
     app.register_error_handler(InvalidParameter, invalid_parameter)
 
     @app.errorhandler(HTTPException)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from enum import IntEnum
+from typing import NamedTuple
 
-from flask import g, jsonify, request
+from flask import jsonify
 
 from shared.config import Settings
 
 HEADER = "X-API-Key"
+ENVIRON_KEY = "HTTP_X_API_KEY"  # the header as WSGI hands it over
 
 
 class Kind(IntEnum):
@@ -56,6 +58,17 @@ ACCESS = {
 }
 
 
+class Caller(NamedTuple):
+    """Who sent a request: their key's kind and id (None and None without a valid key), and
+    whether they sent a key at all."""
+    kind: Kind | None
+    key_id: str | None
+    sent_key: bool
+
+
+NO_KEY = Caller(None, None, False)
+
+
 class Keyring:
     """The configured keys; :meth:`identify` compares a given key with every one of them in
     constant time, so the answer's timing tells nothing about how much of a key was right."""
@@ -79,24 +92,18 @@ class Keyring:
                 found = (kind, key_id)
         return found
 
-    def caller(self) -> tuple[Kind | None, str | None]:
-        """The request's key kind and id; (None, None) without a valid key. Looked up once
-        per request."""
-        context = g._get_current_object()
-        found = getattr(context, "api_key", None)
-        if found is None:
-            given = request.headers.get(HEADER)
-            found = context.api_key = self.identify(given) if given else (None, None)
-        return found
+    def caller(self, environ: dict) -> Caller:
+        """Who sent the request of this WSGI ``environ``."""
+        given = environ.get(ENVIRON_KEY)
+        return Caller(*self.identify(given), True) if given else NO_KEY
 
-    def check(self):
-        """before_request: None to go on, or the 401/403 answer."""
-        endpoint = request.endpoint
+    def check(self, endpoint: str | None, caller: Caller):
+        """None to go on, or the 401/403 answer (a step of :class:`api.hooks.RequestHooks`)."""
         required = ACCESS.get(endpoint, ADMIN) if endpoint else OPEN
         if required == OPEN:
             return None
-        kind, _ = self.caller()
-        if kind is None and request.headers.get(HEADER):
+        kind = caller.kind
+        if kind is None and caller.sent_key:
             return _refuse(401, "unauthorized", "unknown key")
         if required == READ and self.reads_open:
             return None

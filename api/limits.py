@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import jsonify, request
+from flask import jsonify
 from limits import parse_many
 
 from shared.store.rate_limits import RequestCounters
@@ -28,7 +28,6 @@ SYNC_SHARE = 0.1  # of a limit admitted by one process since its last sync: sync
 
 class RateLimits:
     def __init__(self, svc):
-        self._caller = svc.keyring.caller
         self._counters = RequestCounters(svc.redis, svc.keys)
         self._keys = svc.keys
         self._per_key = _windows(svc.settings.rate_limit_per_key)
@@ -38,12 +37,13 @@ class RateLimits:
         self._windows: dict[str, tuple[float, int]] = {}  # counter -> (window end, seconds)
         self._next_sync = 0.0
 
-    def check(self):
-        """before_request: None to go on, or the 429 answer."""
-        if request.endpoint in UNLIMITED:
+    def check(self, endpoint: str | None, key_id: str | None, address: str | None):
+        """None to go on, or the 429 answer, for a request to ``endpoint`` with the key
+        ``key_id`` (None without a valid one) from ``address`` (a step of
+        :class:`api.hooks.RequestHooks`)."""
+        if endpoint in UNLIMITED:
             return None
-        _, key_id = self._caller()
-        client = f"key:{key_id}" if key_id else f"address:{request.remote_addr or '-'}"
+        client = f"key:{key_id}" if key_id else f"address:{address or '-'}"
         now = time.time()
         counters = []
         for amount, seconds, label in self._per_key if key_id else self._per_address:

@@ -10,9 +10,8 @@ retrain's numbers.
 from __future__ import annotations
 
 import os
-import time
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Histogram, generate_latest, multiprocess)
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
@@ -32,28 +31,23 @@ EVENTS_REJECTED = Counter("movierec_events_rejected",
                           "Requests to POST /v1/events refused as invalid (400)")
 
 
-def start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-
-
 # (endpoint, method, status) -> its request counter and latency histogram, found once: the
 # labels lookup is a lock and a dictionary of its own in prometheus-client
 _SERIES: dict[tuple[str, str, int], tuple] = {}
 
 
-def observe(response):
-    """Count and time every request but the scrapes themselves."""
-    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-    if endpoint != "metrics.metrics" and hasattr(g, "metrics_started"):
-        elapsed = time.perf_counter() - g.metrics_started
-        labels = (endpoint, request.method, response.status_code)
-        series = _SERIES.get(labels)
-        if series is None:
-            series = _SERIES[labels] = (REQUESTS.labels(endpoint, labels[1], str(labels[2])),
-                                        LATENCY.labels(endpoint, labels[1]))
-        series[0].inc()
-        series[1].observe(elapsed)
-    return response
+def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Count and time a request (a step of :class:`api.hooks.RequestHooks`), unless it is a
+    scrape."""
+    if endpoint == "metrics.metrics":
+        return
+    labels = (endpoint, method, status)
+    series = _SERIES.get(labels)
+    if series is None:
+        series = _SERIES[labels] = (REQUESTS.labels(endpoint, method, str(status)),
+                                    LATENCY.labels(endpoint, method))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class StoreCollector:

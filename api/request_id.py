@@ -8,7 +8,7 @@ import logging
 import os
 import re
 
-from flask import g, request
+from flask import g
 
 HEADER = "X-Request-ID"
 ENVIRON_KEY = "HTTP_X_REQUEST_ID"  # the header as WSGI hands it over (cheaper to read there)
@@ -35,16 +35,10 @@ class _NewIds:
 NEW_IDS = _NewIds()
 
 
-def assign() -> None:
-    given = request.environ.get(ENVIRON_KEY)
-    g.request_id = given if given and ACCEPTED.fullmatch(given) else next(NEW_IDS)
-
-
-def echo(response):
-    rid = g.get("request_id")
-    if rid:
-        response.headers[HEADER] = rid
-    return response
+def of(environ: dict) -> str:
+    """The id of the request of this WSGI ``environ``: the client's, or a new one."""
+    given = environ.get(ENVIRON_KEY)
+    return given if given and ACCEPTED.fullmatch(given) else next(NEW_IDS)
 
 
 def current() -> str | None:
