@@ -3,10 +3,11 @@
 Flask runs each hook it holds through a loop and a coroutine check, and each read of
 ``request`` or ``g`` goes through a context-local lookup: as eight hooks, the same steps cost
 a cached GET about 20 us more of its 275 in process (docs/live-benchmark.md). Here the
-request, its ``g`` and the clock are read once and handed to each step: before the view, the request id (:mod:`api.request_id`),
-who is calling (:mod:`api.auth`), the rate limits (:mod:`api.limits`, before the key check,
-so that guessing keys is limited too) and the key check; after it, the request id echoed,
-the metrics (:mod:`api.metrics`) and the access log (:mod:`api.access_log`, when on).
+request, its ``g`` and the clock are read once and handed to each step. Before the view: the
+request id (:mod:`api.request_id`), who is calling (:mod:`api.auth`), the rate limits
+(:mod:`api.limits`, before the key check, so that guessing keys is limited too) and the key
+check. After it: the request id echoed, the metrics (:mod:`api.metrics`) and the access log
+(:mod:`api.access_log`, when it is on).
 """
 from __future__ import annotations
 
