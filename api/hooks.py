@@ -17,7 +17,7 @@ from flask import g, request
 
 from api import metrics, request_id
 from api.access_log import AccessLog
-from api.auth import Keyring
+from api.auth import NO_KEY, Keyring
 from api.limits import RateLimits
 
 
@@ -50,5 +50,5 @@ class RequestHooks:
                         response.status_code, seconds)
         if self.access_log is not None:
             self.access_log.write(req, response, seconds, context.request_id,
-                                  context.caller.key_id)
+                                  getattr(context, "caller", NO_KEY).key_id)
         return response

@@ -24,6 +24,7 @@ def test_a_key_over_its_limit_gets_429_with_retry_after():
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 61  # the window, rounded up
     assert refused.get_json()["error"] == "rate_limited"
+    assert refused.headers["X-Request-ID"]  # refused before the view, still traceable
     # another key, and the address without a key, have limits of their own
     assert client.get("/v1/movies/popular", headers={"X-API-Key": ADMIN_KEY}).status_code == 200
     assert client.get("/v1/movies/popular").status_code == 200
@@ -66,3 +67,13 @@ def test_the_api_processes_share_one_count_give_or_take_a_tenth_each():
                 for i in range(90)]
     assert 50 <= statuses.count(200) <= 50 + 2 * 5  # alone, each would admit 50
     assert statuses[-10:] == [429] * 10
+
+
+def test_a_limiter_that_cannot_reach_redis_answers_503_with_the_request_id():
+    server = fakeredis.FakeServer()
+    settings = with_keys(Settings(key_prefix="t"))
+    client = create_app(settings, redis_client=fakeredis.FakeRedis(server=server)).test_client()
+    server.connected = False  # the limiter's first sync finds Redis gone
+    refused = client.get("/v1/movies/popular", headers={"X-Request-ID": "req-limits-1"})
+    assert refused.status_code == 503 and refused.get_json()["error"] == "unavailable"
+    assert refused.headers["X-Request-ID"] == "req-limits-1"
