@@ -71,6 +71,22 @@ def parse_k_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _host(env, name: str, default: str) -> str:
+    """The address to listen on: a name or an IP address, without scheme, port or blanks."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if any(c.isspace() or c in "/[]@" for c in raw) or raw.count(":") == 1:
+        raise ConfigError(f"{name} must be an address to listen on, like 127.0.0.1 (this "
+                          f"machine only) or 0.0.0.0 (every network), got {raw!r}")
+    return raw
+
+
+def address(host: str, port: int) -> str:
+    """``host:port`` as gunicorn binds it and a URL names it (an IPv6 host in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _key_prefix(env, name: str, default: str) -> str:
     """The prefix of every data key, which also serves as their Redis Cluster hash tag."""
     raw = env.get(name) or default
@@ -170,6 +186,8 @@ class Settings:
     allow_apt: bool = True
     key_prefix: str = "movierec"
     queue_name: str = "movierec-events"
+    # the API listens here: this machine only; a container sets 0.0.0.0 to be reached from outside
+    host: str = "127.0.0.1"
     port: int = 8000
     api_workers: int = field(default_factory=default_api_workers)
     api_worker_class: str = "gevent"
@@ -231,6 +249,7 @@ def load(env=None) -> Settings:
         allow_apt=not env.get("MOVIEREC_NO_APT"),
         key_prefix=_key_prefix(env, "MOVIEREC_PREFIX", Settings.key_prefix),
         queue_name=env.get("MOVIEREC_QUEUE") or Settings.queue_name,
+        host=_host(env, "HOST", Settings.host),
         port=_int(env, "PORT", Settings.port),
         api_workers=_int(env, "API_WORKERS", default_api_workers()),
         api_worker_class=_choice(env, "API_WORKER_CLASS", API_WORKER_CLASSES,

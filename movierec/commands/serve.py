@@ -51,20 +51,23 @@ def _create_app():
 
 
 @click.command("serve")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to bind.")
+@click.option("--host", default=None,
+              help="Address to listen on (default: $HOST or 127.0.0.1, this machine only; "
+                   "0.0.0.0 for every network).")
 @click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
 @click.option("--workers", type=int, default=None,
               help="gunicorn worker processes (default: $API_WORKERS, or CPU cores + 1).")
 @click.option("--worker-class", type=click.Choice(config.API_WORKER_CLASSES), default=None,
               help="gunicorn worker class (default: $API_WORKER_CLASS, or gevent).")
-def command(host: str, port: int | None, workers: int | None, worker_class: str | None):
+def command(host: str | None, port: int | None, workers: int | None, worker_class: str | None):
     """Serve the HTTP API with gunicorn (GET /metrics adds up what its processes count)."""
     settings = config.load()
     try:
         config.require_keys(settings)
     except config.ConfigError as exc:
         raise click.ClickException(str(exc))
-    options = gunicorn_options(f"{host}:{port or settings.port}", workers or settings.api_workers,
+    bind = config.address(host or settings.host, port or settings.port)
+    options = gunicorn_options(bind, workers or settings.api_workers,
                                worker_class or settings.api_worker_class)
     options["child_exit"] = _forget_dead_worker
     options["logconfig_dict"] = log_config(settings, "api")

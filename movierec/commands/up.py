@@ -140,12 +140,14 @@ def command(data: Path | None, port: int | None, workers: int):
         _load_data(store, data, settings.var_dir)
         _train_if_needed(store, settings)
 
-        env = dict(os.environ, **keys, REDIS_URL=handle.url, PORT=str(port), PYTHONUNBUFFERED="1",
+        env = dict(os.environ, **keys, REDIS_URL=handle.url, HOST=settings.host, PORT=str(port),
+                   PYTHONUNBUFFERED="1",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         manager = Manager(Printer(sys.stdout))
         for name, cmd in _processes(workers):
             manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
-        click.echo(_welcome(f"http://127.0.0.1:{port}", handle.url, keys, settings))
+        click.echo(_welcome(f"http://{config.address(settings.host, port)}", handle.url, keys,
+                            settings))
         manager.loop()
     finally:
         url_file.unlink(missing_ok=True)

@@ -84,3 +84,11 @@ def test_dockerfile_copies_what_exists():
     for line in sources:
         for src in line.split():
             assert (ROOT / src).exists(), f"Dockerfile copies missing {src}"
+
+
+def test_the_api_container_listens_outside_itself(compose):
+    """HOST defaults to this machine's loopback, which in a container nobody else reaches."""
+    assert compose["services"]["api"]["environment"]["HOST"] == "0.0.0.0"
+    assert compose["services"]["api"]["environment"]["REDIS_URL"].endswith("@redis:6379/0")
+    env_lines = re.findall(r"^ENV (.+)$", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    assert "HOST=0.0.0.0" in " ".join(env_lines).split()

@@ -16,6 +16,7 @@ def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
     assert settings.api_worker_class == "gevent"
     assert not settings.redis_url_given and settings.private_redis_port == 6390
     assert settings.allow_apt and settings.redis_url_source == "default"
+    assert settings.host == "127.0.0.1"  # a laptop in a café serves nobody else
 
 
 def test_without_redis_url_commands_find_the_redis_make_run_uses(tmp_path):
@@ -30,8 +31,9 @@ def test_without_redis_url_commands_find_the_redis_make_run_uses(tmp_path):
 def test_environment_overrides():
     settings = config.load({"REDIS_URL": "redis://r:1/2", "PORT": "9000", "K_RANGE": "3-7",
                             "MOVIEREC_VAR_DIR": "/tmp/v", "MIN_CLUSTER_SIZE": "9",
-                            "API_WORKERS": "7", "API_WORKER_CLASS": "sync"})
+                            "API_WORKERS": "7", "API_WORKER_CLASS": "sync", "HOST": "0.0.0.0"})
     assert settings.redis_url == "redis://r:1/2" and settings.port == 9000
+    assert settings.host == "0.0.0.0"
     assert settings.k_range == (3, 7) and settings.min_cluster_size == 9
     assert settings.model_dir == Path("/tmp/v/models") and settings.api_workers == 7
     assert settings.api_worker_class == "sync"
@@ -63,6 +65,9 @@ def test_k_range_says_what_is_wrong(text, message):
     ({"K_RANGE": "9-3"}, "K_RANGE needs 2 <= low <= high"),
     ({"API_WORKER_CLASS": "eventlet"}, "API_WORKER_CLASS must be one of gevent, sync, got 'eventlet'"),
     ({"MOVIEREC_REDIS_PORT": "redis"}, "MOVIEREC_REDIS_PORT must be an integer"),
+    ({"HOST": "0.0.0.0:8000"}, "HOST must be an address to listen on, like 127.0.0.1"),
+    ({"HOST": "http://example.org"}, "HOST must be an address to listen on"),
+    ({"HOST": "my host"}, "HOST must be an address to listen on"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ValueError, match=message):
@@ -133,3 +138,12 @@ def test_rate_limits_are_checked_as_the_limits_library_parses_them(text):
     except config.ConfigError:
         accepted = False
     assert accepted == parsed
+
+
+@pytest.mark.parametrize("host, port, shown", [
+    ("127.0.0.1", 8000, "127.0.0.1:8000"), ("localhost", 80, "localhost:80"),
+    ("::1", 8000, "[::1]:8000"), ("::", 9000, "[::]:9000"),
+])
+def test_an_address_is_what_gunicorn_binds_and_a_url_names(host, port, shown):
+    assert config.load({"HOST": host}).host == host
+    assert config.address(host, port) == shown

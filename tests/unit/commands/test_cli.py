@@ -66,9 +66,30 @@ def test_serve_runs_gunicorn_with_the_configured_worker_class(monkeypatch):
     monkeypatch.setenv("API_WORKERS", "4")
     for name, value in KEYS_ENV.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("HOST", raising=False)
     assert CliRunner().invoke(main, ["serve", "--port", "8123"]).exit_code == 0
     assert ran["worker_class"] == "sync" and ran["workers"] == 4
-    assert ran["bind"] == "0.0.0.0:8123"
+    assert ran["bind"] == "127.0.0.1:8123"
     result = CliRunner().invoke(main, ["serve", "--worker-class", "gevent", "--workers", "2"])
     assert result.exit_code == 0
     assert ran["worker_class"] == "gevent" and ran["workers"] == 2
+
+
+def test_serve_listens_where_host_says_and_host_option_wins(monkeypatch):
+    from movierec.commands import serve
+
+    ran = {}
+    monkeypatch.setattr(serve.GunicornApp, "run", lambda self: ran.update(self.options))
+    for name, value in KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PORT", "8124")
+    monkeypatch.delenv("HOST", raising=False)
+    assert CliRunner().invoke(main, ["serve"]).exit_code == 0
+    assert ran["bind"] == "127.0.0.1:8124"
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    assert CliRunner().invoke(main, ["serve"]).exit_code == 0
+    assert ran["bind"] == "0.0.0.0:8124"
+    assert CliRunner().invoke(main, ["serve", "--host", "::1"]).exit_code == 0
+    assert ran["bind"] == "[::1]:8124"
+    help_text = " ".join(CliRunner().invoke(main, ["serve", "--help"]).output.split())
+    assert "$HOST or 127.0.0.1" in help_text

@@ -78,3 +78,56 @@ def test_serve_refuses_to_start_without_keys(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
     assert "the API needs MOVIEREC_WRITE_KEYS and MOVIEREC_ADMIN_KEYS" in result.output
+
+
+class FakeRedisHandle:
+    url = "redis://127.0.0.1:6399/0"
+
+    def stop(self):
+        pass
+
+
+def run_up_without_starting_anything(monkeypatch, tmp_path) -> tuple[str, dict]:
+    """``movierec up``'s output and the environment of its api process, with Redis, the data,
+    the training and the processes faked."""
+    import honcho.manager
+
+    from movierec.commands import up
+
+    started = {}
+
+    class Manager:
+        returncode = 0
+
+        def __init__(self, printer):
+            pass
+
+        def add_process(self, name, cmd, env, cwd):
+            started[name] = env
+
+        def loop(self):
+            pass
+
+    monkeypatch.setattr(redis_server, "ensure_redis", lambda *a, **k: FakeRedisHandle())
+    monkeypatch.setattr(up, "_load_data", lambda *args: None)
+    monkeypatch.setattr(up, "_train_if_needed", lambda *args: None)
+    monkeypatch.setattr(honcho.manager, "Manager", Manager)
+    monkeypatch.setenv("MOVIEREC_VAR_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["up", "--port", "8125"])
+    assert result.exit_code == 0, result.output
+    return result.output, started["api.1"]
+
+
+def test_up_serves_this_machine_only_by_default_and_says_so(monkeypatch, tmp_path):
+    monkeypatch.delenv("HOST", raising=False)
+    output, api_env = run_up_without_starting_anything(monkeypatch, tmp_path)
+    assert "movierec is starting at http://127.0.0.1:8125 " in output
+    assert api_env["HOST"] == "127.0.0.1" and api_env["PORT"] == "8125"
+
+
+def test_up_prints_the_address_host_makes_it_listen_on(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    output, api_env = run_up_without_starting_anything(monkeypatch, tmp_path)
+    assert "movierec is starting at http://0.0.0.0:8125 " in output
+    assert "curl http://0.0.0.0:8125/readyz" in output
+    assert api_env["HOST"] == "0.0.0.0"
