@@ -32,9 +32,32 @@ def test_result_has_the_documented_keys_and_sane_values():
     for key in ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10"):
         assert 0 <= result[key] <= 1
     assert 0 < result["popularity_percentile_at_10"] <= 100
-    assert result["fit_seconds"] >= 0
+    assert result["fit_seconds"] > 0
     fold = next(RandomSplit(0.8, 0).folds(synthetic_ratings()))
     assert result["n_test"] == fold.n_test
+
+
+def test_fit_seconds_is_the_fit_alone(monkeypatch):
+    """Timed on an injected clock that only the model moves: 2.5 s fitting, 7 s scoring."""
+    from types import SimpleNamespace
+
+    from shared.recsys.evaluation import harness
+
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(harness, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+
+    class Timed(BaselinePredictor):
+        def fit(self, X, y=None):
+            clock.now += 2.5
+            return super().fit(X, y)
+
+        def score_users(self, users):
+            clock.now += 7.0
+            return super().score_users(users)
+
+    result = measure(Timed(), next(RandomSplit(0.8, 0).folds(synthetic_ratings())))
+    assert result["fit_seconds"] == 2.5
+    assert clock.now > 1000.0 + 2.5  # scoring did move the clock, after the fit was timed
 
 
 def test_same_seed_gives_the_same_numbers():
