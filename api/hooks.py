@@ -4,10 +4,11 @@ Flask runs each hook it holds through a loop and a coroutine check, and each rea
 ``request`` or ``g`` goes through a context-local lookup: as eight hooks, the same steps cost
 a cached GET about 20 us more of its 275 in process (docs/live-benchmark.md). Here the
 request, its ``g`` and the clock are read once and handed to each step. Before the view: the
-request id (:mod:`api.request_id`), who is calling (:mod:`api.auth`), the rate limits
-(:mod:`api.limits`, before the key check, so that guessing keys is limited too) and the key
-check. After it: the request id echoed, the metrics (:mod:`api.metrics`) and the access log
-(:mod:`api.access_log`, when it is on).
+request id (:mod:`api.request_id`), who is calling (:mod:`api.auth`), the route's entry in
+:data:`api.routes.ROUTES` (one lookup for both checks), its rate limits (:mod:`api.limits`,
+before the key check, so that guessing keys is limited too) and the key check. After it: the
+request id echoed, the metrics (:mod:`api.metrics`) and the access log (:mod:`api.access_log`,
+when it is on).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from api import metrics, request_id
 from api.access_log import AccessLog
 from api.auth import NO_KEY, Keyring
 from api.limits import RateLimits
+from api.routes import ROUTES, UNDECLARED
 
 
 class RequestHooks:
@@ -34,9 +36,9 @@ class RequestHooks:
         context.started = time.perf_counter()
         context.request_id = request_id.of(environ)
         context.caller = caller = self.keyring.caller(environ)
-        endpoint = req.endpoint
-        return (self.limits.check(endpoint, caller.key_id, req.remote_addr)
-                or self.keyring.check(endpoint, caller))
+        route = ROUTES.get(req.endpoint, UNDECLARED)
+        return ((route.limited and self.limits.check(caller.key_id, req.remote_addr))
+                or self.keyring.check(route.access, caller))
 
     def after(self, response):
         req, context = request._get_current_object(), g._get_current_object()

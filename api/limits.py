@@ -1,6 +1,7 @@
 """Rate limits: a request with a valid key counts against its key, one without (or with a
-wrong key) against its client address, across every route but the probes, the metrics and the
-API document. Over the limit: 429 with ``Retry-After``.
+wrong key) against its client address, on every route :data:`api.routes.ROUTES` marks
+``limited`` (all but the probes, the metrics and the API document). Over the limit: 429 with
+``Retry-After``.
 
 The counts are shared by every API process through Redis, but a request does not wait for
 Redis: each process counts the requests it admits and adds them to the shared counters every
@@ -21,7 +22,6 @@ from limits import parse_many
 
 from shared.store.rate_limits import RequestCounters
 
-UNLIMITED = {"health.healthz", "health.readyz", "metrics.metrics", "openapi.document", "static"}
 SYNC_SECONDS = 0.1
 SYNC_SHARE = 0.1  # of a limit admitted by one process since its last sync: sync now
 
@@ -37,12 +37,10 @@ class RateLimits:
         self._windows: dict[str, tuple[float, int]] = {}  # counter -> (window end, seconds)
         self._next_sync = 0.0
 
-    def check(self, endpoint: str | None, key_id: str | None, address: str | None):
-        """None to go on, or the 429 answer, for a request to ``endpoint`` with the key
+    def check(self, key_id: str | None, address: str | None):
+        """None to go on, or the 429 answer, for a request to a limited route with the key
         ``key_id`` (None without a valid one) from ``address`` (a step of
         :class:`api.hooks.RequestHooks`)."""
-        if endpoint in UNLIMITED:
-            return None
         client = f"key:{key_id}" if key_id else f"address:{address or '-'}"
         now = time.time()
         counters = []

@@ -1,8 +1,11 @@
-"""``GET /openapi.json``: the OpenAPI 3.1 document of every route."""
+"""``GET /openapi.json``: the OpenAPI 3.1 document of every route; who may call each and
+whether it is rate limited come from :data:`api.routes.ROUTES`."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from api.auth import ADMIN, OPEN, PRIVATE, READ, WRITE
+from api.routes import ROUTES
 from shared.data.events import (EVENT_TYPES, MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH,
                                 MAX_EVENTS_PER_REQUEST, MAX_ID)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
@@ -33,12 +36,11 @@ N = _query("n", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
 VERSION_PARAMETER = {"name": "version", "in": "path", "required": True,
                      "schema": {"type": "string", "pattern": "^[0-9A-Za-z._-]{1,64}$"}}
 
-# Who may call an operation (the ApiKey scheme, header X-API-Key), as api.auth decides: "open" to
-# anyone; "read", open unless MOVIEREC_READ_KEYS is set; "private", any configured key; "write",
-# a write or admin key; "admin", an admin key.
+# Who may call an operation (the ApiKey scheme, header X-API-Key), by its access level: a READ
+# operation is open unless MOVIEREC_READ_KEYS is set, so it may be called with a key or without.
 ANY_KEY = [{"ApiKey": []}]
-SECURITY = {"open": [], "read": [{}, {"ApiKey": []}], "private": ANY_KEY, "write": ANY_KEY,
-            "admin": ANY_KEY}
+SECURITY = {OPEN: [], READ: [{}, {"ApiKey": []}], PRIVATE: ANY_KEY, WRITE: ANY_KEY,
+            ADMIN: ANY_KEY}
 API_KEY = {"type": "apiKey", "in": "header", "name": "X-API-Key",
            "description": "a key from MOVIEREC_READ_KEYS, MOVIEREC_WRITE_KEYS or "
                           "MOVIEREC_ADMIN_KEYS (comma-separated): reads need one only when read "
@@ -82,19 +84,19 @@ RESPONSES = {
 # What an operation may answer besides its own: the key's refusals, the rate limit's, an
 # unreachable Redis; operations that write can also meet a full one.
 REFUSALS = {
-    "open": {},
-    "read": {"401": _response("Unauthorized")},
-    "private": {"401": _response("Unauthorized")},
-    "write": {"401": _response("Unauthorized"), "403": _response("Forbidden")},
-    "admin": {"401": _response("Unauthorized"), "403": _response("Forbidden")},
+    OPEN: {},
+    READ: {"401": _response("Unauthorized")},
+    PRIVATE: {"401": _response("Unauthorized")},
+    WRITE: {"401": _response("Unauthorized"), "403": _response("Forbidden")},
+    ADMIN: {"401": _response("Unauthorized"), "403": _response("Forbidden")},
 }
-KEY_NEEDED = {"private": " (any key)", "write": " (write key)", "admin": " (admin key)"}
+KEY_NEEDED = {PRIVATE: " (any key)", WRITE: " (write key)", ADMIN: " (admin key)"}
 
 
-def _operation(access, summary, responses, parameters=(), writes=False, limited=True,
-               redis=True, **extra):
-    """An operation under ``access`` (a key of :data:`SECURITY`); ``limited``: rate limited;
-    ``redis``: reads or writes Redis; ``writes``: writes it."""
+def _operation(endpoint, summary, responses, parameters=(), writes=False, redis=True, **extra):
+    """The operation of the Flask ``endpoint``, its access and rate limit as :data:`ROUTES`
+    declares them; ``redis``: reads or writes Redis; ``writes``: writes it."""
+    access, limited = ROUTES[endpoint]
     summary += KEY_NEEDED.get(access, "")
     answers = {**responses, **REFUSALS[access]}
     if limited:
@@ -182,21 +184,23 @@ DOCUMENT = {
              "description": "Event-driven online movie recommender."},
     "paths": {
         "/healthz": {"get": _operation(
-            "open", "the process is up", {"200": _json(OBJECT)}, limited=False, redis=False)},
+            "health.healthz", "the process is up", {"200": _json(OBJECT)}, redis=False)},
         "/readyz": {"get": _operation(
-            "open", "Redis reachable, data loaded, a model active, a worker alive, no event "
-                    "waiting longer than MOVIEREC_MAX_INBOX_AGE",
-            {"200": _json(OBJECT), "503": _json(OBJECT, "not ready")}, limited=False)},
+            "health.readyz",
+            "Redis reachable, data loaded, a model active, a worker alive, no event "
+            "waiting longer than MOVIEREC_MAX_INBOX_AGE",
+            {"200": _json(OBJECT), "503": _json(OBJECT, "not ready")})},
         "/metrics": {"get": _operation(
-            "open", "Prometheus text format: requests and latency by endpoint and status, events "
-                    "accepted, applied, rejected, dead-lettered, the inbox, the active model",
+            "metrics.metrics",
+            "Prometheus text format: requests and latency by endpoint and status, events "
+            "accepted, applied, rejected, dead-lettered, the inbox, the active model",
             {"200": {"description": "OK",
-                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
-            limited=False)},
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}})},
         "/openapi.json": {"get": _operation(
-            "open", "this document", {"200": _json(OBJECT)}, limited=False, redis=False)},
+            "openapi.document", "this document", {"200": _json(OBJECT)}, redis=False)},
         "/v1/events": {"post": _operation(
-            "write", f"one event or an array of up to {MAX_EVENTS_PER_REQUEST}; all or nothing",
+            "events.post_events",
+            f"one event or an array of up to {MAX_EVENTS_PER_REQUEST}; all or nothing",
             {"202": _json({"type": "object", "required": ["accepted"], "properties": {
                 "accepted": {"type": "integer", "minimum": 1}}},
                 "held by Redis, to be applied by the workers"),
@@ -207,7 +211,7 @@ DOCUMENT = {
                 "oneOf": [_ref("Event"), {"type": "array", "items": _ref("Event"), "minItems": 1,
                                           "maxItems": MAX_EVENTS_PER_REQUEST}]}}}})},
         "/v1/users/{user_id}": {
-            "get": _operation("private", "cluster, number of ratings, last events", {
+            "get": _operation("users.profile", "cluster, number of ratings, last events", {
                 "200": _json({"type": "object", "required": [
                     "user_id", "model_version", "cluster", "n_ratings", "n_favourites",
                     "last_events"], "properties": {
@@ -220,19 +224,20 @@ DOCUMENT = {
                             "ts": {"type": "number"}, "rating": {"type": "number"}}}}}}),
                 "404": _json(_ref("Error"), "no such user")}, [USER_ID]),
             "delete": _operation(
-                "write", "remove the user's ratings and their share of every counter",
+                "users.delete_user", "remove the user's ratings and their share of every counter",
                 {"200": _json({"type": "object", "required": ["user_id", "removed"], "properties": {
                     "user_id": {"type": "integer"}, "removed": {"type": "integer"}}})},
                 [USER_ID], writes=True)},
         "/v1/users/{user_id}/ratings/{movie_id}": {"delete": _operation(
-            "write", "remove one rating",
+            "users.delete_rating", "remove one rating",
             {"200": _json({"type": "object", "required": ["user_id", "movie_id", "removed"],
                            "properties": {"user_id": {"type": "integer"},
                                           "movie_id": {"type": "integer"},
                                           "removed": {"type": "boolean"}}})},
             [USER_ID, MOVIE_ID], writes=True)},
         "/v1/users/{user_id}/recommendations": {"get": _operation(
-            "read", "live recommendations; popular movies (flagged) without a cluster",
+            "users.recommendations",
+            "live recommendations; popular movies (flagged) without a cluster",
             {"200": _json({"type": "object", "required": [
                 "user_id", "strategy", "model_version", "cluster", "fallback", "items"],
                 "properties": {
@@ -243,7 +248,7 @@ DOCUMENT = {
             [USER_ID, N, _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
                                 "how to rank")])},
         "/v1/users/{user_id}/predictions": {"get": _operation(
-            "read", "predicted ratings",
+            "users.predictions", "predicted ratings",
             {"200": _json({"type": "object", "required": ["user_id", "model_version",
                                                           "predictions"], "properties": {
                 "user_id": {"type": "integer"}, "model_version": {"type": "string"},
@@ -258,7 +263,7 @@ DOCUMENT = {
                        "schema": {"type": "array", "minItems": 1, "maxItems": 100,
                                   "items": POSITIVE_ID}}])},
         "/v1/movies": {"get": _operation(
-            "read", "title search",
+            "movies.search", "title search",
             {"200": _json({"type": "object", "required": ["query", "items"], "properties": {
                 "query": {"type": "string"}, "items": {"type": "array", "items": {
                     "type": "object", "required": ["movie_id", "title"],
@@ -268,21 +273,21 @@ DOCUMENT = {
              _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                     "how many")])},
         "/v1/movies/popular": {"get": _operation(
-            "read", "the most favoured movies",
+            "movies.popular_movies", "the most favoured movies",
             {"200": _json({"type": "object", "required": ["items"],
                            "properties": {"items": ITEMS}})}, [N])},
         "/v1/movies/{movie_id}": {
-            "get": _operation("read", "a movie and its counts", {"200": _json(_ref("Movie"))},
-                              [MOVIE_ID]),
+            "get": _operation("movies.get_movie", "a movie and its counts",
+                              {"200": _json(_ref("Movie"))}, [MOVIE_ID]),
             "put": _operation(
-                "admin", "create or replace title, year, genres, tags",
+                "movies.put_movie", "create or replace title, year, genres, tags",
                 {"200": _json(_ref("Movie")), "201": _json(_ref("Movie"), "created"),
                  "400": _response("BadParameter"), "413": _response("TooLarge")},
                 [MOVIE_ID], writes=True,
                 requestBody={"required": True, "content": {"application/json": {
                     "schema": MOVIE_EDIT}}})},
         "/v1/movies/{movie_id}/similar": {"get": _operation(
-            "read", "similar movies (seed 004)",
+            "movies.similar", "similar movies (seed 004)",
             {"200": _json({"type": "object", "required": ["movie_id", "kind", "model_version",
                                                           "items"], "properties": {
                 "movie_id": {"type": "integer"}, "kind": {"type": "string"},
@@ -291,23 +296,25 @@ DOCUMENT = {
             [MOVIE_ID, N, _query("kind", {"enum": ["hybrid", "collaborative", "content"],
                                           "default": "hybrid"}, "which similarity")])},
         "/v1/models": {"get": _operation(
-            "read", "the stored model versions, newest first: state, data, held-out numbers, gate",
+            "models.list_models",
+            "the stored model versions, newest first: state, data, held-out numbers, gate",
             {"200": _json({"type": "object", "required": ["active", "versions"], "properties": {
                 "active": {"type": ["string", "null"]},
                 "versions": {"type": "array", "items": VERSION_ROW}}})})},
         "/v1/models/{version}": {"get": _operation(
-            "read", "one version with its manifest (parameters, metrics, stage timings)",
+            "models.show_model",
+            "one version with its manifest (parameters, metrics, stage timings)",
             {"200": _json({**VERSION_ROW, "required": [*VERSION_ROW["required"], "manifest"],
                            "properties": {**VERSION_ROW["properties"], "manifest": OBJECT}})},
             [VERSION_PARAMETER])},
         "/v1/admin/retrain": {"post": _operation(
-            "admin", "enqueue a retrain; `movierec worker --retrains` runs it",
+            "models.retrain", "enqueue a retrain; `movierec worker --retrains` runs it",
             {"202": JOB_ACCEPTED}, writes=True)},
         "/v1/admin/models/{version}/activate": {"post": _operation(
-            "admin", "enqueue a rollback to a kept version, its counters rebuilt",
+            "models.activate", "enqueue a rollback to a kept version, its counters rebuilt",
             {"202": JOB_ACCEPTED}, [VERSION_PARAMETER], writes=True)},
         "/v1/admin/jobs/{job_id}": {"get": _operation(
-            "admin", "a retrain or rollback job: status, stage, result or error",
+            "models.job", "a retrain or rollback job: status, stage, result or error",
             {"200": _json(OBJECT)},
             [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
     },

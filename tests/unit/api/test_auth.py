@@ -1,12 +1,13 @@
-"""Keys: who may call what (api/auth.py), on fakeredis."""
+"""Keys: who may call what (api/auth.py, by the route table api/routes.py), on fakeredis."""
 import dataclasses
 
 import fakeredis
 import pytest
 
 from api import create_app
-from api.auth import ACCESS
+from api.routes import ROUTES
 from shared.config import Settings
+from shared.data.events import Event
 from tests.conftest import stored_keys
 from tests.keys import ADMIN_KEY, READ_KEY, WRITE_KEY, with_keys
 
@@ -26,9 +27,26 @@ def as_key(key):
     return {"X-API-Key": key} if key is not None else {}
 
 
-def test_every_route_says_who_may_call_it():
+def test_every_route_is_in_the_route_table_and_the_table_holds_no_other():
     app = create_app(Settings(key_prefix="t"), redis_client=fakeredis.FakeRedis())
-    assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(ACCESS)
+    declared = set(ROUTES) - {None}  # (None: a URL that names no route)
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == declared
+
+
+@pytest.mark.parametrize("key, status", [(None, 401), ("not-a-key", 401), (READ_KEY, 403),
+                                         (WRITE_KEY, 403), (ADMIN_KEY, 200)])
+def test_a_route_missing_from_the_table_needs_the_admin_key(key, status):
+    app = create_app(with_keys(Settings(key_prefix="t"), read=True),
+                     redis_client=fakeredis.FakeRedis())
+    app.add_url_rule("/v1/undeclared", "undeclared", lambda: {"done": True})
+    assert app.test_client().get("/v1/undeclared", headers=as_key(key)).status_code == status
+
+
+@pytest.mark.parametrize("key", [None, "not-a-key", READ_KEY])
+def test_a_url_that_names_no_route_is_anyones_404_or_405(key):
+    client = client_for(with_keys(Settings(key_prefix="t"), read=True))
+    assert client.get("/v1/nothing-here", headers=as_key(key)).status_code == 404
+    assert client.post("/healthz", headers=as_key(key)).status_code == 405
 
 
 @pytest.mark.parametrize("key, status", [(None, 401), ("not-a-key", 401), (READ_KEY, 401),
@@ -63,10 +81,14 @@ def test_reads_are_open_until_read_keys_are_configured(client):
         assert closed.get("/v1/movies/popular", headers=as_key(key)).status_code == 200
 
 
-def test_a_users_profile_always_needs_a_key(client):
-    client.post("/v1/events", json=EVENT, headers=as_key(WRITE_KEY))
-    assert client.get("/v1/users/1").status_code == 401
-    assert client.get("/v1/users/1", headers=as_key(WRITE_KEY)).status_code in (200, 404)
+def test_a_users_profile_always_needs_a_key():
+    app = create_app(with_keys(Settings(key_prefix="t")), redis_client=fakeredis.FakeRedis())
+    app.extensions["movierec"].store.apply([Event("rating", 1, 2, 8, 9e9)])
+    client = app.test_client()
+    for user in (1, 2):  # without a key, whether the user exists is not told
+        assert client.get(f"/v1/users/{user}").status_code == 401
+    assert client.get("/v1/users/1", headers=as_key(WRITE_KEY)).status_code == 200
+    assert client.get("/v1/users/2", headers=as_key(WRITE_KEY)).status_code == 404
 
 
 def test_probes_metrics_and_the_document_need_no_key(client):

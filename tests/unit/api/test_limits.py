@@ -44,11 +44,24 @@ def test_guessing_keys_counts_against_the_address():
     assert guesses == [401, 401, 429]
 
 
-def test_probes_and_metrics_are_never_limited():
+def test_probes_metrics_and_the_document_are_never_limited():
     client, _ = limited_client(per_address="1/minute")
-    for _ in range(3):
-        assert client.get("/healthz").status_code == 200
-        assert client.get("/metrics").status_code == 200
+    answers = {"/healthz": 200, "/readyz": 503, "/metrics": 200, "/openapi.json": 200}
+    for _ in range(3):  # (readyz: 503 on an empty store, but never a 429)
+        assert {path: client.get(path).status_code for path in answers} == answers
+
+
+def test_a_url_that_names_no_route_is_limited():
+    client, _ = limited_client()
+    assert [client.get("/v1/nothing-here").status_code for _ in range(3)] == [404, 404, 429]
+
+
+def test_a_route_missing_from_the_table_is_limited():
+    client, _ = limited_client()
+    client.application.add_url_rule("/v1/undeclared", "undeclared", lambda: {"done": True})
+    key = {"X-API-Key": ADMIN_KEY}
+    statuses = [client.get("/v1/undeclared", headers=key).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
 
 
 def test_the_counters_live_in_the_stores_redis_under_its_prefix():
