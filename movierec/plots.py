@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -82,13 +83,53 @@ def softmax_accuracy(ks, accuracy, path: Path) -> Path:
     return _save(fig, path)
 
 
-def rmse_bars(models, rmse, path: Path) -> Path:
-    order = np.argsort(rmse)
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(models) + 1.5))
-    ax.barh(np.asarray(models)[order], np.asarray(rmse)[order])
-    for y, value in enumerate(np.asarray(rmse)[order]):
-        ax.text(value, y, f" {value:.4f}", va="center")
-    ax.set(title="RMSE on the held-out ratings (lower is better)", xlabel="RMSE",
-           xlim=(min(rmse) * 0.95, max(rmse) * 1.05))
-    ax.invert_yaxis()
+_KIND_COLOURS = {"served": "tab:green", "floor": "tab:gray", "list": "tab:purple", "rating": "tab:blue"}
+_KIND_LABELS = {"served": "what the API serves", "floor": "floor (most-popular)",
+                "list": "ranking model", "rating": "rating model"}
+
+
+def accuracy(models, kinds, ndcg, precision, rmse, path: Path) -> Path:
+    """Every model's top-10 list (nDCG@10 and P@10), the one the API serves marked and the floor
+    drawn across, beside the RMSE of the rating models: RMSE alone hides that the rating models'
+    lists are not what is served. ``kinds`` are "served", "floor", "list" or "rating" (the
+    rows' order is kept, top down); RMSE is NaN where there is none."""
+    kinds, rmse = list(kinds), np.asarray(rmse, dtype=float)
+    labels = [f"{m}\n(what the API serves)" if k == "served" else m for m, k in zip(models, kinds)]
+    colours = [_KIND_COLOURS[k] for k in kinds]
+    rated = ~np.isnan(rmse)
+    height = max(4.5, 0.5 * len(models) + 1.8)
+    if rated.any():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, height), width_ratios=(3, 2))
+    else:
+        fig, left = plt.subplots(figsize=(8, height))
+    y = np.arange(len(models))
+    left.barh(y - 0.2, ndcg, 0.4, color=colours)
+    left.barh(y + 0.2, precision, 0.4, color=colours, alpha=0.45, hatch="//")
+    for row, (n, p) in enumerate(zip(ndcg, precision)):
+        left.text(n, row - 0.2, f" {n:.3f}", va="center", fontsize=8)
+        left.text(p, row + 0.2, f" {p:.3f}", va="center", fontsize=8)
+    legend = [Patch(facecolor="white", edgecolor="black", label="nDCG@10"),
+              Patch(facecolor="white", edgecolor="black", hatch="//", label="P@10")]
+    legend += [Patch(color=_KIND_COLOURS[k], label=_KIND_LABELS[k]) for k in _KIND_COLOURS if k in kinds]
+    if "floor" in kinds:
+        floor = ndcg[kinds.index("floor")]
+        legend.append(left.axvline(floor, color="tab:gray", ls="--", lw=1,
+                                   label=f"floor's nDCG@10 = {floor:.3f}"))
+    left.set_yticks(y, labels)
+    for tick, kind in zip(left.get_yticklabels(), kinds):
+        if kind == "served":
+            tick.set_fontweight("bold")
+    left.set(title="Top-10 lists against held-out favourites\n(higher is better)",
+             xlabel="nDCG@10 (solid), P@10 (hatched)", xlim=(0, max(max(ndcg), max(precision)) * 1.2))
+    left.invert_yaxis()
+    left.legend(handles=legend, loc="best", fontsize=8)
+    if rated.any():
+        order = np.argsort(rmse[rated])
+        names, values = np.asarray(models)[rated][order], rmse[rated][order]
+        right.barh(names, values, color=_KIND_COLOURS["rating"])
+        for row, value in enumerate(values):
+            right.text(value, row, f" {value:.4f}", va="center", fontsize=8)
+        right.set(title="Predicted ratings: RMSE, rating models only\n(lower is better)",
+                  xlabel="RMSE", xlim=(values.min() * 0.95, values.max() * 1.05))
+        right.invert_yaxis()
     return _save(fig, path)
