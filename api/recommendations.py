@@ -16,14 +16,15 @@ def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
               cluster: int | None) -> dict:
     """The response body for one user, computed from their live ``ratings`` and ``cluster``
     and ``model`` (or None)."""
+    serving = strategies.serving_strategy(model, ratings, strategy)
     counters, ranked_popular = None, ()
-    if strategies.reads_cluster(model, ratings, strategy):
+    if serving != "personal":  # the top-N model ranks from the ratings alone
         if cluster is None:
             ranked_popular = svc.counters.popular(strategies.ranked_page(n, len(ratings)))
         else:
             counters = svc.counters.cluster_counters(
-                model.version, cluster, strategies.cluster_reads(strategy, n, len(ratings)))
-    result = strategies.recommend(model, ratings, counters, ranked_popular, n, strategy)
+                model.version, cluster, strategies.cluster_reads(serving, n, len(ratings)))
+    result = strategies.serve(model, ratings, counters, ranked_popular, n, serving)
     return {"user_id": user_id, "strategy": strategy,
             "model_version": model.version if model else None, "cluster": cluster,
             "fallback": result.fallback, "items": result.items}
@@ -42,9 +43,9 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
                  "reason": item["reason"]}
         if "because" in item:
             rated = item["because"]
-            title = info.get(rated["movie_id"], {}).get("title") or f"movie {rated['movie_id']}"
-            stars = "star" if rated["rating"] == 1 else "stars"
-            entry["reason"] = f"because you rated {title} {rated['rating']:g} {stars}"
+            title = (info.get(rated["movie_id"], {}).get("title")
+                     or strategies.untitled(rated["movie_id"]))
+            entry["reason"] = strategies.because_you_rated(title, rated["rating"])
             entry["because"] = {**rated, "title": title}
         out.append(entry)
     return out

@@ -26,7 +26,7 @@ class LiveRatings(Mapping):
     each, 0.0 when only favoured. Held as two arrays, ``movie_ids`` (distinct) and ``ratings``,
     which is what the estimators take, and read like a ``{movie_id: rating}`` mapping."""
 
-    __slots__ = ("movie_ids", "ratings", "_by_movie", "_remembered")
+    __slots__ = ("movie_ids", "ratings", "_by_movie")
 
     def __init__(self, movie_ids, ratings):
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
@@ -34,16 +34,6 @@ class LiveRatings(Mapping):
         if self.movie_ids.shape != self.ratings.shape or self.movie_ids.ndim != 1:
             raise ValueError("movie_ids and ratings must be 1-d arrays of one length")
         self._by_movie: dict[int, float] | None = None
-        self._remembered: dict | None = None
-
-    def remember(self, key, compute):
-        """``compute()`` for these ratings, worked out once per ``key``: a request asks some
-        things of them more than once (whether the top-N model reads any of them)."""
-        if self._remembered is None:
-            self._remembered = {}
-        if key not in self._remembered:
-            self._remembered[key] = compute()
-        return self._remembered[key]
 
     @classmethod
     def of(cls, ratings: Mapping) -> LiveRatings:

@@ -53,8 +53,8 @@ class LiveModel:
         if self.ranker is None:
             return False
         ratings = LiveRatings.of(ratings)
-        return ratings.remember((self, "can_rank"), lambda: self.ranker.has_input(
-            self.movies.index(ratings.movie_ids, missing="negative"), ratings.ratings))
+        return self.ranker.can_rank(self.movies.index(ratings.movie_ids, missing="negative"),
+                                    ratings.ratings)
 
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""

@@ -2,9 +2,10 @@
 the evaluation harness can score exactly what users get.
 
 A strategy reads the active model, the user's live ratings and what it needs of the live
-counters of the user's taste cluster (:class:`ClusterCounters`). Movies the user has rated or
-favoured are never returned. Without a model or a cluster the answer is the popular movies,
-flagged as such.
+counters of the user's taste cluster (:class:`ClusterCounters`). ``personal`` ranks from the
+ratings alone, for a user the top-N model can rank; anyone else is served ``hybrid``
+(:func:`serving_strategy`). Movies the user has rated or favoured are never returned. Without
+a model or a cluster the answer is the popular movies, flagged as such.
 """
 from __future__ import annotations
 
@@ -56,52 +57,71 @@ def ranked_page(n: int, n_excluded: int) -> int:
 
 
 def cluster_reads(strategy: str, n: int, n_excluded: int) -> ClusterReads:
-    """What ``strategy`` reads of the user's cluster for ``n`` movies."""
+    """What the serving ``strategy`` reads of the user's cluster for ``n`` movies (``personal``
+    reads none of it)."""
     if strategy == "cluster":
         return ClusterReads(favourites=ranked_page(n, n_excluded))
     if strategy == "cluster-ratings":
         return ClusterReads(means=ranked_page(n, n_excluded))
-    if strategy in ("hybrid", "personal"):  # personal falls back to hybrid (see recommend)
+    if strategy == "hybrid":
         return ClusterReads(favourites=HYBRID_FAVOURITES)
     return ClusterReads()
 
 
-def folds_in(model, ratings: Mapping[int, float]) -> bool:
-    """Whether the version's top-N model can rank for this user (:meth:`LiveModel.can_rank`:
-    it has one, and the user rated a movie it reads); else ``personal`` is ``hybrid``."""
-    return getattr(model, "ranker", None) is not None and model.can_rank(ratings)
-
-
-def reads_cluster(model, ratings: Mapping[int, float], strategy: str) -> bool:
-    """Whether ``strategy`` reads the user's cluster counters for this user."""
-    return not (strategy == "personal" and folds_in(model, ratings))
+def serving_strategy(model, ratings: Mapping[int, float], strategy: str) -> str:
+    """The strategy that serves a user who asked for ``strategy``: ``personal`` only if the
+    version's top-N model can rank them (:meth:`LiveModel.can_rank`), else ``hybrid``; any
+    other as asked. A request decides it once, before reading the stores, since what it
+    reads depends on it, and hands it to :func:`serve`."""
+    if strategy == "personal" and (model is None or not model.can_rank(ratings)):
+        return "hybrid"
+    return strategy
 
 
 def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
               popular: Ranked, n: int, strategy: str) -> Recommendations:
-    """The ``n`` movies ``strategy`` recommends to a user.
+    """The ``n`` movies ``strategy`` recommends to a user: :func:`serve` of the strategy that
+    serves them, for callers who read nothing that depends on it."""
+    ratings = LiveRatings.of(ratings)
+    return serve(model, ratings, cluster, popular, n, serving_strategy(model, ratings, strategy))
+
+
+def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
+          popular: Ranked, n: int, serving: str) -> Recommendations:
+    """The ``n`` movies the ``serving`` strategy (:func:`serving_strategy`) recommends.
 
     ``model`` is the active :class:`shared.recsys.served.LiveModel` or None; ``ratings`` maps
     the movies the user rated or favoured to the rating (0.0 when only favoured), best as
-    :class:`LiveRatings`; ``popular`` is the ranked popular list the fallback reads
+    :class:`LiveRatings`; ``cluster`` is what :func:`cluster_reads` of ``serving`` asks of
+    the user's cluster, and ``popular`` the ranked popular list the fallback reads
     (``ranked_page`` entries of it)."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    if serving not in STRATEGIES:
+        raise ValueError(f"unknown strategy {serving!r}: one of {', '.join(STRATEGIES)}")
+    if serving == "personal":
+        return Recommendations(_personal(model, ratings, n))
     ratings = LiveRatings.of(ratings)
-    if strategy == "personal":
-        if folds_in(model, ratings):
-            return Recommendations(_personal(model, ratings, n))
-        strategy = "hybrid"  # a version without a top-N model, or a user with no rating yet
     exclude = set(ratings.movie_ids.tolist())
     if model is None or cluster is None:
         return Recommendations(popular_items(popular, n, exclude), fallback="popular")
-    if strategy == "cluster":
+    if serving == "cluster":
         items = _cluster_favourites(cluster, n, exclude)
-    elif strategy == "cluster-ratings":
+    elif serving == "cluster-ratings":
         items = _cluster_means(cluster, n, exclude)
     else:
-        items = _predicted(model, ratings, cluster, n, with_shares=strategy == "hybrid")
+        items = _predicted(model, ratings, cluster, n, with_shares=serving == "hybrid")
     return Recommendations(items)
+
+
+def because_you_rated(title: str, rating: float) -> str:
+    """The reason of a ``personal`` pick: the rated movie that adds most to its score and the
+    user's rating of it. The API names the movie by its title; offline, or without a title,
+    it is :func:`untitled`."""
+    return f"because you rated {title} {rating:g} {'star' if rating == 1 else 'stars'}"
+
+
+def untitled(movie_id: int) -> str:
+    """How a reason names a movie whose title it does not have."""
+    return f"movie {movie_id}"
 
 
 def popular_items(popular: Ranked, n: int, exclude: set[int] = frozenset()) -> list[dict]:
@@ -165,19 +185,15 @@ def _predicted(model, ratings: LiveRatings, cluster: ClusterCounters, n: int,
     return items
 
 
-def _personal(model, ratings: LiveRatings, n: int) -> list[dict]:
+def _personal(model, ratings: Mapping[int, float], n: int) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
     its score (``because``: that movie and the user's rating of it)."""
-    items = []
-    for movie, score, why in model.ranked(ratings, n):
-        if why is None:
-            items.append({"movie_id": movie, "score": round(score, 4),
-                          "reason": "recommended for your ratings"})
-        else:
-            items.append({"movie_id": movie, "score": round(score, 4),
-                          "reason": f"because you rated movie {why[0]} {why[1]:g} stars",
-                          "because": {"movie_id": why[0], "rating": why[1]}})
-    return items
+    return [{"movie_id": movie, "score": round(score, 4), "reason": "recommended for your ratings"}
+            if why is None else
+            {"movie_id": movie, "score": round(score, 4),
+             "reason": because_you_rated(untitled(why[0]), why[1]),
+             "because": {"movie_id": why[0], "rating": why[1]}}
+            for movie, score, why in model.ranked(ratings, n)]
 
 
 def _top_scores(scores: np.ndarray, movies, n: int, ratings: LiveRatings):

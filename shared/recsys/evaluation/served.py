@@ -4,7 +4,7 @@
 On a fold, the version is what a retrain on the fold's training part publishes: the pipeline
 the trainer runs (:func:`shared.recsys.pipeline.fit_bundle`) and the live counters the store
 then holds (:class:`shared.recsys.cluster_counters.PublishedCounters`). Each user's list is
-:func:`shared.recsys.strategies.recommend` of those, as the API computes it for
+:func:`shared.recsys.strategies.serve` of those, as the API computes it for
 ``GET /v1/users/<id>/recommendations``. A user the version was trained on keeps their training
 cluster; under the ``users:`` protocol a new user is placed by the version's classifier from
 their known ratings once they have ``min_ratings_to_assign`` of them, as the worker does, and
@@ -24,7 +24,7 @@ from shared.recsys.cluster_counters import PublishedCounters
 from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.split import Fold
 from shared.recsys.pipeline import PipelineConfig, fit_bundle
-from shared.recsys.ratings import FAVOURITE_RATING
+from shared.recsys.ratings import FAVOURITE_RATING, LiveRatings
 from shared.recsys.served import LiveModel
 
 PREFIX = "served:"
@@ -71,14 +71,14 @@ class PublishedVersion:
         self.fit_seconds = time.perf_counter() - started
         self.fold = fold
         self.min_ratings_to_assign = setup.min_ratings_to_assign
-        self._users: dict[int, tuple[dict, int | None, sp.csr_matrix | None]] = {}
+        self._users: dict[int, tuple[LiveRatings, int | None, sp.csr_matrix | None]] = {}
 
     def _user(self, row: int):
         """(live ratings, cluster, ratings joining the cluster) of a test row of the fold."""
         if row not in self._users:
             fold = self.fold
             seen = fold.seen[row]
-            ratings = dict(zip(fold.movies.ids[seen.indices].tolist(), seen.data.tolist()))
+            ratings = LiveRatings(fold.movies.ids[seen.indices], seen.data)
             if fold.known is None:
                 cluster = self.model.training_cluster(int(fold.users.ids[row]))
                 joining = None
@@ -95,14 +95,15 @@ class PublishedVersion:
         ranked = np.full((len(rows), n), NO_ITEM, dtype=np.int64)
         for j, row in enumerate(rows):
             ratings, cluster, joining = self._user(int(row))
+            serving = strategies.serving_strategy(self.model, ratings, strategy)
             counters, popular = None, ()
-            if strategies.reads_cluster(self.model, ratings, strategy):
+            if serving != "personal":  # as api.recommendations.recommend reads the stores
                 if cluster is None:
                     popular = self.counters.popular(strategies.ranked_page(n, len(ratings)))
                 else:
-                    reads = strategies.cluster_reads(strategy, n, len(ratings))
+                    reads = strategies.cluster_reads(serving, n, len(ratings))
                     counters = self.counters.cluster(cluster, reads, joining=joining)
-            items = strategies.recommend(self.model, ratings, counters, popular, n, strategy).items
+            items = strategies.serve(self.model, ratings, counters, popular, n, serving).items
             movies = [item["movie_id"] for item in items]
             ranked[j, :len(movies)] = self.fold.movies.index(movies)
         return ranked

@@ -173,7 +173,7 @@ class EASE(TopNRecommender):
         liked = np.maximum(feedback, 0.0)
         return self.candidates_[top], scores[top], strongest((weights * liked[:, None]).T)
 
-    def has_input(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
+    def can_rank(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
         """Only the rows of ``items_`` are inputs: a user who rated none of them scores 0
         everywhere."""
         return bool(((self._position[movies] < len(self.items_)) & (ratings > 0)).any())

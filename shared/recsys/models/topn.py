@@ -134,7 +134,7 @@ class TopNRecommender(BaseEstimator):
         because = strongest(self.contributions(movies[rated], ratings[rated], top))
         return top, scores[top], np.append(rated, -1)[because]  # (-1 reads the appended -1)
 
-    def has_input(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
+    def can_rank(self, movies: np.ndarray, ratings: np.ndarray) -> bool:
         """Whether a user given as :meth:`top_one` takes them rated a movie the model reads:
         without one, their scores say nothing of them."""
         return bool(((movies >= 0) & (ratings > 0)).any())

@@ -83,14 +83,15 @@ def test_strategies_get_the_lists_the_api_computes(published, strategy):
         ratings = store.live_ratings(user)
         cluster = counters.cluster_of(live.version, user)
         assert cluster == live.training_cluster(user)
-        reads = strategies.cluster_reads(strategy, 10, len(ratings))
-        api = strategies.recommend(live, ratings, counters.cluster_counters(live.version, cluster, reads),
-                                   (), 10, strategy)
+        serving = strategies.serving_strategy(live, ratings, strategy)
+        reads = strategies.cluster_reads(serving, 10, len(ratings))
+        api = strategies.serve(live, ratings, counters.cluster_counters(live.version, cluster, reads),
+                               (), 10, serving)
         row = live.user_row(ratings)
         offline_ratings = dict(zip(live.movies.ids[row.indices].tolist(), row.data.tolist()))
         assert offline_ratings == ratings
-        ours = strategies.recommend(live, offline_ratings, offline.cluster(cluster, reads), (), 10,
-                                    strategy)
+        ours = strategies.serve(live, offline_ratings, offline.cluster(cluster, reads), (), 10,
+                                serving)
         assert ours == api
 
 

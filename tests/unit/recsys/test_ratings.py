@@ -25,9 +25,3 @@ def test_a_mapping_becomes_live_ratings_and_live_ratings_stay_themselves():
 def test_ids_and_ratings_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="one length"):
         LiveRatings([1, 2], [3.0])
-
-
-def test_what_is_asked_of_the_ratings_twice_is_worked_out_once():
-    live, calls = LiveRatings([1], [4.0]), []
-    assert [live.remember("k", lambda: calls.append(1) or len(calls)) for _ in range(3)] == [1] * 3
-    assert live.remember("other", lambda: "x") == "x" and calls == [1]

@@ -1,4 +1,5 @@
 """The served strategies as pure functions: no Redis, a model with fixed scores."""
+import copy
 import random
 from types import SimpleNamespace
 
@@ -9,8 +10,9 @@ from shared.recsys.models.ease import EASE
 from shared.recsys.ratings import LiveRatings
 from shared.recsys.served import LiveModel
 from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
-                                      ClusterReads, cluster_reads, folds_in, popular_items,
-                                      ranked_page, recommend)
+                                      ClusterReads, because_you_rated, cluster_reads,
+                                      popular_items, ranked_page, recommend, serve,
+                                      serving_strategy, untitled)
 from shared.recsys.vocabulary import Vocabulary
 from tests.unit.recsys.models.synthetic import low_rank_ratings
 
@@ -34,6 +36,9 @@ class FixedScores:
     def svd_scores(self, ratings):
         self.seen.append(dict(ratings))
         return self._svd_scores
+
+    def can_rank(self, ratings):
+        return False
 
 
 MOVIES = [10, 20, 30, 40, 50, 60]
@@ -126,6 +131,7 @@ def test_each_strategy_reads_what_it_ranks():
     assert cluster_reads("cluster-ratings", 10, 3) == ClusterReads(means=ranked_page(10, 3))
     assert cluster_reads("hybrid", 10, 3) == ClusterReads(favourites=HYBRID_FAVOURITES)
     assert cluster_reads("svd", 10, 3) == ClusterReads()
+    assert cluster_reads("personal", 10, 3) == ClusterReads()  # served, it ranks from ratings alone
 
 
 def test_one_ranked_page_finds_what_the_whole_ranking_would():
@@ -142,25 +148,106 @@ def test_one_ranked_page_finds_what_the_whole_ranking_would():
         assert popular_items(page, n, set(rated)) == popular_items(ranked, n, set(rated))
 
 
+@pytest.fixture(scope="module")
+def ease_version():
+    """A version whose top-N model is an EASE reading 20 of its 30 movies (ids 1, 11, ...)."""
+    X = low_rank_ratings(n_users=40, n_items=30, density=0.4)[0]
+    ranker = EASE(l2=5.0, max_items=20, max_candidates=15).fit(X)
+    return LiveModel(SimpleNamespace(
+        version="v", manifest={}, estimators={"ranker": ranker},
+        arrays={"user_ids": np.arange(40), "movie_ids": np.arange(30) * 10 + 1,
+                "labels": np.zeros(40, int)}))
 
-def test_personal_ranks_only_a_user_who_rated_a_movie_the_ranker_reads():
+
+def test_personal_ranks_only_a_user_who_rated_a_movie_the_ranker_reads(ease_version):
     """A user whose ratings are all of movies the top-N model does not read (added after
     training, or outside EASE's inputs) would get movies that all score 0: ``personal``
     falls back as for a user with no rating, here to the popular list (no cluster yet)."""
-    X = low_rank_ratings(n_users=40, n_items=30, density=0.4)[0]
-    ranker = EASE(l2=5.0, max_items=20, max_candidates=15).fit(X)
-    movie_ids = np.arange(30) * 10 + 1
-    model = LiveModel(SimpleNamespace(
-        version="v", manifest={}, estimators={"ranker": ranker},
-        arrays={"user_ids": np.arange(40), "movie_ids": movie_ids, "labels": np.zeros(40, int)}))
+    model, ranker = ease_version, ease_version.ranker
+    movie_ids = model.movies.ids
     outside = movie_ids[np.setdiff1d(np.arange(30), ranker.items_)[:2]]
     popular = tuple((int(m), 9.0 - i) for i, m in enumerate(movie_ids[:5]))
     for live in (LiveRatings([5], [4.5]), LiveRatings(outside, [5.0, 4.0]),
                  LiveRatings([5, movie_ids[ranker.items_[0]]], [4.0, 0.0])):
-        assert not folds_in(model, live)
+        assert serving_strategy(model, live, "personal") == "hybrid"
         result = recommend(model, live, None, popular, 3, "personal")
         assert result.fallback == "popular" and len(result.items) == 3
     live = LiveRatings([5, movie_ids[ranker.items_[0]]], [4.0, 3.5])
-    assert folds_in(model, live)
+    assert serving_strategy(model, live, "personal") == "personal"
     result = recommend(model, live, None, popular, 3, "personal")
     assert result.fallback is None and all(item["score"] != 0 for item in result.items)
+
+
+def test_personal_serves_only_a_user_the_top_n_model_can_rank(ease_version):
+    """Each way of having nothing the ranker reads is served ``hybrid``; one rating of a
+    movie it reads is enough for ``personal``."""
+    model = ease_version
+    read = int(model.movies.ids[model.ranker.items_[0]])
+    unread = int(model.movies.ids[np.setdiff1d(np.arange(30), model.ranker.items_)[0]])
+    unknown = 5  # a movie added after training
+    can_not = {"no rating": LiveRatings([], []),
+               "only movies the version does not know": LiveRatings([unknown], [4.5]),
+               "only movies the ranker does not read": LiveRatings([unread], [5.0]),
+               "only a favourite mark": LiveRatings([read], [0.0])}
+    for case, live in can_not.items():
+        assert serving_strategy(model, live, "personal") == "hybrid", case
+    can = LiveRatings([unknown, unread, read], [4.0, 5.0, 0.5])
+    assert serving_strategy(model, can, "personal") == "personal"
+    assert serving_strategy(model, dict(can), "personal") == "personal"
+    assert serving_strategy(None, can, "personal") == "hybrid"  # no active version
+    without_ranker = copy.copy(model)
+    without_ranker.ranker = None
+    assert serving_strategy(without_ranker, can, "personal") == "hybrid"
+
+
+class Ranking(FixedScores):
+    """A version with a top-N model: says whether it can rank a user (counting the asks) and
+    ranks everyone the same."""
+
+    ranker = object()
+
+    def __init__(self, can_rank, ranked=((30, 0.91234, (10, 4.5)), (40, 0.5, (20, 1.0)),
+                                         (50, 0.1, None))):
+        super().__init__(MOVIES, MODEL._scores, MODEL._svd_scores)
+        self._can_rank, self._ranked, self.asked = can_rank, list(ranked), 0
+
+    def can_rank(self, ratings):
+        self.asked += 1
+        return self._can_rank
+
+    def ranked(self, ratings, n):
+        return self._ranked[:n]
+
+
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "personal"])
+def test_every_other_strategy_is_served_as_asked_without_asking_the_ranker(strategy):
+    model = Ranking(can_rank=True)
+    assert serving_strategy(model, {10: 4.0}, strategy) == strategy
+    assert serving_strategy(None, {10: 4.0}, strategy) == strategy
+    assert model.asked == 0
+
+
+def test_recommend_decides_once_and_serve_takes_the_decision():
+    counters = cluster(size=4, favourites=[(30, 3.0), (50, 1.0)])
+    rankable, not_rankable = Ranking(can_rank=True), Ranking(can_rank=False)
+    personal = recommend(rankable, {10: 4.5, 20: 1.0}, counters, POPULAR, 3, "personal")
+    assert rankable.asked == 1 and personal.fallback is None
+    assert serve(rankable, {10: 4.5, 20: 1.0}, None, (), 3, "personal") == personal
+    assert rankable.asked == 1  # serve does not ask again
+    fallback = recommend(not_rankable, {10: 4.5}, counters, POPULAR, 3, "personal")
+    assert not_rankable.asked == 1
+    assert fallback == serve(not_rankable, {10: 4.5}, counters, POPULAR, 3, "hybrid")
+    assert ids(fallback) == [40, 20, 50]  # hybrid's (predicted + shares), not the ranker's
+    assert recommend(not_rankable, {10: 4.5}, None, POPULAR, 3, "personal").fallback == "popular"
+
+
+def test_a_personal_pick_is_explained_by_the_rated_movie_that_adds_most():
+    result = serve(Ranking(can_rank=True), {10: 4.5, 20: 1.0}, None, (), 3, "personal")
+    assert result.items == [
+        {"movie_id": 30, "score": 0.9123, "reason": "because you rated movie 10 4.5 stars",
+         "because": {"movie_id": 10, "rating": 4.5}},
+        {"movie_id": 40, "score": 0.5, "reason": "because you rated movie 20 1 star",
+         "because": {"movie_id": 20, "rating": 1.0}},
+        {"movie_id": 50, "score": 0.1, "reason": "recommended for your ratings"}]
+    assert because_you_rated("Heat (1995)", 3.0) == "because you rated Heat (1995) 3 stars"
+    assert because_you_rated(untitled(7), 1.0) == "because you rated movie 7 1 star"

@@ -220,6 +220,6 @@ def test_a_user_who_rated_none_of_its_inputs_gives_it_nothing_to_rank_by(ratings
     model = EASE(l2=5.0, max_items=12).fit(ratings)
     outside = np.setdiff1d(np.arange(ratings.shape[1]), model.items_)[:2]
     inside = model.items_[:1]
-    assert not model.has_input(outside, np.array([5.0, 4.0]))
-    assert not model.has_input(np.r_[-1, inside], np.array([4.0, 0.0]))  # only favoured
-    assert model.has_input(np.r_[outside, inside], np.array([5.0, 4.0, 0.5]))
+    assert not model.can_rank(outside, np.array([5.0, 4.0]))
+    assert not model.can_rank(np.r_[-1, inside], np.array([4.0, 0.0]))  # only favoured
+    assert model.can_rank(np.r_[outside, inside], np.array([5.0, 4.0, 0.5]))

@@ -134,6 +134,6 @@ def test_a_user_with_nothing_the_model_reads_gets_a_list_without_reasons(make):
     """Only a movie outside the model, and one only favoured: no input, and no crash."""
     model = make().fit(low_rank_ratings(n_users=30, n_items=20, density=0.3)[0])
     movies, ratings = np.array([-1, 3]), np.array([4.5, 0.0])
-    assert not model.has_input(movies, ratings)
+    assert not model.can_rank(movies, ratings)
     top, _, because = model.top_one(movies, ratings, movies, 4)
     assert len(top) == 4 and 3 not in top.tolist() and because.tolist() == [-1] * 4
