@@ -55,11 +55,6 @@ class Event:
         return [self.type, str(self.user_id), str(self.movie_id), self.half_stars, self.ts,
                 self.event_id]
 
-    @classmethod
-    def from_wire(cls, item: list) -> "Event":
-        kind, user, movie, half, ts, event_id = item
-        return cls(kind, int(user), int(movie), int(half), float(ts), event_id)
-
 
 def _positive_id(obj: dict, field: str) -> int:
     value = obj.get(field)

@@ -1,4 +1,4 @@
-"""Rating predictions from user clusters: shrunk cluster means (seed 002) and centroids (seed 000).
+"""Rating predictions from user clusters: each cluster's mean shrunk toward the baseline (seed 002).
 
 A cluster's knowledge of a movie is three plain k x n_movies arrays - the sum of its members'
 centred ratings, how many members rated the movie, how many favourite it - so a worker can keep
@@ -40,12 +40,6 @@ def cluster_sums(centred, labels, n_clusters: int) -> tuple[np.ndarray, np.ndarr
     sums = (onehot @ centred).toarray()
     counts = np.rint((onehot @ rated).toarray()).astype(np.int64)
     return sums, counts
-
-
-def centroid_predictions(user_means, centroids, labels) -> np.ndarray:
-    r"""Seed 000's prediction :math:`\hat r_{ui} = \bar r_u + c_{l(u), i}`: each user's mean
-    plus their cluster's centroid in mean-centred space. Returns users x n_movies."""
-    return np.asarray(user_means)[:, None] + np.asarray(centroids)[np.asarray(labels)]
 
 
 class ClusterMeans(RatingPredictor):

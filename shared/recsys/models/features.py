@@ -10,8 +10,6 @@ The first three stay sparse with the sparsity pattern of ``X``; the last two are
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
@@ -71,22 +69,6 @@ def favourites(X, threshold: float = FAVOURITE_RATING) -> sp.csr_matrix:
     F = sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
     F.eliminate_zeros()
     return F
-
-
-def genre_matrix(genres: Sequence[str], sep: str = "|",
-                 none_label: str = "(no genres listed)") -> tuple[sp.csr_matrix, list[str]]:
-    """Movies x genres 0/1 CSR from MovieLens genre strings like ``'Comedy|Romance'``.
-
-    Returns the matrix and the sorted genre names of its columns; ``none_label`` is not a genre.
-    """
-    per_movie = [[g for g in (s or "").split(sep) if g and g != none_label] for s in genres]
-    names = sorted({g for gs in per_movie for g in gs})
-    column = {g: j for j, g in enumerate(names)}
-    rows = np.repeat(np.arange(len(per_movie)), [len(gs) for gs in per_movie])
-    cols = np.fromiter((column[g] for gs in per_movie for g in gs), dtype=np.int64, count=len(rows))
-    G = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(per_movie), len(names)))
-    G.data[:] = 1.0  # a genre listed twice for one movie still counts once
-    return G, names
 
 
 def genre_averages(X, item_genres, fill: str = "user_mean") -> np.ndarray:

@@ -8,11 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
-
-from shared.recsys.models.base import as_ratings
-from shared.recsys.models.features import mean_centered
 
 
 def _as_float(X):
@@ -184,16 +180,3 @@ class UserKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def score(self, X, y=None) -> float:
         """Minus the inertia of ``X`` against the fitted centres (higher is better)."""
         return -float(squared_distances(X, self.cluster_centers_).min(axis=1).sum())
-
-
-def cluster_movies(X, n_clusters: int, n_init: int = 4, random_state=None) -> np.ndarray:
-    """Cluster labels of the movies (seed 002 "take it further": the transposed matrix).
-
-    Each movie's ratings are centred on the movie's mean and scaled to unit length, so k-means
-    groups movies by the correlation of their ratings across users. Movies with fewer than two
-    ratings have no such profile; they end up in whichever cluster sits nearest the origin.
-    """
-    movies_by_users = mean_centered(as_ratings(X).T.tocsr())
-    profiles = normalize(movies_by_users, norm="l2", axis=1)
-    model = UserKMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
-    return model.fit(profiles).labels_

@@ -14,9 +14,9 @@ def test_missing_ts_takes_the_time_of_receipt():
     assert event.ts == 1234.568 and event.half_stars == 0
 
 
-def test_wire_round_trip_keeps_everything():
+def test_the_wire_form_carries_ids_as_strings():
     event = Event("rating", 9007199254740991, 5, 10, 1.5, "abc")
-    assert Event.from_wire(event.wire()) == event
+    assert event.wire() == ["rating", "9007199254740991", "5", 10, 1.5, "abc"]
 
 
 @pytest.mark.parametrize("obj, field, reason_part", [

@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
 from shared.recsys.models.baseline import BaselinePredictor
-from shared.recsys.models.cluster import ClusterMeans, centroid_predictions, cluster_sums
+from shared.recsys.models.cluster import ClusterMeans, cluster_sums
 
 
 def quiz_ratings():
@@ -105,9 +105,3 @@ def test_clone_and_label_count_check():
     assert clone(model).get_params() == model.get_params()
     with pytest.raises(ValueError):
         model.fit(random_ratings(), labels=[0, 1])
-
-
-def test_centroid_predictions_by_hand():
-    centroids = np.array([[0.5, -0.5], [-1.0, 1.0]])
-    np.testing.assert_allclose(centroid_predictions([3.0, 4.0], centroids, [1, 0]),
-                               [[2.0, 4.0], [4.5, 3.5]])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.recsys.models.features import (baseline_residuals, favourites, genre_averages, genre_matrix,
+from shared.recsys.models.features import (baseline_residuals, favourites, genre_averages,
                                     latent_factors, mean_centered, user_means)
 
 
@@ -44,12 +44,6 @@ def test_favourites_are_ratings_of_four_or_more():
     np.testing.assert_array_equal(F.toarray(), [[1, 0, 1], [0, 0, 1]])
     assert F.nnz == 3
     np.testing.assert_array_equal(favourites(X, threshold=3.5).toarray(), [[1, 1, 1], [0, 0, 1]])
-
-
-def test_genre_matrix_from_movielens_strings():
-    G, names = genre_matrix(["Comedy|Romance", "Sci-Fi", "(no genres listed)", "Romance|Comedy"])
-    assert names == ["Comedy", "Romance", "Sci-Fi"]
-    np.testing.assert_array_equal(G.toarray(), [[1, 1, 0], [0, 0, 1], [0, 0, 0], [1, 1, 0]])
 
 
 def test_genre_averages_by_hand():

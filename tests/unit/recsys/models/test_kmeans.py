@@ -4,7 +4,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
-from shared.recsys.models.kmeans import UserKMeans, cluster_movies, kmeans_plusplus, squared_distances
+from shared.recsys.models.kmeans import UserKMeans, kmeans_plusplus, squared_distances
 
 
 def planted_users(n_per_group=20, n_groups=3, movies_per_group=15, seed=0):
@@ -96,16 +96,3 @@ def test_too_few_rows_is_an_error():
 def test_squared_distances_by_hand():
     d = squared_distances(sp.csr_matrix([[3.0, 4.0]]), np.array([[0.0, 0.0], [3.0, 0.0]]))
     np.testing.assert_allclose(d, [[25.0, 16.0]])
-
-
-def test_cluster_movies_groups_correlated_movies():
-    # movies 0-5 are loved by users 0-9 and hated by 10-19; movies 6-11 the other way round
-    rng = np.random.default_rng(0)
-    X = np.zeros((20, 12))
-    X[:10, :6] = 5.0
-    X[10:, :6] = 1.0
-    X[:10, 6:] = 1.0
-    X[10:, 6:] = 5.0
-    X = sp.csr_matrix(X - rng.random(X.shape) * 0.4)
-    labels = cluster_movies(X, n_clusters=2, random_state=0)
-    assert adjusted_rand_score([0] * 6 + [1] * 6, labels) == 1.0
