@@ -171,10 +171,10 @@ def svd_sweeps(fold, repeats: int) -> list[dict]:
 
 def pipeline_run(data, repeats: int) -> dict:
     """The trainer's whole fit on ml-latest-small shaped as a store snapshot gives it."""
-    from trainer.pipeline import PipelineConfig, fit_pipeline
+    from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
     snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
-    config = PipelineConfig(k_range=K_RANGE)
+    config = TrainerBundleConfig(k_range=K_RANGE)
     timing = best_of(lambda: fit_pipeline(snapshot, data.movies, config, progress=False), repeats)
     manifest = timing.pop("model").manifest
     return {**timing, "steps": manifest["fit_seconds"], "k": manifest["k"]["chosen"],

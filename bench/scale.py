@@ -72,14 +72,14 @@ def child(model: str, prepared: Path) -> None:
         import pandas as pd
 
         from shared.data.movielens import load_movies
-        from trainer.pipeline import PipelineConfig, fit_pipeline
+        from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
         with np.load(prepared / "snapshot.npz", allow_pickle=False) as cols:
             snapshot = pd.DataFrame({name: cols[name] for name in cols.files})
         movies = load_movies(Path((prepared / "source.txt").read_text().strip()))
 
         def fit():
-            return fit_pipeline(snapshot, movies, PipelineConfig(k_range=K_RANGE), progress=False)
+            return fit_pipeline(snapshot, movies, TrainerBundleConfig(k_range=K_RANGE), progress=False)
     else:
         from shared.recsys.models.registry import make
 

@@ -47,7 +47,7 @@ from shared.recsys.evaluation.served import (  # noqa: E402
 from shared.recsys.evaluation.split import parse_split  # noqa: E402
 from shared.recsys.models.ease import EASE  # noqa: E402
 from shared.recsys.models.registry import make, resolve  # noqa: E402
-from shared.recsys.pipeline import PipelineConfig  # noqa: E402
+from shared.recsys.pipeline import BundleConfig  # noqa: E402
 from shared.recsys.strategies import DEFAULT_STRATEGY  # noqa: E402
 
 SPLIT = "random:0.8:0"
@@ -71,8 +71,8 @@ def served_setup() -> ServedSetup:
     from shared import config
 
     settings = config.load()
-    return ServedSetup(PipelineConfig(k_range=settings.k_range,
-                                      min_cluster_size=settings.min_cluster_size),
+    return ServedSetup(BundleConfig(k_range=settings.k_range,
+                                    min_cluster_size=settings.min_cluster_size),
                        settings.min_ratings_to_assign)
 
 

@@ -87,11 +87,11 @@ def tiny_data(tmp_path_factory):
 def tiny_bundle(tiny_data):
     """The training pipeline fitted once on ``tiny_data`` (ratings as a store snapshot)."""
     from shared.data import movielens
-    from trainer.pipeline import PipelineConfig, fit_pipeline
+    from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
     data = movielens.load(tiny_data)
     snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
-    return fit_pipeline(snapshot, data.movies, PipelineConfig(k_range=(3, 6), min_cluster_size=4),
+    return fit_pipeline(snapshot, data.movies, TrainerBundleConfig(k_range=(3, 6), min_cluster_size=4),
                         progress=False)
 
 

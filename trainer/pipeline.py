@@ -16,8 +16,9 @@ from shared.recsys.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineConfig(pipeline.PipelineConfig):
-    """The pipeline's configuration with the service's configured defaults."""
+class TrainerBundleConfig(pipeline.BundleConfig):
+    """A bundle's configuration whose k range and minimum cluster size default to the
+    service's (:class:`Settings`)."""
 
     k_range: tuple[int, int] = Settings.k_range
     min_cluster_size: int = Settings.min_cluster_size
@@ -39,7 +40,8 @@ def _item_text(movies: pd.DataFrame, vocab: Vocabulary) -> list[str]:
     return [text.get(int(m), "") for m in vocab.ids]
 
 
-def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame, config: PipelineConfig = PipelineConfig(),
+def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame,
+                 config: TrainerBundleConfig = TrainerBundleConfig(),
                  progress: bool = True) -> ModelBundle:
     """Fit every model the service needs on ``snapshot`` (user_id, movie_id, rating,
     favourite?, ts) and the catalogue ``movies``."""

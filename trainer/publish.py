@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from tqdm import tqdm
 
 from shared.config import Settings
-from shared.recsys.pipeline import PipelineConfig
+from shared.recsys.pipeline import BundleConfig
 from shared.recsys.persist import ModelBundle
 from shared.recsys.served import LiveModel
 from shared.store.models import ModelStore
@@ -47,7 +47,7 @@ def activate_version(version: str, store: RatingStore, models: ModelStore,
         return
     with _holding(lock, models, f"activate {version}") as held:
         live = LiveModel(models.load(version, COUNTER_COMPONENTS))
-        shrink = live.manifest.get("config", {}).get("shrink", PipelineConfig.shrink)
+        shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
         build_counters(live, store, models, held, shrink, progress)
         held.flip(version)
         models.drop_inactive_counters()

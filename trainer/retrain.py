@@ -18,7 +18,7 @@ from shared.recsys.served import LiveModel
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
 from shared.store.trainer_lock import TrainerLock
-from trainer.pipeline import PipelineConfig, fit_pipeline
+from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 from trainer.publish import publish
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: st
 
 
 def _pipeline_config(settings: Settings, k_rule: str, model: str | None,
-                     ranker: str | None) -> PipelineConfig:
+                     ranker: str | None) -> TrainerBundleConfig:
     extra = {}
     if model:
         extra["model"] = model
@@ -101,8 +101,8 @@ def _pipeline_config(settings: Settings, k_rule: str, model: str | None,
         extra["ranker"] = ranker
         if ranker != registry.DEFAULT_RANKER:  # the penalty grid is the default ranker's
             extra["ranker_grid"] = None
-    return PipelineConfig(k_range=settings.k_range, k_rule=k_rule,
-                          min_cluster_size=settings.min_cluster_size, **extra)
+    return TrainerBundleConfig(k_range=settings.k_range, k_rule=k_rule,
+                               min_cluster_size=settings.min_cluster_size, **extra)
 
 
 def sweep_dead_runs(store: RatingStore, models: ModelStore, settings: Settings) -> list[str]:

@@ -14,7 +14,7 @@ from shared.recsys.evaluation import harness
 from shared.recsys.evaluation.harness import RESULT_KEYS, evaluate
 from shared.recsys.evaluation.served import ServedSetup, strategy_of
 from shared.recsys.evaluation.split import PredefinedFolds, parse_split
-from shared.recsys.pipeline import PipelineConfig
+from shared.recsys.pipeline import BundleConfig
 
 DEFAULT_SPLIT = "random:0.8:0"
 DEFAULT_MODELS = "baseline,svd,default"
@@ -71,8 +71,8 @@ def _served_setup(k_range: tuple[int, int] | None, min_cluster_size: int | None)
     """The trainer's pipeline and the worker's threshold as configured ($K_RANGE,
     $MIN_CLUSTER_SIZE, $MIN_RATINGS_TO_ASSIGN), with the options' overrides."""
     settings = config.load()
-    pipeline = PipelineConfig(k_range=k_range or settings.k_range,
-                              min_cluster_size=min_cluster_size or settings.min_cluster_size)
+    pipeline = BundleConfig(k_range=k_range or settings.k_range,
+                            min_cluster_size=min_cluster_size or settings.min_cluster_size)
     return ServedSetup(pipeline, settings.min_ratings_to_assign)
 
 

@@ -23,7 +23,10 @@ from shared.recsys.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineConfig:
+class BundleConfig:
+    """What :func:`fit_bundle` fits and how. What the service configures has no default here:
+    this layer reads no settings."""
+
     k_range: tuple[int, int]
     # 'silhouette' (seed 002), 'elbow' (seed 001) or a number. The elbow rule finds no elbow on
     # MovieLens (every WCSS difference stays inside its boundary: docs/scale-benchmark.md) and
@@ -45,7 +48,7 @@ def _matrix_factorisation(recommender, X):
 
 
 def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vocabulary,
-               config: PipelineConfig, item_text: Sequence[str] | None = None,
+               config: BundleConfig, item_text: Sequence[str] | None = None,
                latest_ts: int = 0, progress: bool = True) -> ModelBundle:
     """Fit every model the service needs on the users x movies ratings ``X`` and favourites
     ``F`` (rows and columns are ``users`` and ``movies``).

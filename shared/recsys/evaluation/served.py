@@ -23,7 +23,7 @@ from shared.recsys import strategies
 from shared.recsys.cluster_counters import PublishedCounters
 from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.split import Fold
-from shared.recsys.pipeline import PipelineConfig, fit_bundle
+from shared.recsys.pipeline import BundleConfig, fit_bundle
 from shared.recsys.ratings import FAVOURITE_RATING, LiveRatings
 from shared.recsys.served import LiveModel
 
@@ -52,7 +52,7 @@ class ServedSetup:
     """How the service is configured where it matters to its lists: the trainer's pipeline
     (k range, smallest cluster, shrinkage...) and the worker's threshold for placing a new user."""
 
-    pipeline: PipelineConfig
+    pipeline: BundleConfig
     min_ratings_to_assign: int
 
 

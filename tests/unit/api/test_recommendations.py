@@ -10,7 +10,7 @@ from api.recommendations import recommend, with_metadata
 from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.served import PublishedVersion, ServedSetup
 from shared.recsys.evaluation.split import RandomSplit, UserSplit
-from shared.recsys.pipeline import PipelineConfig
+from shared.recsys.pipeline import BundleConfig
 from shared.recsys.ratings import LiveRatings
 from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
                                       ClusterReads, cluster_reads, ranked_page, serving_strategy)
@@ -134,8 +134,8 @@ class PublishedCountersAsStored:
 
 
 # EASE reading only the 3 most rated movies: some users it cannot rank, with and without a cluster
-NARROW_RANKER = PipelineConfig(k_range=(2, 4), min_cluster_size=3,
-                               ranker_grid={"max_items": [3], "max_candidates": [3]})
+NARROW_RANKER = BundleConfig(k_range=(2, 4), min_cluster_size=3,
+                             ranker_grid={"max_items": [3], "max_candidates": [3]})
 
 
 @pytest.mark.parametrize("split, min_ratings_to_assign", [

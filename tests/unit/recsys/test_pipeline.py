@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from shared.config import Settings
 from shared.data import movielens
 from shared.recsys.persist import encode
-from shared.recsys.pipeline import PipelineConfig, fit_bundle
+from shared.recsys.pipeline import BundleConfig, fit_bundle
 from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix
 from shared.recsys.vocabulary import Vocabulary
 
@@ -31,7 +31,7 @@ def test_matrices_in_give_the_trainers_bundle(tiny_data, tiny_bundle):
     F = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
     by_id = data.movies.set_index("movie_id")
     text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).reindex(movies.ids).fillna("")
-    bundle = fit_bundle(X, F, users, movies, PipelineConfig(**CONFIG), item_text=text.tolist(),
+    bundle = fit_bundle(X, F, users, movies, BundleConfig(**CONFIG), item_text=text.tolist(),
                         latest_ts=int(data.ratings["ts"].max()), progress=False)
 
     def comparable(manifest):
@@ -54,7 +54,7 @@ def test_without_catalogue_text_similar_movies_are_collaborative_only():
     X.data = np.ceil(X.data * 10) / 2
     users, movies = Vocabulary(np.arange(40) + 1), Vocabulary(np.arange(30) + 100)
     bundle = fit_bundle(X, sp.csr_matrix(X >= 4.0, dtype=float), users, movies,
-                        PipelineConfig(k_range=(2, 3), min_cluster_size=2), progress=False)
+                        BundleConfig(k_range=(2, 3), min_cluster_size=2), progress=False)
     similar = bundle.estimators["similar"]
     assert not similar.has_content_.any() and similar.has_collaborative_.any()
     assert bundle.manifest["data"]["latest_ts"] == 0
@@ -62,15 +62,15 @@ def test_without_catalogue_text_similar_movies_are_collaborative_only():
 
 
 def test_the_trainers_config_is_this_one_with_the_service_defaults():
-    from trainer.pipeline import PipelineConfig as TrainerConfig
+    from trainer.pipeline import TrainerBundleConfig
 
-    assert issubclass(TrainerConfig, PipelineConfig)
-    config = TrainerConfig()
+    assert issubclass(TrainerBundleConfig, BundleConfig)
+    config = TrainerBundleConfig()
     assert config.k_range == Settings.k_range and config.min_cluster_size == Settings.min_cluster_size
-    assert [f.name for f in dataclasses.fields(TrainerConfig)] == [
-        f.name for f in dataclasses.fields(PipelineConfig)]
+    assert [f.name for f in dataclasses.fields(TrainerBundleConfig)] == [
+        f.name for f in dataclasses.fields(BundleConfig)]
     with pytest.raises(TypeError):
-        PipelineConfig()  # no service defaults in the pure layer: the caller says
+        BundleConfig()  # no service defaults in the pure layer: the caller says
 
 
 def test_the_ranker_is_chosen_on_a_validation_split_of_the_data_at_hand(tiny_bundle):

@@ -9,10 +9,10 @@ from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.harness import RESULT_KEYS, available, check_name, evaluate
 from shared.recsys.evaluation.served import PublishedVersion, ServedSetup, served_names, strategy_of
 from shared.recsys.evaluation.split import RandomSplit, UserSplit
-from shared.recsys.pipeline import PipelineConfig
+from shared.recsys.pipeline import BundleConfig
 from tests.unit.recsys.evaluation.synthetic import synthetic_ratings
 
-PIPELINE = PipelineConfig(k_range=(2, 4), min_cluster_size=3)
+PIPELINE = BundleConfig(k_range=(2, 4), min_cluster_size=3)
 SETUP = ServedSetup(PIPELINE, min_ratings_to_assign=5)
 
 
