@@ -88,11 +88,13 @@ def address(host: str, port: int) -> str:
 
 
 def _key_prefix(env, name: str, default: str) -> str:
-    """The prefix of every data key, which also serves as their Redis Cluster hash tag."""
+    """The prefix of every data key, which also serves as their Redis Cluster hash tag and
+    goes into the Lua scripts' name templates (:meth:`shared.store.keys.Keys.script_templates`):
+    checked here only."""
     raw = env.get(name) or default
     if any(c in raw for c in "{} %"):
         raise ConfigError(f"{name} must have no braces, spaces or '%' (it becomes the keys' "
-                          f"hash tag), got {raw!r}")
+                          f"hash tag and part of the scripts' name templates), got {raw!r}")
     return raw
 
 

@@ -12,12 +12,13 @@ import math
 import time
 from dataclasses import dataclass
 
+from shared.config import Settings
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 
 EVENT_TYPES = ("rating", "favourite", "unfavourite")
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_ID = 2**53 - 1  # ids travel through Lua as doubles
-MAX_CLOCK_SKEW = 300.0  # seconds an event's ts may be ahead of the server's clock
+MAX_CLOCK_SKEW = Settings.max_clock_skew  # the default; the API passes the configured one
 MAX_EVENT_ID_LENGTH = 128
 _RATING_RANGE = f"{RATING_MIN:g} and {RATING_MAX:g}"
 _RATING_GRID = f"{RATING_MIN:g}, {RATING_MIN + RATING_STEP:g}, ..., {RATING_MAX:g}"

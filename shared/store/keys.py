@@ -10,12 +10,11 @@ depend on a user, version or cluster only read inside a script go in as the temp
 """
 from __future__ import annotations
 
+from shared.config import Settings
+
 
 class Keys:
-    def __init__(self, prefix: str = "movierec"):
-        if not prefix or any(c in prefix for c in "{} %"):
-            raise ValueError("key prefix must be non-empty without braces, spaces or '%': "
-                             f"{prefix!r}")
+    def __init__(self, prefix: str = Settings.key_prefix):
         self.prefix = prefix
         self.base = f"{{{prefix}}}"
 
@@ -226,7 +225,8 @@ class Keys:
     def script_templates(self) -> dict[str, str]:
         """The names the ratings script derives from ids it reads (users of a drained batch,
         the active version, clusters), by method name: the method's own name with ``%s`` where
-        each id goes, for Lua's string.format (a prefix holds no '%')."""
+        each id goes, for Lua's string.format (the configured prefix holds no '%':
+        :func:`shared.config.load` checks)."""
         fill = "%s"
         return {
             "user": self.user(fill),

@@ -74,7 +74,7 @@ def test_bad_values_name_the_variable(env, message):
         config.load(env)
 
 
-@pytest.mark.parametrize("prefix", ["a{b", "two words", "50%"])
+@pytest.mark.parametrize("prefix", ["a{b", "a}b", "two words", "a%sb", "50%"])
 def test_a_prefix_that_cannot_be_a_hash_tag_is_refused_by_name(prefix):
     with pytest.raises(config.ConfigError, match="MOVIEREC_PREFIX"):
         config.load({"MOVIEREC_PREFIX": prefix})
