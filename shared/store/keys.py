@@ -171,10 +171,6 @@ class Keys:
         """hash: the drain-duration histogram (bucket upper bounds -> count, sum, count)"""
         return f"{self.base}:drain:seconds"
 
-    def model_arrays(self, version: str) -> str:
-        """the version's arrays as .npz bytes, in one string (versions stored before chunks)"""
-        return f"{self.base}:model:{version}:npz"
-
     def model_chunks(self, version: str) -> str:
         """how many chunks hold the version's .npz bytes (set once they are all stored)"""
         return f"{self.base}:model:{version}:chunks"

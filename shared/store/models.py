@@ -89,15 +89,15 @@ class ModelStore:
         return value.decode() if value else None
 
     def _arrays(self, version: str) -> bytes | None:
-        """The version's .npz bytes, from its chunks (or the one string of older versions)."""
+        """The version's .npz bytes, joined from its chunks; None unless all are stored."""
         count = self.redis.get(self.keys.model_chunks(version))
         if count is None:
-            return self.redis.get(self.keys.model_arrays(version))
+            return None
         chunks = [self.redis.get(self.keys.model_chunk(version, i)) for i in range(int(count))]
         return None if any(c is None for c in chunks) else b"".join(chunks)
 
     def activate(self, version: str) -> None:
-        if not self.redis.exists(self.keys.model_chunks(version), self.keys.model_arrays(version)):
+        if not self.redis.exists(self.keys.model_chunks(version)):
             raise KeyError(f"model version {version} is not stored")
         self.redis.set(self.keys.active_version, version)
 
@@ -128,8 +128,7 @@ class ModelStore:
                 json.dumps(manifest, indent=2, sort_keys=True))
 
     def states(self) -> dict[str, str]:
-        """version -> "building", "published" or "rejected" (versions stored before states:
-        none)."""
+        """version -> "building", "published" or "rejected"."""
         return {v.decode(): s.decode() for v, s in self.redis.hgetall(self.keys.version_states).items()}
 
     def building_version(self) -> str | None:
@@ -145,8 +144,7 @@ class ModelStore:
         for key in self.redis.scan_iter(match=self.keys.model_chunk(version, "*"), count=1000):
             self.redis.unlink(key)  # all chunks, also those of a save that never finished
         with self.redis.pipeline() as pipe:
-            pipe.delete(self.keys.model_arrays(version), self.keys.model_manifest(version),
-                        self.keys.model_chunks(version))
+            pipe.delete(self.keys.model_manifest(version), self.keys.model_chunks(version))
             pipe.zrem(self.keys.versions, version)
             pipe.hdel(self.keys.version_states, version)
             pipe.execute()

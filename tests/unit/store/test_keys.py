@@ -21,12 +21,12 @@ def test_key_names_stay_those_existing_data_is_stored_under():
         "{movierec}:model:building", "{movierec}:model:versions", "{movierec}:model:states",
         "{movierec}:trainer:lock", "{movierec}:stats:applied", "{movierec}:model:events",
         "{movierec}:schedule:every:60:7"]
-    assert [KEYS.model_arrays("v1"), KEYS.model_manifest("v1"), KEYS.version_params("v1"),
+    assert [KEYS.model_manifest("v1"), KEYS.version_params("v1"),
             KEYS.movie_priors("v1"), KEYS.assignments("v1"), KEYS.cluster_sizes("v1"),
             KEYS.cluster_favourites("v1", 3), KEYS.cluster_counts("v1", 3),
             KEYS.cluster_sums("v1", 3), KEYS.cluster_means("v1", 3),
             KEYS.version_pattern("v1"), KEYS.model_chunks("v1"), KEYS.model_chunk("v1", 2)] == [
-        "{movierec}:model:v1:npz", "{movierec}:model:v1:manifest", "{movierec}:v:v1:params",
+        "{movierec}:model:v1:manifest", "{movierec}:v:v1:params",
         "{movierec}:v:v1:prior", "{movierec}:v:v1:assign", "{movierec}:v:v1:sizes",
         "{movierec}:v:v1:c:3:fav", "{movierec}:v:v1:c:3:n", "{movierec}:v:v1:c:3:sum",
         "{movierec}:v:v1:c:3:mean", "{movierec}:v:v1:*", "{movierec}:model:v1:chunks",

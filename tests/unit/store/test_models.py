@@ -55,11 +55,11 @@ def test_counters_of_a_version_are_prepared_and_dropped(fake_redis):
     assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
     assert store.building_version() is None  # the trainer lock points the script at it
     fake_redis.hset(keys.assignments("v1"), 7, 2)
-    fake_redis.set(keys.model_arrays("v1"), b"npz")
+    fake_redis.set(keys.model_chunks("v1"), 1)
     fake_redis.hset(keys.version_params("v2"), "mu", 3)
     store.drop_counters("v1")
     assert not fake_redis.keys(keys.version_pattern("v1"))
-    assert fake_redis.exists(keys.model_arrays("v1"), keys.version_params("v2")) == 2
+    assert fake_redis.exists(keys.model_chunks("v1"), keys.version_params("v2")) == 2
 
 
 def saved(store, bundle, version):
@@ -102,8 +102,9 @@ def test_pruning_keeps_the_newest_and_the_active_and_only_the_active_counters(fa
     assert fake_redis.exists(store.keys.assignments("v1"))
     assert not fake_redis.exists(store.keys.assignments("v3"), store.keys.assignments("v4"))
 
-def test_a_version_is_stored_in_chunks_and_older_single_strings_still_load(fake_redis, tiny_bundle,
-                                                                          monkeypatch):
+
+def test_a_version_is_stored_in_chunks_and_a_half_saved_one_is_swept(fake_redis, tiny_bundle,
+                                                                     monkeypatch):
     from shared.recsys import persist
     from shared.store import models as models_module
 
@@ -111,20 +112,18 @@ def test_a_version_is_stored_in_chunks_and_older_single_strings_still_load(fake_
     store = ModelStore(fake_redis, Keys("t"))
     store.save(tiny_bundle)
     count = int(fake_redis.get(store.keys.model_chunks(tiny_bundle.version)))
-    blob, manifest = persist.bundle_to_npz(tiny_bundle)
+    blob, _ = persist.bundle_to_npz(tiny_bundle)
     assert count == -(-len(blob) // 100_000) > 1
     assert max(fake_redis.strlen(store.keys.model_chunk(tiny_bundle.version, i))
                for i in range(count)) == 100_000
     loaded = store.load(tiny_bundle.version)
     np.testing.assert_array_equal(loaded.arrays["labels"], tiny_bundle.arrays["labels"])
 
-    fake_redis.set(store.keys.model_arrays("old"), blob)  # how versions were stored before
-    fake_redis.set(store.keys.model_manifest("old"), json.dumps(manifest))
-    fake_redis.zadd(store.keys.versions, {"old": 1})
-    assert store.load("old").arrays["labels"].tolist() == tiny_bundle.arrays["labels"].tolist()
-
     fake_redis.set(store.keys.model_chunk("dead", 0), b"part")  # a save killed half-way
+    fake_redis.set(store.keys.model_manifest("dead"), "{}")
     fake_redis.hset(store.keys.version_states, "dead", "building")
+    with pytest.raises(ModelLoadError, match="dead is not stored"):
+        store.load("dead")  # chunks without their count are no version
     # neither was published and no trainer builds them: both are a dead run's
     assert set(store.discard_abandoned()) == {tiny_bundle.version, "dead"}
     assert not fake_redis.keys("{t}:model:dead*")
