@@ -1,5 +1,7 @@
 """The retrain as an RQ job (JSON arguments and result), run by ``movierec worker --retrains``.
-Its stage is kept in the job's meta for whoever watches it."""
+Its stage is kept in the job's meta for whoever watches it. A stop request to the worker
+interrupts a retrain or a rollback at once (:func:`interruptible`): the trainer lock is released
+on the way out, and what a half-built version left is swept as a killed trainer's is."""
 from __future__ import annotations
 
 from rq import get_current_job
@@ -9,6 +11,7 @@ from shared.store.client import client_for
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
+from shared.store.rq_workers import interruptible
 from trainer.publish import activate_version
 from trainer.retrain import Rejected, retrain as run_retrain
 
@@ -31,8 +34,9 @@ def activate(version: str) -> dict:
     """Make a kept version active again, with its counters rebuilt (a rollback)."""
     settings, client, keys, report = _context()
     report("rebuilding the counters")
-    activate_version(version, RatingStore(client, keys),
-                     ModelStore(client, keys, settings.model_dir), progress=False)
+    with interruptible():
+        activate_version(version, RatingStore(client, keys),
+                         ModelStore(client, keys, settings.model_dir), progress=False)
     report("done")
     return {"version": version}
 
@@ -41,10 +45,11 @@ def retrain(reason: str) -> dict:
     settings, client, keys, report = _context()
 
     try:
-        bundle, discarded = run_retrain(RatingStore(client, keys),
-                                        ModelStore(client, keys, settings.model_dir), settings,
-                                        what=f"retrain job ({reason})", report=report,
-                                        progress=False)
+        with interruptible():
+            bundle, discarded = run_retrain(RatingStore(client, keys),
+                                            ModelStore(client, keys, settings.model_dir),
+                                            settings, what=f"retrain job ({reason})",
+                                            report=report, progress=False)
     except Rejected as exc:  # the gate did its job: not a failure of the retrain
         report("rejected")
         return {"version": exc.version, "reason": reason, "rejected": exc.reasons}

@@ -16,6 +16,7 @@ from shared.store.models import ModelStore
 from shared.store.operations import Operations
 from shared.store.queue import enqueue_drain, events_queue
 from shared.store.ratings import BatchFailed, RatingStore
+from shared.store.rq_workers import stop_requested
 
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,13 @@ class Stores(NamedTuple):
 _stores: dict[int, Stores] = {}  # by connection pool: the model cache outlives the job
 
 
+def stores_for(client, settings: config.Settings) -> Stores:
+    keys = Keys(settings.key_prefix)
+    return Stores(RatingStore(client, keys), CounterStore(client, keys),
+                  ModelCache(ModelStore(client, keys), components=CLASSIFIER),
+                  events_queue(client, settings), Operations(client, keys))
+
+
 def current_stores() -> Stores:
     """The stores on the Redis connection of the running job."""
     settings = config.load()
@@ -40,10 +48,7 @@ def current_stores() -> Stores:
     client = job.connection if job is not None else client_for(settings)
     pool = id(client.connection_pool)
     if pool not in _stores:
-        keys = Keys(settings.key_prefix)
-        _stores[pool] = Stores(RatingStore(client, keys), CounterStore(client, keys),
-                               ModelCache(ModelStore(client, keys), components=CLASSIFIER),
-                               events_queue(client, settings), Operations(client, keys))
+        _stores[pool] = stores_for(client, settings)
     return _stores[pool]
 
 
@@ -70,7 +75,8 @@ CLASSIFIER = ("softmax",)  # all of a model version a worker uses: it assigns cl
 DRAIN_BATCH = 1000
 POISON_ATTEMPTS = 3  # an inbox item the script fails on this often goes to the dead letters
 DRAIN_SWEEP_SECONDS = 0.2
-DRAIN_SECONDS = 20.0  # then hand over to a fresh job, so no job runs long
+DRAIN_SECONDS = 5.0  # then hand over to a fresh job, so no job runs long (nor holds up a
+                     # forking worker's stop: its work horse is told of a stop only by signal)
 LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a steady stream
                       # of single events then rides one job instead of a job per few events
 
@@ -78,7 +84,10 @@ LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a stea
 def drain_events() -> dict:
     """Apply the inbox in batches until it is empty, placing new users as they qualify. An
     item the ratings script keeps failing on is found by halving the batch and goes, after
-    POISON_ATTEMPTS failures, to the dead letters; the items behind it flow on."""
+    POISON_ATTEMPTS failures, to the dead letters; the items behind it flow on. After
+    DRAIN_SECONDS, or when the worker is asked to stop, the drain hands the inbox over to a
+    new job between two batches: each batch is applied whole by one script call, so nothing
+    is lost or applied twice."""
     settings = config.load()
     stores = current_stores()
     store = stores.ratings
@@ -108,12 +117,13 @@ def drain_events() -> dict:
                 return totals  # the claim is released: the next push enqueues a new job
             if result.applied or result.skipped or idle_since is None:
                 idle_since = time.monotonic()
-            time.sleep(0.01)
-            continue
-        idle_since = None
-        if time.monotonic() - started > DRAIN_SECONDS:
+        else:
+            idle_since = None
+        if time.monotonic() - started > DRAIN_SECONDS or stop_requested():
             enqueue_drain(stores.queue)  # the claim is still ours
             return totals
+        if result.left == 0:
+            time.sleep(0.01)
 
 
 def _narrow_down(store, batch: int, failures: int, exc: Exception, totals: dict) -> tuple[int, int]:

@@ -22,10 +22,13 @@ class GunicornLogger(Logger):
 
 
 def gunicorn_options(bind: str, workers: int, worker_class: str) -> dict:
-    """The one gunicorn configuration the API runs under (benchmarks reuse it)."""
+    """The one gunicorn configuration the API runs under (benchmarks reuse it). On SIGTERM a
+    worker finishes the requests it holds and waits up to ``keepalive`` for an idle keep-alive
+    connection's next one; past ``graceful_timeout`` it is killed, within the 10 s supervisors
+    give before SIGKILL (gunicorn's default, 30 s, is past it)."""
     return {"bind": bind, "workers": workers, "worker_class": worker_class, "accesslog": None,
             "logger_class": GunicornLogger, "errorlog": "-", "loglevel": "warning",
-            "timeout": 30, "keepalive": 5}
+            "timeout": 30, "keepalive": 5, "graceful_timeout": 8}
 
 
 class GunicornApp(BaseApplication):

@@ -67,8 +67,20 @@ def test_a_second_terminal_finds_the_redis_make_run_started(tmp_path, tiny_data)
         assert train.returncode == 0, train.stderr
         assert "now active" in train.stdout
     finally:
-        os.killpg(up.pid, signal.SIGINT)
-        up.wait(timeout=60)
+        up.send_signal(signal.SIGTERM)  # as a supervisor stops it: every process it started too
+        try:
+            up.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+            raise AssertionError("movierec up still ran 10 s after SIGTERM")
+    try:
+        os.killpg(up.pid, 0)
+    except ProcessLookupError:
+        pass  # its process group is empty: no API, worker or Redis outlived it
+    else:
+        os.killpg(up.pid, signal.SIGKILL)
+        pytest.fail("processes movierec up started outlived it")
     assert not (var / REDIS_URL_FILE).exists()
     after = subprocess.run([sys.executable, "-m", "movierec", "train"], env=env,
                            capture_output=True, text=True, timeout=60)

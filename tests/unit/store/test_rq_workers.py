@@ -1,14 +1,17 @@
-"""The worker loop that outlives a Redis outage (the real processes: tests/integration/
-test_redis_restart.py)."""
+"""The worker loop that outlives a Redis outage and stops in time (the real processes:
+tests/integration/test_redis_restart.py, tests/integration/test_stop.py)."""
 import signal
+import threading
 
 import pytest
 import redis
 from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 
 from shared.store import rq_workers
-from shared.store.rq_workers import RECONNECT_SECONDS, SimpleWorker, work_through_outages
+from shared.store.rq_workers import (RECONNECT_SECONDS, JobInterrupted, SimpleWorker,
+                                     interruptible, work_through_outages)
 
 
 class ScriptedWorker:
@@ -57,6 +60,15 @@ def scripted(endings, connection):
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch):
     monkeypatch.setattr(rq_workers, "RECONNECT_SECONDS", 0)
+    monkeypatch.setattr(rq_workers, "_stopping", threading.Event())  # no stop left behind
+
+
+@pytest.fixture
+def signal_handlers():
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
 
 
 def test_a_loop_ended_by_an_error_starts_again_once_redis_answers():
@@ -99,7 +111,7 @@ def test_the_worker_remembers_a_stop_request_and_retries_redis_often(fake_redis)
     try:
         with pytest.raises(StopRequested):  # idle: RQ ends its loop at once
             worker.request_stop(signal.SIGTERM, None)
-        assert worker.stop_requested
+        assert worker.stop_requested and not rq_workers.stop_requested()  # no job to tell
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
@@ -117,3 +129,30 @@ def test_a_worker_runs_no_function_but_movierecs_jobs(fake_redis, tmp_path):
     refused = KnownJobsOnly.fetch(job.id, connection=fake_redis, serializer=JSONSerializer)
     assert refused.is_failed and not marker.exists()
     assert "refused to run 'os.mkdir': not a movierec job" in refused.latest_result().exc_string
+
+
+def test_a_stop_is_told_to_the_job_and_interrupts_only_an_interruptible_one(fake_redis,
+                                                                           signal_handlers):
+    worker = SimpleWorker(["q"], connection=fake_redis, serializer=JSONSerializer)
+    worker.set_state(WorkerStatus.BUSY)  # a job runs: RQ would wait for it to end
+    with pytest.raises(JobInterrupted):
+        with interruptible():
+            worker.request_stop(signal.SIGTERM, None)
+            pytest.fail("the interruptible block went on after the stop")
+    assert worker.stop_requested and rq_workers.stop_requested()
+    with pytest.raises(JobInterrupted):  # nor does one start once a stop was asked for
+        with interruptible():
+            pytest.fail("an interruptible block started after the stop")
+
+
+def test_outside_an_interruptible_block_a_stop_only_tells_the_job(fake_redis, signal_handlers):
+    worker = SimpleWorker(["q"], connection=fake_redis, serializer=JSONSerializer)
+    worker.set_state(WorkerStatus.BUSY)
+    worker.request_stop(signal.SIGTERM, None)  # a drain ends between two batches
+    assert worker.stop_requested and rq_workers.stop_requested()
+
+
+def test_a_worker_opens_no_command_channel(fake_redis):
+    worker = SimpleWorker(["q"], connection=fake_redis, serializer=JSONSerializer)
+    worker.work(burst=True)
+    assert worker.pubsub is None and worker.pubsub_thread is None

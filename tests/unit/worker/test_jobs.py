@@ -68,3 +68,20 @@ def test_a_sweep_queues_a_drain_only_for_an_inbox_nobody_drains(world):
     store.redis.delete(KEYS.inbox_draining)  # that drain died and its claim lapsed
     assert jobs.sweep_inbox(stores) is True and queue.count == 1
     assert jobs.sweep_inbox(stores) is False  # claimed again: one drain, not one per sweep
+
+
+def test_a_drain_hands_the_inbox_over_between_batches_when_its_worker_stops(world, monkeypatch):
+    store, queue = world
+    monkeypatch.setattr(jobs, "current_stores", lambda: jobs.stores_for(
+        store.redis, Settings(key_prefix="p", queue_name="p")))
+    store.push([Event("rating", user, 10, 8, 100.0) for user in range(1, 2501)])
+    asked = []
+    monkeypatch.setattr(jobs, "stop_requested", lambda: asked.append(1) or len(asked) >= 2)
+    totals = jobs.drain_events()
+    # two whole batches applied and the rest left to the drain it queued, which the next
+    # worker runs; the claim is still held, so no sweep queues a second one meanwhile
+    assert totals["applied"] == 2 * jobs.DRAIN_BATCH and store.inbox_length() == 500
+    assert queue.count == 1 and store.claim_drain() is False
+    monkeypatch.setattr(jobs, "stop_requested", lambda: False)
+    assert jobs.drain_events()["applied"] == 500
+    assert store.inbox_length() == 0 and store.events_applied() == 2500
