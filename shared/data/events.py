@@ -1,9 +1,9 @@
-"""The event contract: validation of what apps post, and the compact wire form for jobs.
+"""The event contract: validation of what apps post, and the compact wire form for Redis.
 
 An event is ``{type: rating|favourite|unfavourite, user_id, movie_id, rating?, ts?, event_id?}``;
 the API itself also sends ``remove`` events (the DELETE of one rating), which apps cannot post.
 Validation happens whole-request-first: the first bad event rejects everything (DESIGN.md).
-On the wire (RQ job arguments and the Lua script) an event is the JSON list
+On the wire (the inbox's items and the ratings script's arguments) an event is the JSON list
 ``[type, user_id, movie_id, half_stars, ts, event_id]`` with ids as strings.
 """
 from __future__ import annotations

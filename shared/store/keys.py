@@ -45,8 +45,8 @@ class Keys:
         return f"{self.base}:u:{user_id}"
 
     def user_live(self, user_id: int | str) -> str:
-        """string: the user's hash as fixed records for reading at once, kept by the ratings
-        script with the hash (RatingStore.live_ratings says how)"""
+        """string: the user's hash as fixed records for reading at once, made by user_state.lua
+        and dropped by ratings.lua whenever the hash changes (RatingStore.live_ratings reads it)"""
         return f"{self.base}:u:{user_id}:live"
 
     def user_log(self, user_id: int | str) -> str:
@@ -65,7 +65,8 @@ class Keys:
 
     @property
     def inbox(self) -> str:
-        """list of events (JSON, wire form) accepted by the API and not yet applied"""
+        """list of events accepted by the API and not yet applied: JSON, each the event's wire
+        form followed by when it was accepted"""
         return f"{self.base}:inbox"
 
     @property

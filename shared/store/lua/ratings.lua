@@ -192,8 +192,8 @@ local function shift_user(v, user, c, sign)
   end
 end
 
--- users whose state or cluster changed: a new revision each (one per call, never used
--- before), their cached recommendation lists and live views (live.lua makes them again) dropped
+-- users whose state or cluster changed: a new revision each (one per call, never used before),
+-- their cached recommendation lists and live views (user_state.lua makes them again) dropped
 local function touch_users(changed)
   if #changed == 0 then return end
   -- 'r' keeps these apart from the per-user counters earlier versions stored
