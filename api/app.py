@@ -13,16 +13,11 @@ from api.group_commit import GroupCall
 from api.write_behind import WriteBehind
 from shared import config
 from shared.recsys.blas import single_threaded_blas
-from shared.store.cache import RecommendationCache
 from shared.store.catalogue import CatalogueCache
 from shared.store.client import StoreError, StoreFull, retrying_client
-from shared.store.counters import CounterStore
-from shared.store.keys import Keys
+from shared.store.inbox import Inbox
 from shared.store.live import ModelCache
-from shared.store.models import ModelStore
-from shared.store.operations import Operations
-from shared.store.queue import events_queue, retrain_queue
-from shared.store.ratings import RatingStore
+from shared.store.stores import Stores
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -40,30 +35,29 @@ class Services:
     computed are kept by the next lookup's round trip (:mod:`api.write_behind`)."""
 
     def __init__(self, settings: config.Settings, client=None):
+        stores = Stores(client or retrying_client(settings), settings)
         self.settings = settings
         self.keyring = Keyring(settings)
-        self.redis = client or retrying_client(settings)
-        self.keys = Keys(settings.key_prefix)
-        self.store = RatingStore(self.redis, self.keys)
-        self.counters = CounterStore(self.redis, self.keys)
-        self.catalogue = CatalogueCache(self.store)
-        self.queue = events_queue(self.redis, settings)
-        self.retrain_queue = retrain_queue(self.redis, settings)
-        self.models = ModelCache(ModelStore(self.redis, self.keys))
-        self.operations = Operations(self.redis, self.keys)
-        push_store = RatingStore(client or retrying_client(settings, single=True), self.keys)
-        self.push_events = GroupCall(partial(push_all, push_store))
-        self.lists_to_keep = WriteBehind(RecommendationCache(
-            client or retrying_client(settings), self.keys).keep_many)
-        lists = RecommendationCache(client or retrying_client(settings), self.keys)
+        self.redis, self.keys = stores.redis, stores.keys
+        self.ratings, self.inbox, self.counters = stores.ratings, stores.inbox, stores.counters
+        self.catalogue = stores.catalogue
+        self.catalogue_cache = CatalogueCache(stores.catalogue)
+        self.queue, self.retrain_queue = stores.events_queue, stores.retrain_queue
+        self.models = ModelCache(stores.models)
+        self.operations = stores.operations
+        pushes = Stores(client or retrying_client(settings, single=True), settings)
+        self.push_events = GroupCall(partial(push_all, pushes.inbox))
+        self.lists_to_keep = WriteBehind(
+            Stores(client or retrying_client(settings), settings).recommendations.keep_many)
+        lists = Stores(client or retrying_client(settings), settings).recommendations
         self.look_up_recommendations = GroupCall(
             lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 
 
-def push_all(store: RatingStore, requests: list) -> list[bool]:
+def push_all(inbox: Inbox, requests: list) -> list[bool]:
     """Every request's events in one script call. The first request is told to enqueue the
     drain job when one is needed, the others not: one job per call at most."""
-    claimed = store.push([event for events in requests for event in events])
+    claimed = inbox.push([event for events in requests for event in events])
     return [claimed] + [False] * (len(requests) - 1)
 
 

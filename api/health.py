@@ -21,7 +21,7 @@ def readyz():
     process (when the active version cannot be loaded, the one served instead is named), a
     worker alive to apply events, and none of them waiting longer than MOVIEREC_MAX_INBOX_AGE."""
     svc = services()
-    ready, checks = readiness(svc.redis, svc.store.n_movies, svc.models.store.active_version)
+    ready, checks = readiness(svc.redis, svc.catalogue.n_movies, svc.models.store.active_version)
     if ready:
         served = svc.models.get()
         if svc.models.load_error:
@@ -31,8 +31,8 @@ def readyz():
         checks["workers"] = (f"{workers} alive" if workers else
                              "no worker alive: events are accepted but not applied "
                              "(start `movierec worker`)")
-        waited, limit = svc.store.oldest_waiting_seconds(), svc.settings.max_inbox_age
-        checks["inbox"] = (f"{svc.store.inbox_length()} events waiting, the oldest for "
+        waited, limit = svc.inbox.oldest_waiting_seconds(), svc.settings.max_inbox_age
+        checks["inbox"] = (f"{svc.inbox.length()} events waiting, the oldest for "
                            f"{waited:.1f} s" + (f" (over the {limit:g} s allowed)"
                                                 if waited > limit else ""))
         ready = served is not None and workers > 0 and waited <= limit

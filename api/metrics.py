@@ -59,12 +59,12 @@ class StoreCollector:
     def collect(self):
         svc = self.svc
         yield GaugeMetricFamily("movierec_inbox_events", "Events accepted and not yet applied",
-                                value=svc.store.inbox_length())
+                                value=svc.inbox.length())
         yield GaugeMetricFamily("movierec_inbox_oldest_event_age_seconds",
                                 "How long the oldest event in the inbox has waited",
-                                value=svc.store.oldest_waiting_seconds())
+                                value=svc.inbox.oldest_waiting_seconds())
         yield CounterMetricFamily("movierec_events_applied", "Events the workers applied",
-                                  value=svc.store.events_applied())
+                                  value=svc.ratings.events_applied())
         buckets, total = svc.operations.drain_histogram()
         yield HistogramMetricFamily("movierec_drain_batch_seconds",
                                     "Time a worker takes to apply one batch from the inbox",
@@ -74,7 +74,7 @@ class StoreCollector:
                                 value=len(svc.operations.live_workers()))
         yield GaugeMetricFamily("movierec_dead_letter_items",
                                 "Inbox items set aside after failing (movierec events dead-letter)",
-                                value=svc.store.dead_letter_count())
+                                value=svc.inbox.dead_letter_count())
         models = svc.models.store
         active = models.active_version()
         info = GaugeMetricFamily("movierec_active_model", "The active model version (value 1)",

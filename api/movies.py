@@ -33,8 +33,8 @@ def search():
         raise InvalidParameter("q", "at most 200 characters")
     limit = int_arg("limit", 20, 1, 100)
     svc = services()
-    ids = svc.catalogue.search(query, limit)
-    info = svc.catalogue.movies_many(ids)
+    ids = svc.catalogue_cache.search(query, limit)
+    info = svc.catalogue_cache.movies_many(ids)
     return jsonify(query=query, items=[{"movie_id": m, **info[m]} for m in ids if m in info])
 
 
@@ -49,7 +49,7 @@ def popular_movies():
 def get_movie(movie_id: str):
     movie_id = positive_id(movie_id, "movie_id")
     svc = services()
-    info = svc.store.movie(movie_id)
+    info = svc.catalogue.movie(movie_id)
     if info is None:
         return _not_found(movie_id)
     return jsonify(_movie_body(svc, movie_id, info))
@@ -86,8 +86,8 @@ def put_movie(movie_id: str):
         raise InvalidParameter("year", "must be a whole year from 1870 to 2100, or null")
     info = {"title": title.strip(), "year": year, "genres": _string_list(body, "genres"),
             "tags": _string_list(body, "tags")}
-    existed = svc.store.movie(movie_id) is not None
-    svc.store.put_movie(movie_id, info)
+    existed = svc.catalogue.movie(movie_id) is not None
+    svc.catalogue.put_movie(movie_id, info)
     return jsonify(_movie_body(svc, movie_id, info)), 200 if existed else 201
 
 
@@ -97,7 +97,7 @@ def similar(movie_id: str):
     n = int_arg("n", 10, 1, 100)
     kind = choice_arg("kind", "hybrid", KINDS)
     svc = services()
-    if svc.store.movie(movie_id) is None:
+    if svc.catalogue.movie(movie_id) is None:
         return _not_found(movie_id)
     model = svc.models.get()
     if model is None:

@@ -34,7 +34,7 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
     """Items with their movies' titles and genres; a reason that names a rated movie
     (``because``) names it by its title."""
     because = [item["because"]["movie_id"] for item in items if "because" in item]
-    info = svc.catalogue.movies_many([item["movie_id"] for item in items] + because)
+    info = svc.catalogue_cache.movies_many([item["movie_id"] for item in items] + because)
     out = []
     for item in items:
         meta = info.get(item["movie_id"], {})

@@ -32,7 +32,7 @@ def predictions(user_id: str):
     model = svc.models.get()
     if model is None:
         return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
-    live = svc.store.live_ratings(user_id)
+    live = svc.ratings.live_ratings(user_id)
     predicted = model.predict(live, movie_ids)
     return jsonify(user_id=user_id, model_version=model.version, predictions=[
         {"movie_id": m, "rating": None if p is None else round(p, 3),
@@ -44,7 +44,7 @@ def predictions(user_id: str):
 def profile(user_id: str):
     user_id = positive_id(user_id, "user_id")
     svc = services()
-    ratings = svc.store.user_ratings(user_id)
+    ratings = svc.ratings.user_ratings(user_id)
     events = svc.counters.last_events(user_id, PROFILE_EVENTS)
     if not ratings and not events:
         return jsonify(error="not_found", field="user_id", reason=f"no user {user_id}"), 404
@@ -61,7 +61,7 @@ def profile(user_id: str):
 def delete_user(user_id: str):
     """Remove the user's ratings and their share of every counter; idempotent."""
     user_id = positive_id(user_id, "user_id")
-    removed = services().store.delete_user(user_id, time.time())
+    removed = services().ratings.delete_user(user_id, time.time())
     return jsonify(user_id=user_id, removed=removed)
 
 
@@ -71,6 +71,6 @@ def delete_rating(user_id: str, movie_id: str):
     user_id = positive_id(user_id, "user_id")
     movie_id = positive_id(movie_id, "movie_id")
     svc = services()
-    had = movie_id in svc.store.user_ratings(user_id)
-    svc.store.apply([Event("remove", user_id, movie_id, 0, round(time.time(), 3))])
+    had = movie_id in svc.ratings.user_ratings(user_id)
+    svc.ratings.apply([Event("remove", user_id, movie_id, 0, round(time.time(), 3))])
     return jsonify(user_id=user_id, movie_id=movie_id, removed=had)

@@ -26,6 +26,7 @@ from movierec.redis_server import start_private  # noqa: E402
 from shared.data import movielens  # noqa: E402
 from shared.store.importer import import_folder  # noqa: E402
 from shared.store.keys import Keys  # noqa: E402
+from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.ratings import RatingStore  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-latest-small"
@@ -72,10 +73,10 @@ def main() -> int:
                     "reference: plain pipelined HSET": []}
             for _ in range(args.runs):
                 client.flushall()
-                store = RatingStore(client, Keys("bench"))
-                result = import_folder(args.data, store, progress=False)
+                store, catalogue = RatingStore(client, Keys("bench")), Catalogue(client, Keys("bench"))
+                result = import_folder(args.data, store, catalogue, progress=False)
                 rows["library import (fresh Redis)"].append(result.seconds)
-                again = import_folder(args.data, store, progress=False)
+                again = import_folder(args.data, store, catalogue, progress=False)
                 assert again.ratings_changed == 0
                 rows["library re-import (no change)"].append(again.seconds)
                 client.flushall()

@@ -31,6 +31,7 @@ from shared.data.events import Event  # noqa: E402
 from shared.data.synthetic import generate  # noqa: E402
 from shared.store.importer import import_folder  # noqa: E402
 from shared.store.keys import Keys  # noqa: E402
+from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.ratings import RatingStore  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
@@ -53,7 +54,7 @@ def measure(name: str, folder: Path, tmp: Path) -> dict:
         empty = client.info("memory")["used_memory"]
         store = RatingStore(client, Keys("movierec"))
         started = time.perf_counter()
-        result = import_folder(folder, store)
+        result = import_folder(folder, store, Catalogue(client, Keys("movierec")))
         used = client.info("memory")["used_memory"] - empty
         by_family, counts = defaultdict(int), defaultdict(int)
         for key in client.scan_iter(count=10_000):

@@ -208,7 +208,7 @@ class Settings:
     # the oldest event waiting in the inbox may be this old before /readyz fails (seconds)
     max_inbox_age: float = 60.0
     var_dir: Path = field(default_factory=lambda: Path("var"))
-    model_dir: Path = field(default_factory=lambda: Path("var/models"))
+    model_dir: Path | None = field(default_factory=lambda: Path("var/models"))  # None: in Redis only
     min_ratings_to_assign: int = 5
     min_cluster_size: int = 6
     recommendation_ttl: int = 300

@@ -95,15 +95,23 @@ def tiny_bundle(tiny_data):
                         progress=False)
 
 
+def stores_on(client, prefix: str = "movierec", **settings):
+    """The stores on ``client`` under ``prefix`` (the queues' name too), configured as
+    ``settings`` say; model versions are kept in Redis only, not written to a folder."""
+    from shared.config import Settings
+    from shared.store.stores import Stores
+
+    return Stores(client, Settings(key_prefix=prefix, queue_name=prefix, model_dir=None,
+                                   **settings))
+
+
 def load_and_publish(client, prefix, data_dir, bundle):
-    """Import ``data_dir`` into Redis and publish ``bundle`` as the active version."""
+    """Import ``data_dir`` into Redis and publish ``bundle`` as the active version; the
+    stores."""
     from shared.store.importer import import_folder
-    from shared.store.keys import Keys
-    from shared.store.models import ModelStore
-    from shared.store.ratings import RatingStore
     from trainer.publish import publish
 
-    store = RatingStore(client, Keys(prefix))
-    import_folder(data_dir, store, progress=False)
-    publish(bundle, store, ModelStore(client, store.keys), shrink=5.0, progress=False)
-    return store
+    stores = stores_on(client, prefix)
+    import_folder(data_dir, stores.ratings, stores.catalogue, progress=False)
+    publish(bundle, stores, shrink=5.0, progress=False)
+    return stores

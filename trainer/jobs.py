@@ -8,10 +8,8 @@ from rq import get_current_job
 
 from shared import config
 from shared.store.client import client_for
-from shared.store.keys import Keys
-from shared.store.models import ModelStore
-from shared.store.ratings import RatingStore
 from shared.store.rq_workers import interruptible
+from shared.store.stores import Stores
 from trainer.publish import activate_version
 from trainer.retrain import Rejected, retrain as run_retrain
 
@@ -19,36 +17,31 @@ from trainer.retrain import Rejected, retrain as run_retrain
 def _context():
     settings = config.load()
     job = get_current_job()
-    client = job.connection if job is not None else client_for(settings)
-    keys = Keys(settings.key_prefix)
+    stores = Stores(job.connection if job is not None else client_for(settings), settings)
 
     def report(stage: str) -> None:
         if job is not None:
             job.meta["stage"] = stage
             job.save_meta()
 
-    return settings, client, keys, report
+    return stores, report
 
 
 def activate(version: str) -> dict:
     """Make a kept version active again, with its counters rebuilt (a rollback)."""
-    settings, client, keys, report = _context()
+    stores, report = _context()
     report("rebuilding the counters")
     with interruptible():
-        activate_version(version, RatingStore(client, keys),
-                         ModelStore(client, keys, settings.model_dir), progress=False)
+        activate_version(version, stores, progress=False)
     report("done")
     return {"version": version}
 
 
 def retrain(reason: str) -> dict:
-    settings, client, keys, report = _context()
-
+    stores, report = _context()
     try:
         with interruptible():
-            bundle, discarded = run_retrain(RatingStore(client, keys),
-                                            ModelStore(client, keys, settings.model_dir),
-                                            settings, what=f"retrain job ({reason})",
+            bundle, discarded = run_retrain(stores, what=f"retrain job ({reason})",
                                             report=report, progress=False)
     except Rejected as exc:  # the gate did its job: not a failure of the retrain
         report("rejected")

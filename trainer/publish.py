@@ -12,12 +12,10 @@ from contextlib import nullcontext
 
 from tqdm import tqdm
 
-from shared.config import Settings
 from shared.recsys.pipeline import BundleConfig
 from shared.recsys.persist import ModelBundle
 from shared.recsys.served import LiveModel
-from shared.store.models import ModelStore
-from shared.store.ratings import RatingStore
+from shared.store.stores import Stores
 from shared.store.trainer_lock import LockLost, TrainerLock
 
 ASSIGN_BATCH = 200
@@ -26,42 +24,42 @@ ASSIGN_BATCH = 200
 COUNTER_COMPONENTS = ("baseline", "softmax")
 
 
-def publish(bundle: ModelBundle, store: RatingStore, models: ModelStore, shrink: float,
-            progress: bool = True, lock: TrainerLock | None = None,
-            keep: int = Settings.keep_versions) -> str:
+def publish(bundle: ModelBundle, stores: Stores, shrink: float, progress: bool = True,
+            lock: TrainerLock | None = None) -> str:
     """Store ``bundle``, build its counters, activate it and prune old versions, holding
     ``lock`` (or taking the trainer lock for the call)."""
-    with _holding(lock, models, "publish") as held:
+    models = stores.models
+    with _holding(lock, stores, "publish") as held:
         models.save(bundle)
-        build_counters(LiveModel(bundle), store, models, held, shrink, progress)
+        build_counters(LiveModel(bundle), stores, held, shrink, progress)
         held.flip(bundle.version)
-        models.prune(keep)
+        models.prune(stores.settings.keep_versions)
     return bundle.version
 
 
-def activate_version(version: str, store: RatingStore, models: ModelStore,
-                     progress: bool = True, lock: TrainerLock | None = None) -> None:
+def activate_version(version: str, stores: Stores, progress: bool = True,
+                     lock: TrainerLock | None = None) -> None:
     """Make a kept version active again, with its counters rebuilt from the ratings store
     (with the shrinkage it was trained with)."""
+    models = stores.models
     if version == models.active_version():
         return
-    with _holding(lock, models, f"activate {version}") as held:
+    with _holding(lock, stores, f"activate {version}") as held:
         live = LiveModel(models.load(version, COUNTER_COMPONENTS))
         shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
-        build_counters(live, store, models, held, shrink, progress)
+        build_counters(live, stores, held, shrink, progress)
         held.flip(version)
         models.drop_inactive_counters()
 
 
-def build_counters(live: LiveModel, store: RatingStore, models: ModelStore, lock: TrainerLock,
-                   shrink: float, progress: bool) -> None:
+def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: float,
+                   progress: bool) -> None:
     """The version's cluster counters from every user in the ratings store, kept current by
     the Lua script from the moment the lock points it at the version."""
-    version = live.version
-    baseline = live.baseline
-    models.prepare_counters(version, shrink=shrink, mu=baseline.global_mean_,
-                            movie_ids=live.movies.ids,
-                            priors=baseline.global_mean_ + baseline.item_bias_)
+    version, baseline, store = live.version, live.baseline, stores.ratings
+    stores.models.prepare_counters(version, shrink=shrink, mu=baseline.global_mean_,
+                                   movie_ids=live.movies.ids,
+                                   priors=baseline.global_mean_ + baseline.item_bias_)
     lock.build(version)
     user_ids = list(store.iter_user_ids())
     with tqdm(total=len(user_ids), desc="assigning users", unit="user", disable=not progress) as bar:
@@ -82,7 +80,7 @@ def build_counters(live: LiveModel, store: RatingStore, models: ModelStore, lock
             bar.update(len(batch))
 
 
-def _holding(lock: TrainerLock | None, models: ModelStore, what: str):
+def _holding(lock: TrainerLock | None, stores: Stores, what: str):
     if lock is not None:
         return nullcontext(lock)
-    return TrainerLock(models.redis, models.keys).held(what)
+    return stores.trainer_lock().held(what)

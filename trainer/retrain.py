@@ -15,9 +15,7 @@ from shared.recsys.evaluation.holdout import gate, holdout_metrics, split_snapsh
 from shared.recsys.models import registry
 from shared.recsys.persist import ModelBundle
 from shared.recsys.served import LiveModel
-from shared.store.models import ModelStore
-from shared.store.ratings import RatingStore
-from shared.store.trainer_lock import TrainerLock
+from shared.store.stores import Stores
 from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 from trainer.publish import publish
 
@@ -36,7 +34,7 @@ class Rejected(Exception):
         super().__init__(f"version {version} was rejected by the gate: {'; '.join(reasons)}")
 
 
-def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: str = "retrain",
+def retrain(stores: Stores, what: str = "retrain",
             snapshot=None, k_rule: str = "silhouette", model: str | None = None,
             ranker: str | None = None, force: bool = False,
             report: Callable[[str], None] = lambda stage: None,
@@ -45,8 +43,9 @@ def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: st
     hears each stage as it starts; ``force`` publishes a version the gate refuses. Raises
     LockHeld when another trainer runs, LockLost when this one lost its lock (nothing
     activated), NothingToTrainOn, Rejected."""
+    settings, store, models = stores.settings, stores.ratings, stores.models
     pipeline_config = _pipeline_config(settings, k_rule, model, ranker)
-    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    lock = stores.trainer_lock()
     seconds: dict[str, float] = {}
 
     @contextmanager
@@ -68,7 +67,8 @@ def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: st
                 raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import DIR` first")
             train, held_out = split_snapshot(snapshot, settings.holdout_fraction)
         with stage("fitting"):
-            bundle = fit_pipeline(train, store.movies_frame(), pipeline_config, progress=progress)
+            bundle = fit_pipeline(train, stores.catalogue.movies_frame(), pipeline_config,
+                                  progress=progress)
         with stage("evaluating on the held-out ratings"):
             metrics = holdout_metrics(LiveModel(bundle), train, held_out)
             active = models.active_version()
@@ -84,8 +84,7 @@ def retrain(store: RatingStore, models: ModelStore, settings: Settings, what: st
             log.warning("%s: %s rejected: %s", what, bundle.version, "; ".join(reasons))
             raise Rejected(bundle.version, reasons)
         with stage("publishing"):
-            publish(bundle, store, models, shrink=pipeline_config.shrink, lock=lock,
-                    keep=settings.keep_versions, progress=progress)
+            publish(bundle, stores, shrink=pipeline_config.shrink, lock=lock, progress=progress)
             models.record_snapshot_events(events)
         models.annotate(bundle.version, stage_seconds=seconds)
     report("done")
@@ -105,12 +104,12 @@ def _pipeline_config(settings: Settings, k_rule: str, model: str | None,
                                min_cluster_size=settings.min_cluster_size, **extra)
 
 
-def sweep_dead_runs(store: RatingStore, models: ModelStore, settings: Settings) -> list[str]:
+def sweep_dead_runs(stores: Stores) -> list[str]:
     """Discard what trainers that died left, unless a trainer runs now (it sweeps itself)."""
-    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    lock = stores.trainer_lock()
     if not lock.acquire("sweeping dead runs"):
         return []
     try:
-        return models.discard_abandoned()
+        return stores.models.discard_abandoned()
     finally:
         lock.release()

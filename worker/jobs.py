@@ -3,59 +3,52 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
+from dataclasses import dataclass
 
-from rq import Queue, get_current_job
+from rq import get_current_job
 
 from shared import config
 from shared.store.client import client_for
-from shared.store.counters import CounterStore
-from shared.store.keys import Keys
+from shared.store.inbox import BatchFailed, Inbox
 from shared.store.live import ModelCache
-from shared.store.models import ModelStore
-from shared.store.operations import Operations
-from shared.store.queue import enqueue_drain, events_queue
-from shared.store.ratings import BatchFailed, RatingStore
+from shared.store.queue import enqueue_drain
 from shared.store.rq_workers import stop_requested
-
+from shared.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
 
-class Stores(NamedTuple):
-    """What a job works with on one Redis connection."""
-    ratings: RatingStore
-    counters: CounterStore
-    models: ModelCache
-    queue: Queue
-    operations: Operations
+@dataclass
+class Context:
+    """What a job works with: the stores on its Redis connection, and the active model (its
+    classifier: a worker assigns clusters), which outlives the job."""
+    stores: Stores
+    model: ModelCache
+
+    @classmethod
+    def on(cls, client, settings: config.Settings) -> "Context":
+        stores = Stores(client, settings)
+        return cls(stores, ModelCache(stores.models, components=CLASSIFIER))
 
 
-_stores: dict[int, Stores] = {}  # by connection pool: the model cache outlives the job
+_contexts: dict[int, Context] = {}  # by connection pool
 
 
-def stores_for(client, settings: config.Settings) -> Stores:
-    keys = Keys(settings.key_prefix)
-    return Stores(RatingStore(client, keys), CounterStore(client, keys),
-                  ModelCache(ModelStore(client, keys), components=CLASSIFIER),
-                  events_queue(client, settings), Operations(client, keys))
-
-
-def current_stores() -> Stores:
-    """The stores on the Redis connection of the running job."""
+def current_context() -> Context:
+    """The context on the Redis connection of the running job."""
     settings = config.load()
     job = get_current_job()
     client = job.connection if job is not None else client_for(settings)
     pool = id(client.connection_pool)
-    if pool not in _stores:
-        _stores[pool] = stores_for(client, settings)
-    return _stores[pool]
+    if pool not in _contexts:
+        _contexts[pool] = Context.on(client, settings)
+    return _contexts[pool]
 
 
-def assign_new_users(stores: Stores, user_ids: list[int], min_ratings: int) -> int:
+def assign_new_users(context: Context, user_ids: list[int], min_ratings: int) -> int:
     """Give users the clustering has not seen a cluster from the active softmax classifier,
     once they have ``min_ratings`` ratings, and again whenever their ratings change."""
-    model = stores.models.get()
+    model, stores = context.model.get(), context.stores
     if model is None or not user_ids:
         return 0
     counts = stores.counters.user_rating_counts(user_ids)
@@ -89,10 +82,10 @@ def drain_events() -> dict:
     new job between two batches: each batch is applied whole by one script call, so nothing
     is lost or applied twice."""
     settings = config.load()
-    stores = current_stores()
-    store = stores.ratings
+    context = current_context()
+    stores, inbox = context.stores, context.stores.inbox
     started = time.monotonic()
-    store.trim_applied(max_ids=settings.dedupe_max_ids)  # the de-duplication window
+    stores.ratings.trim_applied(max_ids=settings.dedupe_max_ids)  # the de-duplication window
     totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0, "dead_lettered": 0}
     idle_since = None
     batch, failures = DRAIN_BATCH, 0
@@ -100,14 +93,14 @@ def drain_events() -> dict:
         idle = idle_since is not None and time.monotonic() - idle_since > LINGER_SECONDS
         batch_started = time.perf_counter()
         try:
-            result = store.drain(batch, release=idle)
+            result = inbox.drain(batch, release=idle)
         except BatchFailed as exc:  # (when Redis refuses work for now, the job fails instead,
-            batch, failures = _narrow_down(store, batch, failures, exc, totals)  # and a sweep retries)
+            batch, failures = _narrow_down(inbox, batch, failures, exc, totals)  # and a sweep retries)
             continue
         batch, failures = min(DRAIN_BATCH, batch * 2), 0
         totals["applied"] += result.applied
         totals["skipped"] += result.skipped
-        totals["users_assigned"] += assign_new_users(stores, result.changed_users,
+        totals["users_assigned"] += assign_new_users(context, result.changed_users,
                                                      settings.min_ratings_to_assign)
         totals["batches"] += 1
         if result.applied or result.skipped:
@@ -120,16 +113,17 @@ def drain_events() -> dict:
         else:
             idle_since = None
         if time.monotonic() - started > DRAIN_SECONDS or stop_requested():
-            enqueue_drain(stores.queue)  # the claim is still ours
+            enqueue_drain(stores.events_queue)  # the claim is still ours
             return totals
         if result.left == 0:
             time.sleep(0.01)
 
 
-def _narrow_down(store, batch: int, failures: int, exc: Exception, totals: dict) -> tuple[int, int]:
+def _narrow_down(inbox: Inbox, batch: int, failures: int, exc: Exception,
+                 totals: dict) -> tuple[int, int]:
     """After a failed batch: half the batch, down to the one item at the head; that item, once
     it failed POISON_ATTEMPTS times, goes to the dead letters. The next (batch, failures)."""
-    store.renew_drain_claim()  # a failed call renewed nothing: keep other drains away
+    inbox.renew_drain_claim()  # a failed call renewed nothing: keep other drains away
     if batch > 1:
         return batch // 2, 0
     failures += 1
@@ -139,11 +133,11 @@ def _narrow_down(store, batch: int, failures: int, exc: Exception, totals: dict)
     # The item to set aside is read before a last attempt on it: should a drain beside this
     # one have moved it meanwhile, the attempt meets a good item and succeeds, and only an item
     # that failed is ever set aside.
-    head = store.inbox_head()
+    head = inbox.head()
     try:
-        result = store.drain(1, release=False)
+        result = inbox.drain(1, release=False)
     except BatchFailed as last:
-        if head is not None and store.dead_letter(head, str(last), POISON_ATTEMPTS):
+        if head is not None and inbox.dead_letter(head, str(last), POISON_ATTEMPTS):
             totals["dead_lettered"] += 1
             log.error("an inbox item failed %d times (%s): moved to the dead letters",
                       POISON_ATTEMPTS, last)
@@ -157,7 +151,7 @@ def sweep_inbox(stores: Stores) -> bool:
     """Enqueue a drain when events wait and no drain holds the inbox (one died): any worker
     calls this every DRAIN_SWEEP_SECONDS, so a dead drain's events wait at most about the
     claim's expiry plus one sweep. True when it enqueued one."""
-    if stores.ratings.claim_drain():
-        enqueue_drain(stores.queue)
+    if stores.inbox.claim_drain():
+        enqueue_drain(stores.events_queue)
         return True
     return False

@@ -8,9 +8,10 @@ import time
 
 from shared import config
 from shared.recsys.blas import single_threaded_blas
-from shared.store.client import StoreError, client_for
+from shared.store.client import StoreError
 from shared.store.operations import HEARTBEAT_SECONDS
 from shared.store.rq_workers import new_worker_name, run_worker
+from shared.store.stores import Stores
 from worker import jobs
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class InboxSweeper:
     events would wait for the next request. It sweeps once before the block, so that what a
     drain that died left is queued before the worker takes its first job."""
 
-    def __init__(self, stores: jobs.Stores, name: str):
+    def __init__(self, stores: Stores, name: str):
         self.stores, self.name = stores, name
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inbox-sweep", daemon=True)
@@ -65,5 +66,5 @@ def run(settings: config.Settings, burst: bool = False, fork: bool = False,
     empty. ``fork``: each job in a forked work horse (RQ's Worker)."""
     single_threaded_blas()
     name = name or new_worker_name()
-    with InboxSweeper(jobs.stores_for(client_for(settings), settings), name):
-        run_worker(jobs.events_queue(client_for(settings), settings), burst, fork, name)
+    with InboxSweeper(Stores.connect(settings), name):  # on a connection of its own
+        run_worker(Stores.connect(settings).events_queue, burst, fork, name)

@@ -18,16 +18,18 @@ def redis_origin(settings: Settings) -> str:
 
 
 def connect(settings: Settings):
-    """A client for the configured Redis that answered PING, or a clean error naming the
+    """The stores on the configured Redis once it answered PING, or a clean error naming the
     address and where it came from.
 
-    redis is imported here, not above: ``movierec serve`` must not load it (nor ssl) in the
-    gunicorn master, which forks gevent workers that monkey-patch ssl after the fact."""
-    import redis
+    The store layer is imported here, not above: ``movierec serve`` must not load redis (nor
+    ssl) in the gunicorn master, which forks gevent workers that monkey-patch ssl after the
+    fact."""
+    from shared.store.client import StoreError
+    from shared.store.stores import Stores
 
-    client = redis.Redis.from_url(settings.redis_url)
+    stores = Stores.connect(settings)
     try:
-        client.ping()
-    except redis.RedisError as exc:
+        stores.redis.ping()
+    except StoreError as exc:
         raise click.ClickException(f"cannot reach Redis at {redis_origin(settings)}: {exc}")
-    return client
+    return stores

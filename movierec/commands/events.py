@@ -9,16 +9,6 @@ from movierec.commands import connect
 from shared import config
 
 
-def _store_and_queue():
-    from shared.store.keys import Keys
-    from shared.store.queue import events_queue
-    from shared.store.ratings import RatingStore
-
-    settings = config.load()
-    client = connect(settings)
-    return RatingStore(client, Keys(settings.key_prefix)), events_queue(client, settings)
-
-
 @click.group("events")
 def command():
     """The events waiting in Redis and those set aside."""
@@ -33,8 +23,7 @@ def dead_letter():
 @dead_letter.command("list")
 def list_letters():
     """Every dead letter, oldest first: id, when, attempts, items, error."""
-    store, _ = _store_and_queue()
-    letters = store.dead_letters()
+    letters = connect(config.load()).inbox.dead_letters()
     if not letters:
         click.echo("no dead letters")
         return
@@ -56,11 +45,11 @@ def replay(ids: tuple[str, ...], everything: bool):
 
     if bool(ids) == everything:
         raise click.UsageError("give the ids of the dead letters to replay, or --all")
-    store, queue = _store_and_queue()
+    stores = connect(config.load())
     try:
-        count = store.replay_dead_letters(None if everything else ids)
+        count = stores.inbox.replay_dead_letters(None if everything else ids)
     except KeyError as exc:
         raise click.ClickException(f"{exc.args[0]}: `movierec events dead-letter list` shows them")
-    if count and store.claim_drain():
-        enqueue_drain(queue)
+    if count and stores.inbox.claim_drain():
+        enqueue_drain(stores.events_queue)
     click.echo(f"{count} item(s) back in the inbox")

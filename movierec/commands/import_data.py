@@ -19,13 +19,10 @@ def command(data_dir: Path):
     """
     from shared.data import movielens
     from shared.store.importer import import_folder
-    from shared.store.keys import Keys
-    from shared.store.ratings import RatingStore
 
-    settings = config.load()
-    client = connect(settings)
+    stores = connect(config.load())
     try:
-        result = import_folder(data_dir, RatingStore(client, Keys(settings.key_prefix)))
+        result = import_folder(data_dir, stores.ratings, stores.catalogue)
     except movielens.LoadError as exc:
         raise click.ClickException(str(exc))
     click.echo(f"imported {data_dir} ({result.format}): {result.movies:,} movies, "

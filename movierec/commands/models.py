@@ -10,17 +10,6 @@ from movierec.commands import connect
 from shared import config
 
 
-def _stores():
-    from shared.store.keys import Keys
-    from shared.store.models import ModelStore
-    from shared.store.ratings import RatingStore
-
-    settings = config.load()
-    client = connect(settings)
-    keys = Keys(settings.key_prefix)
-    return settings, RatingStore(client, keys), ModelStore(client, keys, settings.model_dir)
-
-
 def _summary(manifest: dict | None) -> str:
     if not manifest:
         return "no manifest"
@@ -47,7 +36,7 @@ def command():
 @command.command("list")
 def list_versions():
     """Every stored version, oldest first; * marks the active one."""
-    _, _, models = _stores()
+    models = connect(config.load()).models
     active, building, states = models.active_version(), models.building_version(), models.states()
     versions = models.versions()
     if not versions:
@@ -65,7 +54,7 @@ def list_versions():
 @click.argument("version")
 def show(version: str):
     """A version's manifest: data, parameters, clusters, metrics, timings (JSON)."""
-    _, _, models = _stores()
+    models = connect(config.load()).models
     manifest = models.manifest(version)
     if manifest is None:
         raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
@@ -77,16 +66,16 @@ def show(version: str):
 def activate(version: str):
     """Make a kept VERSION active again (a rollback): its cluster counters are rebuilt from the
     ratings store, then every API process switches within a second."""
-    from shared.store.trainer_lock import LockHeld, LockLost, TrainerLock
+    from shared.store.trainer_lock import LockHeld, LockLost
     from trainer.publish import activate_version
 
-    settings, store, models = _stores()
-    if version not in models.versions():
+    stores = connect(config.load())
+    if version not in stores.models.versions():
         raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
-    lock = TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds)
+    lock = stores.trainer_lock()
     try:
         with lock.held(f"movierec models activate {version}"):
-            activate_version(version, store, models, lock=lock)
+            activate_version(version, stores, lock=lock)
     except (LockHeld, LockLost) as exc:
         raise click.ClickException(f"{exc}; the active version is unchanged")
     click.echo(f"{version} is active")
@@ -96,15 +85,16 @@ def activate(version: str):
 @click.argument("version")
 def delete(version: str):
     """Delete VERSION from Redis and the model folder (never the active one)."""
-    from shared.store.trainer_lock import LockHeld, TrainerLock
+    from shared.store.trainer_lock import LockHeld
 
-    settings, store, models = _stores()
+    stores = connect(config.load())
+    models = stores.models
     if version not in models.versions():
         raise click.ClickException(f"no model version {version}: `movierec models list` shows them")
     if version == models.active_version():
         raise click.ClickException(f"{version} is the active version: activate another one first")
     try:
-        with TrainerLock(store.redis, store.keys, settings.trainer_lock_seconds).held("delete"):
+        with stores.trainer_lock().held("delete"):
             models.discard(version)
     except LockHeld as exc:
         raise click.ClickException(str(exc))

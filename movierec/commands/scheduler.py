@@ -23,11 +23,7 @@ def command():
     $MOVIEREC_RETRAIN_CRON (UTC) and after $MOVIEREC_RETRAIN_AFTER_EVENTS new events (50000;
     0: never); `movierec worker --retrains` runs them. Two schedulers at once start one retrain
     per due time, not two. Also discards what a killed trainer left once its lock lapsed."""
-    from shared.store.keys import Keys
-    from shared.store.models import ModelStore
-    from shared.store.queue import enqueue_retrain, retrain_queue
-    from shared.store.ratings import RatingStore
-    from shared.store.schedule import RetrainClaims
+    from shared.store.queue import enqueue_retrain
     from trainer.retrain import sweep_dead_runs
     from trainer.scheduler import Schedule, Scheduler
 
@@ -38,18 +34,16 @@ def command():
                             settings.retrain_after_events)
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}")
-    client = connect(settings)
-    keys = Keys(settings.key_prefix)
-    store, models = RatingStore(client, keys), ModelStore(client, keys, settings.model_dir)
-    queue, claims = retrain_queue(client, settings), RetrainClaims(client, keys)
+    stores = connect(settings)
+    store, models, queue = stores.ratings, stores.models, stores.retrain_queue
     started_with = store.events_applied()
 
     def new_events():
         since = models.snapshot_events()
         return (started_with if since is None else since), store.events_applied()
 
-    scheduler = Scheduler(schedule, claims.claim, lambda slot: enqueue_retrain(queue, slot).id,
-                          new_events, time.time())
+    scheduler = Scheduler(schedule, stores.retrain_claims.claim,
+                          lambda slot: enqueue_retrain(queue, slot).id, new_events, time.time())
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
@@ -59,7 +53,7 @@ def command():
         for slot, job_id in scheduler.tick(time.time()):
             log.info("retrain for %s enqueued as job %s", slot, job_id)
         if ticks % SWEEP_EVERY == 0:
-            for version in sweep_dead_runs(store, models, settings):
+            for version in sweep_dead_runs(stores):
                 log.info("discarded %s, left by a dead trainer", version)
         ticks += 1
         time.sleep(TICK_SECONDS)

@@ -9,23 +9,22 @@ from movierec.commands import connect
 from shared import config
 
 
-def train_and_publish(store, models, settings: config.Settings, snapshot=None,
-                      k_rule: str = "silhouette", model: str | None = None,
-                      ranker: str | None = None, force: bool = False):
+def train_and_publish(stores, snapshot=None, k_rule: str = "silhouette",
+                      model: str | None = None, ranker: str | None = None, force: bool = False):
     """:func:`trainer.retrain.retrain` with its failures as clean CLI errors; the bundle."""
     from shared.store.trainer_lock import LockHeld, LockLost
     from trainer.retrain import NothingToTrainOn, Rejected, retrain
 
     try:
-        bundle, discarded = retrain(store, models, settings, "movierec train", snapshot,
-                                    k_rule=k_rule, model=model, ranker=ranker, force=force)
+        bundle, discarded = retrain(stores, "movierec train", snapshot, k_rule=k_rule,
+                                    model=model, ranker=ranker, force=force)
     except Rejected as exc:
         raise click.ClickException(f"{exc}. The active version serves on; `movierec models "
                                    f"show {exc.version}` has the numbers, `movierec train "
                                    f"--force` would publish such a version anyway")
     except LockHeld as exc:
         raise click.ClickException(f"{exc}; try again when it is done, or after "
-                                   f"{settings.trainer_lock_seconds} s if it was killed")
+                                   f"{stores.settings.trainer_lock_seconds} s if it was killed")
     except LockLost as exc:
         raise click.ClickException(f"{exc}; the active version is unchanged")
     except NothingToTrainOn as exc:
@@ -51,10 +50,7 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
     softmax classifier and the similar-movies index, then swaps the version in while serving
     goes on. One trainer runs at a time (the others are told which one runs).
     """
-    from shared.store.keys import Keys
-    from shared.store.models import ModelStore
     from shared.recsys.models import registry
-    from shared.store.ratings import RatingStore
 
     if k_rule not in ("elbow", "silhouette") and not k_rule.isdigit():
         raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number", param_hint="--k")
@@ -63,12 +59,8 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
             raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
                                      param_hint=hint)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    settings = config.load()
-    client = connect(settings)
-    keys = Keys(settings.key_prefix)
-    store = RatingStore(client, keys)
-    bundle = train_and_publish(store, ModelStore(client, keys, settings.model_dir), settings,
-                               k_rule=k_rule, model=model, ranker=ranker, force=force)
+    bundle = train_and_publish(connect(config.load()), k_rule=k_rule, model=model,
+                               ranker=ranker, force=force)
     manifest = bundle.manifest
     held_out = manifest["holdout"]
     quality = ", ".join(f"{name} {held_out[key]:.4f}" for name, key in

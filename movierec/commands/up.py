@@ -14,13 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = dict(n_users=600, n_movies=3000, n_ratings=60_000, seed=0)
 
 
-def _load_data(store, data: Path | None, var_dir: Path) -> None:
+def _load_data(stores, data: Path | None, var_dir: Path) -> None:
     from shared.data import movielens
     from shared.store.importer import import_folder
     from shared.data.synthetic import generate
 
-    if data is None and store.n_movies():
-        click.echo(f"movierec: data already loaded from {store.import_meta().get('source', '?')}")
+    catalogue = stores.catalogue
+    if data is None and catalogue.n_movies():
+        click.echo("movierec: data already loaded from "
+                   f"{catalogue.import_meta().get('source', '?')}")
         return
     if data is None:
         data = var_dir / "data" / "generated"
@@ -29,7 +31,7 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
             generate(data, DEFAULT_DATA["n_users"], DEFAULT_DATA["n_movies"],
                      DEFAULT_DATA["n_ratings"], seed=DEFAULT_DATA["seed"], progress=True)
     try:
-        result = import_folder(data, store)
+        result = import_folder(data, stores.ratings, catalogue)
     except movielens.LoadError as exc:
         raise click.ClickException(str(exc))
     click.echo(f"movierec: imported {data} ({result.format}): {result.movies:,} movies, "
@@ -37,17 +39,16 @@ def _load_data(store, data: Path | None, var_dir: Path) -> None:
                f"in {result.seconds:.1f} s")
 
 
-def _train_if_needed(store, settings) -> None:
+def _train_if_needed(stores) -> None:
     from movierec.commands.train import train_and_publish
-    from shared.store.models import ModelStore
 
-    models = ModelStore(store.redis, store.keys, settings.model_dir)
+    models = stores.models
     version = models.active_version()
     if version:
         click.echo(f"movierec: serving model version {version}")
         return
     click.echo("movierec: training the first model")
-    bundle = train_and_publish(store, models, settings)
+    bundle = train_and_publish(stores)
     click.echo(f"movierec: model version {bundle.version} is active")
 
 
@@ -122,8 +123,7 @@ def command(data: Path | None, port: int | None, workers: int):
     from honcho.printer import Printer
 
     from movierec.redis_server import RedisUnavailable, ensure_configured_redis
-    from shared.store.keys import Keys
-    from shared.store.ratings import RatingStore
+    from shared.store.stores import Stores
 
     settings = config.load()
     port = port or settings.port
@@ -135,10 +135,9 @@ def command(data: Path | None, port: int | None, workers: int):
     url_file = settings.var_dir / config.REDIS_URL_FILE
     try:
         _write_atomically(url_file, handle.url + "\n")
-        client = redis.Redis.from_url(handle.url)
-        store = RatingStore(client, Keys(settings.key_prefix))
-        _load_data(store, data, settings.var_dir)
-        _train_if_needed(store, settings)
+        stores = Stores(redis.Redis.from_url(handle.url), settings)
+        _load_data(stores, data, settings.var_dir)
+        _train_if_needed(stores)
 
         env = dict(os.environ, **keys, REDIS_URL=handle.url, HOST=settings.host, PORT=str(port),
                    PYTHONUNBUFFERED="1",

@@ -24,13 +24,12 @@ def command(burst: bool, fork: bool, name: str | None, retrains: bool):
     the inbox over to the next worker, a retrain gives up and leaves nothing behind."""
     settings = config.load()
     configure_logging(settings, "trainer" if retrains else "worker")  # the trainer logs each stage
-    client = connect(settings)  # a clean error when Redis does not answer
+    stores = connect(settings)  # a clean error when Redis does not answer
     if retrains:
         import trainer.jobs  # noqa: F401  imported once, not by each job
-        from shared.store.queue import retrain_queue
         from shared.store.rq_workers import run_worker
 
-        run_worker(retrain_queue(client, settings), burst, fork, name)
+        run_worker(stores.retrain_queue, burst, fork, name)
     else:
         from worker import process
 

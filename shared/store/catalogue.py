@@ -1,20 +1,106 @@
-"""The catalogue as a process keeps it, reloaded when its revision in Redis moves: every
-recommendation names its movies, and reading them from Redis would cost each request a round
-trip and a JSON decode per movie."""
+"""The catalogue: movie entries (title, year, genres, tags) in Redis, with a revision that
+moves on every change, and the copy a process keeps of it (:class:`CatalogueCache`)."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
-from shared.store.ratings import RatingStore
+import pandas as pd
+import redis
+
+from shared.store.keys import Keys
+
+
+class Catalogue:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
+        self.keys = keys
+
+    def put_movies(self, movies: pd.DataFrame, chunk: int = 5000) -> int:
+        """Store the catalogue (movie_id, title, year, genres, tags); returns how many entries
+        changed. The same data again changes nothing, the revision included."""
+        records = movies.to_dict("records")
+        changed = 0
+        for start in range(0, len(records), chunk):
+            mapping = {}
+            for rec in records[start:start + chunk]:
+                year = rec.get("year")
+                mapping[int(rec["movie_id"])] = json.dumps({
+                    "title": rec["title"],
+                    "year": None if year is None or pd.isna(year) else int(year),
+                    "genres": [g for g in (rec.get("genres") or "").split("|") if g],
+                    "tags": [t for t in (rec.get("tags") or "").split("|") if t],
+                }, separators=(",", ":"), ensure_ascii=False).encode()
+            current = self.redis.hmget(self.keys.movies, list(mapping))
+            different = {m: v for (m, v), old in zip(mapping.items(), current) if old != v}
+            if different:
+                self.redis.hset(self.keys.movies, mapping=different)
+                changed += len(different)
+        if changed:
+            self.redis.incr(self.keys.catalogue_revision)
+        return changed
+
+    def movies_many(self, movie_ids) -> dict[int, dict]:
+        """Catalogue entries of ``movie_ids`` that exist, in one round trip."""
+        movie_ids = [int(m) for m in movie_ids]
+        if not movie_ids:
+            return {}
+        raws = self.redis.hmget(self.keys.movies, movie_ids)
+        return {m: json.loads(raw) for m, raw in zip(movie_ids, raws) if raw}
+
+    def put_movie(self, movie_id: int, info: dict) -> None:
+        """Create or replace one catalogue entry and bump the catalogue revision."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.movies, movie_id, json.dumps(info, separators=(",", ":"),
+                                                             ensure_ascii=False))
+            pipe.incr(self.keys.catalogue_revision)
+            pipe.execute()
+
+    def revision(self) -> int:
+        return int(self.redis.get(self.keys.catalogue_revision) or 0)
+
+    def movie(self, movie_id: int) -> dict | None:
+        raw = self.redis.hget(self.keys.movies, movie_id)
+        return json.loads(raw) if raw else None
+
+    def all_movies(self) -> dict[int, dict]:
+        """The whole catalogue: movie_id -> {title, year, genres, tags}."""
+        return {int(movie): json.loads(raw)
+                for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000)}
+
+    def movies_frame(self) -> pd.DataFrame:
+        """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
+        rows = [(movie, info["title"], info["year"], "|".join(info["genres"]), "|".join(info["tags"]))
+                for movie, info in self.all_movies().items()]
+        frame = pd.DataFrame(rows, columns=["movie_id", "title", "year", "genres", "tags"])
+        frame["year"] = frame["year"].astype("Int64")
+        return frame.sort_values("movie_id", ignore_index=True)
+
+    def record_import(self, **meta) -> None:
+        """Note what was imported and when."""
+        self.redis.hset(self.keys.meta, mapping=meta)
+
+    def import_meta(self) -> dict[str, str]:
+        """What was imported and when (:meth:`record_import`)."""
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.meta).items()}
+
+    def n_movies(self) -> int:
+        return self.redis.hlen(self.keys.movies)
+
+
 
 
 class CatalogueCache:
-    """Movie entries by id, and their lower-cased titles for search. For the entries the
+    """The catalogue as a process keeps it, reloaded when its revision in Redis moves: every
+    recommendation names its movies, and reading them from Redis would cost each request a
+    round trip and a JSON decode per movie.
+
+    Movie entries by id, and their lower-cased titles for search. For the entries the
     revision is checked at most every ``check_every`` seconds (an edit shows in lists within
     that time); a search checks it every time, so a movie just created is found at once."""
 
-    def __init__(self, store: RatingStore, check_every: float = 1.0):
+    def __init__(self, store: Catalogue, check_every: float = 1.0):
         self.store = store
         self.check_every = check_every
         self._revision = None
@@ -30,7 +116,7 @@ class CatalogueCache:
         with self._lock:
             if time.monotonic() - self._checked < check_every:
                 return
-            revision = self.store.catalogue_revision()
+            revision = self.store.revision()
             if revision != self._revision:
                 movies = self.store.all_movies()
                 self._titles = [(info["title"].lower(), m) for m, info in sorted(movies.items())]
@@ -38,7 +124,7 @@ class CatalogueCache:
             self._checked = time.monotonic()
 
     def movies_many(self, movie_ids) -> dict[int, dict]:
-        """Entries of ``movie_ids`` that exist (as :meth:`RatingStore.movies_many`)."""
+        """Entries of ``movie_ids`` that exist (as :meth:`Catalogue.movies_many`)."""
         self._current()
         movies = self._movies
         return {m: movies[m] for m in map(int, movie_ids) if m in movies}

@@ -61,7 +61,7 @@ def events_queue(client: redis.Redis, settings: Settings) -> Queue:
 
 
 def enqueue_drain(queue: Queue):
-    """One job that applies whatever the inbox holds (shared.store.RatingStore.push decides
+    """One job that applies whatever the inbox holds (shared.store.inbox.Inbox.push decides
     when one is needed)."""
     return queue.enqueue(DRAIN_EVENTS_JOB, result_ttl=300, failure_ttl=7 * 24 * 3600)
 

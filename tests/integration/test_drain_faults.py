@@ -11,11 +11,9 @@ import pytest
 import redis
 from rq import Worker
 
-from shared.config import Settings
 from shared.data.events import Event
-from shared.store.keys import Keys
-from shared.store.queue import enqueue_drain, events_queue
-from shared.store.ratings import RatingStore
+from shared.store.queue import enqueue_drain
+from tests.conftest import stores_on
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +36,17 @@ def stop(workers):
         w.wait(timeout=30)
 
 
-def push(store, queue, events, chunk=1000):
+def push(stores, events, chunk=1000):
     for start in range(0, len(events), chunk):
-        if store.push(events[start:start + chunk]):
-            enqueue_drain(queue)
+        if stores.inbox.push(events[start:start + chunk]):
+            enqueue_drain(stores.events_queue)
 
 
 def test_a_drain_killed_mid_way_is_taken_over_within_two_seconds(redis_url, tmp_path):
     prefix = "killdrain"
     client = redis.Redis.from_url(redis_url)
-    store = RatingStore(client, Keys(prefix))
-    queue = events_queue(client, Settings(key_prefix=prefix, queue_name=prefix))
+    stores = stores_on(client, prefix)
+    store, inbox, queue = stores.ratings, stores.inbox, stores.events_queue
     events = [Event("rating", 1 + i % 20_000, 1 + i // 20_000, 1 + i % 10, 1000.0 + i)
               for i in range(300_000)]
     items = [json.dumps(e.wire(), separators=(",", ":")) for e in events]
@@ -58,10 +56,10 @@ def test_a_drain_killed_mid_way_is_taken_over_within_two_seconds(redis_url, tmp_
         while len(Worker.all(queue=queue)) < 2:
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.05)
-        push(store, queue, events[:1000])
+        push(stores, events[:1000])
         for start in range(1000, len(items), 20_000):  # faster than the API could: a backlog
             client.rpush(store.keys.inbox, *items[start:start + 20_000])
-        while store.inbox_length() > len(events) - 40_000:  # well into the drain
+        while inbox.length() > len(events) - 40_000:  # well into the drain
             assert time.monotonic() < deadline, "no drain started"
             time.sleep(0.005)
         [draining] = [w for w in Worker.all(queue=queue) if w.get_current_job_id()]
@@ -70,13 +68,13 @@ def test_a_drain_killed_mid_way_is_taken_over_within_two_seconds(redis_url, tmp_
         victim.wait()
         killed_at = time.monotonic()
         time.sleep(0.3)  # the script call it had sent runs to its end in Redis
-        left = store.inbox_length()
+        left = inbox.length()
         assert left > 10_000, "the drain finished before the kill: push more events"
-        while store.inbox_length() >= left:
+        while inbox.length() >= left:
             assert time.monotonic() - killed_at < 5, "nobody took the drain over"
             time.sleep(0.005)
         taken_over = time.monotonic() - killed_at
-        while store.inbox_length():
+        while inbox.length():
             assert time.monotonic() - killed_at < 60
             time.sleep(0.05)
         assert taken_over <= 2.0, f"the events waited {taken_over:.2f} s"
@@ -91,22 +89,21 @@ def test_a_drain_killed_mid_way_is_taken_over_within_two_seconds(redis_url, tmp_
 def test_a_poison_item_is_set_aside_and_replayed_once_its_cause_is_fixed(redis_url, tmp_path):
     prefix = "poison"
     client = redis.Redis.from_url(redis_url)
-    keys = Keys(prefix)
-    store = RatingStore(client, keys)
-    queue = events_queue(client, Settings(key_prefix=prefix, queue_name=prefix))
+    stores = stores_on(client, prefix)
+    keys, store, inbox = stores.keys, stores.ratings, stores.inbox
     client.set(keys.user(500), "not a hash")  # a key of the wrong type: every event of user 500 fails
     workers, env = start_workers(redis_url, prefix, 2, tmp_path)
     try:
-        push(store, queue, [Event("rating", u, 7, 9, 100.0) for u in range(490, 511)])
+        push(stores, [Event("rating", u, 7, 9, 100.0) for u in range(490, 511)])
         deadline = time.monotonic() + 20
-        while store.inbox_length() or not store.dead_letters():
+        while inbox.length() or not inbox.dead_letters():
             assert time.monotonic() < deadline, "the inbox did not flow on"
             time.sleep(0.05)
         assert all(store.user_ratings(u) for u in range(490, 511) if u != 500)
         listed = subprocess.run([sys.executable, "-m", "movierec", "events", "dead-letter", "list"],
                                 env=env, capture_output=True, text=True, timeout=60)
         assert listed.returncode == 0 and "WRONGTYPE" in listed.stdout and '"500"' in listed.stdout
-        [letter] = store.dead_letters()
+        [letter] = inbox.dead_letters()
 
         client.delete(keys.user(500))  # fixed
         replayed = subprocess.run([sys.executable, "-m", "movierec", "events", "dead-letter",
@@ -117,6 +114,6 @@ def test_a_poison_item_is_set_aside_and_replayed_once_its_cause_is_fixed(redis_u
         while not store.user_ratings(500):
             assert time.monotonic() < deadline, "the replayed item was not applied"
             time.sleep(0.05)
-        assert store.dead_letters() == [] and store.user_ratings(500) == {7: (4.5, True, 100.0)}
+        assert inbox.dead_letters() == [] and store.user_ratings(500) == {7: (4.5, True, 100.0)}
     finally:
         stop(workers)

@@ -11,7 +11,7 @@ from api import create_app
 from shared.config import Settings
 from shared.recsys.served import LiveModel
 from shared.store.models import ModelStore
-from tests.conftest import load_and_publish, stored_keys
+from tests.conftest import load_and_publish, stored_keys, stores_on
 from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ PREFIX = "live"
 @pytest.fixture
 def world(redis_url, tiny_data, tiny_bundle):
     client = redis.Redis.from_url(redis_url)
-    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle).ratings
     settings = Settings(redis_url=redis_url, key_prefix=PREFIX, min_ratings_to_assign=5)
     api = keyed(create_app(with_keys(settings), redis_client=client).test_client())
     return api, store, redis_url
@@ -99,7 +99,7 @@ def test_a_new_user_has_a_personal_list_after_one_rating(world):
     body = personal_list(api, new_user)
     assert body["fallback"] is None and body["cluster"] is None  # one rating: no cluster yet
     assert movie not in [item["movie_id"] for item in body["items"]]
-    title = store.movie(movie)["title"]
+    title = stores_on(store.redis, PREFIX).catalogue.movie(movie)["title"]
     explained = [item for item in body["items"] if "because" in item]
     assert explained and all(item["because"] == {"movie_id": movie, "rating": 5.0, "title": title}
                              and item["reason"] == f"because you rated {title} 5 stars"

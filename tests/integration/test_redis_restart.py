@@ -153,7 +153,8 @@ def test_redis_killed_and_restarted_on_its_aof_loses_nothing_acknowledged(
     var, redis_port = tmp_path / "var", free_port()
     server = start_private(var, port=redis_port, allow_apt=False)
     client, keys = redis.Redis.from_url(server.url), Keys(PREFIX)
-    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    stores = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    store, inbox = stores.ratings, stores.inbox
     movies = sorted(int(m) for m in client.hkeys(keys.movies))
     applied_before = store.events_applied()
     queue = events_queue(client, Settings(key_prefix=PREFIX, queue_name=PREFIX))
@@ -215,8 +216,8 @@ def test_redis_killed_and_restarted_on_its_aof_loses_nothing_acknowledged(
         acknowledged = list(load.acknowledged.values())
         assert len(acknowledged) > acknowledged_at_restart, "no 202 in the 3 s after the restart"
 
-        wait_for(lambda: store.inbox_length() == 0, RECOVERY_SECONDS,
-                 lambda: f"{store.inbox_length()} events still wait in the inbox "
+        wait_for(lambda: inbox.length() == 0, RECOVERY_SECONDS,
+                 lambda: f"{inbox.length()} events still wait in the inbox "
                          f"{time.monotonic() - restarted_at:.1f} s after the restart\n"
                          + services_log())
         stored = stored_ratings(store, list(load.sent.values()))

@@ -126,7 +126,7 @@ def stored_counters(client, keys, version, clusters):
 
 def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     client, keys = redis.Redis.from_url(redis_url), Keys(PREFIX)
-    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle).ratings
     models = ModelStore(client, keys)
     users = sorted(store.iter_user_ids()) + list(range(8_000_001, 8_000_031))  # and new users
     movies = [int(m) for m in client.hkeys(keys.movies)]

@@ -21,7 +21,7 @@ PREFIX, INTERVAL = "sched", 2.0
 
 def test_two_schedulers_start_one_retrain_per_interval(redis_url, tiny_data, tiny_bundle, tmp_path):
     client = redis.Redis.from_url(redis_url)
-    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle).ratings
     queue = retrain_queue(client, Settings(key_prefix=PREFIX, queue_name=PREFIX))
     env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX, MOVIEREC_QUEUE=PREFIX,
                MOVIEREC_RETRAIN_EVERY=str(INTERVAL), MOVIEREC_RETRAIN_AFTER_EVENTS="0",

@@ -50,7 +50,7 @@ def call(port, method, path, body=None, request_id=None, key=WRITE_KEY, reply_he
 @pytest.fixture(params=API_WORKER_CLASSES)
 def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
     client = redis.Redis.from_url(redis_url)
-    store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
+    stores = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     port = free_port()
     env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX,
                MOVIEREC_RATE_LIMIT_PER_ADDRESS=f"{ANONYMOUS_LIMIT}/minute")
@@ -75,14 +75,15 @@ def served(request, redis_url, tiny_data, tiny_bundle, tmp_path):
                 pass
             assert time.monotonic() < deadline, "movierec serve did not become ready"
             time.sleep(0.1)
-        yield port, store, env, log
+        yield port, stores, env, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
 def test_concurrent_single_event_posts_are_each_applied_once(served):
-    port, store, env, _ = served
+    port, stores, env, _ = served
+    store = stores.ratings
     events = [{"type": "rating", "user_id": 9_000_000 + i % 20, "movie_id": movie,
                "rating": 0.5 + (i % 10) / 2, "event_id": f"served-{i}"}
               for i, movie in enumerate(int(m) for m in store.redis.hkeys(store.keys.movies)[:200])]
@@ -90,11 +91,11 @@ def test_concurrent_single_event_posts_are_each_applied_once(served):
         statuses = list(pool.map(lambda e: call(port, "POST", "/v1/events", e), events))
     assert all(status == 202 and json.loads(body) == {"accepted": 1}
                for status, body in statuses), statuses[:3]
-    assert store.inbox_length() == len(events)
+    assert stores.inbox.length() == len(events)
     result = subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert store.inbox_length() == 0
+    assert stores.inbox.length() == 0
     applied = {}
     for user in range(9_000_000, 9_000_020):
         applied.update({(user, m): r for m, (r, *_) in store.user_ratings(user).items()})
@@ -102,7 +103,8 @@ def test_concurrent_single_event_posts_are_each_applied_once(served):
 
 
 def test_a_cached_recommendation_is_served_as_computed(served):
-    port, store, _, _ = served
+    port, stores, _, _ = served
+    store = stores.ratings
     user = next(iter(store.iter_user_ids()))
     first = call(port, "GET", f"/v1/users/{user}/recommendations?n=5")
     # no other lookup comes: the process's write-behind thread keeps the list on its own
@@ -119,18 +121,16 @@ def test_a_cached_recommendation_is_served_as_computed(served):
 def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundle):
     import dataclasses
 
-    from shared.store.models import ModelStore
     from trainer.publish import publish
 
-    port, store, env, _ = served
-    models = ModelStore(store.redis, store.keys)
-    users = sorted(store.iter_user_ids())[:40]
+    port, stores, env, _ = served
+    users = sorted(stores.ratings.iter_user_ids())[:40]
 
     def versions_served() -> set[str]:
         return {json.loads(call(port, "GET", f"/v1/users/{u}/recommendations?n=3")[1])
                 ["model_version"] for u in users}
 
-    publish(dataclasses.replace(tiny_bundle, version="v-newer"), store, models, shrink=5.0,
+    publish(dataclasses.replace(tiny_bundle, version="v-newer"), stores, shrink=5.0,
             progress=False)
     time.sleep(1.1)
     assert versions_served() == {"v-newer"}
@@ -143,8 +143,8 @@ def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundl
 
 
 def test_the_access_log_is_json_lines_with_the_request_id(served):
-    port, store, _, log = served
-    user = next(iter(store.iter_user_ids()))
+    port, stores, _, log = served
+    user = next(iter(stores.ratings.iter_user_ids()))
     assert call(port, "GET", f"/v1/users/{user}/recommendations", request_id="trace-me-1")[0] == 200
     deadline, line = time.monotonic() + 5, None
     while line is None and time.monotonic() < deadline:

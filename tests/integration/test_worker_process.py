@@ -12,6 +12,7 @@ from shared.config import Settings
 from shared.data.events import Event
 from shared.store.keys import Keys
 from shared.store.queue import DRAIN_EVENTS_JOB, enqueue_drain, events_queue
+from shared.store.inbox import Inbox
 from shared.store.ratings import RatingStore
 
 pytestmark = pytest.mark.integration
@@ -28,11 +29,11 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
     client = redis.Redis.from_url(redis_url)
     settings = Settings(redis_url=redis_url, key_prefix="w")
     queue = events_queue(client, settings)
-    store = RatingStore(client, Keys("w"))
+    store, inbox = RatingStore(client, Keys("w")), Inbox(client, Keys("w"))
     batch = [Event("rating", 7, 42, 9, 100.0, "a"), Event("favourite", 8, 42, 0, 101.0, "b")]
-    assert store.push(batch) is True
+    assert inbox.push(batch) is True
     first = enqueue_drain(queue)
-    assert store.push(batch) is False           # the same events delivered again
+    assert inbox.push(batch) is False           # the same events delivered again
     second = enqueue_drain(queue)               # and a drain job delivered twice
     result = run_worker(redis_url, "w", *mode)
     assert result.returncode == 0, result.stderr
@@ -45,7 +46,7 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
     assert again == {"applied": 0, "skipped": 0, "users_assigned": 0, "dead_lettered": 0}
     assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
     assert client.zscore(Keys("w").popular, 42) == 2.0
-    assert store.inbox_length() == 0 and not client.exists(Keys("w").inbox_draining)
+    assert inbox.length() == 0 and not client.exists(Keys("w").inbox_draining)
     # the job went through Redis as (zlib-compressed) JSON, not pickle
     payload = json.loads(zlib.decompress(client.hget(f"rq:job:{first.id}", "data")))
     assert payload[0] == DRAIN_EVENTS_JOB
@@ -53,12 +54,12 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
 
 def test_a_starting_worker_resumes_an_inbox_left_by_a_dead_drain(redis_url):
     client = redis.Redis.from_url(redis_url)
-    store = RatingStore(client, Keys("w"))
-    store.push([Event("rating", 7, 42, 9, 100.0, "")])
+    store, inbox = RatingStore(client, Keys("w")), Inbox(client, Keys("w"))
+    inbox.push([Event("rating", 7, 42, 9, 100.0, "")])
     client.delete(Keys("w").inbox_draining)     # the claim of a drain that died has expired
     result = run_worker(redis_url, "w")
     assert result.returncode == 0, result.stderr
-    assert store.inbox_length() == 0 and store.user_ratings(7)
+    assert inbox.length() == 0 and store.user_ratings(7)
 
 
 def test_worker_without_redis_fails_with_a_message():

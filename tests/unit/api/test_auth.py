@@ -83,7 +83,7 @@ def test_reads_are_open_until_read_keys_are_configured(client):
 
 def test_a_users_profile_always_needs_a_key():
     app = create_app(with_keys(Settings(key_prefix="t")), redis_client=fakeredis.FakeRedis())
-    app.extensions["movierec"].store.apply([Event("rating", 1, 2, 8, 9e9)])
+    app.extensions["movierec"].ratings.apply([Event("rating", 1, 2, 8, 9e9)])
     client = app.test_client()
     for user in (1, 2):  # without a key, whether the user exists is not told
         assert client.get(f"/v1/users/{user}").status_code == 401

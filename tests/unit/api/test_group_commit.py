@@ -129,14 +129,14 @@ def test_many_threads_lose_no_request_and_never_run_concurrently():
 def test_one_push_call_carries_every_request_and_only_the_first_may_enqueue(fake_redis):
     from api.app import push_all
     from shared.data.events import validate_events
+    from shared.store.inbox import Inbox
     from shared.store.keys import Keys
-    from shared.store.ratings import RatingStore
 
-    store = RatingStore(fake_redis, Keys("t"))
+    inbox = Inbox(fake_redis, Keys("t"))
     requests = [validate_events({"type": "rating", "user_id": u, "movie_id": 7, "rating": 4,
                                  "ts": 1}, now=2) for u in (1, 2, 3)]
-    assert push_all(store, requests) == [True, False, False]  # no drain under way: claim it
-    assert [user for _, user, *_ in map(json.loads, fake_redis.lrange(store.keys.inbox, 0, -1))] \
+    assert push_all(inbox, requests) == [True, False, False]  # no drain under way: claim it
+    assert [user for _, user, *_ in map(json.loads, fake_redis.lrange(inbox.keys.inbox, 0, -1))] \
         == ["1", "2", "3"]
-    assert push_all(store, requests[:2]) == [False, False]  # the claim is taken now
+    assert push_all(inbox, requests[:2]) == [False, False]  # the claim is taken now
 

@@ -8,9 +8,7 @@ from redis.retry import Retry
 from api import create_app
 from shared.config import Settings
 from shared.data.events import Event
-from shared.store.keys import Keys
-from shared.store.operations import Operations
-from shared.store.ratings import RatingStore
+from tests.conftest import stores_on
 from tests.keys import keyed, with_keys
 
 
@@ -28,19 +26,18 @@ def test_healthz_answers_while_the_process_is_up(client):
 def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redis, tiny_data,
                                                                tiny_bundle):
     from shared.store.importer import import_folder
-    from shared.store.models import ModelStore
     from trainer.publish import publish
 
     response = client.get("/readyz")
     assert response.status_code == 503
     assert "no movies loaded" in response.get_json()["checks"]["data"]
-    store = RatingStore(fake_redis, Keys("t"))
-    import_folder(tiny_data, store, progress=False)
+    stores = stores_on(fake_redis, "t")
+    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["model"].startswith("no active model")
-    publish(tiny_bundle, store, ModelStore(fake_redis, Keys("t")), shrink=5.0, progress=False)
-    Operations(fake_redis, Keys("t")).beat("worker-1")
+    publish(tiny_bundle, stores, shrink=5.0, progress=False)
+    stores.operations.beat("worker-1")
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["checks"] == {
@@ -51,24 +48,23 @@ def test_readyz_is_503_until_data_is_loaded_and_a_model_active(client, fake_redi
 def test_readyz_fails_without_a_live_worker_or_with_an_old_backlog(client, fake_redis, tiny_data,
                                                                    tiny_bundle):
     from shared.store.importer import import_folder
-    from shared.store.models import ModelStore
     from trainer.publish import publish
 
-    store = RatingStore(fake_redis, Keys("t"))
-    import_folder(tiny_data, store, progress=False)
-    publish(tiny_bundle, store, ModelStore(fake_redis, Keys("t")), shrink=5.0, progress=False)
+    stores = stores_on(fake_redis, "t")
+    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
+    publish(tiny_bundle, stores, shrink=5.0, progress=False)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["workers"].startswith("no worker alive")
-    Operations(fake_redis, Keys("t")).beat("worker-1")
+    stores.operations.beat("worker-1")
     assert client.get("/readyz").status_code == 200
     limit = client.application.extensions["movierec"].settings.max_inbox_age
-    store.push([Event("rating", 1, 1, 8, 1.0)], now=time.time() - limit - 5)
+    stores.inbox.push([Event("rating", 1, 1, 8, 1.0)], now=time.time() - limit - 5)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["inbox"].startswith("1 events waiting, the oldest for 6")
     assert f"over the {limit:g} s allowed" in response.get_json()["checks"]["inbox"]
-    store.drain()
+    stores.inbox.drain()
     assert client.get("/readyz").status_code == 200
 
 
@@ -77,19 +73,19 @@ def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fak
     import dataclasses
 
     from shared.store.importer import import_folder
-    from shared.store.models import ModelStore
     from trainer.publish import publish
 
-    store, models = RatingStore(fake_redis, Keys("t")), ModelStore(fake_redis, Keys("t"))
-    import_folder(tiny_data, store, progress=False)
+    stores = stores_on(fake_redis, "t")
+    models = stores.models
+    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
     models.save(dataclasses.replace(tiny_bundle, version="broken"))
     fake_redis.set(models.keys.model_chunk("broken", 0), b"truncated")
     models.activate("broken")
     response = client.get("/readyz")
     assert response.status_code == 503  # nothing to serve at all
     assert "broken cannot be loaded" in response.get_json()["checks"]["model"]
-    publish(tiny_bundle, store, models, shrink=5.0, progress=False)
-    Operations(fake_redis, Keys("t")).beat("worker-1")
+    publish(tiny_bundle, stores, shrink=5.0, progress=False)
+    stores.operations.beat("worker-1")
     client.application.extensions["movierec"].models.check_every = 0
     assert client.get("/readyz").status_code == 200
     models.activate("broken")

@@ -14,15 +14,15 @@ def world(tiny_data, tiny_bundle):
     import fakeredis
 
     client = fakeredis.FakeRedis()
-    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
+    stores = load_and_publish(client, "t", tiny_data, tiny_bundle)
     app = create_app(with_keys(Settings(key_prefix="t")), redis_client=client)
-    return keyed(app.test_client()), store, app
+    return keyed(app.test_client()), stores, app
 
 
-def snapshot(store):
-    r = store.redis
-    return (len(stored_keys(r)), r.llen(store.keys.inbox), r.scard(store.keys.users),
-            r.hlen(store.keys.deleted_users), store.user_ratings(1), store.user_ratings(3))
+def snapshot(stores):
+    r, ratings = stores.redis, stores.ratings
+    return (len(stored_keys(r)), r.llen(stores.keys.inbox), r.scard(stores.keys.users),
+            r.hlen(stores.keys.deleted_users), ratings.user_ratings(1), ratings.user_ratings(3))
 
 
 @pytest.mark.parametrize("method, path, field", [
@@ -53,28 +53,28 @@ def snapshot(store):
     ("get", "/v1/movies/popular?n=%EF%BC%95", "n"),               # fullwidth 5
 ])
 def test_out_of_bounds_ids_and_unparsable_queries_are_a_400_naming_them(world, method, path, field):
-    client, store, _ = world
-    before = snapshot(store)
+    client, stores, _ = world
+    before = snapshot(stores)
     response = getattr(client, method)(path)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["field"] == field
-    assert snapshot(store) == before
+    assert snapshot(stores) == before
 
 
 def test_an_event_stamped_in_the_year_3000_is_refused_and_nothing_is_stored(world):
-    client, store, _ = world
-    before = snapshot(store)
+    client, stores, _ = world
+    before = snapshot(stores)
     response = client.post("/v1/events", json=[
         {"type": "rating", "user_id": 5, "movie_id": 7, "rating": 4},
         {"type": "rating", "user_id": 5, "movie_id": 7, "rating": 1, "ts": 32503680000}])
     assert response.status_code == 400
     body = response.get_json()
     assert body["field"] == "ts" and body["index"] == 1 and "future" in body["reason"]
-    assert snapshot(store) == before
+    assert snapshot(stores) == before
 
 
 def test_movie_ids_from_other_scripts_and_unencodable_text_are_400(world):
-    client, store, _ = world
+    client, stores, _ = world
     assert client.get("/v1/movies/\u0663").get_json()["field"] == "movie_id"  # Arabic-Indic 3
     assert client.get("/v1/movies/-1/similar").status_code == 400
     admin = {"X-API-Key": ADMIN_KEY}
@@ -82,12 +82,12 @@ def test_movie_ids_from_other_scripts_and_unencodable_text_are_400(world):
                         ({"title": "Fine", "tags": ["\udfff"]}, "tags")):
         response = client.put("/v1/movies/777", json=body, headers=admin)
         assert response.status_code == 400 and response.get_json()["field"] == field
-    assert store.movie(777) is None
+    assert stores.catalogue.movie(777) is None
 
 
 def test_well_formed_ids_and_numbers_still_parse(world):
-    client, store, _ = world
-    user = sorted(store.iter_user_ids())[0]
+    client, stores, _ = world
+    user = sorted(stores.ratings.iter_user_ids())[0]
     body = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()
     assert body["user_id"] == user and len(body["items"]) == 3 and body["cluster"] is not None
     assert client.get("/v1/movies/popular?n=-1").status_code == 400
@@ -97,13 +97,13 @@ def test_well_formed_ids_and_numbers_still_parse(world):
 def test_an_event_id_with_a_lone_surrogate_is_refused(world):
     # Python's json decodes "\ud800"; the drain script's cjson refuses it, so the event would
     # be acknowledged and then never applied.
-    client, store, _ = world
-    before = snapshot(store)
+    client, stores, _ = world
+    before = snapshot(stores)
     response = client.post("/v1/events", data='{"type": "favourite", "user_id": 1, '
                            '"movie_id": 2, "event_id": "a\\ud800"}',
                            content_type="application/json")
     assert response.status_code == 400 and response.get_json()["field"] == "event_id"
-    assert snapshot(store) == before
+    assert snapshot(stores) == before
     paired = client.post("/v1/events", data='{"type": "favourite", "user_id": 1, '
                          '"movie_id": 2, "event_id": "\\ud83d\\ude00"}',
                          content_type="application/json")
@@ -116,10 +116,10 @@ def test_a_list_redis_refuses_to_keep_is_still_answered(world, monkeypatch):
     the requests are answered all the same, the one that computed it and the next one."""
     from shared.store.cache import RecommendationCache
 
-    client, store, app = world
-    user = sorted(store.iter_user_ids())[1]
-    blocked = f"{store.keys.base}:not-a-hash"
-    store.redis.set(blocked, "x")
+    client, stores, app = world
+    user = sorted(stores.ratings.iter_user_ids())[1]
+    blocked = f"{stores.keys.base}:not-a-hash"
+    stores.redis.set(blocked, "x")
     keep_call = RecommendationCache._keep_call
     monkeypatch.setattr(RecommendationCache, "_keep_call",
                         lambda self, computed: ([keep_call(self, computed)[0][0], blocked],
@@ -129,4 +129,4 @@ def test_a_list_redis_refuses_to_keep_is_still_answered(world, monkeypatch):
     assert response.status_code == 200 and len(response.get_json()["items"]) == 4
     assert client.get(url).data == response.data  # the keep rode with this lookup, refused
     app.extensions["movierec"].lists_to_keep.flush()  # and alone
-    assert not store.redis.exists(store.keys.recommendations_cache(user))
+    assert not stores.redis.exists(stores.keys.recommendations_cache(user))

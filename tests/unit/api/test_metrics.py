@@ -58,19 +58,15 @@ def test_the_workers_figures_come_from_redis(tiny_data, tiny_bundle):
     import fakeredis
 
     from shared.data.events import Event
-    from shared.store.keys import Keys
-    from shared.store.operations import Operations
-    from shared.store.ratings import RatingStore
 
     redis_client = fakeredis.FakeRedis()
-    load_and_publish(redis_client, "t", tiny_data, tiny_bundle)
+    stores = load_and_publish(redis_client, "t", tiny_data, tiny_bundle)
     web = create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client).test_client()
     assert value(scrape(web), "movierec_workers_alive") == 0
-    operations, store = Operations(redis_client, Keys("t")), RatingStore(redis_client, Keys("t"))
-    operations.beat("w1")
-    store.push([Event("rating", 1, 2, 8, 1.0)], now=time.time() - 30)
+    stores.operations.beat("w1")
+    stores.inbox.push([Event("rating", 1, 2, 8, 1.0)], now=time.time() - 30)
     for seconds in (0.002, 0.04):
-        operations.record_drain_batch(seconds)
+        stores.operations.record_drain_batch(seconds)
     samples = scrape(web)
     assert value(samples, "movierec_workers_alive") == 1
     assert 30 <= value(samples, "movierec_inbox_oldest_event_age_seconds") < 40

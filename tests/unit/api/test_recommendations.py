@@ -104,7 +104,7 @@ def test_every_other_strategy_reads_its_cluster_without_asking_the_ranker(strate
 
 def test_a_personal_reason_names_the_rated_movie_by_its_title():
     catalogue = {30: {"title": "Heat", "genres": ["Crime"]}, 10: {"title": "Alien"}}
-    svc = SimpleNamespace(catalogue=SimpleNamespace(
+    svc = SimpleNamespace(catalogue_cache=SimpleNamespace(
         movies_many=lambda ids: {m: catalogue[m] for m in ids if m in catalogue}))
     untitled = {"movie_id": 50, "score": 0.1, "reason": "because you rated movie 11 1 star",
                 "because": {"movie_id": 11, "rating": 1.0}}

@@ -16,13 +16,13 @@ SETTINGS = with_keys(Settings(key_prefix="t"))
 @pytest.fixture(scope="module")
 def world(tiny_data, tiny_bundle):
     """Built once for the module (the Lua import is slow on fakeredis); tests that change
-    state each use a user of their own (``known_user(store, i)``)."""
+    state each use a user of their own (``known_user(stores, i)``)."""
     import fakeredis
 
     client = fakeredis.FakeRedis()
-    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
+    stores = load_and_publish(client, "t", tiny_data, tiny_bundle)
     app = create_app(SETTINGS, redis_client=client)
-    return keyed(app.test_client()), store, tiny_bundle
+    return keyed(app.test_client()), stores, tiny_bundle
 
 
 @pytest.fixture
@@ -30,20 +30,24 @@ def fake_redis(world):
     return world[1].redis
 
 
-def known_user(store, i=0):
-    return sorted(store.iter_user_ids())[i]
+def known_user(stores, i=0):
+    return sorted(stores.ratings.iter_user_ids())[i]
+
+
+def user_revision(stores, user):
+    return stores.redis.hget(stores.keys.user_revisions, user) or b"0"
 
 
 @pytest.mark.parametrize("strategy", ["hybrid", "cluster", "cluster-ratings", "svd"])
 def test_recommendations_exclude_rated_movies_and_explain_themselves(world, strategy):
-    client, store, bundle = world
-    user = known_user(store)
+    client, stores, bundle = world
+    user = known_user(stores)
     response = client.get(f"/v1/users/{user}/recommendations?n=7&strategy={strategy}")
     assert response.status_code == 200
     body = response.get_json()
     assert body["model_version"] == bundle.version and body["fallback"] is None
     assert body["cluster"] is not None and len(body["items"]) == 7
-    rated = set(store.user_ratings(user))
+    rated = set(stores.ratings.user_ratings(user))
     for item in body["items"]:
         assert item["movie_id"] not in rated
         assert item["title"] and item["reason"]
@@ -53,19 +57,19 @@ def test_recommendations_exclude_rated_movies_and_explain_themselves(world, stra
 
 
 def test_cluster_strategy_reason_counts_the_cluster(world, fake_redis):
-    client, store, bundle = world
-    user = known_user(store)
+    client, stores, bundle = world
+    user = known_user(stores)
     body = client.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=1").get_json()
-    size = int(fake_redis.hget(store.keys.cluster_sizes(bundle.version), body["cluster"]))
+    size = int(fake_redis.hget(stores.keys.cluster_sizes(bundle.version), body["cluster"]))
     item = body["items"][0]
     assert item["reason"] == f"liked by {int(item['score'])} of the {size} viewers in your taste cluster"
 
 
 def test_a_rating_removes_the_movie_from_the_list(world):
-    client, store, _ = world
-    user = known_user(store, 1)
+    client, stores, _ = world
+    user = known_user(stores, 1)
     first = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"][0]["movie_id"]
-    store.apply([Event("rating", user, first, 6, 9e9)])
+    stores.ratings.apply([Event("rating", user, first, 6, 9e9)])
     after = client.get(f"/v1/users/{user}/recommendations?n=3").get_json()["items"]
     assert first not in [item["movie_id"] for item in after]
 
@@ -96,8 +100,8 @@ def test_bad_parameters_are_400_naming_the_field(world, url, field):
 
 
 def test_predictions_are_on_the_rating_scale(world):
-    client, store, bundle = world
-    user = known_user(store)
+    client, stores, bundle = world
+    user = known_user(stores)
     movies = list(bundle.arrays["movie_ids"][:3])
     body = client.get(f"/v1/users/{user}/predictions?" + "&".join(
         f"movie_id={m}" for m in movies + [10**9])).get_json()
@@ -106,9 +110,9 @@ def test_predictions_are_on_the_rating_scale(world):
 
 
 def test_user_profile_and_deletion(world, fake_redis):
-    client, store, bundle = world
-    user = known_user(store, 2)
-    store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][0]), 0, 9e9)])
+    client, stores, bundle = world
+    user = known_user(stores, 2)
+    stores.ratings.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][0]), 0, 9e9)])
     profile = client.get(f"/v1/users/{user}").get_json()
     assert profile["cluster"] is not None and profile["n_ratings"] > 0
     assert profile["last_events"][0]["type"] == "favourite"
@@ -116,24 +120,25 @@ def test_user_profile_and_deletion(world, fake_redis):
     assert deleted.status_code == 200 and deleted.get_json()["removed"] > 0
     assert client.delete(f"/v1/users/{user}").get_json()["removed"] == 0
     assert client.get(f"/v1/users/{user}").status_code == 404
-    assert fake_redis.hget(store.keys.assignments(bundle.version), user) is None
+    assert fake_redis.hget(stores.keys.assignments(bundle.version), user) is None
 
 
 def test_delete_one_rating_is_idempotent(world):
-    client, store, _ = world
-    user = known_user(store, 3)
-    movie = next(iter(store.user_ratings(user)))
+    client, stores, _ = world
+    user = known_user(stores, 3)
+    movie = next(iter(stores.ratings.user_ratings(user)))
     assert client.delete(f"/v1/users/{user}/ratings/{movie}").get_json()["removed"] is True
-    assert movie not in store.user_ratings(user)
+    assert movie not in stores.ratings.user_ratings(user)
     assert client.delete(f"/v1/users/{user}/ratings/{movie}").get_json()["removed"] is False
 
 
 def test_movie_lookup_search_popular_and_similar(world):
-    client, store, bundle = world
+    client, stores, bundle = world
     movie = int(bundle.arrays["movie_ids"][0])
     info = client.get(f"/v1/movies/{movie}").get_json()
     # counted from the users' own ratings (other tests of the module delete some)
-    rated = [store.user_ratings(u).get(movie, (0.0,))[0] for u in store.iter_user_ids()]
+    ratings = stores.ratings
+    rated = [ratings.user_ratings(u).get(movie, (0.0,))[0] for u in ratings.iter_user_ids()]
     assert info["title"] and info["n_ratings"] == sum(r > 0 for r in rated) > 0
     assert client.get("/v1/movies/99999999").status_code == 404
     word = info["title"].split()[0]
@@ -149,7 +154,7 @@ def test_movie_lookup_search_popular_and_similar(world):
 
 
 def test_put_movie_needs_the_admin_key_and_valid_fields(world):
-    client, store, _ = world
+    client, stores, _ = world
     body = {"title": "New Film", "genres": ["Drama"], "tags": ["slow"]}
     assert client.put("/v1/movies/777777", json=body, headers={"X-API-Key": ""}).status_code == 401
     assert client.put("/v1/movies/777777", json=body).status_code == 403  # the write key
@@ -157,13 +162,13 @@ def test_put_movie_needs_the_admin_key_and_valid_fields(world):
                       headers={"X-API-Key": "wrong"}).status_code == 401
     bad = client.put("/v1/movies/777777", json={"title": ""}, headers={"X-API-Key": ADMIN_KEY})
     assert bad.status_code == 400 and bad.get_json()["field"] == "title"
-    assert store.movie(777777) is None
+    assert stores.catalogue.movie(777777) is None
     created = client.put("/v1/movies/777777", json=body, headers={"X-API-Key": ADMIN_KEY})
     assert created.status_code == 201 and created.get_json()["title"] == "New Film"
     assert client.get("/v1/movies?q=new film").get_json()["items"][0]["movie_id"] == 777777
     replaced = client.put("/v1/movies/777777", json=dict(body, title="Renamed"),
                           headers={"X-API-Key": ADMIN_KEY})
-    assert replaced.status_code == 200 and store.movie(777777)["title"] == "Renamed"
+    assert replaced.status_code == 200 and stores.catalogue.movie(777777)["title"] == "Renamed"
 
 
 def test_openapi_documents_every_route(world):
@@ -180,11 +185,11 @@ def test_openapi_documents_every_route(world):
 
 
 def test_recommendations_are_cached_until_the_user_changes(world, fake_redis):
-    client, store, bundle = world
-    user = known_user(store, 4)
+    client, stores, bundle = world
+    user = known_user(stores, 4)
     url = f"/v1/users/{user}/recommendations?n=5&strategy=svd"
     first = client.get(url).data
-    key = store.keys.recommendations_cache(user)
+    key = stores.keys.recommendations_cache(user)
     field = f"{bundle.version}|svd|5"
     # kept on the way of the next lookup, which finds it there
     assert client.get(url).data == first and fake_redis.hget(key, field) == first
@@ -193,18 +198,19 @@ def test_recommendations_are_cached_until_the_user_changes(world, fake_redis):
     fake_redis.hset(key, field, b'{"planted":true}')
     assert client.get(url).get_json() == {"planted": True}
     # the user's own event drops their cache: recomputed, not served stale
-    store.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][-1]), 0, 9e9)])
+    stores.ratings.apply([Event("favourite", user, int(bundle.arrays["movie_ids"][-1]), 0, 9e9)])
     assert not fake_redis.exists(key)
     fresh = client.get(url).get_json()
     assert "planted" not in fresh and len(fresh["items"]) == 5
 
 
 def test_a_list_computed_before_a_change_is_not_cached(world, fake_redis):
-    _, store, _ = world
-    user = known_user(store, 5)
-    revision = store.user_revision(user)
-    store.apply([Event("favourite", user, 1, 0, 9e9)])       # lands while a list is computed
-    cache = RecommendationCache(fake_redis, store.keys)
+    _, stores, _ = world
+    user = known_user(stores, 5)
+    revision = user_revision(stores, user)
+    stores.ratings.apply([Event("favourite", user, 1, 0, 9e9)])  # lands while a list is computed
+    cache = RecommendationCache(fake_redis, stores.keys)
     assert cache.keep_many([ComputedList(user, revision, "f", b"stale", 60)]) == [False]
-    assert cache.keep_many([ComputedList(user, store.user_revision(user), "f", b"ok", 60)]) == [True]
-    assert fake_redis.hget(store.keys.recommendations_cache(user), "f") == b"ok"
+    now = user_revision(stores, user)
+    assert cache.keep_many([ComputedList(user, now, "f", b"ok", 60)]) == [True]
+    assert fake_redis.hget(stores.keys.recommendations_cache(user), "f") == b"ok"

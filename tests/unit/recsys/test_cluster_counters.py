@@ -10,7 +10,6 @@ from shared.recsys.cluster_counters import PublishedCounters
 from shared.recsys.ratings import rating_matrix
 from shared.recsys.served import LiveModel
 from shared.recsys.strategies import ClusterReads
-from shared.store.counters import CounterStore
 from tests.conftest import load_and_publish
 
 SHRINK = 5.0  # what load_and_publish publishes with
@@ -23,11 +22,11 @@ def published(tiny_data, tiny_bundle):
     import fakeredis
 
     client = fakeredis.FakeRedis()
-    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
+    stores = load_and_publish(client, "t", tiny_data, tiny_bundle)
     live = LiveModel(tiny_bundle)
     X, _, _ = rating_matrix(load_ratings(tiny_data), live.users, live.movies)
     offline = PublishedCounters(X, live.labels, live.baseline, live.movies.ids, shrink=SHRINK)
-    return store, CounterStore(client, store.keys), live, offline
+    return stores.ratings, stores.counters, live, offline
 
 
 def test_every_cluster_reads_the_same_as_from_redis(published):

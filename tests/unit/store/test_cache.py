@@ -3,15 +3,25 @@ import pytest
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup, RecommendationCache, UserState
 from shared.store.keys import Keys
-from shared.store.ratings import RatingStore
+from tests.conftest import stores_on
 
 KEYS = Keys("t")
 
 
-@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
-def stores(request):
-    client = request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
-    return RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+@pytest.fixture
+def stores(client):
+    return ratings_and_cache(client)
+
+
+def ratings_and_cache(client):
+    """The ratings store and the recommendation cache on ``client``, under ``KEYS``."""
+    on = stores_on(client, "t")
+    return on.ratings, on.recommendations
+
+
+def user_revision(store, user_id):
+    """The user's revision as the scripts keep it (b"0" before their first change)."""
+    return store.redis.hget(KEYS.user_revisions, user_id) or b"0"
 
 
 def test_a_miss_reads_revision_ratings_and_cluster_in_one_go(stores):
@@ -20,7 +30,7 @@ def test_a_miss_reads_revision_ratings_and_cluster_in_one_go(stores):
                  Event("rating", 1, 12, 4, 100.0), Event("remove", 1, 12, 0, 101.0)])
     store.redis.hset(KEYS.assignments("v1"), 1, 3)
     [state] = cache.lookup_many([Lookup(1, "v1", "f")])
-    assert state == UserState(store.user_revision(1), store.live_ratings(1), 3)
+    assert state == UserState(user_revision(store, 1), store.live_ratings(1), 3)
     assert state.revision != b"0" and state.ratings == {10: 4.5, 11: 0.0}
     assert cache.lookup_many([Lookup(1, None, "f")])[0].cluster is None
     assert cache.lookup_many([Lookup(2, "v1", "f")]) == [UserState(b"0", {}, None)]
@@ -42,12 +52,12 @@ def test_a_kept_list_is_found_until_the_user_changes(stores):
 def test_several_lookups_come_back_in_their_order(stores):
     store, cache = stores
     store.apply([Event("rating", u, 10, 9, 100.0) for u in (1, 2)])
-    kept = cache.keep_many([ComputedList(2, store.user_revision(2), "f", b"two", 60),
+    kept = cache.keep_many([ComputedList(2, user_revision(store, 2), "f", b"two", 60),
                             ComputedList(1, b"r-old", "f", b"stale", 60)])
     assert kept == [True, False]
     answers = cache.lookup_many([Lookup(2, "v1", "f"), Lookup(1, "v1", "f"), Lookup(2, None, "f")])
     assert answers[0] == b"two" and answers[2] == b"two"
-    assert answers[1] == UserState(store.user_revision(1), {10: 4.5}, None)
+    assert answers[1] == UserState(user_revision(store, 1), {10: 4.5}, None)
 
 
 def test_a_lookup_makes_the_live_view_a_change_dropped(stores):
@@ -62,7 +72,7 @@ def test_a_lookup_makes_the_live_view_a_change_dropped(stores):
 
 @pytest.mark.integration
 def test_a_redis_too_full_to_keep_a_live_view_still_answers_the_lookup(real_redis):
-    store, cache = RatingStore(real_redis, KEYS), RecommendationCache(real_redis, KEYS)
+    store, cache = ratings_and_cache(real_redis)
     store.apply([Event("rating", 1, 10, 9, 100.0)])
     limit = real_redis.config_get("maxmemory")["maxmemory"]
     real_redis.config_set("maxmemory", "1")  # every write refused from here
@@ -77,7 +87,7 @@ def test_a_redis_too_full_to_keep_a_live_view_still_answers_the_lookup(real_redi
 def test_lists_kept_on_the_way_of_a_lookup_are_there_for_it(stores):
     store, cache = stores
     store.apply([Event("rating", u, 10, 9, 100.0) for u in (1, 2)])
-    keeping = [ComputedList(1, store.user_revision(1), "f", b"one", 60),
+    keeping = [ComputedList(1, user_revision(store, 1), "f", b"one", 60),
                ComputedList(2, b"r-old", "f", b"stale", 60)]
     answers = cache.lookup_many([Lookup(1, None, "f"), Lookup(2, None, "f")], keeping=keeping)
     assert answers[0] == b"one" and isinstance(answers[1], UserState)
@@ -85,7 +95,7 @@ def test_lists_kept_on_the_way_of_a_lookup_are_there_for_it(stores):
 
 @pytest.mark.integration
 def test_a_list_redis_is_too_full_to_keep_does_not_fail_the_lookup_it_rode_with(real_redis):
-    store, cache = RatingStore(real_redis, KEYS), RecommendationCache(real_redis, KEYS)
+    store, cache = ratings_and_cache(real_redis)
     store.apply([Event("rating", 1, 10, 9, 100.0)])
     state = cache.lookup_many([Lookup(1, None, "f")])[0]
     limit = real_redis.config_get("maxmemory")["maxmemory"]
@@ -135,7 +145,7 @@ def test_lists_and_live_views_stay_out_of_the_append_only_file(private_redis, tm
     """Derived data: a restart costs their recomputation, and the file does not grow by every
     list computed. The ratings they come from are in it, and come back."""
     def compute_and_keep(client):
-        store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+        store, cache = ratings_and_cache(client)
         store.apply([Event("rating", 1, 987654321, 9, 100.0)])
         state = cache.lookup_many([Lookup(1, None, "f")])[0]  # makes the live view
         assert cache.keep_many([ComputedList(1, state.revision, "f", b"LIST-BODY-MARK", 60)])[0]
@@ -161,7 +171,7 @@ def test_a_list_a_rewrite_of_the_file_kept_is_not_served_after_a_change_and_a_re
     import time
 
     def keep_rewrite_change(client):
-        store, cache = RatingStore(client, KEYS), RecommendationCache(client, KEYS)
+        store, cache = ratings_and_cache(client)
         store.apply([Event("rating", 1, 10, 9, 100.0)])
         state = cache.lookup_many([Lookup(1, None, "f")])[0]
         assert cache.keep_many([ComputedList(1, state.revision, "f", b"stale list", 60)])[0]

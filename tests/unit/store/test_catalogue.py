@@ -1,13 +1,30 @@
-"""The process's copy of the catalogue (fakeredis)."""
+"""The catalogue in Redis, on fakeredis and on a real Redis (same assertions), and the
+process's copy of it (fakeredis)."""
 import pandas as pd
+import pytest
 
-from shared.store.catalogue import CatalogueCache
+from shared.store.catalogue import Catalogue, CatalogueCache
 from shared.store.keys import Keys
-from shared.store.ratings import RatingStore
+
+KEYS = Keys("t")
 
 
-def make_store(fake_redis) -> RatingStore:
-    store = RatingStore(fake_redis, Keys("t"))
+@pytest.fixture
+def store(client):
+    return Catalogue(client, KEYS)
+
+
+def test_put_movies_stores_json_catalogue(store):
+    movies = pd.DataFrame({"movie_id": [1], "title": ["Toy Story"], "year": [1995],
+                           "genres": ["Animation|Children"], "tags": ["pixar"]})
+    store.put_movies(movies)
+    assert store.movie(1) == {"title": "Toy Story", "year": 1995,
+                              "genres": ["Animation", "Children"], "tags": ["pixar"]}
+    assert store.movie(2) is None and store.n_movies() == 1
+
+
+def make_store(fake_redis) -> Catalogue:
+    store = Catalogue(fake_redis, KEYS)
     store.put_movies(pd.DataFrame({"movie_id": [1, 2, 3], "title": ["Alien", "Aliens", "Heat"],
                                    "year": [1979, 1986, 1995],
                                    "genres": ["Horror", "Action", "Crime"], "tags": ["", "", ""]}))

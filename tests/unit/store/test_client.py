@@ -1,13 +1,7 @@
 """Redis clients and script calls (shared/store/client.py)."""
-import pytest
 import redis
 
 from shared.store.client import script_calls
-
-
-@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
-def client(request):
-    return request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
 
 
 def test_script_calls_answer_in_order_without_asking_whether_redis_knows_them(client, monkeypatch):

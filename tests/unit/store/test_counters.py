@@ -5,7 +5,7 @@ from shared.data.events import Event
 from shared.recsys.strategies import ClusterCounters, ClusterReads
 from shared.store.counters import CounterStore, MovieStats
 from shared.store.keys import Keys
-from shared.store.ratings import RatingStore
+from tests.conftest import stores_on
 
 KEYS = Keys("t")
 
@@ -43,10 +43,11 @@ def test_popular_movies_most_favoured_first(counters, fake_redis):
 
 
 def test_movie_stats_and_user_counts_from_applied_events(fake_redis):
-    RatingStore(fake_redis, KEYS).apply([
+    stores = stores_on(fake_redis, "t")
+    stores.ratings.apply([
         Event("rating", 1, 10, 9, 100.0), Event("rating", 2, 10, 4, 100.0),
         Event("favourite", 3, 10, 0, 100.0), Event("rating", 1, 11, 6, 100.0)])
-    counters = CounterStore(fake_redis, KEYS)
+    counters = stores.counters
     stats = counters.movie_stats(10)
     assert stats == MovieStats(n_ratings=2, half_star_sum=13, n_favourites=2)
     assert stats.mean_rating == 3.25
@@ -56,10 +57,11 @@ def test_movie_stats_and_user_counts_from_applied_events(fake_redis):
 
 
 def test_last_events_newest_first_as_the_script_logs_them(fake_redis):
-    RatingStore(fake_redis, KEYS).apply([
+    stores = stores_on(fake_redis, "t")
+    stores.ratings.apply([
         Event("rating", 1, 10, 9, 100.0), Event("favourite", 1, 11, 0, 101.0),
         Event("remove", 1, 10, 0, 102.0)])
-    counters = CounterStore(fake_redis, KEYS)
+    counters = stores.counters
     assert counters.last_events(1, 10) == [
         {"type": "remove", "movie_id": 10, "ts": 102},
         {"type": "favourite", "movie_id": 11, "ts": 101},

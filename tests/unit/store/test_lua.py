@@ -7,12 +7,10 @@ import pytest
 import redis
 
 from shared.data.events import Event
-from shared.store.cache import ComputedList, Lookup, RecommendationCache
+from shared.store.cache import ComputedList, Lookup
 from shared.store.keys import Keys
-from shared.store.operations import Operations
 from shared.store.rate_limits import RequestCounters
-from shared.store.trainer_lock import TrainerLock
-from shared.store.ratings import RatingStore
+from tests.conftest import stores_on
 
 KEYS = Keys("t")
 LUA = resources.files("shared.store").joinpath("lua")
@@ -101,17 +99,18 @@ KEY_LISTS = {"rate_limits.lua": "rate_limit_counter"}
 
 def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis,
                                                                          monkeypatch):
-    store, cache = RatingStore(fake_redis, KEYS), RecommendationCache(fake_redis, KEYS)
+    stores = stores_on(fake_redis, "t")
+    inbox, cache = stores.inbox, stores.recommendations
 
     def every_call():
-        store.push([Event("rating", 1, 10, 8, 100.0)])
+        inbox.push([Event("rating", 1, 10, 8, 100.0)])
         cache.lookup_many([Lookup(1, "v1", "field")])
         cache.keep_many([ComputedList(1, b"0", "field", b"body", 60)])[0]
-        store.drain()
-        lock = TrainerLock(fake_redis, KEYS)
+        inbox.drain()
+        lock = stores.trainer_lock()
         lock.acquire()
         lock.release()
-        Operations(fake_redis, KEYS).beat("w1")
+        stores.operations.beat("w1")
         RequestCounters(fake_redis, KEYS).add({KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
                                                KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})
 

@@ -10,11 +10,6 @@ from shared.store.trainer_lock import LockHeld, LockLost, TrainerLock
 KEYS = Keys("t")
 
 
-@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
-def client(request):
-    return request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
-
-
 def test_one_holder_at_a_time_and_the_others_are_told_who(client):
     first, second = TrainerLock(client, KEYS), TrainerLock(client, KEYS)
     with first.held("movierec train"):

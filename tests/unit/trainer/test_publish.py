@@ -10,10 +10,8 @@ from shared.recsys.cluster_counters import PublishedCounters
 from shared.recsys.ratings import rating_matrix
 from shared.recsys.served import LiveModel
 from shared.recsys.strategies import ClusterReads
-from shared.store.counters import CounterStore
-from shared.store.models import ModelStore
 from shared.store.trainer_lock import LockHeld, TrainerLock
-from tests.conftest import load_and_publish
+from tests.conftest import load_and_publish, stores_on
 from trainer.publish import activate_version, publish
 
 SHRINK = 5.0  # what load_and_publish publishes with
@@ -21,18 +19,23 @@ SHRINK = 5.0  # what load_and_publish publishes with
 
 @pytest.fixture
 def world(tiny_data, tiny_bundle):
-    client = fakeredis.FakeRedis()
-    store = load_and_publish(client, "t", tiny_data, tiny_bundle)
-    return store, ModelStore(client, store.keys)
+    return load_and_publish(fakeredis.FakeRedis(), "t", tiny_data, tiny_bundle)
 
 
-def assert_counters_are_a_full_rebuild(store, version_bundle):
+def ratings_frame(store):
+    """Every rating in the store now, as a ratings frame (favourites without a rating left out)."""
+    live = store.snapshot()
+    rated = live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]]
+    return rated.reset_index(drop=True)
+
+
+def assert_counters_are_a_full_rebuild(stores, version_bundle):
     """Every cluster's counters under the active version equal those computed from the
     ratings in the store now."""
     live = LiveModel(version_bundle)
-    X, _, _ = rating_matrix(store.ratings_frame(), live.users, live.movies)
+    X, _, _ = rating_matrix(ratings_frame(stores.ratings), live.users, live.movies)
     offline = PublishedCounters(X, live.labels, live.baseline, live.movies.ids, shrink=SHRINK)
-    counters = CounterStore(store.redis, store.keys)
+    counters = stores.counters
     everything = ClusterReads(favourites=len(live.movies), means=len(live.movies))
     for cluster in range(len(offline.sizes)):
         got = counters.cluster_counters(live.version, cluster, everything)
@@ -40,34 +43,52 @@ def assert_counters_are_a_full_rebuild(store, version_bundle):
 
 
 def test_publishing_flips_marks_and_prunes(world, tiny_bundle):
-    store, models = world
+    stores = stores_on(world.redis, "t", keep_versions=3)
+    models = stores.models
     for n in range(2, 6):
-        publish(dataclasses.replace(tiny_bundle, version=f"v{n}"), store, models, SHRINK,
-                progress=False, keep=3)
+        publish(dataclasses.replace(tiny_bundle, version=f"v{n}"), stores, SHRINK, progress=False)
     assert models.active_version() == "v5" and models.versions() == ["v3", "v4", "v5"]
     assert set(models.states().values()) == {"published"}
-    assert models.building_version() is None and TrainerLock(store.redis, store.keys).holder() is None
+    assert models.building_version() is None and TrainerLock(stores.redis, stores.keys).holder() is None
 
 
 def test_a_rollback_rebuilds_the_counters_from_the_ratings_of_now(world, tiny_bundle):
-    store, models = world
+    store, models = world.ratings, world.models
     first = tiny_bundle.version
-    publish(dataclasses.replace(tiny_bundle, version="v2"), store, models, SHRINK, progress=False)
+    publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
     assert not store.redis.exists(store.keys.assignments(first))  # nothing kept them current
     users = sorted(store.iter_user_ids())[:20]
     store.apply([Event("rating", u, int(m), 10 - (i % 9), 9e9)
                  for i, (u, m) in enumerate(zip(users, LiveModel(tiny_bundle).movies.ids[:20]))])
-    activate_version(first, store, models, progress=False)
+    activate_version(first, world, progress=False)
     assert models.active_version() == first
-    assert_counters_are_a_full_rebuild(store, tiny_bundle)
+    assert_counters_are_a_full_rebuild(world, tiny_bundle)
     assert not store.redis.exists(store.keys.assignments("v2"))
 
 
 def test_nothing_is_published_while_another_trainer_holds_the_lock(world, tiny_bundle):
-    store, models = world
-    other = TrainerLock(store.redis, store.keys)
+    models = world.models
+    other = TrainerLock(world.redis, world.keys)
     assert other.acquire("another trainer")
     with pytest.raises(LockHeld, match="another trainer"):
-        publish(dataclasses.replace(tiny_bundle, version="v2"), store, models, SHRINK,
-                progress=False)
+        publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
     assert models.active_version() == tiny_bundle.version and "v2" not in models.versions()
+
+
+def test_without_a_lock_given_it_is_taken_with_the_configured_expiry(world, tiny_bundle, monkeypatch):
+    seconds = 600  # far from TrainerLock's default, so that a lock taken with that one shows
+    assert seconds != TrainerLock(world.redis, world.keys).ttl
+    stores = stores_on(world.redis, "t", trainer_lock_seconds=seconds)
+    ttls = []  # (version, the lock's expiry in ms) as each batch of users is assigned
+    assign = stores.ratings.assign
+
+    def assign_looking_at_the_lock(version, assignments):
+        ttls.append((version, stores.redis.pttl(stores.keys.trainer_lock)))
+        return assign(version, assignments)
+
+    monkeypatch.setattr(stores.ratings, "assign", assign_looking_at_the_lock)
+    publish(dataclasses.replace(tiny_bundle, version="v2"), stores, SHRINK, progress=False)
+    activate_version(tiny_bundle.version, stores, progress=False)
+    assert stores.models.active_version() == tiny_bundle.version
+    assert {version for version, _ in ttls} == {"v2", tiny_bundle.version}
+    assert all((seconds - 60) * 1000 < ttl <= seconds * 1000 for _, ttl in ttls), ttls

@@ -3,28 +3,22 @@ runs the real scripts; the real pipeline on the tiny data set)."""
 import fakeredis
 import pytest
 
-from shared.config import Settings
 from shared.store.importer import import_folder
-from shared.store.keys import Keys
-from shared.store.models import ModelStore
-from shared.store.ratings import RatingStore
+from tests.conftest import stores_on
 from trainer.retrain import Rejected, retrain
-
-SETTINGS = Settings(k_range=(3, 6), min_cluster_size=4)
 
 
 @pytest.fixture(scope="module")
 def world(tiny_data):
-    client = fakeredis.FakeRedis()
-    store = RatingStore(client, Keys("t"))
-    import_folder(tiny_data, store, progress=False)
-    return store, ModelStore(client, store.keys)
+    stores = stores_on(fakeredis.FakeRedis(), "t", k_range=(3, 6), min_cluster_size=4)
+    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
+    return stores
 
 
 def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(world):
-    store, models = world
+    models = world.models
     stages = []
-    good, _ = retrain(store, models, SETTINGS, report=stages.append, progress=False)
+    good, _ = retrain(world, report=stages.append, progress=False)
     assert stages[0] == "waiting for the trainer lock" and stages[-1] == "done"
     manifest = models.manifest(good.version)
     held_out = manifest["holdout"]
@@ -36,12 +30,12 @@ def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(worl
                                               "evaluating on the held-out ratings"}
 
     with pytest.raises(Rejected, match="nDCG@10 .* below the active version's") as rejected:
-        retrain(store, models, SETTINGS, ranker="most-popular", progress=False)
+        retrain(world, ranker="most-popular", progress=False)
     worse = rejected.value.version
     assert models.active_version() == good.version
     assert models.states()[worse] == "rejected"
     assert models.manifest(worse)["gate"]["passed"] is False
 
-    forced, _ = retrain(store, models, SETTINGS, ranker="most-popular", force=True, progress=False)
+    forced, _ = retrain(world, ranker="most-popular", force=True, progress=False)
     assert models.active_version() == forced.version
     assert models.manifest(forced.version)["gate"]["forced"] is True

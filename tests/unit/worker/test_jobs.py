@@ -6,11 +6,10 @@ from types import SimpleNamespace
 import pytest
 from rq import SimpleWorker
 
-from shared.config import Settings
 from shared.data.events import Event
 from shared.store.keys import Keys
-from shared.store.queue import enqueue_drain, events_queue
-from shared.store.ratings import RatingStore
+from shared.store.queue import enqueue_drain
+from tests.conftest import stores_on
 from worker import jobs
 
 KEYS = Keys("p")
@@ -20,13 +19,13 @@ KEYS = Keys("p")
 def world(fake_redis, monkeypatch):
     monkeypatch.setenv("MOVIEREC_PREFIX", "p")
     monkeypatch.setenv("MOVIEREC_QUEUE", "p")
-    monkeypatch.setattr(jobs, "_stores", {})
+    monkeypatch.setattr(jobs, "_contexts", {})
     # no pauses between attempts, in this module only (not time.sleep for every thread)
     monkeypatch.setattr(jobs, "time", SimpleNamespace(
         sleep=lambda seconds: None, monotonic=time.monotonic, perf_counter=time.perf_counter,
         time=time.time))
-    queue = events_queue(fake_redis, Settings(key_prefix="p", queue_name="p"))
-    return RatingStore(fake_redis, KEYS), queue
+    stores = stores_on(fake_redis, "p")
+    return stores, stores.events_queue
 
 
 def drain(queue):
@@ -38,50 +37,52 @@ def drain(queue):
 
 
 def test_a_poison_item_goes_to_the_dead_letters_and_the_rest_flows_on(world):
-    store, queue = world
-    store.push([Event("rating", user, 10, 8, 100.0) for user in range(1, 31)])
+    stores, queue = world
+    store, inbox = stores.ratings, stores.inbox
+    inbox.push([Event("rating", user, 10, 8, 100.0) for user in range(1, 31)])
     store.redis.set(KEYS.user(13), "not a hash")  # the script fails on user 13's event
     totals = drain(queue)
     # a failed script call keeps what it applied before failing (Redis does not roll back), so
     # some events come round again as no change: applied once all the same
     assert totals["applied"] + totals["skipped"] == 29 and totals["dead_lettered"] == 1
     assert all(store.user_ratings(u) for u in range(1, 31) if u != 13)
-    [letter] = store.dead_letters()
+    [letter] = inbox.dead_letters()
     assert "WRONGTYPE" in letter["error"] and letter["attempts"] == jobs.POISON_ATTEMPTS
     assert len(letter["items"]) == 1 and '"13"' in letter["items"][0]
-    assert store.inbox_length() == 0
+    assert inbox.length() == 0
 
     store.redis.delete(KEYS.user(13))  # the operator fixes the cause
-    assert store.replay_dead_letters([letter["id"]]) == 1
+    assert inbox.replay_dead_letters([letter["id"]]) == 1
     assert drain(queue)["applied"] == 1
-    assert store.user_ratings(13) == {10: (4.0, True, 100.0)} and store.dead_letters() == []
+    assert store.user_ratings(13) == {10: (4.0, True, 100.0)} and inbox.dead_letters() == []
     with pytest.raises(KeyError, match="no dead letter nope"):
-        store.replay_dead_letters(["nope"])
+        inbox.replay_dead_letters(["nope"])
 
 
 def test_a_sweep_queues_a_drain_only_for_an_inbox_nobody_drains(world):
-    store, queue = world
-    stores = jobs.Stores(store, None, None, queue, None)
+    stores, queue = world
+    inbox = stores.inbox
     assert jobs.sweep_inbox(stores) is False  # nothing waits
-    store.push([Event("rating", 1, 10, 8, 100.0)])  # the push claimed it: a drain is on its way
+    inbox.push([Event("rating", 1, 10, 8, 100.0)])  # the push claimed it: a drain is on its way
     assert jobs.sweep_inbox(stores) is False
-    store.redis.delete(KEYS.inbox_draining)  # that drain died and its claim lapsed
+    stores.redis.delete(KEYS.inbox_draining)  # that drain died and its claim lapsed
     assert jobs.sweep_inbox(stores) is True and queue.count == 1
     assert jobs.sweep_inbox(stores) is False  # claimed again: one drain, not one per sweep
 
 
 def test_a_drain_hands_the_inbox_over_between_batches_when_its_worker_stops(world, monkeypatch):
-    store, queue = world
-    monkeypatch.setattr(jobs, "current_stores", lambda: jobs.stores_for(
-        store.redis, Settings(key_prefix="p", queue_name="p")))
-    store.push([Event("rating", user, 10, 8, 100.0) for user in range(1, 2501)])
+    stores, queue = world
+    store, inbox = stores.ratings, stores.inbox
+    monkeypatch.setattr(jobs, "current_context", lambda: jobs.Context.on(
+        stores.redis, stores.settings))
+    inbox.push([Event("rating", user, 10, 8, 100.0) for user in range(1, 2501)])
     asked = []
     monkeypatch.setattr(jobs, "stop_requested", lambda: asked.append(1) or len(asked) >= 2)
     totals = jobs.drain_events()
     # two whole batches applied and the rest left to the drain it queued, which the next
     # worker runs; the claim is still held, so no sweep queues a second one meanwhile
-    assert totals["applied"] == 2 * jobs.DRAIN_BATCH and store.inbox_length() == 500
-    assert queue.count == 1 and store.claim_drain() is False
+    assert totals["applied"] == 2 * jobs.DRAIN_BATCH and inbox.length() == 500
+    assert queue.count == 1 and inbox.claim_drain() is False
     monkeypatch.setattr(jobs, "stop_requested", lambda: False)
     assert jobs.drain_events()["applied"] == 500
-    assert store.inbox_length() == 0 and store.events_applied() == 2500
+    assert inbox.length() == 0 and store.events_applied() == 2500

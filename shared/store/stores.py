@@ -1,0 +1,82 @@
+"""Every store of one Redis client, built from the settings in one place: the API, the workers,
+the trainer and the command line all get their stores here."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import redis
+from rq import Queue
+
+from shared.config import Settings
+from shared.store.cache import RecommendationCache
+from shared.store.catalogue import Catalogue
+from shared.store.client import client_for
+from shared.store.counters import CounterStore
+from shared.store.inbox import Inbox
+from shared.store.keys import Keys
+from shared.store.models import ModelStore
+from shared.store.operations import Operations
+from shared.store.queue import events_queue, retrain_queue
+from shared.store.ratings import RatingStore
+from shared.store.schedule import RetrainClaims
+from shared.store.trainer_lock import TrainerLock
+
+
+class Stores:
+    """The stores on ``client`` under the settings' key prefix, each made on first use: a
+    process makes only those it uses."""
+
+    def __init__(self, client: redis.Redis, settings: Settings):
+        self.redis = client
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+
+    @classmethod
+    def connect(cls, settings: Settings) -> "Stores":
+        """The stores on a new client of the configured Redis."""
+        return cls(client_for(settings), settings)
+
+    @cached_property
+    def ratings(self) -> RatingStore:
+        return RatingStore(self.redis, self.keys)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        return Inbox(self.redis, self.keys)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return Catalogue(self.redis, self.keys)
+
+    @cached_property
+    def counters(self) -> CounterStore:
+        return CounterStore(self.redis, self.keys)
+
+    @cached_property
+    def models(self) -> ModelStore:
+        return ModelStore(self.redis, self.keys, self.settings.model_dir)
+
+    @cached_property
+    def recommendations(self) -> RecommendationCache:
+        return RecommendationCache(self.redis, self.keys)
+
+    @cached_property
+    def operations(self) -> Operations:
+        return Operations(self.redis, self.keys)
+
+    @cached_property
+    def retrain_claims(self) -> RetrainClaims:
+        return RetrainClaims(self.redis, self.keys)
+
+    @cached_property
+    def events_queue(self) -> Queue:
+        return events_queue(self.redis, self.settings)
+
+    @cached_property
+    def retrain_queue(self) -> Queue:
+        return retrain_queue(self.redis, self.settings)
+
+    def trainer_lock(self) -> TrainerLock:
+        """A new handle on the trainer lock, with the configured expiry (each holds its own
+        token, so each retrain takes one)."""
+        return TrainerLock(self.redis, self.keys, self.settings.trainer_lock_seconds)
