@@ -5,8 +5,9 @@ the request id.
 Lines are gathered and written to stderr together, every FLUSH_LINES lines or FLUSH_SECONDS,
 not through the logging module: a record through it (python-json-logger's formatter, the
 handler's lock and flush) cost 0.08-0.13 ms of CPU a request here, a sixth of a cached GET
-(docs/live-benchmark.md); gathered, a line costs a dict and its encoding (:func:`api.encoding.encode`). A process killed
-with SIGKILL loses at most its last FLUSH_SECONDS of lines.
+(docs/live-benchmark.md); gathered, a line costs a dict and its encoding
+(:func:`api.encoding.encode`). A process killed with SIGKILL loses at most its last
+FLUSH_SECONDS of lines.
 """
 from __future__ import annotations
 

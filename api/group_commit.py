@@ -13,7 +13,7 @@ workers a process serves one request at a time: every request leads, and calls a
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 class _Waiter:
@@ -63,7 +63,7 @@ class GroupCall:
             results = self._run([waiter.request for waiter in batch])
             for waiter, result in zip(batch, results, strict=True):
                 waiter.result = result
-        except BaseException as exc:  # noqa: BLE001 - every request of the run gets it
+        except BaseException as exc:  # every request of the run gets it
             for waiter in batch:
                 waiter.error = exc
         with self._lock:

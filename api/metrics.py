@@ -12,10 +12,16 @@ from __future__ import annotations
 import os
 
 from flask import Blueprint, Response
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
-                               Histogram, generate_latest, multiprocess)
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                   HistogramMetricFamily)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from api.services import services
 
@@ -106,4 +112,5 @@ def metrics():
         processes = REGISTRY
     store = CollectorRegistry()
     store.register(StoreCollector(services()))
-    return Response(generate_latest(processes) + generate_latest(store), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(processes) + generate_latest(store),
+                    mimetype=CONTENT_TYPE_LATEST)

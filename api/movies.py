@@ -82,7 +82,8 @@ def put_movie(movie_id: str):
         raise InvalidParameter("title", "must be a non-empty string of at most 500 characters "
                                         "(valid Unicode)")
     year = body.get("year")
-    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1870 <= year <= 2100):
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)
+                             or not 1870 <= year <= 2100):
         raise InvalidParameter("year", "must be a whole year from 1870 to 2100, or null")
     info = {"title": title.strip(), "year": year, "genres": _string_list(body, "genres"),
             "tags": _string_list(body, "tags")}
@@ -101,7 +102,8 @@ def similar(movie_id: str):
         return _not_found(movie_id)
     model = svc.models.get()
     if model is None:
-        return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
+        return jsonify(error="no_model",
+                       message="no model is trained yet: run `movierec train`"), 503
     pairs = model.similar_movies(movie_id, n, kind)
     items = with_metadata(svc, [{"movie_id": m, "score": round(s, 4),
                                  "reason": f"{kind} similarity {s:.2f}"} for m, s in pairs])

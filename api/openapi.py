@@ -6,8 +6,13 @@ from flask import Blueprint, jsonify
 
 from api.auth import ADMIN, OPEN, PRIVATE, READ, WRITE
 from api.routes import ROUTES
-from shared.data.events import (EVENT_TYPES, MAX_CLOCK_SKEW, MAX_EVENT_ID_LENGTH,
-                                MAX_EVENTS_PER_REQUEST, MAX_ID)
+from shared.data.events import (
+    EVENT_TYPES,
+    MAX_CLOCK_SKEW,
+    MAX_EVENT_ID_LENGTH,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_ID,
+)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
 

@@ -63,6 +63,7 @@ def id_list_arg(name: str, max_items: int) -> list[int]:
     ids = []
     for item in raw:
         if not _DIGITS.fullmatch(item) or not 1 <= int(item) <= MAX_ID:
-            raise InvalidParameter(name, f"must be positive integers up to {MAX_ID}, got {item[:40]!r}")
+            raise InvalidParameter(name, f"must be positive integers up to {MAX_ID}, "
+                                         f"got {item[:40]!r}")
         ids.append(int(item))
     return ids

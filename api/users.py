@@ -31,7 +31,8 @@ def predictions(user_id: str):
     svc = services()
     model = svc.models.get()
     if model is None:
-        return jsonify(error="no_model", message="no model is trained yet: run `movierec train`"), 503
+        return jsonify(error="no_model",
+                       message="no model is trained yet: run `movierec train`"), 503
     live = svc.ratings.live_ratings(user_id)
     predicted = model.predict(live, movie_ids)
     return jsonify(user_id=user_id, model_version=model.version, predictions=[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 DELAY_SECONDS = 0.01
 
@@ -50,7 +50,7 @@ class WriteBehind:
         if items:
             try:
                 self._write(items)
-            except Exception as exc:  # noqa: BLE001 - a cache write lost is logged, not raised
+            except Exception as exc:  # a cache write lost is logged, not raised
                 log.warning("%d computed lists not cached: %s", len(items), exc)
 
     def _write_what_is_left(self) -> None:

@@ -38,6 +38,7 @@ SCRIPT = "bench/accuracy.py"
 sys.path.insert(0, str(ROOT))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
+
 from shared.recsys.evaluation.accuracy import mae, rmse  # noqa: E402
 from shared.recsys.evaluation.harness import TOP_N, measure  # noqa: E402
 from shared.recsys.evaluation.split import parse_split  # noqa: E402
@@ -159,7 +160,7 @@ def svd_sweeps(fold, repeats: int) -> list[dict]:
     base = make("svd")
     for n_iter in SVD_SWEEPS:
         model = clone(base).set_params(n_iter=n_iter)
-        timing = best_of(lambda: clone(model).fit(fold.train), repeats)
+        timing = best_of(lambda model=model: clone(model).fit(fold.train), repeats)
         fitted = timing.pop("model")
         predicted = fitted.predict(fold.test_users, fold.test_items)
         out.append({"n_iter": n_iter, "rmse": rmse(fold.test_ratings, predicted),
@@ -202,10 +203,12 @@ def targets(ours: dict, peers: dict, users: dict, pipeline: dict) -> list[dict]:
         {"target": "default RMSE < every Surprise algorithm",
          "ok": all(default["rmse"] < peer["rmse"] for peer in peers.values()),
          "figures": f"{default['rmse']:.4f} vs best {best_peer['model']} {best_peer['rmse']:.4f}"},
-        {"target": f"kmeans-softmax RMSE >= {100 * KMEANS_GAIN:.1f} % below baseline on {USER_SPLIT}",
+        {"target": f"kmeans-softmax RMSE >= {100 * KMEANS_GAIN:.1f} % below baseline on "
+                   f"{USER_SPLIT}",
          "ok": gain >= KMEANS_GAIN,
          "figures": f"mean of {len(gains)} seeds {kms['rmse']:.4f} vs {base['rmse']:.4f} "
-                    f"({100 * gain:.2f} % below; per seed {100 * min(gains):.2f}..{100 * max(gains):.2f} %, "
+                    f"({100 * gain:.2f} % below; per seed "
+                    f"{100 * min(gains):.2f}..{100 * max(gains):.2f} %, "
                     f"{sum(g >= KMEANS_GAIN for g in gains)}/{len(gains)} seeds pass; "
                     f"as served {100 * served:.2f} %)"},
         {"target": f"trainer whole fit < {PIPELINE_LIMIT:.0f} s",
@@ -233,7 +236,8 @@ def render(info, fold_info, ours, peers, users, sweeps, pipeline, goals, repeats
     rows.sort(key=lambda row: float(row[1]))
     out.append(table(["model", "RMSE", "MAE", f"P@{TOP_N}", f"nDCG@{TOP_N}", "fit s", "CPU s",
                       "every fit (s)"], rows))
-    out.append(f"\n### `{USER_SPLIT}` (seed 000's protocol: new users, half their ratings shown)\n\n")
+    out.append(f"\n### `{USER_SPLIT}` (seed 000's protocol: new users, half their ratings "
+               "shown)\n\n")
     out.append(table(["model", "RMSE", "MAE", f"nDCG@{TOP_N}", "fit s", "held-out"],
                      [[f"`{r['model']}`", f4(r["rmse"]), f4(r["mae"]), f3(r[f"ndcg_at_{TOP_N}"]),
                        f3(r["fit_seconds"]), f"{r['n_test']:,}"] for r in users.values()]))
@@ -243,16 +247,19 @@ def render(info, fold_info, ours, peers, users, sweeps, pipeline, goals, repeats
         out.append(f"\n`{users[key]['model']}`: RMSE per seed {', '.join(map(str, each))}; "
                    f"below baseline by {100 * (base - max(each)) / base:.2f} % (worst seed) to "
                    f"{100 * (base - min(each)) / base:.2f} % (best seed).\n")
-    out.append(f"\n### `svd` with fewer ALS sweeps (same fold; the default is {make('svd').n_iter})\n\n")
+    out.append(f"\n### `svd` with fewer ALS sweeps (same fold; the default is "
+               f"{make('svd').n_iter})\n\n")
     out.append(table(["n_iter", "RMSE", "MAE", "fit s", "every fit (s)"],
                      [[r["n_iter"], f4(r["rmse"]), f4(r["mae"]), f3(r["fit_seconds"]),
                        " / ".join(f"{w:.2f}" for w in r["fit_runs"])] for r in sweeps]))
     steps = pipeline["steps"]
-    out.append(f"\n### Trainer: `fit_pipeline` on all of ml-latest-small, k over {K_RANGE[0]}..{K_RANGE[1]}\n\n"
+    out.append(f"\n### Trainer: `fit_pipeline` on all of ml-latest-small, k over "
+               f"{K_RANGE[0]}..{K_RANGE[1]}\n\n"
                f"{pipeline['data']['ratings']:,} ratings, {pipeline['data']['users']} users, "
-               f"{pipeline['data']['movies']:,} movies; recommender `{pipeline['model']}`; k chosen "
-               f"{pipeline['k']}. Whole call, best of {len(pipeline['fit_runs'])}: "
-               f"**{pipeline['fit_seconds']:.2f} s** wall ({pipeline['fit_cpu_seconds']:.2f} s CPU); "
+               f"{pipeline['data']['movies']:,} movies; recommender `{pipeline['model']}`; "
+               f"k chosen {pipeline['k']}. Whole call, best of {len(pipeline['fit_runs'])}: "
+               f"**{pipeline['fit_seconds']:.2f} s** wall "
+               f"({pipeline['fit_cpu_seconds']:.2f} s CPU); "
                f"every run: {' / '.join(f'{w:.2f}' for w in pipeline['fit_runs'])} s. "
                "`manifest['fit_seconds']` of that run:\n\n")
     out.append(table(["step", "seconds"], [[name, f"{sec:.3f}"] for name, sec in steps.items()]
@@ -276,9 +283,9 @@ def main(argv=None) -> int:
         parser.error(f"no data folder at {args.data}")
     repeats = 1 if args.quick else max(1, args.repeats)
 
-    from shared.data.movielens import load
-
     import surprise
+
+    from shared.data.movielens import load
 
     info = {**machine_info(), "scikit-surprise": surprise.__version__}
     print(machine_lines(info), flush=True)
@@ -298,8 +305,8 @@ def main(argv=None) -> int:
     peers = {}
     for name, factory in surprise_algorithms(with_svdpp=not args.quick).items():
         r = peers[f"Surprise {name}"] = surprise_model(name, factory, trainset, testset, repeats)
-        print(f"{r['model']:16s} RMSE {r['rmse']:.4f} MAE {r['mae']:.4f} fit {r['fit_seconds']:.3f} s "
-              f"(runs {r['fit_runs']})", flush=True)
+        print(f"{r['model']:16s} RMSE {r['rmse']:.4f} MAE {r['mae']:.4f} "
+              f"fit {r['fit_seconds']:.3f} s (runs {r['fit_runs']})", flush=True)
 
     users = user_split_runs(data.ratings)
     sweeps = svd_sweeps(fold, repeats)

@@ -6,7 +6,7 @@ import os
 import platform
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BLOCK_END = "<!-- end of results -->"
@@ -32,9 +32,9 @@ def machine_info() -> dict:
         blas = ", ".join(sorted({f"{p['internal_api']} {p.get('version') or ''} "
                                  f"({p['num_threads']} threads)".replace("  ", " ")
                                  for p in threadpool_info() if p["user_api"] == "blas"}))
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:  # informational only
         blas = "?"
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": code_version(),
             "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 ** 2, 1),
             "kernel": platform.release(), "python": platform.python_version(),

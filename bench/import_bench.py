@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from movierec.redis_server import start_private  # noqa: E402
 from shared.data import movielens  # noqa: E402
+from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.importer import import_folder  # noqa: E402
 from shared.store.keys import Keys  # noqa: E402
-from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.ratings import RatingStore  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-latest-small"
@@ -73,7 +73,8 @@ def main() -> int:
                     "reference: plain pipelined HSET": []}
             for _ in range(args.runs):
                 client.flushall()
-                store, catalogue = RatingStore(client, Keys("bench")), Catalogue(client, Keys("bench"))
+                store = RatingStore(client, Keys("bench"))
+                catalogue = Catalogue(client, Keys("bench"))
                 result = import_folder(args.data, store, catalogue, progress=False)
                 rows["library import (fresh Redis)"].append(result.seconds)
                 again = import_folder(args.data, store, catalogue, progress=False)
@@ -88,8 +89,9 @@ def main() -> int:
         finally:
             handle.stop()
     floor = statistics.median(rows["reference: plain pipelined HSET"])
-    lines = [f"| {name} | {statistics.median(t):.2f} | {min(t):.2f} | {n / statistics.median(t):,.0f} | "
-             f"{statistics.median(t) / floor:.1f}x |" for name, t in rows.items()]
+    lines = [f"| {name} | {statistics.median(t):.2f} | {min(t):.2f} | "
+             f"{n / statistics.median(t):,.0f} | {statistics.median(t) / floor:.1f}x |"
+             for name, t in rows.items()]
     table = "\n".join(["| what | median s | best s | ratings/s | vs reference |",
                        "| --- | --- | --- | --- | --- |", *lines])
     print(table)

@@ -29,9 +29,9 @@ from bench.benchdoc import machine_info, machine_lines, table, write_results  # 
 from movierec.redis_server import start_private  # noqa: E402
 from shared.data.events import Event  # noqa: E402
 from shared.data.synthetic import generate  # noqa: E402
+from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.importer import import_folder  # noqa: E402
 from shared.store.keys import Keys  # noqa: E402
-from shared.store.catalogue import Catalogue  # noqa: E402
 from shared.store.ratings import RatingStore  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 

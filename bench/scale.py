@@ -79,7 +79,8 @@ def child(model: str, prepared: Path) -> None:
         movies = load_movies(Path((prepared / "source.txt").read_text().strip()))
 
         def fit():
-            return fit_pipeline(snapshot, movies, TrainerBundleConfig(k_range=K_RANGE), progress=False)
+            return fit_pipeline(snapshot, movies, TrainerBundleConfig(k_range=K_RANGE),
+                                progress=False)
     else:
         from shared.recsys.models.registry import make
 
@@ -134,10 +135,11 @@ def prepare(size: str, data_dir: Path, source: Path) -> tuple[Path, dict]:
                  movie_id=ratings["movie_id"].to_numpy(), rating=ratings["rating"].to_numpy(),
                  favourite=ratings["rating"].to_numpy() >= 4, ts=ratings["ts"].to_numpy())
         (prepared / "source.txt").write_text(str(source.resolve()))
+        generated = ", ".join(map(str, SIZES[size] or ()))
         shape = {"users": X.shape[0], "movies": X.shape[1], "ratings": int(X.nnz),
                  "density": X.nnz / (X.shape[0] * X.shape[1]),
                  "source": "ml-latest-small" if SIZES[size] is None else
-                           "shared.data.synthetic.generate(out, %d, %d, %d, seed=0)" % SIZES[size]}
+                           f"shared.data.synthetic.generate(out, {generated}, seed=0)"}
         (prepared / "shape.json").write_text(json.dumps(shape))
     return prepared, json.loads((prepared / "shape.json").read_text())
 
@@ -219,7 +221,8 @@ def render(info, shapes, results, args) -> str:
 
     rows = []
     for model in MODELS:
-        row = [f"`{model}`"] + [cell(results.get((model, s)), "fit_seconds", "{:.2f}") for s in sizes]
+        row = [f"`{model}`"] + [cell(results.get((model, s)), "fit_seconds", "{:.2f}")
+                                for s in sizes]
         if "1m" in sizes and "5m" in sizes:
             a, b = results.get((model, "1m")), results.get((model, "5m"))
             ok = a and b and "error" not in a and "error" not in b
@@ -305,7 +308,8 @@ def main(argv=None) -> int:
                 for model in models:
                     smaller = [results.get((model, s)) for s in sizes[:sizes.index(size)]]
                     if any(r and r.get("timeout") for r in smaller):
-                        results[(model, size)] = {"error": "skipped: over the limit at a smaller size"}
+                        results[(model, size)] = {
+                            "error": "skipped: over the limit at a smaller size"}
                     else:
                         log.write(f"--- {model} at {size}\n")
                         log.flush()
@@ -322,9 +326,9 @@ def main(argv=None) -> int:
     print(f"total {(time.monotonic() - started) / 60:.1f} min", flush=True)
     block = render(info, shapes, results, args)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "shapes": shapes,
-                                         "results": {f"{m}@{s}": r for (m, s), r in results.items()}},
-                                        indent=1))
+        args.json.write_text(json.dumps(
+            {"machine": info, "shapes": shapes,
+             "results": {f"{m}@{s}": r for (m, s), r in results.items()}}, indent=1))
     if args.no_doc:
         print("\n" + block)
     else:

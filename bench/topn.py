@@ -38,11 +38,18 @@ sys.path.insert(0, str(ROOT))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
 from topn_implicit import (  # noqa: E402
-    QUICK_POINT, ImplicitALSReference, choose, recommend_agreement,
+    QUICK_POINT,
+    ImplicitALSReference,
+    choose,
+    recommend_agreement,
 )
+
 from shared.recsys.evaluation.harness import TOP_N, measure, measure_served  # noqa: E402
 from shared.recsys.evaluation.served import (  # noqa: E402
-    PublishedVersion, ServedSetup, served_names, strategy_of,
+    PublishedVersion,
+    ServedSetup,
+    served_names,
+    strategy_of,
 )
 from shared.recsys.evaluation.split import parse_split  # noqa: E402
 from shared.recsys.models.ease import EASE  # noqa: E402
@@ -220,9 +227,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"no data folder at {args.data}")
+    import implicit
     from threadpoolctl import threadpool_limits
 
-    import implicit
     from shared.data.movielens import load
 
     started = time.perf_counter()

@@ -36,6 +36,7 @@ SCRIPT = "bench/topn_tuning.py"
 sys.path.insert(0, str(ROOT))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
+
 from shared.data.movielens import load  # noqa: E402
 from shared.recsys.blas import one_blas_thread  # noqa: E402
 from shared.recsys.evaluation.accuracy import ranking_metrics, relevant_items  # noqa: E402

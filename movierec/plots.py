@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
 
 
 def _save(fig, path: Path) -> Path:
@@ -49,9 +49,11 @@ def silhouette(ks, scores, chosen: int, path: Path) -> Path:
 
 def cluster_sizes(before, after, min_size: int, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    left.bar(np.arange(len(before)), before, color=["tab:red" if s < min_size else "tab:blue" for s in before])
+    left.bar(np.arange(len(before)), before,
+             color=["tab:red" if s < min_size else "tab:blue" for s in before])
     left.axhline(min_size, color="tab:red", ls="--", label=f"min_cluster_size = {min_size}")
-    left.set(title=f"Users per cluster before fixing (k = {len(before)})", xlabel="cluster", ylabel="users")
+    left.set(title=f"Users per cluster before fixing (k = {len(before)})", xlabel="cluster",
+             ylabel="users")
     left.legend()
     right.bar(np.arange(len(after)), after)
     right.set(title=f"After fixing small clusters (k' = {len(after)})", xlabel="cluster")
@@ -62,14 +64,16 @@ def cluster_heatmap(ratings, movie_titles, cluster: int, path: Path) -> Path:
     """Seed 002's heat map: users (rows) x the cluster's most-rated movies (columns), blank
     where unrated."""
     ratings = np.asarray(ratings, dtype=float)
-    fig, ax = plt.subplots(figsize=(max(8, 0.3 * ratings.shape[1]), max(5, 0.12 * ratings.shape[0] + 3)))
+    fig, ax = plt.subplots(figsize=(max(8, 0.3 * ratings.shape[1]),
+                                    max(5, 0.12 * ratings.shape[0] + 3)))
     masked = np.ma.masked_invalid(ratings)
-    image = ax.imshow(masked, aspect="auto", cmap="viridis", vmin=0.5, vmax=5, interpolation="nearest")
+    image = ax.imshow(masked, aspect="auto", cmap="viridis", vmin=0.5, vmax=5,
+                      interpolation="nearest")
     ax.set_xticks(np.arange(len(movie_titles)))
     ax.set_xticklabels([t[:28] for t in movie_titles], rotation=90, fontsize=7)
     ax.set_yticks([])
-    ax.set(title=f"Cluster {cluster}: {ratings.shape[0]} users x its {ratings.shape[1]} most-rated movies",
-           ylabel="users")
+    ax.set(title=f"Cluster {cluster}: {ratings.shape[0]} users x its {ratings.shape[1]} "
+                 "most-rated movies", ylabel="users")
     fig.colorbar(image, ax=ax, label="rating")
     return _save(fig, path)
 
@@ -83,7 +87,8 @@ def softmax_accuracy(ks, accuracy, path: Path) -> Path:
     return _save(fig, path)
 
 
-_KIND_COLOURS = {"served": "tab:green", "floor": "tab:gray", "list": "tab:purple", "rating": "tab:blue"}
+_KIND_COLOURS = {"served": "tab:green", "floor": "tab:gray", "list": "tab:purple",
+                 "rating": "tab:blue"}
 _KIND_LABELS = {"served": "what the API serves", "floor": "floor (most-popular)",
                 "list": "ranking model", "rating": "rating model"}
 
@@ -110,7 +115,8 @@ def accuracy(models, kinds, ndcg, precision, rmse, path: Path) -> Path:
         left.text(p, row + 0.2, f" {p:.3f}", va="center", fontsize=8)
     legend = [Patch(facecolor="white", edgecolor="black", label="nDCG@10"),
               Patch(facecolor="white", edgecolor="black", hatch="//", label="P@10")]
-    legend += [Patch(color=_KIND_COLOURS[k], label=_KIND_LABELS[k]) for k in _KIND_COLOURS if k in kinds]
+    legend += [Patch(color=_KIND_COLOURS[k], label=_KIND_LABELS[k])
+               for k in _KIND_COLOURS if k in kinds]
     if "floor" in kinds:
         floor = ndcg[kinds.index("floor")]
         legend.append(left.axvline(floor, color="tab:gray", ls="--", lw=1,
@@ -120,7 +126,8 @@ def accuracy(models, kinds, ndcg, precision, rmse, path: Path) -> Path:
         if kind == "served":
             tick.set_fontweight("bold")
     left.set(title="Top-10 lists against held-out favourites\n(higher is better)",
-             xlabel="nDCG@10 (solid), P@10 (hatched)", xlim=(0, max(max(ndcg), max(precision)) * 1.2))
+             xlabel="nDCG@10 (solid), P@10 (hatched)",
+             xlim=(0, max(max(ndcg), max(precision)) * 1.2))
     left.invert_yaxis()
     left.legend(handles=legend, loc="best", fontsize=8)
     if rated.any():

@@ -52,7 +52,8 @@ def _duration(env, name: str, default: float | None) -> float | None:
     try:
         seconds = float(number) * _DURATION_UNITS[unit]
     except ValueError:
-        raise ConfigError(f"{name} must be a duration like 90, 90s, 15m, 6h or 1d, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a duration like 90, 90s, 15m, 6h or 1d, "
+                          f"got {raw!r}") from None
     if seconds < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return seconds or None
@@ -146,7 +147,7 @@ def _rate_limit(env, name: str, default: str) -> str:
     return raw
 
 
-def require_keys(settings: "Settings") -> None:
+def require_keys(settings: Settings) -> None:
     """ConfigError unless the API has a write and an admin key, none of them guessable: a
     service that takes events and edits from anyone must not start (``make run`` generates
     keys)."""
@@ -208,7 +209,8 @@ class Settings:
     # the oldest event waiting in the inbox may be this old before /readyz fails (seconds)
     max_inbox_age: float = 60.0
     var_dir: Path = field(default_factory=lambda: Path("var"))
-    model_dir: Path | None = field(default_factory=lambda: Path("var/models"))  # None: in Redis only
+    # model versions are also written here; None: in Redis only
+    model_dir: Path | None = field(default_factory=lambda: Path("var/models"))
     min_ratings_to_assign: int = 5
     min_cluster_size: int = 6
     recommendation_ttl: int = 300
@@ -220,9 +222,12 @@ class Settings:
     redis_maxmemory: str = "2gb"     # the private server's limit; beyond it, writes get a 507
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
-    gate_tolerance: float = 0.10    # a new version may be this much worse (relative) than the active
-    keep_versions: int = 3  # model versions kept (arrays in Redis and on disk), the active one among them
-    trainer_lock_seconds: int = 30  # a killed trainer's lock (and half-built version) lapses after this
+    # a new version may be this much worse (relative) than the active one
+    gate_tolerance: float = 0.10
+    # model versions kept (arrays in Redis and on disk), the active one among them
+    keep_versions: int = 3
+    # a killed trainer's lock (and half-built version) lapses after this (seconds)
+    trainer_lock_seconds: int = 30
 
 
 def _redis_url(env, var_dir: Path) -> tuple[str, str]:

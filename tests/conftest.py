@@ -91,8 +91,8 @@ def tiny_bundle(tiny_data):
 
     data = movielens.load(tiny_data)
     snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
-    return fit_pipeline(snapshot, data.movies, TrainerBundleConfig(k_range=(3, 6), min_cluster_size=4),
-                        progress=False)
+    return fit_pipeline(snapshot, data.movies,
+                        TrainerBundleConfig(k_range=(3, 6), min_cluster_size=4), progress=False)
 
 
 def stores_on(client, prefix: str = "movierec", **settings):

@@ -11,7 +11,8 @@ from shared.store.client import client_for
 from shared.store.rq_workers import interruptible
 from shared.store.stores import Stores
 from trainer.publish import activate_version
-from trainer.retrain import Rejected, retrain as run_retrain
+from trainer.retrain import Rejected
+from trainer.retrain import retrain as run_retrain
 
 
 def _context():

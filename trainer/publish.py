@@ -12,8 +12,8 @@ from contextlib import nullcontext
 
 from tqdm import tqdm
 
-from shared.recsys.pipeline import BundleConfig
 from shared.recsys.persist import ModelBundle
+from shared.recsys.pipeline import BundleConfig
 from shared.recsys.served import LiveModel
 from shared.store.stores import Stores
 from shared.store.trainer_lock import LockLost, TrainerLock
@@ -62,7 +62,8 @@ def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: f
                                    priors=baseline.global_mean_ + baseline.item_bias_)
     lock.build(version)
     user_ids = list(store.iter_user_ids())
-    with tqdm(total=len(user_ids), desc="assigning users", unit="user", disable=not progress) as bar:
+    with tqdm(total=len(user_ids), desc="assigning users", unit="user",
+              disable=not progress) as bar:
         for start in range(0, len(user_ids), ASSIGN_BATCH):
             batch = user_ids[start:start + ASSIGN_BATCH]
             assignments = {}

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 from shared.config import Settings
 from shared.recsys.evaluation.holdout import gate, holdout_metrics, split_snapshot
@@ -64,7 +64,8 @@ def retrain(stores: Stores, what: str = "retrain",
             events = store.events_applied()
             snapshot = store.snapshot() if snapshot is None else snapshot
             if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
-                raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import DIR` first")
+                raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import "
+                                       "DIR` first")
             train, held_out = split_snapshot(snapshot, settings.holdout_fraction)
         with stage("fitting"):
             bundle = fit_pipeline(train, stores.catalogue.movies_frame(), pipeline_config,
@@ -72,7 +73,8 @@ def retrain(stores: Stores, what: str = "retrain",
         with stage("evaluating on the held-out ratings"):
             metrics = holdout_metrics(LiveModel(bundle), train, held_out)
             active = models.active_version()
-            reasons = gate(metrics, (models.manifest(active) or {}).get("holdout") if active else None,
+            reasons = gate(metrics,
+                           (models.manifest(active) or {}).get("holdout") if active else None,
                            settings.gate_tolerance)
         bundle.manifest.update(holdout=metrics, stage_seconds=seconds, gate={
             "against": active, "tolerance": settings.gate_tolerance, "passed": not reasons,

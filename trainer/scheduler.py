@@ -8,8 +8,8 @@ slots that begin after it started: none fires at start-up.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from croniter import croniter
 

@@ -26,7 +26,7 @@ class Context:
     model: ModelCache
 
     @classmethod
-    def on(cls, client, settings: config.Settings) -> "Context":
+    def on(cls, client, settings: config.Settings) -> Context:
         stores = Stores(client, settings)
         return cls(stores, ModelCache(stores.models, components=CLASSIFIER))
 
@@ -94,8 +94,9 @@ def drain_events() -> dict:
         batch_started = time.perf_counter()
         try:
             result = inbox.drain(batch, release=idle)
-        except BatchFailed as exc:  # (when Redis refuses work for now, the job fails instead,
-            batch, failures = _narrow_down(inbox, batch, failures, exc, totals)  # and a sweep retries)
+        except BatchFailed as exc:
+            # (when Redis refuses work for now, the job fails instead, and a sweep retries)
+            batch, failures = _narrow_down(inbox, batch, failures, exc, totals)
             continue
         batch, failures = min(DRAIN_BATCH, batch * 2), 0
         totals["applied"] += result.applied

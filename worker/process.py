@@ -29,7 +29,7 @@ class InboxSweeper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inbox-sweep", daemon=True)
 
-    def __enter__(self) -> "InboxSweeper":
+    def __enter__(self) -> InboxSweeper:
         self.stores.operations.beat(self.name)
         jobs.sweep_inbox(self.stores)
         self._thread.start()

@@ -34,7 +34,7 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.benchdoc import write_results
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, terminate)
-    started, when = time.monotonic(), datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    started, when = time.monotonic(), datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     tmp = Path(tempfile.mkdtemp(prefix="movierec-bench-live-"))
     stack = Stack(tmp)
     try:

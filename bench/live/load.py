@@ -35,7 +35,7 @@ def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Pat
            "--timeout", "5s", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--",
            mode, str(ids_file), API_KEY]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    line = next((text for text in out.stdout.splitlines() if text.startswith("WRK_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
     result = json.loads(line[len("WRK_JSON "):])

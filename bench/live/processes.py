@@ -19,8 +19,18 @@ from pathlib import Path
 from .cpu import CpuMeter
 from .http_client import wait_http
 from .pipeline import Pipeline
-from .settings import (API_WORKERS, COPY_ID_STEP, HERE, KEYS_ENV, QUEUE, ROOT, RQ_WORKERS,
-                       SETTINGS, USER_COPIES, WORKER_CLASS)
+from .settings import (
+    API_WORKERS,
+    COPY_ID_STEP,
+    HERE,
+    KEYS_ENV,
+    QUEUE,
+    ROOT,
+    RQ_WORKERS,
+    SETTINGS,
+    USER_COPIES,
+    WORKER_CLASS,
+)
 
 
 def free_port() -> int:
@@ -97,8 +107,8 @@ def start_redis(stack: Stack) -> None:
     stack.redis_handle = start_private(var, port=redis_port, password=secrets.token_urlsafe(16))
     if stack.redis_handle.process is None:
         raise RuntimeError(f"port {redis_port} already answered PING: not our Redis")
-    stack.env = dict(os.environ, **KEYS_ENV, REDIS_URL=stack.redis_handle.url, MOVIEREC_VAR_DIR=str(var),
-                     MOVIEREC_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
+    stack.env = dict(os.environ, **KEYS_ENV, REDIS_URL=stack.redis_handle.url,
+                     MOVIEREC_VAR_DIR=str(var), MOVIEREC_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
     print(f"redis: port {redis_port}, user movierec with a password (data in {var})", flush=True)
 
 
@@ -185,8 +195,8 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     movies = sorted(int(m) for m in client.hkeys(keys.movies))
     copies = import_user_copies(stack, args.data, max(users))
     ids_file = stack.tmp / "ids.txt"
-    ids_file.write_text("\n".join(" ".join(map(str, ids)) for ids in (users, movies, users + copies))
-                        + "\n")
+    ids_file.write_text("\n".join(" ".join(map(str, ids))
+                                  for ids in (users, movies, users + copies)) + "\n")
     meter = CpuMeter({"api": [api.pid], "hello": [hello.pid], "workers": [w.pid for w in workers],
                       "redis": [stack.redis_handle.process.pid]})
     ctx = Context(stack, api_port, hello_port, client, keys, Pipeline(client, keys), users,

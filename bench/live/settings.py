@@ -23,7 +23,8 @@ COPY_ID_STEP = 1_000_000  # copy k of user u is user u + k * COPY_ID_STEP
 # The API runs as deployed: every request carries a key (read keys are set, so even the GETs
 # need one), and is counted by the rate limiter, whose limit is set above what the runs ask
 API_KEY = "bench-live-write-key-0123456789"
-KEYS_ENV = {"MOVIEREC_WRITE_KEYS": API_KEY, "MOVIEREC_ADMIN_KEYS": "bench-live-admin-key-0123456789",
+KEYS_ENV = {"MOVIEREC_WRITE_KEYS": API_KEY,
+            "MOVIEREC_ADMIN_KEYS": "bench-live-admin-key-0123456789",
             "MOVIEREC_READ_KEYS": "bench-live-read-key-0123456789",
             "MOVIEREC_RATE_LIMIT_PER_KEY": "100000000/minute"}
 

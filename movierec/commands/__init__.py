@@ -31,5 +31,6 @@ def connect(settings: Settings):
     try:
         stores.redis.ping()
     except StoreError as exc:
-        raise click.ClickException(f"cannot reach Redis at {redis_origin(settings)}: {exc}")
+        raise click.ClickException(f"cannot reach Redis at {redis_origin(settings)}: "
+                                   f"{exc}") from None
     return stores

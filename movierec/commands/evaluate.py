@@ -115,7 +115,8 @@ def _table(results: list[dict]) -> str:
                    "[default: $MIN_CLUSTER_SIZE, else the trainer's].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model per line.")
 def command(data_dir: Path, split, models: list[str], k_range, min_cluster_size, as_json: bool):
-    """Fit MODELS on the training part of DATA_DIR (a MovieLens folder) and measure them on the rest.
+    """Fit MODELS on the training part of DATA_DIR (a MovieLens folder) and measure them on the
+    rest.
 
     Reports RMSE and MAE of the held-out ratings (- for a model that only ranks), precision,
     recall and nDCG at 10 of held-out favourites (ratings >= 4), the share of the movies that

@@ -49,7 +49,8 @@ def replay(ids: tuple[str, ...], everything: bool):
     try:
         count = stores.inbox.replay_dead_letters(None if everything else ids)
     except KeyError as exc:
-        raise click.ClickException(f"{exc.args[0]}: `movierec events dead-letter list` shows them")
+        raise click.ClickException(f"{exc.args[0]}: `movierec events dead-letter list` "
+                                   "shows them") from None
     if count and stores.inbox.claim_drain():
         enqueue_drain(stores.events_queue)
     click.echo(f"{count} item(s) back in the inbox")

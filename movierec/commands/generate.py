@@ -28,7 +28,7 @@ def command(n_users: int, n_movies: int, n_ratings: int, seed: int, out: Path):
     try:
         stats = generate(out, n_users, n_movies, n_ratings, seed=seed, progress=True)
     except ValueError as exc:
-        raise click.UsageError(str(exc))
+        raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {stats.n_ratings:,} ratings by {stats.n_users:,} users of "
                f"{stats.n_movies:,} movies ({stats.n_tags:,} tags) to {out}/ "
                f"(mean rating {stats.rating_mean:.2f}, sd {stats.rating_sd:.2f})")

@@ -24,7 +24,7 @@ def command(data_dir: Path):
     try:
         result = import_folder(data_dir, stores.ratings, stores.catalogue)
     except movielens.LoadError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"imported {data_dir} ({result.format}): {result.movies:,} movies, "
                f"{result.ratings_read:,} ratings read, {result.ratings_changed:,} changed, "
                f"in {result.seconds:.1f} s")

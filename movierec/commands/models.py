@@ -47,7 +47,8 @@ def list_versions():
         state = "building" if version == building else states.get(version, "published")
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(trained.get(version.encode(), 0)))
         mark = "*" if version == active else " "
-        click.echo(f"{mark} {version}  {when} UTC  {state:<9}  {_summary(models.manifest(version))}")
+        click.echo(f"{mark} {version}  {when} UTC  {state:<9}  "
+                   f"{_summary(models.manifest(version))}")
 
 
 @command.command("show")
@@ -77,7 +78,7 @@ def activate(version: str):
         with lock.held(f"movierec models activate {version}"):
             activate_version(version, stores, lock=lock)
     except (LockHeld, LockLost) as exc:
-        raise click.ClickException(f"{exc}; the active version is unchanged")
+        raise click.ClickException(f"{exc}; the active version is unchanged") from None
     click.echo(f"{version} is active")
 
 
@@ -97,5 +98,5 @@ def delete(version: str):
         with stores.trainer_lock().held("delete"):
             models.discard(version)
     except LockHeld as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {version}")

@@ -9,7 +9,8 @@ import click
 
 from shared.config import Settings, parse_k_range
 
-DEFAULT_MODELS = "baseline,cluster,kmeans-softmax,svd,truncated-svd,nmf,iterative-svd,item-knn,default"
+DEFAULT_MODELS = ("baseline,cluster,kmeans-softmax,svd,truncated-svd,nmf,iterative-svd,item-knn,"
+                  "default")
 # What the API serves, and the floor any list must beat: without them the rating models' lists
 # look like the service's.
 DEFAULT_LISTS = "served:personal,most-popular"
@@ -64,13 +65,13 @@ def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_siz
     try:
         split_spec = parse_split(split)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--split")
+        raise click.BadParameter(str(exc), param_hint="--split") from None
     names = [m.strip() for m in models.split(",") if m.strip()]
     for name in names:
         try:
             resolve(name)
         except KeyError as exc:
-            raise click.BadParameter(str(exc.args[0]), param_hint="--models")
+            raise click.BadParameter(str(exc.args[0]), param_hint="--models") from None
         if not getattr(make(name), "predicts_ratings", True):
             raise click.BadParameter(f"{name!r} ranks movies and predicts no ratings; --models "
                                      "takes rating models (give lists with --lists)",
@@ -80,13 +81,13 @@ def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_siz
         try:
             check_name(name)
         except KeyError as exc:
-            raise click.BadParameter(str(exc.args[0]), param_hint="--lists")
+            raise click.BadParameter(str(exc.args[0]), param_hint="--lists") from None
     if not names and not list_names:
         raise click.BadParameter("name at least one model or list", param_hint="--models/--lists")
     try:
         data = movielens.load(data_dir, progress=True)
     except movielens.LoadError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
 
     X, users, movie_vocab = rating_matrix(data.ratings)
@@ -108,20 +109,27 @@ def command(data_dir: Path, out: Path, k_range: tuple[int, int], min_cluster_siz
                         for r in evaluate(list_names + names, split_spec, data, served=served)])
 
     pictures = {
-        "elbow.png": plots.elbow(scan.ks, scan.wcss, scan.differences, scan.boundary, elbow_k, out / "elbow.png"),
-        "silhouette.png": plots.silhouette(scan.ks, scan.silhouettes, silhouette_k, out / "silhouette.png"),
-        "cluster_sizes.png": plots.cluster_sizes(sizes_before, sizes_after, min_cluster_size, out / "cluster_sizes.png"),
-        "cluster_heatmap.png": plots.cluster_heatmap(heat, heat_titles, largest, out / "cluster_heatmap.png"),
-        "softmax_accuracy.png": plots.softmax_accuracy(accuracy.ks, accuracy.accuracy, out / "softmax_accuracy.png"),
+        "elbow.png": plots.elbow(scan.ks, scan.wcss, scan.differences, scan.boundary, elbow_k,
+                                 out / "elbow.png"),
+        "silhouette.png": plots.silhouette(scan.ks, scan.silhouettes, silhouette_k,
+                                           out / "silhouette.png"),
+        "cluster_sizes.png": plots.cluster_sizes(sizes_before, sizes_after, min_cluster_size,
+                                                 out / "cluster_sizes.png"),
+        "cluster_heatmap.png": plots.cluster_heatmap(heat, heat_titles, largest,
+                                                     out / "cluster_heatmap.png"),
+        "softmax_accuracy.png": plots.softmax_accuracy(accuracy.ks, accuracy.accuracy,
+                                                       out / "softmax_accuracy.png"),
         "accuracy.png": plots.accuracy([r["model"] for r in results], [r["kind"] for r in results],
                                        [r["ndcg_at_10"] for r in results],
                                        [r["precision_at_10"] for r in results],
                                        [r["rmse"] for r in results], out / "accuracy.png"),
     }
-    summary = {"data": str(data_dir), "users": X.shape[0], "movies": X.shape[1], "ratings": int(X.nnz),
+    summary = {"data": str(data_dir), "users": X.shape[0], "movies": X.shape[1],
+               "ratings": int(X.nnz),
                "elbow_k": elbow_k, "silhouette_k": silhouette_k,
                "sizes_before": sizes_before.tolist(), "sizes_after": sizes_after.tolist(),
-               "softmax_accuracy": dict(zip(map(int, accuracy.ks), accuracy.accuracy.round(4).tolist())),
+               "softmax_accuracy": dict(zip(map(int, accuracy.ks),
+                                            accuracy.accuracy.round(4).tolist())),
                "results": [{k: None if _missing(v) else v for k, v in r.items()} for r in results]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
     (out / "index.html").write_text(_index_html(summary, pictures))
@@ -165,11 +173,13 @@ def _index_html(summary: dict, pictures: dict) -> str:
     rows = "".join(
         f'<tr{" class=served" if r["kind"] == "served" else ""}><td>{html.escape(r["model"])}</td>'
         f'<td class=kind>{html.escape(KINDS[r["kind"]])}</td>'
-        + "".join(f"<td>{_cell(r[key], 2 if key == 'fit_seconds' else 4)}</td>" for _, key in _COLUMNS)
+        + "".join(f"<td>{_cell(r[key], 2 if key == 'fit_seconds' else 4)}</td>"
+                  for _, key in _COLUMNS)
         + "</tr>" for r in summary["results"])
-    figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{name}</figcaption></figure>'
-                      for name in pictures)
+    figures = "".join(f'<figure><img src="{name}" alt="{name}">'
+                      f'<figcaption>{name}</figcaption></figure>' for name in pictures)
     split = html.escape(summary["results"][0]["split"]) if summary["results"] else ""
+    column_heads = "".join(f"<th>{h}</th>" for h, _ in _COLUMNS)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>movierec report</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}img{{max-width:100%}}
@@ -186,7 +196,7 @@ td:first-child,td.kind{{text-align:left}}tr.served{{font-weight:bold;background:
 (<code>GET /v1/users/&lt;id&gt;/recommendations</code>); <code>{FLOOR}</code> recommends the same
 most-rated movies to everyone, the floor a list must beat. RMSE, the error of predicted ratings
 (lower is better), is only for the models that predict them.</p>
-<table><tr><th>model</th><th>what it is</th>{''.join(f'<th>{h}</th>' for h, _ in _COLUMNS)}</tr>{rows}</table>
+<table><tr><th>model</th><th>what it is</th>{column_heads}</tr>{rows}</table>
 <h2>Pictures</h2>{figures}
 </body></html>
 """

@@ -33,7 +33,7 @@ def command():
         schedule = Schedule(settings.retrain_every, settings.retrain_cron,
                             settings.retrain_after_events)
     except ValueError as exc:
-        raise click.ClickException(f"configuration: {exc}")
+        raise click.ClickException(f"configuration: {exc}") from None
     stores = connect(settings)
     store, models, queue = stores.ratings, stores.models, stores.retrain_queue
     started_with = store.events_applied()

@@ -68,7 +68,7 @@ def command(host: str | None, port: int | None, workers: int | None, worker_clas
     try:
         config.require_keys(settings)
     except config.ConfigError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     bind = config.address(host or settings.host, port or settings.port)
     options = gunicorn_options(bind, workers or settings.api_workers,
                                worker_class or settings.api_worker_class)

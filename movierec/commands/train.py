@@ -21,14 +21,15 @@ def train_and_publish(stores, snapshot=None, k_rule: str = "silhouette",
     except Rejected as exc:
         raise click.ClickException(f"{exc}. The active version serves on; `movierec models "
                                    f"show {exc.version}` has the numbers, `movierec train "
-                                   f"--force` would publish such a version anyway")
+                                   f"--force` would publish such a version anyway") from None
     except LockHeld as exc:
         raise click.ClickException(f"{exc}; try again when it is done, or after "
-                                   f"{stores.settings.trainer_lock_seconds} s if it was killed")
+                                   f"{stores.settings.trainer_lock_seconds} s if it was "
+                                   "killed") from None
     except LockLost as exc:
-        raise click.ClickException(f"{exc}; the active version is unchanged")
+        raise click.ClickException(f"{exc}; the active version is unchanged") from None
     except NothingToTrainOn as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     for version in discarded:
         click.echo(f"discarded {version}, left half-built by a trainer that stopped")
     return bundle
@@ -53,18 +54,20 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
     from shared.recsys.models import registry
 
     if k_rule not in ("elbow", "silhouette") and not k_rule.isdigit():
-        raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number", param_hint="--k")
+        raise click.BadParameter("must be 'elbow', 'silhouette' or a whole number",
+                                 param_hint="--k")
     for name, hint in ((model, "--model"), (ranker, "--ranker")):
         if name is not None and name not in registry.available():
-            raise click.BadParameter(f"unknown model; choose from {', '.join(registry.available())}",
-                                     param_hint=hint)
+            raise click.BadParameter("unknown model; choose from "
+                                     f"{', '.join(registry.available())}", param_hint=hint)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     bundle = train_and_publish(connect(config.load()), k_rule=k_rule, model=model,
                                ranker=ranker, force=force)
     manifest = bundle.manifest
     held_out = manifest["holdout"]
     quality = ", ".join(f"{name} {held_out[key]:.4f}" for name, key in
-                        (("nDCG@10", "ndcg_at_10"), ("RMSE", "rmse")) if held_out.get(key) is not None)
+                        (("nDCG@10", "ndcg_at_10"), ("RMSE", "rmse"))
+                        if held_out.get(key) is not None)
     click.echo(f"trained version {bundle.version}: {manifest['data']['users']:,} users, "
                f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "
                f"{len(manifest['clusters']['after_fixing'])} clusters after fixing; "

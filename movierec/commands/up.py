@@ -16,8 +16,8 @@ DEFAULT_DATA = dict(n_users=600, n_movies=3000, n_ratings=60_000, seed=0)
 
 def _load_data(stores, data: Path | None, var_dir: Path) -> None:
     from shared.data import movielens
-    from shared.store.importer import import_folder
     from shared.data.synthetic import generate
+    from shared.store.importer import import_folder
 
     catalogue = stores.catalogue
     if data is None and catalogue.n_movies():
@@ -33,7 +33,7 @@ def _load_data(stores, data: Path | None, var_dir: Path) -> None:
     try:
         result = import_folder(data, stores.ratings, catalogue)
     except movielens.LoadError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     click.echo(f"movierec: imported {data} ({result.format}): {result.movies:,} movies, "
                f"{result.ratings_read:,} ratings ({result.ratings_changed:,} changed) "
                f"in {result.seconds:.1f} s")
@@ -76,11 +76,11 @@ def _api_keys(settings) -> dict[str, str]:
         try:
             keys = api_keys(settings.var_dir)
         except ValueError as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from None
     try:
         config.require_keys(config.load({**os.environ, **keys}))
     except config.ConfigError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     return keys
 
 
@@ -131,7 +131,7 @@ def command(data: Path | None, port: int | None, workers: int):
     try:
         handle = ensure_configured_redis(settings)
     except RedisUnavailable as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     url_file = settings.var_dir / config.REDIS_URL_FILE
     try:
         _write_atomically(url_file, handle.url + "\n")

@@ -6,7 +6,7 @@ and the first thing wrong with it, so a whole chunk is checked without a Python 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

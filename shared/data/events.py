@@ -118,7 +118,8 @@ def validate_event(obj, now: float | None = None, max_skew: float = MAX_CLOCK_SK
     now = time.time() if now is None else now
     if ts is None:
         ts = round(now, 3)
-    elif isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts < 0:
+    elif (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts)
+          or ts < 0):
         raise EventError("ts", "must be a non-negative number of seconds since 1970")
     elif ts > now + max_skew:
         raise EventError("ts", f"is {ts - now:,.0f} s in the future; at most {max_skew:g} s "
@@ -144,7 +145,8 @@ def validate_events(payload, now: float | None = None,
     if not payload:
         raise EventError("body", "must not be an empty array")
     if len(payload) > MAX_EVENTS_PER_REQUEST:
-        raise EventError("body", f"holds {len(payload)} events; at most {MAX_EVENTS_PER_REQUEST} per request")
+        raise EventError("body", f"holds {len(payload)} events; at most "
+                                 f"{MAX_EVENTS_PER_REQUEST} per request")
     events = []
     for index, obj in enumerate(payload):
         try:

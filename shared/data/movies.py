@@ -106,8 +106,8 @@ def _movies_100k(folder: Path) -> pd.DataFrame:
     bad = ~np.isin(flags, ["0", "1"])
     if bad.any():
         row, column = np.argwhere(bad)[0]
-        raise LoadError(file, f"genre flag {genres[column]} {str(flags[row, column])!r} is not 0 or 1",
-                        int(table.index[row]))
+        raise LoadError(file, f"genre flag {genres[column]} {str(flags[row, column])!r} "
+                              "is not 0 or 1", int(table.index[row]))
     rows, columns = np.nonzero(flags == "1")
     names = pd.Series(np.asarray(genres, dtype=object)[columns], index=rows)
     joined = (names[~names.isin(_NO_GENRE)].groupby(level=0).agg("|".join)

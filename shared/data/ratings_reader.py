@@ -10,16 +10,22 @@ import csv
 import itertools
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from shared.data.column_checks import (Check, date_seconds, field_count, first_failure, integers,
-                                       rating_values)
+from shared.data.column_checks import (
+    Check,
+    date_seconds,
+    field_count,
+    first_failure,
+    integers,
+    rating_values,
+)
 from shared.data.errors import LoadError
 from shared.data.formats import detect_format
 from shared.recsys.ratings import RATINGS_COLUMNS
@@ -39,10 +45,14 @@ class _RatingsFile:
 
 
 _RATINGS = {
-    "csv": _RatingsFile("ratings.csv", ",", ("userId", "movieId", "rating", "timestamp"), True, 0.5),
-    "ml-100k": _RatingsFile("u.data", "\t", ("user id", "item id", "rating", "timestamp"), False, 1.0),
-    "ml-1m": _RatingsFile("ratings.dat", "::", ("UserID", "MovieID", "Rating", "Timestamp"), False, 1.0),
-    "ml-10m": _RatingsFile("ratings.dat", "::", ("UserID", "MovieID", "Rating", "Timestamp"), False, 0.5),
+    "csv": _RatingsFile(
+        "ratings.csv", ",", ("userId", "movieId", "rating", "timestamp"), True, 0.5),
+    "ml-100k": _RatingsFile(
+        "u.data", "\t", ("user id", "item id", "rating", "timestamp"), False, 1.0),
+    "ml-1m": _RatingsFile(
+        "ratings.dat", "::", ("UserID", "MovieID", "Rating", "Timestamp"), False, 1.0),
+    "ml-10m": _RatingsFile(
+        "ratings.dat", "::", ("UserID", "MovieID", "Rating", "Timestamp"), False, 0.5),
     "hetrec-2k": _RatingsFile(
         "user_ratedmovies.dat", "\t",
         ("userID", "movieID", "rating", "date_day", "date_month", "date_year", "date_hour",
@@ -50,7 +60,8 @@ _RATINGS = {
 }
 
 
-def iter_ratings(path, chunksize: int = 1_000_000, progress: bool = False) -> Iterator[pd.DataFrame]:
+def iter_ratings(path, chunksize: int = 1_000_000,
+                 progress: bool = False) -> Iterator[pd.DataFrame]:
     """Yield the ratings of folder ``path`` as validated frames of at most ``chunksize`` rows,
     in file order. A bad line raises :class:`LoadError` when its chunk is read, after the
     chunks before it were yielded. Duplicate (user, movie) pairs are kept."""
@@ -114,7 +125,8 @@ def _read_options(spec: _RatingsFile) -> dict:
                 encoding="latin-1", engine="c", low_memory=False)
 
 
-def _iter_file(file: Path, spec: _RatingsFile, chunksize: int, progress: bool) -> Iterator[pd.DataFrame]:
+def _iter_file(file: Path, spec: _RatingsFile, chunksize: int,
+               progress: bool) -> Iterator[pd.DataFrame]:
     if not file.is_file():
         raise LoadError(file, "no such file")
     with open(file, "rb") as handle, tqdm(total=file.stat().st_size, unit="B", unit_scale=True,
@@ -135,7 +147,8 @@ def _iter_file(file: Path, spec: _RatingsFile, chunksize: int, progress: bool) -
                     break
                 except pd.errors.ParserError as error:
                     raise _too_many_fields(file, spec, error, line, first_line) from None
-                except pd.errors.ParserWarning:  # extra fields on the first line: pandas would drop them
+                except pd.errors.ParserWarning:
+                    # extra fields on the first line: pandas would drop them
                     raise _error_at(file, spec, first_line, "too many fields") from None
                 frame = _validated(file, spec, chunk, line)
                 line += len(chunk)
@@ -149,10 +162,12 @@ def _check_header(file: Path, text: str, spec: _RatingsFile) -> None:
     got = [name.strip().strip('"') for name in text.rstrip("\r\n").split(spec.sep)]
     if [name.lower() for name in got] != [name.lower() for name in spec.fields]:
         shown = text.rstrip("\r\n")
-        raise LoadError(file, f"expected the header {spec.sep.join(spec.fields)!r}, got {shown!r}", 1)
+        raise LoadError(file, f"expected the header {spec.sep.join(spec.fields)!r}, "
+                              f"got {shown!r}", 1)
 
 
-def _validated(file: Path, spec: _RatingsFile, chunk: pd.DataFrame, first_line: int) -> pd.DataFrame:
+def _validated(file: Path, spec: _RatingsFile, chunk: pd.DataFrame,
+               first_line: int) -> pd.DataFrame:
     lines = first_line + np.arange(len(chunk))
     if not all(pd.api.types.is_integer_dtype(dtype) for dtype in chunk.dtypes):
         blank = chunk.isna().all(axis=1).to_numpy()

@@ -31,8 +31,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from shared.data.synthetic_words import (GENERAL_TAGS, GENRE_COUNTS, GENRE_TAGS, GENRES, NO_GENRES,
-                                          TITLE_ADJECTIVES, TITLE_NAMES, TITLE_NOUNS)
+from shared.data.synthetic_words import (
+    GENERAL_TAGS,
+    GENRE_COUNTS,
+    GENRE_TAGS,
+    GENRES,
+    NO_GENRES,
+    TITLE_ADJECTIVES,
+    TITLE_NAMES,
+    TITLE_NOUNS,
+)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
 
 RATING_LABELS = np.array([f"{half / 2:.1f}" for half in range(11)], dtype=object)

@@ -75,7 +75,8 @@ def _split_line(line: str, sep: str, quoted: bool) -> list[str]:
     return next(csv.reader([line], delimiter=sep)) if quoted else line.split(sep)
 
 
-def _read_quoted(file: Path, text: str, lines: list[str], columns: list[str], first: int) -> pd.DataFrame:
+def _read_quoted(file: Path, text: str, lines: list[str], columns: list[str],
+                 first: int) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)

@@ -1,13 +1,15 @@
-r"""The live counters the ratings store keeps for a model version (``shared/store/lua/ratings.lua``),
-computed from the training data instead: what the API reads right after the version is
-published, so an offline evaluation feeds the strategies exactly the inputs users get.
+r"""The live counters the ratings store keeps for a model version
+(``shared/store/lua/ratings.lua``), computed from the training data instead: what the API reads
+right after the version is published, so an offline evaluation feeds the strategies exactly the
+inputs users get.
 
 Per taste cluster ``c`` and movie ``i``, over the users of ``c`` (and a user who joins it):
 
 - favourites: how many favour ``i``;
 - counts ``n`` and half-star sums ``s`` of their ratings of ``i``;
 - means, for ``n > 0``: :math:`(s/2 + \lambda\,p_i) / (n + \lambda)`, the cluster's mean shrunk
-  toward the prior :math:`p_i = \mu + b_i` of the version's baseline with ``shrink`` :math:`\lambda`;
+  toward the prior :math:`p_i = \mu + b_i` of the version's baseline with ``shrink``
+  :math:`\lambda`;
 - size: how many users it has.
 
 And over every user, each movie's popularity: how many users favour it. Ranked counters are

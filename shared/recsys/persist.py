@@ -18,7 +18,7 @@ import importlib
 import io
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from numbers import Number
 
 import numpy as np
@@ -93,7 +93,8 @@ def _class(path: str):
         path = ALLOWED_MODULE + path[len(_FORMER_MODULE):]
     module, _, name = path.rpartition(".")
     if not module.startswith(ALLOWED_MODULE):
-        raise ValueError(f"refusing to load {path}: only classes from {ALLOWED_MODULE}* are allowed")
+        raise ValueError(f"refusing to load {path}: only classes from {ALLOWED_MODULE}* are "
+                         "allowed")
     cls = getattr(importlib.import_module(module), name)
     if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
         raise ValueError(f"refusing to load {path}: not an estimator")
@@ -155,7 +156,7 @@ class ModelBundle:
 
 def new_version(now: float | None = None) -> str:
     """A version name that sorts by time: ``20261130T081500123Z``."""
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
     return stamp.strftime("%Y%m%dT%H%M%S") + f"{stamp.microsecond // 1000:03d}Z"
 
 

@@ -1,11 +1,12 @@
 """The models a version serves, fitted together: choose k, k-means, cluster fixing, the
-rating recommender, the top-N ranker, softmax, similar movies. The trainer runs it on a snapshot of the ratings store and
-the evaluation harness on a fold's training part, so what is measured is what is served."""
+rating recommender, the top-N ranker, softmax, similar movies. The trainer runs it on a
+snapshot of the ratings store and the evaluation harness on a fold's training part, so what is
+measured is what is served."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -118,7 +119,8 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         "ranker": config.ranker,
         "ranker_tuning": ranker_tuning,
         "k": {"chosen": clusters.k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
-              "wcss": scan.wcss.tolist(), "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
+              "wcss": scan.wcss.tolist(),
+              "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
               "boundary": scan.boundary},
         "clusters": {"before_fixing": clusters.sizes_before_fixing.tolist(),
                      "after_fixing": clusters.sizes_after_fixing.tolist()},

@@ -9,8 +9,8 @@ a model or a cluster the answer is the popular movies, flagged as such.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -39,8 +39,10 @@ class ClusterCounters:
     """The live counters of one taste cluster, as far as a strategy reads them."""
     cluster: int
     size: int
-    favourites: tuple[tuple[int, float], ...] = ()    # (movie_id, users favouring it), most first
-    means: tuple[tuple[int, float, int], ...] = ()    # (movie_id, shrunk mean, ratings), highest first
+    # (movie_id, users favouring it), most first
+    favourites: tuple[tuple[int, float], ...] = ()
+    # (movie_id, shrunk mean, ratings), highest first
+    means: tuple[tuple[int, float, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ def _viewers(size: int) -> str:
 
 def _cluster_favourites(cluster: ClusterCounters, n: int, exclude: set[int]) -> list[dict]:
     viewers = _viewers(cluster.size)
-    return [{"movie_id": m, "score": s, "reason": f"liked by {int(s)} of the {cluster.size} {viewers}"}
+    return [{"movie_id": m, "score": s,
+             "reason": f"liked by {int(s)} of the {cluster.size} {viewers}"}
             for m, s in _top_ranked(cluster.favourites, n, exclude)]
 
 
@@ -180,7 +183,8 @@ def _predicted(model, ratings: LiveRatings, cluster: ClusterCounters, n: int,
         predicted = float(np.clip(estimator_scores[index], RATING_MIN, RATING_MAX))
         reason = f"predicted {predicted:.1f} stars for you"
         if shares is not None and shares[index] > 0:
-            reason = f"liked by {round(shares[index] * size)} of the {size} {_viewers(size)}; " + reason
+            reason = (f"liked by {round(shares[index] * size)} of the {size} {_viewers(size)}; "
+                      + reason)
         items.append({"movie_id": movie, "score": round(float(scores[index]), 4), "reason": reason})
     return items
 

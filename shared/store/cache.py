@@ -11,8 +11,8 @@ command of a pipeline (docs/topn-benchmark.md).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import redis
 
@@ -67,7 +67,7 @@ class RecommendationCache:
         the lists ``keeping`` as :meth:`keep_many` would: one round trip for all. A list Redis
         refuses to keep (full) costs the cache, not the lookups: it is logged and dropped."""
         replies = script_calls(self.redis, [(self._keep, *self._keep_call(c)) for c in keeping]
-                               + [(self._lookup, *self._call(l)) for l in lookups])
+                               + [(self._lookup, *self._call(lookup)) for lookup in lookups])
         for computed, kept in zip(keeping, replies):
             if isinstance(kept, Exception):
                 log.warning("recommendations of user %s not cached: %s", computed.user_id, kept)

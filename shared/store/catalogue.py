@@ -71,8 +71,8 @@ class Catalogue:
 
     def movies_frame(self) -> pd.DataFrame:
         """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
-        rows = [(movie, info["title"], info["year"], "|".join(info["genres"]), "|".join(info["tags"]))
-                for movie, info in self.all_movies().items()]
+        rows = [(movie, info["title"], info["year"], "|".join(info["genres"]),
+                 "|".join(info["tags"])) for movie, info in self.all_movies().items()]
         frame = pd.DataFrame(rows, columns=["movie_id", "title", "year", "genres", "tags"])
         frame["year"] = frame["year"].astype("Int64")
         return frame.sort_values("movie_id", ignore_index=True)

@@ -26,7 +26,8 @@ def retrying_client(settings: Settings, single: bool = False) -> redis.Redis:
     ``single``: one connection of its own instead of the pool."""
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
                                 single_connection_client=single,
-                                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+                                retry=Retry(NoBackoff(), 1,
+                                            supported_errors=(redis.ConnectionError,)))
 
 
 def readiness(client: redis.Redis, n_movies, active_version) -> tuple[bool, dict]:
@@ -37,7 +38,8 @@ def readiness(client: redis.Redis, n_movies, active_version) -> tuple[bool, dict
         client.ping()
         checks["redis"] = "ok"
         movies = n_movies()
-        checks["data"] = f"{movies} movies" if movies else "no movies loaded (run `movierec import`)"
+        checks["data"] = (f"{movies} movies" if movies
+                          else "no movies loaded (run `movierec import`)")
         version = active_version()
         checks["model"] = version or "no active model (run `movierec train`)"
         return movies > 0 and version is not None, checks

@@ -51,7 +51,8 @@ class CounterStore:
         favourites = _ranked(ranked.pop(0)) if reads.favourites else ()
         means = _ranked(ranked.pop(0)) if reads.means else ()
         if means:
-            counts = self.redis.hmget(self.keys.cluster_counts(version, cluster), [m for m, _ in means])
+            counts = self.redis.hmget(self.keys.cluster_counts(version, cluster),
+                                      [m for m, _ in means])
             means = tuple((m, s, int(c or 0)) for (m, s), c in zip(means, counts))
         return ClusterCounters(cluster, int(size or 0), favourites, means)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import redis
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from shared.store.keys import Keys
 from shared.recsys import persist
 from shared.recsys.persist import ModelBundle
-
+from shared.store.keys import Keys
 
 PRIORS_CHUNK = 5000  # movies per HSET of the priors
 # A version's .npz bytes are stored in strings of at most this size: a Redis string stops at
@@ -51,7 +50,8 @@ class ModelStore:
             pipe.execute()
         chunks = range(0, max(len(blob), 1), ARRAY_CHUNK_BYTES)
         for index, start in enumerate(chunks):  # one at a time: Redis serves others between
-            self.redis.set(self.keys.model_chunk(version, index), blob[start:start + ARRAY_CHUNK_BYTES])
+            self.redis.set(self.keys.model_chunk(version, index),
+                           blob[start:start + ARRAY_CHUNK_BYTES])
         with self.redis.pipeline() as pipe:
             pipe.set(self.keys.model_chunks(version), len(chunks))
             pipe.set(self.keys.model_manifest(version), text)
@@ -129,7 +129,8 @@ class ModelStore:
 
     def states(self) -> dict[str, str]:
         """version -> "building", "published" or "rejected"."""
-        return {v.decode(): s.decode() for v, s in self.redis.hgetall(self.keys.version_states).items()}
+        return {v.decode(): s.decode()
+                for v, s in self.redis.hgetall(self.keys.version_states).items()}
 
     def building_version(self) -> str | None:
         value = self.redis.get(self.keys.building_version)

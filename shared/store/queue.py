@@ -97,7 +97,8 @@ def job_status(queue: Queue, job_id: str) -> dict | None:
         return None
     status = job.get_status(refresh=False)
     error = job.latest_result().exc_string if status == "failed" and job.latest_result() else None
-    return {"job_id": job.id, "description": job.description, "status": str(getattr(status, "value", status)),
+    return {"job_id": job.id, "description": job.description,
+            "status": str(getattr(status, "value", status)),
             "stage": job.meta.get("stage"), "result": job.return_value(refresh=False),
             "error": error.strip().splitlines()[-1] if error else None,
             "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,

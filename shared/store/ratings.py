@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,8 @@ class RatingStore:
         self._user_state = lua_script(client, "user_state.lua")
 
     # writing
-    def apply_wire(self, wire_events: list, log: bool = True, now: float | None = None) -> ApplyResult:
+    def apply_wire(self, wire_events: list, log: bool = True,
+                   now: float | None = None) -> ApplyResult:
         """Apply events in their wire form (see :mod:`shared.data.events`) in one script call."""
         if not wire_events:
             return ApplyResult(0, 0, [])

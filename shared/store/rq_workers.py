@@ -20,8 +20,8 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Iterator
 
 import rq
 from rq.exceptions import StopRequested

@@ -32,7 +32,7 @@ class Stores:
         self.keys = Keys(settings.key_prefix)
 
     @classmethod
-    def connect(cls, settings: Settings) -> "Stores":
+    def connect(cls, settings: Settings) -> Stores:
         """The stores on a new client of the configured Redis."""
         return cls(client_for(settings), settings)
 

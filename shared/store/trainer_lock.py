@@ -14,8 +14,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import redis
 
@@ -82,7 +82,7 @@ class TrainerLock:
             self.token = None
 
     @contextmanager
-    def held(self, what: str = "retrain") -> Iterator["TrainerLock"]:
+    def held(self, what: str = "retrain") -> Iterator[TrainerLock]:
         """Hold the lock for the block, renewed every third of its expiry by a thread."""
         if not self.acquire(what):
             raise LockHeld(self.holder())

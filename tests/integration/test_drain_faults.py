@@ -91,7 +91,8 @@ def test_a_poison_item_is_set_aside_and_replayed_once_its_cause_is_fixed(redis_u
     client = redis.Redis.from_url(redis_url)
     stores = stores_on(client, prefix)
     keys, store, inbox = stores.keys, stores.ratings, stores.inbox
-    client.set(keys.user(500), "not a hash")  # a key of the wrong type: every event of user 500 fails
+    # a key of the wrong type: every event of user 500 fails
+    client.set(keys.user(500), "not a hash")
     workers, env = start_workers(redis_url, prefix, 2, tmp_path)
     try:
         push(stores, [Event("rating", u, 7, 9, 100.0) for u in range(490, 511)])

@@ -52,7 +52,7 @@ def test_import_builds_the_counters_from_the_ratings(tiny_data, redis_url, monke
     assert counts == per_movie.count().to_dict()
     assert sums == (per_movie.sum() * 2).round().astype(int).to_dict()
     favourites = data.ratings[data.ratings["rating"] >= 4].groupby("movie_id").size()
-    assert {int(m): int(s) for m, s in client.zrange(keys.popular, 0, -1, withscores=True) if s} == \
-        favourites.to_dict()
+    popular = client.zrange(keys.popular, 0, -1, withscores=True)
+    assert {int(m): int(s) for m, s in popular if s} == favourites.to_dict()
     assert client.hlen(keys.movies) == len(data.movies)
     assert client.scard(keys.users) == data.ratings["user_id"].nunique()

@@ -86,7 +86,8 @@ def test_a_new_rating_changes_the_personal_list_before_any_retrain(world):
     assert after["model_version"] == before["model_version"]  # the same version, no retrain
     now = [item["movie_id"] for item in after["items"]]
     assert top not in now and not set(now) & set(store.user_ratings(user))
-    assert [item["score"] for item in after["items"]] != [item["score"] for item in before["items"][1:]]
+    assert ([item["score"] for item in after["items"]]
+            != [item["score"] for item in before["items"][1:]])
 
 
 def test_a_new_user_has_a_personal_list_after_one_rating(world):
@@ -170,7 +171,8 @@ def test_deleting_a_user_removes_every_trace(world):
     before = counters(store)
     new_user = 10**7 + 1
     movies = [int(m) for m in store.redis.zrevrange(store.keys.popular, 0, 6)]
-    post(api, [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": 4.5} for m in movies])
+    post(api, [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": 4.5}
+               for m in movies])
     drain(redis_url)
     assert counters(store) != before
     assert api.delete(f"/v1/users/{new_user}").status_code == 200
@@ -178,7 +180,10 @@ def test_deleting_a_user_removes_every_trace(world):
     # counters return to their values (entries that became zero stay as zeros)
     def nonzero(state):
         n, sums, pop, per_user, assign, sizes, clusters = state
-        strip = lambda h: {k: v for k, v in h.items() if v not in (b"0", 0.0)}
+
+        def strip(h):
+            return {k: v for k, v in h.items() if v not in (b"0", 0.0)}
+
         return (strip(n), strip(sums), [x for x in pop if x[1]], strip(per_user), assign,
                 strip(sizes), {c: (strip(a), strip(b), [x for x in z if x[1]])
                                for c, (a, b, z) in clusters.items()})

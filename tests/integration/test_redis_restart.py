@@ -222,7 +222,8 @@ def test_redis_killed_and_restarted_on_its_aof_loses_nothing_acknowledged(
                          + services_log())
         stored = stored_ratings(store, list(load.sent.values()))
         lost = [e for e in acknowledged if stored.get(e["event_id"]) != e["rating"]]
-        assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged events lost: {lost[:3]}"
+        assert lost == [], (f"{len(lost)} of {len(acknowledged)} acknowledged events lost: "
+                            f"{lost[:3]}")
         # each event is a pair of its own: applied once, it moved the counter by one (the
         # events of a 503 may have been stored too: they count, once)
         assert store.events_applied() - applied_before == len(stored)

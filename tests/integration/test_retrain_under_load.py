@@ -99,7 +99,8 @@ def rebuilt_counters(client, keys, version):
     """Cluster sizes, rating counts, half-star sums and favourite counts from the ratings
     store and the version's assignments, computed here."""
     assignments = {int(u): int(c) for u, c in client.hgetall(keys.assignments(version)).items()}
-    sizes, counts, sums, favourites = Counter(), defaultdict(Counter), defaultdict(Counter), defaultdict(Counter)
+    sizes, counts, sums, favourites = (Counter(), defaultdict(Counter), defaultdict(Counter),
+                                       defaultdict(Counter))
     for user, cluster in assignments.items():
         sizes[cluster] += 1
         for movie, value in client.hgetall(keys.user(user)).items():
@@ -130,8 +131,9 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     models = ModelStore(client, keys)
     users = sorted(store.iter_user_ids()) + list(range(8_000_001, 8_000_031))  # and new users
     movies = [int(m) for m in client.hkeys(keys.movies)]
-    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX, MOVIEREC_QUEUE=PREFIX,
-               MOVIEREC_VAR_DIR=str(tmp_path), K_RANGE="3-6", MIN_CLUSTER_SIZE="4",
+    env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX,
+               MOVIEREC_QUEUE=PREFIX, MOVIEREC_VAR_DIR=str(tmp_path), K_RANGE="3-6",
+               MIN_CLUSTER_SIZE="4",
                MOVIEREC_GATE_TOLERANCE="0.9",  # swaps are the point here, not the gate
                MOVIEREC_RATE_LIMIT_PER_KEY="1000000/minute")  # nor the rate limits
     port = free_port()
@@ -188,6 +190,7 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
         assert worker.returncode == 0, worker.stderr
     active = models.active_version()
     rebuilt = rebuilt_counters(client, keys, active)
-    assert sum(rebuilt[0].values()) >= 150 and sum(sum(c.values()) for c in rebuilt[1].values()) > 5000
+    assert sum(rebuilt[0].values()) >= 150
+    assert sum(sum(c.values()) for c in rebuilt[1].values()) > 5000
     assert stored_counters(client, keys, active, set(rebuilt[0])) == \
         (rebuilt[0], dict(rebuilt[1]), dict(rebuilt[2]), dict(rebuilt[3]))

@@ -91,7 +91,7 @@ def stop_within(process, seconds=STOP_SECONDS) -> float:
         process.send_signal(signal.SIGABRT)  # its threads' stacks go to the log (faulthandler)
         process.wait()
         raise AssertionError(f"{process.args[3:]} still ran {seconds} s after SIGTERM "
-                             "(its stacks are in services.log)")
+                             "(its stacks are in services.log)") from None
     assert code == 0, f"{process.args[3:]} exited with {code}"
     return time.monotonic() - sent
 

@@ -1,9 +1,10 @@
-"""The retrying Redis client the API uses, on a real server: a dropped connection costs no request."""
+"""The retrying Redis client the API uses, on a real server: a dropped connection costs no
+request."""
 import pytest
 import redis
 
-from shared.store.client import retrying_client, script_calls
 from shared.config import Settings
+from shared.store.client import retrying_client, script_calls
 from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -73,7 +74,8 @@ def test_while_redis_is_down_the_api_answers_503_with_retry_after(tmp_path):
     from tests.conftest import free_port
 
     handle = start_private(tmp_path, port=free_port())
-    web = keyed(create_app(with_keys(Settings(redis_url=handle.url, key_prefix="down"))).test_client())
+    settings = with_keys(Settings(redis_url=handle.url, key_prefix="down"))
+    web = keyed(create_app(settings).test_client())
     handle.process.kill()  # SIGKILL: no shutdown, no save
     handle.process.wait()
     for method, path, body in (("post", "/v1/events", {"type": "favourite", "user_id": 1,
@@ -82,4 +84,5 @@ def test_while_redis_is_down_the_api_answers_503_with_retry_after(tmp_path):
                                ("get", "/v1/movies/1", None)):
         response = getattr(web, method)(path, json=body)
         assert response.status_code == 503, (path, response.get_data(as_text=True))
-        assert response.headers["Retry-After"] == "1" and response.get_json()["error"] == "unavailable"
+        assert response.headers["Retry-After"] == "1"
+        assert response.get_json()["error"] == "unavailable"

@@ -48,7 +48,8 @@ def test_the_active_version_serves_on_and_the_dead_run_is_swept(redis_url, ml_la
     trainer.wait()
     assert dead and dead != serving and models.active_version() == serving
 
-    api = keyed(create_app(with_keys(Settings(redis_url=redis_url, key_prefix=PREFIX))).test_client())
+    settings = with_keys(Settings(redis_url=redis_url, key_prefix=PREFIX))
+    api = keyed(create_app(settings).test_client())
     reply = api.get("/v1/users/1/recommendations?n=5")
     assert reply.status_code == 200 and reply.get_json()["model_version"] == serving
 
@@ -60,9 +61,10 @@ def test_the_active_version_serves_on_and_the_dead_run_is_swept(redis_url, ml_la
     assert client.hgetall(keys.cluster_sizes(dead)) == dead_sizes  # no longer kept
 
     # the scheduler (here with every schedule off) sweeps what the dead run left
-    sweeper = subprocess.Popen([sys.executable, "-m", "movierec", "scheduler"], stderr=subprocess.PIPE,
-                               text=True, env=dict(env, MOVIEREC_RETRAIN_EVERY="0",
-                                                   MOVIEREC_RETRAIN_AFTER_EVENTS="0"))
+    sweeper = subprocess.Popen([sys.executable, "-m", "movierec", "scheduler"],
+                               stderr=subprocess.PIPE, text=True,
+                               env=dict(env, MOVIEREC_RETRAIN_EVERY="0",
+                                        MOVIEREC_RETRAIN_AFTER_EVENTS="0"))
     try:
         deadline = time.monotonic() + 20
         while dead in models.versions() and time.monotonic() < deadline:

@@ -73,7 +73,7 @@ def test_a_second_terminal_finds_the_redis_make_run_started(tmp_path, tiny_data)
         except subprocess.TimeoutExpired:
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
-            raise AssertionError("movierec up still ran 10 s after SIGTERM")
+            raise AssertionError("movierec up still ran 10 s after SIGTERM") from None
     try:
         os.killpg(up.pid, 0)
     except ProcessLookupError:

@@ -1,18 +1,18 @@
 """A real `movierec worker` process applies JSON jobs from the queue to a real Redis."""
 import json
 import os
-import zlib
 import subprocess
 import sys
+import zlib
 
 import pytest
 import redis
 
 from shared.config import Settings
 from shared.data.events import Event
+from shared.store.inbox import Inbox
 from shared.store.keys import Keys
 from shared.store.queue import DRAIN_EVENTS_JOB, enqueue_drain, events_queue
-from shared.store.inbox import Inbox
 from shared.store.ratings import RatingStore
 
 pytestmark = pytest.mark.integration

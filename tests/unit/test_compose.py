@@ -74,7 +74,8 @@ def test_make_run_starts_the_same_roles_as_compose(compose):
     services = {name: " ".join(s["command"]) for name, s in compose["services"].items()
                 if name != "redis"}
     assert {name: cmd.split(" ", 1)[1] for name, cmd in procfile.items()} == \
-           {name: cmd.split(" ", 1)[1].replace(" --port 8000", "") for name, cmd in services.items()}
+           {name: cmd.split(" ", 1)[1].replace(" --port 8000", "")
+            for name, cmd in services.items()}
 
 
 def test_dockerfile_copies_what_exists():

@@ -1,4 +1,5 @@
-"""Offline evaluation: splits of the ratings, accuracy metrics, and the harness that fits and scores models."""
+"""Offline evaluation: splits of the ratings, accuracy metrics, and the harness that fits and
+scores models."""
 from shared.recsys.evaluation.accuracy import mae, ndcg_at_k, precision_at_k, recall_at_k, rmse
 from shared.recsys.evaluation.harness import RESULT_KEYS, evaluate
 from shared.recsys.evaluation.served import ServedSetup

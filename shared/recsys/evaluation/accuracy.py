@@ -9,7 +9,7 @@ popularity.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +31,8 @@ def mae(truth, predicted) -> float:
     return float(np.mean(np.abs(diff)))
 
 
-def relevant_items(users, items, ratings, shape, threshold: float = FAVOURITE_RATING) -> sp.csr_matrix:
+def relevant_items(users, items, ratings, shape,
+                   threshold: float = FAVOURITE_RATING) -> sp.csr_matrix:
     """Boolean rows x movies matrix of the held-out pairs rated at least ``threshold``."""
     users, items = np.asarray(users), np.asarray(items)
     good = np.asarray(ratings) >= threshold

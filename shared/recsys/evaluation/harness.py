@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from tqdm import tqdm
 
 from shared.recsys.evaluation.accuracy import (
-    coverage, evaluated_rows, list_metrics, mae, mean_popularity_percentile, popularity_percentiles,
-    relevant_items, rmse, top_k_lists,
+    coverage,
+    evaluated_rows,
+    list_metrics,
+    mae,
+    mean_popularity_percentile,
+    popularity_percentiles,
+    relevant_items,
+    rmse,
+    top_k_lists,
 )
 from shared.recsys.evaluation.served import PublishedVersion, ServedSetup, served_names, strategy_of
 from shared.recsys.evaluation.split import Fold, Split, parse_split
@@ -145,7 +152,8 @@ def _run(fold: Fold, predicted, ranked: np.ndarray, relevant, fit_seconds: float
 
 
 def _predict_pairs(score_rows, users: np.ndarray, items: np.ndarray, batch_size: int) -> np.ndarray:
-    """Predicted ratings of (users[j], items[j]) from whole score rows, ``batch_size`` rows at a time."""
+    """Predicted ratings of (users[j], items[j]) from whole score rows, ``batch_size`` rows at
+    a time."""
     predicted = np.empty(len(users), dtype=np.float64)
     rows = np.unique(users)
     for start in range(0, len(rows), batch_size):

@@ -14,8 +14,13 @@ import numpy as np
 import pandas as pd
 
 from shared.recsys import strategies
-from shared.recsys.evaluation.accuracy import (NO_ITEM, ndcg_at_k, precision_at_k, relevant_items,
-                                               rmse)
+from shared.recsys.evaluation.accuracy import (
+    NO_ITEM,
+    ndcg_at_k,
+    precision_at_k,
+    relevant_items,
+    rmse,
+)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
 from shared.recsys.served import LiveModel
 
@@ -91,7 +96,8 @@ def _list_quality(live: LiveModel, train: pd.DataFrame, known: pd.DataFrame,
         movies = [item["movie_id"] for item in items]
         ranked[row, :len(movies)] = live.movies.index(movies)
     rows = np.searchsorted(listed, known["user_id"].to_numpy())
-    inside = (rows < len(listed)) & (listed[np.minimum(rows, len(listed) - 1)] == known["user_id"].to_numpy())
+    inside = ((rows < len(listed))
+              & (listed[np.minimum(rows, len(listed) - 1)] == known["user_id"].to_numpy()))
     relevant = relevant_items(rows[inside], live.movies.index(known["movie_id"].to_numpy()[inside]),
                               known["rating"].to_numpy()[inside], (len(listed), len(live.movies)))
     return {f"ndcg_at_{TOP_N}": float(ndcg_at_k(ranked, relevant, TOP_N).mean()),

@@ -43,7 +43,8 @@ def strategy_of(name: str) -> str | None:
         return None
     strategy = key[len(PREFIX):]
     if strategy not in strategies.STRATEGIES:
-        raise KeyError(f"unknown served strategy {name!r}; choose from: {', '.join(served_names())}")
+        raise KeyError(f"unknown served strategy {name!r}; choose from: "
+                       f"{', '.join(served_names())}")
     return strategy
 
 

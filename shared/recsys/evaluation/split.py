@@ -6,8 +6,8 @@ training vocabularies, so every model in a run sees exactly the same folds.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,8 @@ class Fold:
 
     @property
     def seen(self) -> sp.csr_matrix:
-        """What each test row already rated (and so is never recommended): ``known`` or ``train``."""
+        """What each test row already rated (and so is never recommended): ``known`` or
+        ``train``."""
         return self.train if self.known is None else self.known
 
 
@@ -74,7 +75,8 @@ def _latest_rating_per_pair(ratings: pd.DataFrame) -> pd.DataFrame:
 
 
 def fold_from_frames(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Fold:
-    """A fold whose test users are training rows; test pairs with an unknown user or movie are dropped."""
+    """A fold whose test users are training rows; test pairs with an unknown user or movie are
+    dropped."""
     X, users, movies = rating_matrix(train)
     u = users.index(test["user_id"].to_numpy(), missing="negative")
     m = movies.index(test["movie_id"].to_numpy(), missing="negative")
@@ -132,12 +134,14 @@ class RandomSplit:
         ratings = _latest_rating_per_pair(ratings_of(data))
         order = np.random.default_rng(self.seed).permutation(len(ratings))
         n_train = int(round(self.fraction * len(ratings)))
-        yield fold_from_frames(str(self), ratings.iloc[order[:n_train]], ratings.iloc[order[n_train:]])
+        yield fold_from_frames(str(self), ratings.iloc[order[:n_train]],
+                               ratings.iloc[order[n_train:]])
 
 
 @dataclass(frozen=True)
 class TemporalSplit:
-    """Everything rated before the ``fraction`` quantile of ``ts`` trains; the latest ratings are held out.
+    """Everything rated before the ``fraction`` quantile of ``ts`` trains; the latest ratings
+    are held out.
 
     The cut is one global instant, so every held-out rating is strictly later than every training
     rating (ties at the cut all go to the test side).
@@ -193,7 +197,8 @@ class UserSplit:
         values = held["rating"].to_numpy(dtype=np.float64)
 
         k = is_known & in_train
-        known = sp.csr_matrix((values[k], (rows[k], cols[k])), shape=(len(known_users), len(movies)))
+        known = sp.csr_matrix((values[k], (rows[k], cols[k])),
+                              shape=(len(known_users), len(movies)))
         known.sort_indices()
         t = ~is_known & in_train
         yield Fold(

@@ -36,7 +36,8 @@ class RatingPredictor(BaseEstimator):
         raise NotImplementedError
 
     def score_users(self, users) -> np.ndarray:
-        """Predicted ratings of every movie for the fitted users ``users``: (len(users), n_movies)."""
+        """Predicted ratings of every movie for the fitted users ``users``:
+        (len(users), n_movies)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def predict(self, users, items) -> np.ndarray:

@@ -7,8 +7,13 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
-from shared.recsys.models.topn import (TopNRecommender, best, confidence, confidence_values,
-                                       strongest)
+from shared.recsys.models.topn import (
+    TopNRecommender,
+    best,
+    confidence,
+    confidence_values,
+    strongest,
+)
 
 # Users densified at once while the Gram matrix is accumulated: bounds that dense block.
 _DENSE_ELEMENTS = 1 << 24
@@ -187,10 +192,10 @@ class EASE(TopNRecommender):
 
     def _kept_scores(self, rows: np.ndarray, feedback: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray | None]:
-        r""":math:`x_u \hat B` over ``candidates_`` for one user, whose ``feedback`` sits at ``rows``
-        of ``_rows``: the weighted sum of those rows, computed the cheapest way for their
-        number (``_GATHER_ELEMENTS``, ``_DENSE_SHARE``); and the rows summed when they were
-        copied out (else None), which the explanation reads again."""
+        r""":math:`x_u \hat B` over ``candidates_`` for one user, whose ``feedback`` sits at
+        ``rows`` of ``_rows``: the weighted sum of those rows, computed the cheapest way for
+        their number (``_GATHER_ELEMENTS``, ``_DENSE_SHARE``); and the rows summed when they
+        were copied out (else None), which the explanation reads again."""
         n_rows = len(self._rows)
         if len(rows) * len(self.candidates_) <= _GATHER_ELEMENTS:
             summed = self._rows.take(rows, axis=0)

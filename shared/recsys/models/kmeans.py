@@ -139,7 +139,8 @@ class UserKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         k = self.n_clusters
         labels = None
         n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):
+        while n_iter < self.max_iter:
+            n_iter += 1
             dist = _squared_distances(X, x_sq, centers)
             new_labels = np.argmin(dist, axis=1)
             new_labels = self._refill_empty(new_labels, dist)

@@ -10,8 +10,7 @@ from sklearn.utils import check_random_state
 from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.cluster import cluster_sums, default_baseline
 from shared.recsys.models.cluster_fixing import favourite_counts
-from shared.recsys.models.features import (baseline_residuals, favourites, mean_centered,
-                                           user_means)
+from shared.recsys.models.features import baseline_residuals, favourites, mean_centered, user_means
 from shared.recsys.models.kmeans import UserKMeans, squared_distances
 from shared.recsys.models.softmax import SoftmaxRegression
 from shared.recsys.ratings import FAVOURITE_RATING

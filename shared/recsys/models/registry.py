@@ -5,7 +5,7 @@ depend on) every estimator module.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from shared.recsys.models.base import RatingPredictor
 from shared.recsys.models.topn import TopNRecommender

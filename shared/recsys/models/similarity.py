@@ -122,7 +122,7 @@ class SimilarMovies(BaseEstimator):
         return self
 
     @classmethod
-    def from_embeddings(cls, collaborative_embeddings, content_embeddings) -> "SimilarMovies":
+    def from_embeddings(cls, collaborative_embeddings, content_embeddings) -> SimilarMovies:
         """A fitted instance from saved ``collaborative_embeddings_`` and
         ``content_embeddings_`` (no refit: what the API serves)."""
         model = cls()

@@ -22,12 +22,13 @@ class RidgeRows:
 
     for ``z = design`` (one row per column entity), ``t = targets`` (aligned with the pattern's
     entries) and ``Λ = penalty`` (``(n_rows, k)``). Rows are grouped by length, rounded up to
-    an eighth of its power of two, and padded with entries that point at a zero design row, which
-    change no solution; the gather plan depends only on the pattern, so it is built once and reused by
-    every ALS sweep. A group whose padded length ``L`` is at most ``k`` is solved in the dual,
-    an ``L x L`` system :math:`x = \Lambda^{-1} Z^\top (Z \Lambda^{-1} Z^\top + I)^{-1} t`, so
-    the many movies with a handful of ratings cost almost nothing; longer rows solve the
-    ``k x k`` normal equations. Rows without entries get 0.
+    an eighth of its power of two, and padded with entries that point at a zero design row,
+    which change no solution; the gather plan depends only on the pattern, so it is built once
+    and reused by every ALS sweep. A group whose padded length ``L`` is at most ``k`` is solved
+    in the dual, an ``L x L`` system
+    :math:`x = \Lambda^{-1} Z^\top (Z \Lambda^{-1} Z^\top + I)^{-1} t`, so the many movies with
+    a handful of ratings cost almost nothing; longer rows solve the ``k x k`` normal equations.
+    Rows without entries get 0.
     """
 
     def __init__(self, indptr: np.ndarray, cols: np.ndarray):

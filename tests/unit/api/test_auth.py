@@ -98,7 +98,8 @@ def test_probes_metrics_and_the_document_need_no_key(client):
 
 def test_refused_writes_store_nothing():
     redis_client = fakeredis.FakeRedis()
-    client = create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client).test_client()
+    client = create_app(with_keys(Settings(key_prefix="t")),
+                        redis_client=redis_client).test_client()
     before = stored_keys(redis_client)
     assert client.post("/v1/events", json=EVENT).status_code == 401
     assert client.delete("/v1/users/1").status_code == 401

@@ -4,10 +4,10 @@ import time
 import pytest
 
 from api import create_app
-from tests.conftest import stored_keys
 from shared.config import Settings
 from shared.store.keys import Keys
 from shared.store.queue import DRAIN_EVENTS_JOB, events_queue
+from tests.conftest import stored_keys
 from tests.keys import keyed, with_keys
 
 SETTINGS = with_keys(Settings(key_prefix="t"))
@@ -47,7 +47,8 @@ def test_one_event_goes_to_the_inbox_and_claims_a_drain_job(app, queue, fake_red
 def test_many_requests_share_one_drain_job(app, queue, fake_redis):
     client = keyed(app.test_client())
     for movie in range(1, 6):
-        assert post(client, {"type": "favourite", "user_id": 1, "movie_id": movie}).status_code == 202
+        response = post(client, {"type": "favourite", "user_id": 1, "movie_id": movie})
+        assert response.status_code == 202
     batch = [{"type": "favourite", "user_id": 2, "movie_id": m} for m in range(1, 1001)]
     response = post(client, batch)
     assert response.status_code == 202 and response.get_json()["accepted"] == 1000

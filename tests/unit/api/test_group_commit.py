@@ -29,7 +29,7 @@ def call_in_thread(group, request, out):
     def target():
         try:
             out[request] = group(request)
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
+        except Exception as exc:  # the test inspects it
             out[request] = exc
 
     thread = threading.Thread(target=target)
@@ -62,7 +62,7 @@ def test_requests_arriving_during_a_run_share_the_next_one_in_arrival_order():
     others = []
     for i in range(3):
         others.append(call_in_thread(group, f"r{i}", out))
-        wait_until(lambda: len(group._queued) == i + 1)
+        wait_until(lambda i=i: len(group._queued) == i + 1)
     run.gate.set()
     for thread in [first, *others]:
         thread.join(5)

@@ -92,7 +92,8 @@ def test_readyz_names_a_version_it_cannot_load_and_the_one_it_serves(client, fak
     response = client.get("/readyz")
     assert response.status_code == 200  # still serving the version it has
     assert response.get_json()["checks"]["model"].endswith(f"serving {tiny_bundle.version} instead")
-    assert client.get("/v1/users/1/recommendations").get_json()["model_version"] == tiny_bundle.version
+    recommended = client.get("/v1/users/1/recommendations").get_json()
+    assert recommended["model_version"] == tiny_bundle.version
 
 
 def test_readyz_reports_unreachable_redis_without_a_traceback():

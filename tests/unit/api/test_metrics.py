@@ -14,7 +14,8 @@ def client(tiny_data, tiny_bundle):
 
     redis_client = fakeredis.FakeRedis()
     load_and_publish(redis_client, "t", tiny_data, tiny_bundle)
-    return keyed(create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client).test_client())
+    app = create_app(with_keys(Settings(key_prefix="t")), redis_client=redis_client)
+    return keyed(app.test_client())
 
 
 def scrape(client) -> dict:
@@ -49,7 +50,8 @@ def test_requests_events_and_the_model_move_the_figures(client, tiny_bundle):
     assert value(after, "movierec_events_applied_total") == 6000  # the tiny data set's import
     assert value(after, "movierec_dead_letter_items") == 0
     assert value(after, "movierec_active_model", version=tiny_bundle.version) == 1
-    assert value(after, "movierec_model_trained_timestamp_seconds") == tiny_bundle.manifest["trained_at"]
+    assert (value(after, "movierec_model_trained_timestamp_seconds")
+            == tiny_bundle.manifest["trained_at"])
 
 
 def test_the_workers_figures_come_from_redis(tiny_data, tiny_bundle):

@@ -66,7 +66,8 @@ def test_a_retrain_asked_over_http_runs_and_reports_its_stages(world):
     assert rollback.status_code == 202
     SimpleWorker([svc.retrain_queue], connection=svc.redis,
                  serializer=svc.retrain_queue.serializer).work(burst=True)
-    assert client.get(rollback.get_json()["status_url"], headers=ADMIN).get_json()["status"] == "finished"
+    status = client.get(rollback.get_json()["status_url"], headers=ADMIN).get_json()
+    assert status["status"] == "finished"
     assert client.get("/v1/models").get_json()["active"] == bundle.version
     assert client.post("/v1/admin/models/nope/activate", headers=ADMIN).status_code == 404
     assert client.get("/v1/admin/jobs/nope", headers=ADMIN).status_code == 404

@@ -9,8 +9,15 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from api.openapi import DOCUMENT, EVENT
-from shared.data.events import (EVENT_TYPES, MAX_EVENT_ID_LENGTH, MAX_EVENTS_PER_REQUEST, MAX_ID,
-                                EventError, validate_event, validate_events)
+from shared.data.events import (
+    EVENT_TYPES,
+    MAX_EVENT_ID_LENGTH,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_ID,
+    EventError,
+    validate_event,
+    validate_events,
+)
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 
 DOCUMENT_URI = "urn:movierec:openapi"
@@ -35,7 +42,8 @@ EDGE_CASES = [
     {"type": "rating", "user_id": 1, "movie_id": 2},
     {"type": "rating", "user_id": 1, "movie_id": 2, "rating": None},
     {"type": "rating", "user_id": 1, "movie_id": 2, "rating": 3.25},
-    {"type": "favourite", "user_id": 1, "movie_id": 2, "rating": None, "ts": None, "event_id": None},
+    {"type": "favourite", "user_id": 1, "movie_id": 2, "rating": None, "ts": None,
+     "event_id": None},
     {"type": "favourite", "user_id": 1, "movie_id": 2, "rating": 4},
     {"type": "unfavourite", "user_id": 1, "movie_id": 2, "rating": 4.5},
     {"type": "unfavourite", "user_id": 1, "movie_id": MAX_ID + 1},
@@ -72,7 +80,7 @@ def random_valid_event(rng):
     if rng.random() < 0.5:
         obj["ts"] = rng.choice([rng.random() * 2e9, rng.randint(0, 2**31), None])
     if rng.random() < 0.5:
-        obj["event_id"] = rng.choice(["e%d" % rng.randint(0, 10**9), None])
+        obj["event_id"] = rng.choice([f"e{rng.randint(0, 10**9)}", None])
     return obj
 
 

@@ -12,8 +12,15 @@ from shared.recsys.evaluation.served import PublishedVersion, ServedSetup
 from shared.recsys.evaluation.split import RandomSplit, UserSplit
 from shared.recsys.pipeline import BundleConfig
 from shared.recsys.ratings import LiveRatings
-from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
-                                      ClusterReads, cluster_reads, ranked_page, serving_strategy)
+from shared.recsys.strategies import (
+    HYBRID_FAVOURITES,
+    STRATEGIES,
+    ClusterCounters,
+    ClusterReads,
+    cluster_reads,
+    ranked_page,
+    serving_strategy,
+)
 from shared.recsys.vocabulary import Vocabulary
 from tests.unit.recsys.evaluation.synthetic import synthetic_ratings
 

@@ -62,7 +62,8 @@ def test_cluster_strategy_reason_counts_the_cluster(world, fake_redis):
     body = client.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=1").get_json()
     size = int(fake_redis.hget(stores.keys.cluster_sizes(bundle.version), body["cluster"]))
     item = body["items"][0]
-    assert item["reason"] == f"liked by {int(item['score'])} of the {size} viewers in your taste cluster"
+    assert item["reason"] == (f"liked by {int(item['score'])} of the {size} viewers in your "
+                              "taste cluster")
 
 
 def test_a_rating_removes_the_movie_from_the_list(world):

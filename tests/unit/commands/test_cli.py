@@ -37,7 +37,8 @@ def test_generate_rejects_impossible_sizes_with_a_message(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_import_of_a_malformed_file_names_file_and_line_and_stores_nothing(tmp_path, monkeypatch, redis_url):
+def test_import_of_a_malformed_file_names_file_and_line_and_stores_nothing(tmp_path, monkeypatch,
+                                                                           redis_url):
     import redis
 
     (tmp_path / "movies.csv").write_text("movieId,title,genres\n1,A (2000),Drama\n")

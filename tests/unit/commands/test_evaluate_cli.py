@@ -55,7 +55,8 @@ def test_table_has_a_header_and_one_row_per_model(small_folder):
 
 
 def test_bad_split_is_a_usage_error_naming_the_option(tmp_path):
-    result = CliRunner().invoke(command, [str(tmp_path), "--split", "random:2:0", "--models", "baseline"])
+    result = CliRunner().invoke(command, [str(tmp_path), "--split", "random:2:0",
+                                          "--models", "baseline"])
     assert result.exit_code == 2
     assert "--split" in result.output
     assert "FRACTION" in result.output

@@ -55,7 +55,8 @@ def test_the_accuracy_table_puts_the_served_list_first_beside_the_floor(tiny_dat
         expected = json.loads(line)
         for key in ("ndcg_at_10", "precision_at_10", "rmse"):
             got = by_model[expected["model"]][key]
-            assert (got if got is None else round(got, 4)) == expected[key], (expected["model"], key)
+            rounded = got if got is None else round(got, 4)
+            assert rounded == expected[key], (expected["model"], key)
 
     index = (out / "index.html").read_text()
     table = index[index.index("<table>"):index.index("</table>")]
@@ -74,16 +75,20 @@ def test_the_accuracy_table_puts_the_served_list_first_beside_the_floor(tiny_dat
 
 def test_report_rejects_bad_options_cleanly(tiny_data, tmp_path):
     runner = CliRunner()
-    bad_range = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--k-range", "9"])
+    bad_range = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
+                                     "--k-range", "9"])
     assert bad_range.exit_code == 2 and "--k-range" in bad_range.output
     reversed_range = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
                                           "--k-range", "9-3"])
     assert reversed_range.exit_code == 2 and "--k-range" in reversed_range.output
     assert "needs 2 <= low <= high" in reversed_range.output
-    bad_model = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--models", "magic"])
+    bad_model = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
+                                     "--models", "magic"])
     assert bad_model.exit_code == 2 and "--models" in bad_model.output
-    ranking = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path), "--models", "svd,ease"])
-    assert ranking.exit_code == 2 and "'ease' ranks movies and predicts no ratings" in ranking.output
+    ranking = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
+                                   "--models", "svd,ease"])
+    assert ranking.exit_code == 2
+    assert "'ease' ranks movies and predicts no ratings" in ranking.output
     assert "give lists with --lists" in ranking.output
     bad_list = runner.invoke(main, ["report", str(tiny_data), "--out", str(tmp_path),
                                     "--lists", "served:magic"])

@@ -58,9 +58,11 @@ def ml100k_folder(root: Path, genre_file: bool = True) -> Path:
 
 def ml1m_folder(root: Path) -> Path:
     folder = root / "ml-1m"
-    write(folder, "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n")
+    write(folder, "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n"
+                                 "2::1193::4::978298413\n")
     write(folder, "movies.dat", "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
-                                "661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
+                                "661::James and the Giant Peach (1996)::"
+                                "Animation|Children's|Musical\n"
                                 "1::Misérables, Les (1995)::Drama|Musical\n", "latin-1")
     write(folder, "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n")
     return folder
@@ -68,11 +70,14 @@ def ml1m_folder(root: Path) -> Path:
 
 def ml10m_folder(root: Path) -> Path:
     folder = root / "ml-10m"
-    write(folder, "ratings.dat", "1::122::5::838985046\n1::185::4.5::838983525\n2::122::0.5::868245777\n")
+    write(folder, "ratings.dat", "1::122::5::838985046\n1::185::4.5::838983525\n"
+                                 "2::122::0.5::868245777\n")
     write(folder, "movies.dat", "122::Boomerang (1992)::Comedy|Romance\n"
-                                "185::Star Wars: Episode IV - A New Hope (1977)::(no genres listed)\n")
+                                "185::Star Wars: Episode IV - A New Hope (1977)::"
+                                "(no genres listed)\n")
     write(folder, "tags.dat", "15::122::dark hero::1188263867\n20::185::space::1188263880\n"
-                              "21::185::quote: it's a trap::1188263890\n22::185::space::1188263899\n")
+                              "21::185::quote: it's a trap::1188263890\n"
+                              "22::185::space::1188263899\n")
     return folder
 
 

@@ -1,6 +1,12 @@
 import pytest
 
-from shared.data.events import MAX_EVENTS_PER_REQUEST, Event, EventError, validate_event, validate_events
+from shared.data.events import (
+    MAX_EVENTS_PER_REQUEST,
+    Event,
+    EventError,
+    validate_event,
+    validate_events,
+)
 
 
 def test_rating_event_is_parsed_to_half_stars():
@@ -24,7 +30,8 @@ def test_the_wire_form_carries_ids_as_strings():
     ({"type": "like", "user_id": 1, "movie_id": 2}, "type", "must be one of"),
     ({"type": "rating", "user_id": 0, "movie_id": 2, "rating": 3}, "user_id", "positive"),
     ({"type": "rating", "user_id": "1", "movie_id": 2, "rating": 3}, "user_id", "got str"),
-    ({"type": "rating", "user_id": True, "movie_id": 2, "rating": 3}, "user_id", "positive integer"),
+    ({"type": "rating", "user_id": True, "movie_id": 2, "rating": 3}, "user_id",
+     "positive integer"),
     ({"type": "rating", "user_id": 1, "movie_id": 2.5, "rating": 3}, "movie_id", "got float"),
     ({"type": "rating", "user_id": 1, "movie_id": 2}, "rating", "required"),
     ({"type": "rating", "user_id": 1, "movie_id": 2, "rating": 5.5}, "rating", "between 0.5 and 5"),

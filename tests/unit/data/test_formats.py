@@ -6,7 +6,6 @@ import pytest
 from shared.data import movielens
 from shared.data.errors import LoadError
 from shared.data.formats import detect_format
-
 from tests.unit.data.movielens_folders import FORMATS, ml10m_folder, write
 
 

@@ -1,7 +1,8 @@
-"""The public entry point: every MovieLens layout loads into the shared columns, and ml-latest-small."""
+"""The public entry point: every MovieLens layout loads into the shared columns, and
+ml-latest-small."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,18 @@ import pytest
 from shared.data import movielens
 from shared.data.movielens import LoadError
 from shared.recsys.ratings import MOVIES_COLUMNS, RATINGS_COLUMNS
-
-from tests.unit.data.movielens_folders import (BUILDERS, CSV_HEADER, FORMATS, GOOD_CSV, hetrec_folder,
-                                               ml1m_folder, ml10m_folder, ml100k_folder, movie, write)
+from tests.unit.data.movielens_folders import (
+    BUILDERS,
+    CSV_HEADER,
+    FORMATS,
+    GOOD_CSV,
+    hetrec_folder,
+    ml1m_folder,
+    ml10m_folder,
+    ml100k_folder,
+    movie,
+    write,
+)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -43,7 +53,8 @@ def test_ml100k_latin1_items_and_flag_genres(tmp_path):
     unknown = movie(data.movies, 3)
     assert unknown["title"] == "unknown" and unknown["genres"] == "" and pd.isna(unknown["year"])
     # no year in the title: taken from the release date
-    assert (movie(data.movies, 4)["title"], movie(data.movies, 4)["year"]) == ("Heavenly Creatures", 1994)
+    no_year = movie(data.movies, 4)
+    assert (no_year["title"], no_year["year"]) == ("Heavenly Creatures", 1994)
 
 
 def test_ml1m_double_colon_files_in_latin1(tmp_path):
@@ -67,8 +78,9 @@ def test_ml10m_half_stars_and_tags(tmp_path):
 
 def test_hetrec_dates_genres_weighted_tags_and_latin1(tmp_path):
     data = movielens.load(hetrec_folder(tmp_path))
-    utc = [datetime(2006, 10, 29, 23, 17, 16), datetime(2006, 10, 29, 23, 23, 44), datetime(1970, 1, 1)]
-    assert data.ratings["ts"].tolist() == [int(t.replace(tzinfo=timezone.utc).timestamp()) for t in utc]
+    utc = [datetime(2006, 10, 29, 23, 17, 16), datetime(2006, 10, 29, 23, 23, 44),
+           datetime(1970, 1, 1)]
+    assert data.ratings["ts"].tolist() == [int(t.replace(tzinfo=UTC).timestamp()) for t in utc]
     assert data.ratings["rating"].tolist() == [1.0, 4.5, 3.5]
     grumpy = movie(data.movies, 3)
     assert grumpy == {"movie_id": 3, "title": "Grumpy Old Men", "year": 1993,
@@ -89,7 +101,8 @@ def test_extra_fields_on_the_first_line_are_not_dropped(tmp_path, fmt, file, tex
     with pytest.raises(LoadError) as caught:
         movielens.load(folder)
     assert (caught.value.path.name, caught.value.line) == (file, line)
-    assert caught.value.reason.startswith("expected ") and caught.value.reason.endswith(f", got {got}")
+    assert caught.value.reason.startswith("expected ")
+    assert caught.value.reason.endswith(f", got {got}")
 
 
 def test_ml_latest_small(ml_latest_small):

@@ -6,9 +6,15 @@ import pytest
 
 from shared.data.errors import LoadError
 from shared.data.movies import load_movies
-
-from tests.unit.data.movielens_folders import (BUILDERS, U_ITEM, csv_folder, hetrec_folder, ml100k_folder,
-                                               movie, write)
+from tests.unit.data.movielens_folders import (
+    BUILDERS,
+    U_ITEM,
+    csv_folder,
+    hetrec_folder,
+    ml100k_folder,
+    movie,
+    write,
+)
 
 
 def test_csv_movies_titles_years_genres_tags(tmp_path):
@@ -63,16 +69,18 @@ def test_hetrec_movie_tags_need_tag_names(tmp_path):
      "expected 3 fields (movieId, title, genres) separated by ',', got 4"),
     ("csv", "movies.csv", "id,title,genres\n1,A (1999),Drama\n", 1,
      "the header 'id,title,genres' lacks movieId"),
-    ("csv", "tags.csv", "userId,movieId,tag,timestamp\n1,0,fun,5\n", 2, "movieId '0' is not positive"),
+    ("csv", "tags.csv", "userId,movieId,tag,timestamp\n1,0,fun,5\n", 2,
+     "movieId '0' is not positive"),
     ("ml-1m", "movies.dat", "1::A (1999)::Drama\n2::B (2000)\n", 2,
      "expected 3 fields (MovieID, Title, Genres) separated by '::', got 2"),
     ("ml-10m", "tags.dat", "1::2::fun::5\n1::x::fun::5\n", 2, "MovieID 'x' is not an integer"),
     ("ml-100k", "u.item", U_ITEM.replace("|0|0|0|1|1|1|", "|0|0|0|1|2|1|", 1), 1,
      "genre flag Children's '2' is not 0 or 1"),
     ("ml-100k", "u.item", "1|A (1999)|01-Jan-1999||url|1\n", 1,
-     "expected 24 fields (movie id, movie title, release date, video release date, IMDb URL, unknown, "
-     "Action, Adventure, Animation, Children's, Comedy, Crime, Documentary, Drama, Fantasy, Film-Noir, "
-     "Horror, Musical, Mystery, Romance, Sci-Fi, Thriller, War, Western) separated by '|', got 6"),
+     "expected 24 fields (movie id, movie title, release date, video release date, IMDb URL, "
+     "unknown, Action, Adventure, Animation, Children's, Comedy, Crime, Documentary, Drama, "
+     "Fantasy, Film-Noir, Horror, Musical, Mystery, Romance, Sci-Fi, Thriller, War, Western) "
+     "separated by '|', got 6"),
     ("hetrec-2k", "movie_tags.dat", "movieID\ttagID\ttagWeight\n32\t3\t1\n32\t9\t1\n", 3,
      "tagID 9 is not in tags.dat"),
     ("hetrec-2k", "movie_genres.dat", "movieID\tgenre\n3\tComedy\n-3\tDrama\n", 3,

@@ -8,9 +8,15 @@ from shared.data import movielens
 from shared.data.errors import LoadError
 from shared.data.ratings_reader import iter_ratings, ml100k_fold
 from shared.recsys.ratings import RATINGS_COLUMNS
-
-from tests.unit.data.movielens_folders import (BUILDERS, CSV_HEADER, FORMATS, GOOD_CSV, csv_folder,
-                                               ml100k_folder, write)
+from tests.unit.data.movielens_folders import (
+    BUILDERS,
+    CSV_HEADER,
+    FORMATS,
+    GOOD_CSV,
+    csv_folder,
+    ml100k_folder,
+    write,
+)
 
 
 def test_csv_ratings_keep_duplicates_and_half_stars(tmp_path):
@@ -48,7 +54,8 @@ def test_chunked_iteration_matches_load(tmp_path, fmt, chunksize):
     chunks = list(iter_ratings(folder, chunksize=chunksize))
     assert all(len(chunk) <= chunksize for chunk in chunks)
     assert all(list(chunk.columns) == RATINGS_COLUMNS for chunk in chunks)
-    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), movielens.load(folder).ratings)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True),
+                                  movielens.load(folder).ratings)
 
 
 def test_blank_lines_are_skipped_but_counted(tmp_path):
@@ -73,7 +80,8 @@ def test_empty_ratings_file_gives_an_empty_typed_frame(tmp_path):
     folder = csv_folder(tmp_path)
     write(folder, "ratings.csv", "userId,movieId,rating,timestamp\n")
     ratings = movielens.load(folder).ratings
-    assert len(ratings) == 0 and [str(t) for t in ratings.dtypes] == ["int64", "int64", "float64", "int64"]
+    assert len(ratings) == 0
+    assert [str(t) for t in ratings.dtypes] == ["int64", "int64", "float64", "int64"]
 
 
 def test_chunksize_must_be_positive(tmp_path):
@@ -83,7 +91,8 @@ def test_chunksize_must_be_positive(tmp_path):
 
 @pytest.mark.parametrize("bad_line, reason", [
     ("1,2,3.5", "expected 4 fields (userId, movieId, rating, timestamp) separated by ',', got 3"),
-    ("1,2,3.5,100,9", "expected 4 fields (userId, movieId, rating, timestamp) separated by ',', got 5"),
+    ("1,2,3.5,100,9",
+     "expected 4 fields (userId, movieId, rating, timestamp) separated by ',', got 5"),
     ("x,2,3.5,100", "userId 'x' is not an integer"),
     ("1,2.5,3.5,100", "movieId '2.5' is not an integer"),
     ("0,2,3.5,100", "userId '0' is not positive"),
@@ -137,7 +146,8 @@ def test_wrong_csv_header(tmp_path):
     ("ml-1m", "ratings.dat", "1::2::3::4\n1::2::4.5::4\n", 2, "Rating '4.5' is not a whole number"),
     ("ml-10m", "ratings.dat", "1::2::3::4\n1::2::3::4::5\n", 2,
      "expected 4 fields (UserID, MovieID, Rating, Timestamp) separated by '::', got 5"),
-    ("ml-10m", "ratings.dat", "1::2::3::4\n1::2::5.5::4\n", 2, "Rating '5.5' is not between 0.5 and 5"),
+    ("ml-10m", "ratings.dat", "1::2::3::4\n1::2::5.5::4\n", 2,
+     "Rating '5.5' is not between 0.5 and 5"),
     ("hetrec-2k", "user_ratedmovies.dat",
      "userID\tmovieID\trating\tdate_day\tdate_month\tdate_year\tdate_hour\tdate_minute\tdate_second\n"
      "75\t3\t1\t29\t10\t2006\t23\t17\t16\n75\t3\t1\t31\t4\t2006\t23\t17\t16\n", 3,

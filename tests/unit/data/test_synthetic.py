@@ -11,8 +11,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 import shared.data.synthetic as synthetic
-from shared.recsys.ratings import rating_matrix
 from shared.data.synthetic import GENRES, NO_GENRES, generate
+from shared.recsys.ratings import rating_matrix
 
 FILES = ["movies.csv", "ratings.csv", "tags.csv", "truth_user_groups.csv", "README.txt"]
 HALF_STAR_GRID = np.arange(1, 11) / 2

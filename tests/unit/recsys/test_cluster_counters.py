@@ -57,7 +57,8 @@ def test_heads_of_the_ranked_counters_and_the_popular_list(published):
 def test_a_new_user_joining_a_cluster_moves_its_counters_as_the_script_does(published):
     store, counters, live, offline = published
     movies = live.movies.ids
-    rated = {int(movies[i]): r for i, r in zip([0, 3, 5, 8, 13, 21], [5.0, 4.0, 3.5, 1.0, 4.5, 2.0])}
+    rated = {int(movies[i]): r
+             for i, r in zip([0, 3, 5, 8, 13, 21], [5.0, 4.0, 3.5, 1.0, 4.5, 2.0])}
     store.apply_wire([["rating", str(NEW_USER), str(m), int(r * 2), 1.0 + i, ""]
                       for i, (m, r) in enumerate(rated.items())], log=False)
     cluster = live.assign_cluster(store.live_ratings(NEW_USER))
@@ -84,7 +85,8 @@ def test_strategies_get_the_lists_the_api_computes(published, strategy):
         assert cluster == live.training_cluster(user)
         serving = strategies.serving_strategy(live, ratings, strategy)
         reads = strategies.cluster_reads(serving, 10, len(ratings))
-        api = strategies.serve(live, ratings, counters.cluster_counters(live.version, cluster, reads),
+        api = strategies.serve(live, ratings,
+                               counters.cluster_counters(live.version, cluster, reads),
                                (), 10, serving)
         row = live.user_row(ratings)
         offline_ratings = dict(zip(live.movies.ids[row.indices].tolist(), row.data.tolist()))

@@ -30,7 +30,8 @@ def test_matrices_in_give_the_trainers_bundle(tiny_data, tiny_bundle):
     X, _, _ = rating_matrix(data.ratings, users, movies)
     F = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
     by_id = data.movies.set_index("movie_id")
-    text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).reindex(movies.ids).fillna("")
+    text = ((by_id["genres"].fillna("") + "|" + by_id["tags"].fillna(""))
+            .reindex(movies.ids).fillna(""))
     bundle = fit_bundle(X, F, users, movies, BundleConfig(**CONFIG), item_text=text.tolist(),
                         latest_ts=int(data.ratings["ts"].max()), progress=False)
 
@@ -66,7 +67,8 @@ def test_the_trainers_config_is_this_one_with_the_service_defaults():
 
     assert issubclass(TrainerBundleConfig, BundleConfig)
     config = TrainerBundleConfig()
-    assert config.k_range == Settings.k_range and config.min_cluster_size == Settings.min_cluster_size
+    assert config.k_range == Settings.k_range
+    assert config.min_cluster_size == Settings.min_cluster_size
     assert [f.name for f in dataclasses.fields(TrainerBundleConfig)] == [
         f.name for f in dataclasses.fields(BundleConfig)]
     with pytest.raises(TypeError):

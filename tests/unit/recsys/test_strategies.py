@@ -9,10 +9,20 @@ import pytest
 from shared.recsys.models.ease import EASE
 from shared.recsys.ratings import LiveRatings
 from shared.recsys.served import LiveModel
-from shared.recsys.strategies import (HYBRID_FAVOURITES, STRATEGIES, ClusterCounters,
-                                      ClusterReads, because_you_rated, cluster_reads,
-                                      popular_items, ranked_page, recommend, serve,
-                                      serving_strategy, untitled)
+from shared.recsys.strategies import (
+    HYBRID_FAVOURITES,
+    STRATEGIES,
+    ClusterCounters,
+    ClusterReads,
+    because_you_rated,
+    cluster_reads,
+    popular_items,
+    ranked_page,
+    recommend,
+    serve,
+    serving_strategy,
+    untitled,
+)
 from shared.recsys.vocabulary import Vocabulary
 from tests.unit.recsys.models.synthetic import low_rank_ratings
 
@@ -60,8 +70,10 @@ def test_cluster_strategy_ranks_favourites_and_skips_rated_and_unliked_movies():
     result = recommend(MODEL, {40: 4.5, 99: 0.0}, counters, (), 10, "cluster")
     assert result.fallback is None
     assert result.items == [
-        {"movie_id": 20, "score": 4.0, "reason": "liked by 4 of the 5 viewers in your taste cluster"},
-        {"movie_id": 10, "score": 1.0, "reason": "liked by 1 of the 5 viewers in your taste cluster"},
+        {"movie_id": 20, "score": 4.0,
+         "reason": "liked by 4 of the 5 viewers in your taste cluster"},
+        {"movie_id": 10, "score": 1.0,
+         "reason": "liked by 1 of the 5 viewers in your taste cluster"},
     ]
     assert ids(recommend(MODEL, {}, counters, (), 2, "cluster")) == [20, 40]
 
@@ -71,9 +83,11 @@ def test_cluster_ratings_strategy_explains_mean_and_count():
     result = recommend(MODEL, {30: 2.0}, counters, (), 2, "cluster-ratings")
     assert result.items == [
         {"movie_id": 50, "score": 4.5679, "reason": "rated 4.6 on average (shrunk toward its "
-                                                    "overall mean) by 1 of the 1 viewer in your taste cluster"},
+                                                    "overall mean) by 1 of the 1 viewer in your "
+                                                    "taste cluster"},
         {"movie_id": 10, "score": 3.25, "reason": "rated 3.2 on average (shrunk toward its "
-                                                  "overall mean) by 1 of the 1 viewer in your taste cluster"},
+                                                  "overall mean) by 1 of the 1 viewer in your "
+                                                  "taste cluster"},
     ]
 
 
@@ -95,8 +109,10 @@ def test_hybrid_adds_the_weighted_share_of_the_cluster_who_like_a_movie():
     assert [(item["movie_id"], item["score"]) for item in result.items] == [
         (20, 4.5), (50, 4.15), (10, 3.0), (30, 2.75), (60, 0.2)]
     by_movie = {item["movie_id"]: item["reason"] for item in result.items}
-    assert by_movie[50] == "liked by 1 of the 4 viewers in your taste cluster; predicted 3.9 stars for you"
-    assert by_movie[30] == "liked by 3 of the 4 viewers in your taste cluster; predicted 2.0 stars for you"
+    assert by_movie[50] == ("liked by 1 of the 4 viewers in your taste cluster; "
+                            "predicted 3.9 stars for you")
+    assert by_movie[30] == ("liked by 3 of the 4 viewers in your taste cluster; "
+                            "predicted 2.0 stars for you")
     assert by_movie[20] == "predicted 4.5 stars for you"
 
 
@@ -106,7 +122,8 @@ def test_hybrid_of_an_empty_cluster_is_the_plain_prediction():
                             {"movie_id": 20, "score": 4.5, "reason": "predicted 4.5 stars for you"}]
 
 
-@pytest.mark.parametrize("model, counters", [(None, cluster(favourites=[(20, 4.0)])), (MODEL, None)])
+@pytest.mark.parametrize("model, counters",
+                         [(None, cluster(favourites=[(20, 4.0)])), (MODEL, None)])
 def test_without_a_model_or_a_cluster_the_popular_movies_are_flagged(model, counters):
     for strategy in STRATEGIES:
         result = recommend(model, {30: 4.0}, counters, POPULAR, 3, strategy)
@@ -138,7 +155,8 @@ def test_one_ranked_page_finds_what_the_whole_ranking_would():
     rng = random.Random(7)
     for _ in range(300):
         length = rng.randint(0, 60)
-        scores = sorted((rng.choice([0.0, -1.0, *range(1, 9)]) for _ in range(length)), reverse=True)
+        scores = sorted((rng.choice([0.0, -1.0, *range(1, 9)]) for _ in range(length)),
+                        reverse=True)
         ranked = [(movie, float(s)) for movie, s in zip(rng.sample(range(1, 200), length), scores)]
         rated = {m: 3.0 for m in rng.sample(range(1, 200), rng.randint(0, 40))}
         n = rng.randint(1, 20)

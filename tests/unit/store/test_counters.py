@@ -51,7 +51,8 @@ def test_movie_stats_and_user_counts_from_applied_events(fake_redis):
     stats = counters.movie_stats(10)
     assert stats == MovieStats(n_ratings=2, half_star_sum=13, n_favourites=2)
     assert stats.mean_rating == 3.25
-    assert counters.movie_stats(99) == MovieStats(0, 0, 0) and MovieStats(0, 0, 0).mean_rating is None
+    assert counters.movie_stats(99) == MovieStats(0, 0, 0)
+    assert MovieStats(0, 0, 0).mean_rating is None
     assert counters.user_rating_counts([2, 1, 4]) == {2: 1, 1: 2}
     assert counters.user_rating_counts([]) == {}
 

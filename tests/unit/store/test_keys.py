@@ -14,8 +14,8 @@ def test_key_names_stay_those_existing_data_is_stored_under():
             KEYS.versions, KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
             KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7")] == [
         "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:users",
-        "{movierec}:u:7", "{movierec}:u:7:live", "{movierec}:u:7:log", "{movierec}:nratings", "{movierec}:deleted",
-        "{movierec}:inbox", "{movierec}:inbox:draining", "{movierec}:urev",
+        "{movierec}:u:7", "{movierec}:u:7:live", "{movierec}:u:7:log", "{movierec}:nratings",
+        "{movierec}:deleted", "{movierec}:inbox", "{movierec}:inbox:draining", "{movierec}:urev",
         "{movierec}:urev:seq", "{movierec}:rec:7", "{movierec}:applied", "{movierec}:stats:n",
         "{movierec}:stats:sum", "{movierec}:popular", "{movierec}:model:active",
         "{movierec}:model:building", "{movierec}:model:versions", "{movierec}:model:states",

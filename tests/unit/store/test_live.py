@@ -4,11 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from shared.store.keys import Keys
-from shared.store.models import ModelStore
 from shared.recsys.served import LiveModel
 from shared.store import live
+from shared.store.keys import Keys
 from shared.store.live import ModelCache
+from shared.store.models import ModelStore
 
 
 @pytest.fixture

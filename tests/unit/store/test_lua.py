@@ -111,8 +111,9 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         lock.acquire()
         lock.release()
         stores.operations.beat("w1")
-        RequestCounters(fake_redis, KEYS).add({KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
-                                               KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})
+        RequestCounters(fake_redis, KEYS).add(
+            {KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
+             KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})
 
     passed = keys_passed(every_call, monkeypatch)
     assert set(passed) == set(SCRIPTS)

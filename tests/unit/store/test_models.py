@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.store.keys import Keys
-from shared.recsys.persist import ModelBundle, new_version
-from shared.store.models import ModelLoadError, ModelStore
 from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.persist import ModelBundle, new_version
+from shared.store.keys import Keys
+from shared.store.models import ModelLoadError, ModelStore
 
 
 def test_save_load_activate_round_trip(fake_redis, tmp_path):
@@ -25,7 +25,8 @@ def test_save_load_activate_round_trip(fake_redis, tmp_path):
     bundle = store.load(version)
     assert bundle.manifest["metrics"] == {"rmse": 0.9}
     np.testing.assert_array_equal(bundle.arrays["movie_ids"], [10, 20, 30])
-    np.testing.assert_array_equal(bundle.estimators["baseline"].score_users([1]), base.score_users([1]))
+    np.testing.assert_array_equal(bundle.estimators["baseline"].score_users([1]),
+                                  base.score_users([1]))
     on_disk = json.loads((tmp_path / version / "manifest.json").read_text())
     assert on_disk["version"] == version and "baseline" in on_disk["components"]
     with np.load(tmp_path / version / "model.npz", allow_pickle=False) as npz:

@@ -2,9 +2,8 @@
 import pandas as pd
 import pytest
 
-from shared.data.events import Event
+from shared.data.events import MAX_ID, Event
 from shared.store.keys import Keys
-from shared.data.events import MAX_ID
 from shared.store.ratings import LIVE_RECORD, RatingStore, frame_to_wire
 
 KEYS = Keys("t")
@@ -92,7 +91,8 @@ def ratings_frame(store):
     """Every rating in the store as a ratings frame (user_id, movie_id, rating, ts): the
     snapshot's rows with a rating."""
     live = store.snapshot()
-    return live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]].reset_index(drop=True)
+    return (live.loc[live["rating"] > 0, ["user_id", "movie_id", "rating", "ts"]]
+            .reset_index(drop=True))
 
 
 def test_ratings_frame_round_trips_an_import(store):
@@ -252,7 +252,10 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
 
 def test_every_change_of_a_user_bumps_their_revision(store):
     activate(store)
-    revision = lambda: store.redis.hget(KEYS.user_revisions, 1) or b"0"
+
+    def revision():
+        return store.redis.hget(KEYS.user_revisions, 1) or b"0"
+
     seen = [revision()]
     store.apply([rating(1, 10, 3.0, 100)])
     seen.append(revision())

@@ -10,8 +10,13 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from shared.store import rq_workers
-from shared.store.rq_workers import (RECONNECT_SECONDS, JobInterrupted, SimpleWorker,
-                                     interruptible, work_through_outages)
+from shared.store.rq_workers import (
+    RECONNECT_SECONDS,
+    JobInterrupted,
+    SimpleWorker,
+    interruptible,
+    work_through_outages,
+)
 
 
 class ScriptedWorker:
@@ -23,7 +28,8 @@ class ScriptedWorker:
     teardowns: list[str]
 
     def __init__(self, queues, connection, serializer=None, name=None):
-        self.queues, self.connection, self.serializer, self.name = queues, connection, serializer, name
+        self.queues, self.connection = queues, connection
+        self.serializer, self.name = serializer, name
         self.ending = self.endings.pop(0)
         self.stop_requested = False
         self.made.append(self)

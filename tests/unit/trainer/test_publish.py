@@ -49,7 +49,8 @@ def test_publishing_flips_marks_and_prunes(world, tiny_bundle):
         publish(dataclasses.replace(tiny_bundle, version=f"v{n}"), stores, SHRINK, progress=False)
     assert models.active_version() == "v5" and models.versions() == ["v3", "v4", "v5"]
     assert set(models.states().values()) == {"published"}
-    assert models.building_version() is None and TrainerLock(stores.redis, stores.keys).holder() is None
+    assert models.building_version() is None
+    assert TrainerLock(stores.redis, stores.keys).holder() is None
 
 
 def test_a_rollback_rebuilds_the_counters_from_the_ratings_of_now(world, tiny_bundle):
@@ -75,7 +76,8 @@ def test_nothing_is_published_while_another_trainer_holds_the_lock(world, tiny_b
     assert models.active_version() == tiny_bundle.version and "v2" not in models.versions()
 
 
-def test_without_a_lock_given_it_is_taken_with_the_configured_expiry(world, tiny_bundle, monkeypatch):
+def test_without_a_lock_given_it_is_taken_with_the_configured_expiry(world, tiny_bundle,
+                                                                     monkeypatch):
     seconds = 600  # far from TrainerLock's default, so that a lock taken with that one shows
     assert seconds != TrainerLock(world.redis, world.keys).ttl
     stores = stores_on(world.redis, "t", trainer_lock_seconds=seconds)

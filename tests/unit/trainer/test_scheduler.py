@@ -74,7 +74,8 @@ def test_a_bad_schedule_is_refused_with_the_reason(kwargs, message):
 
 def test_the_schedule_comes_from_the_environment():
     settings = config.load({"MOVIEREC_RETRAIN_EVERY": "15m", "MOVIEREC_RETRAIN_CRON": "0 3 * * *",
-                            "MOVIEREC_RETRAIN_AFTER_EVENTS": "0", "MOVIEREC_VAR_DIR": "/nonexistent"})
+                            "MOVIEREC_RETRAIN_AFTER_EVENTS": "0",
+                            "MOVIEREC_VAR_DIR": "/nonexistent"})
     assert settings.retrain_every == 900 and settings.retrain_cron == "0 3 * * *"
     assert settings.retrain_after_events is None
     assert config.load({"MOVIEREC_RETRAIN_EVERY": "0"}).retrain_every is None

@@ -5,8 +5,20 @@ import pytest
 import scipy.sparse as sp
 
 from shared.recsys.evaluation.accuracy import (
-    NO_ITEM, coverage, list_metrics, mae, mean_popularity_percentile, ndcg_at_k, popularity_percentiles,
-    precision_at_k, ranking_metrics, recall_at_k, relevant_items, rmse, top_k_items, top_k_lists,
+    NO_ITEM,
+    coverage,
+    list_metrics,
+    mae,
+    mean_popularity_percentile,
+    ndcg_at_k,
+    popularity_percentiles,
+    precision_at_k,
+    ranking_metrics,
+    recall_at_k,
+    relevant_items,
+    rmse,
+    top_k_items,
+    top_k_lists,
 )
 
 
@@ -55,7 +67,8 @@ def test_ndcg_by_hand():
     relevant[2, 3] = True
     expected_first = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
     expected_third = (1 / math.log2(5)) / 1.0
-    np.testing.assert_allclose(ndcg_at_k(ranked, relevant, k=4), [expected_first, 1.0, expected_third])
+    np.testing.assert_allclose(ndcg_at_k(ranked, relevant, k=4),
+                               [expected_first, 1.0, expected_third])
     # cut at k=2 the third row's relevant item falls off the list
     assert ndcg_at_k(ranked, relevant, k=2)[2] == 0.0
 

@@ -19,7 +19,8 @@ def test_the_held_out_share_comes_from_the_ratings_and_favourite_marks_train():
 
 def test_successive_snapshots_hold_out_the_same_pairs():
     rng = np.random.default_rng(0)
-    snapshot = pd.DataFrame({"user_id": rng.integers(1, 500, 5000), "movie_id": rng.integers(1, 900, 5000),
+    snapshot = pd.DataFrame({"user_id": rng.integers(1, 500, 5000),
+                             "movie_id": rng.integers(1, 900, 5000),
                              "rating": np.full(5000, 3.5), "ts": np.arange(5000)})
     grown = pd.concat([snapshot, snapshot.assign(user_id=snapshot["user_id"] + 1000)[:500]])
     shuffled = grown.sample(frac=1.0, random_state=1)

@@ -6,7 +6,12 @@ import pytest
 
 from shared.data.movielens import ml100k_fold
 from shared.recsys.evaluation.split import (
-    PredefinedFolds, RandomSplit, TemporalSplit, UserSplit, fold_from_frames, parse_split,
+    PredefinedFolds,
+    RandomSplit,
+    TemporalSplit,
+    UserSplit,
+    fold_from_frames,
+    parse_split,
 )
 
 
@@ -96,7 +101,8 @@ def test_temporal_test_ratings_are_all_later_than_training():
     ts = ratings.set_index(["user_id", "movie_id"])["ts"]
     train_rows, train_cols = fold.train.nonzero()
     train_ts = ts.loc[list(zip(fold.users.id_of(train_rows), fold.movies.id_of(train_cols)))]
-    test_ts = ts.loc[list(zip(fold.users.id_of(fold.test_users), fold.movies.id_of(fold.test_items)))]
+    test_ts = ts.loc[list(zip(fold.users.id_of(fold.test_users),
+                              fold.movies.id_of(fold.test_items)))]
     assert fold.n_test > 0
     assert train_ts.max() < test_ts.min()
     assert fold.train.nnz <= round(0.8 * len(ratings))
@@ -145,8 +151,10 @@ def _write_ml100k(folder, ratings: pd.DataFrame):
     (folder / "u.genre").write_text("unknown|0\n", encoding="latin-1")
     fold_of = np.arange(len(ratings)) % 5
     for k in range(5):
-        ratings[fold_of != k][cols].to_csv(folder / f"u{k + 1}.base", sep="\t", header=False, index=False)
-        ratings[fold_of == k][cols].to_csv(folder / f"u{k + 1}.test", sep="\t", header=False, index=False)
+        ratings[fold_of != k][cols].to_csv(folder / f"u{k + 1}.base", sep="\t", header=False,
+                                           index=False)
+        ratings[fold_of == k][cols].to_csv(folder / f"u{k + 1}.test", sep="\t", header=False,
+                                           index=False)
     return ratings
 
 

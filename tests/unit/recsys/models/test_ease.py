@@ -3,8 +3,13 @@ import pytest
 import scipy.sparse as sp
 
 from shared.recsys.models.ease import EASE
-from shared.recsys.models.topn import (DISLIKED_BELOW, SCHEMES, MostPopular, confidence,
-                                       confidence_values)
+from shared.recsys.models.topn import (
+    DISLIKED_BELOW,
+    SCHEMES,
+    MostPopular,
+    confidence,
+    confidence_values,
+)
 from shared.recsys.persist import decode, encode
 from tests.unit.recsys.models.synthetic import low_rank_ratings
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
@@ -65,7 +70,8 @@ def test_only_the_most_rated_candidates_are_recommended_with_the_full_models_sco
     # each rated movie's row is read whole on every request: rows must be contiguous
     assert few.weights_.flags.c_contiguous
     assert decode(*encode(few)).weights_.flags.c_contiguous
-    np.testing.assert_array_equal(few.weights_, full.weights_[:, np.searchsorted(full.items_, few.candidates_)])
+    np.testing.assert_array_equal(few.weights_,
+                                  full.weights_[:, np.searchsorted(full.items_, few.candidates_)])
     scores, reference = few.score_users(np.arange(10)), full.score_users(np.arange(10))
     others = np.setdiff1d(np.arange(ratings.shape[1]), few.candidates_)
     assert np.all(np.isneginf(scores[:, others]))

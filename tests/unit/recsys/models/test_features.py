@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.recsys.models.features import (baseline_residuals, favourites, genre_averages,
-                                    latent_factors, mean_centered, user_means)
+from shared.recsys.models.features import (
+    baseline_residuals,
+    favourites,
+    genre_averages,
+    latent_factors,
+    mean_centered,
+    user_means,
+)
 
 
 @pytest.fixture

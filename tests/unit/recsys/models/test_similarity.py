@@ -4,8 +4,12 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from shared.recsys.models.similarity import (SimilarMovies, content_terms, item_factors_by_svd,
-                                      movie_text)
+from shared.recsys.models.similarity import (
+    SimilarMovies,
+    content_terms,
+    item_factors_by_svd,
+    movie_text,
+)
 from shared.recsys.ratings import rating_matrix
 from shared.recsys.vocabulary import Vocabulary
 

@@ -6,8 +6,8 @@ from sklearn.base import clone
 
 from shared.recsys import persist
 from shared.recsys.models.baseline import BaselinePredictor
-from tests.unit.recsys.models.synthetic import low_rank_ratings, rmse
 from shared.recsys.models.svd import BiasedMF, RidgeRows
+from tests.unit.recsys.models.synthetic import low_rank_ratings, rmse
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.recsys.models.topn import (DISLIKED_BELOW, NEGATIVE, SCHEMES, WEAK_POSITIVE,
-                                       MostPopular, TopNRecommender, confidence,
-                                       confidence_values, strongest)
 from shared.recsys.models.ease import EASE
 from shared.recsys.models.ials import ImplicitALS
+from shared.recsys.models.topn import (
+    DISLIKED_BELOW,
+    NEGATIVE,
+    SCHEMES,
+    WEAK_POSITIVE,
+    MostPopular,
+    TopNRecommender,
+    confidence,
+    confidence_values,
+    strongest,
+)
 from tests.unit.recsys.models.synthetic import low_rank_ratings
 from tests.unit.recsys.models.taste_groups import ndcg_on_test_part, taste_group_fold
 
