@@ -1,4 +1,4 @@
-"""Benchmark of issue 3: our estimators against Surprise on ml-latest-small, by hand.
+"""Our estimators against Surprise on ml-latest-small, by hand.
 
     .venv/bin/pip install -e '.[bench]'      # scikit-surprise, once
     .venv/bin/python bench/accuracy.py       # about 3 minutes; rewrites the results block of
@@ -17,7 +17,7 @@ prediction), the best of ``--repeats`` fresh fits for anything whose first fit t
 
 Targets (PASS/FAIL): ``svd`` more accurate than Surprise's SVD and no slower to fit;
 ``default`` more accurate than every Surprise algorithm; ``kmeans-softmax`` at least 1.8 %
-below ``baseline`` in RMSE on seed 000's protocol ``users:0.7:0``; the trainer's whole fit
+below ``baseline`` in RMSE on the new-user protocol ``users:0.7:0``; the trainer's whole fit
 (``trainer.pipeline.fit_pipeline``, k chosen over 5..14) under 30 s.
 """
 from __future__ import annotations
@@ -126,7 +126,7 @@ def surprise_model(name: str, factory, trainset, testset, repeats: int) -> dict:
 
 
 def user_split_runs(ratings) -> dict:
-    """``baseline`` and ``kmeans-softmax`` on seed 000's protocol: the registry's estimator as
+    """``baseline`` and ``kmeans-softmax`` on the new-user protocol: the registry's estimator as
     served, then with each of the seeds 0..N-1 (the target is judged on the mean over seeds),
     and a single clustering (one ``KMeansSoftmax``, what the registry served before it averaged
     three) over the same seeds, to show how much one k-means seed swings the result."""
@@ -236,7 +236,7 @@ def render(info, fold_info, ours, peers, users, sweeps, pipeline, goals, repeats
     rows.sort(key=lambda row: float(row[1]))
     out.append(table(["model", "RMSE", "MAE", f"P@{TOP_N}", f"nDCG@{TOP_N}", "fit s", "CPU s",
                       "every fit (s)"], rows))
-    out.append(f"\n### `{USER_SPLIT}` (seed 000's protocol: new users, half their ratings "
+    out.append(f"\n### `{USER_SPLIT}` (the new-user protocol: new users, half their ratings "
                "shown)\n\n")
     out.append(table(["model", "RMSE", "MAE", f"nDCG@{TOP_N}", "fit s", "held-out"],
                      [[f"`{r['model']}`", f4(r["rmse"]), f4(r["mae"]), f3(r[f"ndcg_at_{TOP_N}"]),

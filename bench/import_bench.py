@@ -102,7 +102,7 @@ Command: `.venv/bin/python bench/import_bench.py {args.data if args.data != DEFA
 (`--runs {args.runs}`; medians and bests over the runs). Machine: {platform.machine()},
 {platform.processor() or 'cpu'}, 2 cores, Python {platform.python_version()}, Redis from Debian.
 
-Data: {args.data.name}, {n:,} ratings. Target (issue 2): under 5 s. Measured with the CLI,
+Data: {args.data.name}, {n:,} ratings. Target: under 5 s. Measured with the CLI,
 process start-up included: **{target:.2f} s ({'PASS' if target < 5 else 'FAIL'})**.
 
 {table}

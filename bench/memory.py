@@ -1,10 +1,10 @@
-"""Issue 12: what Redis holds per stored rating, and what the event-id de-duplication window costs.
+"""What Redis holds per stored rating, and what the event-id de-duplication window costs.
 
     .venv/bin/python bench/memory.py          # about 3 minutes; rewrites the results block of
                                               # docs/memory.md
     .venv/bin/python bench/memory.py --print  # the same, printed only
 
-For ml-latest-small (../shared/data) and a generated set of 5M ratings (the scale benchmark's,
+For ml-latest-small and a generated set of 5M ratings (the scale benchmark's,
 ``generate(out, 30_000, 40_000, 5_000_000, seed=0)``): a private redis-server on a free port,
 ``import_folder`` as ``movierec import`` runs it, then Redis's own ``used_memory`` minus that of
 the empty server, per rating; the split by key family comes from ``MEMORY USAGE`` of every key

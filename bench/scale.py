@@ -1,4 +1,4 @@
-"""Benchmark of issue 3 at scale: fit time and peak memory of every model and of the trainer's
+"""Our estimators at scale: fit time and peak memory of every model and of the trainer's
 whole pipeline at 100k, 1M and 5M ratings, by hand.
 
     .venv/bin/python bench/scale.py                  # ~17 minutes on 2 cores; rewrites the results

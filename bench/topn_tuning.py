@@ -1,4 +1,4 @@
-"""Issue 10: the top-N estimators' hyper-parameters chosen on validation, then measured on test.
+"""The top-N estimators' hyper-parameters chosen on validation, then measured on test.
 
     .venv/bin/python bench/topn_tuning.py          # about 5 minutes on 2 cores; rewrites the
                                                    # results block of docs/topn-tuning.md
@@ -57,8 +57,8 @@ EASE_STAGES = (
     ({"max_items": [1000, 2000, 4000, 10_000]}, COST_TOLERANCE),
     ({"max_candidates": [250, 500, 750, 1000, 1500, 2000]}, COST_TOLERANCE, "max_candidates"),
 )
-# Where the stages start: the issue's reference EASE (every movie a candidate), and iALS on
-# the binary matrix.
+# Where the stages start: the reference EASE as usually configured (every movie a candidate),
+# and iALS on the binary matrix.
 EASE_START = EASE(l2=500.0, scheme="binary", max_items=4000, max_candidates=100_000)
 IALS_START = ImplicitALS(n_factors=64, reg=0.01, unobserved_weight=0.1, n_iter=15, cg_steps=3,
                          scheme="binary")
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
 
     log("test part")
     rows = [test_row("most-popular", MostPopular(), fold, relevant),
-            test_row("ease, issue's reference (l2=500, binary, every movie)",
+            test_row("ease, reference (l2=500, binary, every movie)",
                      EASE(l2=500.0, scheme="binary", max_items=10_000,
                           max_candidates=10_000), fold, relevant),
             test_row("ease (defaults)", EASE(), fold, relevant),

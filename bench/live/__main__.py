@@ -1,4 +1,4 @@
-"""Benchmarks of issue 4, live events and recommendations, on one machine, by hand.
+"""Live events and recommendations, benchmarked on one machine, by hand.
 
     .venv/bin/python -m bench.live            # about 5 minutes; rewrites the results block of
                                               # docs/live-benchmark.md
@@ -60,7 +60,8 @@ def parse_args(argv):
                                      description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="MovieLens folder (default: ml-latest-small in the team folder)")
+                        help="MovieLens folder (default: ml-latest-small in the shared data folder "
+                             "beside the checkout)")
     parser.add_argument("--duration", type=int, default=8, help="seconds of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the wrk runs")
     parser.add_argument("--connections", type=int, default=8,
