@@ -283,7 +283,7 @@ def load(env=None) -> Settings:
         retrain_every=_duration(env, "MOVIEREC_RETRAIN_EVERY", Settings.retrain_every),
         retrain_cron=env.get("MOVIEREC_RETRAIN_CRON") or None,
         retrain_after_events=_int(env, "MOVIEREC_RETRAIN_AFTER_EVENTS",
-                                  Settings.retrain_after_events, minimum=0) or None,
+                                  Settings.retrain_after_events or 0, minimum=0) or None,
         dedupe_max_ids=_int(env, "MOVIEREC_DEDUPE_MAX_IDS", Settings.dedupe_max_ids, minimum=1),
         redis_maxmemory=env.get("MOVIEREC_REDIS_MAXMEMORY") or Settings.redis_maxmemory,
         max_clock_skew=float(_int(env, "MOVIEREC_MAX_CLOCK_SKEW", int(Settings.max_clock_skew),

@@ -33,7 +33,7 @@ class EventError(ValueError):
         super().__init__(f"{where}{field}: {reason}")
 
     def as_dict(self) -> dict:
-        body = {"field": self.field, "reason": self.reason}
+        body: dict[str, str | int] = {"field": self.field, "reason": self.reason}
         if self.index is not None:
             body["index"] = self.index
         return body

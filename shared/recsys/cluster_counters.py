@@ -86,6 +86,7 @@ class PublishedCounters:
         """(size, favourites, counts, half-star sums) of ``cluster``, with the ``joining``
         user's (ratings row, favourites row) added as the script's ``assign`` adds them."""
         size = int(self.sizes[cluster]) if cluster < len(self.sizes) else 0
+        rows: tuple[np.ndarray, ...]
         if cluster < len(self.sizes):
             rows = self.favourites[cluster], self.counts[cluster], self.half_star_sums[cluster]
         else:
@@ -110,12 +111,13 @@ class PublishedCounters:
         if joining is not None:
             joining = sp.csr_matrix(joining, dtype=np.float64)
             joining.eliminate_zeros()
-            favourites = (_favourites_of(joining) if joining_favourites is None
-                          else sp.csr_matrix(joining_favourites, dtype=np.float64))
-            favourites.eliminate_zeros()
-            joining = (joining, favourites)
+            liked = (_favourites_of(joining) if joining_favourites is None
+                     else sp.csr_matrix(joining_favourites, dtype=np.float64))
+            liked.eliminate_zeros()
+            joining = (joining, liked)
         size, fav, counts, sums = self._cluster_state(cluster, joining)
-        favourites = means = ()
+        favourites: tuple[tuple[int, float], ...] = ()
+        means: tuple[tuple[int, float, int], ...] = ()
         if reads.favourites:
             order = self._order("favourites", cluster, joining, lambda: self._ranked(fav, fav > 0))
             top = order[:reads.favourites]

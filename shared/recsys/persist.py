@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from numbers import Number
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,8 +55,9 @@ def _plain(value):
 def encode(est: BaseEstimator, prefix: str = "", arrays: dict | None = None):
     """Return ``(spec, arrays)`` for a fitted estimator; ``arrays`` maps names to ndarrays."""
     arrays = {} if arrays is None else arrays
-    spec = {"class": f"{type(est).__module__}.{type(est).__qualname__}",
-            "params": {}, "attrs": {}, "arrays": [], "sparse": [], "estimators": {}}
+    spec: dict[str, Any] = {"class": f"{type(est).__module__}.{type(est).__qualname__}",
+                            "params": {}, "attrs": {}, "arrays": [], "sparse": [],
+                            "estimators": {}}
     for name, value in est.get_params(deep=False).items():
         if isinstance(value, BaseEstimator):
             spec["params"][name] = {"$estimator": encode(value, f"{prefix}{name}/", arrays)[0]}

@@ -10,6 +10,7 @@ a model or a cluster the answer is the popular movies, flagged as such.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,14 +127,15 @@ def untitled(movie_id: int) -> str:
     return f"movie {movie_id}"
 
 
-def popular_items(popular: Ranked, n: int, exclude: set[int] = frozenset()) -> list[dict]:
+def popular_items(popular: Ranked, n: int,
+                  exclude: AbstractSet[int] = frozenset()) -> list[dict]:
     """The most favoured movies, explained by how many favour them."""
     return [{"movie_id": m, "score": s,
              "reason": f"a favourite of {int(s)} viewer{'s' if s != 1 else ''} on movierec"}
             for m, s in _top_ranked(popular, n, exclude)]
 
 
-def _top_ranked(ranked: Sequence[tuple], n: int, exclude: set[int]) -> list[tuple]:
+def _top_ranked(ranked: Sequence[tuple], n: int, exclude: AbstractSet[int]) -> list[tuple]:
     """The first ``n`` entries with a positive score whose movie is not excluded."""
     out = []
     for entry in ranked:

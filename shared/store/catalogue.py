@@ -103,7 +103,7 @@ class CatalogueCache:
     def __init__(self, store: Catalogue, check_every: float = 1.0):
         self.store = store
         self.check_every = check_every
-        self._revision = None
+        self._revision: int | None = None
         self._movies: dict[int, dict] = {}
         self._titles: list[tuple[str, int]] = []
         self._checked = -float("inf")

@@ -80,6 +80,7 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
                 return replies
             for script in unknown:
                 script.sha = client.script_load(script.script)
+        raise AssertionError("unreachable: the second attempt returns its replies")
     finally:
         client.connection_pool.release(conn)
 

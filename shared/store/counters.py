@@ -49,11 +49,12 @@ class CounterStore:
                 pipe.zrevrange(means_key, 0, reads.means - 1, withscores=True)
             size, *ranked = pipe.execute()
         favourites = _ranked(ranked.pop(0)) if reads.favourites else ()
-        means = _ranked(ranked.pop(0)) if reads.means else ()
-        if means:
+        shrunk = _ranked(ranked.pop(0)) if reads.means else ()
+        means: tuple[tuple[int, float, int], ...] = ()
+        if shrunk:
             counts = self.redis.hmget(self.keys.cluster_counts(version, cluster),
-                                      [m for m, _ in means])
-            means = tuple((m, s, int(c or 0)) for (m, s), c in zip(means, counts))
+                                      [m for m, _ in shrunk])
+            means = tuple((m, s, int(c or 0)) for (m, s), c in zip(shrunk, counts))
         return ClusterCounters(cluster, int(size or 0), favourites, means)
 
     def popular(self, limit: int) -> tuple[tuple[int, float], ...]:

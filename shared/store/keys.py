@@ -176,8 +176,8 @@ class Keys:
         """how many chunks hold the version's .npz bytes (set once they are all stored)"""
         return f"{self.base}:model:{version}:chunks"
 
-    def model_chunk(self, version: str, index: int) -> str:
-        """chunk ``index`` of the version's .npz bytes"""
+    def model_chunk(self, version: str, index: int | str) -> str:
+        """chunk ``index`` of the version's .npz bytes (``"*"``: a pattern matching them all)"""
         return f"{self.base}:model:{version}:npz:{index}"
 
     def model_manifest(self, version: str) -> str:

@@ -96,7 +96,8 @@ def job_status(queue: Queue, job_id: str) -> dict | None:
     if job.origin != queue.name:
         return None
     status = job.get_status(refresh=False)
-    error = job.latest_result().exc_string if status == "failed" and job.latest_result() else None
+    latest = job.latest_result() if status == "failed" else None
+    error = latest.exc_string if latest else None
     return {"job_id": job.id, "description": job.description,
             "status": str(getattr(status, "value", status)),
             "stage": job.meta.get("stage"), "result": job.return_value(refresh=False),

@@ -153,7 +153,7 @@ def work_through_outages(rq_worker: SimpleWorker | ForkingWorker, burst: bool = 
                                     serializer=rq_worker.serializer, name=rq_worker.name)
 
 
-def _wait_for_redis(ended: rq.Worker) -> bool:
+def _wait_for_redis(ended: SimpleWorker | ForkingWorker) -> bool:
     """Wait until Redis answers and the ``ended`` worker's registration is closed (so its name
     can register again); False when a stop is asked for meanwhile."""
     def stop(signum, frame):

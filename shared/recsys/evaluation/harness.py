@@ -86,6 +86,7 @@ def evaluate(models: Iterable[str], split: Split | str, data, progress: bool = T
                     run = measure(registry.make(name), fold, batch_size)
                 else:
                     if version is None:
+                        assert served is not None  # checked above, before any fitting
                         version = PublishedVersion(fold, served)
                     run = measure_served(strategy, version, batch_size)
                 per_model[name].append(run)

@@ -97,7 +97,8 @@ class PublishedVersion:
         for j, row in enumerate(rows):
             ratings, cluster, joining = self._user(int(row))
             serving = strategies.serving_strategy(self.model, ratings, strategy)
-            counters, popular = None, ()
+            counters = None
+            popular: strategies.Ranked = ()
             if serving != "personal":  # as api.recommendations.recommend reads the stores
                 if cluster is None:
                     popular = self.counters.popular(strategies.ranked_page(n, len(ratings)))

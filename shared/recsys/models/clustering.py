@@ -45,7 +45,7 @@ def cluster_users(features, favourites, k_rule: str | int, k_range: tuple[int, i
     hi = min(hi, features.shape[0] - 1)
     lo = min(lo, hi)
     scan = scan_k(features, range(lo, hi + 1), random_state=random_state)
-    k = int(k_rule) if str(k_rule).isdigit() else scan.choose_k(k_rule)
+    k = int(k_rule) if str(k_rule).isdigit() else scan.choose_k(str(k_rule))
     if k in scan.ks:
         kmeans = scan.model_for(k)
     else:

@@ -86,6 +86,7 @@ def genre_averages(X, item_genres, fill: str = "user_mean") -> np.ndarray:
     rated.data[:] = 1.0
     sums = np.asarray((X @ G).todense())
     counts = np.asarray((rated @ G).todense())
+    default: np.ndarray | float
     if fill == "user_mean":
         default = user_means(X)[:, None]
     elif fill == "global_mean":

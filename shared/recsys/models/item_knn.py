@@ -177,7 +177,7 @@ class ItemKNN(RatingPredictor):
         keep = max(0, min(self.max_neighbors, n_active - 1))
         products = _GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
         block = max(1, _BLOCK_ELEMENTS // max(n_active, 1))
-        rows, cols, vals = [], [], []
+        row_parts, col_parts, val_parts = [], [], []
         for lo in range(0, n_active if keep else 0, block):
             hi = min(lo + block, n_active)
             sims, co_raters = products.cosines(lo, hi)
@@ -190,12 +190,12 @@ class ItemKNN(RatingPredictor):
                 top = np.broadcast_to(np.arange(n_active), sims.shape)
             top_sims = np.take_along_axis(sims, top, axis=1)
             positive = top_sims > 0
-            rows.append(np.broadcast_to(np.arange(lo, hi)[:, None], top.shape)[positive])
-            cols.append(top[positive])
-            vals.append(top_sims[positive])
-        rows = active[np.concatenate(rows)] if rows else np.zeros(0, np.int64)
-        cols = active[np.concatenate(cols)] if cols else np.zeros(0, np.int64)
-        vals = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+            row_parts.append(np.broadcast_to(np.arange(lo, hi)[:, None], top.shape)[positive])
+            col_parts.append(top[positive])
+            val_parts.append(top_sims[positive])
+        rows = active[np.concatenate(row_parts)] if row_parts else np.zeros(0, np.int64)
+        cols = active[np.concatenate(col_parts)] if col_parts else np.zeros(0, np.int64)
+        vals = np.concatenate(val_parts) if val_parts else np.zeros(0, np.float32)
         S = sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items), dtype=np.float32)
         S.sort_indices()
         return S

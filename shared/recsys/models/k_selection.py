@@ -73,15 +73,15 @@ def scan_k(X, ks: Iterable[int], *, boundary: float = 0.01, relative: bool = Tru
     n_rows = X.shape[0]
     sample_size = None if silhouette_sample_size is None or silhouette_sample_size >= n_rows \
         else silhouette_sample_size
-    models, wcss, silhouettes = [], [], []
+    models, inertias, silhouettes = [], [], []
     for k in ks:
         seed = rng.randint(np.iinfo(np.int32).max)
         model = clone(template).set_params(n_clusters=int(k), random_state=seed).fit(X)
         models.append(model)
-        wcss.append(model.inertia_)
+        inertias.append(model.inertia_)
         silhouettes.append(
             _silhouette(X, model.labels_, sample_size, seed) if silhouette else np.nan)
-    wcss = np.array(wcss)
+    wcss = np.array(inertias)
     scale = wcss[0] if relative else 1.0
     return KScan(ks=ks, wcss=wcss, differences=-np.diff(wcss), boundary=float(boundary * scale),
                  silhouettes=np.array(silhouettes, dtype=np.float64), models=tuple(models))
