@@ -292,7 +292,7 @@ DOCUMENT = {
                 requestBody={"required": True, "content": {"application/json": {
                     "schema": MOVIE_EDIT}}})},
         "/v1/movies/{movie_id}/similar": {"get": _operation(
-            "movies.similar", "similar movies (seed 004)",
+            "movies.similar", "similar movies (item-item cosine and co-rating similarity)",
             {"200": _json({"type": "object", "required": ["movie_id", "kind", "model_version",
                                                           "items"], "properties": {
                 "movie_id": {"type": "integer"}, "kind": {"type": "string"},

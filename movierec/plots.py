@@ -81,7 +81,7 @@ def cluster_heatmap(ratings, movie_titles, cluster: int, path: Path) -> Path:
 def softmax_accuracy(ks, accuracy, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(ks, accuracy, "o-")
-    ax.set(title="Softmax classifier: accuracy of held-out users' clusters against k (seed 000)",
+    ax.set(title="Softmax classifier: accuracy of held-out users' clusters against k",
            xlabel="k", ylabel="accuracy", ylim=(0, 1.02))
     ax.grid(True, alpha=0.3)
     return _save(fig, path)

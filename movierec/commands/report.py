@@ -32,7 +32,8 @@ def _k_range(ctx, param, value: str) -> tuple[int, int]:
               help="k values to scan, as LOW-HIGH (2 <= LOW <= HIGH).")
 @click.option("--min-cluster-size", type=click.IntRange(min=1),
               default=Settings.min_cluster_size, show_default=True,
-              help="Clusters smaller than this are dissolved (seed 001).")
+              help="Clusters smaller than this are dissolved; their users join the cluster "
+                   "that favours most of their favourite movies.")
 @click.option("--split", default="random:0.8:0", show_default=True,
               help="Split for the accuracy table (see `movierec evaluate`).")
 @click.option("--models", default=DEFAULT_MODELS, show_default=True,

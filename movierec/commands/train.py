@@ -37,7 +37,8 @@ def train_and_publish(stores, snapshot=None, k_rule: str = "silhouette",
 
 @click.command("train")
 @click.option("--k", "k_rule", default="silhouette", show_default=True,
-              help="How to choose k: 'silhouette' (seed 002), 'elbow' (seed 001) or a number.")
+              help="How to choose k: 'silhouette' (the best mean silhouette), 'elbow' (where "
+                   "the inertia curve bends) or a number.")
 @click.option("--model", default=None,
               help="Rating model of /predictions (default: the registry's default).")
 @click.option("--ranker", default=None,
