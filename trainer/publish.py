@@ -66,15 +66,14 @@ def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: f
               disable=not progress) as bar:
         for start in range(0, len(user_ids), ASSIGN_BATCH):
             batch = user_ids[start:start + ASSIGN_BATCH]
-            assignments = {}
-            for uid in batch:
-                cluster = live.training_cluster(uid)
-                if cluster is None:  # arrived after the snapshot: the classifier places them
-                    ratings = store.live_ratings(uid)
-                    if ratings:
-                        assignments[uid] = live.assign_cluster(ratings)
-                else:
-                    assignments[uid] = cluster
+            clusters = {uid: live.training_cluster(uid) for uid in batch}
+            assignments = {uid: c for uid, c in clusters.items() if c is not None}
+            unseen = [uid for uid, c in clusters.items() if c is None]
+            # arrived after the snapshot: the classifier places those with ratings
+            rated = [(uid, r) for uid, r in zip(unseen, store.live_ratings_many(unseen)) if r]
+            if rated:
+                placed = live.assign_clusters([r for _, r in rated])
+                assignments.update(zip([uid for uid, _ in rated], placed.tolist()))
             if assignments and store.assign(version, assignments) < 0:
                 raise LockLost(f"the ratings script no longer builds {version}'s counters "
                                f"(the trainer lock lapsed)")

@@ -47,19 +47,18 @@ def current_context() -> Context:
 
 def assign_new_users(context: Context, user_ids: list[int], min_ratings: int) -> int:
     """Give users the clustering has not seen a cluster from the active softmax classifier,
-    once they have ``min_ratings`` ratings, and again whenever their ratings change."""
+    once they have ``min_ratings`` ratings, and again whenever their ratings change: their
+    ratings read in one round trip, the classifier called once for all of them."""
     model, stores = context.model.get(), context.stores
     if model is None or not user_ids:
         return 0
     counts = stores.counters.user_rating_counts(user_ids)
     candidates = [u for u, count in counts.items()
                   if count >= min_ratings and model.training_cluster(u) is None]
-    assignments = {}
-    for user in candidates:
-        ratings = stores.ratings.live_ratings(user)
-        assignments[user] = model.assign_cluster(ratings)
-    if not assignments:
+    if not candidates:
         return 0
+    clusters = model.assign_clusters(stores.ratings.live_ratings_many(candidates))
+    assignments = dict(zip(candidates, clusters.tolist()))
     moved = stores.ratings.assign(model.version, assignments)
     return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
 

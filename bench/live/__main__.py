@@ -22,7 +22,10 @@ Measures, in this order:
      recommendation 5 stars and time until it has left that user's list and the cluster's
      favourite count has moved;
   4. batched ingest end to end: batches of 1,000 posted as fast as the API takes them, timed
-     until every event is applied (nothing waiting in Redis, no job running).
+     until every event is applied (nothing waiting in Redis, no job running);
+  5. rounds of ratings by 50,000 users the model has not seen (sign-ups between two retrains),
+     each round's applied events/s and Redis CPU per event beside the first round's
+     (``--only-new-users`` runs this one alone).
 Each phase records the CPU every process group used (from /proc), so the report says where
 the time went and how much other programs on the machine took. Needs Debian's ``wrk``.
 """
@@ -43,8 +46,9 @@ from .freshness import phase_freshness
 from .in_process import phase_profile
 from .ingest import phase_ingest
 from .machine import machine_info
+from .new_users import phase_new_users
 from .processes import Stack, set_up
-from .report import render, rps_table
+from .report import new_user_lines, render, rps_table
 from .request_rates import phase_rps
 from .settings import API_WORKERS, DEFAULT_DATA, DOC, MODULE, ROOT
 
@@ -52,7 +56,8 @@ from .settings import API_WORKERS, DEFAULT_DATA, DOC, MODULE, ROOT
 PHASES = (("requests per second (wrk)", phase_rps),
           ("one recommendation and one POST, in process", phase_profile),
           ("freshness under background load", phase_freshness),
-          ("batched ingest", phase_ingest))
+          ("batched ingest", phase_ingest),
+          ("new users between retrains", phase_new_users))
 
 
 def parse_args(argv):
@@ -78,11 +83,16 @@ def parse_args(argv):
     parser.add_argument("--ingest-threads", type=int, default=4)
     parser.add_argument("--ingest-timeout", type=float, default=120.0)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--new-user-rounds", type=int, default=10,
+                        help="rounds of 60,000 ratings by 50,000 users the model has not seen")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 s wrk runs, 1 round, 20 probes, 20,000 events; "
                              "leaves the doc alone")
     parser.add_argument("--only-rps", action="store_true",
                         help="only the wrk runs; print their table and leave the doc alone")
+    parser.add_argument("--only-new-users", action="store_true",
+                        help="only the rounds of new users; print their table and leave the doc "
+                             "alone")
     parser.add_argument("--keep-alive", action="store_true",
                         help="wrk keeps its connections open (HTTP keep-alive, as real clients "
                              "do) instead of one connection per request")
@@ -91,7 +101,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds, args.probes, args.ingest_events = 2, 1, 20, 20_000
-    args.no_doc = args.no_doc or args.quick or args.only_rps
+        args.new_user_rounds = 3
+    args.no_doc = args.no_doc or args.quick or args.only_rps or args.only_new_users
     return args
 
 
@@ -126,13 +137,17 @@ def main(argv=None) -> int:
                    "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
         ctx = set_up(stack, args)
         results["data_users"] = ctx.users
-        phases = PHASES[:1] if args.only_rps else PHASES
+        phases = (PHASES[:1] if args.only_rps else PHASES[-1:] if args.only_new_users
+                  else PHASES)
         for number, (title, phase) in enumerate(phases, 1):
             print(f"{number}/{len(phases)} {title}", flush=True)
             phase(ctx)
         results.update(ctx.results)
         if args.only_rps:
             print("\n".join(rps_table(results)))
+            return 0
+        if args.only_new_users:
+            print("\n".join(new_user_lines(results["new_users"])))
             return 0
         results["seconds"] = time.monotonic() - started
         block = render(results)

@@ -196,6 +196,26 @@ def profile_lines(prof: dict) -> list[str]:
     return out
 
 
+def new_user_lines(new: dict) -> list[str]:
+    """The rounds of new users, each with its figures beside the first round's."""
+    rounds = new["rounds"]
+    first = rounds[0]
+    out = ["", f"**New users between retrains**: {len(rounds)} rounds of "
+           f"{new['events_per_round']:,} ratings by {new['users']:,} users the model has not "
+           f"seen, at random, in POSTs of 1,000; each round timed from its first POST until "
+           f"every event is applied.", "",
+           "| round | applied events/s | × round 1 | Redis CPU ms per 1,000 events | × round 1 "
+           "| script calls | placements |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rounds:
+        out.append(f"| {row['round']} | {row['events_per_second']:,.0f} | "
+                   f"{row['events_per_second'] / first['events_per_second']:.2f} | "
+                   f"{row['redis_cpu_ms_per_1000']:.0f} | "
+                   f"{row['redis_cpu_ms_per_1000'] / first['redis_cpu_ms_per_1000']:.2f} | "
+                   f"{row['script_calls']:,} | {row['users_assigned']:,} |")
+    return out
+
+
 def render(results: dict) -> str:
     """The results block of docs/live-benchmark.md."""
     info = results["machine"]
@@ -223,5 +243,6 @@ def render(results: dict) -> str:
                       f"{', '.join(noisy)}: those figures understate this machine; run again "
                       f"when it is quiet."]
     details = (rps_table(results) + freshness_lines(results["freshness"])
-               + ingest_lines(results["ingest"]) + profile_lines(results["profile"]))
+               + ingest_lines(results["ingest"]) + new_user_lines(results["new_users"])
+               + profile_lines(results["profile"]))
     return "\n".join(lines + [""] + details) + "\n"

@@ -6,7 +6,7 @@ very ones the evaluation harness measures.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,7 +67,21 @@ class LiveModel:
 
     def assign_cluster(self, ratings: Mapping) -> int:
         """The softmax classifier's cluster for a user from their ratings (seed 000)."""
-        return int(self.classifier.predict(taste_vectors(self.user_row(ratings)))[0])
+        return int(self.assign_clusters([ratings])[0])
+
+    def assign_clusters(self, ratings: Sequence[Mapping]) -> np.ndarray:
+        """The classifier's cluster for each user of ``ratings``, in one call of the
+        classifier on all their rows."""
+        if not ratings:
+            return np.empty(0, dtype=np.int64)
+        profiles = [self.profile(r) for r in ratings]
+        lengths = np.fromiter((len(movies) for movies, _ in profiles), dtype=np.int64,
+                              count=len(profiles))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        movies = np.concatenate([m for m, _ in profiles])
+        values = np.concatenate([v for _, v in profiles]).astype(np.float64)
+        rows = sp.csr_matrix((values, movies, indptr), shape=(len(profiles), len(self.movies)))
+        return self.classifier.predict(taste_vectors(rows)).astype(np.int64)
 
     def scores(self, ratings: Mapping) -> np.ndarray:
         """Predicted rating of every movie in the model for a user with these live ratings."""

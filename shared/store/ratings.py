@@ -16,7 +16,7 @@ import redis
 
 from shared.data.events import Event
 from shared.recsys.ratings import FAVOURITE_HALF_STARS, LiveRatings
-from shared.store.client import lua_script
+from shared.store.client import lua_script, script_calls
 from shared.store.keys import Keys
 
 # A record of a user's live view (Keys.user_live, made by user_state.lua): the movie, and its
@@ -119,6 +119,17 @@ class RatingStore:
         rating (0.0 when only favoured), read from their live view (user_state.lua)."""
         _, view, _ = self._user_state(*user_state_call(self.keys, user_id))
         return live_from_view(view)
+
+    def live_ratings_many(self, user_ids: list[int]) -> list[LiveRatings]:
+        """:meth:`live_ratings` of every user of ``user_ids``, in order, in one round trip."""
+        if not user_ids:
+            return []
+        replies = script_calls(self.redis, [(self._user_state, *user_state_call(self.keys, user))
+                                            for user in user_ids])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [live_from_view(view) for _, view, _ in replies]
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):

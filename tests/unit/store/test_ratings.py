@@ -214,7 +214,10 @@ def test_the_live_view_holds_what_the_hash_holds(store):
             assert store.live_ratings(user) == from_hash
             view = store.redis.get(KEYS.user_live(user)) or b""
             assert len(view) == LIVE_RECORD.itemsize * store.redis.hlen(KEYS.user(user))
-    assert store.live_ratings(4) == {}
+        # and read together (views made or not), each user's as read alone
+        together = store.live_ratings_many([3, 4, 1, 2])
+        assert together == [store.live_ratings(u) for u in (3, 4, 1, 2)]
+    assert store.live_ratings(4) == {} and store.live_ratings_many([]) == []
 
 
 def test_every_change_drops_the_users_live_view_and_the_next_read_makes_it(store):

@@ -86,3 +86,28 @@ def test_a_drain_hands_the_inbox_over_between_batches_when_its_worker_stops(worl
     monkeypatch.setattr(jobs, "stop_requested", lambda: False)
     assert jobs.drain_events()["applied"] == 500
     assert inbox.length() == 0 and store.events_applied() == 2500
+
+
+def test_new_users_are_placed_by_the_classifier_once_they_have_enough_ratings(
+        world, tiny_data, tiny_bundle):
+    from shared.recsys.served import LiveModel
+    from tests.conftest import load_and_publish
+
+    stores, queue = world
+    load_and_publish(stores.redis, "p", tiny_data, tiny_bundle)
+    model = LiveModel(tiny_bundle)
+    movies = model.movies.ids
+    known = int(model.users.ids[0])
+    ratings = {9_000_001: 7, 9_000_002: 5, 9_000_003: 4, 9_000_004: 30}  # new user: how many
+    stores.inbox.push([Event("rating", user, int(movies[i * 3 + user % 7]), 2 + i % 9, 100.0 + i)
+                       for user, count in ratings.items() for i in range(count)]
+                      + [Event("rating", known, int(movies[-1]), 9, 100.0)])
+    totals = drain(queue)
+    placed = {int(u): int(c) for u, c in
+              stores.redis.hgetall(KEYS.assignments(tiny_bundle.version)).items()}
+    # the three with 5 ratings or more, by the classifier on their ratings (user 9,000,003 has
+    # 4: not yet); the known user keeps the cluster of the training
+    assert totals["users_assigned"] == 3
+    for user in (9_000_001, 9_000_002, 9_000_004):
+        assert placed[user] == model.assign_cluster(stores.ratings.live_ratings(user))
+    assert 9_000_003 not in placed and placed[known] == model.training_cluster(known)
