@@ -29,12 +29,13 @@ def test_two_schedulers_start_one_retrain_per_interval(redis_url, tiny_data, tin
     schedulers = [subprocess.Popen([sys.executable, "-m", "movierec", "scheduler"], env=env,
                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
     try:
+        # three boundaries after both started; how late each scheduler's tick comes after a
+        # boundary depends on the machine's load, so the test waits for the retrains, not a time
         deadline = time.monotonic() + 30
-        while queue.count == 0:  # the first boundary after both started
-            assert time.monotonic() < deadline, "no retrain was enqueued"
+        while queue.count < 3:
+            assert time.monotonic() < deadline, f"{queue.count} retrains enqueued in 30 s"
             assert all(s.poll() is None for s in schedulers), schedulers[0].stderr.read()
             time.sleep(0.01)
-        time.sleep(2 * INTERVAL + INTERVAL / 2)  # two more boundaries, and half an interval
     finally:
         for s in schedulers:
             s.send_signal(signal.SIGTERM)
@@ -43,9 +44,11 @@ def test_two_schedulers_start_one_retrain_per_interval(redis_url, tiny_data, tin
     jobs = [Job.fetch(job_id, connection=client, serializer=queue.serializer)
             for job_id in queue.job_ids]
     slots = [job.kwargs["reason"] for job in jobs]
-    assert len(slots) == 3 == len(set(slots)), (slots, logs)
+    # one retrain per interval, whichever of the two schedulers claimed it (a fourth may have
+    # come due before both stopped)
+    assert len(slots) == len(set(slots)) >= 3, (slots, logs)
     numbers = sorted(int(slot.split(":")[-1]) for slot in slots)
-    assert numbers == list(range(numbers[0], numbers[0] + 3))  # three consecutive intervals
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # consecutive
 
     worker = subprocess.run([sys.executable, "-m", "movierec", "worker", "--retrains", "--burst"],
                             env=env, capture_output=True, text=True, timeout=300)

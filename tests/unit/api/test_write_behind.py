@@ -20,11 +20,11 @@ class Writes:
 
 def test_what_a_round_trip_takes_is_not_written_again():
     writes = Writes()
-    behind = WriteBehind(writes, delay=0.05)
+    behind = WriteBehind(writes, delay=0.5)  # the take comes well within it, on a busy machine too
     behind.add("a")
     behind.add("b")
     assert behind.take() == ["a", "b"] and behind.take() == []
-    time.sleep(0.2)
+    time.sleep(0.7)  # past the delay: the writer woke and found nothing to write
     assert writes.batches == []
 
 

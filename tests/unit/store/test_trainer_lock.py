@@ -36,12 +36,15 @@ def test_a_holder_builds_and_flips_and_a_stranger_cannot(client):
 
 
 def test_a_killed_trainers_lock_and_building_pointer_lapse_and_it_cannot_activate(client):
-    dead = TrainerLock(client, KEYS, ttl=0.2)
-    assert dead.acquire()  # and then the process is killed: nobody renews
-    dead.build("half-built")
-    time.sleep(0.35)
-    assert not client.exists(KEYS.trainer_lock, KEYS.building_version)
-    successor = TrainerLock(client, KEYS, ttl=0.2)
+    dead = TrainerLock(client, KEYS, ttl=1.0)  # (with 0.2 s, a test process stalled that long
+    assert dead.acquire()                      # by a busy machine lost the lock before build)
+    dead.build("half-built")  # and then the process is killed: nobody renews
+    assert 0 < client.pttl(KEYS.building_version) <= 1000
+    deadline = time.monotonic() + 5
+    while client.exists(KEYS.trainer_lock, KEYS.building_version):
+        assert time.monotonic() < deadline, "the lock or the building pointer never lapsed"
+        time.sleep(0.05)
+    successor = TrainerLock(client, KEYS, ttl=1.0)
     assert successor.acquire()
     with pytest.raises(LockLost):
         dead.flip("half-built")  # had it only been paused, it still could not activate
@@ -49,10 +52,10 @@ def test_a_killed_trainers_lock_and_building_pointer_lapse_and_it_cannot_activat
 
 
 def test_a_running_trainer_keeps_its_lock_past_the_expiry(client):
-    lock = TrainerLock(client, KEYS, ttl=0.3)
+    lock = TrainerLock(client, KEYS, ttl=1.0)  # renewed every 1/3 s: a stall of 2/3 s is borne
     with lock.held():
         lock.build("v1")
-        time.sleep(0.8)  # more than twice the expiry: renewed meanwhile
+        time.sleep(2.5)  # more than twice the expiry: renewed meanwhile
         assert client.exists(KEYS.trainer_lock, KEYS.building_version) == 2
         lock.flip("v1")
     assert client.get(KEYS.active_version) == b"v1"
