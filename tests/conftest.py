@@ -19,6 +19,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_answers(port: int, path: str, log: Path, timeout: float = 60) -> None:
+    """Until ``GET path`` on 127.0.0.1:``port`` answers 200; fails with the ``log`` of the
+    processes behind it when that takes longer than ``timeout`` seconds."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.1)
+
+
 def stored_keys(client) -> set[bytes]:
     """The Redis keys holding data: all but the rate limiter's counters, which every request,
     refused or not, moves."""

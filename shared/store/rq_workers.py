@@ -84,10 +84,10 @@ class _StopsOnRequestOnly:
 
     def subscribe(self):
         """Open no command channel. RQ's workers listen on a pub/sub channel, in a thread, for
-        the commands of ``rq``'s Python API (shutdown, kill-horse, stop-job); movierec's stop on
-        SIGTERM, and that thread made a stop hang for up to a minute: on its way out RQ stops
-        it, and redis-py's ``PubSubWorkerThread.stop`` (8.2) waits for a thread that may wait
-        RQ's whole 60 s poll for the subscription RQ has just ended."""
+        the commands of ``rq``'s Python API (shutdown, kill-horse, stop-job). movierec's workers
+        stop on SIGTERM instead, and that thread made a stop hang for up to a minute: on its
+        way out RQ stops it, and redis-py's ``PubSubWorkerThread.stop`` (8.2) waits for a
+        thread that may wait out RQ's whole 60 s poll for the subscription RQ has just ended."""
 
     def request_stop(self, signum, frame):
         self.stop_requested = True

@@ -18,7 +18,7 @@ import redis
 
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
-from tests.conftest import free_port, load_and_publish
+from tests.conftest import free_port, load_and_publish, wait_until_answers
 from tests.keys import KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
@@ -144,17 +144,7 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     load = Load(port, users, movies)
     threads = [threading.Thread(target=watch_active, args=(client, keys, stop_watch, changes))]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "services.log").read_text()
-            time.sleep(0.1)
+        wait_until_answers(port, "/readyz", tmp_path / "services.log")
         threads[0].start()
         threads += [threading.Thread(target=load.post_events, args=(i,)) for i in range(2)]
         threads += [threading.Thread(target=load.read_lists, args=(10 + i,)) for i in range(3)]

@@ -19,7 +19,7 @@ from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.operations import Operations
 from shared.store.trainer_lock import TrainerLock
-from tests.conftest import free_port, load_and_publish
+from tests.conftest import free_port, load_and_publish, wait_until_answers
 from tests.keys import ADMIN_KEY, KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
@@ -104,20 +104,6 @@ def wait_alive(client, keys, names, deadline=60):
         time.sleep(0.05)
 
 
-def wait_ready(port, log_path, deadline=60):
-    until = time.monotonic() + deadline
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        assert time.monotonic() < until, log_path.read_text()
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def stack(redis_url, tiny_data, tiny_bundle, tmp_path):
     """The tiny data set with an active model, and an API serving it: (client, keys, env,
@@ -134,7 +120,7 @@ def stack(redis_url, tiny_data, tiny_bundle, tmp_path):
         api = start(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
                     env, log)
         try:
-            wait_ready(port, log_path)
+            wait_until_answers(port, "/healthz", log_path)
             yield client, keys, env, port, log
         finally:
             if api.poll() is None:
@@ -219,7 +205,7 @@ def test_the_api_and_the_scheduler_stop_in_time(stack, tmp_path):
     api_port = free_port()
     api = start(["serve", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "2"],
                 env, log)
-    wait_ready(api_port, tmp_path / "services.log")
+    wait_until_answers(api_port, "/healthz", tmp_path / "services.log")
     idle = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
     idle.request("GET", "/healthz")  # a keep-alive connection left open, as proxies keep them
     assert idle.getresponse().read()
