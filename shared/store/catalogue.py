@@ -89,8 +89,6 @@ class Catalogue:
         return self.redis.hlen(self.keys.movies)
 
 
-
-
 class CatalogueCache:
     """The catalogue as a process keeps it, reloaded when its revision in Redis moves: every
     recommendation names its movies, and reading them from Redis would cost each request a
