@@ -75,13 +75,14 @@ def reference_ease() -> EASE:
 
 
 def served_setup() -> ServedSetup:
-    """The trainer's pipeline and the worker's threshold as ``movierec evaluate`` reads them."""
+    """The trainer's pipeline and the workers' placing of new users as ``movierec evaluate``
+    reads them."""
     from shared import config
 
     settings = config.load()
     return ServedSetup(BundleConfig(k_range=settings.k_range,
                                     min_cluster_size=settings.min_cluster_size),
-                       settings.min_ratings_to_assign)
+                       settings.placement)
 
 
 def served_rows(fold, setup: ServedSetup, log) -> dict:
@@ -189,8 +190,9 @@ def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall
            "### Machine\n\n", machine_lines(info),
            f"\nServed version: pipeline model `{config.model}`, ranker "
            f"`{getattr(config, 'ranker', None)}`, k over {config.k_range[0]}..{config.k_range[1]}, "
-           f"smallest cluster {config.min_cluster_size}, new users placed after "
-           f"{setup.min_ratings_to_assign} ratings; default strategy `{DEFAULT_STRATEGY}`.\n",
+           f"smallest cluster {config.min_cluster_size}, new users placed at "
+           f"{setup.placement.min_ratings} ratings, again at each {setup.placement.growth:g}x; "
+           f"default strategy `{DEFAULT_STRATEGY}`.\n",
            f"\n### `{SPLIT}` on ml-latest-small\n\n"
            f"{fold_info['train']:,} training ratings, {fold_info['test']:,} held-out ratings "
            f"({fold_info['dropped']} dropped: movie unseen in training). Sorted by nDCG@10; "

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.recsys.placement import Placement
+
 
 class ConfigError(ValueError):
     """An environment variable with a value movierec cannot use; the message names it."""
@@ -41,6 +43,19 @@ def _fraction(env, name: str, default: float) -> float:
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _number(env, name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
 
 
 def _duration(env, name: str, default: float | None) -> float | None:
@@ -212,6 +227,9 @@ class Settings:
     # model versions are also written here; None: in Redis only
     model_dir: Path | None = field(default_factory=lambda: Path("var/models"))
     min_ratings_to_assign: int = 5
+    # a new user is placed again when their ratings have grown by this factor (1: on every
+    # change); shared/recsys/placement.py says why
+    placement_growth: float = 2.0
     min_cluster_size: int = 6
     recommendation_ttl: int = 300
     k_range: tuple[int, int] = (5, 14)
@@ -228,6 +246,11 @@ class Settings:
     keep_versions: int = 3
     # a killed trainer's lock (and half-built version) lapses after this (seconds)
     trainer_lock_seconds: int = 30
+
+    @property
+    def placement(self) -> Placement:
+        """When the workers place a user the last clustering did not see."""
+        return Placement(self.min_ratings_to_assign, self.placement_growth)
 
 
 def _redis_url(env, var_dir: Path) -> tuple[str, str]:
@@ -276,7 +299,10 @@ def load(env=None) -> Settings:
         or Settings.max_inbox_age,
         var_dir=var_dir,
         model_dir=Path(env.get("MOVIEREC_MODEL_DIR") or var_dir / "models"),
-        min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign),
+        min_ratings_to_assign=_int(env, "MIN_RATINGS_TO_ASSIGN", Settings.min_ratings_to_assign,
+                                   minimum=1),
+        placement_growth=_number(env, "MOVIEREC_PLACEMENT_GROWTH", Settings.placement_growth,
+                                 minimum=1.0),
         min_cluster_size=_int(env, "MIN_CLUSTER_SIZE", Settings.min_cluster_size),
         recommendation_ttl=_int(env, "RECOMMENDATION_TTL", Settings.recommendation_ttl),
         k_range=_k_range(env, "K_RANGE", Settings.k_range),

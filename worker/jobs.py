@@ -5,9 +5,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from rq import get_current_job
 
 from shared import config
+from shared.recsys.placement import Placement
 from shared.store.client import client_for
 from shared.store.inbox import BatchFailed, Inbox
 from shared.store.live import ModelCache
@@ -45,22 +47,36 @@ def current_context() -> Context:
     return _contexts[pool]
 
 
-def assign_new_users(context: Context, user_ids: list[int], min_ratings: int) -> int:
-    """Give users the clustering has not seen a cluster from the active softmax classifier,
-    once they have ``min_ratings`` ratings, and again whenever their ratings change: their
-    ratings read in one round trip, the classifier called once for all of them."""
+def assign_new_users(context: Context, changed: dict[int, tuple[int, int]],
+                     placement: Placement) -> tuple[int, int]:
+    """Give the users of a batch the clustering has not seen a cluster from the active softmax
+    classifier when ``placement`` says it is due: ``changed`` holds each user's number of
+    ratings before and after the batch. A user who qualifies but has no cluster under the
+    version (their worker died between the batch and placing them) is placed too. Their
+    clusters and ratings are read in a round trip each, the classifier is called once for all
+    of them, and only the users whose cluster changes are moved. Returns the users classified
+    and the users moved."""
     model, stores = context.model.get(), context.stores
-    if model is None or not user_ids:
-        return 0
-    counts = stores.counters.user_rating_counts(user_ids)
-    candidates = [u for u, count in counts.items()
-                  if count >= min_ratings and model.training_cluster(u) is None]
+    if model is None or not changed:
+        return 0, 0
+    users = np.fromiter(changed, dtype=np.int64, count=len(changed))
+    after = np.fromiter((count for _, count in changed.values()), dtype=np.int64,
+                        count=len(changed))
+    qualifying = users[(after >= placement.min_ratings) & model.unseen(users)].tolist()
+    if not qualifying:
+        return 0, 0
+    placed = dict(zip(qualifying, stores.counters.clusters_of(model.version, qualifying)))
+    candidates = [user for user in qualifying
+                  if placed[user] is None or placement.due(*changed[user])]
     if not candidates:
-        return 0
+        return 0, 0
     clusters = model.assign_clusters(stores.ratings.live_ratings_many(candidates))
-    assignments = dict(zip(candidates, clusters.tolist()))
-    moved = stores.ratings.assign(model.version, assignments)
-    return max(moved, 0)  # -1: the version changed meanwhile; the new one assigns them
+    moves = {user: cluster for user, cluster in zip(candidates, clusters.tolist())
+             if cluster != placed[user]}
+    if not moves:
+        return len(candidates), 0
+    moved = stores.ratings.assign(model.version, moves)  # -1: the version changed meanwhile,
+    return len(candidates), max(moved, 0)                 # and the new one places them
 
 
 CLASSIFIER = ("softmax",)  # all of a model version a worker uses: it assigns clusters
@@ -85,7 +101,8 @@ def drain_events() -> dict:
     stores, inbox = context.stores, context.stores.inbox
     started = time.monotonic()
     stores.ratings.trim_applied(max_ids=settings.dedupe_max_ids)  # the de-duplication window
-    totals = {"applied": 0, "skipped": 0, "users_assigned": 0, "batches": 0, "dead_lettered": 0}
+    totals = {"applied": 0, "skipped": 0, "users_classified": 0, "users_assigned": 0,
+              "batches": 0, "dead_lettered": 0}
     idle_since = None
     batch, failures = DRAIN_BATCH, 0
     while True:
@@ -100,8 +117,9 @@ def drain_events() -> dict:
         batch, failures = min(DRAIN_BATCH, batch * 2), 0
         totals["applied"] += result.applied
         totals["skipped"] += result.skipped
-        totals["users_assigned"] += assign_new_users(context, result.changed_users,
-                                                     settings.min_ratings_to_assign)
+        classified, moved = assign_new_users(context, result.changed, settings.placement)
+        totals["users_classified"] += classified
+        totals["users_assigned"] += moved
         totals["batches"] += 1
         if result.applied or result.skipped:
             stores.operations.record_drain_batch(time.perf_counter() - batch_started)

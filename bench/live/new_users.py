@@ -52,6 +52,7 @@ def phase_new_users(ctx: Context) -> None:
         applied = sum(j.get("applied", 0) for j in jobs)
         row = {"round": number, "accepted": state["accepted"], "errors": state["errors"],
                "drained": drained is not None, "seconds": seconds, "applied": applied,
+               "users_classified": sum(j.get("users_classified", 0) for j in jobs),
                "users_assigned": sum(j.get("users_assigned", 0) for j in jobs),
                "events_per_second": state["accepted"] / seconds,
                "redis_cpu_ms_per_1000": 1e6 * used.get("redis", 0.0) * seconds
@@ -60,6 +61,7 @@ def phase_new_users(ctx: Context) -> None:
         rounds.append(row)
         print(f"  round {number}: {row['events_per_second']:,.0f} events/s, Redis "
               f"{row['redis_cpu_ms_per_1000']:.0f} ms CPU per 1,000 events, {calls:,} script "
-              f"calls, {row['users_assigned']:,} placements", flush=True)
+              f"calls, {row['users_classified']:,} users classified, "
+              f"{row['users_assigned']:,} moved", flush=True)
     ctx.results["new_users"] = {"users": NEW_USERS, "events_per_round": NEW_USER_ROUND_EVENTS,
                                 "rounds": rounds}

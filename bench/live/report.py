@@ -205,14 +205,15 @@ def new_user_lines(new: dict) -> list[str]:
            f"seen, at random, in POSTs of 1,000; each round timed from its first POST until "
            f"every event is applied.", "",
            "| round | applied events/s | × round 1 | Redis CPU ms per 1,000 events | × round 1 "
-           "| script calls | placements |",
-           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| script calls | users classified | users moved |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in rounds:
         out.append(f"| {row['round']} | {row['events_per_second']:,.0f} | "
                    f"{row['events_per_second'] / first['events_per_second']:.2f} | "
                    f"{row['redis_cpu_ms_per_1000']:.0f} | "
                    f"{row['redis_cpu_ms_per_1000'] / first['redis_cpu_ms_per_1000']:.2f} | "
-                   f"{row['script_calls']:,} | {row['users_assigned']:,} |")
+                   f"{row['script_calls']:,} | {row.get('users_classified', 0):,} | "
+                   f"{row['users_assigned']:,} |")
     return out
 
 

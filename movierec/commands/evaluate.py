@@ -68,12 +68,13 @@ def _k_range(ctx, param, value: str | None) -> tuple[int, int] | None:
 
 
 def _served_setup(k_range: tuple[int, int] | None, min_cluster_size: int | None) -> ServedSetup:
-    """The trainer's pipeline and the worker's threshold as configured ($K_RANGE,
-    $MIN_CLUSTER_SIZE, $MIN_RATINGS_TO_ASSIGN), with the options' overrides."""
+    """The trainer's pipeline and the workers' placing of new users as configured ($K_RANGE,
+    $MIN_CLUSTER_SIZE, $MIN_RATINGS_TO_ASSIGN, $MOVIEREC_PLACEMENT_GROWTH), with the options'
+    overrides."""
     settings = config.load()
     pipeline = BundleConfig(k_range=k_range or settings.k_range,
                             min_cluster_size=min_cluster_size or settings.min_cluster_size)
-    return ServedSetup(pipeline, settings.min_ratings_to_assign)
+    return ServedSetup(pipeline, settings.placement)
 
 
 def _rounded(result: dict) -> dict:

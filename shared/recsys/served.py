@@ -65,6 +65,11 @@ class LiveModel:
         index = self.users.index([user_id], missing="negative")[0]
         return None if index < 0 else int(self.labels[index])
 
+    def unseen(self, user_ids) -> np.ndarray:
+        """Whether each user of ``user_ids`` is one the clustering did not see (so the
+        classifier places them), as a boolean array."""
+        return self.users.index(np.asarray(user_ids, dtype=np.int64), missing="negative") < 0
+
     def assign_cluster(self, ratings: Mapping) -> int:
         """The softmax classifier's cluster for a user from their ratings (seed 000)."""
         return int(self.assign_clusters([ratings])[0])

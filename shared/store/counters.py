@@ -36,6 +36,13 @@ class CounterStore:
         raw = self.redis.hget(self.keys.assignments(version), user_id)
         return None if raw is None else int(raw)
 
+    def clusters_of(self, version: str, user_ids: list[int]) -> list[int | None]:
+        """:meth:`cluster_of` of each user of ``user_ids``, in one round trip."""
+        if not user_ids:
+            return []
+        clusters = self.redis.hmget(self.keys.assignments(version), user_ids)
+        return [None if cluster is None else int(cluster) for cluster in clusters]
+
     def cluster_counters(self, version: str, cluster: int, reads: ClusterReads) -> ClusterCounters:
         """The cluster's size and the head of its ranked counters that ``reads`` asks for: one
         round trip, and one more for the rating counts of the means read."""
@@ -71,12 +78,6 @@ class CounterStore:
             count, total, favourites = pipe.execute()
         return MovieStats(int(count or 0), int(total or 0), int(favourites or 0))
 
-    def user_rating_counts(self, user_ids: list[int]) -> dict[int, int]:
-        """Ratings per user, for the users of ``user_ids`` the store has a count of."""
-        if not user_ids:
-            return {}
-        counts = self.redis.hmget(self.keys.user_counts, user_ids)
-        return {user: int(count) for user, count in zip(user_ids, counts) if count is not None}
 
     def last_events(self, user_id: int, count: int) -> list[dict]:
         """The user's ``count`` latest events, newest first: type, movie_id, ts and, for a

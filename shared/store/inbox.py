@@ -69,8 +69,7 @@ class Inbox:
             if isinstance(exc, _TRANSIENT):
                 raise
             raise BatchFailed(f"{type(exc).__name__}: {exc}") from exc
-        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[3:]],
-                           left=int(result[2]))
+        return ApplyResult.from_reply(result[0], result[1], result[3:], left=result[2])
 
     def renew_drain_claim(self) -> None:
         """Keep the drain claim while a drain works without a successful batch (each batch

@@ -16,7 +16,7 @@ import redis
 
 from shared.data.events import Event
 from shared.recsys.ratings import FAVOURITE_HALF_STARS, LiveRatings
-from shared.store.client import lua_script, script_calls
+from shared.store.client import lua_script
 from shared.store.keys import Keys
 
 # A record of a user's live view (Keys.user_live, made by user_state.lua): the movie, and its
@@ -39,8 +39,17 @@ RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "delet
 class ApplyResult:
     applied: int
     skipped: int
-    changed_users: list[int]
+    # each user whose number of ratings changed: (that number before, after)
+    changed: dict[int, tuple[int, int]]
     left: int = 0  # events still in the inbox (drain only)
+
+    @classmethod
+    def from_reply(cls, applied, skipped, changed: list, left: int = 0) -> ApplyResult:
+        """From ratings.lua's reply: ``changed`` is user, before, after for each user."""
+        numbers = [int(x) for x in changed]
+        return cls(int(applied), int(skipped),
+                   {numbers[i]: (numbers[i + 1], numbers[i + 2])
+                    for i in range(0, len(numbers), 3)}, left=int(left))
 
 
 class RatingsScript:
@@ -68,11 +77,11 @@ class RatingStore:
                    now: float | None = None) -> ApplyResult:
         """Apply events in their wire form (see :mod:`shared.data.events`) in one script call."""
         if not wire_events:
-            return ApplyResult(0, 0, [])
+            return ApplyResult(0, 0, {})
         now = time.time() if now is None else now
         result = self._run("apply", now, json.dumps(wire_events, separators=(",", ":")),
                            1 if log else 0, LOG_LENGTH)
-        return ApplyResult(int(result[0]), int(result[1]), [int(u) for u in result[2:]])
+        return ApplyResult.from_reply(result[0], result[1], result[2:])
 
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
@@ -121,15 +130,16 @@ class RatingStore:
         return live_from_view(view)
 
     def live_ratings_many(self, user_ids: list[int]) -> list[LiveRatings]:
-        """:meth:`live_ratings` of every user of ``user_ids``, in order, in one round trip."""
+        """:meth:`live_ratings` of every user of ``user_ids``, in order, in one round trip of
+        plain reads: the users are read to be placed, and their live views (which their next
+        event drops) are left unmade, which saves Redis the work of writing them."""
         if not user_ids:
             return []
-        replies = script_calls(self.redis, [(self._user_state, *user_state_call(self.keys, user))
-                                            for user in user_ids])
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return [live_from_view(view) for _, view, _ in replies]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for user in user_ids:
+                pipe.hgetall(self.keys.user(user))
+            hashes = pipe.execute()
+        return [live_from_hash(entries) for entries in hashes]
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
         for uid in self.redis.sscan_iter(self.keys.users, count=batch):
@@ -179,6 +189,17 @@ def live_from_view(view: bytes) -> LiveRatings:
     state = records["state"]
     live = state != 0
     return LiveRatings(records["movie_id"][live], (state[live] & HALF_STARS) / 2)
+
+
+def live_from_hash(entries: dict[bytes, bytes]) -> LiveRatings:
+    """A user's hash (movie -> ``half|favourite|ts``) as LiveRatings, tombstones left out."""
+    movies, halves = [], []
+    for movie, value in entries.items():
+        half, favourite, _ = value.split(b"|", 2)
+        if half != b"0" or favourite != b"0":
+            movies.append(int(movie))
+            halves.append(int(half))
+    return LiveRatings(np.array(movies, dtype=np.int64), np.array(halves, dtype=np.float64) / 2)
 
 
 def frame_to_wire(ratings: pd.DataFrame) -> list:

@@ -41,9 +41,11 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
     second.refresh()
     assert first.get_status() == "finished"
     done = {k: v for k, v in first.return_value().items() if k != "batches"}
-    assert done == {"applied": 2, "skipped": 2, "users_assigned": 0, "dead_lettered": 0}
+    assert done == {"applied": 2, "skipped": 2, "users_classified": 0, "users_assigned": 0,
+                    "dead_lettered": 0}
     again = {k: v for k, v in second.return_value().items() if k != "batches"}
-    assert again == {"applied": 0, "skipped": 0, "users_assigned": 0, "dead_lettered": 0}
+    assert again == {"applied": 0, "skipped": 0, "users_classified": 0, "users_assigned": 0,
+                     "dead_lettered": 0}
     assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
     assert client.zscore(Keys("w").popular, 42) == 2.0
     assert inbox.length() == 0 and not client.exists(Keys("w").inbox_draining)

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from shared import config
+from shared.recsys.placement import Placement
 
 
 def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
@@ -17,6 +18,9 @@ def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
     assert not settings.redis_url_given and settings.private_redis_port == 6390
     assert settings.allow_apt and settings.redis_url_source == "default"
     assert settings.host == "127.0.0.1"  # a laptop in a café serves nobody else
+    assert settings.placement == Placement(min_ratings=5, growth=2.0)
+    assert config.load({"MOVIEREC_PLACEMENT_GROWTH": "1.5", "MIN_RATINGS_TO_ASSIGN": "3"}
+                       ).placement == Placement(3, 1.5)
 
 
 def test_without_redis_url_commands_find_the_redis_make_run_uses(tmp_path):
@@ -108,6 +112,9 @@ def test_the_api_refuses_missing_or_guessable_keys(env, message):
     ({"MOVIEREC_LOG_FORMAT": "xml"}, "MOVIEREC_LOG_FORMAT must be one of json, text"),
     ({"MOVIEREC_ACCESS_LOG": "yes"}, "MOVIEREC_ACCESS_LOG must be one of on, off"),
     ({"MOVIEREC_MAX_INBOX_AGE": "soon"}, "MOVIEREC_MAX_INBOX_AGE must be a duration"),
+    ({"MOVIEREC_PLACEMENT_GROWTH": "twice"}, "MOVIEREC_PLACEMENT_GROWTH must be a number"),
+    ({"MOVIEREC_PLACEMENT_GROWTH": "0.5"}, "MOVIEREC_PLACEMENT_GROWTH must be at least 1"),
+    ({"MIN_RATINGS_TO_ASSIGN": "0"}, "MIN_RATINGS_TO_ASSIGN must be at least 1"),
 ])
 def test_bad_security_and_operations_settings_name_the_variable(env, message):
     with pytest.raises(config.ConfigError, match=message):

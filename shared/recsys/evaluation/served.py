@@ -7,12 +7,13 @@ then holds (:class:`shared.recsys.cluster_counters.PublishedCounters`). Each use
 :func:`shared.recsys.strategies.serve` of those, as the API computes it for
 ``GET /v1/users/<id>/recommendations``. A user the version was trained on keeps their training
 cluster; under the ``users:`` protocol a new user is placed by the version's classifier from
-their known ratings once they have ``min_ratings_to_assign`` of them, as the worker does, and
-their ratings join the cluster's counters as the store's ``assign`` adds them; with fewer, the
-list is the popular fallback.
+their known ratings as the workers do: from the first of them in time that the
+:class:`~shared.recsys.placement.Placement` policy places them from; all their ratings join the
+cluster's counters, as the store adds them; with too few, the list is the popular fallback.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from shared.recsys.cluster_counters import PublishedCounters
 from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.split import Fold
 from shared.recsys.pipeline import BundleConfig, fit_bundle
+from shared.recsys.placement import Placement
 from shared.recsys.ratings import FAVOURITE_RATING, LiveRatings
 from shared.recsys.served import LiveModel
 
@@ -51,10 +53,10 @@ def strategy_of(name: str) -> str | None:
 @dataclass(frozen=True)
 class ServedSetup:
     """How the service is configured where it matters to its lists: the trainer's pipeline
-    (k range, smallest cluster, shrinkage...) and the worker's threshold for placing a new user."""
+    (k range, smallest cluster, shrinkage...) and when the workers place a new user."""
 
     pipeline: BundleConfig
-    min_ratings_to_assign: int
+    placement: Placement
 
 
 class PublishedVersion:
@@ -71,8 +73,14 @@ class PublishedVersion:
                                           favourites=favourites)
         self.fit_seconds = time.perf_counter() - started
         self.fold = fold
-        self.min_ratings_to_assign = setup.min_ratings_to_assign
+        self.placement = setup.placement
         self._users: dict[int, tuple[LiveRatings, int | None, sp.csr_matrix | None]] = {}
+
+    def placed(self, placement: Placement) -> PublishedVersion:
+        """This version with its new users placed by ``placement``: nothing is fitted again."""
+        other = copy.copy(self)
+        other.placement, other._users = placement, {}
+        return other
 
     def _user(self, row: int):
         """(live ratings, cluster, ratings joining the cluster) of a test row of the fold."""
@@ -83,12 +91,23 @@ class PublishedVersion:
             if fold.known is None:
                 cluster = self.model.training_cluster(int(fold.users.ids[row]))
                 joining = None
-            elif len(ratings) >= self.min_ratings_to_assign:
-                cluster, joining = self.model.assign_cluster(ratings), seen
+            elif self.placement.placed_from(len(ratings)):
+                cluster, joining = self.model.assign_cluster(self._placed_from(row)), seen
             else:
                 cluster, joining = None, None
             self._users[row] = (ratings, cluster, joining)
         return self._users[row]
+
+    def _placed_from(self, row: int) -> LiveRatings:
+        """The known ratings of a test row the workers place the user from: the earliest
+        ``placement.placed_from`` of them (all of them when the fold has no times)."""
+        fold = self.fold
+        seen = fold.seen[row]
+        first = np.arange(seen.nnz)
+        if fold.known_ts is not None:
+            first = np.argsort(fold.known_ts[row].data, kind="stable")
+        first = np.sort(first[:self.placement.placed_from(seen.nnz)])
+        return LiveRatings(fold.movies.ids[seen.indices[first]], seen.data[first])
 
     def lists(self, strategy: str, rows: np.ndarray, n: int) -> np.ndarray:
         """(len(rows), n) column indices of the movies ``strategy`` recommends to each row of

@@ -31,8 +31,9 @@ class Fold:
     ``test_users`` are rows of ``train``, except under the ``users:`` protocol, where the test
     users are unknown to training: they are then rows of ``known`` (their revealed ratings, one
     row per test user over the training movies), which is what the estimator is shown through
-    ``predict_unseen``. ``dropped`` counts held-out ratings left out because their movie (or,
-    outside ``users:``, their user) does not occur in training.
+    ``predict_unseen``; ``known_ts`` holds the time of each of those ratings (the same
+    entries), for what depends on their order. ``dropped`` counts held-out ratings left out
+    because their movie (or, outside ``users:``, their user) does not occur in training.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Fold:
     test_ratings: np.ndarray
     known: sp.csr_matrix | None = None
     known_users: Vocabulary | None = None
+    known_ts: sp.csr_matrix | None = None
     dropped: int = 0
 
     @property
@@ -200,11 +202,16 @@ class UserSplit:
         known = sp.csr_matrix((values[k], (rows[k], cols[k])),
                               shape=(len(known_users), len(movies)))
         known.sort_indices()
+        known_ts = None
+        if "ts" in held:
+            known_ts = sp.csr_matrix((held["ts"].to_numpy(dtype=np.float64)[k],
+                                      (rows[k], cols[k])), shape=known.shape)
+            known_ts.sort_indices()
         t = ~is_known & in_train
         yield Fold(
             name=str(self), train=X, users=users, movies=movies,
             test_users=rows[t], test_items=cols[t], test_ratings=values[t],
-            known=known, known_users=known_users,
+            known=known, known_users=known_users, known_ts=known_ts,
             dropped=int((~is_known & ~in_train).sum()),
         )
 

@@ -209,7 +209,8 @@ local function touch_users(changed)
   call_with_list('DEL', nil, derived)
 end
 
--- apply decoded events; returns applied, skipped, users whose number of ratings changed.
+-- apply decoded events; returns applied, skipped, and for each user whose number of ratings
+-- changed: user, number before, number after (a flat list).
 -- What repeats across a batch is read or written once per batch (deletion marks, clusters,
 -- membership, revisions, numbers of ratings, counters), per user (log) or per cluster (means).
 local function apply_events(events, now, keep_log, log_cap)
@@ -281,10 +282,15 @@ local function apply_events(events, now, keep_log, log_cap)
   redis.call('INCRBY', events_applied, applied)
   call_with_list('SADD', users, touched)
   touch_users(touched)
-  local counts, updated = hmget_list(user_counts, changed_list), {}
+  local counts, updated, changed = hmget_list(user_counts, changed_list), {}, {}
   for i, user in ipairs(changed_list) do
+    local before = tonumber(counts[i]) or 0
+    local after = before + seen[user].d_n
     table.insert(updated, user)
-    table.insert(updated, (tonumber(counts[i]) or 0) + seen[user].d_n)
+    table.insert(updated, after)
+    table.insert(changed, user)
+    table.insert(changed, before)
+    table.insert(changed, after)
   end
   call_with_list('HSET', user_counts, updated)
   if keep_log then
@@ -295,12 +301,13 @@ local function apply_events(events, now, keep_log, log_cap)
     end
   end
   write_counters()
-  return applied, skipped, changed_list
+  return applied, skipped, changed
 end
 
 if cmd == 'apply' then
   -- ARGV[4] now, ARGV[5] JSON [[type,user,movie,half,ts,event_id],...], ARGV[6] log?, ARGV[7] cap
-  -- returns {applied, skipped, users whose number of ratings changed...}
+  -- returns {applied, skipped, then user, ratings before, ratings after for each user whose
+  -- number of ratings changed}
   local applied, skipped, changed = apply_events(cjson.decode(ARGV[5]), tonumber(ARGV[4]),
                                                  ARGV[6] == '1', tonumber(ARGV[7]))
   local result = {applied, skipped}
@@ -310,7 +317,7 @@ if cmd == 'apply' then
 elseif cmd == 'drain' then
   -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap, ARGV[8] release?, ARGV[9] claim
   -- milliseconds: take and apply the oldest events of the inbox in one step (a crash loses none);
-  -- returns {applied, skipped, events left, users whose number of ratings changed...}; with
+  -- returns {applied, skipped, events left, then user, before, after as apply}; with
   -- release, the drain claim ends when the inbox is empty
   local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
   local events = {}

@@ -11,6 +11,7 @@ from shared.recsys.evaluation.accuracy import NO_ITEM
 from shared.recsys.evaluation.served import PublishedVersion, ServedSetup
 from shared.recsys.evaluation.split import RandomSplit, UserSplit
 from shared.recsys.pipeline import BundleConfig
+from shared.recsys.placement import Placement
 from shared.recsys.ratings import LiveRatings
 from shared.recsys.strategies import (
     HYBRID_FAVOURITES,
@@ -150,7 +151,7 @@ NARROW_RANKER = BundleConfig(k_range=(2, 4), min_cluster_size=3,
     ids=["training-users", "new-users", "new-users-without-cluster"])
 def test_the_offline_evaluation_measures_the_lists_the_api_computes(split, min_ratings_to_assign):
     fold = next(split.folds(synthetic_ratings(n_users=80, n_movies=60, per_user=20)))
-    version = PublishedVersion(fold, ServedSetup(NARROW_RANKER, min_ratings_to_assign))
+    version = PublishedVersion(fold, ServedSetup(NARROW_RANKER, Placement(min_ratings_to_assign)))
     rows = np.arange(fold.seen.shape[0])
     served = {serving_strategy(version.model, version._user(row)[0], "personal") for row in rows}
     assert served == {"personal", "hybrid"}

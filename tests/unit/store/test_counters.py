@@ -23,6 +23,8 @@ def counters(fake_redis):
 def test_cluster_of_a_user_under_a_version(counters):
     assert counters.cluster_of("v1", 7) == 2 and counters.cluster_of("v1", 8) == 0
     assert counters.cluster_of("v1", 9) is None and counters.cluster_of("v2", 7) is None
+    assert counters.clusters_of("v1", [9, 7, 8, 10]) == [None, 2, 0, None]
+    assert counters.clusters_of("v2", [7]) == [None] and counters.clusters_of("v1", []) == []
 
 
 def test_cluster_counters_read_the_heads_asked_for(counters):
@@ -53,8 +55,6 @@ def test_movie_stats_and_user_counts_from_applied_events(fake_redis):
     assert stats.mean_rating == 3.25
     assert counters.movie_stats(99) == MovieStats(0, 0, 0)
     assert MovieStats(0, 0, 0).mean_rating is None
-    assert counters.user_rating_counts([2, 1, 4]) == {2: 1, 1: 2}
-    assert counters.user_rating_counts([]) == {}
 
 
 def test_last_events_newest_first_as_the_script_logs_them(fake_redis):

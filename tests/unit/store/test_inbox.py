@@ -27,6 +27,6 @@ def test_push_claims_one_drain_for_many_requests_and_drain_applies_in_order(stor
     assert store.user_ratings(1)[10][0] == 4.0
     assert stores.redis.exists(KEYS.inbox_draining)           # still claimed: events left
     last = inbox.drain(max_events=2)
-    assert (last.applied, last.left, last.changed_users) == (1, 0, [2])
+    assert (last.applied, last.left, last.changed) == (1, 0, {2: (0, 1)})
     assert not stores.redis.exists(KEYS.inbox_draining)       # claim ends when empty
     assert inbox.push([rating(3, 10, 1.0, 100)]) is True

@@ -28,10 +28,21 @@ def rating(user, movie, stars, ts, event_id=""):
     return Event("rating", user, movie, int(stars * 2), float(ts), event_id)
 
 
+def test_a_batch_tells_whose_number_of_ratings_moved_and_from_what(store):
+    store.apply([rating(1, 10, 4.5, 100), rating(1, 11, 2, 100)])
+    result = store.apply([rating(1, 12, 3, 200), rating(1, 10, 1, 200),  # one more, one changed
+                          Event("remove", 1, 11, 0, 200.0), rating(2, 10, 3, 200),
+                          Event("favourite", 3, 10, 0, 200.0)])   # a favourite is no rating
+    assert result.changed == {1: (2, 2), 2: (0, 1)}  # user 1: one added, one removed
+    result = store.apply([rating(1, 13, 3, 300), rating(1, 14, 3, 300)])
+    assert result.changed == {1: (2, 4)}
+    assert store.apply([rating(1, 13, 3, 300)]).changed == {}  # a replay moves nothing
+
+
 def test_rating_updates_state_and_counters(store):
     result = store.apply([rating(1, 10, 4.5, 100), rating(2, 10, 3, 100), rating(1, 11, 2, 100)])
     assert (result.applied, result.skipped) == (3, 0)
-    assert sorted(result.changed_users) == [1, 2]
+    assert result.changed == {1: (0, 2), 2: (0, 1)}  # ratings before and after
     assert store.user_ratings(1) == {10: (4.5, True, 100.0), 11: (2.0, False, 100.0)}
     n, sums, fav, per_user = counters(store)
     assert n == {b"10": 2, b"11": 1}
@@ -209,13 +220,15 @@ def test_the_live_view_holds_what_the_hash_holds(store):
         size = rng.randint(1, 30)
         store.apply(events[start:start + size])
         start += size
+        # read together to be placed, from the hashes: no view is made
+        store.redis.delete(*(KEYS.user_live(user) for user in (1, 2, 3)))
+        together = store.live_ratings_many([3, 4, 1, 2])
+        assert not store.redis.exists(*(KEYS.user_live(user) for user in (1, 2, 3)))
         for user in (1, 2, 3):
             from_hash = {movie: stars for movie, (stars, _, _) in store.user_ratings(user).items()}
             assert store.live_ratings(user) == from_hash
             view = store.redis.get(KEYS.user_live(user)) or b""
             assert len(view) == LIVE_RECORD.itemsize * store.redis.hlen(KEYS.user(user))
-        # and read together (views made or not), each user's as read alone
-        together = store.live_ratings_many([3, 4, 1, 2])
         assert together == [store.live_ratings(u) for u in (3, 4, 1, 2)]
     assert store.live_ratings(4) == {} and store.live_ratings_many([]) == []
 

@@ -107,7 +107,50 @@ def test_new_users_are_placed_by_the_classifier_once_they_have_enough_ratings(
               stores.redis.hgetall(KEYS.assignments(tiny_bundle.version)).items()}
     # the three with 5 ratings or more, by the classifier on their ratings (user 9,000,003 has
     # 4: not yet); the known user keeps the cluster of the training
-    assert totals["users_assigned"] == 3
+    assert totals["users_classified"] == totals["users_assigned"] == 3
     for user in (9_000_001, 9_000_002, 9_000_004):
         assert placed[user] == model.assign_cluster(stores.ratings.live_ratings(user))
     assert 9_000_003 not in placed and placed[known] == model.training_cluster(known)
+
+
+@pytest.mark.parametrize("growth, placed_at", [("2", [5, 10, 20]), ("1", list(range(5, 21)))])
+def test_a_new_user_is_placed_at_five_ratings_then_as_the_policy_says(
+        world, tiny_data, tiny_bundle, monkeypatch, growth, placed_at):
+    from shared.recsys.served import LiveModel
+    from tests.conftest import load_and_publish
+
+    stores, queue = world
+    monkeypatch.setenv("MOVIEREC_PLACEMENT_GROWTH", growth)
+    load_and_publish(stores.redis, "p", tiny_data, tiny_bundle)
+    model, version = LiveModel(tiny_bundle), tiny_bundle.version
+    placements = []  # how many ratings each of the worker's placements was made from
+    real = LiveModel.assign_clusters
+    monkeypatch.setattr(LiveModel, "assign_clusters", lambda self, rows: (
+        placements.extend(len(r) for r in rows), real(self, rows))[1])
+
+    def classifier(ratings):
+        return int(real(model, [ratings])[0])
+
+    user, movies = 9_000_001, model.movies.ids
+    for i in range(20):
+        stores.inbox.push([Event("rating", user, int(movies[i * 7]), 2 + i % 9, 100.0 + i)])
+        drain(queue)
+        cluster = stores.counters.cluster_of(version, user)
+        if i + 1 < 5:
+            assert cluster is None
+        elif i + 1 == 5:  # the moment a new user gets a cluster: as fresh as on every change
+            ratings = stores.ratings.live_ratings(user)
+            assert cluster == classifier(ratings)
+            counts = stores.redis.hgetall(KEYS.cluster_counts(version, cluster))
+            assert all(int(counts[str(m).encode()]) >= 1 for m in ratings.movie_ids)
+    assert placements == placed_at
+    assert stores.counters.cluster_of(version, user) == classifier(
+        stores.ratings.live_ratings(user))  # placed from all 20 either way
+
+    # a worker died between applying a batch and placing its users: the next change places them
+    stores.redis.hdel(KEYS.assignments(version), user)
+    stores.inbox.push([Event("rating", user, int(movies[300]), 8, 200.0)])
+    drain(queue)
+    assert placements[-1] == 21
+    assert stores.counters.cluster_of(version, user) == classifier(
+        stores.ratings.live_ratings(user))

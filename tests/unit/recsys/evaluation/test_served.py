@@ -10,10 +10,12 @@ from shared.recsys.evaluation.harness import RESULT_KEYS, available, check_name,
 from shared.recsys.evaluation.served import PublishedVersion, ServedSetup, served_names, strategy_of
 from shared.recsys.evaluation.split import RandomSplit, UserSplit
 from shared.recsys.pipeline import BundleConfig
+from shared.recsys.placement import Placement
+from shared.recsys.ratings import LiveRatings
 from tests.unit.recsys.evaluation.synthetic import synthetic_ratings
 
 PIPELINE = BundleConfig(k_range=(2, 4), min_cluster_size=3)
-SETUP = ServedSetup(PIPELINE, min_ratings_to_assign=5)
+SETUP = ServedSetup(PIPELINE, Placement(min_ratings=5, growth=2))
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +70,19 @@ def test_a_training_user_reads_their_training_cluster_and_all_their_ratings(rand
 def test_new_users_are_placed_by_the_classifier_once_they_have_enough_ratings(data):
     fold = next(UserSplit(0.7, 0).folds(data))
     version = PublishedVersion(fold, SETUP)
+    every_change = PublishedVersion(fold, ServedSetup(PIPELINE, Placement(5, growth=1)))
     for row in range(fold.known.shape[0]):
         ratings, cluster, joining = version._user(row)
-        assert len(ratings) >= SETUP.min_ratings_to_assign
-        assert cluster == version.model.assign_cluster(ratings)
-        assert joining.nnz == len(ratings)
+        # placed from the earliest 5 of 5 to 9 known ratings, as the workers place at 5, 10...
+        assert 5 <= len(ratings) <= 10
+        known, stamps = fold.known[row], fold.known_ts[row]
+        earliest = np.argsort(stamps.data, kind="stable")[:5 if len(ratings) < 10 else 10]
+        placed_from = LiveRatings(fold.movies.ids[known.indices[earliest]], known.data[earliest])
+        assert cluster == version.model.assign_cluster(placed_from)
+        assert joining.nnz == len(ratings)  # all of them join the cluster's counters
+        assert every_change._user(row)[1] == version.model.assign_cluster(ratings)
 
-    cautious = PublishedVersion(fold, ServedSetup(PIPELINE, min_ratings_to_assign=1000))
+    cautious = PublishedVersion(fold, ServedSetup(PIPELINE, Placement(min_ratings=1000)))
     rows = np.arange(fold.known.shape[0])
     popular = cautious.lists("cluster", rows, 10)
     for strategy in strategies.STRATEGIES:  # without a cluster the cluster strategies fall back
