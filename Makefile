@@ -20,7 +20,7 @@ redis: setup
 	$(BIN)/python -m movierec.redis_server ensure-binary
 
 run: redis
-	$(BIN)/movierec up $(if $(DATA),--data $(DATA))
+	$(BIN)/movierec up $(if $(DATA),--data $(DATA)) $(if $(CLUSTER),--cluster $(CLUSTER))
 
 test: redis
 	$(BIN)/python -m pytest

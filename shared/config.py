@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from shared.recsys.placement import Placement
 
@@ -56,6 +57,71 @@ def _number(env, name: str, default: float, minimum: float) -> float:
     if not value >= minimum:
         raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
     return value
+
+
+@dataclass(frozen=True)
+class ClusterAddress:
+    """What a ``redis+cluster://`` (or ``rediss+cluster://``, TLS) URL names: some nodes of a
+    Redis Cluster (any of them: the client learns the others from them) and the credentials,
+    written as in ``redis://``."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str, name: str = "REDIS_URL") -> ClusterAddress:
+    """The nodes and credentials of ``redis+cluster://[user:password@]host:port[,host:port...]``;
+    ConfigError naming ``name`` and what is wrong otherwise."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in CLUSTER_SCHEMES:
+        raise ConfigError(f"{name} is not a cluster URL: it starts {scheme}://, "
+                          "not redis+cluster:// or rediss+cluster://")
+    credentials, _, hosts = rest.rpartition("@")
+    hosts = hosts.split("/", 1)[0].split("?", 1)[0]
+    username = password = None
+    if credentials:
+        user, colon, secret = credentials.partition(":")
+        username, password = (unquote(user) or None, unquote(secret)) if colon else \
+            (None, unquote(user))
+    nodes = []
+    for node in hosts.split(","):
+        host, colon, port = node.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} must list the cluster's nodes as host:port[,host:port...], "
+                              f"got {node.strip()!r} in {url!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return ClusterAddress(tuple(nodes), username, password, tls=scheme.lower() == "rediss+cluster")
+
+
+def _queue_url(env, redis_url: str, var_dir: Path) -> str:
+    """$MOVIEREC_QUEUE_URL; else, with the cluster a running ``movierec up --cluster`` uses, the
+    queues' Redis it wrote down; else REDIS_URL, unless that names a cluster (RQ needs a plain
+    Redis)."""
+    url = env.get("MOVIEREC_QUEUE_URL") or ""
+    if not url and not env.get("REDIS_URL") and is_cluster_url(redis_url):
+        try:
+            url = (var_dir / QUEUE_URL_FILE).read_text().strip()
+        except OSError:
+            url = ""
+    if url:
+        if is_cluster_url(url):
+            raise ConfigError("MOVIEREC_QUEUE_URL must name a plain Redis (redis:// or "
+                              "rediss://): RQ does not run on Redis Cluster")
+        return url
+    if is_cluster_url(redis_url):
+        raise ConfigError("MOVIEREC_QUEUE_URL is required when REDIS_URL names a Redis Cluster: "
+                          "RQ does not run on Redis Cluster, so the job queues need a plain "
+                          "Redis, e.g. MOVIEREC_QUEUE_URL=redis://queue-host:6379/0")
+    return redis_url
 
 
 def _duration(env, name: str, default: float | None) -> float | None:
@@ -182,6 +248,7 @@ def require_keys(settings: Settings) -> None:
 
 API_WORKER_CLASSES = ("gevent", "sync")
 REDIS_URL_FILE = "redis.url"  # under the var dir: the Redis a running `movierec up` uses
+QUEUE_URL_FILE = "queue.url"  # ... and the Redis of its queues, when the data is on a cluster
 
 
 def default_api_workers() -> int:
@@ -199,6 +266,8 @@ class Settings:
     # Where redis_url comes from, for error messages: "REDIS_URL", the file `movierec up` wrote
     # (``var_dir / REDIS_URL_FILE``), or "default".
     redis_url_source: str = "default"
+    # the plain Redis of the RQ queues: REDIS_URL unless that is a cluster
+    queue_url: str = "redis://127.0.0.1:6379/0"
     private_redis_port: int = 6390
     # May the CLI install redis-server with apt-get when it is missing (MOVIEREC_NO_APT unset)?
     allow_apt: bool = True
@@ -248,6 +317,11 @@ class Settings:
     trainer_lock_seconds: int = 30
 
     @property
+    def cluster(self) -> ClusterAddress | None:
+        """The Redis Cluster REDIS_URL names; None for a single Redis."""
+        return parse_cluster_url(self.redis_url) if is_cluster_url(self.redis_url) else None
+
+    @property
     def placement(self) -> Placement:
         """When the workers place a user the last clustering did not see."""
         return Placement(self.min_ratings_to_assign, self.placement_growth)
@@ -271,10 +345,13 @@ def load(env=None) -> Settings:
     env = os.environ if env is None else env
     var_dir = Path(env.get("MOVIEREC_VAR_DIR") or "var")
     redis_url, redis_url_source = _redis_url(env, var_dir)
+    if is_cluster_url(redis_url):
+        parse_cluster_url(redis_url)  # a bad address fails here, not at the first command
     return Settings(
         redis_url=redis_url,
         redis_url_given=bool(env.get("REDIS_URL")),
         redis_url_source=redis_url_source,
+        queue_url=_queue_url(env, redis_url, var_dir),
         private_redis_port=_int(env, "MOVIEREC_REDIS_PORT", Settings.private_redis_port),
         allow_apt=not env.get("MOVIEREC_NO_APT"),
         key_prefix=_key_prefix(env, "MOVIEREC_PREFIX", Settings.key_prefix),

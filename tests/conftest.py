@@ -77,6 +77,52 @@ def redis_server(tmp_path_factory):
     handle.stop()
 
 
+def free_cluster_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports whose cluster bus ports (+10000) are
+    free too."""
+    import random
+
+    for _ in range(200):
+        first = random.randrange(20000, 30000 - count)
+        ports = [p for port in range(first, first + count) for p in (port, port + 10000)]
+        try:
+            sockets = []
+            for port in ports:
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free ports for a local Redis Cluster")
+
+
+CLUSTER_PASSWORD = "cluster-test-password"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory, redis_server):
+    """URL (redis+cluster://) of a three-master Redis Cluster private to this test session,
+    with a password, as `movierec up --cluster 3` starts one."""
+    from movierec.redis_cluster import start_cluster
+
+    handle = start_cluster(tmp_path_factory.mktemp("redis-cluster"),
+                           free_cluster_ports(3), masters=3, password=CLUSTER_PASSWORD)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_server, redis_url):
+    """(cluster URL, a plain Redis URL for the queues), every node flushed."""
+    for port in redis_cluster_server.ports:
+        redis_cluster_server.node_client(port, CLUSTER_PASSWORD).flushall()
+    return redis_cluster_server.url, redis_url
+
+
 @pytest.fixture
 def redis_url(redis_server) -> str:
     client = redis.Redis.from_url(redis_server)
@@ -124,13 +170,13 @@ def stores_on(client, prefix: str = "movierec", **settings):
                                    **settings))
 
 
-def load_and_publish(client, prefix, data_dir, bundle):
+def load_and_publish(client, prefix, data_dir, bundle, **settings):
     """Import ``data_dir`` into Redis and publish ``bundle`` as the active version; the
-    stores."""
+    stores (configured as ``settings`` say)."""
     from shared.store.importer import import_folder
     from trainer.publish import publish
 
-    stores = stores_on(client, prefix)
+    stores = stores_on(client, prefix, **settings)
     import_folder(data_dir, stores.ratings, stores.catalogue, progress=False)
     publish(bundle, stores, shrink=5.0, progress=False)
     return stores

@@ -18,7 +18,11 @@ from trainer.retrain import retrain as run_retrain
 def _context():
     settings = config.load()
     job = get_current_job()
-    stores = Stores(job.connection if job is not None else client_for(settings), settings)
+    queue_client = job.connection if job is not None else None
+    if settings.cluster is not None:  # the job came through the queues' Redis
+        stores = Stores(client_for(settings), settings, queue_client)
+    else:
+        stores = Stores(queue_client or client_for(settings), settings)
 
     def report(stage: str) -> None:
         if job is not None:

@@ -28,19 +28,26 @@ class Context:
     model: ModelCache
 
     @classmethod
-    def on(cls, client, settings: config.Settings) -> Context:
-        stores = Stores(client, settings)
+    def on(cls, client, settings: config.Settings, queue_client=None) -> Context:
+        stores = Stores(client, settings, queue_client)
         return cls(stores, ModelCache(stores.models, components=CLASSIFIER))
 
 
-_contexts: dict[int, Context] = {}  # by connection pool
+_contexts: dict = {}  # by connection pool; on a cluster, one per process
 
 
 def current_context() -> Context:
-    """The context on the Redis connection of the running job."""
+    """The context of the running job: on its Redis connection, or, when the data is on a
+    cluster, on the cluster (the job's connection is then the queues' Redis)."""
     settings = config.load()
     job = get_current_job()
-    client = job.connection if job is not None else client_for(settings)
+    queue_client = job.connection if job is not None else None
+    if settings.cluster is not None:
+        if settings.redis_url not in _contexts:
+            _contexts[settings.redis_url] = Context.on(client_for(settings), settings,
+                                                       queue_client)
+        return _contexts[settings.redis_url]
+    client = queue_client if queue_client is not None else client_for(settings)
     pool = id(client.connection_pool)
     if pool not in _contexts:
         _contexts[pool] = Context.on(client, settings)

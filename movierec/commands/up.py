@@ -84,6 +84,20 @@ def _api_keys(settings) -> dict[str, str]:
     return keys
 
 
+def _start_cluster(settings, masters: int):
+    """The local cluster of ``masters`` masters on the ports after the private Redis's."""
+    from movierec.credentials import redis_password
+    from movierec.redis_cluster import start_cluster
+    from movierec.redis_server import RedisUnavailable
+
+    try:
+        return start_cluster(settings.var_dir, settings.private_redis_port + 1, masters=masters,
+                             password=redis_password(settings.var_dir),
+                             allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory)
+    except RedisUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _welcome(url: str, redis_url: str, keys: dict[str, str], settings) -> str:
     """What to try once it is up, with the keys to try it with."""
     scheme, _, rest = redis_url.partition("://")
@@ -111,18 +125,24 @@ def _welcome(url: str, redis_url: str, keys: dict[str, str], settings) -> str:
 @click.option("--port", type=int, default=None, help="API port (default: $PORT or 8000).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="RQ worker processes.")
-def command(data: Path | None, port: int | None, workers: int):
+@click.option("--cluster", "masters", type=click.IntRange(min=3), default=None,
+              help="Keep the data on a local Redis Cluster of this many masters, "
+                   "the queues on the private Redis.")
+def command(data: Path | None, port: int | None, workers: int, masters: int | None):
     """Start everything on this machine: Redis, data, API and workers; Ctrl-C stops it all.
 
     Redis is $REDIS_URL when it answers, otherwise a private redis-server on
     $MOVIEREC_REDIS_PORT (6390) under $MOVIEREC_VAR_DIR/redis (append-only file on), installed
-    with apt-get when missing and possible (not with $MOVIEREC_NO_APT set).
+    with apt-get when missing and possible (not with $MOVIEREC_NO_APT set). With --cluster N,
+    the data goes to a local Redis Cluster of N masters on the ports after it (under
+    $MOVIEREC_VAR_DIR/redis-cluster, same password), and that Redis keeps the queues.
     """
     import redis
     from honcho.manager import Manager
     from honcho.printer import Printer
 
     from movierec.redis_server import RedisUnavailable, ensure_configured_redis
+    from shared.store.client import client_for
     from shared.store.stores import Stores
 
     settings = config.load()
@@ -133,22 +153,34 @@ def command(data: Path | None, port: int | None, workers: int):
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     url_file = settings.var_dir / config.REDIS_URL_FILE
+    queue_file = settings.var_dir / config.QUEUE_URL_FILE
+    handles = [handle]
     try:
-        _write_atomically(url_file, handle.url + "\n")
-        stores = Stores(redis.Redis.from_url(handle.url), settings)
+        redis_url, queue_env = handle.url, {}
+        if masters:
+            cluster = _start_cluster(settings, masters)
+            handles.append(cluster)
+            redis_url, queue_env = cluster.url, {"MOVIEREC_QUEUE_URL": handle.url}
+            _write_atomically(queue_file, handle.url + "\n")
+        _write_atomically(url_file, redis_url + "\n")
+        settings = config.load({**os.environ, "REDIS_URL": redis_url, **queue_env})
+        stores = Stores(client_for(settings), settings, redis.Redis.from_url(handle.url))
         _load_data(stores, data, settings.var_dir)
         _train_if_needed(stores)
 
-        env = dict(os.environ, **keys, REDIS_URL=handle.url, HOST=settings.host, PORT=str(port),
+        env = dict(os.environ, **keys, **queue_env, REDIS_URL=redis_url, HOST=settings.host,
+                   PORT=str(port),
                    PYTHONUNBUFFERED="1",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         manager = Manager(Printer(sys.stdout))
         for name, cmd in _processes(workers):
             manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
-        click.echo(_welcome(f"http://{config.address(settings.host, port)}", handle.url, keys,
+        click.echo(_welcome(f"http://{config.address(settings.host, port)}", redis_url, keys,
                             settings))
         manager.loop()
     finally:
         url_file.unlink(missing_ok=True)
-        handle.stop()
+        queue_file.unlink(missing_ok=True)
+        for started in reversed(handles):
+            started.stop()
     sys.exit(manager.returncode or 0)

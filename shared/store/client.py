@@ -5,9 +5,10 @@ from importlib import resources
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from shared.config import Settings
+from shared.config import ClusterAddress, Settings
 
 # What a store call raises when Redis is unreachable or refuses the command.
 StoreError = redis.RedisError
@@ -16,18 +17,35 @@ StoreFull = redis.exceptions.OutOfMemoryError
 
 
 def client_for(settings: Settings) -> redis.Redis:
+    """A client of the data's Redis: a :class:`RedisCluster` when REDIS_URL names a cluster."""
+    if settings.cluster is not None:
+        return _cluster_client(settings.cluster)
     return redis.Redis.from_url(settings.redis_url)
+
+
+def queue_client_for(settings: Settings) -> redis.Redis:
+    """A client of the Redis of the RQ queues (MOVIEREC_QUEUE_URL; RQ needs a plain Redis)."""
+    return redis.Redis.from_url(settings.queue_url)
 
 
 def retrying_client(settings: Settings, single: bool = False) -> redis.Redis:
     """A client that reopens a connection Redis closed (a restart, a failover) and sends the
     command once more, so that it costs no request a 503; for callers whose every command is
     safe to send twice (reads, and pushes of events that apply once however often they arrive).
-    ``single``: one connection of its own instead of the pool."""
+    ``single``: one connection of its own instead of the pool (a cluster client keeps a pool
+    per node, and follows the cluster's redirections itself)."""
+    if settings.cluster is not None:
+        return _cluster_client(settings.cluster, socket_timeout=5, health_check_interval=30)
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
                                 single_connection_client=single,
                                 retry=Retry(NoBackoff(), 1,
                                             supported_errors=(redis.ConnectionError,)))
+
+
+def _cluster_client(cluster: ClusterAddress, **options) -> RedisCluster:
+    return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
+                        username=cluster.username, password=cluster.password, ssl=cluster.tls,
+                        **options)
 
 
 def readiness(client: redis.Redis, n_movies, active_version) -> tuple[bool, dict]:
@@ -68,7 +86,10 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
     first, as redis-py's ``script(client=pipeline)`` does: a script is loaded only after Redis
     answers NOSCRIPT (a restart or ``SCRIPT FLUSH``), and the calls go once more. A connection
     Redis closed is reopened and the calls sent again as the client's retry says, so they must
-    be safe to send twice, as for :func:`retrying_client`."""
+    be safe to send twice, as for :func:`retrying_client`. On a cluster, the calls go to
+    the node of their first key, a round trip per node."""
+    if isinstance(client, RedisCluster):
+        return _script_calls_by_node(client, calls)
     conn = client.connection_pool.get_connection()
     try:
         for attempt in range(2):
@@ -83,6 +104,19 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
         raise AssertionError("unreachable: the second attempt returns its replies")
     finally:
         client.connection_pool.release(conn)
+
+
+def _script_calls_by_node(client: RedisCluster, calls: list[tuple]) -> list:
+    by_node: dict[str, tuple] = {}
+    for index, (_, keys, _) in enumerate(calls):
+        node = client.get_node_from_key(keys[0]) if keys else client.get_default_node()
+        by_node.setdefault(node.name, (node, []))[1].append(index)
+    replies: list = [None] * len(calls)
+    for node, indices in by_node.values():
+        for index, reply in zip(indices, script_calls(node.redis_connection,
+                                                      [calls[i] for i in indices])):
+            replies[index] = reply
+    return replies
 
 
 def _send_and_read(conn, calls: list[tuple]) -> list:

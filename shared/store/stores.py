@@ -10,7 +10,7 @@ from rq import Queue
 from shared.config import Settings
 from shared.store.cache import RecommendationCache
 from shared.store.catalogue import Catalogue
-from shared.store.client import client_for
+from shared.store.client import client_for, queue_client_for
 from shared.store.counters import CounterStore
 from shared.store.inbox import Inbox
 from shared.store.keys import Keys
@@ -26,10 +26,16 @@ class Stores:
     """The stores on ``client`` under the settings' key prefix, each made on first use: a
     process makes only those it uses."""
 
-    def __init__(self, client: redis.Redis, settings: Settings):
+    def __init__(self, client: redis.Redis, settings: Settings,
+                 queue_client: redis.Redis | None = None):
+        """``queue_client``: the Redis of the RQ queues; by default ``client``, or a new client
+        of MOVIEREC_QUEUE_URL when the data is on a cluster (RQ needs a plain Redis)."""
         self.redis = client
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
+        if queue_client is None:
+            queue_client = client if settings.cluster is None else queue_client_for(settings)
+        self.queue_redis = queue_client
 
     @classmethod
     def connect(cls, settings: Settings) -> Stores:
@@ -70,11 +76,11 @@ class Stores:
 
     @cached_property
     def events_queue(self) -> Queue:
-        return events_queue(self.redis, self.settings)
+        return events_queue(self.queue_redis, self.settings)
 
     @cached_property
     def retrain_queue(self) -> Queue:
-        return retrain_queue(self.redis, self.settings)
+        return retrain_queue(self.queue_redis, self.settings)
 
     def trainer_lock(self) -> TrainerLock:
         """A new handle on the trainer lock, with the configured expiry (each holds its own

@@ -155,3 +155,29 @@ def test_rate_limits_are_checked_as_the_limits_library_parses_them(text):
 def test_an_address_is_what_gunicorn_binds_and_a_url_names(host, port, shown):
     assert config.load({"HOST": host}).host == host
     assert config.address(host, port) == shown
+
+
+def test_a_cluster_url_names_some_nodes_and_the_queues_need_a_plain_redis():
+    env = {"REDIS_URL": "redis+cluster://movierec:s%40cret@10.0.0.1:7000,10.0.0.2:7001",
+           "MOVIEREC_QUEUE_URL": "redis://10.0.0.9:6379/0"}
+    settings = config.load(env)
+    assert settings.cluster == config.ClusterAddress(
+        (("10.0.0.1", 7000), ("10.0.0.2", 7001)), "movierec", "s@cret", tls=False)
+    assert settings.queue_url == "redis://10.0.0.9:6379/0"
+    tls = config.load({**env, "REDIS_URL": "rediss+cluster://:pw@node:7000"}).cluster
+    assert tls == config.ClusterAddress((("node", 7000),), None, "pw", tls=True)
+    single = config.load({"REDIS_URL": "redis://r:1/0"})
+    assert single.cluster is None and single.queue_url == "redis://r:1/0"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REDIS_URL": "redis+cluster://a:7000"}, "MOVIEREC_QUEUE_URL is required when REDIS_URL "
+                                              "names a Redis Cluster"),
+    ({"REDIS_URL": "redis://a:1/0", "MOVIEREC_QUEUE_URL": "redis+cluster://a:7000"},
+     "MOVIEREC_QUEUE_URL must name a plain Redis"),
+    ({"REDIS_URL": "redis+cluster://a:7000,b", "MOVIEREC_QUEUE_URL": "redis://q:1/0"},
+     "REDIS_URL must list the cluster's nodes as host:port"),
+])
+def test_a_cluster_set_up_that_cannot_work_is_refused_at_start(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(env)
