@@ -92,10 +92,25 @@ def start_cluster(var_dir: Path, first_port: int, masters: int = 3, replicas: in
             time.sleep(0.05)
     if not all(_cluster_ok(port, password) for port in ports):
         _create(ports, replicas, password, root)
-    while not all(_cluster_ok(port, password) for port in ports):
+    while not all(_cluster_ok(port, password) for port in ports) or \
+            _replicas_in_sync(ports, password) < masters * replicas:
         _check_started(handle, root, deadline)
         time.sleep(0.1)
     return handle
+
+
+def _replicas_in_sync(ports: list[int], password: str | None) -> int:
+    """How many nodes are replicas whose link to their master is up (a replica takes over its
+    master only then)."""
+    synced = 0
+    for port in ports:
+        try:
+            info = redis.Redis(port=port, username=REDIS_USER if password else None,
+                               password=password, socket_timeout=0.5).info("replication")
+        except (redis.RedisError, OSError):
+            continue
+        synced += info.get("role") == "slave" and info.get("master_link_status") == "up"
+    return synced
 
 
 def _answers(port: int, password: str | None) -> bool:

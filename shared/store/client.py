@@ -6,12 +6,14 @@ from importlib import resources
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from shared.config import ClusterAddress, Settings
 
-# What a store call raises when Redis is unreachable or refuses the command.
-StoreError = redis.RedisError
+# What a store call raises when Redis is unreachable or refuses the command; on a cluster also
+# when no node answers for a slot (during a failover), which redis-py raises outside RedisError.
+StoreError = (redis.RedisError, RedisClusterException)
 # ... when Redis is out of memory (maxmemory with noeviction): nothing of the call was written.
 StoreFull = redis.exceptions.OutOfMemoryError
 
@@ -33,9 +35,12 @@ def retrying_client(settings: Settings, single: bool = False) -> redis.Redis:
     command once more, so that it costs no request a 503; for callers whose every command is
     safe to send twice (reads, and pushes of events that apply once however often they arrive).
     ``single``: one connection of its own instead of the pool (a cluster client keeps a pool
-    per node, and follows the cluster's redirections itself)."""
+    per node, and follows the cluster's redirections itself). On a cluster, a node that does
+    not answer costs the request a 503 at once, not seconds of backed-off retries: the next
+    command reads the cluster's slot map again, and finds the replica once it took over."""
     if settings.cluster is not None:
-        return _cluster_client(settings.cluster, socket_timeout=5, health_check_interval=30)
+        return _cluster_client(settings.cluster, socket_timeout=5, health_check_interval=30,
+                               retry=Retry(NoBackoff(), 1))
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30,
                                 single_connection_client=single,
                                 retry=Retry(NoBackoff(), 1,
@@ -107,6 +112,23 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
 
 
 def _script_calls_by_node(client: RedisCluster, calls: list[tuple]) -> list:
+    """:func:`script_calls` on a cluster. The calls go to the nodes the client's slot map
+    names; when a node is gone (a failover) or answers that the slot moved, the map is read
+    again from the cluster: the error goes to the caller (a 503), or the calls are sent once
+    more to the slot's new node."""
+    for attempt in range(2):
+        try:
+            replies = _send_by_node(client, calls)
+        except (redis.ConnectionError, redis.TimeoutError):
+            client.nodes_manager.initialize()  # the next call finds the slot's new master
+            raise
+        if attempt or not any(isinstance(reply, redis.exceptions.AskError) for reply in replies):
+            return replies
+        client.nodes_manager.initialize()
+    raise AssertionError("unreachable: the second attempt returns its replies")
+
+
+def _send_by_node(client: RedisCluster, calls: list[tuple]) -> list:
     by_node: dict[str, tuple] = {}
     for index, (_, keys, _) in enumerate(calls):
         node = client.get_node_from_key(keys[0]) if keys else client.get_default_node()

@@ -169,7 +169,7 @@ def _wait_for_redis(ended: SimpleWorker | ForkingWorker) -> bool:
             except StoreError:
                 time.sleep(RECONNECT_SECONDS)
     except StopRequested:
-        with suppress(StoreError):
+        with suppress(*StoreError):
             ended.teardown()
         return False
     finally:
