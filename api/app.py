@@ -99,13 +99,15 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
                        "(nothing of this request was stored); an operator must free or add "
                        "memory"), 507
 
-    @app.errorhandler(StoreError)
-    def redis_down(exc: StoreError):
+    def redis_down(exc: Exception):
         log.error("request %s: redis error: %s", request_id.current(), exc)
         response = jsonify(error="unavailable",
                            message="the data store is not reachable; retry later")
         response.headers["Retry-After"] = "1"
         return response, 503
+
+    for store_error in StoreError:
+        app.register_error_handler(store_error, redis_down)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
