@@ -22,6 +22,15 @@ class ClusterHandle:
     url: str  # redis+cluster://... naming every node
     ports: list[int]
     processes: list[subprocess.Popen] = field(default_factory=list)  # empty when reused
+    commands: dict[int, list[str]] = field(default_factory=dict)  # each node's, by port
+
+    def restart(self, port: int) -> None:
+        """Start the node on ``port`` again (after it died): it rejoins the cluster from its
+        nodes.conf, as a replica of whichever node took its slots over."""
+        process = subprocess.Popen(self.commands[port], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        self.processes[self.ports.index(port)] = process
 
     def node_client(self, port: int, password: str | None = None) -> redis.Redis:
         return redis.Redis(port=port, username=REDIS_USER if password else None,
@@ -76,15 +85,16 @@ def start_cluster(var_dir: Path, first_port: int, masters: int = 3, replicas: in
             conf = data_dir / "auth.conf"  # replicas sign in to their master as our user
             write_private(conf, f"masteruser {REDIS_USER}\nmasterauth {password}\n")
             auth = [str(conf), "--aclfile", str(acl)]
+        handle.commands[port] = [
+            binary, *auth[:1], "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", str(data_dir), "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+            "--appendonly", "yes", "--save", "", "--daemonize", "no",
+            "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
+            "--logfile", str(data_dir / "redis.log"), *auth[1:]]
         handle.processes.append(subprocess.Popen(
-            [binary, *auth[:1], "--port", str(port), "--bind", "127.0.0.1",
-             "--dir", str(data_dir), "--cluster-enabled", "yes",
-             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-             "--appendonly", "yes", "--save", "", "--daemonize", "no",
-             "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
-             "--logfile", str(data_dir / "redis.log"), *auth[1:]],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True))
+            handle.commands[port], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True))
     deadline = time.monotonic() + timeout
     for port in ports:
         while not _answers(port, password):

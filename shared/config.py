@@ -315,6 +315,10 @@ class Settings:
     keep_versions: int = 3
     # a killed trainer's lock (and half-built version) lapses after this (seconds)
     trainer_lock_seconds: int = 30
+    # replicas that must hold a request's events before the API answers 202 (0: the primary
+    # alone), and how long it waits for them before answering 503 (docs/scaling.md)
+    write_replicas: int = 0
+    write_replica_timeout_ms: int = 100
 
     @property
     def cluster(self) -> ClusterAddress | None:
@@ -396,4 +400,7 @@ def load(env=None) -> Settings:
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
                                   Settings.trainer_lock_seconds, minimum=2),
+        write_replicas=_int(env, "MOVIEREC_WRITE_REPLICAS", Settings.write_replicas, minimum=0),
+        write_replica_timeout_ms=_int(env, "MOVIEREC_WRITE_REPLICA_TIMEOUT_MS",
+                                      Settings.write_replica_timeout_ms, minimum=1),
     )

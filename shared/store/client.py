@@ -141,15 +141,54 @@ def _send_by_node(client: RedisCluster, calls: list[tuple]) -> list:
     return replies
 
 
-def _send_and_read(conn, calls: list[tuple]) -> list:
-    """One packet of EVALSHAs on ``conn`` and their replies, a Redis error in its place. A
-    call cut short (a timeout, a greenlet killed) leaves replies unread: the connection is
-    closed so that none is read as the answer to a later call."""
+class NotReplicated(redis.RedisError):
+    """A write reached the primary, but fewer replicas than asked acknowledged it in time."""
+
+
+def script_call_replicated(client: redis.Redis, script, keys: list, args: list, replicas: int,
+                           timeout_ms: int):
+    """``script(keys, args)`` followed, on the same connection and in the same packet, by
+    ``WAIT replicas timeout_ms``: its reply once ``replicas`` replicas hold what it wrote;
+    :class:`NotReplicated` when fewer did within ``timeout_ms`` (what it wrote stays on the
+    primary). Safe to send twice, as for :func:`script_calls`."""
+    if isinstance(client, RedisCluster):
+        try:
+            return script_call_replicated(client.get_node_from_key(keys[0]).redis_connection,
+                                          script, keys, args, replicas, timeout_ms)
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.AskError):
+            client.nodes_manager.initialize()  # the slot's new master, for the next call
+            raise
+    conn = client.connection_pool.get_connection()
+    try:
+        for attempt in range(2):
+            reply, acknowledged = conn.retry.call_with_retry(
+                lambda: _send_and_read(conn, [(script, keys, args)],
+                                       then=(("WAIT", replicas, timeout_ms),)),
+                lambda error: conn.disconnect())
+            if isinstance(reply, redis.exceptions.NoScriptError) and not attempt:
+                script.sha = client.script_load(script.script)
+                continue
+            if isinstance(reply, Exception):
+                raise reply
+            if int(acknowledged) < replicas:
+                raise NotReplicated(f"{acknowledged} of the {replicas} replicas asked for "
+                                    f"acknowledged the write within {timeout_ms} ms")
+            return reply
+        raise AssertionError("unreachable: the second attempt returns or raises")
+    finally:
+        client.connection_pool.release(conn)
+
+
+def _send_and_read(conn, calls: list[tuple], then: tuple = ()) -> list:
+    """One packet of EVALSHAs on ``conn``, then the commands ``then``, and their replies, a
+    Redis error in its place. A call cut short (a timeout, a greenlet killed) leaves replies
+    unread: the connection is closed so that none is read as the answer to a later call."""
     try:
         conn.send_packed_command(conn.pack_commands(
-            [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls]))
+            [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls]
+            + list(then)))
         replies = []
-        for _ in calls:
+        for _ in [*calls, *then]:
             try:
                 replies.append(conn.read_response())
             except redis.ResponseError as error:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import redis
 
 from shared.data.events import Event
-from shared.store.client import lua_script
+from shared.store.client import lua_script, script_call_replicated
 from shared.store.keys import Keys
 from shared.store.ratings import LOG_LENGTH, ApplyResult, RatingsScript
 
@@ -35,9 +35,13 @@ _TRANSIENT = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
 
 
 class Inbox:
-    def __init__(self, client: redis.Redis, keys: Keys):
+    def __init__(self, client: redis.Redis, keys: Keys, write_replicas: int = 0,
+                 replica_timeout_ms: int = 100):
+        """``write_replicas``: how many replicas must hold pushed events before
+        :meth:`push` returns (it raises :class:`NotReplicated` past ``replica_timeout_ms``)."""
         self.redis = client
         self.keys = keys
+        self.write_replicas, self.replica_timeout_ms = write_replicas, replica_timeout_ms
         self._push_script = lua_script(client, "push.lua")
         self._push_keys = [keys.inbox, keys.inbox_draining]
         self._ratings_script = RatingsScript(client, keys)
@@ -49,6 +53,10 @@ class Inbox:
         the oldest one has waited can be told (:meth:`oldest_waiting_seconds`)."""
         accepted = round(time.time() if now is None else now, 3)
         items = [json.dumps([*e.wire(), accepted], separators=(",", ":")) for e in events]
+        if self.write_replicas:
+            return bool(script_call_replicated(self.redis, self._push_script, self._push_keys,
+                                               [DRAIN_CLAIM_MS, *items], self.write_replicas,
+                                               self.replica_timeout_ms))
         return bool(self._push_script(keys=self._push_keys, args=[DRAIN_CLAIM_MS, *items]))
 
     def claim_drain(self) -> bool:

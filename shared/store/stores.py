@@ -48,7 +48,8 @@ class Stores:
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.redis, self.keys)
+        return Inbox(self.redis, self.keys, self.settings.write_replicas,
+                     self.settings.write_replica_timeout_ms)
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -181,3 +181,23 @@ def test_keys_and_limits_across_the_api_processes(served):
     status, body, headers = statuses[-1]
     assert json.loads(body)["error"] == "rate_limited" and 1 <= int(headers["Retry-After"]) <= 61
     assert call(port, "GET", "/v1/movies/popular")[0] == 200  # a key has a limit of its own
+
+
+def test_events_no_replica_acknowledges_are_answered_503(redis_url):
+    """MOVIEREC_WRITE_REPLICAS=1 on a Redis without a replica: the API waits its timeout, then
+    answers 503 with Retry-After, naming why; the events stay on the primary (a retry applies
+    them once)."""
+    import redis as redis_py
+
+    from api import create_app
+    from shared.config import Settings
+    from tests.keys import keyed, with_keys
+
+    settings = Settings(redis_url=redis_url, key_prefix="wait", queue_name="wait",
+                        write_replicas=1, write_replica_timeout_ms=50)
+    api = keyed(create_app(with_keys(settings)).test_client())
+    response = api.post("/v1/events", json={"type": "rating", "user_id": 1, "movie_id": 1,
+                                            "rating": 4.0})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"] == "unavailable"
+    assert redis_py.Redis.from_url(redis_url).llen("{wait}:inbox") == 1

@@ -181,3 +181,12 @@ def test_a_cluster_url_names_some_nodes_and_the_queues_need_a_plain_redis():
 def test_a_cluster_set_up_that_cannot_work_is_refused_at_start(env, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(env)
+
+
+def test_waiting_for_replicas_is_configured_in_one_place():
+    settings = config.load({"MOVIEREC_WRITE_REPLICAS": "1",
+                            "MOVIEREC_WRITE_REPLICA_TIMEOUT_MS": "250"})
+    assert (settings.write_replicas, settings.write_replica_timeout_ms) == (1, 250)
+    assert config.load({}).write_replicas == 0
+    with pytest.raises(config.ConfigError, match="MOVIEREC_WRITE_REPLICAS must be at least 0"):
+        config.load({"MOVIEREC_WRITE_REPLICAS": "-1"})
