@@ -17,17 +17,25 @@ class ConfigError(ValueError):
     """An environment variable with a value movierec cannot use; the message names it."""
 
 
-def _int(env, name: str, default: int, minimum: int | None = None) -> int:
+def _parsed(env, name: str, default, minimum, parse, what: str):
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    if minimum is not None and not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
     return value
+
+
+def _int(env, name: str, default: int, minimum: int | None = None) -> int:
+    return _parsed(env, name, default, minimum, int, "an integer")
+
+
+def _number(env, name: str, default: float, minimum: float) -> float:
+    return _parsed(env, name, default, minimum, float, "a number")
 
 
 def _fraction(env, name: str, default: float) -> float:
@@ -44,19 +52,6 @@ def _fraction(env, name: str, default: float) -> float:
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _number(env, name: str, default: float, minimum: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,10 @@ def lua_script(client: redis.Redis, name: str):
     return client.register_script(resources.files("shared.store").joinpath("lua", name).read_text())
 
 
-def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
+def script_calls(client: redis.Redis, calls: list[tuple], then: tuple = ()) -> list:
     """Each ``(script, keys, args)`` of ``calls`` (scripts from :func:`lua_script`) in one
-    round trip: the replies in order, a failed call's error in its place.
+    round trip: the replies in order, a failed call's error in its place. The commands
+    ``then`` follow on the same connection, their replies after (single Redis only).
 
     The commands go straight to a connection of the client's pool rather than through a
     redis-py pipeline, whose bookkeeping costs the API tens of microseconds a call. The pool's
@@ -98,7 +99,7 @@ def script_calls(client: redis.Redis, calls: list[tuple]) -> list:
     conn = client.connection_pool.get_connection()
     try:
         for attempt in range(2):
-            replies = conn.retry.call_with_retry(lambda: _send_and_read(conn, calls),
+            replies = conn.retry.call_with_retry(lambda: _send_and_read(conn, calls, then),
                                                  lambda error: conn.disconnect())
             unknown = {script for (script, _, _), reply in zip(calls, replies)
                        if isinstance(reply, redis.exceptions.NoScriptError)}
@@ -158,25 +159,14 @@ def script_call_replicated(client: redis.Redis, script, keys: list, args: list, 
         except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.AskError):
             client.nodes_manager.initialize()  # the slot's new master, for the next call
             raise
-    conn = client.connection_pool.get_connection()
-    try:
-        for attempt in range(2):
-            reply, acknowledged = conn.retry.call_with_retry(
-                lambda: _send_and_read(conn, [(script, keys, args)],
-                                       then=(("WAIT", replicas, timeout_ms),)),
-                lambda error: conn.disconnect())
-            if isinstance(reply, redis.exceptions.NoScriptError) and not attempt:
-                script.sha = client.script_load(script.script)
-                continue
-            if isinstance(reply, Exception):
-                raise reply
-            if int(acknowledged) < replicas:
-                raise NotReplicated(f"{acknowledged} of the {replicas} replicas asked for "
-                                    f"acknowledged the write within {timeout_ms} ms")
-            return reply
-        raise AssertionError("unreachable: the second attempt returns or raises")
-    finally:
-        client.connection_pool.release(conn)
+    reply, acknowledged = script_calls(client, [(script, keys, args)],
+                                       then=(("WAIT", replicas, timeout_ms),))
+    if isinstance(reply, Exception):
+        raise reply
+    if int(acknowledged) < replicas:
+        raise NotReplicated(f"{acknowledged} of the {replicas} replicas asked for acknowledged "
+                            f"the write within {timeout_ms} ms")
+    return reply
 
 
 def _send_and_read(conn, calls: list[tuple], then: tuple = ()) -> list:
