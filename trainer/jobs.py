@@ -7,7 +7,6 @@ from __future__ import annotations
 from rq import get_current_job
 
 from shared import config
-from shared.store.client import client_for
 from shared.store.rq_workers import interruptible
 from shared.store.stores import Stores
 from trainer.publish import activate_version
@@ -18,11 +17,7 @@ from trainer.retrain import retrain as run_retrain
 def _context():
     settings = config.load()
     job = get_current_job()
-    queue_client = job.connection if job is not None else None
-    if settings.cluster is not None:  # the job came through the queues' Redis
-        stores = Stores(client_for(settings), settings, queue_client)
-    else:
-        stores = Stores(queue_client or client_for(settings), settings)
+    stores = Stores.for_job(settings, job.connection if job is not None else None)
 
     def report(stage: str) -> None:
         if job is not None:

@@ -10,7 +10,6 @@ from rq import get_current_job
 
 from shared import config
 from shared.recsys.placement import Placement
-from shared.store.client import client_for
 from shared.store.inbox import BatchFailed, Inbox
 from shared.store.live import ModelCache
 from shared.store.queue import enqueue_drain
@@ -28,30 +27,27 @@ class Context:
     model: ModelCache
 
     @classmethod
-    def on(cls, client, settings: config.Settings, queue_client=None) -> Context:
-        stores = Stores(client, settings, queue_client)
+    def on(cls, client, settings: config.Settings) -> Context:
+        return cls.of(Stores(client, settings))
+
+    @classmethod
+    def of(cls, stores: Stores) -> Context:
         return cls(stores, ModelCache(stores.models, components=CLASSIFIER))
 
 
-_contexts: dict = {}  # by connection pool; on a cluster, one per process
+_contexts: dict[tuple, Context] = {}  # by Redis and the job's connection pool
 
 
 def current_context() -> Context:
-    """The context of the running job: on its Redis connection, or, when the data is on a
-    cluster, on the cluster (the job's connection is then the queues' Redis)."""
+    """The context of the running job, on the stores of its connection
+    (:meth:`Stores.for_job`)."""
     settings = config.load()
     job = get_current_job()
-    queue_client = job.connection if job is not None else None
-    if settings.cluster is not None:
-        if settings.redis_url not in _contexts:
-            _contexts[settings.redis_url] = Context.on(client_for(settings), settings,
-                                                       queue_client)
-        return _contexts[settings.redis_url]
-    client = queue_client if queue_client is not None else client_for(settings)
-    pool = id(client.connection_pool)
-    if pool not in _contexts:
-        _contexts[pool] = Context.on(client, settings)
-    return _contexts[pool]
+    connection = job.connection if job is not None else None
+    key = (settings.redis_url, None if connection is None else id(connection.connection_pool))
+    if key not in _contexts:
+        _contexts[key] = Context.of(Stores.for_job(settings, connection))
+    return _contexts[key]
 
 
 def assign_new_users(context: Context, changed: dict[int, tuple[int, int]],

@@ -42,6 +42,16 @@ class Stores:
         """The stores on a new client of the configured Redis."""
         return cls(client_for(settings), settings)
 
+    @classmethod
+    def for_job(cls, settings: Settings, connection: redis.Redis | None) -> Stores:
+        """The stores of an RQ job that came on ``connection`` (the queues' Redis; None outside
+        a job): the data is there too, unless it is on a cluster."""
+        if connection is None:
+            return cls.connect(settings)
+        if settings.cluster is not None:
+            return cls(client_for(settings), settings, connection)
+        return cls(connection, settings)
+
     @cached_property
     def ratings(self) -> RatingStore:
         return RatingStore(self.redis, self.keys)
