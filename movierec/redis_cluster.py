@@ -33,8 +33,7 @@ class ClusterHandle:
         self.processes[self.ports.index(port)] = process
 
     def node_client(self, port: int, password: str | None = None) -> redis.Redis:
-        return redis.Redis(port=port, username=REDIS_USER if password else None,
-                           password=password, socket_timeout=2)
+        return node_client(port, password)
 
     def stop(self) -> None:
         """Stop the nodes we started (each writes its append-only file first)."""
@@ -48,6 +47,13 @@ class ClusterHandle:
                 process.kill()
 
 
+def node_client(port: int, password: str | None, timeout: float = 2.0) -> redis.Redis:
+    """A client of one node of the local cluster, signed in as our user when it has a
+    password."""
+    return redis.Redis(port=port, username=REDIS_USER if password else None, password=password,
+                       socket_timeout=timeout)
+
+
 def cluster_url(ports: list[int], password: str | None) -> str:
     credentials = f"{REDIS_USER}:{password}@" if password else ""
     return "redis+cluster://" + credentials + ",".join(f"127.0.0.1:{p}" for p in ports)
@@ -55,9 +61,7 @@ def cluster_url(ports: list[int], password: str | None) -> str:
 
 def _cluster_ok(port: int, password: str | None) -> bool:
     try:
-        client = redis.Redis(port=port, username=REDIS_USER if password else None,
-                             password=password, socket_timeout=0.5)
-        return client.cluster("info").get("cluster_state") == "ok"
+        return node_client(port, password, 0.5).cluster("info").get("cluster_state") == "ok"
     except (redis.RedisError, OSError):
         return False
 
@@ -115,8 +119,7 @@ def _replicas_in_sync(ports: list[int], password: str | None) -> int:
     synced = 0
     for port in ports:
         try:
-            info = redis.Redis(port=port, username=REDIS_USER if password else None,
-                               password=password, socket_timeout=0.5).info("replication")
+            info = node_client(port, password, 0.5).info("replication")
         except (redis.RedisError, OSError):
             continue
         synced += info.get("role") == "slave" and info.get("master_link_status") == "up"
@@ -125,8 +128,7 @@ def _replicas_in_sync(ports: list[int], password: str | None) -> int:
 
 def _answers(port: int, password: str | None) -> bool:
     try:
-        return bool(redis.Redis(port=port, username=REDIS_USER if password else None,
-                                password=password, socket_timeout=0.5).ping())
+        return bool(node_client(port, password, 0.5).ping())
     except (redis.RedisError, OSError):
         return False
 
