@@ -54,11 +54,11 @@ class Services:
             lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 
 
-def push_all(inbox: Inbox, requests: list) -> list[bool]:
-    """Every request's events in one script call. The first request is told to enqueue the
-    drain job when one is needed, the others not: one job per call at most."""
+def push_all(inbox: Inbox, requests: list) -> list[list[int]]:
+    """Every request's events in one round trip. The first request is told the lanes to
+    enqueue a drain job for, the others none: one job per lane and call at most."""
     claimed = inbox.push([event for events in requests for event in events])
-    return [claimed] + [False] * (len(requests) - 1)
+    return [claimed] + [[] for _ in requests[1:]]
 
 
 def create_app(settings: config.Settings | None = None, redis_client=None) -> Flask:
@@ -96,8 +96,8 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     def redis_full(exc: StoreFull):
         log.error("request %s: redis refuses writes: %s", request_id.current(), exc)
         return jsonify(error="storage_full", message="the data store is full and refuses writes "
-                       "(nothing of this request was stored); an operator must free or add "
-                       "memory"), 507
+                       "(a request refused part-way may have had some events stored: its retry "
+                       "applies each once); an operator must free or add memory"), 507
 
     def redis_down(exc: Exception):
         log.error("request %s: redis error: %s", request_id.current(), exc)

@@ -31,8 +31,8 @@ def post_events():
     except EventError as exc:
         EVENTS_REJECTED.inc()
         return jsonify(error="invalid_event", **exc.as_dict()), 400
-    if svc.push_events(events):
-        enqueue_drain(svc.queue)
+    for lane in svc.push_events(events):
+        enqueue_drain(svc.queue, lane)
     EVENTS_ACCEPTED.inc(len(events))
     return current_app.response_class(b'{"accepted":%d}' % len(events), status=202,
                                       mimetype="application/json")

@@ -5,9 +5,10 @@
 For each MOVIEREC_WRITE_REPLICAS (0: the API answers 202 once the primary holds the events; 1:
 once a replica does too), a fresh local cluster of three masters with a replica each. Four
 threads post batches of 100 ratings (each event a distinct user) to the API in this process,
-as fast as it answers; after 3 s the master holding the inbox is SIGKILLed, after 8 s more it
-is restarted (it rejoins as a replica), and posting stops 6 s later. No worker runs, so the
-inbox then holds every event that survived: an acknowledged event missing from it is lost.
+as fast as it answers (each batch spans every partition, so every master); after 3 s the
+master holding partition 0's inbox is SIGKILLed, after 8 s more it is restarted (it rejoins as
+a replica), and posting stops 6 s later. No worker runs, so the partitions' inboxes then hold
+every event that survived: an acknowledged event missing from them is lost.
 POST latency is measured before the kill.
 """
 from __future__ import annotations
@@ -47,8 +48,8 @@ def run(write_replicas: int, folder: Path) -> dict:
                             write_replica_timeout_ms=200)
         app = create_app(with_keys(settings))
         client = client_for(settings)
-        inbox_key = "{fo}:inbox"
-        master = client.get_node_from_key(inbox_key).port
+        keys = app.extensions["movierec"].keys
+        master = client.get_node_from_key(keys.inbox(0)).port
         accepted: list[int] = []
         latencies: list[float] = []
         statuses: dict[int, int] = {}
@@ -87,7 +88,8 @@ def run(write_replicas: int, folder: Path) -> dict:
         stop.set()
         for thread in threads:
             thread.join()
-        held = {json.loads(item)[1] for item in client.lrange(inbox_key, 0, -1)}
+        held = {json.loads(item)[1] for partition in range(keys.partitions)
+                for item in client.lrange(keys.inbox(partition), 0, -1)}
         lost = sum(1 for user in accepted if str(user) not in held)
         latencies.sort()
         return {"write_replicas": write_replicas, "acknowledged": len(accepted), "lost": lost,

@@ -41,10 +41,10 @@ DEDUPE_EVENTS = 100_000
 
 
 def family(key: bytes) -> str:
-    parts = key.decode().split(":")
-    if parts[1] == "u":
-        return "users' ratings (one hash a user)" if len(parts) == 3 else "users' last events"
-    return ":".join(parts[1:2] + ([parts[2]] if parts[1] in ("stats", "inbox") else []))
+    parts = key.decode().split("}:", 1)[1].split(":")  # the name after its hash tag
+    if parts[0] == "u":
+        return "users' ratings (one hash a user)" if len(parts) == 2 else "users' last events"
+    return ":".join(parts[:1] + ([parts[1]] if parts[0] in ("stats", "inbox") else []))
 
 
 def measure(name: str, folder: Path, tmp: Path) -> dict:

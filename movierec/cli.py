@@ -18,6 +18,7 @@ COMMANDS = {
     "scheduler": "scheduler",
     "events": "events",
     "report": "report",
+    "migrate": "migrate",
 }
 
 

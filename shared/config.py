@@ -314,6 +314,10 @@ class Settings:
     # alone), and how long it waits for them before answering 503 (docs/scaling.md)
     write_replicas: int = 0
     write_replica_timeout_ms: int = 100
+    # partitions of a new store (fixed once it is written: docs/scaling.md says how to choose)
+    partitions: int = 16
+    # drain jobs that may run at once, each for its share of the partitions
+    drain_lanes: int = 1
 
     @property
     def cluster(self) -> ClusterAddress | None:
@@ -398,4 +402,6 @@ def load(env=None) -> Settings:
         write_replicas=_int(env, "MOVIEREC_WRITE_REPLICAS", Settings.write_replicas, minimum=0),
         write_replica_timeout_ms=_int(env, "MOVIEREC_WRITE_REPLICA_TIMEOUT_MS",
                                       Settings.write_replica_timeout_ms, minimum=1),
+        partitions=_int(env, "MOVIEREC_PARTITIONS", Settings.partitions, minimum=1),
+        drain_lanes=_int(env, "MOVIEREC_DRAIN_LANES", Settings.drain_lanes, minimum=1),
     )

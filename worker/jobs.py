@@ -90,61 +90,78 @@ DRAIN_SECONDS = 5.0  # then hand over to a fresh job, so no job runs long (nor h
                      # forking worker's stop: its work horse is told of a stop only by signal)
 LINGER_SECONDS = 0.1  # keep the claim this long after the inbox empties: a steady stream
                       # of single events then rides one job instead of a job per few events
+CLAIM_RENEW_SECONDS = 0.25  # a drain renews its claim (DRAIN_CLAIM_MS) this often
 
 
-def drain_events() -> dict:
-    """Apply the inbox in batches until it is empty, placing new users as they qualify. An
-    item the ratings script keeps failing on is found by halving the batch and goes, after
-    POISON_ATTEMPTS failures, to the dead letters; the items behind it flow on. After
-    DRAIN_SECONDS, or when the worker is asked to stop, the drain hands the inbox over to a
-    new job between two batches: each batch is applied whole by one script call, so nothing
-    is lost or applied twice."""
+def drain_events(lane: int = 0) -> dict:
+    """Apply the inbox of the partitions of ``lane`` in rounds until it is empty, placing new
+    users as they qualify: a round takes a batch of each partition, in one round trip. An item
+    the ratings script keeps failing on is found by halving its partition's batch and goes,
+    after POISON_ATTEMPTS failures, to the dead letters; the items behind it, and the other
+    partitions, flow on. After DRAIN_SECONDS, or when the worker is asked to stop, the drain
+    hands the lane over to a new job between two rounds: each batch is applied whole by one
+    script call, so nothing is lost or applied twice."""
     settings = config.load()
     context = current_context()
     stores, inbox = context.stores, context.stores.inbox
-    started = time.monotonic()
+    started = renewed = time.monotonic()
     stores.ratings.trim_applied(max_ids=settings.dedupe_max_ids)  # the de-duplication window
     totals = {"applied": 0, "skipped": 0, "users_classified": 0, "users_assigned": 0,
               "batches": 0, "dead_lettered": 0}
+    inbox.renew_drain_claim(lane)  # the push's claim may have aged in the queue
+    partitions = inbox.partitions(lane)
+    most = -(-DRAIN_BATCH // len(partitions))  # a round applies DRAIN_BATCH events at most
+    batch, failures = dict.fromkeys(partitions, most), dict.fromkeys(partitions, 0)
     idle_since = None
-    batch, failures = DRAIN_BATCH, 0
     while True:
-        idle = idle_since is not None and time.monotonic() - idle_since > LINGER_SECONDS
-        batch_started = time.perf_counter()
-        try:
-            result = inbox.drain(batch, release=idle)
-        except BatchFailed as exc:
-            # (when Redis refuses work for now, the job fails instead, and a sweep retries)
-            batch, failures = _narrow_down(inbox, batch, failures, exc, totals)
-            continue
-        batch, failures = min(DRAIN_BATCH, batch * 2), 0
-        totals["applied"] += result.applied
-        totals["skipped"] += result.skipped
-        classified, moved = assign_new_users(context, result.changed, settings.placement)
+        round_started = time.perf_counter()
+        results = inbox.drain(batch)
+        applied = skipped = left = 0
+        changed: dict[int, tuple[int, int]] = {}
+        for partition, result in results.items():
+            if isinstance(result, BatchFailed):
+                # (when Redis refuses work for now, the job fails instead, and a sweep retries)
+                batch[partition], failures[partition] = _narrow_down(
+                    inbox, partition, batch[partition], failures[partition], most, totals)
+                left += 1
+                continue
+            batch[partition], failures[partition] = min(most, batch[partition] * 2), 0
+            applied, skipped = applied + result.applied, skipped + result.skipped
+            left += result.left
+            changed.update(result.changed)
+        totals["applied"] += applied
+        totals["skipped"] += skipped
+        classified, moved = assign_new_users(context, changed, settings.placement)
         totals["users_classified"] += classified
         totals["users_assigned"] += moved
         totals["batches"] += 1
-        if result.applied or result.skipped:
-            stores.operations.record_drain_batch(time.perf_counter() - batch_started)
-        if result.left == 0:
-            if idle:
-                return totals  # the claim is released: the next push enqueues a new job
-            if result.applied or result.skipped or idle_since is None:
-                idle_since = time.monotonic()
-        else:
+        if applied or skipped:
+            stores.operations.record_drain_batch(time.perf_counter() - round_started)
+        now = time.monotonic()
+        if left:
             idle_since = None
-        if time.monotonic() - started > DRAIN_SECONDS or stop_requested():
-            enqueue_drain(stores.events_queue)  # the claim is still ours
+        elif idle_since is None or applied or skipped:
+            idle_since = now
+        elif now - idle_since > LINGER_SECONDS:
+            if inbox.release_drain(lane):
+                return totals  # the next push enqueues a new job
+            idle_since = None  # events came meanwhile: the lane is ours again
+        if now - started > DRAIN_SECONDS or stop_requested():
+            inbox.renew_drain_claim(lane)
+            enqueue_drain(stores.events_queue, lane)  # the claim is still ours
             return totals
-        if result.left == 0:
+        if now - renewed > CLAIM_RENEW_SECONDS:
+            inbox.renew_drain_claim(lane)
+            renewed = now
+        if not left:
             time.sleep(0.01)
 
 
-def _narrow_down(inbox: Inbox, batch: int, failures: int, exc: Exception,
+def _narrow_down(inbox: Inbox, partition: int, batch: int, failures: int, most: int,
                  totals: dict) -> tuple[int, int]:
-    """After a failed batch: half the batch, down to the one item at the head; that item, once
-    it failed POISON_ATTEMPTS times, goes to the dead letters. The next (batch, failures)."""
-    inbox.renew_drain_claim()  # a failed call renewed nothing: keep other drains away
+    """After a failed batch of ``partition``: half the batch, down to the one item at the head;
+    that item, once it failed POISON_ATTEMPTS times, goes to the dead letters. The next
+    (batch, failures); ``most`` is the partition's batch once the item is set aside."""
     if batch > 1:
         return batch // 2, 0
     failures += 1
@@ -154,25 +171,26 @@ def _narrow_down(inbox: Inbox, batch: int, failures: int, exc: Exception,
     # The item to set aside is read before a last attempt on it: should a drain beside this
     # one have moved it meanwhile, the attempt meets a good item and succeeds, and only an item
     # that failed is ever set aside.
-    head = inbox.head()
-    try:
-        result = inbox.drain(1, release=False)
-    except BatchFailed as last:
-        if head is not None and inbox.dead_letter(head, str(last), POISON_ATTEMPTS):
+    head = inbox.head(partition)
+    result = inbox.drain({partition: 1}, log=True)[partition]
+    if isinstance(result, BatchFailed):
+        if head is not None and inbox.dead_letter(partition, head, str(result), POISON_ATTEMPTS):
             totals["dead_lettered"] += 1
             log.error("an inbox item failed %d times (%s): moved to the dead letters",
-                      POISON_ATTEMPTS, last)
+                      POISON_ATTEMPTS, result)
     else:
         totals["applied"] += result.applied
         totals["skipped"] += result.skipped
-    return DRAIN_BATCH, 0
+    return most, 0
 
 
-def sweep_inbox(stores: Stores) -> bool:
-    """Enqueue a drain when events wait and no drain holds the inbox (one died): any worker
-    calls this every DRAIN_SWEEP_SECONDS, so a dead drain's events wait at most about the
-    claim's expiry plus one sweep. True when it enqueued one."""
-    if stores.inbox.claim_drain():
-        enqueue_drain(stores.events_queue)
-        return True
-    return False
+def sweep_inbox(stores: Stores) -> list[int]:
+    """Enqueue a drain for each lane where events (or unmerged deltas) wait and no drain holds
+    it (one died): any worker calls this every DRAIN_SWEEP_SECONDS, so a dead drain's events
+    wait at most about the claim's expiry plus one sweep. The lanes it enqueued one for."""
+    enqueued = []
+    for lane in range(stores.inbox.lanes):
+        if stores.inbox.claim_drain(lane):
+            enqueue_drain(stores.events_queue, lane)
+            enqueued.append(lane)
+    return enqueued

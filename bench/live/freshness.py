@@ -21,7 +21,8 @@ def phase_freshness(ctx: Context) -> None:
     args, client, keys = ctx.args, ctx.client, ctx.keys
     version = ModelStore(client, keys).active_version()
     rng = random.Random(7)
-    assigned = {int(u) for u in client.hkeys(keys.assignments(version))}
+    assigned = {int(u) for p in range(keys.partitions)
+                for u in client.hkeys(keys.assignments(version, p))}
     probe_users = rng.sample(sorted(assigned & set(ctx.users)), min(args.probes, len(assigned)))
     background_users = sorted(set(ctx.users) - set(probe_users))
     bodies = event_bodies(rng, background_users, ctx.movies, args.background_batch, 40)

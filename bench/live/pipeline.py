@@ -17,10 +17,13 @@ class Pipeline:
 
         self.client = client
         self.queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
-        self.inbox = keys.inbox
+        self.inboxes = [keys.inbox(p) for p in range(keys.partitions)]
 
     def waiting_events(self) -> int:
-        return self.client.llen(self.inbox)
+        with self.client.pipeline(transaction=False) as pipe:
+            for inbox in self.inboxes:
+                pipe.llen(inbox)
+            return sum(pipe.execute())
 
     def backlog(self) -> int:
         """Events waiting plus jobs queued."""

@@ -191,7 +191,7 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
         raise RuntimeError(f"a worker exited:\n{stack.log_tail('worker1')}")
 
     keys = Keys(SETTINGS.key_prefix)
-    users = sorted(int(u) for u in client.smembers(keys.users))
+    users = sorted(int(u) for p in range(keys.partitions) for u in client.smembers(keys.users(p)))
     movies = sorted(int(m) for m in client.hkeys(keys.movies))
     copies = import_user_copies(stack, args.data, max(users))
     ids_file = stack.tmp / "ids.txt"

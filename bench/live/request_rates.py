@@ -34,7 +34,9 @@ def phase_rps(ctx: Context) -> None:
                       flush=True)
                 finished_before = ctx.pipeline.finished_ids() if name == "event" else set()
                 if name == "computed":  # starts cold
-                    delete_matching(ctx.client, ctx.keys.recommendations_cache("*"))
+                    for partition in range(ctx.keys.partitions):
+                        delete_matching(ctx.client, ctx.keys.partition_templates(partition)[
+                            "recommendations_cache"] % "*")
                 ctx.meter.start()
                 result = run_once(ctx, name, c)
                 cpu[f"{name}@{c}"].append(ctx.meter.stop())

@@ -25,12 +25,15 @@ def connect(settings: Settings):
     ssl) in the gunicorn master, which forks gevent workers that monkey-patch ssl after the
     fact."""
     from shared.store.client import StoreError
+    from shared.store.layout import LayoutError
     from shared.store.stores import Stores
 
-    stores = Stores.connect(settings)
     try:
+        stores = Stores.connect(settings)
         stores.redis.ping()
     except StoreError as exc:
         raise click.ClickException(f"cannot reach Redis at {redis_origin(settings)}: "
                                    f"{exc}") from None
+    except LayoutError as exc:
+        raise click.ClickException(str(exc)) from None
     return stores

@@ -51,6 +51,7 @@ def replay(ids: tuple[str, ...], everything: bool):
     except KeyError as exc:
         raise click.ClickException(f"{exc.args[0]}: `movierec events dead-letter list` "
                                    "shows them") from None
-    if count and stores.inbox.claim_drain():
-        enqueue_drain(stores.events_queue)
+    for lane in range(stores.inbox.lanes) if count else ():
+        if stores.inbox.claim_drain(lane):
+            enqueue_drain(stores.events_queue, lane)
     click.echo(f"{count} item(s) back in the inbox")

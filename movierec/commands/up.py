@@ -143,6 +143,7 @@ def command(data: Path | None, port: int | None, workers: int, masters: int | No
 
     from movierec.redis_server import RedisUnavailable, ensure_configured_redis
     from shared.store.client import client_for
+    from shared.store.layout import LayoutError
     from shared.store.stores import Stores
 
     settings = config.load()
@@ -164,7 +165,10 @@ def command(data: Path | None, port: int | None, workers: int, masters: int | No
             _write_atomically(queue_file, handle.url + "\n")
         _write_atomically(url_file, redis_url + "\n")
         settings = config.load({**os.environ, "REDIS_URL": redis_url, **queue_env})
-        stores = Stores(client_for(settings), settings, redis.Redis.from_url(handle.url))
+        try:
+            stores = Stores(client_for(settings), settings, redis.Redis.from_url(handle.url))
+        except LayoutError as exc:
+            raise click.ClickException(str(exc)) from None
         _load_data(stores, data, settings.var_dir)
         _train_if_needed(stores)
 

@@ -88,7 +88,8 @@ class RecommendationCache:
 
     def _keep_call(self, computed: ComputedList) -> tuple[list, list]:
         """The keys and arguments of cache.lua for ``computed``."""
-        return ([self.keys.user_revisions, self.keys.recommendations_cache(computed.user_id)],
+        return ([self.keys.user_revisions(self.keys.partition_of(computed.user_id)),
+                 self.keys.recommendations_cache(computed.user_id)],
                 [computed.user_id, computed.revision, computed.field, computed.body, computed.ttl])
 
     def _call(self, lookup: Lookup) -> tuple[list, list]:

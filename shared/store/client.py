@@ -1,6 +1,7 @@
 """Redis clients, built here so that the services never import redis themselves."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 
 import redis
@@ -14,7 +15,8 @@ from shared.config import ClusterAddress, Settings
 # What a store call raises when Redis is unreachable or refuses the command; on a cluster also
 # when no node answers for a slot (during a failover), which redis-py raises outside RedisError.
 StoreError = (redis.RedisError, RedisClusterException)
-# ... when Redis is out of memory (maxmemory with noeviction): nothing of the call was written.
+# ... when Redis is out of memory (maxmemory with noeviction): nothing of the refused command
+# was written.
 StoreFull = redis.exceptions.OutOfMemoryError
 
 
@@ -140,6 +142,54 @@ def _send_by_node(client: RedisCluster, calls: list[tuple]) -> list:
                                                       [calls[i] for i in indices])):
             replies[index] = reply
     return replies
+
+
+def send_commands(client: redis.Redis, commands: list[tuple], then: Sequence[tuple] = (),
+                  wait: tuple[int, int] | None = None) -> tuple[list, int | None]:
+    """Plain commands ``(name, key, *args)`` in one round trip, then the commands ``then``: the
+    replies in order (a Redis error in its place). With ``wait=(replicas, timeout_ms)``, a
+    ``WAIT`` follows ``commands`` on each connection they went to, and the least number of
+    replicas that acknowledged comes back beside the replies (else None). On a cluster,
+    ``commands`` go to the nodes of their keys, a packet per node, and ``then`` only after
+    them all, so that what ``then`` says (a drain claimed) is never seen before what it says
+    it of; a node that is gone or answers that the slot moved costs the caller the error,
+    and the slot map is read again for the next call. Safe to send twice, as
+    :func:`script_calls`."""
+    waits = (("WAIT", *wait),) if wait else ()
+    if not isinstance(client, RedisCluster):
+        replies = script_calls(client, [], then=(*commands, *waits, *then))
+        acknowledged = None
+        if wait:
+            acknowledged = replies.pop(len(commands))
+            if isinstance(acknowledged, Exception):
+                raise acknowledged
+            acknowledged = int(acknowledged)
+        return replies, acknowledged
+    replies, acknowledged = [], None
+    try:
+        for group in (commands, then):
+            by_node: dict[str, tuple] = {}
+            for index, command in enumerate(group):
+                node = client.get_node_from_key(command[1])
+                by_node.setdefault(node.name, (node, []))[1].append(index)
+            part: list = [None] * len(group)
+            for node, indices in by_node.values():
+                node_replies, node_acknowledged = send_commands(
+                    node.redis_connection, [group[i] for i in indices],
+                    wait=wait if group is commands else None)
+                for index, reply in zip(indices, node_replies):
+                    part[index] = reply
+                if node_acknowledged is not None:
+                    acknowledged = (node_acknowledged if acknowledged is None
+                                    else min(acknowledged, node_acknowledged))
+            if any(isinstance(r, (redis.exceptions.MovedError, redis.exceptions.AskError))
+                   for r in part):
+                client.nodes_manager.initialize()
+            replies += part
+    except (redis.ConnectionError, redis.TimeoutError):
+        client.nodes_manager.initialize()
+        raise
+    return replies, acknowledged
 
 
 class NotReplicated(redis.RedisError):

@@ -33,15 +33,23 @@ class CounterStore:
 
     def cluster_of(self, version: str, user_id: int) -> int | None:
         """The user's taste cluster under ``version``; None when the user has none."""
-        raw = self.redis.hget(self.keys.assignments(version), user_id)
+        raw = self.redis.hget(self.keys.assignments(version, self.keys.partition_of(user_id)),
+                              user_id)
         return None if raw is None else int(raw)
 
     def clusters_of(self, version: str, user_ids: list[int]) -> list[int | None]:
-        """:meth:`cluster_of` of each user of ``user_ids``, in one round trip."""
-        if not user_ids:
-            return []
-        clusters = self.redis.hmget(self.keys.assignments(version), user_ids)
-        return [None if cluster is None else int(cluster) for cluster in clusters]
+        """:meth:`cluster_of` of each user of ``user_ids``, in one round trip (an HMGET per
+        partition)."""
+        parts: dict[int, list[int]] = {}
+        for user in user_ids:
+            parts.setdefault(self.keys.partition_of(user), []).append(user)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition, users in parts.items():
+                pipe.hmget(self.keys.assignments(version, partition), users)
+            replies = pipe.execute()
+        found = {user: cluster for users, clusters in zip(parts.values(), replies)
+                 for user, cluster in zip(users, clusters)}
+        return [None if found[user] is None else int(found[user]) for user in user_ids]
 
     def cluster_counters(self, version: str, cluster: int, reads: ClusterReads) -> ClusterCounters:
         """The cluster's size and the head of its ranked counters that ``reads`` asks for: one

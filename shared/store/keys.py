@@ -1,22 +1,80 @@
 """Every Redis key name movierec uses, built in one place under one prefix.
 
-All data keys share the hash tag ``{prefix}`` so that the Lua scripts, which touch a user's
-state and the counters derived from it together, stay legal on Redis Cluster (one slot). RQ's
-queues are not ours to name this way: they stay on one primary (see RQ-FACTS.md).
+The store is partitioned by user. A user's data (ratings, live view, log, cached lists, the
+inbox their events wait in, the exactly-once window, their cluster under each version, and
+their share of every counter until it is merged) lives in one of ``partitions`` partitions,
+chosen by :func:`partition_of`, each under a hash tag of its own (``{prefix:p3}``): a Redis
+Cluster keeps a partition's keys in one slot, so every script on a partition stays legal, and
+spreads the partitions over its masters. The partition count is fixed when a store is first
+written (its layout mark, :attr:`Keys.layout`), not by the number of Redis nodes: a cluster is
+resharded by moving slots, never by renaming keys. The global state (catalogue, models,
+counters over all users, locks, schedule, limits) keeps the tag ``{prefix}``.
 
 The Lua scripts build no name themselves: fixed names go in as ``KEYS``, and the names that
 depend on a user, version or cluster only read inside a script go in as the templates of
-:meth:`Keys.script_templates`, spelled by the methods below.
+:meth:`Keys.partition_templates` and :meth:`Keys.global_templates`.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
+import numpy as np
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
 from shared.config import Settings
+
+LAYOUT = 2  # the partitioned layout; 1 was every key under {prefix}
+PARTITIONS = 16  # the default: a store of up to 16 Redis masters, each holding a share
+_GOLDEN = 2654435761  # Knuth's multiplicative hash: ids in sequence spread over the partitions
+
+
+def partition_of(user_id: int | str, partitions: int) -> int:
+    """The partition a user's data lives in."""
+    return ((int(user_id) * _GOLDEN) & 0xFFFFFFFF) * partitions >> 32
+
+
+def partitions_of(user_ids: np.ndarray, partitions: int) -> np.ndarray:
+    """:func:`partition_of` of many users at once."""
+    mixed = (np.asarray(user_ids, dtype=np.uint64) * np.uint64(_GOLDEN)) & np.uint64(0xFFFFFFFF)
+    return ((mixed * np.uint64(partitions)) >> np.uint64(32)).astype(np.int64)
+
+
+def partition_tag(prefix: str, partition: int, partitions: int) -> str:
+    """The hash tag of a partition: ``prefix:p<i>``, salted (``prefix:p<i>.<k>``, smallest
+    ``k``) so that its slot lies in the partition's own share of the slot space. A cluster
+    whose masters hold even slot ranges (what ``redis-cli --cluster create`` makes) then holds
+    an even number of partitions each, to within one."""
+    low = partition * REDIS_CLUSTER_HASH_SLOTS // partitions
+    high = (partition + 1) * REDIS_CLUSTER_HASH_SLOTS // partitions
+    salt = 0
+    while True:
+        tag = f"{prefix}:p{partition}" + (f".{salt}" if salt else "")
+        if low <= key_slot(tag.encode()) < high:
+            return tag
+        salt += 1
 
 
 class Keys:
-    def __init__(self, prefix: str = Settings.key_prefix):
+    def __init__(self, prefix: str = Settings.key_prefix, partitions: int = PARTITIONS):
         self.prefix = prefix
+        self.partitions = partitions
         self.base = f"{{{prefix}}}"
+
+    @cached_property
+    def _partition_bases(self) -> tuple[str, ...]:
+        return tuple(f"{{{partition_tag(self.prefix, p, self.partitions)}}}"
+                     for p in range(self.partitions))
+
+    def partition_of(self, user_id: int | str) -> int:
+        return partition_of(user_id, self.partitions)
+
+    def _of_user(self, user_id: int | str) -> str:
+        return self._partition_bases[partition_of(user_id, self.partitions)]
+
+    @property
+    def layout(self) -> str:
+        """string, JSON: the store's layout (``LAYOUT``) and number of partitions, written once"""
+        return f"{self.base}:layout"
 
     # catalogue
     @property
@@ -34,73 +92,89 @@ class Keys:
         """hash: what was imported and when"""
         return f"{self.base}:meta"
 
-    # ratings: the source of truth
-    @property
-    def users(self) -> str:
-        """set of user ids with any state"""
-        return f"{self.base}:users"
-
+    # a user's data, in the user's partition
     def user(self, user_id: int | str) -> str:
         """hash movie_id -> 'half_stars|favourite|ts' (half_stars 0 = no rating)"""
-        return f"{self.base}:u:{user_id}"
+        return f"{self._of_user(user_id)}:u:{user_id}"
 
     def user_live(self, user_id: int | str) -> str:
         """string: the user's hash as fixed records for reading at once, made by user_state.lua
         and dropped by ratings.lua whenever the hash changes (RatingStore.live_ratings reads it)"""
-        return f"{self.base}:u:{user_id}:live"
+        return f"{self._of_user(user_id)}:u:{user_id}:live"
 
     def user_log(self, user_id: int | str) -> str:
         """list of the user's last events, newest first, capped"""
-        return f"{self.base}:u:{user_id}:log"
-
-    @property
-    def user_counts(self) -> str:
-        """hash user_id -> number of rated movies"""
-        return f"{self.base}:nratings"
-
-    @property
-    def deleted_users(self) -> str:
-        """hash user_id -> ts of deletion; older events for that user are ignored"""
-        return f"{self.base}:deleted"
-
-    @property
-    def inbox(self) -> str:
-        """list of events accepted by the API and not yet applied: JSON, each the event's wire
-        form followed by when it was accepted"""
-        return f"{self.base}:inbox"
-
-    @property
-    def dead_letters(self) -> str:
-        """list of JSON {id, items, error, attempts, failed_at}: inbox items whose drain kept
-        failing, set aside for an operator to list and replay"""
-        return f"{self.base}:inbox:dead"
-
-    @property
-    def inbox_draining(self) -> str:
-        """set while a drain job is queued or running, so one job serves many requests"""
-        return f"{self.base}:inbox:draining"
-
-    @property
-    def user_revisions(self) -> str:
-        """hash user_id -> revision ('r' + ``user_revision_sequence``), set whenever the user's
-        state or cluster changes (one per script call, so a batch sets them at once)"""
-        return f"{self.base}:urev"
-
-    @property
-    def user_revision_sequence(self) -> str:
-        """counter: the next user revision (written by the Lua script only)"""
-        return f"{self.base}:urev:seq"
+        return f"{self._of_user(user_id)}:u:{user_id}:log"
 
     def recommendations_cache(self, user_id: int | str) -> str:
         """hash '<version>|<strategy>|<n>' -> cached response, valid for one user revision"""
-        return f"{self.base}:rec:{user_id}"
+        return f"{self._of_user(user_id)}:rec:{user_id}"
 
-    @property
-    def applied_events(self) -> str:
+    # a partition's own keys
+    def users(self, partition: int) -> str:
+        """set of the partition's user ids with any state"""
+        return f"{self._partition_bases[partition]}:users"
+
+    def user_counts(self, partition: int) -> str:
+        """hash user_id -> number of rated movies"""
+        return f"{self._partition_bases[partition]}:nratings"
+
+    def deleted_users(self, partition: int) -> str:
+        """hash user_id -> ts of deletion; older events for that user are ignored"""
+        return f"{self._partition_bases[partition]}:deleted"
+
+    def inbox(self, partition: int) -> str:
+        """list of the partition's events accepted by the API and not yet applied: JSON, each
+        the event's wire form followed by when it was accepted"""
+        return f"{self._partition_bases[partition]}:inbox"
+
+    def dead_letters(self, partition: int) -> str:
+        """list of JSON {id, items, error, attempts, failed_at}: inbox items whose drain kept
+        failing, set aside for an operator to list and replay"""
+        return f"{self._partition_bases[partition]}:inbox:dead"
+
+    def user_revisions(self, partition: int) -> str:
+        """hash user_id -> revision ('r' + ``user_revision_sequence``), set whenever the user's
+        state or cluster changes (one per script call, so a batch sets them at once)"""
+        return f"{self._partition_bases[partition]}:urev"
+
+    def user_revision_sequence(self, partition: int) -> str:
+        """counter: the partition's last user revision (written by the Lua script only)"""
+        return f"{self._partition_bases[partition]}:urev:seq"
+
+    def applied_events(self, partition: int) -> str:
         """zset event_id -> time applied, trimmed to a window: exactly-once by id"""
-        return f"{self.base}:applied"
+        return f"{self._partition_bases[partition]}:applied"
 
-    # derived counters over all users (rebuildable from the ratings)
+    def counted_versions(self, partition: int) -> str:
+        """hash version -> until when (ms since the epoch, 0: for good) the partition's
+        scripts keep that version's cluster counters (the active one, one being built)"""
+        return f"{self._partition_bases[partition]}:model:counted"
+
+    def assignments(self, version: str, partition: int) -> str:
+        """hash user_id -> cluster under ``version``, for the partition's users"""
+        return f"{self._partition_bases[partition]}:v:{version}:assign"
+
+    def deltas(self, partition: int) -> str:
+        """list of '<sequence> <JSON>': the partition's changes to the counters over all users
+        (:mod:`shared.store.deltas`) not yet known to be merged"""
+        return f"{self._partition_bases[partition]}:deltas"
+
+    def delta_sequence(self, partition: int) -> str:
+        """counter: the sequence number of the partition's last delta"""
+        return f"{self._partition_bases[partition]}:deltas:seq"
+
+    def inbox_draining(self, lane: int) -> str:
+        """set while a drain job is queued or running for the partitions of ``lane``, so one
+        job serves many requests"""
+        return f"{self.base}:inbox:draining:{lane}"
+
+    # derived counters over all users (rebuildable from the ratings), merged from the partitions
+    @property
+    def merged_deltas(self) -> str:
+        """hash partition -> sequence number of the last of its deltas merged"""
+        return f"{self.base}:deltas:merged"
+
     @property
     def movie_counts(self) -> str:
         """hash movie_id -> number of ratings"""
@@ -115,6 +189,11 @@ class Keys:
     def popular(self) -> str:
         """zset movie_id -> number of users who favour it"""
         return f"{self.base}:popular"
+
+    @property
+    def events_applied(self) -> str:
+        """counter of the events the ratings script applied (what retrains after N events read)"""
+        return f"{self.base}:stats:applied"
 
     # models
     @property
@@ -136,11 +215,6 @@ class Keys:
         """hash version -> "building" (its trainer may still be running) or "published"
         (its counters were built and it was activated at least once)"""
         return f"{self.base}:model:states"
-
-    @property
-    def events_applied(self) -> str:
-        """counter of the events the ratings script applied (what retrains after N events read)"""
-        return f"{self.base}:stats:applied"
 
     @property
     def retrained_at_events(self) -> str:
@@ -196,10 +270,6 @@ class Keys:
         """zset movie_id -> cluster mean rating shrunk toward the movie's prior"""
         return f"{self.base}:v:{version}:c:{cluster}:mean"
 
-    def assignments(self, version: str) -> str:
-        """hash user_id -> cluster under ``version``"""
-        return f"{self.base}:v:{version}:assign"
-
     def cluster_sizes(self, version: str) -> str:
         """hash cluster -> number of users"""
         return f"{self.base}:v:{version}:sizes"
@@ -217,25 +287,61 @@ class Keys:
         return f"{self.base}:v:{version}:c:{cluster}:sum"
 
     def version_pattern(self, version: str) -> str:
+        """the version's global counters (its assignments are in the partitions)"""
         return f"{self.base}:v:{version}:*"
 
-    def script_templates(self) -> dict[str, str]:
-        """The names the ratings script derives from ids it reads (users of a drained batch,
-        the active version, clusters), by method name: the method's own name with ``%s`` where
-        each id goes, for Lua's string.format (the configured prefix holds no '%':
+    def partition_templates(self, partition: int) -> dict[str, str]:
+        """The names the ratings script on ``partition`` derives from ids it reads (users of a
+        drained batch, versions), by method name: the method's own name with ``%s`` where each
+        id goes, for Lua's string.format (the configured prefix holds no '%':
         :func:`shared.config.load` checks)."""
+        fill, base = "%s", self._partition_bases[partition]
+        return {"user": f"{base}:u:{fill}", "user_live": f"{base}:u:{fill}:live",
+                "user_log": f"{base}:u:{fill}:log", "recommendations_cache": f"{base}:rec:{fill}",
+                "assignments": self.assignments(fill, partition)}
+
+    def global_templates(self) -> dict[str, str]:
+        """The names the merge script derives from the versions and clusters it reads, as
+        :meth:`partition_templates`."""
         fill = "%s"
         return {
-            "user": self.user(fill),
-            "user_live": self.user_live(fill),
-            "user_log": self.user_log(fill),
-            "recommendations_cache": self.recommendations_cache(fill),
             "version_params": self.version_params(fill),
             "movie_priors": self.movie_priors(fill),
-            "assignments": self.assignments(fill),
             "cluster_sizes": self.cluster_sizes(fill),
             "cluster_favourites": self.cluster_favourites(fill, fill),
             "cluster_counts": self.cluster_counts(fill, fill),
             "cluster_sums": self.cluster_sums(fill, fill),
             "cluster_means": self.cluster_means(fill, fill),
         }
+
+
+class LayoutOneKeys:
+    """The names of the per-user data of the first layout, every key under ``{prefix}``: what
+    ``movierec migrate`` moves into the partitions (the global keys kept their names)."""
+
+    def __init__(self, prefix: str = Settings.key_prefix):
+        self.base = f"{{{prefix}}}"
+        self.users = f"{self.base}:users"
+        self.user_counts = f"{self.base}:nratings"
+        self.deleted_users = f"{self.base}:deleted"
+        self.inbox = f"{self.base}:inbox"
+        self.inbox_draining = f"{self.base}:inbox:draining"
+        self.dead_letters = f"{self.base}:inbox:dead"
+        self.user_revisions = f"{self.base}:urev"
+        self.user_revision_sequence = f"{self.base}:urev:seq"
+        self.applied_events = f"{self.base}:applied"
+
+    def user(self, user_id) -> str:
+        return f"{self.base}:u:{user_id}"
+
+    def user_live(self, user_id) -> str:
+        return f"{self.base}:u:{user_id}:live"
+
+    def user_log(self, user_id) -> str:
+        return f"{self.base}:u:{user_id}:log"
+
+    def recommendations_cache(self, user_id) -> str:
+        return f"{self.base}:rec:{user_id}"
+
+    def assignments(self, version: str) -> str:
+        return f"{self.base}:v:{version}:assign"

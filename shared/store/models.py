@@ -18,6 +18,7 @@ import redis
 
 from shared.recsys import persist
 from shared.recsys.persist import ModelBundle
+from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
 
 PRIORS_CHUNK = 5000  # movies per HSET of the priors
@@ -99,7 +100,11 @@ class ModelStore:
     def activate(self, version: str) -> None:
         if not self.redis.exists(self.keys.model_chunks(version)):
             raise KeyError(f"model version {version} is not stored")
+        counted = CountedVersions(self.redis, self.keys)
+        counted.count(version)
         self.redis.set(self.keys.active_version, version)
+        building = self.building_version()
+        counted.keep_only({version} if building is None else {version, building})
 
     def record_snapshot_events(self, events_applied: int) -> None:
         """How many events the ratings store had applied when the active version's snapshot
@@ -201,6 +206,11 @@ class ModelStore:
             pipe.execute()
 
     def drop_counters(self, version: str) -> None:
-        """Delete the live counters of ``version`` (its arrays and manifest stay)."""
+        """Delete the live counters of ``version`` (its arrays and manifest stay), and the
+        clusters of the partitions' users under it."""
         for key in self.redis.scan_iter(match=self.keys.version_pattern(version), count=1000):
             self.redis.unlink(key)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.unlink(self.keys.assignments(version, partition))
+            pipe.execute()

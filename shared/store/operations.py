@@ -28,7 +28,8 @@ class Operations:
                 self._workers(keys=[self.keys.workers], args=["alive", ALIVE_SECONDS])]
 
     def record_drain_batch(self, seconds: float) -> None:
-        """Count one applied batch that took ``seconds`` in the histogram."""
+        """Count one drain round (a batch of each partition of its lane) that took ``seconds``
+        in the histogram."""
         bucket = next((str(b) for b in DRAIN_BUCKETS if seconds <= b), "+Inf")
         pipe = self.redis.pipeline(transaction=False)
         pipe.hincrby(self.keys.drain_seconds, bucket, 1)

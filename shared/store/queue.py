@@ -60,10 +60,11 @@ def events_queue(client: redis.Redis, settings: Settings) -> Queue:
     return Queue(settings.queue_name, connection=client, serializer=JSONSerializer)
 
 
-def enqueue_drain(queue: Queue):
-    """One job that applies whatever the inbox holds (shared.store.inbox.Inbox.push decides
-    when one is needed)."""
-    return queue.enqueue(DRAIN_EVENTS_JOB, result_ttl=300, failure_ttl=7 * 24 * 3600)
+def enqueue_drain(queue: Queue, lane: int = 0):
+    """One job that applies whatever the inbox of ``lane``'s partitions holds
+    (shared.store.inbox.Inbox.push decides when one is needed)."""
+    return queue.enqueue(DRAIN_EVENTS_JOB, kwargs={"lane": lane}, result_ttl=300,
+                         failure_ttl=7 * 24 * 3600)
 
 
 def retrain_queue(client: redis.Redis, settings: Settings) -> Queue:

@@ -1,7 +1,9 @@
 """The ratings store in Redis: apply events, move users between clusters, read ratings back.
 
-Ratings live per user (``Keys.user``); the counters derived from them move by differences
-inside one Lua script per batch (``ratings.lua``), so applying a batch twice changes nothing.
+Ratings live per user (``Keys.user``), in the user's partition; the counters derived from them
+move by differences, recorded by one Lua script call per partition and batch (``ratings.lua``)
+and folded into the counters over all users right after (:mod:`shared.store.deltas`), so
+applying a batch twice changes nothing.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import redis
 
 from shared.data.events import Event
 from shared.recsys.ratings import FAVOURITE_HALF_STARS, LiveRatings
-from shared.store.client import lua_script
+from shared.store.client import lua_script, script_calls
+from shared.store.deltas import Deltas
 from shared.store.keys import Keys
 
 # A record of a user's live view (Keys.user_live, made by user_state.lua): the movie, and its
@@ -28,11 +31,11 @@ LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
 
 
-# The Keys properties ratings.lua takes as KEYS, in the order its first lines unpack them.
-RATINGS_SCRIPT_KEYS = ("inbox", "inbox_draining", "users", "user_counts", "deleted_users",
-                       "user_revisions", "user_revision_sequence", "applied_events",
-                       "movie_counts", "movie_sums", "popular", "active_version",
-                       "building_version", "events_applied", "dead_letters")
+# The Keys methods of a partition that ratings.lua takes as KEYS, in the order its first lines
+# unpack them.
+RATINGS_SCRIPT_KEYS = ("inbox", "users", "user_counts", "deleted_users", "user_revisions",
+                       "user_revision_sequence", "applied_events", "counted_versions",
+                       "dead_letters", "deltas", "delta_sequence")
 
 
 @dataclass
@@ -44,25 +47,50 @@ class ApplyResult:
     left: int = 0  # events still in the inbox (drain only)
 
     @classmethod
-    def from_reply(cls, applied, skipped, changed: list, left: int = 0) -> ApplyResult:
-        """From ratings.lua's reply: ``changed`` is user, before, after for each user."""
+    def from_reply(cls, reply: list) -> ApplyResult:
+        """From ratings.lua's reply to apply or drain: applied, skipped, left, then user,
+        before, after for each changed user (the deltas, last, are not this)."""
+        applied, skipped, left, changed = reply[:4]
         numbers = [int(x) for x in changed]
         return cls(int(applied), int(skipped),
                    {numbers[i]: (numbers[i + 1], numbers[i + 2])
                     for i in range(0, len(numbers), 3)}, left=int(left))
 
+    def add(self, other: ApplyResult) -> ApplyResult:
+        """This result and ``other``'s (another partition's) as one."""
+        return ApplyResult(self.applied + other.applied, self.skipped + other.skipped,
+                           {**self.changed, **other.changed}, self.left + other.left)
+
 
 class RatingsScript:
-    """``ratings.lua``, called with its keys: the ratings store and the inbox both run it."""
+    """``ratings.lua`` on one partition, called with its keys: the ratings store and the inbox
+    both run it."""
 
     def __init__(self, client: redis.Redis, keys: Keys):
+        self.redis = client
         self._script = lua_script(client, "ratings.lua")
-        self._keys = [getattr(keys, name) for name in RATINGS_SCRIPT_KEYS]
-        self._args = [json.dumps(keys.script_templates(), separators=(",", ":")),
-                      FAVOURITE_HALF_STARS]
+        self._keys = [[getattr(keys, name)(p) for name in RATINGS_SCRIPT_KEYS]
+                      for p in range(keys.partitions)]
+        self._templates = [json.dumps(keys.partition_templates(p), separators=(",", ":"))
+                           for p in range(keys.partitions)]
 
-    def __call__(self, command: str, *args):
-        return self._script(keys=self._keys, args=[command, *self._args, *args])
+    def call(self, partition: int, command: str, *args) -> tuple:
+        """The call as :func:`shared.store.client.script_calls` takes it."""
+        return (self._script, self._keys[partition],
+                [command, self._templates[partition], FAVOURITE_HALF_STARS, *args])
+
+    def __call__(self, partition: int, command: str, *args):
+        return self._script(keys=self._keys[partition],
+                            args=[command, self._templates[partition], FAVOURITE_HALF_STARS,
+                                  *args])
+
+
+def by_partition(keys: Keys, wire_events: Iterable[list]) -> dict[int, list]:
+    """Events in their wire form (user second), by the partition of their user, in order."""
+    parts: dict[int, list] = {}
+    for event in wire_events:
+        parts.setdefault(keys.partition_of(event[1]), []).append(event)
+    return parts
 
 
 class RatingStore:
@@ -70,18 +98,23 @@ class RatingStore:
         self.redis = client
         self.keys = keys
         self._run = RatingsScript(client, keys)
+        self.deltas = Deltas(client, keys, self._run)
         self._user_state = lua_script(client, "user_state.lua")
 
     # writing
     def apply_wire(self, wire_events: list, log: bool = True,
                    now: float | None = None) -> ApplyResult:
-        """Apply events in their wire form (see :mod:`shared.data.events`) in one script call."""
-        if not wire_events:
-            return ApplyResult(0, 0, {})
+        """Apply events in their wire form (see :mod:`shared.data.events`): one script call per
+        partition they touch, all in one round trip, and their deltas folded."""
         now = time.time() if now is None else now
-        result = self._run("apply", now, json.dumps(wire_events, separators=(",", ":")),
-                           1 if log else 0, LOG_LENGTH)
-        return ApplyResult.from_reply(result[0], result[1], result[2:])
+        parts = by_partition(self.keys, wire_events)
+        replies = self._calls([
+            (partition, "apply", now, json.dumps(events, separators=(",", ":")),
+             1 if log else 0, LOG_LENGTH) for partition, events in parts.items()])
+        result = ApplyResult(0, 0, {})
+        for reply in replies:
+            result = result.add(ApplyResult.from_reply(reply))
+        return result
 
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
@@ -93,25 +126,48 @@ class RatingStore:
     def delete_user(self, user_id: int, ts: float | None = None) -> int:
         """Remove a user's ratings and their share of every counter; returns entries removed.
         Events for the user stamped up to ``ts`` are ignored afterwards."""
-        return int(self._run("delete_user", user_id, time.time() if ts is None else ts))
+        [reply] = self._calls([(self.keys.partition_of(user_id), "delete_user", user_id,
+                                time.time() if ts is None else ts)])
+        return int(reply[0])
 
     def assign(self, version: str, assignments: dict[int, int]) -> int:
         """Move users to clusters under ``version``, with their counts; returns users moved,
         or -1 when ``version`` is no longer the active one (the caller decided on stale data)."""
-        pairs = [x for user, cluster in assignments.items() for x in (user, cluster)]
-        return int(self._run("assign", version, *pairs))
+        parts: dict[int, list] = {}
+        for user, cluster in assignments.items():
+            parts.setdefault(self.keys.partition_of(user), []).extend((user, cluster))
+        replies = self._calls([(partition, "assign", version, *pairs)
+                               for partition, pairs in parts.items()])
+        moved = [int(reply[0]) for reply in replies]
+        return -1 if -1 in moved else sum(moved)
+
+    def _calls(self, calls: list[tuple]) -> list:
+        """ratings.lua calls ``(partition, command, *args)`` in one round trip, and the deltas
+        their replies end with folded; the replies, or the first call's error once the others'
+        deltas are folded."""
+        if not calls:
+            return []
+        replies = script_calls(self.redis, [self._run.call(*call) for call in calls])
+        self.deltas.fold({call[0]: reply[-1] for call, reply in zip(calls, replies)
+                          if not isinstance(reply, Exception)})
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def trim_applied(self, max_ids: int, now: float | None = None) -> int:
-        """Forget event ids older than the de-duplication window, and the oldest beyond the
-        newest ``max_ids`` (``MOVIEREC_DEDUPE_MAX_IDS``; memory per id: docs/memory.md); how
-        many were forgotten. An event whose id was forgotten is still applied at most once per
-        state: a later ts wins, an equal one changes nothing."""
+        """Forget event ids older than the de-duplication window, and in each partition the
+        oldest beyond its share of the newest ``max_ids`` (``MOVIEREC_DEDUPE_MAX_IDS``; memory
+        per id: docs/memory.md); how many were forgotten. An event whose id was forgotten is
+        still applied at most once per state: a later ts wins, an equal one changes nothing."""
         now = time.time() if now is None else now
+        share = -(-max_ids // self.keys.partitions)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(self.keys.applied_events, "-inf", now - APPLIED_WINDOW_SECONDS)
-            pipe.zremrangebyrank(self.keys.applied_events, 0, -max_ids - 1)
-            by_age, by_count = pipe.execute()
-        return by_age + by_count
+            for partition in range(self.keys.partitions):
+                key = self.keys.applied_events(partition)
+                pipe.zremrangebyscore(key, "-inf", now - APPLIED_WINDOW_SECONDS)
+                pipe.zremrangebyrank(key, 0, -share - 1)
+            return sum(pipe.execute())
 
     # reading
     def user_ratings(self, user_id: int) -> dict[int, tuple[float, bool, float]]:
@@ -142,8 +198,9 @@ class RatingStore:
         return [live_from_hash(entries) for entries in hashes]
 
     def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
-        for uid in self.redis.sscan_iter(self.keys.users, count=batch):
-            yield int(uid)
+        for partition in range(self.keys.partitions):
+            for uid in self.redis.sscan_iter(self.keys.users(partition), count=batch):
+                yield int(uid)
 
     def snapshot(self, batch: int = 500) -> pd.DataFrame:
         """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts."""
@@ -177,8 +234,10 @@ def user_state_call(keys: Keys, user_id: int, field: str = "",
                     version: str | None = None) -> tuple[list, list]:
     """The keys and arguments of user_state.lua: the cached list ``field`` ('' for none) of a
     user, else their state, their cluster under ``version`` (None: no cluster)."""
-    return ([keys.recommendations_cache(user_id), keys.user_revisions, keys.user_live(user_id),
-             keys.user(user_id), keys.assignments(version or "")],
+    partition = keys.partition_of(user_id)
+    return ([keys.recommendations_cache(user_id), keys.user_revisions(partition),
+             keys.user_live(user_id), keys.user(user_id),
+             keys.assignments(version or "", partition)],
             [field, user_id, 0 if version is None else 1])
 
 

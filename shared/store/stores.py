@@ -13,7 +13,7 @@ from shared.store.catalogue import Catalogue
 from shared.store.client import client_for, queue_client_for
 from shared.store.counters import CounterStore
 from shared.store.inbox import Inbox
-from shared.store.keys import Keys
+from shared.store.layout import store_keys
 from shared.store.models import ModelStore
 from shared.store.operations import Operations
 from shared.store.queue import events_queue, retrain_queue
@@ -32,7 +32,7 @@ class Stores:
         of MOVIEREC_QUEUE_URL when the data is on a cluster (RQ needs a plain Redis)."""
         self.redis = client
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = store_keys(client, settings.key_prefix, settings.partitions)
         if queue_client is None:
             queue_client = client if settings.cluster is None else queue_client_for(settings)
         self.queue_redis = queue_client
@@ -58,8 +58,8 @@ class Stores:
 
     @cached_property
     def inbox(self) -> Inbox:
-        return Inbox(self.redis, self.keys, self.settings.write_replicas,
-                     self.settings.write_replica_timeout_ms)
+        return Inbox(self.redis, self.keys, self.settings.drain_lanes,
+                     self.settings.write_replicas, self.settings.write_replica_timeout_ms)
 
     @cached_property
     def catalogue(self) -> Catalogue:

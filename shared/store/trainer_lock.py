@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import redis
 
 from shared.store.client import lua_script
+from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
 
 
@@ -44,8 +45,10 @@ class TrainerLock:
         self.ttl = ttl
         self.token: str | None = None
         self.lost = False
+        self.building: str | None = None
         self._redis = client
         self._script = lua_script(client, "trainer.lua")
+        self._counted = CountedVersions(client, keys)
 
     def holder(self) -> dict | None:
         """Who holds the lock (host, pid, since, what), or None."""
@@ -61,6 +64,8 @@ class TrainerLock:
         return False
 
     def renew(self) -> bool:
+        if self.building is not None:  # the partitions' copy first: it outlives the pointer
+            self._counted.count(self.building, 2 * self._ttl_ms())
         ok = self._held_call("renew", self._ttl_ms())
         self.lost = self.lost or not ok
         return ok
@@ -68,18 +73,29 @@ class TrainerLock:
     def build(self, version: str) -> None:
         """Point the ratings script at ``version``: it keeps its counters beside the active
         version's until :meth:`flip` (or until the lock lapses)."""
+        self._counted.count(version, 2 * self._ttl_ms())
+        self.building = version
         if not self._held_call("build", version, self._ttl_ms()):
             raise LockLost("the trainer lock lapsed before the counters were built")
 
     def flip(self, version: str) -> None:
         """Make ``version`` the active one (readers switch within their check interval)."""
-        if self.lost or not self._held_call("flip", version):
+        if self.lost:
             raise LockLost(f"the trainer lock lapsed: {version} was not activated")
+        self._counted.count(version)
+        if not self._held_call("flip", version):
+            raise LockLost(f"the trainer lock lapsed: {version} was not activated")
+        self.building = None
+        self._counted.keep_only({version})
 
     def release(self) -> None:
         if self.token is not None:
             self._held_call("release")
             self.token = None
+        if self.building is not None:
+            active = self._redis.get(self.keys.active_version)
+            self._counted.keep_only({active.decode()} if active else set())
+            self.building = None
 
     @contextmanager
     def held(self, what: str = "retrain") -> Iterator[TrainerLock]:

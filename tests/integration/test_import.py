@@ -55,4 +55,7 @@ def test_import_builds_the_counters_from_the_ratings(tiny_data, redis_url, monke
     popular = client.zrange(keys.popular, 0, -1, withscores=True)
     assert {int(m): int(s) for m, s in popular if s} == favourites.to_dict()
     assert client.hlen(keys.movies) == len(data.movies)
-    assert client.scard(keys.users) == data.ratings["user_id"].nunique()
+    users = set().union(*(client.smembers(keys.users(p)) for p in range(keys.partitions)))
+    assert len(users) == data.ratings["user_id"].nunique()
+    for p in range(keys.partitions):  # each user is listed in their own partition
+        assert all(keys.partition_of(int(u)) == p for u in client.smembers(keys.users(p)))

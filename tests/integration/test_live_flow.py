@@ -35,6 +35,12 @@ def drain(redis_url):
     assert result.returncode == 0, result.stderr
 
 
+def over_partitions(r, k, key_of):
+    """The union of a per-partition hash (its fields, users, are each in one partition)."""
+    return {field: value for p in range(k.partitions)
+            for field, value in r.hgetall(key_of(p)).items()}
+
+
 def counters(store):
     r, k = store.redis, store.keys
     version = ModelStore(r, k).active_version()
@@ -44,8 +50,9 @@ def counters(store):
                        r.hgetall(k.cluster_sums(version, c.decode())),
                        r.zrange(k.cluster_favourites(version, c.decode()), 0, -1, withscores=True))
     return (r.hgetall(k.movie_counts), r.hgetall(k.movie_sums),
-            r.zrange(k.popular, 0, -1, withscores=True), r.hgetall(k.user_counts),
-            r.hgetall(k.assignments(version)), r.hgetall(k.cluster_sizes(version)), clusters)
+            r.zrange(k.popular, 0, -1, withscores=True), over_partitions(r, k, k.user_counts),
+            over_partitions(r, k, lambda p: k.assignments(version, p)),
+            r.hgetall(k.cluster_sizes(version)), clusters)
 
 
 def post(api, body):
@@ -153,13 +160,14 @@ def test_a_new_user_is_assigned_by_the_classifier(world):
     new_user = 10**7
     events = [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": r}
               for m, r in zip(movies, [5.0, 4.5, 1.0, 2.0, 4.0, 3.5])]
+    assigned = store.keys.assignments(version, store.keys.partition_of(new_user))
     post(api, events[:4])
     drain(redis_url)
-    assert store.redis.hget(store.keys.assignments(version), new_user) is None  # 4 < 5 ratings
+    assert store.redis.hget(assigned, new_user) is None  # 4 < 5 ratings
     post(api, events[4:])
     drain(redis_url)
     expected = model.assign_cluster({m: e["rating"] for m, e in zip(movies, events)})
-    assert int(store.redis.hget(store.keys.assignments(version), new_user)) == expected
+    assert int(store.redis.hget(assigned, new_user)) == expected
     counts = store.redis.hgetall(store.keys.cluster_counts(version, expected))
     assert all(int(counts[str(m).encode()]) >= 1 for m in movies)
     body = api.get(f"/v1/users/{new_user}/recommendations").get_json()

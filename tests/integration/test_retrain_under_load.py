@@ -98,7 +98,8 @@ def active_between(changes, start, end):
 def rebuilt_counters(client, keys, version):
     """Cluster sizes, rating counts, half-star sums and favourite counts from the ratings
     store and the version's assignments, computed here."""
-    assignments = {int(u): int(c) for u, c in client.hgetall(keys.assignments(version)).items()}
+    assignments = {int(u): int(c) for p in range(keys.partitions)
+                   for u, c in client.hgetall(keys.assignments(version, p)).items()}
     sizes, counts, sums, favourites = (Counter(), defaultdict(Counter), defaultdict(Counter),
                                        defaultdict(Counter))
     for user, cluster in assignments.items():
@@ -174,7 +175,8 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     assert len({v for _, _, v in load.reads}) >= 3  # the reads saw the swaps
 
     deadline = time.monotonic() + 30
-    while client.llen(keys.inbox) and time.monotonic() < deadline:
+    while (sum(client.llen(keys.inbox(p)) for p in range(keys.partitions))
+           and time.monotonic() < deadline):
         worker = subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst"], env=env,
                                 capture_output=True, text=True, timeout=120)
         assert worker.returncode == 0, worker.stderr

@@ -191,6 +191,7 @@ def test_events_no_replica_acknowledges_are_answered_503(redis_url):
 
     from api import create_app
     from shared.config import Settings
+    from shared.store.keys import Keys
     from tests.keys import keyed, with_keys
 
     settings = Settings(redis_url=redis_url, key_prefix="wait", queue_name="wait",
@@ -200,4 +201,5 @@ def test_events_no_replica_acknowledges_are_answered_503(redis_url):
                                             "rating": 4.0})
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert response.get_json()["error"] == "unavailable"
-    assert redis_py.Redis.from_url(redis_url).llen("{wait}:inbox") == 1
+    keys = Keys("wait")  # the store's default partitions
+    assert redis_py.Redis.from_url(redis_url).llen(keys.inbox(keys.partition_of(1))) == 1

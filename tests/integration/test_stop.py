@@ -135,7 +135,8 @@ def popularity(client, keys):
 
     stored = nonzero(client.hgetall(keys.movie_counts)), nonzero(client.hgetall(keys.movie_sums))
     counts, sums = Counter(), Counter()
-    for user in client.smembers(keys.users):
+    users = set().union(*(client.smembers(keys.users(p)) for p in range(keys.partitions)))
+    for user in users:
         for movie, value in client.hgetall(keys.user(int(user))).items():
             half = int(value.split(b"|")[0])
             if half:
@@ -166,7 +167,8 @@ def test_event_workers_stop_in_time_under_load_and_lose_nothing(stack):
     burst = subprocess.run([sys.executable, "-m", "movierec", "worker", "--burst"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert burst.returncode == 0, burst.stderr
-    assert client.llen(keys.inbox) == 0 and client.llen(keys.dead_letters) == 0
+    for p in range(keys.partitions):
+        assert client.llen(keys.inbox(p)) == 0 and client.llen(keys.dead_letters(p)) == 0
 
     # lost nothing: every accepted event is in the store; doubled nothing: each was applied
     # once, and the counters moved once for each

@@ -31,9 +31,9 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
     queue = events_queue(client, settings)
     store, inbox = RatingStore(client, Keys("w")), Inbox(client, Keys("w"))
     batch = [Event("rating", 7, 42, 9, 100.0, "a"), Event("favourite", 8, 42, 0, 101.0, "b")]
-    assert inbox.push(batch) is True
+    assert inbox.push(batch) == [0]             # its one lane needs a drain
     first = enqueue_drain(queue)
-    assert inbox.push(batch) is False           # the same events delivered again
+    assert inbox.push(batch) == []              # the same events delivered again
     second = enqueue_drain(queue)               # and a drain job delivered twice
     result = run_worker(redis_url, "w", *mode)
     assert result.returncode == 0, result.stderr
@@ -48,7 +48,7 @@ def test_worker_drains_the_inbox_once_even_when_jobs_and_events_come_twice(redis
                      "dead_lettered": 0}
     assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
     assert client.zscore(Keys("w").popular, 42) == 2.0
-    assert inbox.length() == 0 and not client.exists(Keys("w").inbox_draining)
+    assert inbox.length() == 0 and not client.exists(Keys("w").inbox_draining(0))
     # the job went through Redis as (zlib-compressed) JSON, not pickle
     payload = json.loads(zlib.decompress(client.hget(f"rq:job:{first.id}", "data")))
     assert payload[0] == DRAIN_EVENTS_JOB
@@ -58,7 +58,7 @@ def test_a_starting_worker_resumes_an_inbox_left_by_a_dead_drain(redis_url):
     client = redis.Redis.from_url(redis_url)
     store, inbox = RatingStore(client, Keys("w")), Inbox(client, Keys("w"))
     inbox.push([Event("rating", 7, 42, 9, 100.0, "")])
-    client.delete(Keys("w").inbox_draining)     # the claim of a drain that died has expired
+    client.delete(Keys("w").inbox_draining(0))  # the claim of a drain that died has expired
     result = run_worker(redis_url, "w")
     assert result.returncode == 0, result.stderr
     assert inbox.length() == 0 and store.user_ratings(7)

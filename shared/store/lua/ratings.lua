@@ -1,46 +1,37 @@
--- The ratings store's writes after the inbox, one script so that every path moves the derived
--- counters the same way. A user's state for one movie is "half|favourite|ts"; "0|0|ts" is a
--- tombstone. Per model version v, cluster c: counts / sums hashes (ratings, half stars),
--- favourites zset (favourite counts), means zset (cluster mean shrunk toward the movie's
--- baseline prior).
--- KEYS: the Keys properties named by the locals below, in that order. The names that depend on a
--- user, version or cluster (known only once the script has read them) come as the templates of
--- Keys.script_templates, JSON in ARGV[2], filled with string.format.
+-- The writes of one partition of the ratings store, one script so that every path records the
+-- changes to the derived counters the same way. A user's state for one movie is
+-- "half|favourite|ts"; "0|0|ts" is a tombstone.
+-- The counters over all users (per movie; per model version v and cluster c: counts, sums,
+-- favourites, sizes, means) are global keys, out of a partition's slot: a call records what it
+-- changes as one delta, appended to the partition's deltas list, which merge.lua folds into
+-- them (shared/store/deltas.py). A call returns the deltas not yet known to be merged.
+-- KEYS: the partition's Keys named by the locals below, in that order. The names that depend on
+-- a user or version (known only once the script has read them) come as the templates of
+-- Keys.partition_templates, JSON in ARGV[2], filled with string.format.
 -- ARGV[1] command, ARGV[2] templates, ARGV[3] favourite threshold in half stars, the rest per
 -- command.
-local inbox, inbox_draining, users, user_counts, deleted_users, user_revisions,
-      user_revision_sequence, applied_events, movie_counts, movie_sums, popular,
-      active_version, building_version, events_applied, dead_letters = unpack(KEYS)
+local inbox, users, user_counts, deleted_users, user_revisions, user_revision_sequence,
+      applied_events, counted_versions, dead_letters, deltas, delta_sequence = unpack(KEYS)
 local cmd, templates, favourite_half_stars = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3])
 
--- Counters are kept for the active version and for one being built beside it (the trainer's
--- swap), so the new version's counters are complete at the moment it becomes active.
-local versions = {}
-for _, pointer in ipairs({active_version, building_version}) do
-  local v = redis.call('GET', pointer)
-  if v and (not versions[1] or versions[1].name ~= v) then
-    local params = redis.call('HMGET', string.format(templates.version_params, v), 'shrink', 'mu')
-    table.insert(versions, {name = v, shrink = tonumber(params[1]) or 0,
-                            mu = tonumber(params[2]) or 0,
-                            priors = string.format(templates.movie_priors, v),
-                            assignments = string.format(templates.assignments, v),
-                            sizes = string.format(templates.cluster_sizes, v),
-                            clusters = {}})
+-- The versions whose cluster counters this partition keeps: the active one and one being built
+-- beside it (the trainer's swap), so the new version's counters are complete at the moment it
+-- becomes active. A version being built is counted until its trainer stops renewing it.
+-- (read by the calls that move counters, not by a drain that finds its inbox empty)
+local versions = nil
+local function load_versions()
+  versions = {}
+  local counted = redis.call('HGETALL', counted_versions)
+  if #counted == 0 then return end
+  local time = redis.call('TIME')
+  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  for i = 1, #counted, 2 do
+    local until_ms = tonumber(counted[i + 1])
+    if until_ms == 0 or until_ms > now_ms then
+      table.insert(versions, {name = counted[i],
+                              assignments = string.format(templates.assignments, counted[i])})
+    end
   end
-end
-
--- the names of cluster c's keys under version v (and v itself), made once per call
-local function cluster_keys(v, c)
-  local cluster = v.clusters[c]
-  if not cluster then
-    cluster = {v = v,
-               favourites = string.format(templates.cluster_favourites, v.name, c),
-               counts = string.format(templates.cluster_counts, v.name, c),
-               sums = string.format(templates.cluster_sums, v.name, c),
-               means = string.format(templates.cluster_means, v.name, c)}
-    v.clusters[c] = cluster
-  end
-  return cluster
 end
 
 local function parse(value)
@@ -62,117 +53,68 @@ local function call_with_list(command, key, args)
   end
 end
 
--- HMGET (or ZMSCORE) of many fields, in slices; values aligned with fields (false when missing)
-local function read_list(command, key, fields)
+local function hmget_list(key, fields)
   local out = {}
   for i = 1, #fields, 1000 do
-    local part = redis.call(command, key, unpack(fields, i, math.min(i + 999, #fields)))
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 999, #fields)))
     for j = 1, #part do out[i + j - 1] = part[j] end
   end
   return out
 end
 
-local function hmget_list(key, fields)
-  return read_list('HMGET', key, fields)
+-- The call's changes to the counters over all users, added up here and recorded once:
+-- delta.movies[movie] = {ratings, half stars, favourites};
+-- delta.versions[v] = {sizes = {[c] = users}, clusters = {[c] = {[movie] = as movies}}};
+-- delta.applied = events applied.
+local delta, changed_counters = {applied = 0, movies = {}, versions = {}}, false
+
+local function add(into, movie, d_n, d_sum, d_fav)
+  local m = into[movie]
+  if m then
+    m[1], m[2], m[3] = m[1] + d_n, m[2] + d_sum, m[3] + d_fav
+  else
+    into[movie] = {d_n, d_sum, d_fav}
+  end
+  changed_counters = true
 end
 
--- The counters a command moves (hashes of counts and sums, zsets of favourite counts) are
--- added up here and written once by write_counters, one read and one write per key however
--- many events moved it, instead of an HINCRBY or ZINCRBY per event: in batches of 1,000, 6 of
--- an event's 8 calls go and the append-only file grows 28 % less (docs/live-benchmark.md).
--- Within a script nothing else runs, so the read-add-write is atomic.
--- moves[key] = {zset = bool, fields = {field...} in first-move order, by = {field = delta}}
-local moves, moved_keys = {}, {}
-
-local function move(key, zset, field, delta)
-  local m = moves[key]
-  if not m then
-    m = {zset = zset, fields = {}, by = {}}
-    moves[key] = m
-    table.insert(moved_keys, key)
+local function version_delta(v)
+  local d = delta.versions[v.name]
+  if not d then
+    d = {sizes = {}, clusters = {}}
+    delta.versions[v.name] = d
   end
-  local before = m.by[field]
-  if before == nil then
-    table.insert(m.fields, field)
-    m.by[field] = delta
-  else
-    m.by[field] = before + delta
-  end
+  return d
 end
 
 local function bump_movie(movie, d_n, d_sum, d_fav)
-  if d_n ~= 0 then move(movie_counts, false, movie, d_n) end
-  if d_sum ~= 0 then move(movie_sums, false, movie, d_sum) end
-  if d_fav ~= 0 then move(popular, true, movie, d_fav) end
+  if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then add(delta.movies, movie, d_n, d_sum, d_fav) end
 end
-
--- Clusters (cluster_keys tables) whose counts or sums moved, in order and as a set: their
--- means are recomputed by write_counters (a movie's mean is written once however many of its
--- ratings the command moved)
-local moved_clusters, cluster_moved = {}, {}
 
 local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
-  local cluster = cluster_keys(v, c)
-  if d_fav ~= 0 then move(cluster.favourites, true, movie, d_fav) end
-  if d_n == 0 and d_sum == 0 then return end
-  if not cluster_moved[cluster] then
-    cluster_moved[cluster] = true
-    table.insert(moved_clusters, cluster)
+  local clusters = version_delta(v).clusters
+  local cluster = clusters[c]
+  if not cluster then
+    cluster = {}
+    clusters[c] = cluster
   end
-  move(cluster.counts, false, movie, d_n)
-  move(cluster.sums, false, movie, d_sum)
+  add(cluster, movie, d_n, d_sum, d_fav)
 end
 
--- every counter move of the command, then the means of the clusters they moved
-local function write_counters()
-  local written = {}  -- written[key][field] = the value now stored
-  for _, key in ipairs(moved_keys) do
-    local m = moves[key]
-    local values = {}
-    if #m.fields == 1 then  -- (a single event's command) one call, not a read and a write
-      local field = m.fields[1]
-      if m.zset then
-        values[field] = tonumber(redis.call('ZINCRBY', key, m.by[field], field))
-      else
-        values[field] = redis.call('HINCRBY', key, field, m.by[field])
-      end
-    else
-      local old = read_list(m.zset and 'ZMSCORE' or 'HMGET', key, m.fields)
-      local args = {}
-      for i, field in ipairs(m.fields) do
-        local value = (tonumber(old[i]) or 0) + m.by[field]
-        values[field] = value
-        if m.zset then
-          table.insert(args, value)
-          table.insert(args, field)
-        else
-          table.insert(args, field)
-          table.insert(args, string.format('%d', value))  -- as HINCRBY stores it
-        end
-      end
-      call_with_list(m.zset and 'ZADD' or 'HSET', key, args)
-    end
-    written[key] = values
+local function resize(v, c, d_users)
+  local sizes = version_delta(v).sizes
+  sizes[c] = (sizes[c] or 0) + d_users
+  changed_counters = true
+end
+
+-- the deltas not yet merged, oldest first, after recording this call's (when it changed any
+-- counter)
+local function recorded_deltas()
+  if changed_counters or delta.applied > 0 then
+    local seq = redis.call('INCR', delta_sequence)
+    redis.call('RPUSH', deltas, seq .. ' ' .. cjson.encode(delta))
   end
-  for _, cluster in ipairs(moved_clusters) do
-    local v, movies = cluster.v, moves[cluster.counts].fields
-    local counts, sums = written[cluster.counts], written[cluster.sums]
-    local priors = hmget_list(v.priors, movies)
-    local scored, gone = {}, {}
-    for i, movie in ipairs(movies) do
-      local n = counts[movie]
-      if n <= 0 then
-        table.insert(gone, movie)
-      else
-        local prior = tonumber(priors[i]) or v.mu
-        table.insert(scored, (sums[movie] / 2 + v.shrink * prior) / (n + v.shrink))
-        table.insert(scored, movie)
-      end
-    end
-    call_with_list('ZADD', cluster.means, scored)
-    call_with_list('ZREM', cluster.means, gone)
-  end
-  moves, moved_keys, moved_clusters, cluster_moved = {}, {}, {}, {}
+  return redis.call('LRANGE', deltas, 0, -1)
 end
 
 local function bump_clusters(clusters, movie, d_n, d_sum, d_fav)
@@ -212,7 +154,7 @@ end
 -- apply decoded events; returns applied, skipped, and for each user whose number of ratings
 -- changed: user, number before, number after (a flat list).
 -- What repeats across a batch is read or written once per batch (deletion marks, clusters,
--- membership, revisions, numbers of ratings, counters), per user (log) or per cluster (means).
+-- membership, revisions, numbers of ratings, the delta) or per user (log).
 local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed_list = 0, 0, {}
   local seen, batch_users, touched = {}, {}, {}
@@ -222,6 +164,8 @@ local function apply_events(events, now, keep_log, log_cap)
       table.insert(batch_users, e[2])
     end
   end
+  if #batch_users == 0 then return 0, 0, {} end
+  load_versions()
   local deleted = hmget_list(deleted_users, batch_users)
   local clusters = {}
   for i, v in ipairs(versions) do clusters[i] = hmget_list(v.assignments, batch_users) end
@@ -278,8 +222,8 @@ local function apply_events(events, now, keep_log, log_cap)
       applied = applied + 1
     end
   end
-  if #touched == 0 then return applied, skipped, changed_list end
-  redis.call('INCRBY', events_applied, applied)
+  if #touched == 0 then return applied, skipped, {} end
+  delta.applied = applied
   call_with_list('SADD', users, touched)
   touch_users(touched)
   local counts, updated, changed = hmget_list(user_counts, changed_list), {}, {}
@@ -300,40 +244,38 @@ local function apply_events(events, now, keep_log, log_cap)
       redis.call('LTRIM', log, 0, log_cap - 1)
     end
   end
-  write_counters()
   return applied, skipped, changed
 end
 
 if cmd == 'apply' then
   -- ARGV[4] now, ARGV[5] JSON [[type,user,movie,half,ts,event_id],...], ARGV[6] log?, ARGV[7] cap
-  -- returns {applied, skipped, then user, ratings before, ratings after for each user whose
-  -- number of ratings changed}
+  -- returns {applied, skipped, 0, {user, ratings before, ratings after for each user whose
+  -- number of ratings changed}, deltas}
   local applied, skipped, changed = apply_events(cjson.decode(ARGV[5]), tonumber(ARGV[4]),
                                                  ARGV[6] == '1', tonumber(ARGV[7]))
-  local result = {applied, skipped}
-  for _, u in ipairs(changed) do table.insert(result, u) end
-  return result
+  return {applied, skipped, 0, changed, recorded_deltas()}
 
 elseif cmd == 'drain' then
-  -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap, ARGV[8] release?, ARGV[9] claim
-  -- milliseconds: take and apply the oldest events of the inbox in one step (a crash loses none);
-  -- returns {applied, skipped, events left, then user, before, after as apply}; with
-  -- release, the drain claim ends when the inbox is empty
+  -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap: take and apply the oldest
+  -- events of the inbox in one step (a crash loses none); returns as apply, with the events
+  -- left in the inbox third
   local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
   local events = {}
   for i, item in ipairs(items) do events[i] = cjson.decode(item) end
   local applied, skipped, changed = apply_events(events, tonumber(ARGV[4]), ARGV[6] == '1',
                                                  tonumber(ARGV[7]))
-  redis.call('LTRIM', inbox, #items, -1)
-  local left = redis.call('LLEN', inbox)
-  if left == 0 and ARGV[8] == '1' then
-    redis.call('DEL', inbox_draining)
-  else
-    redis.call('PEXPIRE', inbox_draining, tonumber(ARGV[9]))  -- still ours: renew
+  if #items > 0 then redis.call('LTRIM', inbox, #items, -1) end
+  return {applied, skipped, redis.call('LLEN', inbox), changed, recorded_deltas()}
+
+elseif cmd == 'forget_deltas' then
+  -- ARGV[4] a sequence number merge.lua answered: drop the deltas up to it; returns how many
+  local through, dropped = tonumber(ARGV[4]), 0
+  while true do
+    local head = redis.call('LINDEX', deltas, 0)
+    if not head or tonumber(string.match(head, '^(%d+) ')) > through then return dropped end
+    redis.call('LPOP', deltas)
+    dropped = dropped + 1
   end
-  local result = {applied, skipped, left}
-  for _, u in ipairs(changed) do table.insert(result, u) end
-  return result
 
 elseif cmd == 'dead_letter' then
   -- ARGV[4] the entry as JSON without its item, ARGV[5] the item that kept failing: move it,
@@ -348,15 +290,17 @@ elseif cmd == 'dead_letter' then
   return 1
 
 elseif cmd == 'delete_user' then
-  -- ARGV[4] user, ARGV[5] ts: remove every trace; events up to ts are ignored from now on
+  -- ARGV[4] user, ARGV[5] ts: remove every trace; events up to ts are ignored from now on.
+  -- Returns {entries removed, deltas}
   local user, ts = ARGV[4], tonumber(ARGV[5])
   local ukey = string.format(templates.user, user)
+  load_versions()
   for _, v in ipairs(versions) do
     local c = redis.call('HGET', v.assignments, user)
     if c then
       shift_user(v, user, c, -1)
       redis.call('HDEL', v.assignments, user)
-      redis.call('HINCRBY', v.sizes, c, -1)
+      resize(v, c, -1)
     end
   end
   local entries = redis.call('HGETALL', ukey)
@@ -364,23 +308,24 @@ elseif cmd == 'delete_user' then
     local half, fav = parse(entries[i + 1])
     bump_movie(entries[i], -((half > 0) and 1 or 0), -half, -fav)
   end
-  write_counters()
   redis.call('DEL', ukey, string.format(templates.user_log, user))
   touch_users({user})
   redis.call('HDEL', user_counts, user)
   redis.call('SREM', users, user)
   local previous = tonumber(redis.call('HGET', deleted_users, user))
   if not previous or ts > previous then redis.call('HSET', deleted_users, user, ts) end
-  return #entries / 2
+  return {#entries / 2, recorded_deltas()}
 
 elseif cmd == 'assign' then
   -- ARGV[4] version (the active one or the one being built), then pairs user, cluster:
-  -- move users and their counts; -1 when that version is neither (the caller is stale)
+  -- move users and their counts; returns {users moved, deltas}, or {-1, deltas} when the
+  -- partition counts no such version (the caller is stale)
   local v = nil
+  load_versions()
   for _, candidate in ipairs(versions) do
     if candidate.name == ARGV[4] then v = candidate end
   end
-  if not v then return -1 end
+  if not v then return {-1, recorded_deltas()} end
   local moved, moved_users = 0, {}
   for i = 5, #ARGV, 2 do
     local user, c = ARGV[i], ARGV[i + 1]
@@ -388,17 +333,16 @@ elseif cmd == 'assign' then
     if old ~= c then
       if old then
         shift_user(v, user, old, -1)
-        redis.call('HINCRBY', v.sizes, old, -1)
+        resize(v, old, -1)
       end
       shift_user(v, user, c, 1)
-      redis.call('HINCRBY', v.sizes, c, 1)
+      resize(v, c, 1)
       redis.call('HSET', v.assignments, user, c)
       table.insert(moved_users, user)
       moved = moved + 1
     end
   end
   touch_users(moved_users)
-  write_counters()
-  return moved
+  return {moved, recorded_deltas()}
 end
 return redis.error_reply('unknown command ' .. tostring(cmd))

@@ -30,7 +30,10 @@ def post(client, body, **kwargs):
 
 
 def inbox(fake_redis):
-    return [json.loads(item) for item in fake_redis.lrange(Keys("t").inbox, 0, -1)]
+    """Every partition's waiting items (the Keys the app's Stores use: default partitions)."""
+    keys = Keys("t")
+    return [json.loads(item) for partition in range(keys.partitions)
+            for item in fake_redis.lrange(keys.inbox(partition), 0, -1)]
 
 
 def test_one_event_goes_to_the_inbox_and_claims_a_drain_job(app, queue, fake_redis):
@@ -38,10 +41,12 @@ def test_one_event_goes_to_the_inbox_and_claims_a_drain_job(app, queue, fake_red
                                          "rating": 4.5, "ts": 10, "event_id": "e"})
     assert response.status_code == 202 and response.get_json() == {"accepted": 1}
     (item,) = inbox(fake_redis)
+    keys = Keys("t")  # in user 1's partition
+    assert fake_redis.llen(keys.inbox(keys.partition_of(1))) == 1
     assert item[:6] == ["rating", "1", "2", 9, 10.0, "e"]  # the wire form, then when accepted
     assert abs(item[6] - time.time()) < 5
     assert queue.count == 1 and queue.jobs[0].func_name == DRAIN_EVENTS_JOB
-    assert queue.jobs[0].args == []
+    assert queue.jobs[0].args == [] and queue.jobs[0].kwargs == {"lane": 0}
 
 
 def test_many_requests_share_one_drain_job(app, queue, fake_redis):
@@ -75,7 +80,7 @@ def test_bad_requests_are_400_naming_the_field_and_store_nothing(app, queue, fak
     assert payload["field"] == field and payload["reason"]
     assert payload.get("index") == index
     assert queue.count == 0 and stored_keys(fake_redis) == before
-    assert fake_redis.llen(Keys("t").inbox) == 0
+    assert inbox(fake_redis) == []
 
 
 def test_wrong_content_type_is_400(app, queue):

@@ -135,8 +135,18 @@ def test_one_push_call_carries_every_request_and_only_the_first_may_enqueue(fake
     inbox = Inbox(fake_redis, Keys("t"))
     requests = [validate_events({"type": "rating", "user_id": u, "movie_id": 7, "rating": 4,
                                  "ts": 1}, now=2) for u in (1, 2, 3)]
-    assert push_all(inbox, requests) == [True, False, False]  # no drain under way: claim it
-    assert [user for _, user, *_ in map(json.loads, fake_redis.lrange(inbox.keys.inbox, 0, -1))] \
-        == ["1", "2", "3"]
-    assert push_all(inbox, requests[:2]) == [False, False]  # the claim is taken now
+    assert push_all(inbox, requests) == [[0], [], []]  # no drain under way: claim lane 0
+    keys = inbox.keys
+    assert len({keys.partition_of(user) for user in (1, 2, 3)}) == 3  # three partitions
+    for user in (1, 2, 3):  # each event in its user's partition's inbox
+        assert [u for _, u, *_ in map(json.loads, fake_redis.lrange(
+            keys.inbox(keys.partition_of(user)), 0, -1))] == [str(user)]
+    assert inbox.length() == 3
+    assert push_all(inbox, requests[:2]) == [[], []]  # the claim is taken now
+    # with lanes, the first request is told every lane the events claimed, once each
+    laned = Inbox(fake_redis, Keys("t2"), lanes=4)
+    lanes = sorted({laned.keys.partition_of(user) % 4 for user in (1, 2, 3)})
+    assert len(lanes) > 1
+    assert push_all(laned, requests) == [lanes, [], []]
+    assert push_all(laned, requests) == [[], [], []]
 

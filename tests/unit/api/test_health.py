@@ -64,7 +64,8 @@ def test_readyz_fails_without_a_live_worker_or_with_an_old_backlog(client, fake_
     assert response.status_code == 503
     assert response.get_json()["checks"]["inbox"].startswith("1 events waiting, the oldest for 6")
     assert f"over the {limit:g} s allowed" in response.get_json()["checks"]["inbox"]
-    stores.inbox.drain()
+    stores.inbox.drain(dict.fromkeys(range(stores.keys.partitions), 100))
+    assert stores.inbox.length() == 0
     assert client.get("/readyz").status_code == 200
 
 

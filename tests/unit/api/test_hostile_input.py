@@ -20,9 +20,12 @@ def world(tiny_data, tiny_bundle):
 
 
 def snapshot(stores):
-    r, ratings = stores.redis, stores.ratings
-    return (len(stored_keys(r)), r.llen(stores.keys.inbox), r.scard(stores.keys.users),
-            r.hlen(stores.keys.deleted_users), ratings.user_ratings(1), ratings.user_ratings(3))
+    r, ratings, keys = stores.redis, stores.ratings, stores.keys
+    partitions = range(keys.partitions)
+    return (len(stored_keys(r)), stores.inbox.length(),
+            sum(r.scard(keys.users(p)) for p in partitions),
+            sum(r.hlen(keys.deleted_users(p)) for p in partitions),
+            ratings.user_ratings(1), ratings.user_ratings(3))
 
 
 @pytest.mark.parametrize("method, path, field", [

@@ -35,7 +35,8 @@ def known_user(stores, i=0):
 
 
 def user_revision(stores, user):
-    return stores.redis.hget(stores.keys.user_revisions, user) or b"0"
+    keys = stores.keys
+    return stores.redis.hget(keys.user_revisions(keys.partition_of(user)), user) or b"0"
 
 
 @pytest.mark.parametrize("strategy", ["hybrid", "cluster", "cluster-ratings", "svd"])
@@ -117,11 +118,14 @@ def test_user_profile_and_deletion(world, fake_redis):
     profile = client.get(f"/v1/users/{user}").get_json()
     assert profile["cluster"] is not None and profile["n_ratings"] > 0
     assert profile["last_events"][0]["type"] == "favourite"
+    keys = stores.keys
+    assignments = keys.assignments(bundle.version, keys.partition_of(user))
+    assert fake_redis.hget(assignments, user) is not None
     deleted = client.delete(f"/v1/users/{user}")
     assert deleted.status_code == 200 and deleted.get_json()["removed"] > 0
     assert client.delete(f"/v1/users/{user}").get_json()["removed"] == 0
     assert client.get(f"/v1/users/{user}").status_code == 404
-    assert fake_redis.hget(stores.keys.assignments(bundle.version), user) is None
+    assert fake_redis.hget(assignments, user) is None
 
 
 def test_delete_one_rating_is_idempotent(world):

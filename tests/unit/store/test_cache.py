@@ -21,14 +21,14 @@ def ratings_and_cache(client):
 
 def user_revision(store, user_id):
     """The user's revision as the scripts keep it (b"0" before their first change)."""
-    return store.redis.hget(KEYS.user_revisions, user_id) or b"0"
+    return store.redis.hget(KEYS.user_revisions(KEYS.partition_of(user_id)), user_id) or b"0"
 
 
 def test_a_miss_reads_revision_ratings_and_cluster_in_one_go(stores):
     store, cache = stores
     store.apply([Event("rating", 1, 10, 9, 100.0), Event("favourite", 1, 11, 0, 100.0),
                  Event("rating", 1, 12, 4, 100.0), Event("remove", 1, 12, 0, 101.0)])
-    store.redis.hset(KEYS.assignments("v1"), 1, 3)
+    store.redis.hset(KEYS.assignments("v1", KEYS.partition_of(1)), 1, 3)
     [state] = cache.lookup_many([Lookup(1, "v1", "f")])
     assert state == UserState(user_revision(store, 1), store.live_ratings(1), 3)
     assert state.revision != b"0" and state.ratings == {10: 4.5, 11: 0.0}

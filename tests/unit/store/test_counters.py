@@ -12,7 +12,8 @@ KEYS = Keys("t")
 
 @pytest.fixture
 def counters(fake_redis):
-    fake_redis.hset(KEYS.assignments("v1"), mapping={7: 2, 8: 0})
+    for user, cluster in {7: 2, 8: 0}.items():  # users of two partitions
+        fake_redis.hset(KEYS.assignments("v1", KEYS.partition_of(user)), user, cluster)
     fake_redis.hset(KEYS.cluster_sizes("v1"), mapping={2: 5, 0: 1})
     fake_redis.zadd(KEYS.cluster_favourites("v1", 2), {10: 4, 20: 3, 30: 0})
     fake_redis.zadd(KEYS.cluster_means("v1", 2), {10: 3.5, 20: 4.25, 30: 2.0})
@@ -23,7 +24,9 @@ def counters(fake_redis):
 def test_cluster_of_a_user_under_a_version(counters):
     assert counters.cluster_of("v1", 7) == 2 and counters.cluster_of("v1", 8) == 0
     assert counters.cluster_of("v1", 9) is None and counters.cluster_of("v2", 7) is None
+    assert KEYS.partition_of(7) != KEYS.partition_of(8)
     assert counters.clusters_of("v1", [9, 7, 8, 10]) == [None, 2, 0, None]
+    assert counters.clusters_of("v1", [8, 7, 8]) == [0, 2, 0]
     assert counters.clusters_of("v2", [7]) == [None] and counters.clusters_of("v1", []) == []
 
 

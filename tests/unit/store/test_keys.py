@@ -1,42 +1,138 @@
-"""The key schema: names that existing Redis data is stored under, and the script templates."""
-from shared.store.keys import Keys
+"""The key schema: names that existing Redis data is stored under, the partitions users are
+spread over, and the script templates."""
+from collections import Counter
+
+import numpy as np
+import pytest
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+from shared.store.keys import Keys, partition_of, partition_tag, partitions_of
 
 KEYS = Keys("movierec")
 
 
 def test_key_names_stay_those_existing_data_is_stored_under():
     # spelled out on purpose: renaming any of these strands the data of a running deployment
-    assert [KEYS.movies, KEYS.catalogue_revision, KEYS.meta, KEYS.users, KEYS.user(7),
-            KEYS.user_live(7), KEYS.user_log(7), KEYS.user_counts, KEYS.deleted_users, KEYS.inbox,
-            KEYS.inbox_draining, KEYS.user_revisions, KEYS.user_revision_sequence,
-            KEYS.recommendations_cache(7), KEYS.applied_events, KEYS.movie_counts,
-            KEYS.movie_sums, KEYS.popular, KEYS.active_version, KEYS.building_version,
-            KEYS.versions, KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
-            KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7")] == [
-        "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:users",
-        "{movierec}:u:7", "{movierec}:u:7:live", "{movierec}:u:7:log", "{movierec}:nratings",
-        "{movierec}:deleted", "{movierec}:inbox", "{movierec}:inbox:draining", "{movierec}:urev",
-        "{movierec}:urev:seq", "{movierec}:rec:7", "{movierec}:applied", "{movierec}:stats:n",
-        "{movierec}:stats:sum", "{movierec}:popular", "{movierec}:model:active",
-        "{movierec}:model:building", "{movierec}:model:versions", "{movierec}:model:states",
-        "{movierec}:trainer:lock", "{movierec}:stats:applied", "{movierec}:model:events",
-        "{movierec}:schedule:every:60:7"]
+    assert [KEYS.movies, KEYS.catalogue_revision, KEYS.meta, KEYS.layout, KEYS.inbox_draining(0),
+            KEYS.inbox_draining(3), KEYS.merged_deltas, KEYS.movie_counts, KEYS.movie_sums,
+            KEYS.popular, KEYS.active_version, KEYS.building_version, KEYS.versions,
+            KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
+            KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7"), KEYS.workers,
+            KEYS.drain_seconds, KEYS.rate_limit_counter("key:k", "5/1s", 60)] == [
+        "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:layout",
+        "{movierec}:inbox:draining:0", "{movierec}:inbox:draining:3",
+        "{movierec}:deltas:merged", "{movierec}:stats:n", "{movierec}:stats:sum",
+        "{movierec}:popular", "{movierec}:model:active", "{movierec}:model:building",
+        "{movierec}:model:versions", "{movierec}:model:states", "{movierec}:trainer:lock",
+        "{movierec}:stats:applied", "{movierec}:model:events", "{movierec}:schedule:every:60:7",
+        "{movierec}:workers", "{movierec}:drain:seconds",
+        "{movierec}:ratelimit:key:k:5/1s:60"]
     assert [KEYS.model_manifest("v1"), KEYS.version_params("v1"),
-            KEYS.movie_priors("v1"), KEYS.assignments("v1"), KEYS.cluster_sizes("v1"),
+            KEYS.movie_priors("v1"), KEYS.cluster_sizes("v1"),
             KEYS.cluster_favourites("v1", 3), KEYS.cluster_counts("v1", 3),
             KEYS.cluster_sums("v1", 3), KEYS.cluster_means("v1", 3),
             KEYS.version_pattern("v1"), KEYS.model_chunks("v1"), KEYS.model_chunk("v1", 2)] == [
         "{movierec}:model:v1:manifest", "{movierec}:v:v1:params",
-        "{movierec}:v:v1:prior", "{movierec}:v:v1:assign", "{movierec}:v:v1:sizes",
+        "{movierec}:v:v1:prior", "{movierec}:v:v1:sizes",
         "{movierec}:v:v1:c:3:fav", "{movierec}:v:v1:c:3:n", "{movierec}:v:v1:c:3:sum",
         "{movierec}:v:v1:c:3:mean", "{movierec}:v:v1:*", "{movierec}:model:v1:chunks",
         "{movierec}:model:v1:npz:2"]
 
 
+def test_a_users_keys_and_a_partitions_keys_carry_the_partitions_tag():
+    # spelled out on purpose, as above: with 16 partitions, user 7 lives in partition 5, whose
+    # tag is salted (.3) so that its slot lies in the sixth sixteenth of the slots
+    assert KEYS.partitions == 16 and KEYS.partition_of(7) == 5
+    assert [KEYS.user(7), KEYS.user_live(7), KEYS.user_log(7),
+            KEYS.recommendations_cache(7)] == [
+        "{movierec:p5.3}:u:7", "{movierec:p5.3}:u:7:live", "{movierec:p5.3}:u:7:log",
+        "{movierec:p5.3}:rec:7"]
+    assert [KEYS.users(0), KEYS.user_counts(0), KEYS.deleted_users(0), KEYS.inbox(0),
+            KEYS.dead_letters(0), KEYS.user_revisions(0), KEYS.user_revision_sequence(0),
+            KEYS.applied_events(0), KEYS.counted_versions(0), KEYS.assignments("v1", 0),
+            KEYS.deltas(0), KEYS.delta_sequence(0)] == [
+        "{movierec:p0.62}:users", "{movierec:p0.62}:nratings", "{movierec:p0.62}:deleted",
+        "{movierec:p0.62}:inbox", "{movierec:p0.62}:inbox:dead", "{movierec:p0.62}:urev",
+        "{movierec:p0.62}:urev:seq", "{movierec:p0.62}:applied",
+        "{movierec:p0.62}:model:counted", "{movierec:p0.62}:v:v1:assign",
+        "{movierec:p0.62}:deltas", "{movierec:p0.62}:deltas:seq"]
+    assert KEYS.users(3) == "{movierec:p3}:users"  # no salt needed: p3 falls in its share
+    # every partition's keys, under the tag partition_tag gives
+    for p in range(KEYS.partitions):
+        tag = "{" + partition_tag("movierec", p, 16) + "}"
+        assert [KEYS.users(p), KEYS.user_counts(p), KEYS.deleted_users(p), KEYS.inbox(p),
+                KEYS.dead_letters(p), KEYS.user_revisions(p), KEYS.user_revision_sequence(p),
+                KEYS.applied_events(p), KEYS.counted_versions(p), KEYS.assignments("v1", p),
+                KEYS.deltas(p), KEYS.delta_sequence(p)] == [
+            f"{tag}:users", f"{tag}:nratings", f"{tag}:deleted", f"{tag}:inbox",
+            f"{tag}:inbox:dead", f"{tag}:urev", f"{tag}:urev:seq", f"{tag}:applied",
+            f"{tag}:model:counted", f"{tag}:v:v1:assign", f"{tag}:deltas", f"{tag}:deltas:seq"]
+    for user in (1, 2, 7, 12345, 7_000_001):
+        tag = "{" + partition_tag("movierec", partition_of(user, 16), 16) + "}"
+        assert [KEYS.user(user), KEYS.user_live(user), KEYS.user_log(user),
+                KEYS.recommendations_cache(user)] == [
+            f"{tag}:u:{user}", f"{tag}:u:{user}:live", f"{tag}:u:{user}:log",
+            f"{tag}:rec:{user}"]
+
+
+def test_the_partition_count_is_part_of_the_name():
+    assert Keys("movierec", 4).user(7) == (
+        "{" + partition_tag("movierec", partition_of(7, 4), 4) + "}:u:7")
+    assert Keys("t", 1).users(0) == "{" + partition_tag("t", 0, 1) + "}:users"
+    assert Keys("t", 1).partition_of(123456) == 0
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 16, 64])
+def test_each_partition_tags_slot_lies_in_its_share_of_the_slots(partitions):
+    for prefix in ("movierec", "t"):
+        slots = []
+        for p in range(partitions):
+            tag = partition_tag(prefix, p, partitions)
+            slot = key_slot(tag.encode())
+            share = (p * REDIS_CLUSTER_HASH_SLOTS // partitions,
+                     (p + 1) * REDIS_CLUSTER_HASH_SLOTS // partitions)
+            assert share[0] <= slot < share[1], (prefix, p, tag, slot, share)
+            # the keys built on the tag hash to that slot
+            keys = Keys(prefix, partitions)
+            assert key_slot(keys.users(p).encode()) == slot
+            slots.append(slot)
+        assert len(set(slots)) == partitions
+
+
+@pytest.mark.parametrize("partitions", [3, 16, 64])
+def test_users_spread_evenly_over_the_partitions(partitions):
+    counts = Counter(partition_of(user, partitions) for user in range(1, 10_001))
+    assert set(counts) == set(range(partitions))
+    mean = 10_000 / partitions
+    assert all(0.8 * mean <= n <= 1.2 * mean for n in counts.values()), counts
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 16, 64])
+def test_partitions_of_many_users_are_those_of_each(partitions):
+    users = np.array([0, 1, 2, 7, 99, 10_000, 2**31 - 1, 2**32 + 5, 2**40 + 7, 2**53 - 1],
+                     dtype=np.int64)
+    users = np.concatenate([users, np.arange(1, 5001, dtype=np.int64)])
+    found = partitions_of(users, partitions)
+    assert found.tolist() == [partition_of(int(u), partitions) for u in users]
+    assert all(0 <= p < partitions for p in found.tolist())
+    assert partition_of("7", partitions) == partition_of(7, partitions)
+
+
 def test_each_template_filled_is_the_name_its_method_gives():
     ids = {1: ("1234",), 2: ("20240101T000000000Z", "17")}
-    templates = Keys("t").script_templates()
-    for name, template in templates.items():
+    keys = Keys("t")
+    for partition in (0, 5, 15):
+        templates = keys.partition_templates(partition)
+        assert set(templates) == {"user", "user_live", "user_log", "recommendations_cache",
+                                  "assignments"}
+        for name, template in templates.items():
+            assert template.count("%") == template.count("%s") == 1, name
+            if name == "assignments":
+                assert template % "v9" == keys.assignments("v9", partition), name
+            else:
+                user = next(u for u in range(1, 1000) if keys.partition_of(u) == partition)
+                assert template % user == getattr(keys, name)(user), name
+    for name, template in keys.global_templates().items():
         arity = template.count("%s")
         assert template.count("%") == arity, name
-        assert template % ids[arity] == getattr(Keys("t"), name)(*ids[arity]), name
+        assert template % ids[arity] == getattr(keys, name)(*ids[arity]), name

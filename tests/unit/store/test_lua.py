@@ -8,8 +8,10 @@ import redis
 
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup
+from shared.store.deltas import MERGE_SCRIPT_KEYS
 from shared.store.keys import Keys
 from shared.store.rate_limits import RequestCounters
+from shared.store.ratings import RATINGS_SCRIPT_KEYS
 from tests.conftest import stores_on
 
 KEYS = Keys("t")
@@ -52,17 +54,30 @@ def test_no_script_spells_a_key_name(script):
     assert [s for s in literals if ":" in s or "{" in s] == []
 
 
-def keys_passed(run, monkeypatch) -> dict[str, list[str]]:
-    """Script file -> the Keys names of the KEYS ``run`` passed to it."""
-    by_sha = {hashlib.sha1(LUA.joinpath(s).read_text().encode()).hexdigest(): s for s in SCRIPTS}
-    names = {getattr(KEYS, name): name for name in dir(KEYS)
-             if not name.startswith("_") and isinstance(getattr(KEYS, name), str)}
-    names[KEYS.recommendations_cache(1)] = "recommendations_cache"
-    names[KEYS.user(1)] = "user"
-    names[KEYS.user_live(1)] = "user_live"
-    names[KEYS.assignments("v1")] = "assignments"
+def key_names(keys: Keys) -> dict[str, str]:
+    """Key name -> the Keys method or property that gives it, for the keys the calls below
+    touch: the global ones, every partition's, and those of user 1 and version v1."""
+    names = {getattr(keys, name): name for name in dir(keys)
+             if not name.startswith("_") and isinstance(getattr(keys, name), str)}
+    for name in ("users", "user_counts", "deleted_users", "inbox", "dead_letters",
+                 "user_revisions", "user_revision_sequence", "applied_events",
+                 "counted_versions", "deltas", "delta_sequence"):
+        for partition in range(keys.partitions):
+            names[getattr(keys, name)(partition)] = name
+    for partition in range(keys.partitions):
+        names[keys.assignments("v1", partition)] = "assignments"
+    for name in ("recommendations_cache", "user", "user_live", "user_log"):
+        names[getattr(keys, name)(1)] = name
+    names[keys.inbox_draining(0)] = "inbox_draining"
     for limit in ("5/1s", "9/60s"):
-        names[KEYS.rate_limit_counter("key:k", limit, 0)] = "rate_limit_counter"
+        names[keys.rate_limit_counter("key:k", limit, 0)] = "rate_limit_counter"
+    return names
+
+
+def keys_passed(run, monkeypatch) -> dict[str, list[str]]:
+    """Script file -> the Keys names of the KEYS ``run`` passed to it (at its last call)."""
+    by_sha = {hashlib.sha1(LUA.joinpath(s).read_text().encode()).hexdigest(): s for s in SCRIPTS}
+    names = key_names(KEYS)
     seen = {}
 
     def note(command):
@@ -100,13 +115,15 @@ KEY_LISTS = {"rate_limits.lua": "rate_limit_counter"}
 def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis,
                                                                          monkeypatch):
     stores = stores_on(fake_redis, "t")
+    assert stores.keys.partitions == KEYS.partitions
     inbox, cache = stores.inbox, stores.recommendations
 
     def every_call():
-        inbox.push([Event("rating", 1, 10, 8, 100.0)])
+        assert inbox.push([Event("rating", 1, 10, 8, 100.0)]) == [0]
         cache.lookup_many([Lookup(1, "v1", "field")])
         cache.keep_many([ComputedList(1, b"0", "field", b"body", 60)])[0]
-        inbox.drain()
+        partition = KEYS.partition_of(1)
+        assert inbox.drain({partition: 100})[partition].applied == 1  # ratings.lua, merge.lua
         lock = stores.trainer_lock()
         lock.acquire()
         lock.release()
@@ -125,7 +142,16 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
             assert unpacked_keys(LUA.joinpath(script).read_text()) == names, script
 
 
-def test_the_templates_the_ratings_script_uses_are_those_keys_gives():
+def test_the_store_passes_the_keys_its_key_lists_name():
+    assert unpacked_keys(LUA.joinpath("ratings.lua").read_text()) == list(RATINGS_SCRIPT_KEYS)
+    assert unpacked_keys(LUA.joinpath("merge.lua").read_text()) == list(MERGE_SCRIPT_KEYS)
+    assert "push.lua" not in SCRIPTS
+
+
+def test_the_templates_the_scripts_use_are_those_keys_gives():
     source = LUA.joinpath("ratings.lua").read_text()
     assert "cjson.decode(ARGV[2])" in source
-    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.script_templates())
+    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.partition_templates(0))
+    source = LUA.joinpath("merge.lua").read_text()
+    assert "cjson.decode(ARGV[1])" in source
+    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.global_templates())

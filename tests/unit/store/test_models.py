@@ -7,8 +7,19 @@ import scipy.sparse as sp
 
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.persist import ModelBundle, new_version
+from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
 from shared.store.models import ModelLoadError, ModelStore
+
+
+def assign_by_hand(client, keys, version, assignments):
+    """Users' clusters under ``version``, written straight into their partitions."""
+    for user, cluster in assignments.items():
+        client.hset(keys.assignments(version, keys.partition_of(user)), user, cluster)
+
+
+def assignment_keys(keys, version):
+    return [keys.assignments(version, p) for p in range(keys.partitions)]
 
 
 def test_save_load_activate_round_trip(fake_redis, tmp_path):
@@ -33,10 +44,28 @@ def test_save_load_activate_round_trip(fake_redis, tmp_path):
         assert "arrays/movie_ids" in npz.files
 
 
+def test_activating_makes_every_partition_count_the_version_and_the_one_being_built(
+        fake_redis, tiny_bundle):
+    store = ModelStore(fake_redis, Keys("t", 4))
+    counted = CountedVersions(fake_redis, store.keys)
+    for version in ("v1", "v2", "v3"):
+        store.save(dataclasses.replace(tiny_bundle, version=version))
+    store.activate("v1")
+    assert [counted.of(p) for p in range(4)] == [{"v1": 0}] * 4
+    store.activate("v2")  # v1 is no longer counted
+    assert [counted.of(p) for p in range(4)] == [{"v2": 0}] * 4
+    counted.count("v3", for_ms=60_000)  # a trainer builds v3 beside the active one
+    fake_redis.set(store.keys.building_version, "v3")
+    store.activate("v1")  # a rollback meanwhile keeps counting the version being built
+    assert [set(counted.of(p)) for p in range(4)] == [{"v1", "v3"}] * 4
+    assert counted.of(0)["v1"] == 0 and counted.of(0)["v3"] > 0
+
+
 def test_unknown_versions_are_refused(fake_redis):
     store = ModelStore(fake_redis, Keys("t"))
     with pytest.raises(KeyError):
         store.activate("nope")
+    assert not fake_redis.keys("*:model:counted")  # no partition counts it
     with pytest.raises(ModelLoadError, match="nope is not stored"):
         store.load("nope")
     assert store.manifest("nope") is None
@@ -45,27 +74,31 @@ def test_unknown_versions_are_refused(fake_redis):
 def test_counters_of_a_version_are_prepared_and_dropped(fake_redis):
     keys = Keys("t")
     store = ModelStore(fake_redis, keys)
-    fake_redis.hset(keys.assignments("v1"), 7, 2)  # left from an earlier life of v1
+    assign_by_hand(fake_redis, keys, "v1", {7: 2, 8: 1})  # left from an earlier life of v1
+    assert keys.partition_of(7) != keys.partition_of(8)
     movie_ids = np.arange(1, 12_001)
     priors = np.linspace(1.0, 4.0, len(movie_ids))
     store.prepare_counters("v1", shrink=5.0, mu=3.5, movie_ids=movie_ids, priors=priors)
-    assert not fake_redis.exists(keys.assignments("v1"))
+    assert not fake_redis.exists(*assignment_keys(keys, "v1"))
     assert fake_redis.hgetall(keys.version_params("v1")) == {b"shrink": b"5.0", b"mu": b"3.5"}
     stored = fake_redis.hgetall(keys.movie_priors("v1"))
     assert len(stored) == len(movie_ids)  # over more than one HSET
     assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
     assert store.building_version() is None  # the trainer lock points the script at it
-    fake_redis.hset(keys.assignments("v1"), 7, 2)
+    assign_by_hand(fake_redis, keys, "v1", {7: 2, 8: 1})
+    assign_by_hand(fake_redis, keys, "v2", {7: 0})
     fake_redis.set(keys.model_chunks("v1"), 1)
     fake_redis.hset(keys.version_params("v2"), "mu", 3)
     store.drop_counters("v1")
     assert not fake_redis.keys(keys.version_pattern("v1"))
-    assert fake_redis.exists(keys.model_chunks("v1"), keys.version_params("v2")) == 2
+    assert not fake_redis.exists(*assignment_keys(keys, "v1"))
+    assert fake_redis.exists(keys.model_chunks("v1"), keys.version_params("v2"),
+                             keys.assignments("v2", keys.partition_of(7))) == 3
 
 
 def saved(store, bundle, version):
     store.save(dataclasses.replace(bundle, version=version))
-    store.redis.hset(store.keys.assignments(version), 1, 0)  # a counter of it
+    assign_by_hand(store.redis, store.keys, version, {1: 0})  # a counter of it
     return version
 
 
@@ -78,7 +111,8 @@ def test_discarding_a_version_leaves_nothing_of_it(fake_redis, tiny_bundle, tmp_
         store.discard("v2")
     store.discard("v1")
     assert store.versions() == ["v2"] and store.states() == {"v2": "building"}
-    assert not fake_redis.keys("{t}:*v1*") and not (tmp_path / "v1").exists()
+    assert not fake_redis.keys("*v1*") and not (tmp_path / "v1").exists()
+    assert fake_redis.keys("*v2*")
     assert (tmp_path / "v2").is_dir()
 
 
@@ -100,8 +134,9 @@ def test_pruning_keeps_the_newest_and_the_active_and_only_the_active_counters(fa
     store.activate("v1")  # rolled back to the oldest
     assert store.prune(keep=2) == ["v2"]
     assert store.versions() == ["v1", "v3", "v4"]
-    assert fake_redis.exists(store.keys.assignments("v1"))
-    assert not fake_redis.exists(store.keys.assignments("v3"), store.keys.assignments("v4"))
+    assert fake_redis.exists(*assignment_keys(store.keys, "v1")) == 1
+    assert not fake_redis.exists(*assignment_keys(store.keys, "v3"),
+                                 *assignment_keys(store.keys, "v4"))
 
 
 def test_a_version_is_stored_in_chunks_and_a_half_saved_one_is_swept(fake_redis, tiny_bundle,

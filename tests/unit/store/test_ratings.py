@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from shared.data.events import MAX_ID, Event
+from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
 from shared.store.ratings import LIVE_RECORD, RatingStore, frame_to_wire
 
@@ -14,13 +15,21 @@ def store(client):
     return RatingStore(client, KEYS)
 
 
+def per_partition(r, method, read="hgetall"):
+    """The union of a per-partition hash (or set, with read="smembers") over the partitions."""
+    out = {} if read == "hgetall" else set()
+    for partition in range(KEYS.partitions):
+        out.update(getattr(r, read)(method(partition)))
+    return out
+
+
 def counters(store):
     r = store.redis
     return (
         {k: int(v) for k, v in r.hgetall(KEYS.movie_counts).items()},
         {k: int(v) for k, v in r.hgetall(KEYS.movie_sums).items()},
         {k: int(s) for k, s in r.zrange(KEYS.popular, 0, -1, withscores=True)},
-        {k: int(v) for k, v in r.hgetall(KEYS.user_counts).items()},
+        {k: int(v) for k, v in per_partition(r, KEYS.user_counts).items()},
     )
 
 
@@ -117,6 +126,7 @@ def test_ratings_frame_round_trips_an_import(store):
 
 def activate(store, version="v1", shrink=2.0, mu=3.0, priors=None):
     r = store.redis
+    CountedVersions(r, KEYS).count(version)  # the partitions count it before it is active
     r.set(KEYS.active_version, version)
     r.hset(KEYS.version_params(version), mapping={"shrink": shrink, "mu": mu})
     if priors:
@@ -158,8 +168,22 @@ def test_events_of_an_assigned_user_update_their_cluster(store):
     assert mean[b"10"] == pytest.approx((4.0 + 2 * 3.0) / 3)
 
 
-def dump(client, skip=(KEYS.user_revisions, KEYS.user_revision_sequence)):
-    """Every key's contents (sorted sets with scores), except the ``skip`` keys."""
+# Per-call sequence numbers: each call takes the next, so one batch takes fewer than its events
+# one at a time. The revisions are compared by what they are for instead (a change of a user is
+# a new revision: test_every_change_of_a_user_bumps_their_revision).
+SEQUENCES = {key for p in range(KEYS.partitions)
+             for key in (KEYS.user_revisions(p), KEYS.user_revision_sequence(p),
+                         KEYS.delta_sequence(p))} | {KEYS.merged_deltas}
+# The counters over all users, kept by merge.lua: a member whose net change within one call is
+# 0 is not written, so a member at 0 and one absent are the same count.
+COUNTERS = {KEYS.movie_counts, KEYS.movie_sums, KEYS.popular, KEYS.cluster_sizes("v1")} | {
+    key for c in range(4) for key in (KEYS.cluster_counts("v1", c), KEYS.cluster_sums("v1", c),
+                                      KEYS.cluster_favourites("v1", c))}
+
+
+def dump(client, skip=SEQUENCES):
+    """Every key's contents (sorted sets with scores), except the ``skip`` keys; the members at
+    0 of the ``COUNTERS`` are left out."""
     out = {}
     for key in client.scan_iter(count=1000):
         name = key.decode()
@@ -168,15 +192,18 @@ def dump(client, skip=(KEYS.user_revisions, KEYS.user_revision_sequence)):
         kind = client.type(key).decode()
         if kind == "hash":
             out[name] = client.hgetall(key)
+            if name in COUNTERS:
+                out[name] = {k: v for k, v in out[name].items() if int(v) != 0}
         elif kind == "zset":
-            out[name] = [(m, round(s, 9)) for m, s in client.zrange(key, 0, -1, withscores=True)]
+            out[name] = [(m, round(s, 9)) for m, s in client.zrange(key, 0, -1, withscores=True)
+                         if not (name in COUNTERS and s == 0)]
         elif kind == "list":
             out[name] = client.lrange(key, 0, -1)
         elif kind == "set":
             out[name] = client.smembers(key)
         else:
             out[name] = client.get(key)
-    return out
+    return {name: value for name, value in out.items() if value or name not in COUNTERS}
 
 
 def test_one_batch_leaves_the_state_of_its_events_one_at_a_time(fake_redis):
@@ -253,7 +280,8 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
     assert store.delete_user(1, ts=150) == 0
     assert store.user_ratings(1) == {}
     assert not store.redis.exists(KEYS.user(1), KEYS.user_live(1), KEYS.user_log(1))
-    assert not store.redis.sismember(KEYS.users, 1)
+    assert not store.redis.sismember(KEYS.users(KEYS.partition_of(1)), 1)
+    assert per_partition(store.redis, KEYS.users, "smembers") == {b"2"}
     n, sums, fav, per_user = counters(store)
     assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
     assert per_user == {b"2": 1}
@@ -270,7 +298,7 @@ def test_every_change_of_a_user_bumps_their_revision(store):
     activate(store)
 
     def revision():
-        return store.redis.hget(KEYS.user_revisions, 1) or b"0"
+        return store.redis.hget(KEYS.user_revisions(KEYS.partition_of(1)), 1) or b"0"
 
     seen = [revision()]
     store.apply([rating(1, 10, 3.0, 100)])
@@ -290,15 +318,31 @@ def test_event_ids_are_forgotten_after_the_window(store):
     store.apply_wire([rating(1, 10, 4.0, 100, "old").wire()], now=1000.0)
     store.apply_wire([rating(1, 11, 4.0, 100, "new").wire()], now=1000.0 + 7 * 24 * 3600)
     assert store.trim_applied(max_ids=1000, now=1000.0 + 7 * 24 * 3600 + 1) == 1
-    assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"new"]
+    assert store.redis.zrange(KEYS.applied_events(KEYS.partition_of(1)), 0, -1) == [b"new"]
 
 
 def test_the_window_also_keeps_only_the_newest_ids(store):
     for i in range(10):
         store.apply_wire([rating(1, 10 + i, 4.0, 100 + i, f"id-{i}").wire()], now=1000.0 + i)
-    assert store.trim_applied(now=1100.0, max_ids=4) == 6
-    assert store.redis.zrange(KEYS.applied_events, 0, -1) == [b"id-6", b"id-7", b"id-8", b"id-9"]
-    assert store.trim_applied(now=1100.0, max_ids=4) == 0
+    # each partition keeps its share of max_ids: user 1's partition, 4 of 4 * partitions
+    max_ids = 4 * KEYS.partitions
+    assert store.trim_applied(now=1100.0, max_ids=max_ids) == 6
+    assert store.redis.zrange(KEYS.applied_events(KEYS.partition_of(1)), 0, -1) == [
+        b"id-6", b"id-7", b"id-8", b"id-9"]
+    assert store.trim_applied(now=1100.0, max_ids=max_ids) == 0
+
+
+def test_each_partition_keeps_its_share_of_the_newest_ids(store):
+    users = [1, 2, 3]  # in three partitions
+    assert len({KEYS.partition_of(user) for user in users}) == 3
+    for i in range(5):
+        store.apply_wire([rating(user, 10 + i, 4.0, 100 + i, f"{user}-{i}").wire()
+                          for user in users], now=1000.0 + i)
+    # a share is max_ids / partitions, rounded up: 2 of 2 * partitions - 1
+    assert store.trim_applied(now=1100.0, max_ids=2 * KEYS.partitions - 1) == 3 * 3
+    for user in users:
+        assert store.redis.zrange(KEYS.applied_events(KEYS.partition_of(user)), 0, -1) == [
+            f"{user}-3".encode(), f"{user}-4".encode()]
 
 
 def test_the_favourite_threshold_is_the_rating_scales(fake_redis, monkeypatch):

@@ -31,6 +31,8 @@ def test_each_store_is_made_once_on_the_client_under_the_settings_prefix(fake_re
     stores = Stores(fake_redis, SETTINGS)
     assert stores.redis is fake_redis and stores.settings is SETTINGS
     assert stores.keys.prefix == "p" and stores.keys.base == KEYS.base
+    assert stores.keys.partitions == SETTINGS.partitions == KEYS.partitions  # a new store
+    assert stores.keys.users(3) == KEYS.users(3) and stores.keys.user(7) == KEYS.user(7)
     for name, kind in KINDS.items():
         store = getattr(stores, name)
         assert type(store) is kind, name
