@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import redis
 
@@ -151,9 +152,8 @@ def migrate(client: redis.Redis, prefix: str, partitions: int,
         versions.add(found.decode()[len(old.base) + 3:-len(":assign")])
     moved["assignments"] = 0
     for version in sorted(versions):
-        moved["assignments"] += split_hash(
-            client, keys, old.assignments(version),
-            lambda partition, v=version: keys.assignments(v, partition))
+        moved["assignments"] += split_hash(client, keys, old.assignments(version),
+                                           partial(keys.assignments, version))
     progress("assignments", moved["assignments"])
     moved["inbox"] = move_list(client, keys, old.inbox, keys.inbox, _event_user)
     moved["dead_letters"] = move_list(client, keys, old.dead_letters, keys.dead_letters,
