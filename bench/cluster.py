@@ -110,7 +110,7 @@ def run(target: str, args, bundle, folder: Path) -> dict:
             for start in range(0, len(events), args.request):
                 stores.inbox.push(events[start:start + args.request])
             while stores.inbox.length():
-                jobs.drain_events(0)
+                jobs.drain_events()
             took = time.perf_counter() - t0
             stats1, applied = node_stats(nodes), stores.ratings.events_applied() - applied0
             cpu = {p: stats1[p]["cpu"] - stats0[p]["cpu"] for p in nodes}
@@ -142,6 +142,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--request", type=int, default=20, help="events per push")
+    parser.add_argument("--targets", default="single,cluster",
+                        help="which of single, cluster to run (single alone also runs on a "
+                             "release before the partitioned layout, for an A/B)")
     args = parser.parse_args()
     from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
@@ -149,14 +152,15 @@ def main() -> int:
     snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
     bundle = fit_pipeline(snapshot, data.movies, TrainerBundleConfig(), progress=False)
     results = []
-    for target in ("single", "cluster"):
+    for target in args.targets.split(","):
         with tempfile.TemporaryDirectory() as folder:
             results.append(run(target, args, bundle, Path(folder)))
     single = results[0]
     print(f"\n{single['ratings']:,} ratings ({args.data.name}); ingest: {args.rounds} rounds of "
           f"{args.events:,} events in requests of {args.request}\n")
-    print("| | single Redis | three-master cluster |")
-    print("| --- | ---: | ---: |")
+    names = {"single": "single Redis", "cluster": "three-master cluster"}
+    print("| | " + " | ".join(names[r["target"]] for r in results) + " |")
+    print("| --- |" + " ---: |" * len(results))
     rows = [("import, ratings/s", lambda r: f"{r['import_rate']:,.0f}"),
             ("data memory, MB", lambda r: f"{sum(r['memory'].values()) / 1e6:.1f}"),
             ("keys per master", lambda r: share(r["keys"])),

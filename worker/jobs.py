@@ -112,10 +112,10 @@ def drain_events(lane: int = 0) -> dict:
     partitions = inbox.partitions(lane)
     most = -(-DRAIN_BATCH // len(partitions))  # a round applies DRAIN_BATCH events at most
     batch, failures = dict.fromkeys(partitions, most), dict.fromkeys(partitions, 0)
-    idle_since = None
+    idle_since, busy = None, partitions  # the first round also folds what a dead drain left
     while True:
         round_started = time.perf_counter()
-        results = inbox.drain(batch)
+        results = inbox.drain({partition: batch[partition] for partition in busy}) if busy else {}
         applied = skipped = left = 0
         changed: dict[int, tuple[int, int]] = {}
         for partition, result in results.items():
@@ -147,6 +147,7 @@ def drain_events(lane: int = 0) -> dict:
                 return totals  # the next push enqueues a new job
             idle_since = None  # events came meanwhile: the lane is ours again
         if now - started > DRAIN_SECONDS or stop_requested():
+            inbox.forget_merged()
             inbox.renew_drain_claim(lane)
             enqueue_drain(stores.events_queue, lane)  # the claim is still ours
             return totals
@@ -155,6 +156,9 @@ def drain_events(lane: int = 0) -> dict:
             renewed = now
         if not left:
             time.sleep(0.01)
+        # the next round: the partitions with events (or a failed batch to narrow down)
+        busy = sorted(set(inbox.waiting(partitions)) | {p for p in partitions if failures[p]}
+                      | {p for p, r in results.items() if isinstance(r, BatchFailed)})
 
 
 def _narrow_down(inbox: Inbox, partition: int, batch: int, failures: int, most: int,

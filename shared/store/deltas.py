@@ -37,11 +37,16 @@ class Deltas:
         self._keys = [getattr(keys, name) for name in MERGE_SCRIPT_KEYS]
         self._templates = json.dumps(keys.global_templates(), separators=(",", ":"))
         self._ratings = ratings
+        # partition -> the sequence number of its last merged delta, not yet forgotten there
+        self.unforgotten: dict[int, int] = {}
 
-    def fold(self, pending: Mapping[int, Sequence[bytes]]) -> dict[int, int]:
+    def fold(self, pending: Mapping[int, Sequence[bytes]],
+             forget: bool = True) -> dict[int, int]:
         """Fold the deltas ``pending`` (by partition, oldest first, as the ratings script
-        returns them) into the counters, then drop them from their partitions: two round trips.
-        Returns each partition's last merged sequence number."""
+        returns them) into the counters, then drop them from their partitions: two round trips;
+        without ``forget``, one, and the caller has the partitions drop them later (a drain
+        does on its next call there, :meth:`forget_merged` at its end). Returns each
+        partition's last merged sequence number."""
         args: list = [self._templates]
         for partition, deltas in pending.items():
             for delta in deltas:
@@ -50,12 +55,21 @@ class Deltas:
             return {}
         reply = self._script(keys=self._keys, args=args)
         merged = {int(reply[i]): int(reply[i + 1]) for i in range(0, len(reply), 2)}
+        self.unforgotten.update(merged)
+        if forget:
+            self.forget_merged()
+        return merged
+
+    def forget_merged(self) -> None:
+        """Have the partitions drop the deltas merged since they last did, in one round trip."""
+        merged, self.unforgotten = self.unforgotten, {}
+        if not merged:
+            return
         for forgotten in script_calls(self.redis, [
                 self._ratings.call(partition, "forget_deltas", through)
                 for partition, through in merged.items()]):
             if isinstance(forgotten, Exception):
                 raise forgotten  # merged: the next call's fold passes them over, then forgets
-        return merged
 
     def merged_through(self, partition: int) -> int:
         """The sequence number of the partition's last merged delta."""

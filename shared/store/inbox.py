@@ -100,7 +100,9 @@ class Inbox:
 
     def release_drain(self, lane: int) -> bool:
         """Give the claim on ``lane`` up, and take it again when events came meanwhile (a push
-        that found it still held enqueued no drain); True when it was given up."""
+        that found it still held enqueued no drain); True when it was given up. The deltas its
+        drains merged are dropped first, so that no sweep takes them for a dead drain's."""
+        self.forget_merged()
         self.redis.delete(self.keys.inbox_draining(lane))
         return not self.claim_drain(lane)
 
@@ -114,8 +116,10 @@ class Inbox:
         call each and all in one round trip, and fold their deltas: each partition's result,
         or the :class:`BatchFailed` of a partition whose batch the script failed on."""
         now = time.time() if now is None else now
+        merged = self._deltas.unforgotten
         replies = script_calls(self.redis, [
-            self._ratings_script.call(partition, "drain", now, most, 1 if log else 0, LOG_LENGTH)
+            self._ratings_script.call(partition, "drain", now, most, 1 if log else 0, LOG_LENGTH,
+                                      merged.pop(partition, 0))
             for partition, most in batches.items()])
         results: dict[int, ApplyResult | BatchFailed] = {}
         pending, refused = {}, None
@@ -127,10 +131,24 @@ class Inbox:
                 results[partition] = BatchFailed(f"{type(reply).__name__}: {reply}")
             else:
                 refused = reply
-        self._deltas.fold(pending)
+        self._deltas.fold(pending, forget=False)  # the partitions forget on their next drain
         if refused is not None:
             raise refused
         return results
+
+    def forget_merged(self) -> None:
+        """Have the partitions drop the deltas this inbox's drains merged and did not drop yet
+        (a drain does before it lets its lane go)."""
+        self._deltas.forget_merged()
+
+    def waiting(self, partitions: list[int]) -> list[int]:
+        """Those of ``partitions`` whose inbox holds events, in one round trip of LLENs."""
+        lengths, _ = send_commands(self.redis, [("LLEN", self.keys.inbox(p))
+                                                for p in partitions])
+        for length in lengths:
+            if isinstance(length, Exception):
+                raise length
+        return [p for p, length in zip(partitions, lengths) if length]
 
     def head(self, partition: int) -> bytes | None:
         """The partition's oldest item (what its next drain starts with)."""

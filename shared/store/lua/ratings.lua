@@ -107,6 +107,17 @@ local function resize(v, c, d_users)
   changed_counters = true
 end
 
+-- drop the deltas up to sequence number ``through`` (merged: merge.lua said so); how many
+local function forget(through)
+  local dropped = 0
+  while true do
+    local head = redis.call('LINDEX', deltas, 0)
+    if not head or tonumber(string.match(head, '^(%d+) ')) > through then return dropped end
+    redis.call('LPOP', deltas)
+    dropped = dropped + 1
+  end
+end
+
 -- the deltas not yet merged, oldest first, after recording this call's (when it changed any
 -- counter)
 local function recorded_deltas()
@@ -256,9 +267,11 @@ if cmd == 'apply' then
   return {applied, skipped, 0, changed, recorded_deltas()}
 
 elseif cmd == 'drain' then
-  -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap: take and apply the oldest
-  -- events of the inbox in one step (a crash loses none); returns as apply, with the events
-  -- left in the inbox third
+  -- ARGV[4] now, ARGV[5] most events, ARGV[6] log?, ARGV[7] cap, ARGV[8] the sequence number
+  -- of the partition's last merged delta (0: unknown): forget the deltas up to it, then take
+  -- and apply the oldest events of the inbox in one step (a crash loses none); returns as
+  -- apply, with the events left in the inbox third
+  forget(tonumber(ARGV[8]))
   local items = redis.call('LRANGE', inbox, 0, tonumber(ARGV[5]) - 1)
   local events = {}
   for i, item in ipairs(items) do events[i] = cjson.decode(item) end
@@ -269,13 +282,7 @@ elseif cmd == 'drain' then
 
 elseif cmd == 'forget_deltas' then
   -- ARGV[4] a sequence number merge.lua answered: drop the deltas up to it; returns how many
-  local through, dropped = tonumber(ARGV[4]), 0
-  while true do
-    local head = redis.call('LINDEX', deltas, 0)
-    if not head or tonumber(string.match(head, '^(%d+) ')) > through then return dropped end
-    redis.call('LPOP', deltas)
-    dropped = dropped + 1
-  end
+  return forget(tonumber(ARGV[4]))
 
 elseif cmd == 'dead_letter' then
   -- ARGV[4] the entry as JSON without its item, ARGV[5] the item that kept failing: move it,

@@ -120,6 +120,13 @@ def test_the_deltas_a_dead_drain_left_are_folded_by_the_sweeps_drain(client):
     result = inbox.drain({P1: 10})[P1]
     assert (result.applied, result.left) == (0, 0)
     assert counters(client) == ({b"10": 1}, {b"10": 9}, {b"10": 1}, 1)
+    # merged; the partition drops it on its next drain, or when the drain is done
+    assert client.llen(KEYS.deltas(P1)) == 1
+    assert inbox.drain({P1: 10})[P1].applied == 0 and client.llen(KEYS.deltas(P1)) == 0
+    assert counters(client) == ({b"10": 1}, {b"10": 9}, {b"10": 1}, 1)
+    die_after_applying(client, 1, [rating(1, 11, 3.0, 100)])
+    inbox.drain({P1: 10})
+    inbox.forget_merged()
     assert client.llen(KEYS.deltas(P1)) == 0
     assert inbox.release_drain(0) is True  # nothing waits any more
 
