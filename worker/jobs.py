@@ -95,7 +95,8 @@ CLAIM_RENEW_SECONDS = 0.25  # a drain renews its claim (DRAIN_CLAIM_MS) this oft
 
 def drain_events(lane: int = 0) -> dict:
     """Apply the inbox of the partitions of ``lane`` in rounds until it is empty, placing new
-    users as they qualify: a round takes a batch of each partition, in one round trip. An item
+    users as they qualify: a round takes a batch of each partition that holds events, in one
+    round trip, and folds their deltas into the counters over all users in another. An item
     the ratings script keeps failing on is found by halving its partition's batch and goes,
     after POISON_ATTEMPTS failures, to the dead letters; the items behind it, and the other
     partitions, flow on. After DRAIN_SECONDS, or when the worker is asked to stop, the drain
@@ -110,7 +111,7 @@ def drain_events(lane: int = 0) -> dict:
               "batches": 0, "dead_lettered": 0}
     inbox.renew_drain_claim(lane)  # the push's claim may have aged in the queue
     partitions = inbox.partitions(lane)
-    most = -(-DRAIN_BATCH // len(partitions))  # a round applies DRAIN_BATCH events at most
+    most = max(DRAIN_BATCH // 4, -(-DRAIN_BATCH // len(partitions)))  # a batch, per partition
     batch, failures = dict.fromkeys(partitions, most), dict.fromkeys(partitions, 0)
     idle_since, busy = None, partitions  # the first round also folds what a dead drain left
     while True:
