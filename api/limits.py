@@ -69,9 +69,13 @@ class RateLimits:
         for counter in also:
             admitted.setdefault(counter, 0)
         self._next_sync = now + SYNC_SECONDS
-        if admitted:
-            self._shared.update(self._counters.add(
-                {c: (n, self._windows[c][1]) for c, n in admitted.items()}))
+        # A request served while an earlier sync waited on Redis may have counted against a
+        # window that sync then found over and forgot: its count no longer matters.
+        windows = {c: self._windows.get(c) for c in admitted}
+        live = {c: (n, window[1]) for c, n in admitted.items()
+                if (window := windows[c]) is not None}
+        if live:
+            self._shared.update(self._counters.add(live))
         for counter in [c for c, (end, _) in self._windows.items() if end <= now]:
             self._windows.pop(counter)
             self._shared.pop(counter, None)

@@ -111,7 +111,7 @@ def drain_events(lane: int = 0) -> dict:
               "batches": 0, "dead_lettered": 0}
     inbox.renew_drain_claim(lane)  # the push's claim may have aged in the queue
     partitions = inbox.partitions(lane)
-    most = max(DRAIN_BATCH // 4, -(-DRAIN_BATCH // len(partitions)))  # a batch, per partition
+    most = batch_per_partition(len(partitions))
     batch, failures = dict.fromkeys(partitions, most), dict.fromkeys(partitions, 0)
     idle_since, busy = None, partitions  # the first round also folds what a dead drain left
     while True:
@@ -160,6 +160,13 @@ def drain_events(lane: int = 0) -> dict:
         # the next round: the partitions with events (or a failed batch to narrow down)
         busy = sorted(set(inbox.waiting(partitions)) | {p for p in partitions if failures[p]}
                       | {p for p, r in results.items() if isinstance(r, BatchFailed)})
+
+
+def batch_per_partition(partitions: int) -> int:
+    """The most events a round takes from one partition: a quarter of DRAIN_BATCH (calls big
+    enough that their fixed cost stays small, rounds short enough for the claim), or more
+    with fewer than four partitions to a lane."""
+    return max(DRAIN_BATCH // 4, -(-DRAIN_BATCH // partitions))
 
 
 def _narrow_down(inbox: Inbox, partition: int, batch: int, failures: int, most: int,

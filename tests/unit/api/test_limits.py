@@ -101,3 +101,35 @@ def test_a_limiter_that_cannot_reach_redis_answers_503_with_the_request_id():
     refused = client.get("/v1/movies/popular", headers={"X-Request-ID": "req-limits-1"})
     assert refused.status_code == 503 and refused.get_json()["error"] == "unavailable"
     assert refused.headers["X-Request-ID"] == "req-limits-1"
+
+
+def test_a_request_counted_while_a_sync_forgot_its_window_fails_no_later_sync(monkeypatch):
+    """Under gevent (or threads), a request whose sync waits on Redis can count against a
+    window that another request's sync, meanwhile, found over and forgot; the next sync used
+    to fail (a 500) on that count."""
+    from api import limits as limits_module
+
+    settings = dataclasses.replace(with_keys(Settings(key_prefix="t")),
+                                   rate_limit_per_key="1000/second")
+    app = create_app(settings, redis_client=fakeredis.FakeRedis())
+    limiter = limits_module.RateLimits(app.extensions["movierec"])
+    t0 = 1_000_000.5
+    monkeypatch.setattr(limits_module.time, "time", lambda: t0)
+    assert limiter.check("k1", None) is None
+    [window] = limiter._windows
+    real_add, later = limiter._counters.add, []
+
+    def add_while_a_later_sync_runs(counts):
+        reply = real_add(counts)
+        if not later:  # another request's sync, once the window is over
+            later.append(1)
+            limiter._sync(t0 + 1.0)
+        return reply
+
+    monkeypatch.setattr(limiter._counters, "add", add_while_a_later_sync_runs)
+    limiter._next_sync = 0.0
+    assert limiter.check("k1", None) is None  # counted against the window just forgotten
+    assert window not in limiter._windows and limiter._admitted[window] == 1
+    monkeypatch.setattr(limiter._counters, "add", real_add)
+    limiter._sync(t0 + 1.1)  # passes the stale count over
+    assert window not in limiter._admitted

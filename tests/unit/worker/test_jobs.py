@@ -219,7 +219,7 @@ def test_a_drain_hands_the_inbox_over_between_batches_when_its_worker_stops(worl
     monkeypatch.setattr(jobs, "current_context", lambda: jobs.Context.on(
         stores.redis, stores.settings))
     # two partitions: 2.5 and 1.5 batches (a round takes a batch of each partition)
-    most = max(jobs.DRAIN_BATCH // 4, -(-jobs.DRAIN_BATCH // KEYS.partitions))
+    most = jobs.batch_per_partition(KEYS.partitions)
     many, fewer = users_in(4, 2 * most + most // 2), users_in(9, most + most // 2)
     inbox.push([Event("rating", user, 10, 8, 100.0) for user in many + fewer])
     asked = []
