@@ -1,6 +1,6 @@
 """The partitioned store on one Redis and on a three-master Redis Cluster, side by side.
 
-    .venv/bin/python bench/cluster.py [--data ../shared/data/ml-latest-small] [--rounds 5]
+    .venv/bin/python bench/cluster.py [--data DIR] [--rounds 5]   # DIR: ml-latest-small by default
 
 For each target, a fresh Redis (one private server; a local cluster of three masters) in this
 process's temporary folder:
