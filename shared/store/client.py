@@ -196,29 +196,6 @@ class NotReplicated(redis.RedisError):
     """A write reached the primary, but fewer replicas than asked acknowledged it in time."""
 
 
-def script_call_replicated(client: redis.Redis, script, keys: list, args: list, replicas: int,
-                           timeout_ms: int):
-    """``script(keys, args)`` followed, on the same connection and in the same packet, by
-    ``WAIT replicas timeout_ms``: its reply once ``replicas`` replicas hold what it wrote;
-    :class:`NotReplicated` when fewer did within ``timeout_ms`` (what it wrote stays on the
-    primary). Safe to send twice, as for :func:`script_calls`."""
-    if isinstance(client, RedisCluster):
-        try:
-            return script_call_replicated(client.get_node_from_key(keys[0]).redis_connection,
-                                          script, keys, args, replicas, timeout_ms)
-        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.AskError):
-            client.nodes_manager.initialize()  # the slot's new master, for the next call
-            raise
-    reply, acknowledged = script_calls(client, [(script, keys, args)],
-                                       then=(("WAIT", replicas, timeout_ms),))
-    if isinstance(reply, Exception):
-        raise reply
-    if int(acknowledged) < replicas:
-        raise NotReplicated(f"{acknowledged} of the {replicas} replicas asked for acknowledged "
-                            f"the write within {timeout_ms} ms")
-    return reply
-
-
 def _send_and_read(conn, calls: list[tuple], then: tuple = ()) -> list:
     """One packet of EVALSHAs on ``conn``, then the commands ``then``, and their replies, a
     Redis error in its place. A call cut short (a timeout, a greenlet killed) leaves replies
