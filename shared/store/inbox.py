@@ -154,20 +154,21 @@ class Inbox:
         """The partition's oldest item (what its next drain starts with)."""
         return self.redis.lindex(self.keys.inbox(partition), 0)
 
-    def _each_partition(self, command: str, *args) -> list:
+    def _each_partition(self, command: str, key, *args) -> list:
+        """``command`` on the key ``key(p)`` of every partition ``p``, in one pipeline."""
         with self.redis.pipeline(transaction=False) as pipe:
             for partition in range(self.keys.partitions):
-                getattr(pipe, command)(self.keys.inbox(partition), *args)
+                getattr(pipe, command)(key(partition), *args)
             return pipe.execute()
 
     def length(self) -> int:
         """Events waiting, in every partition."""
-        return sum(self._each_partition("llen"))
+        return sum(self._each_partition("llen", self.keys.inbox))
 
     def oldest_waiting_seconds(self, now: float | None = None) -> float:
         """How long the oldest event has waited since it was accepted; 0 when none waits."""
         accepted = []
-        for head in self._each_partition("lindex", 0):
+        for head in self._each_partition("lindex", self.keys.inbox, 0):
             try:
                 accepted.append(float(json.loads(head)[6]))
             except (TypeError, ValueError, IndexError):
@@ -184,16 +185,10 @@ class Inbox:
         return bool(self._ratings_script(partition, "dead_letter", json.dumps(entry), item))
 
     def _dead_letter_lists(self) -> list[list[bytes]]:
-        with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(self.keys.partitions):
-                pipe.lrange(self.keys.dead_letters(partition), 0, -1)
-            return pipe.execute()
+        return self._each_partition("lrange", self.keys.dead_letters, 0, -1)
 
     def dead_letter_count(self) -> int:
-        with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(self.keys.partitions):
-                pipe.llen(self.keys.dead_letters(partition))
-            return sum(pipe.execute())
+        return sum(self._each_partition("llen", self.keys.dead_letters))
 
     def dead_letters(self) -> list[dict]:
         """The dead letters, oldest first: id, items (as stored), error, attempts, failed_at."""
