@@ -58,9 +58,12 @@ class TrainerLock:
     def acquire(self, what: str = "retrain") -> bool:
         token = json.dumps({"id": uuid.uuid4().hex, "host": socket.gethostname(),
                             "pid": os.getpid(), "since": time.time(), "what": what})
+        # the token is ours before Redis answers: a stop that interrupts this call once the lock
+        # is set still finds the token to release it with
+        self.token, self.lost = token, False
         if self._call("acquire", token, self._ttl_ms()):
-            self.token, self.lost = token, False
             return True
+        self.token = None
         return False
 
     def renew(self) -> bool:
@@ -100,9 +103,7 @@ class TrainerLock:
     @contextmanager
     def held(self, what: str = "retrain") -> Iterator[TrainerLock]:
         """Hold the lock for the block, renewed every third of its expiry by a thread."""
-        if not self.acquire(what):
-            raise LockHeld(self.holder())
-        stop = threading.Event()
+        stop, renewer = threading.Event(), None
 
         def keep_renewing():
             while not stop.wait(self.ttl / 3):
@@ -112,13 +113,16 @@ class TrainerLock:
                 except redis.RedisError:
                     continue  # Redis away for a moment: the next attempt may still be in time
 
-        renewer = threading.Thread(target=keep_renewing, name="trainer-lock", daemon=True)
-        renewer.start()
-        try:
+        try:  # from the acquire on: a stop may interrupt any line, and the lock is released
+            if not self.acquire(what):
+                raise LockHeld(self.holder())
+            renewer = threading.Thread(target=keep_renewing, name="trainer-lock", daemon=True)
+            renewer.start()
             yield self
         finally:
             stop.set()
-            renewer.join()
+            if renewer is not None and renewer.ident is not None:
+                renewer.join()
             self.release()
 
     def _ttl_ms(self) -> int:
