@@ -5,9 +5,12 @@
 For each target, a fresh Redis (one private server; a local cluster of three masters) in this
 process's temporary folder:
 
-1. **import** the data with ``import_folder`` (what ``movierec import`` runs): ratings/s, and
-   per node the keys and the memory the data took (``used_memory`` after less before);
-2. **publish** one model version (fitted once, before both targets) and build its counters;
+1. **import** the data with ``import_folder`` (what ``movierec import`` runs): ratings/s, Redis
+   bytes per rating, and per node the keys and the memory the data took (``used_memory``
+   after less before);
+2. **publish** one model version (fitted once, before both targets, on a sample of users when
+   the data is larger than ``--train-sample`` ratings) and build its counters: per node, the
+   memory with it;
 3. **ingest** ``--rounds`` rounds of ``--events`` events each, through the API's path
    (``Inbox.push`` in requests of ``--request`` events) and the worker's
    (``worker.jobs.drain_events`` in this process): half are ratings of existing users, half
@@ -98,6 +101,7 @@ def run(target: str, args, bundle, folder: Path) -> dict:
         seconds = time.perf_counter() - started
         imported = node_stats(nodes)
         publish(bundle, stores, shrink=5.0, progress=False)
+        published = node_stats(nodes)
         users = sorted(stores.ratings.iter_user_ids())
         movies = sorted(stores.catalogue.all_movies())
         rng = random.Random(11)
@@ -122,6 +126,7 @@ def run(target: str, args, bundle, folder: Path) -> dict:
                 "ratings": result.ratings_read,
                 "keys": {p: imported[p]["keys"] - before[p]["keys"] for p in nodes},
                 "memory": {p: imported[p]["memory"] - before[p]["memory"] for p in nodes},
+                "published": {p: published[p]["memory"] - before[p]["memory"] for p in nodes},
                 "rounds": rounds}
     finally:
         for handle in reversed(handles):
@@ -142,6 +147,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--request", type=int, default=20, help="events per push")
+    parser.add_argument("--train-sample", type=int, default=2_000_000,
+                        help="fit the model on the ratings of users drawn at random until "
+                             "about this many (all of them when the data has fewer): serving "
+                             "and ingest cost depend on the store, not on the training set")
     parser.add_argument("--targets", default="single,cluster",
                         help="which of single, cluster to run (single alone also runs on a "
                              "release before the partitioned layout, for an A/B)")
@@ -149,7 +158,13 @@ def main() -> int:
     from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
     data = movielens.load(args.data)
-    snapshot = data.ratings.assign(favourite=data.ratings["rating"] >= 4)
+    ratings = data.ratings
+    if len(ratings) > args.train_sample:
+        users = ratings["user_id"].drop_duplicates().sample(frac=1.0, random_state=5)
+        per_user = ratings["user_id"].value_counts()[users.to_numpy()].cumsum()
+        ratings = ratings[ratings["user_id"].isin(per_user[per_user <= args.train_sample].index)]
+        print(f"training on {len(ratings):,} of {len(data.ratings):,} ratings", flush=True)
+    snapshot = ratings.assign(favourite=ratings["rating"] >= 4)
     bundle = fit_pipeline(snapshot, data.movies, TrainerBundleConfig(), progress=False)
     results = []
     for target in args.targets.split(","):
@@ -163,8 +178,10 @@ def main() -> int:
     print("| --- |" + " ---: |" * len(results))
     rows = [("import, ratings/s", lambda r: f"{r['import_rate']:,.0f}"),
             ("data memory, MB", lambda r: f"{sum(r['memory'].values()) / 1e6:.1f}"),
+            ("Redis bytes per rating", lambda r: f"{sum(r['memory'].values()) / r['ratings']:.1f}"),
             ("keys per master", lambda r: share(r["keys"])),
-            ("memory per master", lambda r: share(r["memory"]))]
+            ("memory per master", lambda r: share(r["memory"])),
+            ("memory per master, with a model version", lambda r: share(r["published"]))]
     for i in range(args.rounds):
         rows.append((f"round {i + 1}: applied events/s",
                      lambda r, i=i: f"{r['rounds'][i]['events_s']:,.0f}"))

@@ -44,6 +44,19 @@ def stored_keys(client) -> set[bytes]:
     return {key for key in client.keys() if b":ratelimit:" not in key}
 
 
+def over_partitions(client, key_of, partitions: int, *args) -> dict:
+    """The partitions' hashes (or sorted sets: member -> score) ``key_of(*args, p)`` as one:
+    what a test compares with counters it computes over all movies or clusters."""
+    merged = {}
+    for partition in range(partitions):
+        key = key_of(*args, partition)
+        if client.type(key) == b"zset":
+            merged.update(client.zrange(key, 0, -1, withscores=True))
+        else:
+            merged.update(client.hgetall(key))
+    return merged
+
+
 @pytest.fixture
 def ml_latest_small() -> Path:
     """The real ml-latest-small folder of the team data; the test is skipped without it."""

@@ -59,7 +59,8 @@ def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: f
     version, baseline, store = live.version, live.baseline, stores.ratings
     stores.models.prepare_counters(version, shrink=shrink, mu=baseline.global_mean_,
                                    movie_ids=live.movies.ids,
-                                   priors=baseline.global_mean_ + baseline.item_bias_)
+                                   priors=baseline.global_mean_ + baseline.item_bias_,
+                                   clusters=live.clusters)
     lock.build(version)
     user_ids = list(store.iter_user_ids())
     with tqdm(total=len(user_ids), desc="assigning users", unit="user",

@@ -90,6 +90,9 @@ def parse_args(argv):
                              "leaves the doc alone")
     parser.add_argument("--only-rps", action="store_true",
                         help="only the wrk runs; print their table and leave the doc alone")
+    parser.add_argument("--cluster", type=int, default=0, metavar="MASTERS",
+                        help="run against a local Redis Cluster of MASTERS masters, the queues "
+                             "on a Redis beside it (results printed, not written)")
     parser.add_argument("--only-new-users", action="store_true",
                         help="only the rounds of new users; print their table and leave the doc "
                              "alone")
@@ -102,7 +105,8 @@ def parse_args(argv):
     if args.quick:
         args.duration, args.rounds, args.probes, args.ingest_events = 2, 1, 20, 20_000
         args.new_user_rounds = 3
-    args.no_doc = args.no_doc or args.quick or args.only_rps or args.only_new_users
+    args.no_doc = (args.no_doc or args.quick or args.only_rps or args.only_new_users
+                   or bool(args.cluster))
     return args
 
 

@@ -10,7 +10,7 @@ import time
 
 from .http_client import get_recommendations, http_request
 from .load import background_load, event_bodies
-from .pipeline import lua_stats
+from .pipeline import lua_stats, reset_stats
 from .processes import Context
 
 
@@ -34,7 +34,7 @@ def phase_freshness(ctx: Context) -> None:
                               args.freshness_seconds + args.warmup + 30, stop, results))
     print(f"  background load: {args.rate:,} events/s in batches of {args.background_batch}; "
           f"{args.probes} probes after {args.warmup:.0f} s", flush=True)
-    client.config_resetstat()
+    reset_stats(ctx.nodes)
     loader.start()
     probes, backlog = [], []
     try:
@@ -58,7 +58,7 @@ def phase_freshness(ctx: Context) -> None:
             loader.join(5)
     load = results.get(timeout=5) if not results.empty() else {}
     ctx.pipeline.wait_idle(args.drain_timeout)
-    calls, usec = lua_stats(client)
+    calls, usec = lua_stats(ctx.nodes)
     ctx.results["freshness"] = {"probes": probes, "load": load, "cpu": used, "backlog": backlog,
                                 "lua_calls": calls, "lua_usec": usec}
 

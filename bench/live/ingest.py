@@ -6,7 +6,7 @@ import random
 import time
 
 from .load import event_bodies, post_batches, post_latencies
-from .pipeline import lua_stats
+from .pipeline import lua_stats, reset_stats
 from .processes import Context
 
 
@@ -18,7 +18,7 @@ def phase_ingest(ctx: Context) -> None:
     bodies = event_bodies(random.Random(11), ctx.users, ctx.movies, 1000, min(n_requests, 1000))
     print(f"  {n_requests} batches of 1,000 with {args.ingest_threads} client threads", flush=True)
     ctx.pipeline.wait_idle(args.drain_timeout)
-    ctx.client.config_resetstat()
+    reset_stats(ctx.nodes)
     finished_before = ctx.pipeline.finished_ids()
     failed_before = ctx.pipeline.queue.failed_job_registry.count
     ctx.meter.start()
@@ -30,7 +30,7 @@ def phase_ingest(ctx: Context) -> None:
     drained = ctx.pipeline.wait_idle(args.drain_timeout)
     end_to_end = time.perf_counter() - t0
     used = ctx.meter.stop()
-    calls, usec = lua_stats(ctx.client)
+    calls, usec = lua_stats(ctx.nodes)
     jobs = ctx.pipeline.results_since(finished_before)
     ctx.results["ingest"] = {
         "requests": state["requests"], "accepted": state["accepted"], "errors": state["errors"],

@@ -11,7 +11,7 @@ import random
 import time
 
 from .load import post_batches
-from .pipeline import lua_stats
+from .pipeline import lua_stats, reset_stats
 from .processes import Context
 
 NEW_USERS = 50_000
@@ -38,7 +38,7 @@ def phase_new_users(ctx: Context) -> None:
     for number in range(1, args.new_user_rounds + 1):
         bodies = round_bodies(rng, ctx.movies, NEW_USER_ROUND_EVENTS)
         ctx.pipeline.wait_idle(args.drain_timeout)
-        ctx.client.config_resetstat()
+        reset_stats(ctx.nodes)
         finished_before = ctx.pipeline.finished_ids()
         ctx.meter.start()
         t0 = time.perf_counter()
@@ -47,7 +47,7 @@ def phase_new_users(ctx: Context) -> None:
         drained = ctx.pipeline.wait_idle(args.drain_timeout)
         seconds = time.perf_counter() - t0
         used = ctx.meter.stop()
-        calls, usec = lua_stats(ctx.client)
+        calls, usec = lua_stats(ctx.nodes)
         jobs = ctx.pipeline.results_since(finished_before)
         applied = sum(j.get("applied", 0) for j in jobs)
         row = {"round": number, "accepted": state["accepted"], "errors": state["errors"],

@@ -11,12 +11,12 @@ class Pipeline:
     """What is still on its way from the API to the ratings store: events waiting in Redis
     (the API's inbox) and jobs queued or running."""
 
-    def __init__(self, client, keys):
+    def __init__(self, client, queue_client, keys):
         from rq import Queue
         from rq.serializers import JSONSerializer
 
         self.client = client
-        self.queue = Queue(QUEUE, connection=client, serializer=JSONSerializer)
+        self.queue = Queue(QUEUE, connection=queue_client, serializer=JSONSerializer)
         self.inboxes = [keys.inbox(p) for p in range(keys.partitions)]
 
     def waiting_events(self) -> int:
@@ -52,7 +52,7 @@ class Pipeline:
         ids = sorted(self.finished_ids() - before)
         out = []
         for start in range(0, len(ids), 200):
-            for job in Job.fetch_many(ids[start:start + 200], connection=self.client,
+            for job in Job.fetch_many(ids[start:start + 200], connection=self.queue.connection,
                                       serializer=self.queue.serializer):
                 result = job.return_value() if job is not None else None
                 if isinstance(result, dict):
@@ -60,10 +60,17 @@ class Pipeline:
         return out
 
 
-def lua_stats(client) -> tuple[int, int]:
-    """(calls, microseconds) Redis spent in EVALSHA since the last CONFIG RESETSTAT."""
-    entry = client.info("commandstats").get("cmdstat_evalsha", {})
-    return int(entry.get("calls", 0)), int(entry.get("usec", 0))
+def reset_stats(nodes) -> None:
+    for node in nodes:
+        node.config_resetstat()
+
+
+def lua_stats(nodes) -> tuple[int, int]:
+    """(calls, microseconds) the Redis servers holding data spent in EVALSHA since the last
+    CONFIG RESETSTAT (:func:`reset_stats`)."""
+    entries = [node.info("commandstats").get("cmdstat_evalsha", {}) for node in nodes]
+    return (sum(int(e.get("calls", 0)) for e in entries),
+            sum(int(e.get("usec", 0)) for e in entries))
 
 
 def delete_matching(client, pattern: str) -> None:

@@ -40,11 +40,14 @@ def free_port() -> int:
 
 
 class Stack:
-    """The private Redis and the processes this run started, stopped in reverse order."""
+    """The private Redis (or a local cluster and the queues' Redis) and the processes this run
+    started, stopped in reverse order."""
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.redis_handle = None
+        self.redis_handle = None  # the data's: a private Redis, or a ClusterHandle
+        self.queue_handle = None  # the queues' Redis beside a cluster
+        self.password = secrets.token_urlsafe(16)
         self.processes: dict[str, subprocess.Popen] = {}
         self.env: dict[str, str] = {}
 
@@ -71,8 +74,15 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-        if self.redis_handle is not None:
-            self.redis_handle.stop()
+        for handle in (self.redis_handle, self.queue_handle):
+            if handle is not None:
+                handle.stop()
+
+    def redis_pids(self) -> list[int]:
+        """The data's Redis processes."""
+        handle = self.redis_handle
+        return [p.pid for p in handle.processes] if hasattr(handle, "ports") else [
+            handle.process.pid]
 
 
 def run_cli(stack: Stack, args: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -88,7 +98,8 @@ class Context:
     stack: Stack
     api_port: int
     hello_port: int
-    client: object
+    client: object  # the data's (a RedisCluster on a cluster)
+    nodes: list  # a client of each Redis holding data, for its statistics
     keys: object
     pipeline: Pipeline
     users: list[int]
@@ -99,17 +110,30 @@ class Context:
     results: dict = field(default_factory=dict)
 
 
-def start_redis(stack: Stack) -> None:
+def start_redis(stack: Stack, masters: int = 0) -> None:
+    """A private Redis, or (``masters``) a local cluster of that many masters with the queues
+    on a private Redis beside it."""
+    from movierec.redis_cluster import start_cluster
     from movierec.redis_server import start_private
+    from tests.conftest import free_cluster_ports
 
     var = stack.tmp / "var"
     redis_port = free_port()
-    stack.redis_handle = start_private(var, port=redis_port, password=secrets.token_urlsafe(16))
-    if stack.redis_handle.process is None:
+    handle = start_private(var, port=redis_port, password=stack.password)
+    if handle.process is None:
         raise RuntimeError(f"port {redis_port} already answered PING: not our Redis")
-    stack.env = dict(os.environ, **KEYS_ENV, REDIS_URL=stack.redis_handle.url,
-                     MOVIEREC_VAR_DIR=str(var), MOVIEREC_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
-    print(f"redis: port {redis_port}, user movierec with a password (data in {var})", flush=True)
+    urls = {"REDIS_URL": handle.url}
+    if masters:
+        stack.queue_handle = handle
+        handle = start_cluster(var, free_cluster_ports(masters), masters=masters,
+                               password=stack.password)
+        urls = {"REDIS_URL": handle.url, "MOVIEREC_QUEUE_URL": stack.queue_handle.url}
+    stack.redis_handle = handle
+    stack.env = dict(os.environ, **KEYS_ENV, **urls, MOVIEREC_VAR_DIR=str(var),
+                     MOVIEREC_QUEUE=QUEUE, PYTHONUNBUFFERED="1")
+    where = f"a cluster of {masters} masters (queues on port {redis_port})" if masters else (
+        f"port {redis_port}")
+    print(f"redis: {where}, user movierec with a password (data in {var})", flush=True)
 
 
 def import_and_train(stack: Stack, data: Path) -> tuple[str, str]:
@@ -161,9 +185,10 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     import redis
     from rq import Worker
 
+    from shared.store.catalogue import Catalogue
     from shared.store.keys import Keys
 
-    start_redis(stack)
+    start_redis(stack, args.cluster)
     imported, model_note = import_and_train(stack, args.data)
 
     api_port, hello_port = free_port(), free_port()
@@ -183,23 +208,37 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     except RuntimeError:
         print(stack.log_tail("api"), stack.log_tail("hello"), sep="\n", file=sys.stderr)
         raise
-    client = redis.Redis.from_url(stack.redis_handle.url, socket_timeout=10)
+    if args.cluster:
+        from movierec.redis_cluster import node_client
+        from shared.config import Settings
+        from shared.store.client import client_for
+
+        client = client_for(Settings(redis_url=stack.redis_handle.url))
+        nodes = [node_client(port, stack.password, timeout=10)
+                 for port in stack.redis_handle.ports]
+        queue_client = redis.Redis.from_url(stack.queue_handle.url, socket_timeout=10)
+    else:
+        client = redis.Redis.from_url(stack.redis_handle.url, socket_timeout=10)
+        nodes, queue_client = [client], client
     deadline = time.monotonic() + 30
-    while len(Worker.all(connection=client)) < RQ_WORKERS and time.monotonic() < deadline:
+    while len(Worker.all(connection=queue_client)) < RQ_WORKERS and time.monotonic() < deadline:
         time.sleep(0.1)
     if any(w.poll() is not None for w in workers):
         raise RuntimeError(f"a worker exited:\n{stack.log_tail('worker1')}")
 
     keys = Keys(SETTINGS.key_prefix)
     users = sorted(int(u) for p in range(keys.partitions) for u in client.smembers(keys.users(p)))
-    movies = sorted(int(m) for m in client.hkeys(keys.movies))
+    movies = sorted(Catalogue(client, keys).all_movies())
     copies = import_user_copies(stack, args.data, max(users))
     ids_file = stack.tmp / "ids.txt"
     ids_file.write_text("\n".join(" ".join(map(str, ids))
                                   for ids in (users, movies, users + copies)) + "\n")
-    meter = CpuMeter({"api": [api.pid], "hello": [hello.pid], "workers": [w.pid for w in workers],
-                      "redis": [stack.redis_handle.process.pid]})
-    ctx = Context(stack, api_port, hello_port, client, keys, Pipeline(client, keys), users,
-                  movies, ids_file, meter, args)
+    groups = {"api": [api.pid], "hello": [hello.pid], "workers": [w.pid for w in workers],
+              "redis": stack.redis_pids()}
+    if stack.queue_handle is not None:
+        groups["queue redis"] = [stack.queue_handle.process.pid]
+    ctx = Context(stack, api_port, hello_port, client, nodes, keys,
+                  Pipeline(client, queue_client, keys), users, movies, ids_file,
+                  CpuMeter(groups), args)
     ctx.results.update(model=model_note, data=imported)
     return ctx

@@ -11,9 +11,10 @@ from shared import config
 @click.command("migrate")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def command(progress: bool):
-    """Move each user's data into their partition (MOVIEREC_PARTITIONS of them, 16 by
-    default). Stop the API and the workers first: they refuse the store until it is done.
-    Stopped half-way, run it again: it goes on where it stopped."""
+    """Move the data of a store an earlier release wrote into the partitions of its users,
+    movies and clusters (MOVIEREC_PARTITIONS of them, 16 by default). Stop the API and the
+    workers first: they refuse the store until it is done. Stopped half-way, run it again:
+    it goes on where it stopped."""
     from shared.store.client import StoreError, client_for
     from shared.store.keys import Keys, LayoutOneKeys
     from shared.store.migrate import migrate
@@ -44,4 +45,4 @@ def command(progress: bool):
         click.echo("the store is already in the partitioned layout: nothing to move")
         return
     click.echo("done: " + ", ".join(f"{count} {kind.replace('_', ' ')}"
-                                    for kind, count in moved.items()))
+                                    for kind, count in moved.items() if count))

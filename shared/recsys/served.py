@@ -60,6 +60,12 @@ class LiveModel:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
         return one_row(*self.profile(ratings), len(self.movies))
 
+    @property
+    def clusters(self) -> np.ndarray:
+        """The clusters users are in under this version: those of the training users (the
+        classifier learned no other)."""
+        return np.unique(self.labels)
+
     def training_cluster(self, user_id: int) -> int | None:
         """The cluster k-means (after fixing) gave a user the model was trained on."""
         index = self.users.index([user_id], missing="negative")[0]

@@ -1,5 +1,6 @@
-"""The catalogue: movie entries (title, year, genres, tags) in Redis, with a revision that
-moves on every change, and the copy a process keeps of it (:class:`CatalogueCache`)."""
+"""The catalogue: movie entries (title, year, genres, tags) in Redis, each in its movie's
+partition, with a revision that moves on every change, and the copy a process keeps of it
+(:class:`CatalogueCache`)."""
 from __future__ import annotations
 
 import json
@@ -32,28 +33,44 @@ class Catalogue:
                     "genres": [g for g in (rec.get("genres") or "").split("|") if g],
                     "tags": [t for t in (rec.get("tags") or "").split("|") if t],
                 }, separators=(",", ":"), ensure_ascii=False).encode()
-            current = self.redis.hmget(self.keys.movies, list(mapping))
-            different = {m: v for (m, v), old in zip(mapping.items(), current) if old != v}
+            current = self.movies_many(mapping, decode=False)
+            different = {m: v for m, v in mapping.items() if current.get(m) != v}
             if different:
-                self.redis.hset(self.keys.movies, mapping=different)
+                with self.redis.pipeline(transaction=False) as pipe:
+                    for partition, movies in self._by_partition(different).items():
+                        pipe.hset(self.keys.movies(partition),
+                                  mapping={m: different[m] for m in movies})
+                    pipe.execute()
                 changed += len(different)
         if changed:
             self.redis.incr(self.keys.catalogue_revision)
         return changed
 
-    def movies_many(self, movie_ids) -> dict[int, dict]:
-        """Catalogue entries of ``movie_ids`` that exist, in one round trip."""
-        movie_ids = [int(m) for m in movie_ids]
-        if not movie_ids:
+    def _by_partition(self, movie_ids) -> dict[int, list[int]]:
+        parts: dict[int, list[int]] = {}
+        for movie in movie_ids:
+            parts.setdefault(self.keys.partition_of(movie), []).append(int(movie))
+        return parts
+
+    def movies_many(self, movie_ids, decode: bool = True) -> dict[int, dict]:
+        """Catalogue entries of ``movie_ids`` that exist, in one round trip (``decode``
+        False: as stored, JSON bytes)."""
+        parts = self._by_partition(movie_ids)
+        if not parts:
             return {}
-        raws = self.redis.hmget(self.keys.movies, movie_ids)
-        return {m: json.loads(raw) for m, raw in zip(movie_ids, raws) if raw}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition, movies in parts.items():
+                pipe.hmget(self.keys.movies(partition), movies)
+            replies = pipe.execute()
+        return {m: json.loads(raw) if decode else raw
+                for movies, raws in zip(parts.values(), replies)
+                for m, raw in zip(movies, raws) if raw}
 
     def put_movie(self, movie_id: int, info: dict) -> None:
         """Create or replace one catalogue entry and bump the catalogue revision."""
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.keys.movies, movie_id, json.dumps(info, separators=(",", ":"),
-                                                             ensure_ascii=False))
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.movies(self.keys.partition_of(movie_id)), movie_id,
+                      json.dumps(info, separators=(",", ":"), ensure_ascii=False))
             pipe.incr(self.keys.catalogue_revision)
             pipe.execute()
 
@@ -61,13 +78,13 @@ class Catalogue:
         return int(self.redis.get(self.keys.catalogue_revision) or 0)
 
     def movie(self, movie_id: int) -> dict | None:
-        raw = self.redis.hget(self.keys.movies, movie_id)
+        raw = self.redis.hget(self.keys.movies(self.keys.partition_of(movie_id)), movie_id)
         return json.loads(raw) if raw else None
 
     def all_movies(self) -> dict[int, dict]:
         """The whole catalogue: movie_id -> {title, year, genres, tags}."""
-        return {int(movie): json.loads(raw)
-                for movie, raw in self.redis.hscan_iter(self.keys.movies, count=5000)}
+        return {int(movie): json.loads(raw) for partition in range(self.keys.partitions)
+                for movie, raw in self.redis.hscan_iter(self.keys.movies(partition), count=5000)}
 
     def movies_frame(self) -> pd.DataFrame:
         """The catalogue as a movies frame (movie_id, title, year, genres, tags)."""
@@ -86,7 +103,10 @@ class Catalogue:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.keys.meta).items()}
 
     def n_movies(self) -> int:
-        return self.redis.hlen(self.keys.movies)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.hlen(self.keys.movies(partition))
+            return sum(pipe.execute())
 
 
 class CatalogueCache:

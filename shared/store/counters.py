@@ -2,6 +2,7 @@
 and of a user's event log, each in as few round trips as it can take."""
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ class CounterStore:
         favourites_key = self.keys.cluster_favourites(version, cluster)
         means_key = self.keys.cluster_means(version, cluster)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.cluster_sizes(version), cluster)
+            pipe.hget(self.keys.cluster_sizes(version, self.keys.partition_of(cluster)), cluster)
             if reads.favourites:
                 pipe.zrevrange(favourites_key, 0, reads.favourites - 1, withscores=True)
             if reads.means:
@@ -73,16 +74,23 @@ class CounterStore:
         return ClusterCounters(cluster, int(size or 0), favourites, means)
 
     def popular(self, limit: int) -> tuple[tuple[int, float], ...]:
-        """The ``limit`` movies most users favour, as ``(movie_id, users)``, most first."""
+        """The ``limit`` movies most users favour, as ``(movie_id, users)``, most first (ties
+        as one sorted set orders them: by the id's digits, last first): the heads of the
+        partitions' rankings, read in one round trip, merged."""
         if limit <= 0:
             return ()
-        return _ranked(self.redis.zrevrange(self.keys.popular, 0, limit - 1, withscores=True))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.zrevrange(self.keys.popular(partition), 0, limit - 1, withscores=True)
+            heads = [row for rows in pipe.execute() for row in _ranked(rows)]
+        return tuple(heapq.nlargest(limit, heads, key=lambda row: (row[1], str(row[0]))))
 
     def movie_stats(self, movie_id: int) -> MovieStats:
+        partition = self.keys.partition_of(movie_id)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.movie_counts, movie_id)
-            pipe.hget(self.keys.movie_sums, movie_id)
-            pipe.zscore(self.keys.popular, movie_id)
+            pipe.hget(self.keys.movie_counts(partition), movie_id)
+            pipe.hget(self.keys.movie_sums(partition), movie_id)
+            pipe.zscore(self.keys.popular(partition), movie_id)
             count, total, favourites = pipe.execute()
         return MovieStats(int(count or 0), int(total or 0), int(favourites or 0))
 

@@ -1,18 +1,19 @@
 """Every Redis key name movierec uses, built in one place under one prefix.
 
-The store is partitioned by user. A user's data (ratings, live view, log, cached lists, the
-inbox their events wait in, the exactly-once window, their cluster under each version, and
-their share of every counter until it is merged) lives in one of ``partitions`` partitions,
-chosen by :func:`partition_of`, each under a hash tag of its own (``{prefix:p3}``): a Redis
+The store is partitioned. A user's data (ratings, live view, log, cached lists, the inbox their
+events wait in, the exactly-once window, their cluster under each version), a movie's data (its
+catalogue entry, its counts, sums and favourites over all users) and a taste cluster's counters
+each live in one of ``partitions`` partitions, chosen from the user id, movie id or cluster
+number by :func:`partition_of`, each under a hash tag of its own (``{prefix:p3}``): a Redis
 Cluster keeps a partition's keys in one slot, so every script on a partition stays legal, and
 spreads the partitions over its masters. The partition count is fixed when a store is first
 written (its layout mark, :attr:`Keys.layout`), not by the number of Redis nodes: a cluster is
-resharded by moving slots, never by renaming keys. The global state (catalogue, models,
-counters over all users, locks, schedule, limits) keeps the tag ``{prefix}``.
+resharded by moving slots, never by renaming keys. The global state (catalogue revision,
+models, locks, schedule, limits) keeps the tag ``{prefix}``.
 
 The Lua scripts build no name themselves: fixed names go in as ``KEYS``, and the names that
 depend on a user, version or cluster only read inside a script go in as the templates of
-:meth:`Keys.partition_templates` and :meth:`Keys.global_templates`.
+:meth:`Keys.partition_templates`.
 """
 from __future__ import annotations
 
@@ -23,14 +24,17 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from shared.config import Settings
 
-LAYOUT = 2  # the partitioned layout; 1 was every key under {prefix}
+LAYOUT = 3  # users, movies and clusters partitioned; 2 partitioned users only, 1 nothing
 PARTITIONS = 16  # the default: a store of up to 16 Redis masters, each holding a share
 _GOLDEN = 2654435761  # Knuth's multiplicative hash: ids in sequence spread over the partitions
 
 
-def partition_of(user_id: int | str, partitions: int) -> int:
-    """The partition a user's data lives in."""
-    return ((int(user_id) * _GOLDEN) & 0xFFFFFFFF) * partitions >> 32
+def partition_of(an_id: int | str, partitions: int) -> int:
+    """The partition a user's data, a movie's or a taste cluster's lives in (ratings.lua has
+    the same function, ``partition_of``). Consecutive numbers land far apart (the fractional
+    parts of multiples of the golden ratio), so the first clusters of a version spread over
+    the partitions, and so over the masters, however few they are."""
+    return ((int(an_id) * _GOLDEN) & 0xFFFFFFFF) * partitions >> 32
 
 
 def partitions_of(user_ids: np.ndarray, partitions: int) -> np.ndarray:
@@ -65,11 +69,15 @@ class Keys:
         return tuple(f"{{{partition_tag(self.prefix, p, self.partitions)}}}"
                      for p in range(self.partitions))
 
-    def partition_of(self, user_id: int | str) -> int:
-        return partition_of(user_id, self.partitions)
+    def partition_of(self, an_id: int | str) -> int:
+        """The partition of a user, movie or cluster (:func:`partition_of`)."""
+        return partition_of(an_id, self.partitions)
 
     def _of_user(self, user_id: int | str) -> str:
         return self._partition_bases[partition_of(user_id, self.partitions)]
+
+    def _of_cluster(self, cluster: int | str) -> str:
+        return self._partition_bases[partition_of(cluster, self.partitions)]
 
     @property
     def layout(self) -> str:
@@ -77,10 +85,9 @@ class Keys:
         return f"{self.base}:layout"
 
     # catalogue
-    @property
-    def movies(self) -> str:
-        """hash movie_id -> JSON {title, year, genres, tags}"""
-        return f"{self.base}:movies"
+    def movies(self, partition: int) -> str:
+        """hash movie_id -> JSON {title, year, genres, tags}, of the partition's movies"""
+        return f"{self._partition_bases[partition]}:movies"
 
     @property
     def catalogue_revision(self) -> str:
@@ -169,31 +176,29 @@ class Keys:
         job serves many requests"""
         return f"{self.base}:inbox:draining:{lane}"
 
-    # derived counters over all users (rebuildable from the ratings), merged from the partitions
-    @property
-    def merged_deltas(self) -> str:
-        """hash partition -> sequence number of the last of its deltas merged"""
-        return f"{self.base}:deltas:merged"
+    # the counters over all users (rebuildable from the ratings), kept per movie and cluster in
+    # the movie's or cluster's partition, merged there from the users' partitions' deltas
+    def merged_deltas(self, partition: int) -> str:
+        """hash partition (of users) -> sequence number of the last of its deltas merged into
+        this partition's counters"""
+        return f"{self._partition_bases[partition]}:deltas:merged"
 
-    @property
-    def movie_counts(self) -> str:
-        """hash movie_id -> number of ratings"""
-        return f"{self.base}:stats:n"
+    def movie_counts(self, partition: int) -> str:
+        """hash movie_id -> number of ratings, of the partition's movies"""
+        return f"{self._partition_bases[partition]}:stats:n"
 
-    @property
-    def movie_sums(self) -> str:
-        """hash movie_id -> sum of ratings in half stars"""
-        return f"{self.base}:stats:sum"
+    def movie_sums(self, partition: int) -> str:
+        """hash movie_id -> sum of ratings in half stars, of the partition's movies"""
+        return f"{self._partition_bases[partition]}:stats:sum"
 
-    @property
-    def popular(self) -> str:
-        """zset movie_id -> number of users who favour it"""
-        return f"{self.base}:popular"
+    def popular(self, partition: int) -> str:
+        """zset movie_id -> number of users who favour it, of the partition's movies"""
+        return f"{self._partition_bases[partition]}:popular"
 
-    @property
-    def events_applied(self) -> str:
-        """counter of the events the ratings script applied (what retrains after N events read)"""
-        return f"{self.base}:stats:applied"
+    def events_applied(self, partition: int) -> str:
+        """counter of the events the ratings script applied in the partition (their sum is
+        what retrains after N events read)"""
+        return f"{self._partition_bases[partition]}:stats:applied"
 
     # models
     @property
@@ -250,74 +255,86 @@ class Keys:
         """how many chunks hold the version's .npz bytes (set once they are all stored)"""
         return f"{self.base}:model:{version}:chunks"
 
-    def model_chunk(self, version: str, index: int | str) -> str:
-        """chunk ``index`` of the version's .npz bytes (``"*"``: a pattern matching them all)"""
-        return f"{self.base}:model:{version}:npz:{index}"
+    def model_chunk(self, version: str, index: int) -> str:
+        """chunk ``index`` of the version's .npz bytes, in the partition of ``index``: a
+        version's arrays spread over the masters of a cluster"""
+        home = self._partition_bases[partition_of(index, self.partitions)]
+        return f"{home}:model:{version}:npz:{index}"
+
+    def model_chunk_pattern(self, version: str) -> str:
+        """a pattern matching every chunk of the version, in whatever partition (as
+        :meth:`version_pattern`)"""
+        return f"{{{self.prefix}:p[0-9]*}}:model:{version}:npz:*"
 
     def model_manifest(self, version: str) -> str:
         """the version's JSON manifest"""
         return f"{self.base}:model:{version}:manifest"
 
-    def version_params(self, version: str) -> str:
-        """hash read by the Lua script: shrink, mu"""
-        return f"{self.base}:v:{version}:params"
+    def version_params(self, version: str, partition: int) -> str:
+        """hash read by merge.lua: shrink, mu (a copy in each partition holding clusters)"""
+        return f"{self._partition_bases[partition]}:v:{version}:params"
 
-    def movie_priors(self, version: str) -> str:
-        """hash movie_id -> mu + b_i, what cluster means shrink toward"""
-        return f"{self.base}:v:{version}:prior"
+    def movie_priors(self, version: str, partition: int) -> str:
+        """hash movie_id -> mu + b_i, what cluster means shrink toward (a copy in each
+        partition holding clusters)"""
+        return f"{self._partition_bases[partition]}:v:{version}:prior"
+
+    def cluster_sizes(self, version: str, partition: int) -> str:
+        """hash cluster -> number of users, of the partition's clusters"""
+        return f"{self._partition_bases[partition]}:v:{version}:sizes"
 
     def cluster_means(self, version: str, cluster: int | str) -> str:
         """zset movie_id -> cluster mean rating shrunk toward the movie's prior"""
-        return f"{self.base}:v:{version}:c:{cluster}:mean"
-
-    def cluster_sizes(self, version: str) -> str:
-        """hash cluster -> number of users"""
-        return f"{self.base}:v:{version}:sizes"
+        return f"{self._of_cluster(cluster)}:v:{version}:c:{cluster}:mean"
 
     def cluster_favourites(self, version: str, cluster: int | str) -> str:
         """zset movie_id -> favourite count within the cluster"""
-        return f"{self.base}:v:{version}:c:{cluster}:fav"
+        return f"{self._of_cluster(cluster)}:v:{version}:c:{cluster}:fav"
 
     def cluster_counts(self, version: str, cluster: int | str) -> str:
         """hash movie_id -> ratings within the cluster"""
-        return f"{self.base}:v:{version}:c:{cluster}:n"
+        return f"{self._of_cluster(cluster)}:v:{version}:c:{cluster}:n"
 
     def cluster_sums(self, version: str, cluster: int | str) -> str:
         """hash movie_id -> sum of half stars within the cluster"""
-        return f"{self.base}:v:{version}:c:{cluster}:sum"
+        return f"{self._of_cluster(cluster)}:v:{version}:c:{cluster}:sum"
 
     def version_pattern(self, version: str) -> str:
-        """the version's global counters (its assignments are in the partitions)"""
-        return f"{self.base}:v:{version}:*"
+        """the version's counters and assignments, in every partition (a pattern: what it
+        matches is this store's when :meth:`is_partition_key` says so)"""
+        return f"{{{self.prefix}:p[0-9]*}}:v:{version}:*"
+
+    def is_partition_key(self, name: bytes | str) -> bool:
+        """Whether ``name`` is under one of this store's partition tags, not under those of a
+        store whose prefix begins as this one's does."""
+        name = name.decode() if isinstance(name, bytes) else name
+        return name[:name.find("}") + 1] in self._partition_tags
+
+    @cached_property
+    def _partition_tags(self) -> frozenset[str]:
+        return frozenset(self._partition_bases)
 
     def partition_templates(self, partition: int) -> dict[str, str]:
-        """The names the ratings script on ``partition`` derives from ids it reads (users of a
-        drained batch, versions), by method name: the method's own name with ``%s`` where each
-        id goes, for Lua's string.format (the configured prefix holds no '%':
+        """The names the scripts on ``partition`` derive from ids they read (users of a
+        drained batch, versions, clusters), by method name: the method's own name with ``%s``
+        where each id goes, for Lua's string.format (the configured prefix holds no '%':
         :func:`shared.config.load` checks)."""
         fill, base = "%s", self._partition_bases[partition]
         return {"user": f"{base}:u:{fill}", "user_live": f"{base}:u:{fill}:live",
                 "user_log": f"{base}:u:{fill}:log", "recommendations_cache": f"{base}:rec:{fill}",
-                "assignments": self.assignments(fill, partition)}
-
-    def global_templates(self) -> dict[str, str]:
-        """The names the merge script derives from the versions and clusters it reads, as
-        :meth:`partition_templates`."""
-        fill = "%s"
-        return {
-            "version_params": self.version_params(fill),
-            "movie_priors": self.movie_priors(fill),
-            "cluster_sizes": self.cluster_sizes(fill),
-            "cluster_favourites": self.cluster_favourites(fill, fill),
-            "cluster_counts": self.cluster_counts(fill, fill),
-            "cluster_sums": self.cluster_sums(fill, fill),
-            "cluster_means": self.cluster_means(fill, fill),
-        }
+                "assignments": self.assignments(fill, partition),
+                "version_params": self.version_params(fill, partition),
+                "movie_priors": self.movie_priors(fill, partition),
+                "cluster_sizes": self.cluster_sizes(fill, partition),
+                "cluster_favourites": f"{base}:v:{fill}:c:{fill}:fav",
+                "cluster_counts": f"{base}:v:{fill}:c:{fill}:n",
+                "cluster_sums": f"{base}:v:{fill}:c:{fill}:sum",
+                "cluster_means": f"{base}:v:{fill}:c:{fill}:mean"}
 
 
 class LayoutOneKeys:
     """The names of the per-user data of the first layout, every key under ``{prefix}``: what
-    ``movierec migrate`` moves into the partitions (the global keys kept their names)."""
+    ``movierec migrate`` moves into the partitions."""
 
     def __init__(self, prefix: str = Settings.key_prefix):
         self.base = f"{{{prefix}}}"
@@ -345,3 +362,29 @@ class LayoutOneKeys:
 
     def assignments(self, version: str) -> str:
         return f"{self.base}:v:{version}:assign"
+
+
+class LayoutTwoKeys:
+    """The names of the data over all users of the first two layouts, under ``{prefix}``: the
+    catalogue, the counters, each version's cluster counters and arrays, which ``movierec
+    migrate`` moves into the partitions of their movies, clusters and chunks."""
+
+    def __init__(self, prefix: str = Settings.key_prefix):
+        self.base = f"{{{prefix}}}"
+        self.movies = f"{self.base}:movies"
+        self.movie_counts = f"{self.base}:stats:n"
+        self.movie_sums = f"{self.base}:stats:sum"
+        self.popular = f"{self.base}:popular"
+        self.events_applied = f"{self.base}:stats:applied"
+        self.merged_deltas = f"{self.base}:deltas:merged"
+        self.version_keys = f"{self.base}:v:*"  # a pattern: every version's counters
+        self.model_chunks = f"{self.base}:model:*:npz:*"  # a pattern: every version's arrays
+
+    def version_params(self, version: str) -> str:
+        return f"{self.base}:v:{version}:params"
+
+    def movie_priors(self, version: str) -> str:
+        return f"{self.base}:v:{version}:prior"
+
+    def cluster_sizes(self, version: str) -> str:
+        return f"{self.base}:v:{version}:sizes"

@@ -1,8 +1,9 @@
 """The store's layout mark: how its keys are laid out, fixed when it is first written.
 
 Every process reads it before it touches the data, and refuses a store it does not know the
-layout of: one written by an earlier release (every key under one hash tag) is moved to the
-partitioned layout by ``movierec migrate``; one written by a newer release is left alone.
+layout of: one written by an earlier release (every key under one hash tag, or only the users'
+data partitioned) is moved to the partitioned layout by ``movierec migrate``; one written by a
+newer release is left alone.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import logging
 import redis
 
 from shared.store.client import StoreError
-from shared.store.keys import LAYOUT, Keys, LayoutOneKeys
+from shared.store.keys import LAYOUT, Keys, LayoutOneKeys, LayoutTwoKeys
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ def store_keys(client: redis.Redis, prefix: str, partitions: int) -> Keys:
     if layout.get("migrating"):
         raise LayoutError("the store is being moved to the partitioned layout, or a move "
                           "stopped half-way: run `movierec migrate` (again) until it says done")
+    if isinstance(layout.get("layout"), int) and layout["layout"] < LAYOUT:
+        raise LayoutError(
+            f"the store was written by an earlier release of movierec (layout "
+            f"{layout['layout']}): stop the API and the workers, then run `movierec migrate`")
     if layout.get("layout") != LAYOUT:
         raise LayoutError(f"the store has layout {layout.get('layout')!r}, which this release of "
                           f"movierec does not know (it reads layout {LAYOUT}): use the release "
@@ -51,6 +56,7 @@ def store_keys(client: redis.Redis, prefix: str, partitions: int) -> Keys:
 
 
 def holds_layout_one(client: redis.Redis, prefix: str) -> bool:
-    """Whether the store holds users or events in the first layout."""
-    old = LayoutOneKeys(prefix)
-    return any(client.exists(key) for key in (old.users, old.inbox, old.dead_letters))
+    """Whether the store holds users, events or a catalogue in the first layout."""
+    old, catalogue = LayoutOneKeys(prefix), LayoutTwoKeys(prefix)
+    return any(client.exists(key) for key in (old.users, old.inbox, old.dead_letters,
+                                              catalogue.movies, catalogue.movie_counts))

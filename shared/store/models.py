@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +148,10 @@ class ModelStore:
         if version == self.active_version():
             raise ValueError(f"{version} is the active version: activate another one first")
         self.drop_counters(version)
-        for key in self.redis.scan_iter(match=self.keys.model_chunk(version, "*"), count=1000):
-            self.redis.unlink(key)  # all chunks, also those of a save that never finished
+        for key in self.redis.scan_iter(match=self.keys.model_chunk_pattern(version),
+                                        count=1000):
+            if self.keys.is_partition_key(key):  # all, also those of a save that never finished
+                self.redis.unlink(key)
         with self.redis.pipeline() as pipe:
             pipe.delete(self.keys.model_manifest(version), self.keys.model_chunks(version))
             pipe.zrem(self.keys.versions, version)
@@ -191,26 +194,27 @@ class ModelStore:
                 self.drop_counters(version)
 
     def prepare_counters(self, version: str, shrink: float, mu: float, movie_ids: np.ndarray,
-                         priors: np.ndarray) -> None:
-        """Give the Lua script what it needs to keep ``version``'s cluster counters (the
-        shrinkage, the global mean, every movie's prior), once the trainer points it at the
-        version (:meth:`shared.store.trainer_lock.TrainerLock.build`); counters left from an
-        earlier life of the version are dropped first."""
+                         priors: np.ndarray, clusters: Iterable[int]) -> None:
+        """Give merge.lua what it needs to keep ``version``'s cluster counters (the shrinkage,
+        the global mean, every movie's prior), in the partition of each of ``clusters``, once
+        the trainer points the scripts at the version
+        (:meth:`shared.store.trainer_lock.TrainerLock.build`); counters left from an earlier
+        life of the version are dropped first."""
         self.drop_counters(version)
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.keys.version_params(version), mapping={"shrink": shrink, "mu": mu})
-            for start in range(0, len(priors), PRIORS_CHUNK):
-                pipe.hset(self.keys.movie_priors(version), mapping={
-                    int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
-                                                     priors[start:start + PRIORS_CHUNK])})
+        homes = sorted({self.keys.partition_of(int(c)) for c in clusters})
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in homes:
+                pipe.hset(self.keys.version_params(version, partition),
+                          mapping={"shrink": shrink, "mu": mu})
+                for start in range(0, len(priors), PRIORS_CHUNK):
+                    pipe.hset(self.keys.movie_priors(version, partition), mapping={
+                        int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
+                                                         priors[start:start + PRIORS_CHUNK])})
             pipe.execute()
 
     def drop_counters(self, version: str) -> None:
         """Delete the live counters of ``version`` (its arrays and manifest stay), and the
         clusters of the partitions' users under it."""
         for key in self.redis.scan_iter(match=self.keys.version_pattern(version), count=1000):
-            self.redis.unlink(key)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for partition in range(self.keys.partitions):
-                pipe.unlink(self.keys.assignments(version, partition))
-            pipe.execute()
+            if self.keys.is_partition_key(key):
+                self.redis.unlink(key)

@@ -20,7 +20,7 @@ from shared.data.events import Event
 from shared.recsys.ratings import FAVOURITE_HALF_STARS, LiveRatings
 from shared.store.client import lua_script, script_calls
 from shared.store.deltas import Deltas
-from shared.store.keys import Keys
+from shared.store.keys import Keys, partitions_of
 
 # A record of a user's live view (Keys.user_live, made by user_state.lua): the movie, and its
 # state: half stars, plus 0x80 when favoured; 0 for a tombstone.
@@ -35,7 +35,7 @@ APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
 # unpack them.
 RATINGS_SCRIPT_KEYS = ("inbox", "users", "user_counts", "deleted_users", "user_revisions",
                        "user_revision_sequence", "applied_events", "counted_versions",
-                       "dead_letters", "deltas", "delta_sequence")
+                       "dead_letters", "deltas", "delta_sequence", "events_applied")
 
 
 @dataclass
@@ -71,8 +71,9 @@ class RatingsScript:
         self._script = lua_script(client, "ratings.lua")
         self._keys = [[getattr(keys, name)(p) for name in RATINGS_SCRIPT_KEYS]
                       for p in range(keys.partitions)]
-        self._templates = [json.dumps(keys.partition_templates(p), separators=(",", ":"))
-                           for p in range(keys.partitions)]
+        self._templates = [
+            json.dumps({**keys.partition_templates(p), "partitions": keys.partitions},
+                       separators=(",", ":")) for p in range(keys.partitions)]
 
     def call(self, partition: int, command: str, *args) -> tuple:
         """The call as :func:`shared.store.client.script_calls` takes it."""
@@ -83,6 +84,50 @@ class RatingsScript:
         return self._script(keys=self._keys[partition],
                             args=[command, self._templates[partition], FAVOURITE_HALF_STARS,
                                   *args])
+
+
+def new_user_writes(keys: Keys, ratings: pd.DataFrame) -> dict[int, list]:
+    """The ``create_users`` arguments of ratings.lua for a frame of ratings (user_id,
+    movie_id, rating, ts) of users the store has never seen, by partition: each user's entries
+    as the events applied in order would leave them (per movie, the last of the latest), and
+    the counters' delta of each partition's users, added up with numpy."""
+    order = np.lexsort((ratings["ts"].to_numpy(np.float64), ratings["movie_id"].to_numpy(),
+                        ratings["user_id"].to_numpy()))  # stable: ties stay in file order
+    users = ratings["user_id"].to_numpy(np.int64)[order]
+    movies = ratings["movie_id"].to_numpy(np.int64)[order]
+    half = np.rint(ratings["rating"].to_numpy(np.float64)[order] * 2).astype(np.int64)
+    ts = ratings["ts"].to_numpy(np.float64)[order]
+    last = np.ones(len(users), dtype=bool)
+    last[:-1] = (users[1:] != users[:-1]) | (movies[1:] != movies[:-1])
+    users, movies, half, ts = users[last], movies[last], half[last], ts[last]
+    favourite = (half >= FAVOURITE_HALF_STARS).astype(np.int64)
+    partition = partitions_of(users, keys.partitions)
+    writes = {}
+    for p in np.unique(partition):
+        rows = np.flatnonzero(partition == p)
+        p_users, p_movies, p_half, p_favourite = (users[rows], movies[rows], half[rows],
+                                                  favourite[rows])
+        moved, index = np.unique(p_movies, return_inverse=True)
+        counts = np.bincount(index)
+        sums = np.bincount(index, weights=p_half).astype(np.int64)
+        favourites = np.bincount(index, weights=p_favourite).astype(np.int64)
+        homes = partitions_of(moved, keys.partitions)
+        args: list = [len(np.unique(homes))]
+        for home in np.unique(homes):
+            at = np.flatnonzero(homes == home)
+            args += [int(home), json.dumps({"movies": {
+                str(m): [n, s, f] for m, n, s, f in zip(moved[at].tolist(), counts[at].tolist(),
+                                                       sums[at].tolist(),
+                                                       favourites[at].tolist())},
+                "versions": {}}, separators=(",", ":"))]
+        entries = [f"{m} {h}|{f}|{int(t) if t.is_integer() else f'{t:.3f}'}"  # as ratings.lua
+                   for m, h, f, t in zip(p_movies.tolist(), p_half.tolist(),
+                                         p_favourite.tolist(), ts[rows].tolist())]
+        starts = np.flatnonzero(np.r_[True, p_users[1:] != p_users[:-1]]).tolist()
+        for start, end in zip(starts, starts[1:] + [len(entries)]):
+            args += [int(p_users[start]), " ".join(entries[start:end])]
+        writes[int(p)] = args
+    return writes
 
 
 def by_partition(keys: Keys, wire_events: Iterable[list]) -> dict[int, list]:
@@ -116,12 +161,37 @@ class RatingStore:
             result = result.add(ApplyResult.from_reply(reply))
         return result
 
+    def import_ratings(self, ratings: pd.DataFrame, writes: dict[int, list] | None = None) -> int:
+        """Store a frame of ratings (user_id, movie_id, rating, ts) as rating events without
+        ids or log; returns the events applied. The users the store has never seen are
+        written whole (:func:`new_user_writes`, which the caller may have prepared), a round
+        trip for them all; the others, and any that an event made known meanwhile, are
+        applied as events, as live ones are."""
+        applied, pending = 0, ratings
+        while len(pending):
+            if writes is None:
+                writes = new_user_writes(self.keys, pending)
+            replies = self._calls([(p, "create_users", *args) for p, args in writes.items()])
+            refused = {int(u) for reply in replies if int(reply[0]) == -1 for u in reply[3]}
+            applied += sum(int(reply[0]) for reply in replies if int(reply[0]) != -1)
+            if not refused:
+                break
+            known = pending["user_id"].isin(refused).to_numpy()
+            applied += self.apply_wire(frame_to_wire(pending[known]), log=False).applied
+            retry = {p for (p, _), reply in zip(writes.items(), replies) if int(reply[0]) == -1}
+            partition = partitions_of(pending["user_id"].to_numpy(np.int64), self.keys.partitions)
+            pending, writes = pending[~known & np.isin(partition, list(retry))], None
+        return applied
+
     def apply(self, events: Iterable[Event], log: bool = True) -> ApplyResult:
         return self.apply_wire([e.wire() for e in events], log=log)
 
     def events_applied(self) -> int:
         """Events applied since the store began (imports included): what retrains count."""
-        return int(self.redis.get(self.keys.events_applied) or 0)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.get(self.keys.events_applied(partition))
+            return sum(int(n or 0) for n in pipe.execute())
 
     def delete_user(self, user_id: int, ts: float | None = None) -> int:
         """Remove a user's ratings and their share of every counter; returns entries removed.

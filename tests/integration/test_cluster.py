@@ -11,7 +11,7 @@ import pytest
 from api import create_app
 from shared.config import Settings
 from shared.store.client import client_for
-from tests.conftest import load_and_publish
+from tests.conftest import load_and_publish, over_partitions
 from tests.keys import ADMIN_KEY, keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -173,14 +173,21 @@ def test_an_import_spreads_the_users_over_every_master_and_no_command_crosses_sl
                                                 keys.user_revisions(partition)) == 3
             users = {int(u) for u in node.redis_connection.smembers(keys.users(partition))}
             assert users == {u for u in users_of[node.name] if keys.partition_of(u) == partition}
+            # and so do the partition's movies and their counters
+            assert node.redis_connection.exists(keys.movies(partition),
+                                                keys.movie_counts(partition)) == 2
+            movies = {int(m) for m in node.redis_connection.hkeys(keys.movies(partition))}
+            assert {keys.partition_of(m) for m in movies} == {partition}
 
     # the counters over all users, merged from every partition's deltas
     assert stores.ratings.events_applied() == ML_SMALL_SHAPE[2]
-    counts = {int(m): int(n) for m, n in client.hgetall(keys.movie_counts).items()}
+    counts = {int(m): int(n) for m, n in
+              over_partitions(client, keys.movie_counts, keys.partitions).items()}
     assert counts == {m: n for m, n in data.ratings.groupby("movie_id").size().items()}
     version = stores.models.active_version()
     assert version is not None
-    sizes = {int(c): int(n) for c, n in client.hgetall(keys.cluster_sizes(version)).items()}
+    sizes = {int(c): int(n) for c, n in
+             over_partitions(client, keys.cluster_sizes, keys.partitions, version).items()}
     assigned = {int(u) for p in range(keys.partitions)
                 for u in client.hkeys(keys.assignments(version, p))}
     assert sum(sizes.values()) == len(assigned) > 0
@@ -212,6 +219,7 @@ def test_an_import_spreads_the_users_over_every_master_and_no_command_crosses_sl
         assert api.delete(f"/v1/users/{gone}").status_code in (200, 204)
         assert stores.ratings.user_ratings(gone) == {}
         assert not client.exists(keys.user(gone))
-    assert sum(int(n) for n in client.hvals(keys.movie_counts)) == len(stores.ratings.snapshot())
+    counts = over_partitions(client, keys.movie_counts, keys.partitions)
+    assert sum(int(n) for n in counts.values()) == len(stores.ratings.snapshot())
 
     assert crossslot_errors(primaries) == {node.name: 0 for node in primaries}

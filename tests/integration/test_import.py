@@ -5,7 +5,9 @@ from click.testing import CliRunner
 
 from movierec.cli import main
 from shared.data import movielens
+from shared.store.catalogue import Catalogue
 from shared.store.keys import Keys
+from tests.conftest import over_partitions
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +49,20 @@ def test_import_builds_the_counters_from_the_ratings(tiny_data, redis_url, monke
     client, keys = redis.Redis.from_url(redis_url), Keys()
     data = movielens.load(tiny_data)
     per_movie = data.ratings.groupby("movie_id")["rating"]
-    counts = {int(k): int(v) for k, v in client.hgetall(keys.movie_counts).items()}
-    sums = {int(k): int(v) for k, v in client.hgetall(keys.movie_sums).items()}
+    counts = {int(k): int(v) for k, v in
+              over_partitions(client, keys.movie_counts, keys.partitions).items()}
+    sums = {int(k): int(v) for k, v in
+            over_partitions(client, keys.movie_sums, keys.partitions).items()}
     assert counts == per_movie.count().to_dict()
     assert sums == (per_movie.sum() * 2).round().astype(int).to_dict()
     favourites = data.ratings[data.ratings["rating"] >= 4].groupby("movie_id").size()
-    popular = client.zrange(keys.popular, 0, -1, withscores=True)
-    assert {int(m): int(s) for m, s in popular if s} == favourites.to_dict()
-    assert client.hlen(keys.movies) == len(data.movies)
+    popular = over_partitions(client, keys.popular, keys.partitions)
+    assert {int(m): int(s) for m, s in popular.items() if s} == favourites.to_dict()
+    assert Catalogue(client, keys).n_movies() == len(data.movies)
+    for p in range(keys.partitions):  # each movie and its counters in the movie's partition
+        for key in (keys.movies(p), keys.movie_counts(p), keys.movie_sums(p)):
+            assert all(keys.partition_of(int(m)) == p for m in client.hkeys(key))
+        assert all(keys.partition_of(int(m)) == p for m in client.zrange(keys.popular(p), 0, -1))
     users = set().union(*(client.smembers(keys.users(p)) for p in range(keys.partitions)))
     assert len(users) == data.ratings["user_id"].nunique()
     for p in range(keys.partitions):  # each user is listed in their own partition

@@ -10,8 +10,9 @@ import redis
 from api import create_app
 from shared.config import Settings
 from shared.recsys.served import LiveModel
+from shared.store.counters import CounterStore
 from shared.store.models import ModelStore
-from tests.conftest import load_and_publish, stored_keys, stores_on
+from tests.conftest import load_and_publish, over_partitions, stored_keys, stores_on
 from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -35,24 +36,26 @@ def drain(redis_url):
     assert result.returncode == 0, result.stderr
 
 
-def over_partitions(r, k, key_of):
-    """The union of a per-partition hash (its fields, users, are each in one partition)."""
-    return {field: value for p in range(k.partitions)
-            for field, value in r.hgetall(key_of(p)).items()}
+def popular(store, limit):
+    """The ids of the ``limit`` movies most users favour, most first."""
+    return [movie for movie, _ in CounterStore(store.redis, store.keys).popular(limit)]
 
 
 def counters(store):
+    """Every stored counter (the partitions' hashes and sorted sets, each merged into one)."""
     r, k = store.redis, store.keys
     version = ModelStore(r, k).active_version()
+    sizes = over_partitions(r, k.cluster_sizes, k.partitions, version)
     clusters = {}
-    for c in r.hkeys(k.cluster_sizes(version)):
+    for c in sizes:
         clusters[c] = (r.hgetall(k.cluster_counts(version, c.decode())),
                        r.hgetall(k.cluster_sums(version, c.decode())),
                        r.zrange(k.cluster_favourites(version, c.decode()), 0, -1, withscores=True))
-    return (r.hgetall(k.movie_counts), r.hgetall(k.movie_sums),
-            r.zrange(k.popular, 0, -1, withscores=True), over_partitions(r, k, k.user_counts),
-            over_partitions(r, k, lambda p: k.assignments(version, p)),
-            r.hgetall(k.cluster_sizes(version)), clusters)
+    return (over_partitions(r, k.movie_counts, k.partitions),
+            over_partitions(r, k.movie_sums, k.partitions),
+            over_partitions(r, k.popular, k.partitions),
+            over_partitions(r, k.user_counts, k.partitions),
+            over_partitions(r, k.assignments, k.partitions, version), sizes, clusters)
 
 
 def post(api, body):
@@ -101,7 +104,7 @@ def test_a_new_user_has_a_personal_list_after_one_rating(world):
     api, store, redis_url = world
     new_user = 10**7 + 2
     assert personal_list(api, new_user)["fallback"] == "popular"
-    movie = int(store.redis.zrevrange(store.keys.popular, 0, 0)[0])
+    movie = popular(store, 1)[0]
     post(api, {"type": "rating", "user_id": new_user, "movie_id": movie, "rating": 5.0})
     drain(redis_url)
     body = personal_list(api, new_user)
@@ -117,7 +120,7 @@ def test_a_new_user_has_a_personal_list_after_one_rating(world):
 def test_duplicate_and_reordered_events_change_nothing(world):
     api, store, redis_url = world
     user = next(iter(store.iter_user_ids()))
-    movie = int(store.redis.zrevrange(store.keys.popular, 50, 50)[0])
+    movie = popular(store, 51)[50]
     batch = [{"type": "rating", "user_id": user, "movie_id": movie, "rating": 2.0, "ts": 1.75e9,
               "event_id": "x-1"},
              {"type": "favourite", "user_id": user, "movie_id": movie, "ts": 1.75e9 + 5,
@@ -156,7 +159,7 @@ def test_a_new_user_is_assigned_by_the_classifier(world):
     api, store, redis_url = world
     version = ModelStore(store.redis, store.keys).active_version()
     model = LiveModel(ModelStore(store.redis, store.keys).load(version))
-    movies = [int(m) for m in store.redis.zrevrange(store.keys.popular, 0, 5)]
+    movies = popular(store, 6)
     new_user = 10**7
     events = [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": r}
               for m, r in zip(movies, [5.0, 4.5, 1.0, 2.0, 4.0, 3.5])]
@@ -178,7 +181,7 @@ def test_deleting_a_user_removes_every_trace(world):
     api, store, redis_url = world
     before = counters(store)
     new_user = 10**7 + 1
-    movies = [int(m) for m in store.redis.zrevrange(store.keys.popular, 0, 6)]
+    movies = popular(store, 7)
     post(api, [{"type": "rating", "user_id": new_user, "movie_id": m, "rating": 4.5}
                for m in movies])
     drain(redis_url)
@@ -192,7 +195,7 @@ def test_deleting_a_user_removes_every_trace(world):
         def strip(h):
             return {k: v for k, v in h.items() if v not in (b"0", 0.0)}
 
-        return (strip(n), strip(sums), [x for x in pop if x[1]], strip(per_user), assign,
+        return (strip(n), strip(sums), strip(pop), strip(per_user), assign,
                 strip(sizes), {c: (strip(a), strip(b), [x for x in z if x[1]])
                                for c, (a, b, z) in clusters.items()})
     assert nonzero(after) == nonzero(before)

@@ -19,7 +19,6 @@ from rq import Worker
 
 from movierec.redis_server import find_redis_server, start_private
 from shared.config import Settings
-from shared.store.keys import Keys
 from shared.store.queue import events_queue
 from tests.conftest import free_port, load_and_publish
 
@@ -152,10 +151,10 @@ def test_redis_killed_and_restarted_on_its_aof_loses_nothing_acknowledged(
         pytest.skip("redis-server is not installed: run the suite with `make test`")
     var, redis_port = tmp_path / "var", free_port()
     server = start_private(var, port=redis_port, allow_apt=False)
-    client, keys = redis.Redis.from_url(server.url), Keys(PREFIX)
+    client = redis.Redis.from_url(server.url)
     stores = load_and_publish(client, PREFIX, tiny_data, tiny_bundle)
     store, inbox = stores.ratings, stores.inbox
-    movies = sorted(int(m) for m in client.hkeys(keys.movies))
+    movies = sorted(stores.catalogue.all_movies())
     applied_before = store.events_applied()
     queue = events_queue(client, Settings(key_prefix=PREFIX, queue_name=PREFIX))
     env = dict(os.environ, REDIS_URL=server.url, MOVIEREC_PREFIX=PREFIX, MOVIEREC_QUEUE=PREFIX,

@@ -16,9 +16,10 @@ from collections import Counter, defaultdict
 import pytest
 import redis
 
+from shared.store.catalogue import Catalogue
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
-from tests.conftest import free_port, load_and_publish, wait_until_answers
+from tests.conftest import free_port, load_and_publish, over_partitions, wait_until_answers
 from tests.keys import KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def stored_counters(client, keys, version, clusters):
     def nonzero(pairs):
         return Counter({int(k): int(float(v)) for k, v in pairs if int(float(v))})
 
-    sizes = nonzero(client.hgetall(keys.cluster_sizes(version)).items())
+    sizes = nonzero(over_partitions(client, keys.cluster_sizes, keys.partitions, version).items())
     counts = {c: nonzero(client.hgetall(keys.cluster_counts(version, c)).items()) for c in clusters}
     sums = {c: nonzero(client.hgetall(keys.cluster_sums(version, c)).items()) for c in clusters}
     favourites = {c: nonzero(client.zrange(keys.cluster_favourites(version, c), 0, -1,
@@ -131,7 +132,7 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
     store = load_and_publish(client, PREFIX, tiny_data, tiny_bundle).ratings
     models = ModelStore(client, keys)
     users = sorted(store.iter_user_ids()) + list(range(8_000_001, 8_000_031))  # and new users
-    movies = [int(m) for m in client.hkeys(keys.movies)]
+    movies = list(Catalogue(client, keys).all_movies())
     env = dict(os.environ, **KEYS_ENV, REDIS_URL=redis_url, MOVIEREC_PREFIX=PREFIX,
                MOVIEREC_QUEUE=PREFIX, MOVIEREC_VAR_DIR=str(tmp_path), K_RANGE="3-6",
                MIN_CLUSTER_SIZE="4",

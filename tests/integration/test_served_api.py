@@ -86,7 +86,7 @@ def test_concurrent_single_event_posts_are_each_applied_once(served):
     store = stores.ratings
     events = [{"type": "rating", "user_id": 9_000_000 + i % 20, "movie_id": movie,
                "rating": 0.5 + (i % 10) / 2, "event_id": f"served-{i}"}
-              for i, movie in enumerate(int(m) for m in store.redis.hkeys(store.keys.movies)[:200])]
+              for i, movie in enumerate(sorted(stores.catalogue.all_movies())[:200])]
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda e: call(port, "POST", "/v1/events", e), events))
     assert all(status == 202 and json.loads(body) == {"accepted": 1}

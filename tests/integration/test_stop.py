@@ -15,11 +15,13 @@ from collections import Counter
 import pytest
 import redis
 
+from shared.store.catalogue import Catalogue
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.operations import Operations
+from shared.store.ratings import RatingStore
 from shared.store.trainer_lock import TrainerLock
-from tests.conftest import free_port, load_and_publish, wait_until_answers
+from tests.conftest import free_port, load_and_publish, over_partitions, wait_until_answers
 from tests.keys import ADMIN_KEY, KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
@@ -133,7 +135,8 @@ def popularity(client, keys):
     def nonzero(mapping):
         return Counter({int(k): int(float(v)) for k, v in mapping.items() if int(float(v))})
 
-    stored = nonzero(client.hgetall(keys.movie_counts)), nonzero(client.hgetall(keys.movie_sums))
+    stored = (nonzero(over_partitions(client, keys.movie_counts, keys.partitions)),
+              nonzero(over_partitions(client, keys.movie_sums, keys.partitions)))
     counts, sums = Counter(), Counter()
     users = set().union(*(client.smembers(keys.users(p)) for p in range(keys.partitions)))
     for user in users:
@@ -147,8 +150,8 @@ def popularity(client, keys):
 
 def test_event_workers_stop_in_time_under_load_and_lose_nothing(stack):
     client, keys, env, port, log = stack
-    movies = [int(m) for m in client.hkeys(keys.movies)]
-    applied_before = int(client.get(keys.events_applied) or 0)
+    movies = list(Catalogue(client, keys).all_movies())
+    applied_before = RatingStore(client, keys).events_applied()
     rng = random.Random(0)
     took = []
     with Events(port, movies) as load:
@@ -177,7 +180,7 @@ def test_event_workers_stop_in_time_under_load_and_lose_nothing(stack):
             pipe.hget(keys.user(e["user_id"]), e["movie_id"])
         stored = [value and int(value.split(b"|")[0]) for value in pipe.execute()]
     assert stored == [int(e["rating"] * 2) for e in load.accepted]
-    assert int(client.get(keys.events_applied)) - applied_before == len(load.accepted)
+    assert RatingStore(client, keys).events_applied() - applied_before == len(load.accepted)
     stored_popularity, rebuilt = popularity(client, keys)
     assert stored_popularity == rebuilt
     assert max(took) < STOP_SECONDS
@@ -188,7 +191,7 @@ def test_a_retrain_worker_stops_mid_retrain_and_leaves_no_lock(stack):
     models = ModelStore(client, keys)
     active = models.active_version()
     retrains = start(["worker", "--retrains"], env, log)
-    with Events(port, [int(m) for m in client.hkeys(keys.movies)]):
+    with Events(port, list(Catalogue(client, keys).all_movies())):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/v1/admin/retrain", headers={"X-API-Key": ADMIN_KEY})
         assert conn.getresponse().status == 202
@@ -211,7 +214,7 @@ def test_the_api_and_the_scheduler_stop_in_time(stack, tmp_path):
     idle = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
     idle.request("GET", "/healthz")  # a keep-alive connection left open, as proxies keep them
     assert idle.getresponse().read()
-    with Events(api_port, [int(m) for m in client.hkeys(keys.movies)]) as load:
+    with Events(api_port, list(Catalogue(client, keys).all_movies())) as load:
         time.sleep(1.0)
         stop_within(api)
     assert load.failures == []  # a stopping API finishes the requests it took

@@ -14,6 +14,7 @@ from shared.data.events import Event
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.ratings import RatingStore
+from tests.conftest import over_partitions
 from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -55,10 +56,11 @@ def test_the_active_version_serves_on_and_the_dead_run_is_swept(redis_url, ml_la
 
     time.sleep(LOCK_SECONDS + 0.5)
     assert not client.exists(keys.trainer_lock, keys.building_version)
-    dead_sizes = client.hgetall(keys.cluster_sizes(dead))
+    dead_sizes = over_partitions(client, keys.cluster_sizes, keys.partitions, dead)
     store.apply([Event("rating", 10_000_001, 1, 10, time.time())])
     store.assign(serving, {10_000_001: 0})
-    assert client.hgetall(keys.cluster_sizes(dead)) == dead_sizes  # no longer kept
+    # no longer kept
+    assert over_partitions(client, keys.cluster_sizes, keys.partitions, dead) == dead_sizes
 
     # the scheduler (here with every schedule off) sweeps what the dead run left
     sweeper = subprocess.Popen([sys.executable, "-m", "movierec", "scheduler"],

@@ -1,22 +1,28 @@
--- Fold the partitions' deltas (ratings.lua) into the counters over all users: per movie
--- (counts, sums, favourites), events applied, and per version v and cluster c (sizes, counts,
--- sums, favourites, means: the cluster mean shrunk toward the movie's baseline prior). A
--- delta is folded once: each partition's last merged sequence number is kept, and a delta at
--- or below it is passed over, so a delta sent twice (a worker died before ratings.lua forgot
--- it) changes nothing. Deltas for a version that is neither active nor being built are passed
--- over too: nothing keeps such counters (a retired version, a dead trainer's).
--- KEYS: Keys.movie_counts, movie_sums, popular, events_applied, merged_deltas, active_version,
--- building_version. ARGV[1] the templates of Keys.global_templates (JSON), then pairs
--- partition, delta ('<sequence> <JSON>'), each partition's in sequence order.
+-- Fold deltas (ratings.lua) into the counters one partition holds over all users: per movie
+-- of the partition (counts, sums, favourites) and per version v and cluster c of the partition
+-- (sizes, counts, sums, favourites, means: the cluster mean shrunk toward the movie's baseline
+-- prior). A delta is folded once: the last sequence number merged of each partition of users
+-- is kept, and a delta at or below it is passed over, so a delta sent twice (a worker died
+-- before ratings.lua forgot it) changes nothing. Deltas for a version the partition does not
+-- count (Keys.counted_versions: neither active nor being built) are passed over too: nothing
+-- keeps such counters (a retired version, a dead trainer's).
+-- KEYS: the partition's Keys.movie_counts, movie_sums, popular, merged_deltas,
+-- counted_versions. ARGV[1] the templates of Keys.partition_templates (JSON), then pairs
+-- partition of users, delta entry ('<sequence> <this partition> <JSON>'), each partition's
+-- in sequence order.
 -- Returns partition, last merged sequence number, for each partition named.
-local movie_counts, movie_sums, popular, events_applied, merged_deltas, active_version,
-      building_version = unpack(KEYS)
+local movie_counts, movie_sums, popular, merged_deltas, counted_versions = unpack(KEYS)
 local templates = cjson.decode(ARGV[1])
 
 local kept = {}
-for _, pointer in ipairs({active_version, building_version}) do
-  local v = redis.call('GET', pointer)
-  if v then kept[v] = true end
+local counted = redis.call('HGETALL', counted_versions)
+if #counted > 0 then
+  local time = redis.call('TIME')
+  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  for i = 1, #counted, 2 do
+    local until_ms = tonumber(counted[i + 1])
+    if until_ms == 0 or until_ms > now_ms then kept[counted[i]] = true end
+  end
 end
 
 -- redis.call(command, key, unpack(args)) in slices (Lua's unpack is limited to a few
@@ -75,19 +81,18 @@ local function move_cluster(v, c, movie, d)
   move(string.format(templates.cluster_sums, v, c), false, movie, d[2])
 end
 
-local applied, merged, order = 0, {}, {}
+local merged, order = {}, {}
 for i = 2, #ARGV, 2 do
   local partition, text = ARGV[i], ARGV[i + 1]
   if merged[partition] == nil then
     merged[partition] = tonumber(redis.call('HGET', merged_deltas, partition)) or 0
     table.insert(order, partition)
   end
-  local seq, body = string.match(text, '^(%d+) (.*)$')
+  local seq, body = string.match(text, '^(%d+) %d+ (.*)$')
   seq = tonumber(seq)
   if seq > merged[partition] then
     merged[partition] = seq
     local delta = cjson.decode(body)
-    applied = applied + delta.applied
     for movie, d in pairs(delta.movies) do
       if d[1] ~= 0 then move(movie_counts, false, movie, d[1]) end
       if d[2] ~= 0 then move(movie_sums, false, movie, d[2]) end
@@ -164,7 +169,6 @@ for _, cluster in ipairs(moved_clusters) do
   call_with_list('ZREM', means, gone)
 end
 
-if applied > 0 then redis.call('INCRBY', events_applied, applied) end
 local reply = {}
 for _, partition in ipairs(order) do
   redis.call('HSET', merged_deltas, partition, merged[partition])

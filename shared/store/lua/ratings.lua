@@ -1,18 +1,32 @@
 -- The writes of one partition of the ratings store, one script so that every path records the
 -- changes to the derived counters the same way. A user's state for one movie is
--- "half|favourite|ts"; "0|0|ts" is a tombstone.
+-- "half|favourite|ts" (ts to the millisecond, without decimals when whole: "8|1|964982703");
+-- "0|0|ts" is a tombstone.
 -- The counters over all users (per movie; per model version v and cluster c: counts, sums,
--- favourites, sizes, means) are global keys, out of a partition's slot: a call records what it
--- changes as one delta, appended to the partition's deltas list, which merge.lua folds into
--- them (shared/store/deltas.py). A call returns the deltas not yet known to be merged.
+-- favourites, sizes, means) live in the movie's or the cluster's partition, out of this one's
+-- slot: a call records what it changes as a delta, one entry per partition of counters it
+-- moves, appended to this partition's deltas list, which merge.lua folds into them
+-- (shared/store/deltas.py). A call returns the deltas not yet known to be merged.
 -- KEYS: the partition's Keys named by the locals below, in that order. The names that depend on
 -- a user or version (known only once the script has read them) come as the templates of
--- Keys.partition_templates, JSON in ARGV[2], filled with string.format.
+-- Keys.partition_templates, JSON in ARGV[2] (with the number of partitions), filled with
+-- string.format.
 -- ARGV[1] command, ARGV[2] templates, ARGV[3] favourite threshold in half stars, the rest per
 -- command.
 local inbox, users, user_counts, deleted_users, user_revisions, user_revision_sequence,
-      applied_events, counted_versions, dead_letters, deltas, delta_sequence = unpack(KEYS)
+      applied_events, counted_versions, dead_letters, deltas, delta_sequence,
+      events_applied = unpack(KEYS)
 local cmd, templates, favourite_half_stars = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3])
+local partitions = templates.partitions
+
+-- partition_of of shared/store/keys.py: ((id * 2654435761) mod 2^32) * partitions / 2^32, in
+-- 16-bit halves so that every product stays exact in a double
+local function partition_of(id)
+  local n = tonumber(id) % 4294967296
+  local low, high = n % 65536, math.floor(n / 65536)
+  local mixed = (low * 31153 + ((high * 31153 + low * 40503) % 65536) * 65536) % 4294967296
+  return math.floor(mixed * partitions / 4294967296)
+end
 
 -- The versions whose cluster counters this partition keeps: the active one and one being built
 -- beside it (the trainer's swap), so the new version's counters are complete at the moment it
@@ -62,11 +76,22 @@ local function hmget_list(key, fields)
   return out
 end
 
--- The call's changes to the counters over all users, added up here and recorded once:
--- delta.movies[movie] = {ratings, half stars, favourites};
--- delta.versions[v] = {sizes = {[c] = users}, clusters = {[c] = {[movie] = as movies}}};
--- delta.applied = events applied.
-local delta, changed_counters = {applied = 0, movies = {}, versions = {}}, false
+-- The call's changes to the counters over all users, added up here and recorded once, by the
+-- partition p that holds the counters (the movie's, the cluster's):
+-- delta[p].movies[movie] = {ratings, half stars, favourites};
+-- delta[p].versions[v] = {sizes = {[c] = users}, clusters = {[c] = {[movie] = as movies}}}.
+local delta, homes = {}, {}
+
+local function home(id)
+  local p = partition_of(id)
+  local d = delta[p]
+  if not d then
+    d = {movies = {}, versions = {}}
+    delta[p] = d
+    table.insert(homes, p)
+  end
+  return d
+end
 
 local function add(into, movie, d_n, d_sum, d_fav)
   local m = into[movie]
@@ -75,24 +100,30 @@ local function add(into, movie, d_n, d_sum, d_fav)
   else
     into[movie] = {d_n, d_sum, d_fav}
   end
-  changed_counters = true
 end
 
-local function version_delta(v)
-  local d = delta.versions[v.name]
+local function version_delta(v, c)
+  local versions_of_home = home(c).versions
+  local d = versions_of_home[v.name]
   if not d then
     d = {sizes = {}, clusters = {}}
-    delta.versions[v.name] = d
+    versions_of_home[v.name] = d
   end
   return d
 end
 
+-- a movie's moves are added up here first, and put in their partition's delta once per movie
+-- when the delta is recorded
+local movie_moves, moved_movies = {}, {}
+
 local function bump_movie(movie, d_n, d_sum, d_fav)
-  if d_n ~= 0 or d_sum ~= 0 or d_fav ~= 0 then add(delta.movies, movie, d_n, d_sum, d_fav) end
+  if d_n == 0 and d_sum == 0 and d_fav == 0 then return end
+  if not movie_moves[movie] then table.insert(moved_movies, movie) end
+  add(movie_moves, movie, d_n, d_sum, d_fav)
 end
 
 local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
-  local clusters = version_delta(v).clusters
+  local clusters = version_delta(v, c).clusters
   local cluster = clusters[c]
   if not cluster then
     cluster = {}
@@ -102,9 +133,8 @@ local function bump_cluster(v, c, movie, d_n, d_sum, d_fav)
 end
 
 local function resize(v, c, d_users)
-  local sizes = version_delta(v).sizes
+  local sizes = version_delta(v, c).sizes
   sizes[c] = (sizes[c] or 0) + d_users
-  changed_counters = true
 end
 
 -- drop the deltas up to sequence number ``through`` (merged: merge.lua said so); how many
@@ -119,11 +149,17 @@ local function forget(through)
 end
 
 -- the deltas not yet merged, oldest first, after recording this call's (when it changed any
--- counter)
+-- counter): '<sequence> <partition of the counters> <JSON>', an entry per partition
 local function recorded_deltas()
-  if changed_counters or delta.applied > 0 then
+  for _, movie in ipairs(moved_movies) do
+    local m = movie_moves[movie]
+    if m[1] ~= 0 or m[2] ~= 0 or m[3] ~= 0 then home(movie).movies[movie] = m end
+  end
+  if #homes > 0 then
     local seq = redis.call('INCR', delta_sequence)
-    redis.call('RPUSH', deltas, seq .. ' ' .. cjson.encode(delta))
+    local entries = {}
+    for i, p in ipairs(homes) do entries[i] = seq .. ' ' .. p .. ' ' .. cjson.encode(delta[p]) end
+    call_with_list('RPUSH', deltas, entries)
   end
   return redis.call('LRANGE', deltas, 0, -1)
 end
@@ -170,9 +206,16 @@ local function apply_events(events, now, keep_log, log_cap)
   local applied, skipped, changed_list = 0, 0, {}
   local seen, batch_users, touched = {}, {}, {}
   for _, e in ipairs(events) do
-    if not seen[e[2]] then
-      seen[e[2]] = {d_n = 0, log = {}, key = string.format(templates.user, e[2])}
+    local info = seen[e[2]]
+    if not info then
+      info = {d_n = 0, log = {}, key = string.format(templates.user, e[2]), movies = {},
+              current = {}, written = {}}
+      seen[e[2]] = info
       table.insert(batch_users, e[2])
+    end
+    if info.current[e[3]] == nil then
+      info.current[e[3]] = false
+      table.insert(info.movies, e[3])
     end
   end
   if #batch_users == 0 then return 0, 0, {} end
@@ -185,16 +228,19 @@ local function apply_events(events, now, keep_log, log_cap)
     info.deleted = tonumber(deleted[i])
     info.clusters = {}
     for j = 1, #versions do info.clusters[j] = clusters[j][i] end
+    -- the user's entries for the batch's movies, read once; kept current as events apply,
+    -- and written once per user after the batch
+    local values = hmget_list(info.key, info.movies)
+    for j, movie in ipairs(info.movies) do info.current[movie] = values[j] end
   end
   for _, e in ipairs(events) do
     local kind, user, movie, half, ts, eid = e[1], e[2], e[3], tonumber(e[4]), tonumber(e[5]), e[6]
     local info = seen[user]
-    local ukey = info.key
     local fresh = not (eid ~= '' and redis.call('ZADD', applied_events, 'NX', now, eid) == 0)
     if fresh and info.deleted and ts <= info.deleted then fresh = false end
     local old_half, old_fav, old_ts, old_raw = 0, 0, -1, nil
     if fresh then
-      old_raw = redis.call('HGET', ukey, movie)
+      old_raw = info.current[movie]
       if old_raw then
         old_half, old_fav, old_ts = parse(old_raw)
         if ts < old_ts then fresh = false end
@@ -211,13 +257,15 @@ local function apply_events(events, now, keep_log, log_cap)
       else -- remove
         new_half, new_fav = 0, 0
       end
-      value = new_half .. '|' .. new_fav .. '|' .. string.format('%.3f', ts)
+      value = string.format(ts == math.floor(ts) and '%d|%d|%d' or '%d|%d|%.3f', new_half, new_fav,
+                            ts)
       if old_raw == value then fresh = false end
     end
     if not fresh then
       skipped = skipped + 1
     else
-      redis.call('HSET', ukey, movie, value)
+      info.current[movie] = value
+      info.written[movie] = true
       if not info.touched then info.touched = true; table.insert(touched, user) end
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
@@ -234,7 +282,17 @@ local function apply_events(events, now, keep_log, log_cap)
     end
   end
   if #touched == 0 then return applied, skipped, {} end
-  delta.applied = applied
+  for _, user in ipairs(touched) do
+    local info, entries = seen[user], {}
+    for _, movie in ipairs(info.movies) do
+      if info.written[movie] then
+        table.insert(entries, movie)
+        table.insert(entries, info.current[movie])
+      end
+    end
+    call_with_list('HSET', info.key, entries)
+  end
+  redis.call('INCRBY', events_applied, applied)
   call_with_list('SADD', users, touched)
   touch_users(touched)
   local counts, updated, changed = hmget_list(user_counts, changed_list), {}, {}
@@ -279,6 +337,45 @@ elseif cmd == 'drain' then
                                                  tonumber(ARGV[7]))
   if #items > 0 then redis.call('LTRIM', inbox, #items, -1) end
   return {applied, skipped, redis.call('LLEN', inbox), changed, recorded_deltas()}
+
+elseif cmd == 'create_users' then
+  -- The users of a bulk import the store has never seen, written whole: no event is looked at
+  -- one by one. ARGV[4] the number H of partitions the call's delta moves, then H pairs
+  -- partition, JSON (the delta, by partition, that the caller added up from these ratings),
+  -- then for each user: user, their n entries as one string 'movie half|favourite|ts ...'
+  -- (one argument a user: far cheaper to send than 2n). When
+  -- any of the users has state or was deleted, nothing is written and the reply is {-1, 0, 0,
+  -- those users, deltas}: the caller sends them as events. Otherwise returns as apply (the
+  -- entries written are the events applied).
+  local first = 5 + 2 * tonumber(ARGV[4])
+  local refused = {}
+  for i = first, #ARGV, 2 do
+    local user = ARGV[i]
+    if redis.call('EXISTS', string.format(templates.user, user)) == 1
+        or redis.call('HEXISTS', deleted_users, user) == 1 then
+      table.insert(refused, user)
+    end
+  end
+  if #refused > 0 then return {-1, 0, 0, refused, redis.call('LRANGE', deltas, 0, -1)} end
+  local created, counts, applied = {}, {}, 0
+  for i = first, #ARGV, 2 do
+    local user, entries = ARGV[i], {}
+    for token in string.gmatch(ARGV[i + 1], '%S+') do table.insert(entries, token) end
+    call_with_list('HSET', string.format(templates.user, user), entries)
+    table.insert(created, user)
+    table.insert(counts, user)
+    table.insert(counts, #entries / 2)
+    applied = applied + #entries / 2
+  end
+  if #created == 0 then return {0, 0, 0, {}, redis.call('LRANGE', deltas, 0, -1)} end
+  call_with_list('SADD', users, created)
+  call_with_list('HSET', user_counts, counts)
+  touch_users(created)
+  redis.call('INCRBY', events_applied, applied)
+  local seq, entries = redis.call('INCR', delta_sequence), {}
+  for j = 5, first - 1, 2 do table.insert(entries, seq .. ' ' .. ARGV[j] .. ' ' .. ARGV[j + 1]) end
+  if #entries > 0 then call_with_list('RPUSH', deltas, entries) end
+  return {applied, 0, 0, {}, redis.call('LRANGE', deltas, 0, -1)}
 
 elseif cmd == 'forget_deltas' then
   -- ARGV[4] a sequence number merge.lua answered: drop the deltas up to it; returns how many

@@ -61,7 +61,8 @@ def test_cluster_strategy_reason_counts_the_cluster(world, fake_redis):
     client, stores, bundle = world
     user = known_user(stores)
     body = client.get(f"/v1/users/{user}/recommendations?strategy=cluster&n=1").get_json()
-    size = int(fake_redis.hget(stores.keys.cluster_sizes(bundle.version), body["cluster"]))
+    home = stores.keys.partition_of(body["cluster"])  # a cluster's size is in its partition
+    size = int(fake_redis.hget(stores.keys.cluster_sizes(bundle.version, home), body["cluster"]))
     item = body["items"][0]
     assert item["reason"] == (f"liked by {int(item['score'])} of the {size} viewers in your "
                               "taste cluster")

@@ -32,7 +32,8 @@ def published(tiny_data, tiny_bundle):
 def test_every_cluster_reads_the_same_as_from_redis(published):
     store, counters, live, offline = published
     everything = ClusterReads(favourites=len(live.movies), means=len(live.movies))
-    clusters = sorted(int(c) for c in store.redis.hkeys(store.keys.cluster_sizes(live.version)))
+    clusters = sorted(int(c) for p in range(store.keys.partitions)
+                      for c in store.redis.hkeys(store.keys.cluster_sizes(live.version, p)))
     assert clusters == list(range(len(offline.sizes)))
     for cluster in clusters:
         expected = counters.cluster_counters(live.version, cluster, everything)

@@ -14,7 +14,8 @@ KEYS = Keys("t")
 def counters(fake_redis):
     for user, cluster in {7: 2, 8: 0}.items():  # users of two partitions
         fake_redis.hset(KEYS.assignments("v1", KEYS.partition_of(user)), user, cluster)
-    fake_redis.hset(KEYS.cluster_sizes("v1"), mapping={2: 5, 0: 1})
+    for cluster, size in {2: 5, 0: 1}.items():  # each in its cluster's partition
+        fake_redis.hset(KEYS.cluster_sizes("v1", KEYS.partition_of(cluster)), cluster, size)
     fake_redis.zadd(KEYS.cluster_favourites("v1", 2), {10: 4, 20: 3, 30: 0})
     fake_redis.zadd(KEYS.cluster_means("v1", 2), {10: 3.5, 20: 4.25, 30: 2.0})
     fake_redis.hset(KEYS.cluster_counts("v1", 2), mapping={10: 3, 20: 2})
@@ -40,8 +41,18 @@ def test_cluster_counters_read_the_heads_asked_for(counters):
     assert counters.cluster_counters("v1", 4, ClusterReads(means=3)) == ClusterCounters(4, 0)
 
 
+def test_cluster_counters_read_the_size_from_the_clusters_partition(counters, fake_redis):
+    assert KEYS.partition_of(2) != KEYS.partition_of(0)
+    # a size in another partition's hash is not the cluster's
+    fake_redis.hset(KEYS.cluster_sizes("v1", KEYS.partition_of(0)), 2, 99)
+    assert counters.cluster_counters("v1", 2, ClusterReads()).size == 5
+    assert counters.cluster_counters("v1", 0, ClusterReads()).size == 1
+
+
 def test_popular_movies_most_favoured_first(counters, fake_redis):
-    fake_redis.zadd(KEYS.popular, {1: 2, 2: 7, 3: 5})
+    for movie, users in {1: 2, 2: 7, 3: 5}.items():  # in three partitions
+        fake_redis.zadd(KEYS.popular(KEYS.partition_of(movie)), {movie: users})
+    assert len({KEYS.partition_of(m) for m in (1, 2, 3)}) == 3
     assert counters.popular(2) == ((2, 7.0), (3, 5.0))
     assert counters.popular(10) == ((2, 7.0), (3, 5.0), (1, 2.0))
     assert counters.popular(0) == ()
@@ -71,3 +82,38 @@ def test_last_events_newest_first_as_the_script_logs_them(fake_redis):
         {"type": "favourite", "movie_id": 11, "ts": 101},
         {"type": "rating", "movie_id": 10, "ts": 100, "rating": 4.5}]
     assert len(counters.last_events(1, 2)) == 2 and counters.last_events(5, 10) == []
+
+
+def one_sorted_set_order(client, limit):
+    """The ``limit`` heads of the partitions' rankings as one sorted set holding them all
+    ranks them: their union in a scratch key (of one slot), read by one ZREVRANGE."""
+    scratch = "{t}:scratch:popular"
+    client.zunionstore(scratch, [KEYS.popular(p) for p in range(KEYS.partitions)])
+    try:
+        rows = client.zrevrange(scratch, 0, limit - 1, withscores=True)
+    finally:
+        client.delete(scratch)
+    return tuple((int(movie), score) for movie, score in rows)
+
+
+def test_popular_orders_ties_over_the_partitions_as_one_sorted_set_would(client):
+    # ids of one, two, three and ten digits, so that byte order and number order differ
+    # (9 > 10 as bytes), many per partition, and few distinct scores: ties everywhere, and
+    # within one partition and across partitions
+    movies = [1, 2, 3, 9, 10, 11, 19, 20, 99, 100, 101, 123, 999, 1000, 2**31 - 1, 1_000_000_007,
+              7, 70, 700, 8, 80, 800]
+    favourites = {movie: float(1 + index % 3) for index, movie in enumerate(movies)}
+    for movie, users in favourites.items():
+        client.zadd(KEYS.popular(KEYS.partition_of(movie)), {movie: users})
+    homes = {KEYS.partition_of(m) for m in movies}
+    assert len(homes) >= 8
+    assert any(sum(KEYS.partition_of(m) == p for m in movies) >= 3 for p in homes)
+    counters = CounterStore(client, KEYS)
+    # score descending, then the member's bytes descending: ZREVRANGE's order
+    explicit = tuple(sorted(favourites.items(), key=lambda row: (row[1], str(row[0]).encode()),
+                            reverse=True))
+    assert explicit[3:5] == ((3, 3.0), (2**31 - 1, 3.0))  # not by number
+    assert explicit[14:17] == ((999, 1.0), (9, 1.0), (800, 1.0))
+    for limit in range(1, len(movies) + 3):
+        assert counters.popular(limit) == explicit[:limit], limit
+        assert counters.popular(limit) == one_sorted_set_order(client, limit), limit

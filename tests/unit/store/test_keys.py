@@ -13,30 +13,57 @@ KEYS = Keys("movierec")
 
 def test_key_names_stay_those_existing_data_is_stored_under():
     # spelled out on purpose: renaming any of these strands the data of a running deployment
-    assert [KEYS.movies, KEYS.catalogue_revision, KEYS.meta, KEYS.layout, KEYS.inbox_draining(0),
-            KEYS.inbox_draining(3), KEYS.merged_deltas, KEYS.movie_counts, KEYS.movie_sums,
-            KEYS.popular, KEYS.active_version, KEYS.building_version, KEYS.versions,
-            KEYS.version_states, KEYS.trainer_lock, KEYS.events_applied,
+    assert [KEYS.catalogue_revision, KEYS.meta, KEYS.layout, KEYS.inbox_draining(0),
+            KEYS.inbox_draining(3), KEYS.active_version, KEYS.building_version, KEYS.versions,
+            KEYS.version_states, KEYS.trainer_lock,
             KEYS.retrained_at_events, KEYS.retrain_slot("every:60:7"), KEYS.workers,
             KEYS.drain_seconds, KEYS.rate_limit_counter("key:k", "5/1s", 60)] == [
-        "{movierec}:movies", "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:layout",
+        "{movierec}:movies:rev", "{movierec}:meta", "{movierec}:layout",
         "{movierec}:inbox:draining:0", "{movierec}:inbox:draining:3",
-        "{movierec}:deltas:merged", "{movierec}:stats:n", "{movierec}:stats:sum",
-        "{movierec}:popular", "{movierec}:model:active", "{movierec}:model:building",
+        "{movierec}:model:active", "{movierec}:model:building",
         "{movierec}:model:versions", "{movierec}:model:states", "{movierec}:trainer:lock",
-        "{movierec}:stats:applied", "{movierec}:model:events", "{movierec}:schedule:every:60:7",
+        "{movierec}:model:events", "{movierec}:schedule:every:60:7",
         "{movierec}:workers", "{movierec}:drain:seconds",
         "{movierec}:ratelimit:key:k:5/1s:60"]
-    assert [KEYS.model_manifest("v1"), KEYS.version_params("v1"),
-            KEYS.movie_priors("v1"), KEYS.cluster_sizes("v1"),
+    assert [KEYS.model_manifest("v1"), KEYS.model_chunks("v1")] == [
+        "{movierec}:model:v1:manifest", "{movierec}:model:v1:chunks"]
+    # a version's chunks, spread over the partitions (chunk 2 in partition 3)
+    assert KEYS.partition_of(2) == 3
+    assert [KEYS.model_chunk("v1", 2), KEYS.model_chunk_pattern("v1")] == [
+        "{movierec:p3}:model:v1:npz:2", "{movierec:p[0-9]*}:model:v1:npz:*"]
+    # the data over all users, in the partitions of its movies and clusters: with 16
+    # partitions, partition 3's tag is unsalted, partition 13's salted (.22); cluster 3 lives
+    # in partition 13
+    assert [KEYS.movies(3), KEYS.merged_deltas(3), KEYS.movie_counts(3), KEYS.movie_sums(3),
+            KEYS.popular(3), KEYS.events_applied(3), KEYS.movies(13)] == [
+        "{movierec:p3}:movies", "{movierec:p3}:deltas:merged", "{movierec:p3}:stats:n",
+        "{movierec:p3}:stats:sum", "{movierec:p3}:popular", "{movierec:p3}:stats:applied",
+        "{movierec:p13.22}:movies"]
+    assert KEYS.partition_of(3) == 13
+    assert [KEYS.version_params("v1", 3), KEYS.movie_priors("v1", 3), KEYS.cluster_sizes("v1", 3),
             KEYS.cluster_favourites("v1", 3), KEYS.cluster_counts("v1", 3),
             KEYS.cluster_sums("v1", 3), KEYS.cluster_means("v1", 3),
-            KEYS.version_pattern("v1"), KEYS.model_chunks("v1"), KEYS.model_chunk("v1", 2)] == [
-        "{movierec}:model:v1:manifest", "{movierec}:v:v1:params",
-        "{movierec}:v:v1:prior", "{movierec}:v:v1:sizes",
-        "{movierec}:v:v1:c:3:fav", "{movierec}:v:v1:c:3:n", "{movierec}:v:v1:c:3:sum",
-        "{movierec}:v:v1:c:3:mean", "{movierec}:v:v1:*", "{movierec}:model:v1:chunks",
-        "{movierec}:model:v1:npz:2"]
+            KEYS.version_pattern("v1")] == [
+        "{movierec:p3}:v:v1:params", "{movierec:p3}:v:v1:prior", "{movierec:p3}:v:v1:sizes",
+        "{movierec:p13.22}:v:v1:c:3:fav", "{movierec:p13.22}:v:v1:c:3:n",
+        "{movierec:p13.22}:v:v1:c:3:sum", "{movierec:p13.22}:v:v1:c:3:mean",
+        "{movierec:p[0-9]*}:v:v1:*"]
+
+
+def test_a_movies_and_a_clusters_keys_carry_their_partitions_tag():
+    for an_id in (0, 1, 2, 7, 12345, 7_000_001, 2**31 - 1):
+        p = partition_of(an_id, 16)
+        tag = "{" + partition_tag("movierec", p, 16) + "}"
+        assert [KEYS.movies(p), KEYS.movie_counts(p), KEYS.movie_sums(p), KEYS.popular(p),
+                KEYS.cluster_sizes("v1", p)] == [
+            f"{tag}:movies", f"{tag}:stats:n", f"{tag}:stats:sum", f"{tag}:popular",
+            f"{tag}:v:v1:sizes"]
+        assert [KEYS.cluster_favourites("v1", an_id), KEYS.cluster_counts("v1", an_id),
+                KEYS.cluster_sums("v1", an_id), KEYS.cluster_means("v1", an_id)] == [
+            f"{tag}:v:v1:c:{an_id}:fav", f"{tag}:v:v1:c:{an_id}:n",
+            f"{tag}:v:v1:c:{an_id}:sum", f"{tag}:v:v1:c:{an_id}:mean"]
+        # a user, a movie and a cluster of one number share a partition: one hash for all
+        assert KEYS.user(an_id).startswith(tag)
 
 
 def test_a_users_keys_and_a_partitions_keys_carry_the_partitions_tag():
@@ -119,20 +146,30 @@ def test_partitions_of_many_users_are_those_of_each(partitions):
 
 
 def test_each_template_filled_is_the_name_its_method_gives():
-    ids = {1: ("1234",), 2: ("20240101T000000000Z", "17")}
     keys = Keys("t")
     for partition in (0, 5, 15):
         templates = keys.partition_templates(partition)
         assert set(templates) == {"user", "user_live", "user_log", "recommendations_cache",
-                                  "assignments"}
+                                  "assignments", "version_params", "movie_priors",
+                                  "cluster_sizes", "cluster_favourites", "cluster_counts",
+                                  "cluster_sums", "cluster_means"}
+        user = next(u for u in range(1, 1000) if keys.partition_of(u) == partition)
+        cluster = next(c for c in range(0, 1000) if keys.partition_of(c) == partition)
         for name, template in templates.items():
-            assert template.count("%") == template.count("%s") == 1, name
-            if name == "assignments":
-                assert template % "v9" == keys.assignments("v9", partition), name
+            arity = template.count("%s")
+            assert template.count("%") == arity, name
+            if name in ("assignments", "version_params", "movie_priors", "cluster_sizes"):
+                assert arity == 1 and template % "v9" == getattr(keys, name)("v9", partition), name
+            elif name.startswith("cluster_"):  # filled with the partition's own clusters
+                assert arity == 2, name
+                assert template % ("v9", cluster) == getattr(keys, name)("v9", cluster), name
             else:
-                user = next(u for u in range(1, 1000) if keys.partition_of(u) == partition)
-                assert template % user == getattr(keys, name)(user), name
-    for name, template in keys.global_templates().items():
-        arity = template.count("%s")
-        assert template.count("%") == arity, name
-        assert template % ids[arity] == getattr(keys, name)(*ids[arity]), name
+                assert arity == 1 and template % user == getattr(keys, name)(user), name
+
+
+def test_the_patterns_over_the_partitions_name_this_stores_keys_only():
+    other = Keys("movierec:preview")  # a prefix that begins as this one's does
+    assert KEYS.is_partition_key(KEYS.cluster_counts("v1", 3).encode())
+    assert KEYS.is_partition_key(KEYS.model_chunk("v1", 2))
+    assert not KEYS.is_partition_key(other.cluster_counts("v1", 3))
+    assert not KEYS.is_partition_key(KEYS.model_manifest("v1"))  # global

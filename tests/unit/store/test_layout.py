@@ -19,7 +19,7 @@ def mark(client, prefix="t"):
 def test_a_new_store_gets_the_mark_with_the_configured_partitions(fake_redis):
     assert mark(fake_redis) is None
     stores = stores_on(fake_redis, "t", partitions=4)
-    assert mark(fake_redis) == {"layout": LAYOUT, "partitions": 4} and LAYOUT == 2
+    assert mark(fake_redis) == {"layout": LAYOUT, "partitions": 4} and LAYOUT == 3
     assert stores.keys.partitions == 4 and stores.keys.prefix == "t"
     assert stores.ratings.keys is stores.keys and stores.inbox.keys is stores.keys
     assert fake_redis.keys() == [b"{t}:layout"]  # the mark is all a new store writes
@@ -63,18 +63,32 @@ def test_a_store_of_the_first_layout_is_refused_until_migrated(fake_redis, old_k
 
 
 def test_a_store_with_only_global_keys_of_the_first_layout_is_no_old_store(fake_redis):
-    # (the global keys kept their names: a store holding only those is taken as new)
-    fake_redis.hset(Keys("movierec").movies, 1, "{}")
+    # (the global keys that kept their names: a store holding only those is taken as new)
+    keys = Keys("movierec")
+    fake_redis.incr(keys.catalogue_revision)
+    fake_redis.hset(keys.meta, "imported_at", "0")
     assert not holds_layout_one(fake_redis, "movierec")
     assert store_keys(fake_redis, "movierec", 4).partitions == 4
 
 
-@pytest.mark.parametrize("layout", [1, 3, None])
+@pytest.mark.parametrize("layout", [LAYOUT + 1, None, "3"])
 def test_a_store_of_a_layout_this_release_does_not_know_is_refused(fake_redis, layout):
     fake_redis.set(Keys("t").layout, json.dumps({"layout": layout, "partitions": 16}))
-    with pytest.raises(LayoutError, match=f"layout {layout!r}"):
+    with pytest.raises(LayoutError, match=f"layout {layout!r}.*use the release that wrote it"):
         stores_on(fake_redis, "t")
     assert mark(fake_redis) == {"layout": layout, "partitions": 16}  # left alone
+
+
+def test_a_store_of_the_second_layout_is_refused_until_migrated(fake_redis):
+    # the users' data partitioned, the catalogue and the counters over all users not yet
+    fake_redis.set(Keys("movierec").layout, json.dumps({"layout": 2, "partitions": 16}))
+    fake_redis.sadd(Keys("movierec").users(0), 7)
+    with pytest.raises(LayoutError, match="layout 2.*`movierec migrate`"):
+        stores_on(fake_redis, "movierec")
+    with pytest.raises(LayoutError, match="earlier release"):
+        store_keys(fake_redis, "movierec", 16)
+    assert mark(fake_redis, "movierec") == {"layout": 2, "partitions": 16}  # left alone
+    assert stores_on(fake_redis, "t").keys.partitions == 16  # another prefix is another store
 
 
 def test_a_marked_store_is_read_whatever_keys_it_holds(fake_redis):

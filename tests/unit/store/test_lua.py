@@ -1,5 +1,6 @@
 """The Lua scripts build no key name: every name comes from Keys, as KEYS or as a template."""
 import hashlib
+import json
 import re
 from importlib import resources
 
@@ -56,16 +57,19 @@ def test_no_script_spells_a_key_name(script):
 
 def key_names(keys: Keys) -> dict[str, str]:
     """Key name -> the Keys method or property that gives it, for the keys the calls below
-    touch: the global ones, every partition's, and those of user 1 and version v1."""
+    touch: the global ones, every partition's, and those of user 1 and version v1 (and its
+    cluster 0)."""
     names = {getattr(keys, name): name for name in dir(keys)
              if not name.startswith("_") and isinstance(getattr(keys, name), str)}
     for name in ("users", "user_counts", "deleted_users", "inbox", "dead_letters",
                  "user_revisions", "user_revision_sequence", "applied_events",
-                 "counted_versions", "deltas", "delta_sequence"):
+                 "counted_versions", "deltas", "delta_sequence", "events_applied",
+                 "merged_deltas", "movie_counts", "movie_sums", "popular", "movies"):
         for partition in range(keys.partitions):
             names[getattr(keys, name)(partition)] = name
     for partition in range(keys.partitions):
         names[keys.assignments("v1", partition)] = "assignments"
+        names[keys.cluster_sizes("v1", partition)] = "cluster_sizes"
     for name in ("recommendations_cache", "user", "user_live", "user_log"):
         names[getattr(keys, name)(1)] = name
     names[keys.inbox_draining(0)] = "inbox_draining"
@@ -148,10 +152,22 @@ def test_the_store_passes_the_keys_its_key_lists_name():
     assert "push.lua" not in SCRIPTS
 
 
-def test_the_templates_the_scripts_use_are_those_keys_gives():
+def test_the_templates_the_scripts_use_are_those_keys_gives(fake_redis):
+    templates = set(KEYS.partition_templates(0))
     source = LUA.joinpath("ratings.lua").read_text()
     assert "cjson.decode(ARGV[2])" in source
-    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.partition_templates(0))
+    in_ratings = set(re.findall(r"\btemplates\.(\w+)", source))
+    # and the number of partitions, for its partition_of
+    assert in_ratings - templates == {"partitions"}
     source = LUA.joinpath("merge.lua").read_text()
     assert "cjson.decode(ARGV[1])" in source
-    assert set(re.findall(r"\btemplates\.(\w+)", source)) == set(KEYS.global_templates())
+    in_merge = set(re.findall(r"\btemplates\.(\w+)", source))
+    assert in_merge <= templates
+    assert (in_ratings | in_merge) - {"partitions"} == templates  # none unused
+    # which the store gives them: each partition's own, the number of partitions beside
+    stores = stores_on(fake_redis, "t", partitions=4)
+    ratings, deltas, keys = stores.ratings._run, stores.ratings.deltas, stores.keys
+    for partition in range(keys.partitions):
+        assert json.loads(ratings._templates[partition]) == {
+            **keys.partition_templates(partition), "partitions": 4}
+        assert json.loads(deltas._templates[partition]) == keys.partition_templates(partition)

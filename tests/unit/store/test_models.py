@@ -75,25 +75,45 @@ def test_counters_of_a_version_are_prepared_and_dropped(fake_redis):
     keys = Keys("t")
     store = ModelStore(fake_redis, keys)
     assign_by_hand(fake_redis, keys, "v1", {7: 2, 8: 1})  # left from an earlier life of v1
+    fake_redis.hset(keys.cluster_counts("v1", 2), 10, 1)
     assert keys.partition_of(7) != keys.partition_of(8)
     movie_ids = np.arange(1, 12_001)
     priors = np.linspace(1.0, 4.0, len(movie_ids))
-    store.prepare_counters("v1", shrink=5.0, mu=3.5, movie_ids=movie_ids, priors=priors)
+    clusters = [0, 1, 2, 13]  # 0 and 13 share a partition
+    homes = {keys.partition_of(c) for c in clusters}
+    assert len(homes) == 3 and keys.partition_of(0) == keys.partition_of(13)
+    store.prepare_counters("v1", shrink=5.0, mu=3.5, movie_ids=movie_ids, priors=priors,
+                           clusters=np.array(clusters))
     assert not fake_redis.exists(*assignment_keys(keys, "v1"))
-    assert fake_redis.hgetall(keys.version_params("v1")) == {b"shrink": b"5.0", b"mu": b"3.5"}
-    stored = fake_redis.hgetall(keys.movie_priors("v1"))
-    assert len(stored) == len(movie_ids)  # over more than one HSET
-    assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
+    assert not fake_redis.exists(keys.cluster_counts("v1", 2))
+    for partition in range(keys.partitions):  # a copy in each partition holding a cluster
+        params = fake_redis.hgetall(keys.version_params("v1", partition))
+        stored = fake_redis.hgetall(keys.movie_priors("v1", partition))
+        if partition not in homes:
+            assert params == {} and stored == {}, partition
+            continue
+        assert params == {b"shrink": b"5.0", b"mu": b"3.5"}, partition
+        assert len(stored) == len(movie_ids)  # over more than one HSET
+        assert float(stored[b"12000"]) == 4.0 and float(stored[b"1"]) == 1.0
     assert store.building_version() is None  # the trainer lock points the script at it
     assign_by_hand(fake_redis, keys, "v1", {7: 2, 8: 1})
     assign_by_hand(fake_redis, keys, "v2", {7: 0})
     fake_redis.set(keys.model_chunks("v1"), 1)
-    fake_redis.hset(keys.version_params("v2"), "mu", 3)
+    for cluster in (1, 2):
+        fake_redis.hset(keys.cluster_sizes("v1", keys.partition_of(cluster)), cluster, 1)
+        fake_redis.zadd(keys.cluster_means("v1", cluster), {10: 3.0})
+    fake_redis.hset(keys.version_params("v2", keys.partition_of(0)), "mu", 3)
+    fake_redis.zadd(keys.cluster_favourites("v2", 0), {10: 1})
+    neighbour = Keys("t:preview")  # a store whose prefix begins as this one's does
+    fake_redis.hset(neighbour.cluster_counts("v1", 2), 10, 1)
     store.drop_counters("v1")
-    assert not fake_redis.keys(keys.version_pattern("v1"))
+    assert not [k for k in fake_redis.keys() if b":v:v1:" in k and keys.is_partition_key(k)]
+    assert fake_redis.exists(neighbour.cluster_counts("v1", 2))
     assert not fake_redis.exists(*assignment_keys(keys, "v1"))
-    assert fake_redis.exists(keys.model_chunks("v1"), keys.version_params("v2"),
-                             keys.assignments("v2", keys.partition_of(7))) == 3
+    assert fake_redis.exists(keys.model_chunks("v1"),
+                             keys.version_params("v2", keys.partition_of(0)),
+                             keys.cluster_favourites("v2", 0),
+                             keys.assignments("v2", keys.partition_of(7))) == 4
 
 
 def saved(store, bundle, version):

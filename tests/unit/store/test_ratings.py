@@ -6,6 +6,7 @@ from shared.data.events import MAX_ID, Event
 from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
 from shared.store.ratings import LIVE_RECORD, RatingStore, frame_to_wire
+from tests.conftest import over_partitions
 
 KEYS = Keys("t")
 
@@ -26,9 +27,9 @@ def per_partition(r, method, read="hgetall"):
 def counters(store):
     r = store.redis
     return (
-        {k: int(v) for k, v in r.hgetall(KEYS.movie_counts).items()},
-        {k: int(v) for k, v in r.hgetall(KEYS.movie_sums).items()},
-        {k: int(s) for k, s in r.zrange(KEYS.popular, 0, -1, withscores=True)},
+        {k: int(v) for k, v in over_partitions(r, KEYS.movie_counts, KEYS.partitions).items()},
+        {k: int(v) for k, v in over_partitions(r, KEYS.movie_sums, KEYS.partitions).items()},
+        {k: int(s) for k, s in over_partitions(r, KEYS.popular, KEYS.partitions).items()},
         {k: int(v) for k, v in per_partition(r, KEYS.user_counts).items()},
     )
 
@@ -128,9 +129,10 @@ def activate(store, version="v1", shrink=2.0, mu=3.0, priors=None):
     r = store.redis
     CountedVersions(r, KEYS).count(version)  # the partitions count it before it is active
     r.set(KEYS.active_version, version)
-    r.hset(KEYS.version_params(version), mapping={"shrink": shrink, "mu": mu})
-    if priors:
-        r.hset(KEYS.movie_priors(version), mapping=priors)
+    for partition in range(KEYS.partitions):  # a copy in each partition (of its clusters)
+        r.hset(KEYS.version_params(version, partition), mapping={"shrink": shrink, "mu": mu})
+        if priors:
+            r.hset(KEYS.movie_priors(version, partition), mapping=priors)
 
 
 def cluster_state(store, c, version="v1"):
@@ -154,7 +156,9 @@ def test_assign_moves_a_user_and_their_counts_between_clusters(store):
     assert store.assign("v1", {1: 3}) == 1
     assert cluster_state(store, 0) == ({b"10": 0, b"11": 0}, {b"10": 0, b"11": 0}, {}, {})
     assert cluster_state(store, 3)[0] == {b"10": 1, b"11": 1}
-    assert store.redis.hgetall(KEYS.cluster_sizes("v1")) == {b"0": b"0", b"3": b"1"}
+    assert over_partitions(store.redis, KEYS.cluster_sizes, KEYS.partitions, "v1") == {
+        b"0": b"0", b"3": b"1"}
+    assert store.redis.hget(KEYS.cluster_sizes("v1", KEYS.partition_of(3)), 3) == b"1"
     assert store.assign("old-version", {1: 0}) == -1
 
 
@@ -173,10 +177,12 @@ def test_events_of_an_assigned_user_update_their_cluster(store):
 # a new revision: test_every_change_of_a_user_bumps_their_revision).
 SEQUENCES = {key for p in range(KEYS.partitions)
              for key in (KEYS.user_revisions(p), KEYS.user_revision_sequence(p),
-                         KEYS.delta_sequence(p))} | {KEYS.merged_deltas}
+                         KEYS.delta_sequence(p), KEYS.merged_deltas(p))}
 # The counters over all users, kept by merge.lua: a member whose net change within one call is
 # 0 is not written, so a member at 0 and one absent are the same count.
-COUNTERS = {KEYS.movie_counts, KEYS.movie_sums, KEYS.popular, KEYS.cluster_sizes("v1")} | {
+COUNTERS = {key for p in range(KEYS.partitions)
+            for key in (KEYS.movie_counts(p), KEYS.movie_sums(p), KEYS.popular(p),
+                        KEYS.cluster_sizes("v1", p))} | {
     key for c in range(4) for key in (KEYS.cluster_counts("v1", c), KEYS.cluster_sums("v1", c),
                                       KEYS.cluster_favourites("v1", c))}
 
@@ -286,7 +292,7 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
     assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
     assert per_user == {b"2": 1}
     assert cluster_state(store, 0)[:3] == ({b"10": 1, b"11": 0}, {b"10": 6, b"11": 0}, {})
-    assert store.redis.hget(KEYS.cluster_sizes("v1"), 0) == b"1"
+    assert store.redis.hget(KEYS.cluster_sizes("v1", KEYS.partition_of(0)), 0) == b"1"
     # a late event from before the deletion does not bring the user back; a new one does
     store.apply([rating(1, 12, 4.0, 140)])
     assert store.user_ratings(1) == {}
@@ -350,3 +356,57 @@ def test_the_favourite_threshold_is_the_rating_scales(fake_redis, monkeypatch):
     store = RatingStore(fake_redis, KEYS)
     store.apply([rating(1, 10, 4.5, 100), rating(1, 11, 5.0, 100)])
     assert store.user_ratings(1) == {10: (4.5, False, 100.0), 11: (5.0, True, 100.0)}
+
+
+def test_an_import_leaves_what_its_ratings_applied_one_at_a_time_leave(fake_redis):
+    """Users the store has never seen are written whole (``create_users``), the others go
+    through the events' path: either way the state is the one the ratings leave applied one
+    at a time, in the file's order (the latest of a user's ratings of a movie wins, the later
+    of two at the same ts)."""
+    import random
+
+    import fakeredis
+
+    rng = random.Random(5)
+    rows = [(rng.randint(1, 40), rng.randint(10, 30), rng.randint(1, 10) / 2,
+             float(rng.randint(100, 110))) for _ in range(600)]
+    rows += [(7, 10, 1.0, 500.0), (7, 10, 5.0, 500.0)]  # a tie: the later row wins
+    frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "ts"])
+    imported, single = (RatingStore(client, KEYS) for client in (fake_redis, fakeredis.FakeRedis()))
+    for one in (imported, single):  # a user the store knows, and a user deleted
+        one.apply([rating(3, 10, 2.0, 105), rating(3, 99, 4.0, 1)])
+        one.apply([rating(4, 10, 2.0, 1)])
+        one.delete_user(4, 104.0)
+    applied = imported.import_ratings(frame)
+    for row in frame.itertuples(index=False):
+        single.apply([rating(row.user_id, row.movie_id, row.rating, row.ts)], log=False)
+    applied_counters = {KEYS.events_applied(p) for p in range(KEYS.partitions)}
+    assert dump(imported.redis, SEQUENCES | applied_counters) == dump(
+        single.redis, SEQUENCES | applied_counters)
+    assert imported.user_ratings(7)[10][0] == 5.0
+    assert imported.user_ratings(4) == single.user_ratings(4) and 10 not in imported.user_ratings(4)
+    # a user written whole counts each movie once, however many of their rows name it
+    fresh = frame[~frame["user_id"].isin([3, 4])]
+    assert applied >= len(fresh.drop_duplicates(["user_id", "movie_id"]))
+    imported.import_ratings(frame)  # again: the same state (rows tied on ts apply in turn)
+    assert dump(imported.redis, SEQUENCES | applied_counters) == dump(
+        single.redis, SEQUENCES | applied_counters)
+
+
+def test_an_import_writes_the_users_it_has_never_seen_whole(store, monkeypatch):
+    """A batch of new users takes one create_users call per partition, and none of their
+    ratings goes through the events' path."""
+    sent, apply_wire = [], store.apply_wire
+    monkeypatch.setattr(store, "apply_wire",
+                        lambda wire, log=True: sent.append(wire) or apply_wire(wire, log=log))
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 3], "movie_id": [10, 11, 10, 12],
+                          "rating": [4.0, 2.5, 3.0, 5.0], "ts": [1.0, 2.0, 3.0, 4.5]})
+    assert store.import_ratings(frame) == 4
+    assert not sent
+    assert store.user_ratings(1) == {10: (4.0, True, 1.0), 11: (2.5, False, 2.0)}
+    n, sums, fav, per_user = counters(store)
+    assert n == {b"10": 2, b"11": 1, b"12": 1} and sums == {b"10": 14, b"11": 5, b"12": 10}
+    assert fav == {b"10": 1, b"12": 1} and per_user == {b"1": 2, b"2": 1, b"3": 1}
+    assert store.events_applied() == 4
+    assert store.import_ratings(frame) == 0  # again: nothing changes
+    assert [len(wire) for wire in sent] == [4]  # known users now: their rows went as events

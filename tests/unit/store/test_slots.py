@@ -12,8 +12,14 @@ from shared.store.keys import Keys, partition_tag
 from shared.store.ratings import RATINGS_SCRIPT_KEYS, user_state_call
 
 VERSION = "20261206T000000000Z"
-# the methods whose keys live in a partition: those of a user, and those taking the partition
+# the methods whose keys live in the partition of the id they take: a user's, a cluster's and
+# a model chunk's (those taking the partition itself are found by their parameter)
 USER_METHODS = {"user", "user_live", "user_log", "recommendations_cache"}
+CLUSTER_METHODS = {"cluster_favourites", "cluster_counts", "cluster_sums", "cluster_means"}
+ID_METHODS = USER_METHODS | CLUSTER_METHODS | {"model_chunk"}
+# what builds no key: patterns matching keys of every partition, templates, the hash
+NO_KEY = {"partition_templates", "version_pattern", "model_chunk_pattern", "partition_of",
+          "is_partition_key"}
 
 
 def slot(key: str) -> int:
@@ -25,9 +31,7 @@ def global_keys(keys: Keys) -> dict[str, str]:
     some."""
     names = {}
     for name, member in inspect.getmembers(type(keys)):
-        if (name.startswith("_") or name in USER_METHODS
-                or name in ("partition_templates", "global_templates", "version_pattern",
-                            "partition_of")):
+        if name.startswith("_") or name in ID_METHODS or name in NO_KEY:
             continue
         if isinstance(member, property):
             names[name] = getattr(keys, name)
@@ -54,16 +58,36 @@ def partition_keys(keys: Keys, partition: int) -> dict[str, str]:
     return names
 
 
-def test_every_global_key_name_and_template_is_in_the_prefix_slot():
+def ids_of(keys: Keys, partition: int, count: int, first: int = 0) -> list[int]:
+    """The first ``count`` ids from ``first`` that live in ``partition``."""
+    return [i for i in range(first, first + 100 * count * keys.partitions)
+            if keys.partition_of(i) == partition][:count]
+
+
+def filled(keys: Keys, partition: int, users: list[int], clusters: list[int]) -> list[str]:
+    """The partition's templates, filled as the scripts on it fill them: with its users, any
+    version, and its clusters."""
+    out = []
+    for name, template in keys.partition_templates(partition).items():
+        if name in USER_METHODS:
+            out += [template % user for user in users]
+        elif template.count("%s") == 2:
+            out += [template % (VERSION, cluster) for cluster in clusters]
+        else:
+            out.append(template % VERSION)
+    return out
+
+
+def test_every_global_key_name_is_in_the_prefix_slot():
     keys = Keys("movierec")
     prefix_slot = slot("{movierec}")
     names = global_keys(keys)
-    assert len(names) >= 30 and "movie_counts" in names and "cluster_counts" in names
+    assert len(names) >= 15 and "model_manifest" in names and "trainer_lock" in names
     assert "users" not in names and "inbox_draining" in names and "layout" in names
+    # the data over all users is in the partitions now
+    assert not {"movies", "movie_counts", "popular", "events_applied", "merged_deltas",
+                "cluster_sizes", "cluster_counts", "version_params", "model_chunk"} & set(names)
     assert {name for name, key in names.items() if slot(key) != prefix_slot} == set()
-    for name, template in keys.global_templates().items():
-        filled = template.replace("%s", "12345")
-        assert slot(filled) == prefix_slot, name
 
 
 def test_every_key_name_and_template_of_a_partition_is_in_the_partitions_slot():
@@ -73,13 +97,20 @@ def test_every_key_name_and_template_of_a_partition_is_in_the_partitions_slot():
         own = slot(partition_tag("movierec", partition, keys.partitions))
         names = partition_keys(keys, partition)
         assert set(RATINGS_SCRIPT_KEYS) <= set(names) and "assignments" in names
+        assert set(MERGE_SCRIPT_KEYS) <= set(names)
+        assert {"movies", "version_params", "movie_priors", "cluster_sizes"} <= set(names)
         assert {name for name, key in names.items() if slot(key) != own} == set()
         for name, template in keys.partition_templates(partition).items():
             assert slot(template.replace("%s", "12345")) == own, name
-        users = [u for u in range(1, 2000) if keys.partition_of(u) == partition][:20]
-        assert users
+        users = ids_of(keys, partition, 20, first=1)
+        assert len(users) == 20
         for user in users:
             assert {slot(getattr(keys, name)(user)) for name in USER_METHODS} == {own}
+        # a cluster's counters and a model chunk are in the partition of their number
+        for an_id in ids_of(keys, partition, 20):
+            assert {slot(getattr(keys, name)(VERSION, an_id)) for name in CLUSTER_METHODS} == {
+                own}
+            assert slot(keys.model_chunk(VERSION, an_id)) == own
         slots.add(own)
     assert len(slots) == keys.partitions and slot("{movierec}") not in slots
 
@@ -87,22 +118,24 @@ def test_every_key_name_and_template_of_a_partition_is_in_the_partitions_slot():
 def test_the_keys_each_script_is_given_share_a_slot():
     keys = Keys("other-prefix", 8)
     for partition in range(keys.partitions):
+        own = slot(partition_tag("other-prefix", partition, keys.partitions))
+        users, clusters = ids_of(keys, partition, 5, first=1), ids_of(keys, partition, 5)
+        assert users and clusters
         # ratings.lua on a partition: its KEYS, and what its templates name for the users of
         # the partition (the only users it is given) and any version
         ratings = [getattr(keys, name)(partition) for name in RATINGS_SCRIPT_KEYS]
-        users = [u for u in range(1, 500) if keys.partition_of(u) == partition][:5]
-        assert users
-        filled = [template % (VERSION if name == "assignments" else user)
-                  for name, template in keys.partition_templates(partition).items()
-                  for user in users]
         named = [getattr(keys, name)(user) for name in USER_METHODS for user in users]
-        assert len({slot(key) for key in ratings + filled + named}) == 1, partition
-    # merge.lua: its KEYS and its templates filled, in the global slot
-    merge = [getattr(keys, name) for name in MERGE_SCRIPT_KEYS]
-    merge += [template.replace("%s", "17") for template in keys.global_templates().values()]
-    merge += [template % ((VERSION,) * template.count("%s"))
-              for template in keys.global_templates().values()]
-    assert {slot(key) for key in merge} == {slot("{other-prefix}")}
+        assert {slot(key) for key in ratings + named + filled(keys, partition, users, [])} == {
+            own}, partition
+        # merge.lua on a partition: its KEYS and its templates, filled with any version and
+        # the clusters of the partition (the only ones its delta entries name)
+        merge = [getattr(keys, name)(partition) for name in MERGE_SCRIPT_KEYS]
+        named = [getattr(keys, name)(VERSION, cluster) for name in CLUSTER_METHODS
+                 for cluster in clusters]
+        merge += [keys.version_params(VERSION, partition), keys.movie_priors(VERSION, partition),
+                  keys.cluster_sizes(VERSION, partition)]
+        assert {slot(key) for key in merge + named + filled(keys, partition, [], clusters)} == {
+            own}, partition
     # user_state.lua and cache.lua: a user's keys, in their partition's slot
     for user in (1, 42, 7_000_001):
         own = slot(partition_tag("other-prefix", keys.partition_of(user), keys.partitions))
