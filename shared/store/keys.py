@@ -101,7 +101,8 @@ class Keys:
 
     # a user's data, in the user's partition
     def user(self, user_id: int | str) -> str:
-        """hash movie_id -> 'half_stars|favourite|ts' (half_stars 0 = no rating)"""
+        """hash movie_id -> entry: a letter for half stars and favourite, then ts
+        (shared.store.ratings.entry)"""
         return f"{self._of_user(user_id)}:u:{user_id}"
 
     def user_live(self, user_id: int | str) -> str:

@@ -27,6 +27,12 @@ from shared.store.keys import Keys, partitions_of
 LIVE_RECORD = np.dtype([("movie_id", "<i8"), ("state", "u1")])
 HALF_STARS = 0x7F  # the state's bits that hold the half stars
 
+# A user's entry for a movie (Keys.user's values, written by ratings.lua): a letter, 'a' + half
+# stars, upper case when favoured, then ts, without decimals when whole ('I964982703': 4 stars,
+# favoured; 'a<ts>' is a tombstone). One letter instead of 'half|favourite|' keeps most entries
+# within 16 bytes, which is Redis's allocation class for a hash table's values.
+UNFAVOURED, FAVOURED = ord("a"), ord("A")
+
 LOG_LENGTH = 20
 APPLIED_WINDOW_SECONDS = 7 * 24 * 3600
 
@@ -120,9 +126,8 @@ def new_user_writes(keys: Keys, ratings: pd.DataFrame) -> dict[int, list]:
                                                        sums[at].tolist(),
                                                        favourites[at].tolist())},
                 "versions": {}}, separators=(",", ":"))]
-        entries = [f"{m} {h}|{f}|{int(t) if t.is_integer() else f'{t:.3f}'}"  # as ratings.lua
-                   for m, h, f, t in zip(p_movies.tolist(), p_half.tolist(),
-                                         p_favourite.tolist(), ts[rows].tolist())]
+        entries = [f"{m} {entry(h, f, t)}" for m, h, f, t in zip(
+            p_movies.tolist(), p_half.tolist(), p_favourite.tolist(), ts[rows].tolist())]
         starts = np.flatnonzero(np.r_[True, p_users[1:] != p_users[:-1]]).tolist()
         for start, end in zip(starts, starts[1:] + [len(entries)]):
             args += [int(p_users[start]), " ".join(entries[start:end])]
@@ -244,9 +249,9 @@ class RatingStore:
         """movie_id -> (rating or 0.0, favourite, ts) for the user's live entries."""
         out = {}
         for movie, value in self.redis.hgetall(self.keys.user(user_id)).items():
-            half, fav, ts = value.split(b"|")
-            if half != b"0" or fav != b"0":
-                out[int(movie)] = (int(half) / 2, fav == b"1", float(ts))
+            half, favourite, ts = parse_entry(value)
+            if half or favourite:
+                out[int(movie)] = (half / 2, favourite, ts)
         return out
 
     def live_ratings(self, user_id: int) -> LiveRatings:
@@ -284,13 +289,13 @@ class RatingStore:
                 states = pipe.execute()
             for uid, state in zip(chunk, states):
                 for movie, value in state.items():
-                    half, fav, ts = value.split(b"|")
-                    if half != b"0" or fav != b"0":
+                    half, favourite, ts = parse_entry(value)
+                    if half or favourite:
                         users.append(uid)
                         movies.append(int(movie))
-                        halves.append(int(half))
-                        favs.append(fav == b"1")
-                        stamps.append(float(ts))
+                        halves.append(half)
+                        favs.append(favourite)
+                        stamps.append(ts)
         return pd.DataFrame({
             "user_id": np.asarray(users, dtype=np.int64),
             "movie_id": np.asarray(movies, dtype=np.int64),
@@ -311,6 +316,24 @@ def user_state_call(keys: Keys, user_id: int, field: str = "",
             [field, user_id, 0 if version is None else 1])
 
 
+def entry(half: int, favourite: bool, ts: float) -> str:
+    """A user's entry for a movie, as ratings.lua writes it."""
+    letter = chr((FAVOURED if favourite else UNFAVOURED) + half)
+    return f"{letter}{int(ts)}" if float(ts).is_integer() else f"{letter}{ts:.3f}"
+
+
+def parse_entry(value: bytes) -> tuple[int, bool, float]:
+    """An entry's half stars, favourite and ts; also of the form written before the letters
+    (``half|favourite|ts``), which ratings.lua rewrites only when the entry changes."""
+    letter = value[0]
+    if letter >= UNFAVOURED:
+        return letter - UNFAVOURED, False, float(value[1:])
+    if letter >= FAVOURED:
+        return letter - FAVOURED, True, float(value[1:])
+    half, favourite, ts = value.split(b"|")
+    return int(half), favourite == b"1", float(ts)
+
+
 def live_from_view(view: bytes) -> LiveRatings:
     """A user's live view (``LIVE_RECORD``s) as LiveRatings, tombstones left out: one read of
     the bytes, no loop (this runs on every computed recommendation)."""
@@ -321,13 +344,13 @@ def live_from_view(view: bytes) -> LiveRatings:
 
 
 def live_from_hash(entries: dict[bytes, bytes]) -> LiveRatings:
-    """A user's hash (movie -> ``half|favourite|ts``) as LiveRatings, tombstones left out."""
+    """A user's hash (movie -> :func:`entry`) as LiveRatings, tombstones left out."""
     movies, halves = [], []
     for movie, value in entries.items():
-        half, favourite, _ = value.split(b"|", 2)
-        if half != b"0" or favourite != b"0":
+        half, favourite, _ = parse_entry(value)
+        if half or favourite:
             movies.append(int(movie))
-            halves.append(int(half))
+            halves.append(half)
     return LiveRatings(np.array(movies, dtype=np.int64), np.array(halves, dtype=np.float64) / 2)
 
 

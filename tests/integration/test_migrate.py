@@ -20,6 +20,7 @@ from shared.config import Settings
 from shared.data.events import Event
 from shared.store.keys import Keys, LayoutOneKeys, LayoutTwoKeys
 from shared.store.layout import LayoutError
+from shared.store.ratings import parse_entry
 from shared.store.stores import Stores
 from tests.conftest import free_port, over_partitions
 
@@ -107,8 +108,8 @@ def counters_from_ratings(client, stores: Stores, version: str) -> dict:
         if cluster is not None:
             cluster_sizes[cluster] += 1
         for movie, value in client.hgetall(stores.keys.user(user)).items():
-            half, favourite, _ = value.split(b"|")
-            movie, half, favourite = int(movie), int(half), int(favourite)
+            half, favourite, _ = parse_entry(value)
+            movie, favourite = int(movie), int(favourite)
             counts[movie] += half > 0
             sums[movie] += half
             favourites[movie] += favourite

@@ -19,6 +19,7 @@ import redis
 from shared.store.catalogue import Catalogue
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
+from shared.store.ratings import parse_entry
 from tests.conftest import free_port, load_and_publish, over_partitions, wait_until_answers
 from tests.keys import KEYS_ENV, WRITE_KEY
 
@@ -106,11 +107,11 @@ def rebuilt_counters(client, keys, version):
     for user, cluster in assignments.items():
         sizes[cluster] += 1
         for movie, value in client.hgetall(keys.user(user)).items():
-            half, fav, _ = value.split(b"|")
-            if int(half):
+            half, favourite, _ = parse_entry(value)
+            if half:
                 counts[cluster][int(movie)] += 1
-                sums[cluster][int(movie)] += int(half)
-            if fav == b"1":
+                sums[cluster][int(movie)] += half
+            if favourite:
                 favourites[cluster][int(movie)] += 1
     return sizes, counts, sums, favourites
 

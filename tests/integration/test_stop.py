@@ -19,7 +19,7 @@ from shared.store.catalogue import Catalogue
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
 from shared.store.operations import Operations
-from shared.store.ratings import RatingStore
+from shared.store.ratings import RatingStore, parse_entry
 from shared.store.trainer_lock import TrainerLock
 from tests.conftest import free_port, load_and_publish, over_partitions, wait_until_answers
 from tests.keys import ADMIN_KEY, KEYS_ENV, WRITE_KEY
@@ -141,7 +141,7 @@ def popularity(client, keys):
     users = set().union(*(client.smembers(keys.users(p)) for p in range(keys.partitions)))
     for user in users:
         for movie, value in client.hgetall(keys.user(int(user))).items():
-            half = int(value.split(b"|")[0])
+            half = parse_entry(value)[0]
             if half:
                 counts[int(movie)] += 1
                 sums[int(movie)] += half
@@ -178,7 +178,7 @@ def test_event_workers_stop_in_time_under_load_and_lose_nothing(stack):
     with client.pipeline(transaction=False) as pipe:
         for e in load.accepted:
             pipe.hget(keys.user(e["user_id"]), e["movie_id"])
-        stored = [value and int(value.split(b"|")[0]) for value in pipe.execute()]
+        stored = [value and parse_entry(value)[0] for value in pipe.execute()]
     assert stored == [int(e["rating"] * 2) for e in load.accepted]
     assert RatingStore(client, keys).events_applied() - applied_before == len(load.accepted)
     stored_popularity, rebuilt = popularity(client, keys)

@@ -1,7 +1,9 @@
 -- The writes of one partition of the ratings store, one script so that every path records the
--- changes to the derived counters the same way. A user's state for one movie is
--- "half|favourite|ts" (ts to the millisecond, without decimals when whole: "8|1|964982703");
--- "0|0|ts" is a tombstone.
+-- changes to the derived counters the same way. A user's state for one movie is one letter and
+-- ts: the letter is 'a' + half stars, upper case when favoured ('a'..'k', 'A'..'K'); ts to the
+-- millisecond, without decimals when whole ("I964982703": 4 stars, favoured). "a<ts>" is a
+-- tombstone. Entries written before this form ("half|favourite|ts") are read as they are and
+-- rewritten in it when they change.
 -- The counters over all users (per movie; per model version v and cluster c: counts, sums,
 -- favourites, sizes, means) live in the movie's or the cluster's partition, out of this one's
 -- slot: a call records what it changes as a delta, one entry per partition of counters it
@@ -48,9 +50,18 @@ local function load_versions()
   end
 end
 
+-- an entry's half stars, favourite (0 or 1) and ts
 local function parse(value)
+  local letter = string.byte(value, 1)
+  if letter >= 97 then return letter - 97, 0, tonumber(string.sub(value, 2)) end
+  if letter >= 65 then return letter - 65, 1, tonumber(string.sub(value, 2)) end
   local h, f, t = string.match(value, '^(%d+)|(%d)|(.+)$')
   return tonumber(h), tonumber(f), tonumber(t)
+end
+
+local function entry(half, fav, ts)
+  return string.format(ts == math.floor(ts) and '%s%d' or '%s%.3f',
+                       string.char((fav == 1 and 65 or 97) + half), ts)
 end
 
 -- redis.call(command, key, unpack(args)) in slices (Lua's unpack is limited to a few
@@ -257,9 +268,8 @@ local function apply_events(events, now, keep_log, log_cap)
       else -- remove
         new_half, new_fav = 0, 0
       end
-      value = string.format(ts == math.floor(ts) and '%d|%d|%d' or '%d|%d|%.3f', new_half, new_fav,
-                            ts)
-      if old_raw == value then fresh = false end
+      value = entry(new_half, new_fav, ts)
+      if old_raw and value == entry(old_half, old_fav, old_ts) then fresh = false end
     end
     if not fresh then
       skipped = skipped + 1
@@ -342,7 +352,7 @@ elseif cmd == 'create_users' then
   -- The users of a bulk import the store has never seen, written whole: no event is looked at
   -- one by one. ARGV[4] the number H of partitions the call's delta moves, then H pairs
   -- partition, JSON (the delta, by partition, that the caller added up from these ratings),
-  -- then for each user: user, their n entries as one string 'movie half|favourite|ts ...'
+  -- then for each user: user, their n entries as one string 'movie entry movie entry ...'
   -- (one argument a user: far cheaper to send than 2n). When
   -- any of the users has state or was deleted, nothing is written and the reply is {-1, 0, 0,
   -- those users, deltas}: the caller sends them as events. Otherwise returns as apply (the

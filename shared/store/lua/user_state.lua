@@ -19,12 +19,17 @@ local cluster = false
 if ARGV[3] == '1' then cluster = redis.call('HGET', assignments, ARGV[2]) end
 local view = redis.call('GET', user_live)
 if not view then
-  -- the hash's values start 'half|favourite|' (half 0..10): read as bytes, not by pattern
+  -- the hash's values start with a letter, 'a' + half stars, upper case when favoured (see
+  -- ratings.lua), or, written before that form, 'half|favourite|': read as bytes
   local entries, records, byte, char = redis.call('HGETALL', user), {}, string.byte, string.char
   for i = 1, #entries, 2 do
     local c1, c2, c3, c4 = byte(entries[i + 1], 1, 4)
     local state
-    if c2 == 124 then  -- '|' after one digit
+    if c1 >= 97 then
+      state = c1 - 97
+    elseif c1 >= 65 then
+      state = c1 - 65 + 128
+    elseif c2 == 124 then  -- '|' after one digit
       state = c1 - 48 + 128 * (c3 - 48)
     else
       state = (c1 - 48) * 10 + c2 - 48 + 128 * (c4 - 48)

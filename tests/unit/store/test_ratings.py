@@ -5,7 +5,7 @@ import pytest
 from shared.data.events import MAX_ID, Event
 from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
-from shared.store.ratings import LIVE_RECORD, RatingStore, frame_to_wire
+from shared.store.ratings import LIVE_RECORD, RatingStore, entry, frame_to_wire, parse_entry
 from tests.conftest import over_partitions
 
 KEYS = Keys("t")
@@ -264,6 +264,34 @@ def test_the_live_view_holds_what_the_hash_holds(store):
             assert len(view) == LIVE_RECORD.itemsize * store.redis.hlen(KEYS.user(user))
         assert together == [store.live_ratings(u) for u in (3, 4, 1, 2)]
     assert store.live_ratings(4) == {} and store.live_ratings_many([]) == []
+
+
+def test_an_entry_is_a_letter_for_its_state_then_its_ts(store):
+    store.apply([rating(1, 10, 4.0, 964982703), rating(1, 11, 2.5, 964982703.25),
+                 Event("favourite", 1, 12, 0, 7.0), Event("remove", 1, 13, 0, 8.0)])
+    assert store.redis.hgetall(KEYS.user(1)) == {b"10": b"I964982703", b"11": b"f964982703.250",
+                                                 b"12": b"A7", b"13": b"a8"}
+    for half, favourite, ts in [(0, False, 8.0), (10, True, 1.5), (7, False, 1e9)]:
+        assert parse_entry(entry(half, favourite, ts).encode()) == (half, favourite, ts)
+
+
+def test_entries_of_the_earlier_form_are_read_and_rewritten_only_when_they_change(store):
+    """A store written before the letters holds 'half|favourite|ts': it reads as it did, a
+    replay of what it holds changes nothing, and a change writes the letter form."""
+    store.apply([rating(1, 10, 4.0, 100), rating(1, 11, 2.0, 100)])
+    store.redis.hset(KEYS.user(1), mapping={10: b"8|1|100", 11: b"4|0|100"})
+    store.redis.delete(KEYS.user_live(1))
+    assert store.user_ratings(1) == {10: (4.0, True, 100.0), 11: (2.0, False, 100.0)}
+    assert store.live_ratings(1) == {10: 4.0, 11: 2.0}
+    assert store.live_ratings_many([1]) == [store.live_ratings(1)]
+    before = counters(store)
+    assert store.apply([rating(1, 10, 4.0, 100)]).applied == 0
+    assert store.redis.hget(KEYS.user(1), 10) == b"8|1|100"
+    store.apply([rating(1, 11, 3.0, 101)])
+    assert store.redis.hget(KEYS.user(1), 11) == b"g101"
+    n, sums, fav, per_user = counters(store)
+    assert (n, fav, per_user) == (before[0], before[2], before[3])
+    assert sums[b"11"] == before[1][b"11"] + 2  # 2 stars to 3: two half stars more
 
 
 def test_every_change_drops_the_users_live_view_and_the_next_read_makes_it(store):
