@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bench.sample import user_sample  # noqa: E402
 from movierec.redis_cluster import node_client, start_cluster  # noqa: E402
 from movierec.redis_server import start_private  # noqa: E402
 from shared.config import Settings  # noqa: E402
@@ -158,11 +159,8 @@ def main() -> int:
     from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 
     data = movielens.load(args.data)
-    ratings = data.ratings
-    if len(ratings) > args.train_sample:
-        users = ratings["user_id"].drop_duplicates().sample(frac=1.0, random_state=5)
-        per_user = ratings["user_id"].value_counts()[users.to_numpy()].cumsum()
-        ratings = ratings[ratings["user_id"].isin(per_user[per_user <= args.train_sample].index)]
+    ratings = user_sample(data.ratings, args.train_sample)
+    if len(ratings) < len(data.ratings):
         print(f"training on {len(ratings):,} of {len(data.ratings):,} ratings", flush=True)
     snapshot = ratings.assign(favourite=ratings["rating"] >= 4)
     bundle = fit_pipeline(snapshot, data.movies, TrainerBundleConfig(), progress=False)

@@ -5,13 +5,19 @@
     .venv/bin/python -m bench.live --quick    # a short smoke run; prints only
     API_WORKER_CLASS=sync .venv/bin/python -m bench.live --only-rps   # the wrk runs under
                                               # another configuration (API and hello world)
+    .venv/bin/python -m bench.live --only-rps --data /tmp/gen25m --train-sample 1000000
+                                              # 25 M ratings (`movierec generate`): the model
+                                              # fitted on a sample of users, the store holds all
 
 Sets up everything itself and tears it down at the end (also on Ctrl-C or SIGTERM): a private
 redis-server on a free loopback port in a temporary folder, ``movierec import`` of
 ml-latest-small, ``movierec train`` (``--model svd`` when the default model cannot be trained),
 ``movierec serve`` (gunicorn, the API's worker class and count), Flask's hello world under the
 same gunicorn options (bench/live/hello.py), and two ``movierec worker`` processes. All
-traffic goes to 127.0.0.1.
+traffic goes to 127.0.0.1. With ``--train-sample N`` and more than N ratings in the data, the
+model is fitted in this process instead, on the ratings of users drawn at random until about N
+(as bench/cluster.py does), then published on the whole imported store, its counters over
+every user; the computed runs then need no copies of the data's users once they are many.
 
 Measures, in this order:
   1. requests per second of the hello world, single-event POSTs and recommendation GETs
@@ -99,6 +105,13 @@ def parse_args(argv):
     parser.add_argument("--keep-alive", action="store_true",
                         help="wrk keeps its connections open (HTTP keep-alive, as real clients "
                              "do) instead of one connection per request")
+    parser.add_argument("--train-sample", type=int, default=None, metavar="N",
+                        help="when the data holds more than N ratings, fit the model in this "
+                             "process on the ratings of users drawn at random until about N "
+                             "instead of `movierec train` on everything (which large data sets "
+                             "make far too long), and publish it on the full store; the data "
+                             "users are then not copied once they make enough distinct "
+                             "computed requests (default: train on everything)")
     parser.add_argument("--no-doc", action="store_true",
                         help=f"do not rewrite the results block of {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)

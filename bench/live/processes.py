@@ -1,11 +1,14 @@
 """The processes this run starts and stops: a private redis-server, ``movierec import`` and
-``train``, the API under gunicorn, Flask's hello world under the same gunicorn options
-(hello.py) and the RQ workers; all on 127.0.0.1."""
+``train`` (or, with ``--train-sample``, a fit on a sample of users in this process), the API
+under gunicorn, Flask's hello world under the same gunicorn options (hello.py) and the RQ
+workers; all on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -13,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .cpu import CpuMeter
@@ -21,6 +24,8 @@ from .http_client import wait_http
 from .pipeline import Pipeline
 from .settings import (
     API_WORKERS,
+    CACHED_USERS,
+    COMPUTED_PAIRS,
     COPY_ID_STEP,
     HERE,
     KEYS_ENV,
@@ -29,6 +34,7 @@ from .settings import (
     RQ_WORKERS,
     SETTINGS,
     USER_COPIES,
+    VARIED_N,
     WORKER_CLASS,
 )
 
@@ -103,8 +109,9 @@ class Context:
     keys: object
     pipeline: Pipeline
     users: list[int]
+    cached_users: list[int]  # those the cache-warm and POST runs ask for (CACHED_USERS)
     movies: list[int]
-    ids_file: Path  # lines: the data's users, its movies, the users computed runs ask for
+    ids_file: Path  # lines: the cached users, the movies, the users computed runs ask for
     meter: CpuMeter
     args: argparse.Namespace
     results: dict = field(default_factory=dict)
@@ -136,14 +143,21 @@ def start_redis(stack: Stack, masters: int = 0) -> None:
     print(f"redis: {where}, user movierec with a password (data in {var})", flush=True)
 
 
-def import_and_train(stack: Stack, data: Path) -> tuple[str, str]:
+def import_and_train(stack: Stack, data: Path, train_sample: int | None = None
+                     ) -> tuple[str, str]:
     """``movierec import`` then ``movierec train`` (``--model svd`` when the default model
-    fails); what the import printed and which model was trained."""
+    fails), or with ``train_sample`` and more ratings than that in ``data``, a fit on a sample
+    of its users (:func:`train_on_sample`); what the import printed and which model was
+    trained."""
     out = run_cli(stack, ["import", str(data)], timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"movierec import failed:\n{out.stderr[-2000:]}")
     imported = out.stdout.strip()
     print(f"import: {imported}", flush=True)
+    if train_sample is not None:
+        model_note = train_on_sample(stack, data, train_sample)
+        if model_note is not None:
+            return imported, model_note
     model_note = "the default model (`movierec train`)"
     out = run_cli(stack, ["train"], timeout=1200)
     if out.returncode != 0:
@@ -157,11 +171,81 @@ def import_and_train(stack: Stack, data: Path) -> tuple[str, str]:
     return imported, model_note
 
 
-def import_user_copies(stack: Stack, data: Path, last_user: int) -> list[int]:
-    """``USER_COPIES`` copies of every user of ``data`` under new ids, imported with ``movierec
+def train_on_sample(stack: Stack, data: Path, size: int) -> str | None:
+    """Fit the model in this process on the ratings of users of ``data`` drawn at random until
+    about ``size`` (bench/sample.py, as bench/cluster.py does) and publish it on the stack's
+    Redis, active for the API and the workers; the model note, or None when ``data`` holds no
+    more than ``size`` ratings (then ``movierec train`` fits on everything, as without the
+    option). Run after the import: publishing builds the version's counters over every user in
+    the store, not only the sample's. Like ``movierec train``, the default model first and
+    ``svd`` when it fails; unlike it, no held-out share and no gate."""
+    from bench.sample import user_sample
+    from shared import config
+    from shared.data import movielens
+    from shared.store.stores import Stores
+    from trainer.pipeline import TrainerBundleConfig, fit_pipeline
+    from trainer.publish import publish
+
+    started = time.monotonic()
+    loaded = movielens.load(data)
+    sample = user_sample(loaded.ratings, size)
+    total = len(loaded.ratings)
+    if len(sample) == total:
+        print(f"train sample: {total:,} ratings, not more than --train-sample {size:,}: "
+              f"movierec train on everything", flush=True)
+        return None
+    if sample.empty:
+        raise RuntimeError(f"--train-sample {size:,} is smaller than the first drawn user's "
+                           f"ratings: nothing to fit on")
+    n_users, n_all = sample["user_id"].nunique(), loaded.ratings["user_id"].nunique()
+    print(f"train sample: {n_users:,} of {n_all:,} users, {len(sample):,} of {total:,} ratings "
+          f"(read in {time.monotonic() - started:.0f} s); fitting", flush=True)
+    # the services' settings (their Redis, key prefix, model folder, k range), as they load them
+    settings = config.load(stack.env)
+    base = TrainerBundleConfig(k_range=settings.k_range,
+                               min_cluster_size=settings.min_cluster_size)
+    started = time.monotonic()
+    model_note = "the default model"
+    try:
+        bundle = fit_pipeline(sample, loaded.movies, base, progress=False)
+    except Exception as exc:  # as movierec train's fallback in import_and_train
+        why = f"{type(exc).__name__}: {exc}"[:160]
+        print(f"fitting the default model failed ({why}); fitting svd", flush=True)
+        model_note = f"svd (the default model failed: {why})"
+        bundle = fit_pipeline(sample, loaded.movies, replace(base, model="svd"), progress=False)
+    steps = ", ".join(f"{name} {seconds:.0f} s"
+                      for name, seconds in bundle.manifest["fit_seconds"].items())
+    print(f"train: fitted version {bundle.version} in {time.monotonic() - started:.0f} s "
+          f"({steps}); publishing (counters over every user in the store)", flush=True)
+    started = time.monotonic()
+    publish(bundle, Stores.connect(settings), shrink=base.shrink, progress=False)
+    print(f"train: published {bundle.version}, now active, in {time.monotonic() - started:.0f} s",
+          flush=True)
+    return (f"{model_note}, fitted in the benchmark on a sample of {n_users:,} of the "
+            f"{n_all:,} users ({len(sample):,} of the {total:,} ratings; `--train-sample "
+            f"{size}`) and published with its counters over every user")
+
+
+def copies_needed(users: int, train_sample: int | None) -> int:
+    """How many copies of every data user :func:`import_user_copies` makes. ``USER_COPIES``
+    without ``--train-sample``, as always. With it (large data), only as many as make the
+    ``COMPUTED_PAIRS`` distinct (user, n) requests the computed runs need, at most
+    ``USER_COPIES``: the same 4 on ml-latest-small's 610 users, none from 3,050 users on
+    (162,000 users already make 1.6 M pairs), where 4 copies of 25 M ratings would be 100 M more
+    to import and to hold in Redis."""
+    if train_sample is None:
+        return USER_COPIES
+    pairs_per_copy = users * (VARIED_N[1] - VARIED_N[0] + 1)
+    return min(USER_COPIES, max(0, math.ceil(COMPUTED_PAIRS / pairs_per_copy) - 1))
+
+
+def import_user_copies(stack: Stack, data: Path, last_user: int, count: int) -> list[int]:
+    """``count`` copies of every user of ``data`` under new ids, imported with ``movierec
     import`` after training (so the model does not know them); their ids."""
     import pandas as pd
 
+    if count == 0:
+        return []
     if not (data / "ratings.csv").exists():
         raise RuntimeError(f"{data}: user copies need a ratings.csv (MovieLens csv format)")
     if last_user >= COPY_ID_STEP:
@@ -171,7 +255,7 @@ def import_user_copies(stack: Stack, data: Path, last_user: int) -> list[int]:
     shutil.copy(data / "movies.csv", folder / "movies.csv")
     ratings = pd.read_csv(data / "ratings.csv")
     copies = pd.concat([ratings.assign(userId=ratings["userId"] + k * COPY_ID_STEP)
-                        for k in range(1, USER_COPIES + 1)])
+                        for k in range(1, count + 1)])
     copies.to_csv(folder / "ratings.csv", index=False)
     out = run_cli(stack, ["import", str(folder)], timeout=600)
     if out.returncode != 0:
@@ -189,7 +273,7 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     from shared.store.keys import Keys
 
     start_redis(stack, args.cluster)
-    imported, model_note = import_and_train(stack, args.data)
+    imported, model_note = import_and_train(stack, args.data, args.train_sample)
 
     api_port, hello_port = free_port(), free_port()
     api = stack.start("api", [sys.executable, "-m", "movierec", "serve", "--host", "127.0.0.1",
@@ -229,16 +313,19 @@ def set_up(stack: Stack, args: argparse.Namespace) -> Context:
     keys = Keys(SETTINGS.key_prefix)
     users = sorted(int(u) for p in range(keys.partitions) for u in client.smembers(keys.users(p)))
     movies = sorted(Catalogue(client, keys).all_movies())
-    copies = import_user_copies(stack, args.data, max(users))
+    n_copies = copies_needed(len(users), args.train_sample)
+    copies = import_user_copies(stack, args.data, max(users), n_copies)
     ids_file = stack.tmp / "ids.txt"
+    cached_users = (users if len(users) <= CACHED_USERS
+                    else sorted(random.Random(7).sample(users, CACHED_USERS)))
     ids_file.write_text("\n".join(" ".join(map(str, ids))
-                                  for ids in (users, movies, users + copies)) + "\n")
+                                  for ids in (cached_users, movies, users + copies)) + "\n")
     groups = {"api": [api.pid], "hello": [hello.pid], "workers": [w.pid for w in workers],
               "redis": stack.redis_pids()}
     if stack.queue_handle is not None:
         groups["queue redis"] = [stack.queue_handle.process.pid]
     ctx = Context(stack, api_port, hello_port, client, nodes, keys,
-                  Pipeline(client, queue_client, keys), users, movies, ids_file,
+                  Pipeline(client, queue_client, keys), users, cached_users, movies, ids_file,
                   CpuMeter(groups), args)
-    ctx.results.update(model=model_note, data=imported)
+    ctx.results.update(model=model_note, data=imported, user_copies=n_copies)
     return ctx

@@ -117,12 +117,14 @@ def rps_table(results: dict) -> list[str]:
             f"(hello/POST {per['hello'] / per['event']:.2f}); recommendation, cache warm "
             f"{per['cached']:.2f} ms ({per['hello'] / per['cached']:.2f}); computed "
             f"{per['computed']:.2f} ms ({per['hello'] / per['computed']:.3f})"]
-    combos = len(results["data_users"]) * (1 + USER_COPIES) * (VARIED_N[1] - VARIED_N[0] + 1)
+    copies = results.get("user_copies", USER_COPIES)
+    combos = len(results["data_users"]) * (1 + copies) * (VARIED_N[1] - VARIED_N[0] + 1)
     most = max(r["requests"] for name, rs in runs.items() if name.startswith("computed@")
                for r in rs)
     out.append(f"- a computed run starts with the cache emptied and asks for each of {combos:,} "
-               f"(user, n) pairs once, in a shuffled order (the data's users and "
-               f"{USER_COPIES} copies of each); the longest run made {most:,} requests, "
+               f"(user, n) pairs once, in a shuffled order (the data's users"
+               f"{f' and {copies} copies of each' if copies else ''}); the longest run made "
+               f"{most:,} requests, "
                + ("so none was answered from the cache" if most <= combos else
                   f"so {most - combos:,} of them repeated a pair and may have been cached"))
     for d in results["rps"]["event_drains"]:

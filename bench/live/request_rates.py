@@ -24,9 +24,9 @@ def phase_rps(ctx: Context) -> None:
     drains = []
     metrics_before = scrape_metrics(ctx.api_port)
     for round_no in range(args.rounds):
-        print(f"  round {round_no + 1}: one GET per user ({len(ctx.users)}) to warm the API's "
-              f"recommendation cache", flush=True)
-        for user in ctx.users:
+        print(f"  round {round_no + 1}: one GET per user ({len(ctx.cached_users)}) to warm the "
+              f"API's recommendation cache", flush=True)
+        for user in ctx.cached_users:
             get_recommendations(ctx.api_port, user)
         for name in WRK_RUNS:
             for c in ((conns, API_WORKERS) if name != "event" else (conns,)):

@@ -9,8 +9,9 @@
 --   event            POST /v1/events, one rating event of a random movie by a random user
 --                    outside the data set (ids from 10,000,001), so that the cached answers
 --                    of the users the GET runs ask for stay valid
--- IDS_FILE: the user ids, the movie ids, and the users computed runs ask for (the data's and
--- their copies, USER_COPIES in bench/live/settings.py), a line each, separated by spaces.
+-- IDS_FILE: the users the cache-warm runs ask for (the data's, at most CACHED_USERS of them),
+-- the movie ids, and the users computed runs ask for (the data's and their copies, USER_COPIES
+-- in bench/live/settings.py), a line each, separated by spaces.
 -- API_KEY goes in header X-API-Key of every request (the hello world's too, which ignores it).
 -- done() prints one line "WRK_JSON {...}" (latencies in microseconds) for bench/live/load.py.
 
