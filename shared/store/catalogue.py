@@ -132,14 +132,15 @@ class CatalogueCache:
         if time.monotonic() - self._checked < check_every:
             return
         with self._lock:
-            if time.monotonic() - self._checked < check_every:
+            now = time.monotonic()
+            if now - self._checked < check_every:
                 return
             revision = self.store.revision()
             if revision != self._revision:
                 movies = self.store.all_movies()
                 self._titles = [(info["title"].lower(), m) for m, info in sorted(movies.items())]
                 self._movies, self._revision = movies, revision
-            self._checked = time.monotonic()
+            self._checked = now  # from the read of the revision: what was loaded is that old
 
     def movies_many(self, movie_ids) -> dict[int, dict]:
         """Entries of ``movie_ids`` that exist (as :meth:`Catalogue.movies_many`)."""

@@ -33,10 +33,12 @@ class ModelCache:
         self._lock = threading.Lock()
 
     def get(self) -> LiveModel | None:
-        now = time.monotonic()
-        if now - self._checked < self.check_every:
+        """The model of a version that was active at most ``check_every`` seconds ago: the
+        clock starts when the pointer is read, not when a version has finished loading."""
+        if time.monotonic() - self._checked < self.check_every:
             return self._model
         with self._lock:
+            now = time.monotonic()
             if now - self._checked < self.check_every:
                 return self._model
             version = self.store.active_version()
@@ -46,7 +48,7 @@ class ModelCache:
                 self.load_error = None
             elif self._may_try(version, now):
                 self._load(version, now)
-            self._checked = time.monotonic()
+            self._checked = now
             return self._model
 
     def _may_try(self, version: str, now: float) -> bool:

@@ -77,22 +77,29 @@ class Load:
 
 
 def watch_active(client, keys, stop, seen):
-    """(time, version) at every change of the active pointer, polled every 2 ms."""
-    last = None
+    """The active pointer's changes as (earliest, latest, version): the pointer moved to
+    ``version`` after ``earliest`` (taken before the last read that still saw the old one) and
+    before ``latest`` (taken after the read that saw the new one). Bounds taken on both sides
+    of a read stay true however late this thread gets the GIL back; a time taken after the
+    read alone can lag the change by the tens of milliseconds five load threads hold it."""
+    last, before_last = None, None
     while not stop.is_set():
+        before = time.time()
         version = client.get(keys.active_version)
+        after = time.time()
         if version != last:
-            seen.append((time.time(), version.decode()))
+            seen.append((before if before_last is None else before_last, after, version.decode()))
             last = version
+        before_last = before
         time.sleep(0.002)
 
 
 def active_between(changes, start, end):
-    """The versions active at some moment of [start, end]."""
+    """The versions that may have been active at some moment of [start, end]."""
     out = set()
-    for i, (since, version) in enumerate(changes):
-        until = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
-        if since <= end and until >= start:
+    for i, (earliest, _, version) in enumerate(changes):
+        latest_end = changes[i + 1][1] if i + 1 < len(changes) else float("inf")
+        if earliest <= end and latest_end >= start:
             out.add(version)
     return out
 
@@ -170,7 +177,7 @@ def test_three_retrains_under_load(redis_url, tiny_data, tiny_bundle, tmp_path):
         log.close()
 
     assert load.failures == []
-    assert len({v for _, v in changes}) == 4 and load.posts > 20 and len(load.reads) > 100
+    assert len({v for _, _, v in changes}) == 4 and load.posts > 20 and len(load.reads) > 100
     stale = [(sent, done, version) for sent, done, version in load.reads
              if version not in active_between(changes, sent - SWITCH_SECONDS, done)]
     assert stale == []

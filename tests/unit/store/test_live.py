@@ -69,3 +69,25 @@ def test_a_cache_of_the_classifier_alone_assigns_clusters(models, tiny_bundle):
     movies = full.movies.ids
     for ratings in ({int(m): 4.0 for m in movies[:7]}, {int(m): 1.5 for m in movies[5:40:3]}):
         assert classifier_only.assign_cluster(ratings) == full.assign_cluster(ratings)
+
+
+def test_a_slow_load_does_not_stretch_how_stale_a_served_version_may_be(models, tiny_bundle,
+                                                                        monkeypatch):
+    """The version served at any moment was active at most ``check_every`` seconds before:
+    the clock starts at the read of the pointer, however long the load that follows takes."""
+    clock = [100.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    real_load = models.load
+
+    def slow_load(*args):
+        clock[0] += 0.8
+        return real_load(*args)
+
+    monkeypatch.setattr(models, "load", slow_load)
+    models.activate(tiny_bundle.version)
+    cache = ModelCache(models, check_every=1.0)
+    assert cache.get().version == tiny_bundle.version  # pointer read at 100.0, loaded at 100.8
+    models.save(dataclasses.replace(tiny_bundle, version="v2"))
+    models.activate("v2")  # moves just after the read
+    clock[0] = 101.05
+    assert cache.get().version == "v2"
