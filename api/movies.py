@@ -3,8 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api.params import InvalidParameter, choice_arg, int_arg, positive_id
-from api.recommendations import popular, with_metadata
+from api.params import (
+    FILTER_ARGS,
+    InvalidParameter,
+    choice_arg,
+    int_arg,
+    known_args,
+    list_filter,
+    page_args,
+    positive_id,
+)
+from api.recommendations import allowed_by, popular, with_metadata
 from api.services import services
 from shared.data.events import is_unicode
 
@@ -40,9 +49,12 @@ def search():
 
 @bp.get("/popular")
 def popular_movies():
-    n = int_arg("n", 10, 1, 100)
+    known_args("n", "offset", *FILTER_ARGS)
+    n, offset = page_args()
     svc = services()
-    return jsonify(items=with_metadata(svc, popular(svc, n)))
+    allowed = allowed_by(svc, list_filter(svc.catalogue_cache.facets))
+    items = popular(svc, offset + n, allowed)[offset:]
+    return jsonify(offset=offset, items=with_metadata(svc, items))
 
 
 @bp.get("/<movie_id>")
@@ -94,17 +106,20 @@ def put_movie(movie_id: str):
 
 @bp.get("/<movie_id>/similar")
 def similar(movie_id: str):
+    known_args("n", "offset", "kind", *FILTER_ARGS)
     movie_id = positive_id(movie_id, "movie_id")
-    n = int_arg("n", 10, 1, 100)
+    n, offset = page_args()
     kind = choice_arg("kind", "hybrid", KINDS)
     svc = services()
+    allowed = allowed_by(svc, list_filter(svc.catalogue_cache.facets))
     if svc.catalogue.movie(movie_id) is None:
         return _not_found(movie_id)
     model = svc.models.get()
     if model is None:
         return jsonify(error="no_model",
                        message="no model is trained yet: run `movierec train`"), 503
-    pairs = model.similar_movies(movie_id, n, kind)
+    pairs = model.similar_movies(movie_id, offset + n, kind, allowed)[offset:]
     items = with_metadata(svc, [{"movie_id": m, "score": round(s, 4),
                                  "reason": f"{kind} similarity {s:.2f}"} for m, s in pairs])
-    return jsonify(movie_id=movie_id, kind=kind, model_version=model.version, items=items)
+    return jsonify(movie_id=movie_id, kind=kind, model_version=model.version, offset=offset,
+                   items=items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from api.auth import ADMIN, OPEN, PRIVATE, READ, WRITE
+from api.params import MAX_DEPTH, MAX_EXCLUDED, YEARS
 from api.routes import ROUTES
 from shared.data.events import (
     EVENT_TYPES,
@@ -127,6 +128,26 @@ JOB_ACCEPTED = _json({"type": "object", "required": ["job_id", "status_url"], "p
 # What shared.data.events.validate_event accepts, from its own bounds: an absent field and an
 # explicit null are the same; rating is required on rating events, absent or null on the others.
 POSITIVE_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# A list's pages and filters (api.params.page_args, list_filter): filtering happens before the
+# list is cut to n, and a page is the offset + n best cut to its last n.
+LIST_PARAMETERS = [
+    N,
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_DEPTH - 1, "default": 0},
+           f"how many to skip: page k of size n is offset=(k - 1) * n; offset + n at most "
+           f"{MAX_DEPTH}"),
+    {**_query("genre", {"type": "array", "maxItems": 100,
+                        "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+              "only movies of any of these genres (repeatable; any case; a genre some movie "
+              "has)"), "explode": True},
+    _query("year_min", {"type": "integer", "minimum": YEARS[0], "maximum": YEARS[1]},
+           "only movies released in this year or later"),
+    _query("year_max", {"type": "integer", "minimum": YEARS[0], "maximum": YEARS[1]},
+           "only movies released in this year or earlier (not before year_min)"),
+    {**_query("exclude", {"type": "array", "maxItems": MAX_EXCLUDED, "items": POSITIVE_ID},
+              f"movie ids never to name (repeatable, or comma-separated; up to {MAX_EXCLUDED})"),
+     "explode": True},
+]
+OFFSET = {"offset": {"type": "integer", "minimum": 0}}
 EVENT = {
     "type": "object", "required": ["type", "user_id", "movie_id"], "additionalProperties": False,
     "properties": {
@@ -249,9 +270,10 @@ DOCUMENT = {
                 "user_id": {"type": "integer"}, "strategy": {"type": "string"},
                 "model_version": {"type": ["string", "null"]},
                 "cluster": {"type": ["integer", "null"]},
-                "fallback": {"type": ["string", "null"]}, "items": ITEMS}})},
-            [USER_ID, N, _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
-                                "how to rank")])},
+                "fallback": {"type": ["string", "null"]}, **OFFSET, "items": ITEMS}})},
+            [USER_ID, *LIST_PARAMETERS,
+             _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
+                    "how to rank")])},
         "/v1/users/{user_id}/predictions": {"get": _operation(
             "users.predictions", "predicted ratings",
             {"200": _json({"type": "object", "required": ["user_id", "model_version",
@@ -280,7 +302,7 @@ DOCUMENT = {
         "/v1/movies/popular": {"get": _operation(
             "movies.popular_movies", "the most favoured movies",
             {"200": _json({"type": "object", "required": ["items"],
-                           "properties": {"items": ITEMS}})}, [N])},
+                           "properties": {**OFFSET, "items": ITEMS}})}, LIST_PARAMETERS)},
         "/v1/movies/{movie_id}": {
             "get": _operation("movies.get_movie", "a movie and its counts",
                               {"200": _json(_ref("Movie"))}, [MOVIE_ID]),
@@ -296,10 +318,11 @@ DOCUMENT = {
             {"200": _json({"type": "object", "required": ["movie_id", "kind", "model_version",
                                                           "items"], "properties": {
                 "movie_id": {"type": "integer"}, "kind": {"type": "string"},
-                "model_version": {"type": "string"}, "items": ITEMS}}),
+                "model_version": {"type": "string"}, **OFFSET, "items": ITEMS}}),
              "503": _response("NoModel")},
-            [MOVIE_ID, N, _query("kind", {"enum": ["hybrid", "collaborative", "content"],
-                                          "default": "hybrid"}, "which similarity")])},
+            [MOVIE_ID, *LIST_PARAMETERS,
+             _query("kind", {"enum": ["hybrid", "collaborative", "content"], "default": "hybrid"},
+                    "which similarity")])},
         "/v1/models": {"get": _operation(
             "models.list_models",
             "the stored model versions, newest first: state, data, held-out numbers, gate",

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import jsonify, request
 
 from shared.data.events import MAX_ID
+from shared.recsys.filters import Facets, ListFilter
 
 
 class InvalidParameter(Exception):
@@ -35,7 +37,7 @@ def positive_id(raw: str, field: str) -> int:
     return value
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
+def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -67,3 +69,59 @@ def id_list_arg(name: str, max_items: int) -> list[int]:
                                          f"got {item[:40]!r}")
         ids.append(int(item))
     return ids
+
+
+def known_args(*names: str) -> None:
+    """400 for the first query parameter not among ``names``: a misspelt filter answers with
+    its name rather than an unfiltered list."""
+    for name in request.args:
+        if name not in names:
+            known = ", ".join(names) if names else "none"
+            raise InvalidParameter(name, f"is not a parameter of this endpoint (known: {known})")
+
+
+MAX_EXCLUDED = 500  # movie ids one request may leave out
+MAX_DEPTH = 500  # offset + n: how deep a list may be paged
+FILTER_ARGS = ("genre", "year_min", "year_max", "exclude")
+YEARS = (1870, 2100)  # as a movie's year (PUT /v1/movies/<id>)
+
+
+def list_filter(facets: Callable[[], Facets]) -> ListFilter:
+    """The filters of a list request: ``genre`` (repeatable, any of them, a genre some movie of
+    the catalogue has, in any case), ``year_min`` and ``year_max`` (inclusive), ``exclude``
+    (movie ids, repeatable or comma-separated, up to ``MAX_EXCLUDED``). ``facets`` gives the
+    catalogue's (read only when genres are named)."""
+    genres = []
+    for raw in request.args.getlist("genre"):
+        genre = raw.strip().lower()
+        if not genre or len(genre) > 100:
+            raise InvalidParameter("genre", "must be a genre name of 1 to 100 characters")
+        genres.append(genre)
+    unknown = facets().unknown_genres(genres) if genres else []
+    if unknown:
+        names = ", ".join(sorted(facets().genre_names.values()))
+        raise InvalidParameter("genre", f"no movie has the genre {unknown[0]!r} (genres: {names})")
+    year_min = int_arg("year_min", None, *YEARS)
+    year_max = int_arg("year_max", None, *YEARS)
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise InvalidParameter("year_max", f"must not be before year_min ({year_min}), "
+                                           f"got {year_max}")
+    excluded = [item for raw in request.args.getlist("exclude") for item in raw.split(",")]
+    if len(excluded) > MAX_EXCLUDED:
+        raise InvalidParameter("exclude", f"at most {MAX_EXCLUDED} movie ids, got {len(excluded)}")
+    exclude = set()
+    for item in excluded:
+        item = item.strip()
+        if not _DIGITS.fullmatch(item) or not 1 <= int(item) <= MAX_ID:
+            raise InvalidParameter("exclude", f"must be movie ids, positive integers up to "
+                                              f"{MAX_ID}, got {item[:40]!r}")
+        exclude.add(int(item))
+    return ListFilter(frozenset(genres), year_min, year_max, frozenset(exclude))
+
+
+def page_args(default_n: int = 10) -> tuple[int, int]:
+    """``n`` and ``offset`` of a paged list: page k of size n is ``offset=(k - 1) * n``; a
+    list goes at most ``MAX_DEPTH`` deep."""
+    n = int_arg("n", default_n, 1, 100)
+    offset = int_arg("offset", 0, 0, MAX_DEPTH - n)
+    return n, offset

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 from api.encoding import encode
 from shared.recsys import strategies
+from shared.recsys.filters import NO_FILTER, Allowed, ListFilter
 from shared.store.cache import ComputedList, Lookup
 
 
-def popular(svc, n: int) -> list[dict]:
-    """The ``n`` most favoured movies."""
-    return strategies.popular_items(svc.counters.popular(strategies.ranked_page(n, 0)), n)
+def allowed_by(svc, list_filter: ListFilter) -> Allowed | None:
+    """What a request's filter allows, over the catalogue this process holds (None: all)."""
+    return Allowed(list_filter, svc.catalogue_cache.facets()) if list_filter else None
+
+
+def popular(svc, n: int, allowed: Allowed | None = None) -> list[dict]:
+    """The ``n`` most favoured movies (of those ``allowed``)."""
+    share = allowed.share() if allowed else 1.0
+    ranked = svc.counters.popular(strategies.ranked_page(n, 0, share))
+    return strategies.popular_items(ranked, n, allowed=allowed)
 
 
 def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
-              cluster: int | None) -> dict:
+              cluster: int | None, allowed: Allowed | None = None) -> dict:
     """The response body for one user, computed from their live ``ratings`` and ``cluster``
-    and ``model`` (or None)."""
+    and ``model`` (or None), of the movies ``allowed`` lets through (None: any)."""
     serving = strategies.serving_strategy(model, ratings, strategy)
+    share = allowed.share() if allowed else 1.0
+    n_excluded = len(ratings) + (len(allowed.list_filter.exclude) if allowed else 0)
     counters, ranked_popular = None, ()
     if serving != "personal":  # the top-N model ranks from the ratings alone
         if cluster is None:
-            ranked_popular = svc.counters.popular(strategies.ranked_page(n, len(ratings)))
+            ranked_popular = svc.counters.popular(strategies.ranked_page(n, n_excluded, share))
         else:
             counters = svc.counters.cluster_counters(
-                model.version, cluster, strategies.cluster_reads(serving, n, len(ratings)))
-    result = strategies.serve(model, ratings, counters, ranked_popular, n, serving)
+                model.version, cluster, strategies.cluster_reads(serving, n, n_excluded, share))
+    result = strategies.serve(model, ratings, counters, ranked_popular, n, serving, allowed)
     return {"user_id": user_id, "strategy": strategy,
             "model_version": model.version if model else None, "cluster": cluster,
             "fallback": result.fallback, "items": result.items}
@@ -51,20 +61,31 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
     return out
 
 
-def cached_recommendations(svc, user_id: int, n: int, strategy: str) -> bytes:
+def cached_recommendations(svc, user_id: int, n: int, strategy: str, offset: int = 0,
+                           list_filter: ListFilter = NO_FILTER) -> bytes:
     """The JSON response, cached until the user's ratings or cluster change (the Lua script
     drops the user's cache then) or the model version moves. Changes other users make to the
     cluster counters show after at most ``recommendation_ttl``. The list is kept on the way
     of the process's next lookup (:mod:`api.write_behind`); a Redis too full to keep it costs
-    the cache, not an answer."""
+    the cache, not an answer.
+
+    A page (``offset``) is the ``offset + n`` best cut to its last ``n``: while the user's
+    state, the version and the cached lists stay, pages follow each other with no repeat and
+    no gap; when one of them moves between two pages, the next page is cut from the new list."""
     model = svc.models.get()
     version = model.version if model else None
     field = f"{version or '-'}|{strategy}|{n}"
+    if offset:
+        field += f"|o{offset}"
+    if list_filter:
+        field += f"|{list_filter.cache_key()}"
     found = svc.look_up_recommendations(Lookup(user_id, version, field))
     if isinstance(found, bytes):
         return found
-    result = recommend(svc, model, user_id, n, strategy, found.ratings, found.cluster)
-    result["items"] = with_metadata(svc, result["items"])
+    result = recommend(svc, model, user_id, offset + n, strategy, found.ratings, found.cluster,
+                       allowed_by(svc, list_filter))
+    result["items"] = with_metadata(svc, result["items"][offset:])
+    result["offset"] = offset
     body = encode(result)
     svc.lists_to_keep.add(ComputedList(user_id, found.revision, field, body,
                                        svc.settings.recommendation_ttl))

@@ -5,7 +5,15 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from api.params import choice_arg, id_list_arg, int_arg, positive_id
+from api.params import (
+    FILTER_ARGS,
+    choice_arg,
+    id_list_arg,
+    known_args,
+    list_filter,
+    page_args,
+    positive_id,
+)
 from api.recommendations import cached_recommendations
 from api.services import services
 from shared.data.events import Event
@@ -17,10 +25,13 @@ PROFILE_EVENTS = 10  # latest events a profile shows
 
 @bp.get("/<user_id>/recommendations")
 def recommendations(user_id: str):
+    known_args("n", "offset", "strategy", *FILTER_ARGS)
     user_id = positive_id(user_id, "user_id")
-    n = int_arg("n", 10, 1, 100)
+    n, offset = page_args()
     strategy = choice_arg("strategy", DEFAULT_STRATEGY, STRATEGIES)
-    body = cached_recommendations(services(), user_id, n, strategy)
+    svc = services()
+    body = cached_recommendations(svc, user_id, n, strategy, offset,
+                                  list_filter(svc.catalogue_cache.facets))
     return current_app.response_class(body, mimetype="application/json")
 
 

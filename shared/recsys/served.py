@@ -102,15 +102,20 @@ class LiveModel:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
-    def ranked(self, ratings: Mapping, n: int) -> list[tuple[int, float, tuple[int, float] | None]]:
+    def ranked(self, ratings: Mapping, n: int, allowed=None
+               ) -> list[tuple[int, float, tuple[int, float] | None]]:
         """The top-N model's ``n`` best movies for a user with these live ratings, best first,
-        none they rated or favoured: ``(movie_id, score, because)``, where ``because`` is the
+        none they rated or favoured and, with ``allowed`` (:class:`~shared.recsys.filters.
+        Allowed`), none it leaves out: ``(movie_id, score, because)``, where ``because`` is the
         rated movie that adds most to the score and the user's rating of it (None when no
         rated movie adds to it)."""
         ratings = LiveRatings.of(ratings)
         movie_ids, values = ratings.movie_ids, ratings.ratings
         movies = self.movies.index(movie_ids, missing="negative")
-        top, scores, because = self.ranker.top_one(movies, values, movies, n)
+        excluded = movies
+        if allowed is not None:
+            excluded = np.concatenate([movies, np.flatnonzero(~allowed.mask(self.movies.ids))])
+        top, scores, because = self.ranker.top_one(movies, values, excluded, n)
         ids = self.movies.ids
         return [(int(ids[item]), score, None if j < 0 else (int(movie_ids[j]), float(values[j])))
                 for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]
@@ -120,9 +125,13 @@ class LiveModel:
         index = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
         return [None if i < 0 else float(np.clip(scores[i], RATING_MIN, RATING_MAX)) for i in index]
 
-    def similar_movies(self, movie_id: int, n: int, kind: str) -> list[tuple[int, float]]:
+    def similar_movies(self, movie_id: int, n: int, kind: str,
+                       allowed=None) -> list[tuple[int, float]]:
+        """The ``n`` movies most like ``movie_id`` by ``kind``, of those ``allowed`` lets
+        through (:class:`~shared.recsys.filters.Allowed`; None: any)."""
         index = self.movies.index([movie_id], missing="negative")[0]
         if index < 0 or self.similar is None:
             return []
-        indices, scores = self.similar.similar(int(index), n=n, kind=kind)
+        mask = None if allowed is None else allowed.mask(self.movies.ids)
+        indices, scores = self.similar.similar(int(index), n=n, kind=kind, allowed=mask)
         return [(int(m), float(s)) for m, s in zip(self.movies.id_of(indices), scores)]

@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import redis
 
+from shared.recsys.filters import Facets
 from shared.store.keys import Keys
 
 
@@ -124,6 +125,7 @@ class CatalogueCache:
         self._revision: int | None = None
         self._movies: dict[int, dict] = {}
         self._titles: list[tuple[str, int]] = []
+        self._facets: Facets | None = None  # made on the first filtered request of a revision
         self._checked = -float("inf")
         self._lock = threading.Lock()
 
@@ -139,7 +141,7 @@ class CatalogueCache:
             if revision != self._revision:
                 movies = self.store.all_movies()
                 self._titles = [(info["title"].lower(), m) for m, info in sorted(movies.items())]
-                self._movies, self._revision = movies, revision
+                self._movies, self._revision, self._facets = movies, revision, None
             self._checked = now  # from the read of the revision: what was loaded is that old
 
     def movies_many(self, movie_ids) -> dict[int, dict]:
@@ -147,6 +149,17 @@ class CatalogueCache:
         self._current()
         movies = self._movies
         return {m: movies[m] for m in map(int, movie_ids) if m in movies}
+
+    def facets(self) -> Facets:
+        """The catalogue's genres and years as the filters of lists read them."""
+        self._current()
+        facets = self._facets
+        if facets is None:
+            with self._lock:
+                if self._facets is None:
+                    self._facets = Facets(self._movies)
+                facets = self._facets
+        return facets
 
     def search(self, query: str, limit: int) -> list[int]:
         """Movies whose title holds every word of ``query``, by movie id."""

@@ -170,16 +170,21 @@ class SimilarMovies(BaseEstimator):
     def _cosines(embeddings: np.ndarray, movie_index: int) -> np.ndarray:
         return (embeddings @ embeddings[movie_index]).astype(np.float64)
 
-    def similar(self, movie_index: int, n: int = 10, kind: str = "hybrid"):
+    def similar(self, movie_index: int, n: int = 10, kind: str = "hybrid", allowed=None):
         """The ``n`` movies most similar to ``movie_index``, itself excluded: ``(indices, scores)``,
-        best first (ties by index), fewer when fewer movies have a defined similarity."""
+        best first (ties by index, so the first n are the first n of any longer list), fewer
+        when fewer movies have a defined similarity.
+        ``allowed``: a boolean mask over the movies of those that may be named (None: all)."""
         scores = self.scores(movie_index, kind)
+        if allowed is not None:
+            scores[~np.asarray(allowed, dtype=bool)] = np.nan
         scores[movie_index] = np.nan
         candidates = np.flatnonzero(~np.isnan(scores))
         if n <= 0 or len(candidates) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if len(candidates) > n:
-            candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
+        if len(candidates) > n:  # every movie tied with the n-th, so ties go by index
+            nth = -np.partition(-scores[candidates], n - 1)[n - 1]
+            candidates = candidates[scores[candidates] >= nth]
         order = np.lexsort((candidates, -scores[candidates]))
-        best = candidates[order]
+        best = candidates[order][:n]
         return best.astype(np.int64), scores[best]

@@ -65,12 +65,14 @@ def one_row(movies: np.ndarray, ratings: np.ndarray, n_movies: int) -> sp.csr_ma
 
 def best(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the ``n`` highest ``scores``, highest first, leaving out ``-inf`` (what may
-    not be recommended): one partial sort, then a sort of the ``n``."""
+    not be recommended): one partial sort, then a sort of the few at or above the ``n``-th.
+    Ties go by index, so the first ``n`` are the first ``n`` of any longer list (pages)."""
     take = min(len(scores), n)
     if take <= 0:
         return np.empty(0, dtype=np.int64)
-    top = np.argpartition(scores, len(scores) - take)[len(scores) - take:]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    nth = np.partition(scores, len(scores) - take)[len(scores) - take]
+    top = np.flatnonzero(scores >= nth)
+    top = top[np.lexsort((top, -scores[top]))][:take]
     return top[scores[top] > -np.inf]
 
 

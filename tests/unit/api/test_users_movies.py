@@ -220,3 +220,83 @@ def test_a_list_computed_before_a_change_is_not_cached(world, fake_redis):
     now = user_revision(stores, user)
     assert cache.keep_many([ComputedList(user, now, "f", b"ok", 60)]) == [True]
     assert fake_redis.hget(stores.keys.recommendations_cache(user), "f") == b"ok"
+
+
+def catalogue(stores):
+    return stores.catalogue.all_movies()
+
+
+def least_common_genre(stores, at_least):
+    """The catalogue's rarest genre with at least ``at_least`` movies."""
+    counts = {}
+    for info in catalogue(stores).values():
+        for genre in info["genres"]:
+            counts[genre] = counts.get(genre, 0) + 1
+    return min((c, g) for g, c in counts.items() if c >= at_least)[1]
+
+
+@pytest.mark.parametrize("strategy", ["personal", "hybrid", "cluster", "cluster-ratings", "svd"])
+def test_a_genre_row_has_n_movies_of_the_genre_filtered_before_the_cut(world, strategy):
+    client, stores, _ = world
+    user = known_user(stores, 3)
+    genre = least_common_genre(stores, 40)
+    url = f"/v1/users/{user}/recommendations?n=12&strategy={strategy}"
+    body = client.get(f"{url}&genre={genre.upper()}").get_json()  # any case
+    rated = set(stores.ratings.user_ratings(user))
+    assert len(body["items"]) == 12 and body["offset"] == 0
+    for item in body["items"]:
+        assert genre in item["genres"] and item["movie_id"] not in rated
+    assert body != client.get(url).get_json()  # a list of its own, not the cached unfiltered one
+
+
+def test_years_and_excluded_movies_filter_every_list(world):
+    client, stores, bundle = world
+    user = known_user(stores, 3)
+    movies = catalogue(stores)
+    first = client.get(f"/v1/users/{user}/recommendations?n=5").get_json()["items"]
+    left_out = [item["movie_id"] for item in first]
+    urls = [f"/v1/users/{user}/recommendations?n=10", "/v1/movies/popular?n=10",
+            f"/v1/movies/{int(bundle.arrays['movie_ids'][0])}/similar?n=10"]
+    for url in urls:
+        body = client.get(f"{url}&year_min=1990&year_max=2005&exclude="
+                          f"{','.join(map(str, left_out[:3]))}&exclude={left_out[3]}").get_json()
+        assert body["items"], url
+        for item in body["items"]:
+            assert 1990 <= movies[item["movie_id"]]["year"] <= 2005, url
+            assert item["movie_id"] not in left_out[:4], url
+
+
+@pytest.mark.parametrize("base", ["/v1/users/{user}/recommendations?strategy=hybrid",
+                                  "/v1/users/{user}/recommendations?genre=Drama",
+                                  "/v1/movies/popular?year_min=1980",
+                                  "/v1/movies/{movie}/similar?kind=content"])
+def test_pages_follow_each_other_with_no_repeat_and_no_gap(world, base):
+    client, stores, bundle = world
+    url = base.format(user=known_user(stores, 4), movie=int(bundle.arrays["movie_ids"][1]))
+    whole = [i["movie_id"] for i in client.get(f"{url}&n=15").get_json()["items"]]
+    pages = [client.get(f"{url}&n=5&offset={offset}").get_json() for offset in (0, 5, 10)]
+    assert [page["offset"] for page in pages] == [0, 5, 10]
+    assert [i["movie_id"] for page in pages for i in page["items"]] == whole
+    assert len(whole) == 15
+
+
+@pytest.mark.parametrize("query, field, says", [
+    ("genre=Comedy&colour=red", "colour", "not a parameter"),
+    ("gnre=Comedy", "gnre", "not a parameter"),
+    ("genre=Westerns", "genre", "no movie has the genre"),
+    ("genre=", "genre", "1 to 100 characters"),
+    ("year_min=1600", "year_min", "from 1870 to 2100"),
+    ("year_min=2000&year_max=1990", "year_max", "not be before year_min"),
+    ("exclude=12,abc", "exclude", "movie ids"),
+    ("exclude=" + ",".join(map(str, range(1, 502))), "exclude", "at most 500"),
+    ("offset=-1", "offset", "from 0"),
+    ("n=100&offset=401", "offset", "from 0 to 400"),
+])
+def test_bad_filters_and_pages_are_400_naming_the_field(world, query, field, says):
+    client, stores, bundle = world
+    movie = int(bundle.arrays["movie_ids"][0])
+    for url in (f"/v1/users/{known_user(stores)}/recommendations", "/v1/movies/popular",
+                f"/v1/movies/{movie}/similar"):
+        response = client.get(f"{url}?{query}")
+        assert response.status_code == 400, url
+        assert response.get_json()["field"] == field and says in response.get_json()["reason"]

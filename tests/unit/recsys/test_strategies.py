@@ -32,6 +32,7 @@ class FixedScores:
     top-N model)."""
 
     ranker = None
+    recommender = "what fills a filtered list"
 
     def __init__(self, movie_ids, scores, svd_scores):
         self.movies = Vocabulary(movie_ids)
@@ -233,8 +234,9 @@ class Ranking(FixedScores):
         self.asked += 1
         return self._can_rank
 
-    def ranked(self, ratings, n):
-        return self._ranked[:n]
+    def ranked(self, ratings, n, allowed=None):
+        return [entry for entry in self._ranked
+                if allowed is None or allowed.mask([entry[0]])[0]][:n]
 
 
 @pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "personal"])
