@@ -17,7 +17,7 @@ import redis
 
 from shared.config import API_WORKER_CLASSES
 from tests.conftest import load_and_publish
-from tests.keys import KEYS_ENV, WRITE_KEY
+from tests.keys import ADMIN_KEY, KEYS_ENV, WRITE_KEY
 
 pytestmark = pytest.mark.integration
 PREFIX = "served"
@@ -116,6 +116,35 @@ def test_a_cached_recommendation_is_served_as_computed(served):
     assert first[0] == again[0] == 200
     assert json.loads(first[1]) == json.loads(again[1])
     assert len(json.loads(first[1])["items"]) == 5
+
+
+def test_genre_rows_page_and_follow_a_catalogue_edit_in_every_process(served):
+    """Through gunicorn: a genre row's pages make the longer row with no repeat and no gap;
+    a movie given a new genre shows in that genre's row within the catalogue's check (1 s) in
+    every API process; a misspelt filter is a 400 naming it."""
+    port, stores, _, _ = served
+    user = sorted(stores.ratings.iter_user_ids())[2]
+    movies = stores.catalogue.all_movies()
+    row = f"/v1/users/{user}/recommendations?genre=Drama&year_min=1950"
+    status, whole = call(port, "GET", f"{row}&n=12")
+    assert status == 200
+    whole = [item["movie_id"] for item in json.loads(whole)["items"]]
+    pages = [json.loads(call(port, "GET", f"{row}&n=4&offset={k * 4}")[1])["items"]
+             for k in range(3)]
+    assert [item["movie_id"] for page in pages for item in page] == whole and len(whole) == 12
+    assert all("Drama" in movies[m]["genres"] and movies[m]["year"] >= 1950 for m in whole)
+
+    edited = next(m for m in sorted(movies) if m not in stores.ratings.user_ratings(user))
+    status, _ = call(port, "PUT", f"/v1/movies/{edited}",
+                     {**{k: movies[edited][k] for k in ("title", "year", "tags")},
+                      "genres": ["Mockumentary"]}, key=ADMIN_KEY)
+    assert status == 200
+    time.sleep(1.2)  # each process checks the catalogue's revision at least once a second
+    for _ in range(6):  # requests spread over both API processes
+        status, body = call(port, "GET", f"/v1/users/{user}/recommendations?genre=mockumentary")
+        assert status == 200 and [i["movie_id"] for i in json.loads(body)["items"]] == [edited]
+    status, body = call(port, "GET", f"/v1/users/{user}/recommendations?genres=Drama")
+    assert status == 400 and json.loads(body)["field"] == "genres"
 
 
 def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundle):
