@@ -69,13 +69,13 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
     app.json = FastJSONProvider(app)  # keys in insertion order, like sort_keys = False
     app.extensions["movierec"] = Services(settings, redis_client)
 
-    from api import events, health, metrics, models, movies, openapi, request_id, users
+    from api import events, guests, health, metrics, models, movies, openapi, request_id, users
     from api.access_log import AccessLog
     from api.hooks import RequestHooks
     from api.limits import RateLimits
     from api.params import InvalidParameter, invalid_parameter
 
-    for module in (health, events, users, movies, models, openapi, metrics):
+    for module in (health, events, users, guests, movies, models, openapi, metrics):
         app.register_blueprint(module.bp)
     for handler in logging.getLogger().handlers:  # (added here, after gunicorn's fork: see
         handler.addFilter(request_id.LOG_FILTER)  # movierec.commands.connect for why)

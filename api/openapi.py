@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from api.auth import ADMIN, OPEN, PRIVATE, READ, WRITE
+from api.guests import MAX_GUEST_RATINGS
 from api.params import MAX_DEPTH, MAX_EXCLUDED, YEARS
 from api.routes import ROUTES
 from shared.data.events import (
@@ -274,6 +275,28 @@ DOCUMENT = {
             [USER_ID, *LIST_PARAMETERS,
              _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
                     "how to rank")])},
+        "/v1/recommendations": {"post": _operation(
+            "guests.guest_recommendations",
+            "the list for a guest, folded in from the ratings the request carries; nothing is "
+            "stored",
+            {"200": _json({"type": "object", "required": [
+                "strategy", "model_version", "cluster", "fallback", "offset", "items"],
+                "properties": {
+                "strategy": {"type": "string"}, "model_version": {"type": ["string", "null"]},
+                "cluster": {"type": ["integer", "null"]},
+                "fallback": {"type": ["string", "null"]}, **OFFSET, "items": ITEMS}}),
+             "400": _json(_ref("Error"), "an invalid parameter or rating: field and reason"),
+             "413": _response("TooLarge")},
+            [*LIST_PARAMETERS,
+             _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
+                    "how to rank")],
+            requestBody={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ratings"], "additionalProperties": False,
+                "properties": {"ratings": {
+                    "type": "object", "maxProperties": MAX_GUEST_RATINGS,
+                    "propertyNames": {"pattern": "^[0-9]{1,16}$"},
+                    "additionalProperties": EVENT["properties"]["rating"] | {
+                        "type": "number", "description": "a rating, as in a rating event"}}}}}}})},
         "/v1/users/{user_id}/predictions": {"get": _operation(
             "users.predictions", "predicted ratings",
             {"200": _json({"type": "object", "required": ["user_id", "model_version",

@@ -27,6 +27,7 @@ ROUTES: dict[str | None, Route] = {
     "openapi.document": Route(OPEN, limited=False),
     "users.recommendations": Route(READ),
     "users.predictions": Route(READ),
+    "guests.guest_recommendations": Route(READ),
     "movies.search": Route(READ),
     "movies.popular_movies": Route(READ),
     "movies.get_movie": Route(READ),

@@ -115,7 +115,8 @@ class Keys:
         return f"{self._of_user(user_id)}:u:{user_id}:log"
 
     def recommendations_cache(self, user_id: int | str) -> str:
-        """hash '<version>|<strategy>|<n>' -> cached response, valid for one user revision"""
+        """hash '<version>|<strategy>|<n>[|o<offset>][|<filter>]' -> cached response, valid for
+        one user revision"""
         return f"{self._of_user(user_id)}:rec:{user_id}"
 
     # a partition's own keys

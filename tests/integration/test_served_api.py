@@ -147,6 +147,23 @@ def test_genre_rows_page_and_follow_a_catalogue_edit_in_every_process(served):
     assert status == 400 and json.loads(body)["field"] == "genres"
 
 
+def test_a_guest_gets_the_list_of_a_user_with_the_same_ratings_and_leaves_nothing(served):
+    port, stores, _, _ = served
+    user = sorted(stores.ratings.iter_user_ids())[7]
+    ratings = {str(m): r for m, (r, *_) in stores.ratings.user_ratings(user).items()}
+    def stored():  # (but the rate limits' counters)
+        return {k for k in stores.redis.scan_iter() if b":ratelimit:" not in k}
+
+    keys_before = stored()
+    status, guest = call(port, "POST", "/v1/recommendations?n=6&genre=Comedy",
+                         {"ratings": ratings})
+    assert status == 200 and stored() == keys_before  # no list, no user, no key
+    status, mine = call(port, "GET", f"/v1/users/{user}/recommendations?n=6&genre=Comedy")
+    assert status == 200
+    assert json.loads(guest)["items"] == json.loads(mine)["items"]
+    assert len(json.loads(guest)["items"]) == 6
+
+
 def test_a_rollback_reaches_every_api_process_within_a_second(served, tiny_bundle):
     import dataclasses
 
