@@ -15,6 +15,7 @@ from shared import config
 from shared.recsys.blas import single_threaded_blas
 from shared.store.catalogue import CatalogueCache
 from shared.store.client import StoreError, StoreFull, retrying_client
+from shared.store.counters import TrendingCache
 from shared.store.inbox import Inbox
 from shared.store.live import ModelCache
 from shared.store.stores import Stores
@@ -44,6 +45,7 @@ class Services:
         self.catalogue_cache = CatalogueCache(stores.catalogue)
         self.queue, self.retrain_queue = stores.events_queue, stores.retrain_queue
         self.models = ModelCache(stores.models)
+        self.trending = TrendingCache(stores.counters)
         self.operations = stores.operations
         pushes = Stores(client or retrying_client(settings, single=True), settings)
         self.push_events = GroupCall(partial(push_all, pushes.inbox))

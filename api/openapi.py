@@ -17,6 +17,7 @@ from shared.data.events import (
 )
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
+from shared.store.counters import TRENDING_WINDOWS
 
 bp = Blueprint("openapi", __name__)
 
@@ -326,6 +327,14 @@ DOCUMENT = {
             "movies.popular_movies", "the most favoured movies",
             {"200": _json({"type": "object", "required": ["items"],
                            "properties": {**OFFSET, "items": ITEMS}})}, LIST_PARAMETERS)},
+        "/v1/movies/trending": {"get": _operation(
+            "movies.trending_movies",
+            "the movies rated or favoured most in the last 24 hours or 7 days of event time",
+            {"200": _json({"type": "object", "required": ["window", "offset", "items"],
+                           "properties": {"window": {"type": "string"}, **OFFSET,
+                                          "items": ITEMS}})},
+            [*LIST_PARAMETERS, _query("window", {"enum": list(TRENDING_WINDOWS), "default": "24h"},
+                                      "how far back")])},
         "/v1/movies/{movie_id}": {
             "get": _operation("movies.get_movie", "a movie and its counts",
                               {"200": _json(_ref("Movie"))}, [MOVIE_ID]),

@@ -30,6 +30,7 @@ ROUTES: dict[str | None, Route] = {
     "guests.guest_recommendations": Route(READ),
     "movies.search": Route(READ),
     "movies.popular_movies": Route(READ),
+    "movies.trending_movies": Route(READ),
     "movies.get_movie": Route(READ),
     "movies.similar": Route(READ),
     "models.list_models": Route(READ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import heapq
 import json
+import threading
+import time
 from dataclasses import dataclass
 
 import redis
@@ -21,6 +23,23 @@ class MovieStats:
     @property
     def mean_rating(self) -> float | None:
         return self.half_star_sum / 2 / self.n_ratings if self.n_ratings else None
+
+
+# The windows of trending movies: the buckets they read (ratings.lua's count_trending keeps
+# them), the size of one and how many make the window.
+TRENDING_WINDOWS = {"24h": ("h", 3600, 24), "7d": ("d", 86400, 7)}
+
+
+def trending_buckets(window: str, now: float) -> dict[str, float]:
+    """The buckets ``window`` reads at ``now`` (event time) and the weight of each: 1, but the
+    oldest, which reaches back before the window, counts for its share inside it (its events
+    taken as spread evenly over it), so the window slides smoothly rather than by buckets."""
+    prefix, size, count = TRENDING_WINDOWS[window]
+    start = now - size * count
+    first, last = int(start // size), int(now // size)
+    weights = {f"{prefix}{n}": 1.0 for n in range(first, last + 1)}
+    weights[f"{prefix}{first}"] = ((first + 1) * size - start) / size
+    return weights
 
 
 def _ranked(rows) -> tuple[tuple[int, float], ...]:
@@ -85,6 +104,19 @@ class CounterStore:
             heads = [row for rows in pipe.execute() for row in _ranked(rows)]
         return tuple(heapq.nlargest(limit, heads, key=lambda row: (row[1], str(row[0]))))
 
+    def trending(self, window: str, now: float) -> tuple[tuple[int, float], ...]:
+        """Every movie with events in the last ``window`` (``TRENDING_WINDOWS``) before
+        ``now``, as ``(movie_id, events)``, most first (ties as :meth:`popular`): each
+        partition's buckets summed by Redis (``ZUNION`` with their weights), in one round
+        trip."""
+        weights = trending_buckets(window, now)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.zunion({self.keys.trending(partition, bucket): weight
+                             for bucket, weight in weights.items()}, withscores=True)
+            rows = [row for rows in pipe.execute() for row in _ranked(rows) if row[1] > 0]
+        return tuple(sorted(rows, key=lambda row: (row[1], str(row[0])), reverse=True))
+
     def movie_stats(self, movie_id: int) -> MovieStats:
         partition = self.keys.partition_of(movie_id)
         with self.redis.pipeline(transaction=False) as pipe:
@@ -93,7 +125,6 @@ class CounterStore:
             pipe.zscore(self.keys.popular(partition), movie_id)
             count, total, favourites = pipe.execute()
         return MovieStats(int(count or 0), int(total or 0), int(favourites or 0))
-
 
     def last_events(self, user_id: int, count: int) -> list[dict]:
         """The user's ``count`` latest events, newest first: type, movie_id, ts and, for a
@@ -104,3 +135,28 @@ class CounterStore:
             events.append({"type": kind, "movie_id": int(movie), "ts": ts,
                            **({"rating": half / 2} if kind == "rating" else {})})
         return events
+
+
+class TrendingCache:
+    """The trending movies of each window as a process keeps them, read again from Redis at
+    most every ``check_every`` seconds: a window sums dozens of buckets, and a list that is a
+    second old is as good."""
+
+    def __init__(self, counters: CounterStore, check_every: float = 1.0):
+        self.counters = counters
+        self.check_every = check_every
+        self._lists: dict[str, tuple[float, tuple[tuple[int, float], ...]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, window: str) -> tuple[tuple[int, float], ...]:
+        """The movies of ``window`` with their events, most first."""
+        read = self._lists.get(window)
+        if read is not None and time.monotonic() - read[0] < self.check_every:
+            return read[1]
+        with self._lock:
+            read = self._lists.get(window)
+            now = time.monotonic()
+            if read is None or now - read[0] >= self.check_every:
+                read = (now, self.counters.trending(window, time.time()))
+                self._lists[window] = read
+            return read[1]

@@ -197,6 +197,12 @@ class Keys:
         """zset movie_id -> number of users who favour it, of the partition's movies"""
         return f"{self._partition_bases[partition]}:popular"
 
+    def trending(self, partition: int, bucket: str) -> str:
+        """zset movie_id -> events that made a rating or a favourite of it appear, of the
+        partition's movies, in ``bucket`` of event time ('h<hours since 1970>' or
+        'd<days>'); it expires once no window reads it"""
+        return f"{self._partition_bases[partition]}:trend:{bucket}"
+
     def events_applied(self, partition: int) -> str:
         """counter of the events the ratings script applied in the partition (their sum is
         what retrains after N events read)"""
@@ -331,7 +337,8 @@ class Keys:
                 "cluster_favourites": f"{base}:v:{fill}:c:{fill}:fav",
                 "cluster_counts": f"{base}:v:{fill}:c:{fill}:n",
                 "cluster_sums": f"{base}:v:{fill}:c:{fill}:sum",
-                "cluster_means": f"{base}:v:{fill}:c:{fill}:mean"}
+                "cluster_means": f"{base}:v:{fill}:c:{fill}:mean",
+                "trending": self.trending(partition, fill)}
 
 
 class LayoutOneKeys:

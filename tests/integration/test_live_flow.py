@@ -3,6 +3,7 @@ recommendations out: the online half end to end."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -201,3 +202,22 @@ def test_deleting_a_user_removes_every_trace(world):
     assert nonzero(after) == nonzero(before)
     assert store.redis.keys(f"*:u:{new_user}*") == []
     assert api.get(f"/v1/users/{new_user}").status_code == 404
+
+
+def test_events_posted_now_make_a_movie_trend_once_a_worker_applies_them(world):
+    """Real workers count the events of the last day and week of event time; events stamped
+    a fortnight ago make nothing trend."""
+    api, store, redis_url = world
+    movies = sorted(store.redis.hkeys(store.keys.movie_counts(0)), key=int)[:2]
+    fresh, stale = int(movies[0]), int(movies[1])
+    users = range(8_700_001, 8_700_005)
+    fortnight_ago = time.time() - 14 * 86400
+    post(api, [{"type": "favourite", "user_id": u, "movie_id": fresh} for u in users]
+         + [{"type": "rating", "user_id": u, "movie_id": stale, "rating": 4.0,
+             "ts": fortnight_ago} for u in users])
+    assert api.get("/v1/movies/trending").get_json()["items"] == []  # not applied yet
+    drain(redis_url)
+    time.sleep(1.1)  # the API reads trending movies again after a second
+    for window in ("24h", "7d"):
+        items = api.get(f"/v1/movies/trending?window={window}").get_json()["items"]
+        assert [(i["movie_id"], i["score"]) for i in items] == [(fresh, 4.0)], window

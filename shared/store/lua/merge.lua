@@ -1,7 +1,8 @@
 -- Fold deltas (ratings.lua) into the counters one partition holds over all users: per movie
 -- of the partition (counts, sums, favourites) and per version v and cluster c of the partition
 -- (sizes, counts, sums, favourites, means: the cluster mean shrunk toward the movie's baseline
--- prior). A delta is folded once: the last sequence number merged of each partition of users
+-- prior), and the trending buckets of the partition's movies (ratings.lua's count_trending),
+-- each set to expire once no window reads it. A delta is folded once: the last sequence number merged of each partition of users
 -- is kept, and a delta at or below it is passed over, so a delta sent twice (a worker died
 -- before ratings.lua forgot it) changes nothing. Deltas for a version the partition does not
 -- count (Keys.counted_versions: neither active nor being built) are passed over too: nothing
@@ -81,6 +82,15 @@ local function move_cluster(v, c, movie, d)
   move(string.format(templates.cluster_sums, v, c), false, movie, d[2])
 end
 
+-- when a trending bucket ('h' .. hours or 'd' .. days since 1970) leaves the longest window
+-- that reads it: 24 hours after an hour's end, 7 days after a day's
+local function bucket_expiry(bucket)
+  local n = tonumber(string.sub(bucket, 2))
+  if string.sub(bucket, 1, 1) == 'h' then return (n + 1) * 3600 + 86400 end
+  return (n + 1) * 86400 + 7 * 86400
+end
+local trending_keys, trending_expiry = {}, {}
+
 local merged, order = {}, {}
 for i = 2, #ARGV, 2 do
   local partition, text = ARGV[i], ARGV[i + 1]
@@ -109,8 +119,17 @@ for i = 2, #ARGV, 2 do
         end
       end
     end
+    for bucket, movies in pairs(delta.trend or {}) do
+      local key = string.format(templates.trending, bucket)
+      if not trending_expiry[key] then
+        trending_expiry[key] = bucket_expiry(bucket)
+        table.insert(trending_keys, key)
+      end
+      for movie, n in pairs(movies) do move(key, true, movie, n) end
+    end
   end
 end
+
 
 local written = {}  -- written[key][field] = the value now stored
 for _, key in ipairs(moved_keys) do
@@ -168,6 +187,8 @@ for _, cluster in ipairs(moved_clusters) do
   call_with_list('ZADD', means, scored)
   call_with_list('ZREM', means, gone)
 end
+
+for _, key in ipairs(trending_keys) do redis.call('EXPIREAT', key, trending_expiry[key]) end
 
 local reply = {}
 for _, partition in ipairs(order) do

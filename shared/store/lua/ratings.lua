@@ -90,7 +90,8 @@ end
 -- The call's changes to the counters over all users, added up here and recorded once, by the
 -- partition p that holds the counters (the movie's, the cluster's):
 -- delta[p].movies[movie] = {ratings, half stars, favourites};
--- delta[p].versions[v] = {sizes = {[c] = users}, clusters = {[c] = {[movie] = as movies}}}.
+-- delta[p].versions[v] = {sizes = {[c] = users}, clusters = {[c] = {[movie] = as movies}}};
+-- delta[p].trend[bucket] = {[movie] = events} (see count_trending).
 local delta, homes = {}, {}
 
 local function home(id)
@@ -110,6 +111,29 @@ local function add(into, movie, d_n, d_sum, d_fav)
     m[1], m[2], m[3] = m[1] + d_n, m[2] + d_sum, m[3] + d_fav
   else
     into[movie] = {d_n, d_sum, d_fav}
+  end
+end
+
+-- The trending counters: an applied event that makes a rating or a favourite appear counts once
+-- for its movie in the bucket of its event time, an hour ('h' .. hours since 1970) and a day
+-- ('d' .. days), while a window still reads that bucket: the last 24 hours read hours, the
+-- last 7 days days (Keys.trending, CounterStore.trending).
+local TREND_BUCKETS = {{'h', 3600, 86400}, {'d', 86400, 7 * 86400}}  -- name, size, window
+
+local function count_trending(movie, ts, now)
+  for _, b in ipairs(TREND_BUCKETS) do
+    local n = math.floor(ts / b[2])
+    if (n + 1) * b[2] + b[3] > now then
+      local d = home(movie)
+      d.trend = d.trend or {}
+      local bucket = b[1] .. string.format('%d', n)
+      local counts = d.trend[bucket]
+      if not counts then
+        counts = {}
+        d.trend[bucket] = counts
+      end
+      counts[movie] = (counts[movie] or 0) + 1
+    end
   end
 end
 
@@ -280,6 +304,9 @@ local function apply_events(events, now, keep_log, log_cap)
       local d_n = ((new_half > 0) and 1 or 0) - ((old_half > 0) and 1 or 0)
       local d_sum, d_fav = new_half - old_half, new_fav - old_fav
       bump_movie(movie, d_n, d_sum, d_fav)
+      if (old_half == 0 and new_half > 0) or (old_fav == 0 and new_fav == 1) then
+        count_trending(movie, ts, now)
+      end
       if d_n ~= 0 then
         if not info.changed then info.changed = true; table.insert(changed_list, user) end
         info.d_n = info.d_n + d_n

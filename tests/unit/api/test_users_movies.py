@@ -1,5 +1,6 @@
 """The read side of the API on a tiny trained model (fakeredis)."""
 import re
+import time
 
 import pytest
 
@@ -300,3 +301,24 @@ def test_bad_filters_and_pages_are_400_naming_the_field(world, query, field, say
         response = client.get(f"{url}?{query}")
         assert response.status_code == 400, url
         assert response.get_json()["field"] == field and says in response.get_json()["reason"]
+
+
+def test_trending_movies_are_those_rated_or_favoured_most_lately(world):
+    client, stores, _ = world
+    movies = catalogue(stores)
+    drama = sorted(m for m, info in movies.items() if "Drama" in info["genres"])[:2]
+    other = sorted(m for m, info in movies.items() if "Drama" not in info["genres"])[:1]
+    now = time.time()
+    stores.ratings.apply(
+        [Event("favourite", 8_500_000 + u, drama[0], 0, now - 600) for u in range(3)]
+        + [Event("rating", 8_500_000 + u, other[0], 7, now - 2 * 86400) for u in range(5)]
+        + [Event("rating", 8_500_010, drama[1], 3, now - 3600)])
+    day = client.get("/v1/movies/trending?window=24h").get_json()
+    assert [(i["movie_id"], i["score"]) for i in day["items"]] == [(drama[0], 3.0), (drama[1], 1.0)]
+    assert day["items"][0]["reason"] == "rated or favoured 3 times in the last 24 hours"
+    week = client.get("/v1/movies/trending?window=7d&n=2").get_json()["items"]
+    assert [i["movie_id"] for i in week] == [other[0], drama[0]]
+    dramas = client.get("/v1/movies/trending?window=7d&genre=drama&offset=1").get_json()["items"]
+    assert [i["movie_id"] for i in dramas] == [drama[1]]
+    response = client.get("/v1/movies/trending?window=1y")
+    assert response.status_code == 400 and response.get_json()["field"] == "window"

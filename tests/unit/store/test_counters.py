@@ -1,9 +1,11 @@
-"""Reads of the live counters (fakeredis)."""
+"""Reads of the live counters (fakeredis; those taking ``client`` on a real Redis too)."""
+import time
+
 import pytest
 
 from shared.data.events import Event
 from shared.recsys.strategies import ClusterCounters, ClusterReads
-from shared.store.counters import CounterStore, MovieStats
+from shared.store.counters import CounterStore, MovieStats, trending_buckets
 from shared.store.keys import Keys
 from tests.conftest import stores_on
 
@@ -117,3 +119,50 @@ def test_popular_orders_ties_over_the_partitions_as_one_sorted_set_would(client)
     for limit in range(1, len(movies) + 3):
         assert counters.popular(limit) == explicit[:limit], limit
         assert counters.popular(limit) == one_sorted_set_order(client, limit), limit
+
+
+def test_trending_counts_each_event_that_makes_a_rating_or_a_favourite_appear(client):
+    stores = stores_on(client, "t")
+    now = time.time()
+    stores.ratings.apply([
+        Event("rating", 1, 10, 8, now - 60),  # a rating (and a favourite) appears: 1
+        Event("rating", 1, 10, 6, now - 50),  # rated again: nothing appears
+        Event("favourite", 2, 10, 0, now - 40),  # a favourite appears: 1
+        Event("rating", 2, 10, 9, now - 30),  # a rating appears: 1
+        Event("unfavourite", 2, 10, 0, now - 20),  # nothing appears
+        Event("favourite", 3, 11, 0, now - 3 * 86400),  # three days ago: the week's only
+        Event("rating", 4, 12, 5, now - 30 * 86400),  # a month ago: no window's
+        Event("rating", 1, 10, 8, now - 55),  # older than this user's entry: not applied
+    ])
+    counters = stores.counters
+    assert counters.trending("24h", now) == ((10, 3.0),)
+    assert counters.trending("7d", now) == ((10, 3.0), (11, 1.0))
+    stores.ratings.apply([Event("rating", 1, 10, 8, now - 60, "e1")] * 2)  # (no change)
+    assert counters.trending("24h", now) == ((10, 3.0),)
+    # each bucket expires once the longest window that reads it has passed it
+    hour, day = int((now - 60) // 3600), int((now - 60) // 86400)
+    for key, end in ((KEYS.trending(KEYS.partition_of(10), f"h{hour}"), (hour + 1) * 3600 + 86400),
+                     (KEYS.trending(KEYS.partition_of(10), f"d{day}"),
+                      (day + 1) * 86400 + 7 * 86400)):
+        assert abs(client.ttl(key) - (end - now)) <= 2, key
+    month_ago = int((now - 30 * 86400) // 3600)
+    assert not client.exists(KEYS.trending(KEYS.partition_of(12), f"h{month_ago}"))
+
+
+def test_a_trending_window_slides_over_its_oldest_bucket_by_its_share_inside():
+    now = 100 * 3600 + 1800  # half past the 100th hour
+    weights = trending_buckets("24h", now)
+    assert weights == {**{f"h{h}": 1.0 for h in range(77, 101)}, "h76": 0.5}
+    assert trending_buckets("7d", 10 * 86400 + 21600) == {
+        **{f"d{d}": 1.0 for d in range(4, 11)}, "d3": 0.75}
+
+
+def test_trending_sums_the_buckets_of_every_partition_with_their_weights(client):
+    now = 100 * 3600 + 1800
+    counters = CounterStore(client, KEYS)
+    for movie, bucket, events in ((5, "h76", 4), (6, "h100", 1), (7, "h75", 9), (8, "h90", 2),
+                                  (8, "h91", 1), (9, "h80", 3)):
+        client.zadd(KEYS.trending(KEYS.partition_of(movie), bucket), {movie: events})
+    assert len({KEYS.partition_of(m) for m in (5, 6, 8, 9)}) >= 3
+    # (ties as popular's: the id's digits, last first)
+    assert counters.trending("24h", now) == ((9, 3.0), (8, 3.0), (5, 2.0), (6, 1.0))

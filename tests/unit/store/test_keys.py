@@ -152,13 +152,15 @@ def test_each_template_filled_is_the_name_its_method_gives():
         assert set(templates) == {"user", "user_live", "user_log", "recommendations_cache",
                                   "assignments", "version_params", "movie_priors",
                                   "cluster_sizes", "cluster_favourites", "cluster_counts",
-                                  "cluster_sums", "cluster_means"}
+                                  "cluster_sums", "cluster_means", "trending"}
         user = next(u for u in range(1, 1000) if keys.partition_of(u) == partition)
         cluster = next(c for c in range(0, 1000) if keys.partition_of(c) == partition)
         for name, template in templates.items():
             arity = template.count("%s")
             assert template.count("%") == arity, name
-            if name in ("assignments", "version_params", "movie_priors", "cluster_sizes"):
+            if name == "trending":  # filled with a bucket of the partition's own
+                assert arity == 1 and template % "h493" == keys.trending(partition, "h493")
+            elif name in ("assignments", "version_params", "movie_priors", "cluster_sizes"):
                 assert arity == 1 and template % "v9" == getattr(keys, name)("v9", partition), name
             elif name.startswith("cluster_"):  # filled with the partition's own clusters
                 assert arity == 2, name
