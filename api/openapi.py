@@ -298,6 +298,33 @@ DOCUMENT = {
                     "propertyNames": {"pattern": "^[0-9]{1,16}$"},
                     "additionalProperties": EVENT["properties"]["rating"] | {
                         "type": "number", "description": "a rating, as in a rating event"}}}}}}})},
+        "/v1/users/{user_id}/rows": {"get": _operation(
+            "users.rows",
+            "a home screen: the personal row, rows of the user's top genres, a row of movies "
+            "like each of their latest high ratings, and what is trending (or popular); no "
+            "movie twice unless repeats=true",
+            {"200": _json({"type": "object", "required": ["user_id", "model_version", "cluster",
+                                                          "rows"], "properties": {
+                "user_id": {"type": "integer"}, "model_version": {"type": ["string", "null"]},
+                "cluster": {"type": ["integer", "null"]},
+                "rows": {"type": "array", "items": {
+                    "type": "object", "required": ["kind", "title", "reason", "items"],
+                    "properties": {
+                        "kind": {"enum": ["personal", "genre", "because", "trending",
+                                          "popular"]},
+                        "title": {"type": "string"}, "reason": {"type": "string"},
+                        "genre": {"type": "string"}, "window": {"type": "string"},
+                        "because": {"type": "object"}, "items": ITEMS}}}}})},
+            [USER_ID,
+             _query("n", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                    "movies per row"),
+             _query("genre_rows", {"type": "integer", "minimum": 0, "maximum": 10, "default": 3},
+                    "rows of the user's top genres"),
+             _query("because_rows", {"type": "integer", "minimum": 0, "maximum": 10,
+                                     "default": 2},
+                    "rows of movies like the user's latest high ratings"),
+             _query("repeats", {"enum": ["false", "true"], "default": "false"},
+                    "whether a movie may show in more than one row")])},
         "/v1/users/{user_id}/predictions": {"get": _operation(
             "users.predictions", "predicted ratings",
             {"200": _json({"type": "object", "required": ["user_id", "model_version",

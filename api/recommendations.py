@@ -16,7 +16,8 @@ def allowed_by(svc, list_filter: ListFilter) -> Allowed | None:
 def popular(svc, n: int, allowed: Allowed | None = None) -> list[dict]:
     """The ``n`` most favoured movies (of those ``allowed``)."""
     share = allowed.share() if allowed else 1.0
-    ranked = svc.counters.popular(strategies.ranked_page(n, 0, share))
+    n_excluded = len(allowed.list_filter.exclude) if allowed else 0
+    ranked = svc.counters.popular(strategies.ranked_page(n, n_excluded, share))
     return strategies.popular_items(ranked, n, allowed=allowed)
 
 

@@ -26,6 +26,7 @@ ROUTES: dict[str | None, Route] = {
     "metrics.metrics": Route(OPEN, limited=False),
     "openapi.document": Route(OPEN, limited=False),
     "users.recommendations": Route(READ),
+    "users.rows": Route(READ),
     "users.predictions": Route(READ),
     "guests.guest_recommendations": Route(READ),
     "movies.search": Route(READ),

@@ -9,12 +9,14 @@ from api.params import (
     FILTER_ARGS,
     choice_arg,
     id_list_arg,
+    int_arg,
     known_args,
     list_filter,
     page_args,
     positive_id,
 )
 from api.recommendations import cached_recommendations
+from api.rows import home_rows
 from api.services import services
 from shared.data.events import Event
 from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -32,6 +34,19 @@ def recommendations(user_id: str):
     svc = services()
     body = cached_recommendations(svc, user_id, n, strategy, offset,
                                   list_filter(svc.catalogue_cache.facets))
+    return current_app.response_class(body, mimetype="application/json")
+
+
+@bp.get("/<user_id>/rows")
+def rows(user_id: str):
+    """A home screen: rows of recommendations, each with its reason."""
+    known_args("n", "genre_rows", "because_rows", "repeats")
+    user_id = positive_id(user_id, "user_id")
+    n = int_arg("n", 10, 1, 50)
+    genre_rows = int_arg("genre_rows", 3, 0, 10)
+    because_rows = int_arg("because_rows", 2, 0, 10)
+    repeats = choice_arg("repeats", "false", ("false", "true")) == "true"
+    body = home_rows(services(), user_id, n, genre_rows, because_rows, repeats)
     return current_app.response_class(body, mimetype="application/json")
 
 

@@ -114,6 +114,12 @@ class Facets:
             return 1.0
         return float(self.allowed(self.movies.ids, list_filter).mean())
 
+    def genre_counts(self, movie_ids) -> dict[str, int]:
+        """How many of ``movie_ids`` have each genre (lower-cased), genres of none left out."""
+        position = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
+        counts = {genre: int(member[position].sum()) for genre, member in self._genres.items()}
+        return {genre: count for genre, count in counts.items() if count}
+
     def unknown_genres(self, genres: Iterable[str]) -> list[str]:
         """Those of ``genres`` (lower-cased) that no movie of the catalogue has."""
         return [g for g in genres if g not in self._genres]

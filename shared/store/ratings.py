@@ -254,6 +254,15 @@ class RatingStore:
                 out[int(movie)] = (half / 2, favourite, ts)
         return out
 
+    def rated_at(self, user_id: int, movie_ids: list[int]) -> dict[int, float]:
+        """When the user last rated or favoured each of ``movie_ids`` (``ts``), those they
+        have an entry for."""
+        if not movie_ids:
+            return {}
+        values = self.redis.hmget(self.keys.user(user_id), movie_ids)
+        return {movie: parse_entry(value)[2] for movie, value in zip(movie_ids, values)
+                if value is not None}
+
     def live_ratings(self, user_id: int) -> LiveRatings:
         """What the models score a user from: the movies they rated or favoured, each one's
         rating (0.0 when only favoured), read from their live view (user_state.lua)."""

@@ -322,3 +322,12 @@ def test_trending_movies_are_those_rated_or_favoured_most_lately(world):
     assert [i["movie_id"] for i in dramas] == [drama[1]]
     response = client.get("/v1/movies/trending?window=1y")
     assert response.status_code == 400 and response.get_json()["field"] == "window"
+
+
+def test_excluded_movies_leave_a_list_as_long(world):
+    client, stores, _ = world
+    user = known_user(stores, 5)
+    for url in ("/v1/movies/popular?n=6", f"/v1/users/{user}/recommendations?n=6&strategy=cluster"):
+        first = [i["movie_id"] for i in client.get(url).get_json()["items"]]
+        rest = client.get(f"{url}&exclude={','.join(map(str, first[:4]))}").get_json()["items"]
+        assert [i["movie_id"] for i in rest][:2] == first[4:] and len(rest) == 6, url
