@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from shared.config import Settings
 from shared.recsys import pipeline
 from shared.recsys.persist import ModelBundle
-from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix
+from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix, time_matrix
 from shared.recsys.vocabulary import Vocabulary
 
 
@@ -53,4 +53,5 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame,
     return pipeline.fit_bundle(
         X, _favourites(snapshot, users, movie_vocab), users, movie_vocab, config,
         item_text=_item_text(movies, movie_vocab),
-        latest_ts=int(snapshot["ts"].max()) if len(snapshot) else 0, progress=progress)
+        latest_ts=int(snapshot["ts"].max()) if len(snapshot) else 0, progress=progress,
+        times=time_matrix(rated, users, movie_vocab))

@@ -50,13 +50,16 @@ def _matrix_factorisation(recommender, X):
 
 def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vocabulary,
                config: BundleConfig, item_text: Sequence[str] | None = None,
-               latest_ts: int = 0, progress: bool = True) -> ModelBundle:
+               latest_ts: int = 0, progress: bool = True,
+               times: sp.csr_matrix | None = None) -> ModelBundle:
     """Fit every model the service needs on the users x movies ratings ``X`` and favourites
     ``F`` (rows and columns are ``users`` and ``movies``).
 
     ``item_text[i]`` is movie ``i``'s genres and tags for the content similarity (none: the
     similar movies are collaborative only); ``latest_ts`` is the newest event of the data, for
-    the manifest."""
+    the manifest; ``times`` the time of each rating of ``X`` (the same entries): with them, the
+    ranker's hyper-parameters are chosen on the latest ratings (a temporal validation split),
+    as a live service is judged."""
     from shared.recsys.models.similarity import SimilarMovies
     from shared.recsys.models.tuning import tune  # imports the evaluation, which imports this
 
@@ -92,9 +95,11 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         step("ranker")
         ranker = registry.make(config.ranker)
         if config.ranker_grid:
-            chosen, table = tune(ranker, config.ranker_grid, X, seed=config.random_state)
+            chosen, table = tune(ranker, config.ranker_grid, X, seed=config.random_state,
+                                 times=times)
             ranker.set_params(**chosen)
-            ranker_tuning = {"chosen": chosen, "validation": table}
+            ranker_tuning = {"chosen": chosen, "validation": table,
+                             "split": "random" if times is None else "temporal"}
         ranker.fit(X)
         done("ranker")
 

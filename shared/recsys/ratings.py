@@ -85,3 +85,12 @@ def rating_matrix(ratings: pd.DataFrame, users: Vocabulary | None = None,
     )
     X.sort_indices()
     return X, users, movies
+
+
+def time_matrix(ratings: pd.DataFrame, users: Vocabulary, movies: Vocabulary) -> sp.csr_matrix:
+    """The ``ts`` of each rating of :func:`rating_matrix` of the same frame and vocabularies
+    (the same entries: each pair's latest), for what depends on when users rated."""
+    # shifted by one second so that no time is 0, which a sparse matrix would not keep
+    times, _, _ = rating_matrix(ratings.assign(rating=ratings["ts"].astype(np.float64) + 1.0),
+                                users, movies)
+    return times

@@ -66,7 +66,8 @@ class PublishedVersion:
         started = time.perf_counter()
         X = fold.train
         favourites = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
-        bundle = fit_bundle(X, favourites, fold.users, fold.movies, setup.pipeline, progress=False)
+        bundle = fit_bundle(X, favourites, fold.users, fold.movies, setup.pipeline, progress=False,
+                            times=fold.train_ts)
         self.model = LiveModel(bundle)
         self.counters = PublishedCounters(X, self.model.labels, self.model.baseline,
                                           fold.movies.ids, shrink=setup.pipeline.shrink,

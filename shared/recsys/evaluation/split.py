@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from shared.recsys.ratings import rating_matrix
+from shared.recsys.ratings import rating_matrix, time_matrix
 from shared.recsys.vocabulary import Vocabulary
 
 ACCEPTED_FORMS = (
@@ -47,6 +47,7 @@ class Fold:
     known_users: Vocabulary | None = None
     known_ts: sp.csr_matrix | None = None
     dropped: int = 0
+    train_ts: sp.csr_matrix | None = None  # the time of each training rating (same entries)
 
     @property
     def n_test(self) -> int:
@@ -80,6 +81,7 @@ def fold_from_frames(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Fold
     """A fold whose test users are training rows; test pairs with an unknown user or movie are
     dropped."""
     X, users, movies = rating_matrix(train)
+    train_ts = time_matrix(train, users, movies) if "ts" in train else None
     u = users.index(test["user_id"].to_numpy(), missing="negative")
     m = movies.index(test["movie_id"].to_numpy(), missing="negative")
     keep = (u >= 0) & (m >= 0)
@@ -87,7 +89,7 @@ def fold_from_frames(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Fold
         name=name, train=X, users=users, movies=movies,
         test_users=u[keep], test_items=m[keep],
         test_ratings=test["rating"].to_numpy(dtype=np.float64)[keep],
-        dropped=int((~keep).sum()),
+        dropped=int((~keep).sum()), train_ts=train_ts,
     )
 
 
@@ -189,6 +191,7 @@ class UserSplit:
         train_users = np.sort(shuffled[:n_train])
         is_train = np.isin(ratings["user_id"].to_numpy(), train_users)
         X, users, movies = rating_matrix(ratings[is_train])
+        train_ts = time_matrix(ratings[is_train], users, movies) if "ts" in ratings else None
 
         held = ratings[~is_train]
         known_users = Vocabulary(held["user_id"].to_numpy())
@@ -212,7 +215,7 @@ class UserSplit:
             name=str(self), train=X, users=users, movies=movies,
             test_users=rows[t], test_items=cols[t], test_ratings=values[t],
             known=known, known_users=known_users, known_ts=known_ts,
-            dropped=int((~is_known & ~in_train).sum()),
+            dropped=int((~is_known & ~in_train).sum()), train_ts=train_ts,
         )
 
 

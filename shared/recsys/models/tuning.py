@@ -1,5 +1,9 @@
 """Hyper-parameters of the ranking estimators chosen on a validation split carved from the
-training matrix, so the data a model is finally measured (or served) on never chooses them."""
+training matrix, so the data a model is finally measured (or served) on never chooses them.
+
+With the ratings' times, the split is temporal, as a live service meets its data: the latest
+ratings are held out, and the model is chosen for predicting what users do next. Without them,
+a random share is held out."""
 from __future__ import annotations
 
 import time
@@ -27,23 +31,42 @@ class Validation:
     n_held_out: int
 
 
-def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0) -> Validation:
-    """Hold out a uniformly random ``share`` of the ratings of ``X`` (seeded), as the
-    ``random:`` evaluation split does with the whole data."""
+def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0,
+                     times: sp.csr_matrix | None = None) -> Validation:
+    """Hold out a ``share`` of the ratings of ``X``: with ``times`` (each rating's time, the
+    same entries as ``X``), the latest, cut at one instant as the ``temporal:`` evaluation
+    split cuts the whole data, and only ratings of users and movies the training part has;
+    else a uniformly random share (seeded), as the ``random:`` split does."""
     if not 0.0 < share < 1.0:
         raise ValueError(f"share must be strictly between 0 and 1, got {share}")
     X = as_ratings(X)
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    order = np.random.default_rng(seed).permutation(X.nnz)
-    held = np.zeros(X.nnz, dtype=bool)
-    held[order[int(round((1.0 - share) * X.nnz)):]] = True
+    if times is None:
+        order = np.random.default_rng(seed).permutation(X.nnz)
+        held = np.zeros(X.nnz, dtype=bool)
+        held[order[int(round((1.0 - share) * X.nnz)):]] = True
+        measured = held
+    else:
+        times = sp.csr_matrix(times)
+        times.sort_indices()
+        if times.shape != X.shape or not np.array_equal(times.indices, X.indices) \
+                or not np.array_equal(times.indptr, X.indptr):
+            raise ValueError("times must have the entries of X")
+        n_train = int(round((1.0 - share) * X.nnz))
+        cut = np.sort(times.data)[min(n_train, X.nnz - 1)]
+        held = times.data >= cut
+        known_users = np.zeros(X.shape[0], dtype=bool)
+        known_users[rows[~held]] = True
+        known_movies = np.zeros(X.shape[1], dtype=bool)
+        known_movies[X.indices[~held]] = True
+        measured = held & known_users[rows] & known_movies[X.indices]
     train = sp.csr_matrix((X.data[~held], (rows[~held], X.indices[~held])), shape=X.shape)
-    relevant = relevant_items(rows[held], X.indices[held], X.data[held], X.shape)
-    return Validation(train, relevant, int(held.sum()))
+    relevant = relevant_items(rows[measured], X.indices[measured], X.data[measured], X.shape)
+    return Validation(train, relevant, int(measured.sum()))
 
 
 def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: int = TOP_N,
-         tolerance: float = 0.0, cost: str = "fit_seconds"):
+         tolerance: float = 0.0, cost: str = "fit_seconds", times: sp.csr_matrix | None = None):
     """Fit a clone of ``estimator`` for each point of ``grid`` (a dict of lists, or a list of
     them, as scikit-learn's ``ParameterGrid``) on a validation split of ``X`` and measure
     nDCG@``k`` (relevant: held-out ratings >= 4; candidates: every movie the user has not
@@ -55,9 +78,10 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
     of the best nDCG wins instead: for parameters that buy cost (dimensions, epochs, catalogue
     size), a difference below the validation noise is not worth paying for. ``cost`` names the
     column that measures it: the fit's seconds, or a parameter whose cost is paid elsewhere
-    (``max_candidates``: on every request).
+    (``max_candidates``: on every request). ``times``: the ratings' times, for a temporal
+    split (:func:`validation_split`).
     """
-    validation = validation_split(X, share, seed)
+    validation = validation_split(X, share, seed, times)
     table = []
     for params in ParameterGrid(grid):
         model = clone(estimator).set_params(**params)

@@ -9,7 +9,7 @@ from shared.config import Settings
 from shared.data import movielens
 from shared.recsys.persist import encode
 from shared.recsys.pipeline import BundleConfig, fit_bundle
-from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix
+from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix, time_matrix
 from shared.recsys.vocabulary import Vocabulary
 
 CONFIG = dict(k_range=(3, 6), min_cluster_size=4)  # tiny_bundle's
@@ -33,7 +33,8 @@ def test_matrices_in_give_the_trainers_bundle(tiny_data, tiny_bundle):
     text = ((by_id["genres"].fillna("") + "|" + by_id["tags"].fillna(""))
             .reindex(movies.ids).fillna(""))
     bundle = fit_bundle(X, F, users, movies, BundleConfig(**CONFIG), item_text=text.tolist(),
-                        latest_ts=int(data.ratings["ts"].max()), progress=False)
+                        latest_ts=int(data.ratings["ts"].max()), progress=False,
+                        times=time_matrix(data.ratings, users, movies))
 
     def comparable(manifest):
         untimed = {k: v for k, v in manifest.items() if k not in ("trained_at", "fit_seconds")}

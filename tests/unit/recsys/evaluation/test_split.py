@@ -166,3 +166,16 @@ def test_u1_to_u5_read_the_five_predefined_folds(tmp_path):
     for k, fold in enumerate(folds):
         assert fold.train.nnz == int((fold_of != k).sum())
         assert fold.n_test + fold.dropped == int((fold_of == k).sum())
+
+
+@pytest.mark.parametrize("split", [RandomSplit(0.8, 0), TemporalSplit(0.8), UserSplit(0.7, 0)])
+def test_each_fold_keeps_the_time_of_each_training_rating(split):
+    """(what the trainer's temporal validation of the served version reads)"""
+    ratings = synthetic_ratings()
+    fold = next(split.folds(ratings))
+    ts = ratings.set_index(["user_id", "movie_id"])["ts"]
+    rows, cols = fold.train.nonzero()
+    assert np.array_equal(fold.train_ts.indices, fold.train.indices)
+    assert np.array_equal(fold.train_ts.indptr, fold.train.indptr)
+    expected = ts.loc[list(zip(fold.users.id_of(rows), fold.movies.id_of(cols)))].to_numpy()
+    assert np.array_equal(np.asarray(fold.train_ts[rows, cols]).ravel() - 1.0, expected)

@@ -50,6 +50,27 @@ def test_the_validation_split_holds_out_a_seeded_share_of_the_ratings(ratings):
     assert (validation_split(ratings, share=0.25, seed=4).train != split.train).nnz > 0
 
 
+def test_with_times_the_latest_ratings_are_held_out_and_only_known_users_and_movies_count(
+        ratings):
+    rng = np.random.default_rng(5)
+    times = ratings.copy()
+    times.data = rng.permutation(ratings.nnz).astype(float) + 1.0  # distinct times
+    late_user = 7  # every rating of this user is among the latest
+    start, end = times.indptr[late_user], times.indptr[late_user + 1]
+    times.data[start:end] = 1e9 + np.arange(end - start)
+    split = validation_split(ratings, share=0.25, times=times)
+    kept, full, when = split.train.toarray(), ratings.toarray(), times.toarray()
+    held = (full > 0) & (kept == 0)
+    assert held.sum() == ratings.nnz - round(0.75 * ratings.nnz)
+    assert when[held].min() > when[kept > 0].max()  # one cut: every held-out one is later
+    relevant = split.relevant.toarray()
+    assert not relevant[late_user].any()  # a user with no training rating is not measured
+    measured = held & (full >= 4.0) & (kept > 0).any(axis=1)[:, None] & (kept > 0).any(axis=0)
+    assert np.array_equal(relevant, measured) and relevant.sum() > 0
+    with pytest.raises(ValueError, match="entries of X"):
+        validation_split(ratings, times=sp.csr_matrix(ratings.shape))
+
+
 def test_the_share_must_be_a_fraction(ratings):
     with pytest.raises(ValueError, match="share"):
         validation_split(ratings, share=1.0)
