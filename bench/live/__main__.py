@@ -1,7 +1,7 @@
 """Live events and recommendations, benchmarked on one machine, by hand.
 
-    .venv/bin/python -m bench.live            # about 5 minutes; rewrites the results block of
-                                              # docs/live-benchmark.md
+    .venv/bin/python -m bench.live            # about 6-7 minutes; rewrites the results block
+                                              # of docs/live-benchmark.md
     .venv/bin/python -m bench.live --quick    # a short smoke run; prints only
     API_WORKER_CLASS=sync .venv/bin/python -m bench.live --only-rps   # the wrk runs under
                                               # another configuration (API and hello world)
@@ -22,8 +22,15 @@ every user; the computed runs then need no copies of the data's users once they 
 Measures, in this order:
   1. requests per second of the hello world, single-event POSTs and recommendation GETs
      (wrk, 1 thread, bench/live/wrk.lua), interleaved over rounds; recommendations both as a
-     client revisiting gets them (the API's cache warm) and computed on every request;
-  2. in process, what one recommendation and one single-event POST spend their time on;
+     client revisiting gets them (the API's cache warm) and computed on every request; and,
+     at the req/s connections only, the other lists computed on every request beside them: a
+     genre row (the user's most-rated genre), the home screen (``/v1/users/<id>/rows``) and a
+     guest's ``POST /v1/recommendations`` with a data user's ratings (bench/live/lists.py
+     writes the files wrk reads them from);
+  2. in process, what one recommendation and one single-event POST spend their time on; then
+     every user's unfiltered list, genre row, page 2 and home screen computed, their guest
+     list and the trending movies, each timed whole (mean, p50, p99, max) beside the
+     unfiltered list, against the goal of a home screen's p99 within 15 ms;
   3. freshness: while a background process posts 5,000 events/s, probes rate a user's top
      recommendation 5 stars and time until it has left that user's list and the cluster's
      favourite count has moved;

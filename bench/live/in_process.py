@@ -1,11 +1,14 @@
 """Phase 2: in this process, on the same Redis and model while the services idle, what one
-recommendation and one single-event POST spend their time on."""
+recommendation and one single-event POST spend their time on, and what the other lists (a
+genre row, page 2, the home screen's rows, a guest's list, the trending movies) cost beside the
+unfiltered one."""
 from __future__ import annotations
 
 import json
 import os
 import time
 
+from .lists import guest_body, stores_of, top_genre
 from .pipeline import delete_matching
 from .processes import Context
 from .settings import API_KEY
@@ -82,6 +85,62 @@ def profile_recommendation(ctx: Context, svc, web, model) -> tuple[list[dict], i
     return rows, len(n_ratings), int(heavy.sum())
 
 
+# (key, what is timed) of profile_lists, in the order each user's requests are made
+LISTS = (("list", "unfiltered list, computed: `GET /v1/users/<id>/recommendations?n=10`"),
+         ("genre", "genre row, computed: the same `&genre=<the user's most-rated genre>`"),
+         ("page2", "page 2, computed: the same `?n=10&offset=10`"),
+         ("rows", "home screen, computed: `GET /v1/users/<id>/rows`"),
+         ("guest", "guest list: `POST /v1/recommendations` with the user's ratings"),
+         ("trending", "`GET /v1/movies/trending?window=7d`"))
+
+
+def profile_lists(ctx: Context, svc, web) -> dict:
+    """Every user once, each of ``LISTS`` timed through the test client, the computed ones
+    with the user's cached lists deleted first (and the lists waiting to be kept written
+    first, so that none is kept after the delete or on the timed request's round trip)."""
+    import numpy as np
+
+    from api.guests import MAX_GUEST_RATINGS
+
+    _, facets = stores_of(ctx)
+    times = {key: [] for key, _ in LISTS}
+    failed = {key: 0 for key, _ in LISTS}
+    capped = 0
+    for user in ctx.users:
+        ratings = svc.ratings.user_ratings(user)  # prepared before any timing
+        genre = top_genre(facets, ratings)
+        body, cut = guest_body(ratings, MAX_GUEST_RATINGS)
+        capped += cut
+        base = f"/v1/users/{user}"
+        requests = (  # (key, method, path, query or body)
+            ("list", "GET", f"{base}/recommendations", {"query_string": {"n": 10}}),
+            ("genre", "GET", f"{base}/recommendations",
+             {"query_string": {"n": 10, "genre": genre}}),
+            ("page2", "GET", f"{base}/recommendations",
+             {"query_string": {"n": 10, "offset": 10}}),
+            ("rows", "GET", f"{base}/rows", {}),
+            ("guest", "POST", "/v1/recommendations",
+             {"data": body, "content_type": "application/json"}),
+            ("trending", "GET", "/v1/movies/trending", {"query_string": {"window": "7d"}}),
+        )
+        for key, method, path, how in requests:
+            svc.lists_to_keep.flush()
+            if key in ("list", "genre", "page2", "rows"):
+                svc.redis.delete(svc.keys.recommendations_cache(user))
+            t = time.perf_counter()
+            response = web.open(path, method=method, **how)
+            times[key].append(time.perf_counter() - t)
+            failed[key] += response.status_code != 200
+    svc.lists_to_keep.flush()
+    rows = []
+    for key, label in LISTS:
+        ms = np.asarray(times[key]) * 1000
+        rows.append({"key": key, "part": label, "mean": ms.mean(), "p50": np.percentile(ms, 50),
+                     "p99": np.percentile(ms, 99), "max": ms.max(), "failed": failed[key]})
+    return {"rows": rows, "users": len(ctx.users), "guest_capped": capped,
+            "guest_limit": MAX_GUEST_RATINGS}
+
+
 def profile_post(ctx: Context) -> dict[str, float]:
     """Mean ms of a single-event POST and of its parts, on a scratch prefix and queue that no
     worker reads, deleted afterwards."""
@@ -113,8 +172,11 @@ def phase_profile(ctx: Context) -> None:
     app = create_app(config.load(ctx.stack.env))
     svc = app.extensions["movierec"]
     model = svc.models.get()
-    rows, users, heavy_users = profile_recommendation(ctx, svc, keyed_client(app), model)
-    ctx.results["profile"] = {"recommendation": rows, "post": profile_post(ctx),
+    web = keyed_client(app)
+    rows, users, heavy_users = profile_recommendation(ctx, svc, web, model)
+    post = profile_post(ctx)
+    lists = profile_lists(ctx, svc, web)  # after the figures above, measured as before
+    ctx.results["profile"] = {"recommendation": rows, "post": post,
                               "heavy_users": heavy_users, "users": users,
-                              "ranker": type(model.ranker).__name__}
+                              "ranker": type(model.ranker).__name__, "lists": lists}
 

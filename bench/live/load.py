@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .http_client import http_request
+from .lists import GENRE_FILE, GUEST_FILE
 from .settings import API_KEY, HERE, VARIED_N
 from .stats import pct
 
@@ -20,7 +21,23 @@ WRK_RUNS = {  # name -> (which server, wrk.lua mode, what it is)
     "cached": ("api", "recommendations", "GET recommendations, n=10 (cache warm)"),
     "computed": ("api", "computed", f"GET recommendations, n={VARIED_N[0]}–{VARIED_N[1]} "
                                     f"(computed)"),
+    "genre": ("api", "genre", f"GET recommendations, genre row (the user's most-rated genre), "
+                              f"n={VARIED_N[0]}–{VARIED_N[1]} (computed)"),
+    "rows": ("api", "rows", f"GET rows (home screen), n={VARIED_N[0]}–{VARIED_N[1]} (computed)"),
+    "guest": ("api", "guest", "POST /v1/recommendations (guest's ratings), n=10"),
 }
+# the runs that start with the API's recommendation cache emptied (request_rates.py)
+COLD_RUNS = ("computed", "genre", "rows", "guest")
+# the runs made at the req/s connections only, not again at one per gunicorn worker: the list
+# runs at both would add 6 runs a round to the default benchmark's 7
+REQ_S_ONLY = ("event", "genre", "rows", "guest")
+# the file beside the ids file that a mode reads too (bench/live/lists.py writes them)
+WRK_FILES = {"genre": GENRE_FILE, "guest": GUEST_FILE}
+
+
+def connections_of(name: str, connections: int, api_workers: int) -> tuple[int, ...]:
+    """The connection counts run ``name`` is made at."""
+    return (connections,) if name in REQ_S_ONLY else (connections, api_workers)
 
 
 def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Path,
@@ -31,9 +48,10 @@ def run_wrk(port: int, mode: str, connections: int, duration: int, ids_file: Pat
     clients; with it, each of wrk's connections carries request after request, as a real
     client's does (a connection stays with the process that accepted it)."""
     close = [] if keep_alive else ["-H", "Connection: close"]
+    extra = [str(ids_file.parent / WRK_FILES[mode])] if mode in WRK_FILES else []
     cmd = ["wrk", "-t1", *close, f"-c{connections}", f"-d{duration}s",
            "--timeout", "5s", "-s", str(HERE / "wrk.lua"), f"http://127.0.0.1:{port}/", "--",
-           mode, str(ids_file), API_KEY]
+           mode, str(ids_file), API_KEY, *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     line = next((text for text in out.stdout.splitlines() if text.startswith("WRK_JSON ")), None)
     if line is None:

@@ -1,9 +1,11 @@
 """Phase 1: requests per second and latency of the hello world, single-event POSTs and
-recommendation GETs (cache warm and computed), wrk runs interleaved over rounds."""
+recommendation GETs (cache warm and computed), and of the other lists computed (a genre row,
+the home screen's rows, a guest's POST), wrk runs interleaved over rounds."""
 from __future__ import annotations
 
 from .http_client import get_recommendations, scrape_metrics
-from .load import WRK_RUNS, run_wrk
+from .lists import write_wrk_files
+from .load import COLD_RUNS, WRK_RUNS, connections_of, run_wrk
 from .pipeline import delete_matching
 from .processes import Context
 from .settings import API_WORKERS
@@ -22,6 +24,7 @@ def phase_rps(ctx: Context) -> None:
     runs = {f"{name}@{c}": [] for name in WRK_RUNS for c in (conns, API_WORKERS)}
     cpu = {name: [] for name in runs}
     drains = []
+    write_wrk_files(ctx)  # the genre rows' and guests' requests
     metrics_before = scrape_metrics(ctx.api_port)
     for round_no in range(args.rounds):
         print(f"  round {round_no + 1}: one GET per user ({len(ctx.cached_users)}) to warm the "
@@ -29,11 +32,11 @@ def phase_rps(ctx: Context) -> None:
         for user in ctx.cached_users:
             get_recommendations(ctx.api_port, user)
         for name in WRK_RUNS:
-            for c in ((conns, API_WORKERS) if name != "event" else (conns,)):
+            for c in connections_of(name, conns, API_WORKERS):
                 print(f"  round {round_no + 1}: wrk {name}, {c} connections, {args.duration} s",
                       flush=True)
                 finished_before = ctx.pipeline.finished_ids() if name == "event" else set()
-                if name == "computed":  # starts cold
+                if name in COLD_RUNS:  # starts cold
                     for partition in range(ctx.keys.partitions):
                         delete_matching(ctx.client, ctx.keys.partition_templates(partition)[
                             "recommendations_cache"] % "*")
@@ -58,6 +61,10 @@ WATCHED = (
      {"endpoint": "events.post_events", "method": "POST", "status": "202"}, "delta"),
     ("GET recommendations answered 200", "movierec_http_requests_total",
      {"endpoint": "users.recommendations", "method": "GET", "status": "200"}, "delta"),
+    ("GET rows answered 200", "movierec_http_requests_total",
+     {"endpoint": "users.rows", "method": "GET", "status": "200"}, "delta"),
+    ("POST recommendations (guest) answered 200", "movierec_http_requests_total",
+     {"endpoint": "guests.guest_recommendations", "method": "POST", "status": "200"}, "delta"),
     ("events accepted", "movierec_events_accepted_total", {}, "delta"),
     ("events applied", "movierec_events_applied_total", {}, "delta"),
     ("batches applied (drain histogram)", "movierec_drain_batch_seconds_count", {}, "delta"),
