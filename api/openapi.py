@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 
 from api.auth import ADMIN, OPEN, PRIVATE, READ, WRITE
 from api.guests import MAX_GUEST_RATINGS
-from api.params import MAX_DEPTH, MAX_EXCLUDED, YEARS
+from api.params import MAX_DEPTH, MAX_EXCLUDED, MAX_GENRES, YEARS
 from api.routes import ROUTES
 from shared.data.events import (
     EVENT_TYPES,
@@ -137,7 +137,7 @@ LIST_PARAMETERS = [
     _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_DEPTH - 1, "default": 0},
            f"how many to skip: page k of size n is offset=(k - 1) * n; offset + n at most "
            f"{MAX_DEPTH}"),
-    {**_query("genre", {"type": "array", "maxItems": 100,
+    {**_query("genre", {"type": "array", "maxItems": MAX_GENRES,
                         "items": {"type": "string", "minLength": 1, "maxLength": 100}},
               "only movies of any of these genres (repeatable; any case; a genre some movie "
               "has)"), "explode": True},

@@ -81,6 +81,7 @@ def known_args(*names: str) -> None:
 
 
 MAX_EXCLUDED = 500  # movie ids one request may leave out
+MAX_GENRES = 100
 MAX_DEPTH = 500  # offset + n: how deep a list may be paged
 FILTER_ARGS = ("genre", "year_min", "year_max", "exclude")
 YEARS = (1870, 2100)  # as a movie's year (PUT /v1/movies/<id>)
@@ -92,6 +93,8 @@ def list_filter(facets: Callable[[], Facets]) -> ListFilter:
     (movie ids, repeatable or comma-separated, up to ``MAX_EXCLUDED``). ``facets`` gives the
     catalogue's (read only when genres are named)."""
     genres = []
+    if len(request.args.getlist("genre")) > MAX_GENRES:
+        raise InvalidParameter("genre", f"at most {MAX_GENRES} genres")
     for raw in request.args.getlist("genre"):
         genre = raw.strip().lower()
         if not genre or len(genre) > 100:
