@@ -4,7 +4,8 @@
     .venv/bin/python bench/topn.py           # about 3 minutes on 2 cores; rewrites the results
                                              # block of docs/topn-benchmark.md
     .venv/bin/python bench/topn.py --quick   # no implicit grid (one fixed point), no users
-                                             # split, prints only
+                                             # split (genre rows and the coverage trade-off
+                                             # kept), prints only
 
 One run measures, with the protocol of ``movierec evaluate`` (relevant = held-out ratings >= 4,
 candidates = every movie the user has not rated in the training part, binary-gain nDCG):
@@ -15,6 +16,18 @@ candidates = every movie the user has not rated in the training part, binary-gai
   reference EASE as usually configured (λ = 500, binary, every movie), and implicit's ALS at
   the best point of a grid chosen on a validation split carved from the training part
   (``shared.recsys.models.tuning.tune``);
+- on the same fold (bench/topn_rows.py), **genre rows**: for each of the 6 genres of the most
+  movies, the served personal list filtered to the genre (``strategies.recommend`` with an
+  ``Allowed``, as ``?genre=`` asks the API) against the genre's most rated movies, relevant =
+  held-out ratings >= 4 of movies of the genre (users without one not measured for it);
+  nDCG@10 and P@10 per genre and their mean; the time of ``recommend`` with and without the
+  filter (mean ms per user);
+- on the same fold, the **coverage trade-off**: the served ranker (``EASE`` with the version's
+  chosen parameters, fitted on the training part) re-ranked with a popularity penalty,
+  ``score - beta * max(the user's scores) * log1p(n_i) / log1p(max n)`` for beta in 0..0.5,
+  at the served candidates (750) and at 2,000: nDCG@10, P@10, coverage@10, popularity and
+  intra-list genre diversity, against the goal coverage@10 >= 15 % with nDCG@10 >= 0.98 x
+  the unpenalised list's (reported, not one of the targets that set the exit status);
 - on ``users:0.7:0`` (the new-user protocol): the served strategies and the ranking
   models, new users folded in from their shown ratings (``predict_unseen``).
 
@@ -43,6 +56,21 @@ from topn_implicit import (  # noqa: E402
     ImplicitALSReference,
     choose,
     recommend_agreement,
+)
+from topn_rows import (  # noqa: E402
+    BETAS,
+    WIDE_CANDIDATES,
+    coverage_caps,
+    coverage_tradeoff,
+    facets_of,
+    genre_matrix,
+    genre_rows,
+    genre_table,
+    ranker_params,
+    timing_line,
+    top_genres,
+    tradeoff_table,
+    tradeoff_verdict,
 )
 
 from shared.recsys.evaluation.harness import TOP_N, measure, measure_served  # noqa: E402
@@ -85,14 +113,14 @@ def served_setup() -> ServedSetup:
                        settings.placement)
 
 
-def served_rows(fold, setup: ServedSetup, log) -> dict:
+def served_rows(fold, setup: ServedSetup, log) -> tuple[dict, PublishedVersion]:
     version = PublishedVersion(fold, setup)
     log(f"  served version fitted in {version.fit_seconds:.1f} s")
     rows = {}
     for name in served_names():
         rows[name] = {"model": name, **measure_served(strategy_of(name), version)}
         log(line(rows[name]))
-    return rows
+    return rows, version
 
 
 def measured(label: str, model, fold, log) -> dict:
@@ -110,7 +138,7 @@ def random_split(data, setup, threads, quick, log) -> tuple[dict, dict]:
     fold = next(parse_split(SPLIT).folds(data))
     info = {"train": int(fold.train.nnz), "test": fold.n_test, "dropped": fold.dropped}
     log(f"{SPLIT}: {info}")
-    rows = served_rows(fold, setup, log)
+    rows, version = served_rows(fold, setup, log)
     for name in REGISTRY_MODELS:
         label = name if resolve(name) == name else f"{name} (= {resolve(name)})"
         rows[name] = measured(label, make(name), fold, log)
@@ -125,6 +153,13 @@ def random_split(data, setup, threads, quick, log) -> tuple[dict, dict]:
                 recommend_agreement=recommend_agreement(reference, fold))
     log(f"  implicit recommend() agrees with the harness's lists for "
         f"{100 * info['recommend_agreement']:.1f} % of the users")
+    genres = top_genres(data.movies)
+    log(f"  genre rows of the served personal list: {', '.join(genres)}")
+    info["genre_rows"] = genre_rows(version, facets_of(data.movies), genres, TOP_N, log)
+    params = ranker_params(version)
+    log(f"  coverage trade-off, EASE {params}")
+    info["tradeoff"] = coverage_tradeoff(fold, params, genre_matrix(data.movies, fold), TOP_N,
+                                         log)
     return rows, info
 
 
@@ -133,7 +168,7 @@ def users_split(data, setup, threads, best, log) -> tuple[dict, dict]:
     info = {"train": int(fold.train.nnz), "known": int(fold.known.nnz), "test": fold.n_test,
             "new_users": int(fold.known.shape[0]), "dropped": fold.dropped}
     log(f"{USER_SPLIT}: {info}")
-    rows = served_rows(fold, setup, log)
+    rows, _ = served_rows(fold, setup, log)
     for name in USER_SPLIT_MODELS:
         rows[name] = measured(name, make(name), fold, log)
     rows["implicit"] = measured(IMPLICIT_LABEL, ImplicitALSReference(**best, num_threads=threads),
@@ -183,6 +218,43 @@ def grid_table(rows: list[dict], best: dict, limit: int) -> str:
                    f"{r['precision']:.4f}", f"{r['fit_seconds']:.2f}"] for r in shown])
 
 
+def rows_sections(served: dict, fold_info: dict) -> list[str]:
+    """The genre rows and the coverage trade-off, measured on the ``SPLIT`` fold."""
+    rows, trade = fold_info["genre_rows"], fold_info["tradeoff"]
+    personal = f"served:{DEFAULT_STRATEGY}"
+    base, wide = trade["rows"][0], trade["rows"][len(BETAS)]
+    ease = ", ".join(f"{key}={value!r}" for key, value in trade["params"].items())
+    return [
+        f"\n### Genre rows on `{SPLIT}`\n\n"
+        f"The {len(rows['genres'])} genres of the most movies of the catalogue. For each, every "
+        f"user with a held-out rating >= 4 of a movie of the genre (\"users\"; the others are "
+        f"not measured for it) is served the `{personal}` list filtered to the genre "
+        "(`strategies.recommend` with `Allowed(ListFilter(genres={genre}))`, their training "
+        "ratings as their live ratings), against the genre's movies by number of training "
+        "ratings, their training movies left out. Relevant = their held-out ratings >= 4 of "
+        "movies of the genre. \"Rows filled\": rows the ranker's candidates could not make 10 "
+        "long, completed by `strategies.fill` (items so added).\n\n",
+        genre_table(rows, TOP_N),
+        "\n" + timing_line(rows["timing"]),
+        f"\n### Coverage trade-off on `{SPLIT}`\n\n"
+        f"`{personal}` covers {100 * base['coverage']:.1f} % of the catalogue (coverage@"
+        f"{TOP_N}). The served ranker, `EASE({ease})` "
+        "(the version's chosen parameters), fitted on the training part and re-ranked: "
+        "score' = score - beta x max(the user's scores) x log1p(n_i) / log1p(max n), n_i the "
+        "movie's training ratings, the max over the movies the user may be recommended; with "
+        f"the served candidates and with `max_candidates={WIDE_CANDIDATES}` (as many as its "
+        f"inputs). {trade['users']} users, the protocol above; coverage is of the "
+        f"{trade['n_movies']:,} movies with a training rating, and cannot exceed the "
+        f"candidates' share of them ({coverage_caps(trade)}). Genre diversity: mean over the "
+        "users of the mean pairwise Jaccard distance of the genre sets of their 10 movies. "
+        f"Beta 0 at the served candidates is `{personal}`'s list: nDCG@{TOP_N} "
+        f"{base['ndcg']:.4f}, coverage {base['coverage']:.4f} here, {served[NDCG]:.4f} and "
+        f"{served[COV]:.4f} in the table above; at {WIDE_CANDIDATES:,} candidates "
+        f"{wide['ndcg']:.4f}, {wide['coverage']:.4f}.\n\n",
+        tradeoff_table(trade, TOP_N),
+        "\n" + tradeoff_verdict(trade, TOP_N)]
+
+
 def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall) -> str:
     config = setup.pipeline
     out = [f"Run of {info['date']}: `.venv/bin/python {SCRIPT}`, wall time {wall / 60:.1f} min; "
@@ -201,7 +273,8 @@ def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall
            f"\nimplicit ALS: chosen `{fold_info['implicit_best']}`; its scores are the dot "
            "products of its factors ranked by our harness; implicit's own `recommend(userids, "
            "user_items, N=10, filter_already_liked_items=True)` returns the same top 10 for "
-           f"{100 * fold_info['recommend_agreement']:.1f} % of the users.\n"]
+           f"{100 * fold_info['recommend_agreement']:.1f} % of the users.\n",
+           *rows_sections(rows[f"served:{DEFAULT_STRATEGY}"], fold_info)]
     if users is not None:
         out += [f"\n### `{USER_SPLIT}` (the new-user protocol: new users, half their ratings "
                 "shown)\n\n"
