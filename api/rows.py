@@ -7,6 +7,8 @@ is the personal list filtered to the genre, a "because" row the movies most like
 one. The screen is cached with the user's lists, and dropped with them when the user changes."""
 from __future__ import annotations
 
+import numpy as np
+
 from api.encoding import encode
 from api.recommendations import popular, recommend, with_metadata
 from shared.recsys import strategies
@@ -117,10 +119,10 @@ def add_trending(svc, screen: Screen, n: int) -> None:
     allowed = screen.allowed(leave_out_rated=True)
     ranked = svc.trending.get(TRENDING_WINDOW)
     if ranked:
-        keep = allowed.mask([m for m, _ in ranked])
-        items = [{"movie_id": m, "score": round(events, 2),
-                  "reason": f"rated or favoured {round(events)} times this week"}
-                 for (m, events), kept in zip(ranked, keep.tolist()) if kept][:n]
+        kept = np.flatnonzero(allowed.mask([m for m, _ in ranked]))[:n]
+        items = [{"movie_id": ranked[i][0], "score": round(ranked[i][1], 2),
+                  "reason": f"rated or favoured {round(ranked[i][1])} times this week"}
+                 for i in kept.tolist()]
         if items:
             screen.add({"kind": "trending", "window": TRENDING_WINDOW,
                         "title": "Trending this week",

@@ -7,6 +7,7 @@ import pytest
 from api import create_app
 from shared.config import Settings
 from shared.data.events import Event
+from shared.store.counters import TrendingCache
 from tests.conftest import load_and_publish
 from tests.keys import keyed, with_keys
 
@@ -79,7 +80,8 @@ def test_trending_takes_the_last_row_once_movies_trend(world):
     import time
     stores.ratings.apply([Event("favourite", 8_600_000 + u, movie, 0, time.time() - 60)
                           for u in range(3)])
-    client.application.extensions["movierec"].trending.check_every = 0
+    svc = client.application.extensions["movierec"]
+    svc.trending = TrendingCache(svc.counters)  # as a process starting now reads it
     last = client.get(f"/v1/users/{user}/rows?n=5").get_json()["rows"][-1]
     assert last["kind"] == "trending" and ids(last["items"])[0] == movie
 

@@ -5,7 +5,7 @@ import pytest
 
 from shared.data.events import Event
 from shared.recsys.strategies import ClusterCounters, ClusterReads
-from shared.store.counters import CounterStore, MovieStats, trending_buckets
+from shared.store.counters import CounterStore, MovieStats, TrendingCache, trending_buckets
 from shared.store.keys import Keys
 from tests.conftest import stores_on
 
@@ -135,10 +135,10 @@ def test_trending_counts_each_event_that_makes_a_rating_or_a_favourite_appear(cl
         Event("rating", 1, 10, 8, now - 55),  # older than this user's entry: not applied
     ])
     counters = stores.counters
-    assert counters.trending("24h", now) == ((10, 3.0),)
-    assert counters.trending("7d", now) == ((10, 3.0), (11, 1.0))
+    assert counters.trending("24h", now, 10) == ((10, 3.0),)
+    assert counters.trending("7d", now, 10) == ((10, 3.0), (11, 1.0))
     stores.ratings.apply([Event("rating", 1, 10, 8, now - 60, "e1")] * 2)  # (no change)
-    assert counters.trending("24h", now) == ((10, 3.0),)
+    assert counters.trending("24h", now, 10) == ((10, 3.0),)
     # each bucket expires once the longest window that reads it has passed it
     hour, day = int((now - 60) // 3600), int((now - 60) // 86400)
     for key, end in ((KEYS.trending(KEYS.partition_of(10), f"h{hour}"), (hour + 1) * 3600 + 86400),
@@ -165,4 +165,22 @@ def test_trending_sums_the_buckets_of_every_partition_with_their_weights(client)
         client.zadd(KEYS.trending(KEYS.partition_of(movie), bucket), {movie: events})
     assert len({KEYS.partition_of(m) for m in (5, 6, 8, 9)}) >= 3
     # (ties as popular's: the id's digits, last first)
-    assert counters.trending("24h", now) == ((9, 3.0), (8, 3.0), (5, 2.0), (6, 1.0))
+    assert counters.trending("24h", now, 10) == ((9, 3.0), (8, 3.0), (5, 2.0), (6, 1.0))
+    assert counters.trending("24h", now, 3) == ((9, 3.0), (8, 3.0), (5, 2.0))
+    assert not [key for key in client.keys() if key.endswith(b":trend:sum")]  # scratch dropped
+
+
+def test_the_trending_cache_answers_at_once_and_reads_again_in_the_background(fake_redis):
+    counters = CounterStore(fake_redis, KEYS)
+    cache = TrendingCache(counters, check_every=0)
+    reads = []
+    real = counters.trending
+    counters.trending = lambda *args: reads.append(args) or real(*args)
+    assert cache.get("24h") == () and len(reads) == 1  # the first request waits for it
+    hour = int(time.time() // 3600)
+    fake_redis.zadd(KEYS.trending(KEYS.partition_of(5), f"h{hour}"), {5: 2})
+    assert cache.get("24h") == ()  # the list it has, while it reads again
+    deadline = time.monotonic() + 5
+    while cache.get("24h") == () and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.get("24h")[0] == (5, 2.0)

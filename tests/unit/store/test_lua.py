@@ -9,6 +9,7 @@ import redis
 
 from shared.data.events import Event
 from shared.store.cache import ComputedList, Lookup
+from shared.store.counters import trending_buckets
 from shared.store.deltas import MERGE_SCRIPT_KEYS
 from shared.store.keys import Keys
 from shared.store.rate_limits import RequestCounters
@@ -70,6 +71,8 @@ def key_names(keys: Keys) -> dict[str, str]:
     for partition in range(keys.partitions):
         names[keys.assignments("v1", partition)] = "assignments"
         names[keys.cluster_sizes("v1", partition)] = "cluster_sizes"
+        for bucket in ("sum", *trending_buckets("24h", TRENDING_NOW)):
+            names[keys.trending(partition, bucket)] = "trending"
     for name in ("recommendations_cache", "user", "user_live", "user_log"):
         names[getattr(keys, name)(1)] = name
     names[keys.inbox_draining(0)] = "inbox_draining"
@@ -113,7 +116,8 @@ def _text(value) -> str:
 
 
 # Scripts that take a list of like keys, of any length, rather than named ones.
-KEY_LISTS = {"rate_limits.lua": "rate_limit_counter"}
+KEY_LISTS = {"rate_limits.lua": "rate_limit_counter", "trending.lua": "trending"}
+TRENDING_NOW = 100 * 3600.0
 
 
 def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_redis,
@@ -132,6 +136,7 @@ def test_each_script_unpacks_its_keys_in_the_order_the_store_passes_them(fake_re
         lock.acquire()
         lock.release()
         stores.operations.beat("w1")
+        stores.counters.trending("24h", TRENDING_NOW, 5)
         RequestCounters(fake_redis, KEYS).add(
             {KEYS.rate_limit_counter("key:k", "5/1s", 0): (1, 1),
              KEYS.rate_limit_counter("key:k", "9/60s", 0): (1, 60)})

@@ -7,6 +7,7 @@ import fakeredis
 from redis.crc import key_slot
 
 from shared.store.cache import ComputedList, RecommendationCache
+from shared.store.counters import trending_buckets
 from shared.store.deltas import MERGE_SCRIPT_KEYS
 from shared.store.keys import Keys, partition_tag
 from shared.store.ratings import RATINGS_SCRIPT_KEYS, user_state_call
@@ -136,6 +137,10 @@ def test_the_keys_each_script_is_given_share_a_slot():
                   keys.cluster_sizes(VERSION, partition)]
         assert {slot(key) for key in merge + named + filled(keys, partition, [], clusters)} == {
             own}, partition
+        # trending.lua on a partition: its scratch key and the buckets of any window
+        trending = [keys.trending(partition, bucket) for bucket in
+                    ("sum", *trending_buckets("24h", 1e9), *trending_buckets("7d", 1e9))]
+        assert {slot(key) for key in trending} == {own}, partition
     # user_state.lua and cache.lua: a user's keys, in their partition's slot
     for user in (1, 42, 7_000_001):
         own = slot(partition_tag("other-prefix", keys.partition_of(user), keys.partitions))
