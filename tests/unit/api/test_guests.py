@@ -2,21 +2,12 @@
 user with those ratings gets, filtered and paged the same way, and nothing stored."""
 import pytest
 
-from api import create_app
-from shared.config import Settings
-from tests.conftest import load_and_publish
-from tests.keys import keyed, with_keys
-
-SETTINGS = with_keys(Settings(key_prefix="g"))
+from tests.unit.api.world import api_on_fakeredis
 
 
 @pytest.fixture(scope="module")
 def world(tiny_data, tiny_bundle):
-    import fakeredis
-
-    client = fakeredis.FakeRedis()
-    stores = load_and_publish(client, "g", tiny_data, tiny_bundle)
-    return keyed(create_app(SETTINGS, redis_client=client).test_client()), stores
+    return api_on_fakeredis(tiny_data, tiny_bundle, "g")
 
 
 def ratings_of(stores, user) -> dict:

@@ -4,23 +4,14 @@ from collections import Counter
 
 import pytest
 
-from api import create_app
-from shared.config import Settings
 from shared.data.events import Event
 from shared.store.counters import TrendingCache
-from tests.conftest import load_and_publish
-from tests.keys import keyed, with_keys
-
-SETTINGS = with_keys(Settings(key_prefix="s"))
+from tests.unit.api.world import api_on_fakeredis
 
 
 @pytest.fixture(scope="module")
 def world(tiny_data, tiny_bundle):
-    import fakeredis
-
-    client = fakeredis.FakeRedis()
-    stores = load_and_publish(client, "s", tiny_data, tiny_bundle)
-    return keyed(create_app(SETTINGS, redis_client=client).test_client()), stores
+    return api_on_fakeredis(tiny_data, tiny_bundle, "s")
 
 
 def user_of(stores, i):
