@@ -13,7 +13,7 @@ from api.params import (
     page_args,
     positive_id,
 )
-from api.recommendations import allowed_by, popular, with_metadata
+from api.recommendations import allowed_by, popular, trending, with_metadata
 from api.services import services
 from shared.data.events import is_unicode
 from shared.store.counters import TRENDING_WINDOWS
@@ -58,9 +58,6 @@ def popular_movies():
     return jsonify(offset=offset, items=with_metadata(svc, items))
 
 
-WINDOW_WORDS = {"24h": "24 hours", "7d": "7 days"}
-
-
 @bp.get("/trending")
 def trending_movies():
     """The movies rated or favoured most in the last 24 hours or 7 days of event time."""
@@ -69,14 +66,7 @@ def trending_movies():
     n, offset = page_args()
     svc = services()
     allowed = allowed_by(svc, list_filter(svc.catalogue_cache.facets))
-    ranked = svc.trending.get(window)
-    if allowed is not None and ranked:
-        ranked = [row for row, kept in zip(ranked, allowed.mask([m for m, _ in ranked])) if kept]
-    words = WINDOW_WORDS[window]
-    items = [{"movie_id": m, "score": round(events, 2),
-              "reason": f"rated or favoured {round(events)} time{'s' if round(events) != 1 else ''}"
-                        f" in the last {words}"}
-             for m, events in ranked[offset:offset + n]]
+    items = trending(svc, window, offset + n, allowed)[offset:]
     return jsonify(window=window, offset=offset, items=with_metadata(svc, items))
 
 

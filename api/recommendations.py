@@ -2,6 +2,8 @@
 strategy (:mod:`shared.recsys.strategies`) applied, movie metadata added, the body cached."""
 from __future__ import annotations
 
+import numpy as np
+
 from api.encoding import encode
 from shared.recsys import strategies
 from shared.recsys.filters import NO_FILTER, Allowed, ListFilter
@@ -19,6 +21,29 @@ def popular(svc, n: int, allowed: Allowed | None = None) -> list[dict]:
     n_excluded = len(allowed.list_filter.exclude) if allowed else 0
     ranked = svc.counters.popular(strategies.ranked_page(n, n_excluded, share))
     return strategies.popular_items(ranked, n, allowed=allowed)
+
+
+WINDOW_WORDS = {"24h": "24 hours", "7d": "7 days"}
+
+
+def trending(svc, window: str, n: int, allowed: Allowed | None = None) -> list[dict]:
+    """The ``n`` movies rated or favoured most in the last ``window`` (of those ``allowed``,
+    drawn from the head each process keeps: :class:`shared.store.counters.TrendingCache`)."""
+    ranked = svc.trending.get(window)
+    if allowed is None:
+        chosen = range(min(n, len(ranked)))
+    else:
+        chosen = np.flatnonzero(allowed.mask([m for m, _ in ranked]))[:n].tolist() if ranked \
+            else []
+    words = WINDOW_WORDS[window]
+    out = []
+    for i in chosen:
+        movie, events = ranked[i]
+        times = round(events)
+        out.append({"movie_id": movie, "score": round(events, 2),
+                    "reason": f"rated or favoured {times} time{'s' if times != 1 else ''} in the "
+                              f"last {words}"})
+    return out
 
 
 def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,

@@ -7,10 +7,8 @@ is the personal list filtered to the genre, a "because" row the movies most like
 one. The screen is cached with the user's lists, and dropped with them when the user changes."""
 from __future__ import annotations
 
-import numpy as np
-
 from api.encoding import encode
-from api.recommendations import popular, recommend, with_metadata
+from api.recommendations import popular, recommend, trending, with_metadata
 from shared.recsys import strategies
 from shared.recsys.filters import Allowed, ListFilter
 from shared.recsys.ratings import FAVOURITE_RATING, LiveRatings
@@ -117,17 +115,11 @@ def add_trending(svc, screen: Screen, n: int) -> None:
     """What is trending this week that the user has not rated nor seen on the screen; the
     most favoured movies when nothing is."""
     allowed = screen.allowed(leave_out_rated=True)
-    ranked = svc.trending.get(TRENDING_WINDOW)
-    if ranked:
-        kept = np.flatnonzero(allowed.mask([m for m, _ in ranked]))[:n]
-        items = [{"movie_id": ranked[i][0], "score": round(ranked[i][1], 2),
-                  "reason": f"rated or favoured {round(ranked[i][1])} times this week"}
-                 for i in kept.tolist()]
-        if items:
-            screen.add({"kind": "trending", "window": TRENDING_WINDOW,
-                        "title": "Trending this week",
-                        "reason": "rated or favoured most on movierec in the last 7 days"}, items)
-            return
+    items = trending(svc, TRENDING_WINDOW, n, allowed)
+    if items:
+        screen.add({"kind": "trending", "window": TRENDING_WINDOW, "title": "Trending this week",
+                    "reason": "rated or favoured most on movierec in the last 7 days"}, items)
+        return
     screen.add({"kind": "popular", "title": "Popular on movierec",
                 "reason": "favoured by the most viewers on movierec"},
                popular(svc, n, allowed))
