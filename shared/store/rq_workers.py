@@ -23,7 +23,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+import redis
 import rq
+from rq.connections import parse_connection
 from rq.exceptions import StopRequested
 
 from shared.store.client import StoreError
@@ -121,9 +123,24 @@ def run_worker(queue: rq.Queue, burst: bool = False, fork: bool = False,
     Redis outages. ``fork``: each job in a forked work horse (RQ's Worker) rather than in this
     process (RQ's SimpleWorker: faster, for short trusted jobs)."""
     worker_class = ForkingWorker if fork else SimpleWorker
-    work_through_outages(worker_class([queue], connection=queue.connection,
+    connection = waiting_client(queue.connection)
+    queue = rq.Queue(queue.name, connection=connection, serializer=queue.serializer)
+    work_through_outages(worker_class([queue], connection=connection,
                                       serializer=queue.serializer, name=name or new_worker_name()),
                          burst=burst)
+
+
+def waiting_client(client: redis.Redis) -> redis.Redis:
+    """A client of ``client``'s Redis without a socket timeout, for RQ's loop to set its own.
+    RQ waits on its queues for up to its dequeue timeout (405 s) and raises its pool's socket
+    timeout above that; redis-py 8 keeps a connection's first timeout (its default, 5 s) as the
+    one to go back to, so an idle worker's wait timed out every 5 s, RQ's loop ended ("Redis
+    connection timeout, quitting...") and started again. Made from the settings RQ itself
+    rebuilds a connection from in a work horse."""
+    redis_class, connection_class, kwargs = parse_connection(client)
+    kwargs["socket_timeout"] = None
+    return redis_class(connection_pool=redis.ConnectionPool(connection_class=connection_class,
+                                                            **kwargs))
 
 
 def new_worker_name() -> str:

@@ -1,8 +1,10 @@
 """A real `movierec worker` process applies JSON jobs from the queue to a real Redis."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import zlib
 
 import pytest
@@ -70,3 +72,29 @@ def test_worker_without_redis_fails_with_a_message():
     assert result.returncode != 0
     assert "cannot reach Redis at REDIS_URL=redis://127.0.0.1:1/0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_idle_worker_keeps_waiting_on_its_queue_and_then_applies_what_comes(redis_url,
+                                                                              tmp_path):
+    """redis-py's default socket timeout (5 s) must not end RQ's wait on the queue (up to
+    405 s): it did, and an idle worker's loop started again every 5 s with an error line."""
+    client = redis.Redis.from_url(redis_url)
+    env = dict(os.environ, REDIS_URL=redis_url, MOVIEREC_PREFIX="idle")
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "movierec", "worker"], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        time.sleep(7)  # longer than the default socket timeout, idle
+        store, inbox = RatingStore(client, Keys("idle")), Inbox(client, Keys("idle"))
+        assert inbox.push([Event("rating", 7, 42, 9, 100.0, "")]) == [0]
+        enqueue_drain(events_queue(client, Settings(redis_url=redis_url, key_prefix="idle")))
+        deadline = time.monotonic() + 10
+        while not store.user_ratings(7) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.user_ratings(7) == {42: (4.5, True, 100.0)}
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    assert "Redis connection timeout" not in text and "loop ended" not in text, text[-2000:]
