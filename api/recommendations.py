@@ -51,10 +51,10 @@ def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
     """The response body for one user, computed from their live ``ratings`` and ``cluster``
     and ``model`` (or None), of the movies ``allowed`` lets through (None: any)."""
     serving = strategies.serving_strategy(model, ratings, strategy)
-    share = allowed.share() if allowed else 1.0
-    n_excluded = len(ratings) + (len(allowed.list_filter.exclude) if allowed else 0)
     counters, ranked_popular = None, ()
     if serving != "personal":  # the top-N model ranks from the ratings alone
+        share = allowed.share() if allowed else 1.0  # (a pass over the catalogue)
+        n_excluded = len(ratings) + (len(allowed.list_filter.exclude) if allowed else 0)
         if cluster is None:
             ranked_popular = svc.counters.popular(strategies.ranked_page(n, n_excluded, share))
         else:
