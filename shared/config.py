@@ -304,6 +304,7 @@ class Settings:
     redis_maxmemory: str = "2gb"     # the private server's limit; beyond it, writes get a 507
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
+    holdout_split: str = "temporal"  # which: the latest, or a hash of the pair ("random")
     # a new version may be this much worse (relative) than the active one
     gate_tolerance: float = 0.10
     # model versions kept (arrays in Redis and on disk), the active one among them
@@ -395,6 +396,8 @@ def load(env=None) -> Settings:
         max_clock_skew=float(_int(env, "MOVIEREC_MAX_CLOCK_SKEW", int(Settings.max_clock_skew),
                                   minimum=0)),
         holdout_fraction=_fraction(env, "MOVIEREC_HOLDOUT_FRACTION", Settings.holdout_fraction),
+        holdout_split=_choice(env, "MOVIEREC_HOLDOUT_SPLIT", ("temporal", "random"),
+                              Settings.holdout_split),
         gate_tolerance=_fraction(env, "MOVIEREC_GATE_TOLERANCE", Settings.gate_tolerance),
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",

@@ -1,7 +1,8 @@
 """One retrain, however it was started (``movierec train``, the scheduler's job, ``movierec up``):
 under the trainer lock, sweep what dead runs left, snapshot the ratings store, hold out a share
-of its ratings, fit the pipeline on the rest, measure the version on the held-out ratings, let
-the gate compare it with the active version, then publish it (or store it as rejected), and
+of its ratings (the latest, by default), fit the pipeline on the rest, measure the version on
+the held-out ratings, let the gate compare it with the active version, then publish it (fitted
+again on the whole snapshot when the latest ratings were held out) or store it as rejected, and
 remember how many events the snapshot had seen. Each stage's duration goes into the manifest."""
 from __future__ import annotations
 
@@ -66,12 +67,14 @@ def retrain(stores: Stores, what: str = "retrain",
             if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
                 raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import "
                                        "DIR` first")
-            train, held_out = split_snapshot(snapshot, settings.holdout_fraction)
+            train, held_out = split_snapshot(snapshot, settings.holdout_fraction,
+                                             settings.holdout_split)
+        movies = stores.catalogue.movies_frame()
         with stage("fitting"):
-            bundle = fit_pipeline(train, stores.catalogue.movies_frame(), pipeline_config,
-                                  progress=progress)
+            bundle = fit_pipeline(train, movies, pipeline_config, progress=progress)
         with stage("evaluating on the held-out ratings"):
-            metrics = holdout_metrics(LiveModel(bundle), train, held_out)
+            metrics = {"split": settings.holdout_split,
+                       **holdout_metrics(LiveModel(bundle), train, held_out)}
             active = models.active_version()
             reasons = gate(metrics,
                            (models.manifest(active) or {}).get("holdout") if active else None,
@@ -85,6 +88,12 @@ def retrain(stores: Stores, what: str = "retrain",
             models.prune(settings.keep_versions)
             log.warning("%s: %s rejected: %s", what, bundle.version, "; ".join(reasons))
             raise Rejected(bundle.version, reasons)
+        if settings.holdout_split == "temporal":  # serve what knows the latest ratings too
+            measured = bundle.manifest
+            with stage("fitting on the whole snapshot"):
+                bundle = fit_pipeline(snapshot, movies, pipeline_config, progress=progress)
+            bundle.manifest.update({name: measured[name] for name in ("holdout", "gate")},
+                                   stage_seconds=seconds)
         with stage("publishing"):
             publish(bundle, stores, shrink=pipeline_config.shrink, lock=lock, progress=progress)
             models.record_snapshot_events(events)

@@ -111,6 +111,7 @@ def test_the_api_refuses_missing_or_guessable_keys(env, message):
     ({"MOVIEREC_RATE_LIMIT_PER_KEY": "lots"}, "MOVIEREC_RATE_LIMIT_PER_KEY must look like"),
     ({"MOVIEREC_LOG_FORMAT": "xml"}, "MOVIEREC_LOG_FORMAT must be one of json, text"),
     ({"MOVIEREC_ACCESS_LOG": "yes"}, "MOVIEREC_ACCESS_LOG must be one of on, off"),
+    ({"MOVIEREC_HOLDOUT_SPLIT": "hash"}, "MOVIEREC_HOLDOUT_SPLIT must be one of temporal, random"),
     ({"MOVIEREC_MAX_INBOX_AGE": "soon"}, "MOVIEREC_MAX_INBOX_AGE must be a duration"),
     ({"MOVIEREC_PLACEMENT_GROWTH": "twice"}, "MOVIEREC_PLACEMENT_GROWTH must be a number"),
     ({"MOVIEREC_PLACEMENT_GROWTH": "0.5"}, "MOVIEREC_PLACEMENT_GROWTH must be at least 1"),

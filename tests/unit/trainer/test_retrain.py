@@ -8,11 +8,17 @@ from tests.conftest import stores_on
 from trainer.retrain import Rejected, retrain
 
 
+def stores_with(data, **settings):
+    stores = stores_on(fakeredis.FakeRedis(), "t", k_range=(3, 6), min_cluster_size=4,
+                       **settings)
+    import_folder(data, stores.ratings, stores.catalogue, progress=False)
+    return stores
+
+
 @pytest.fixture(scope="module")
 def world(tiny_data):
-    stores = stores_on(fakeredis.FakeRedis(), "t", k_range=(3, 6), min_cluster_size=4)
-    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
-    return stores
+    # a hash-chosen holdout: in the tiny data set few users rate on both sides of an instant
+    return stores_with(tiny_data, holdout_split="random")
 
 
 def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(world):
@@ -22,6 +28,7 @@ def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(worl
     assert stages[0] == "waiting for the trainer lock" and stages[-1] == "done"
     manifest = models.manifest(good.version)
     held_out = manifest["holdout"]
+    assert held_out["split"] == "random"
     assert abs(held_out["held_out"] - 0.1 * 6000) < 100 and held_out["users_listed"] > 50
     assert 0 < held_out["ndcg_at_10"] <= 1 and 0.3 < held_out["rmse"] < 1.5
     assert manifest["gate"] == {"against": None, "tolerance": 0.10, "passed": True,
@@ -39,3 +46,21 @@ def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(worl
     forced, _ = retrain(world, ranker="most-popular", force=True, progress=False)
     assert models.active_version() == forced.version
     assert models.manifest(forced.version)["gate"]["forced"] is True
+
+
+def test_a_version_measured_on_the_latest_ratings_serves_fitted_on_all_of_them(tiny_data):
+    stores = stores_with(tiny_data)
+    stages = []
+    bundle, _ = retrain(stores, report=stages.append, progress=False)
+    manifest = stores.models.manifest(bundle.version)
+    snapshot = stores.ratings.snapshot()
+    latest = snapshot.loc[snapshot["rating"] > 0, "ts"].quantile(0.9)
+    assert manifest["holdout"]["split"] == "temporal"
+    assert manifest["holdout"]["held_out"] == int(((snapshot["rating"] > 0)
+                                                   & (snapshot["ts"] >= latest)).sum())
+    assert manifest["data"]["ratings"] == int((snapshot["rating"] > 0).sum())  # every rating
+    assert manifest["gate"]["passed"] is True
+    assert stages.index("fitting") < stages.index("evaluating on the held-out ratings") \
+        < stages.index("fitting on the whole snapshot") < stages.index("publishing")
+    assert stores.models.active_version() == bundle.version
+
