@@ -10,12 +10,13 @@ from api.params import (
     FILTER_ARGS,
     InvalidParameter,
     choice_arg,
+    diversity_arg,
     known_args,
     list_filter,
     page_args,
     positive_id,
 )
-from api.recommendations import allowed_by, recommend, with_metadata
+from api.recommendations import allowed_by, diversify_by, recommend, with_metadata
 from api.services import services
 from shared.data.events import EventError, half_stars
 from shared.recsys import strategies
@@ -56,11 +57,12 @@ def guest_recommendations():
     """The list a user with these ratings would get: ``personal`` when the top-N model can
     rank them, else ``hybrid`` in the cluster the classifier places them in (as the workers
     place a new user), else the popular movies."""
-    known_args("n", "offset", "strategy", *FILTER_ARGS)
+    known_args("n", "offset", "strategy", "diversity", *FILTER_ARGS)
     n, offset = page_args()
     strategy = choice_arg("strategy", strategies.DEFAULT_STRATEGY, strategies.STRATEGIES)
     svc = services()
     allowed = allowed_by(svc, list_filter(svc.catalogue_cache.facets))
+    diversify = diversify_by(svc, diversity_arg())
     if not request.is_json:
         raise InvalidParameter("body", f"must be JSON with Content-Type: application/json, e.g. "
                                        f"{EXAMPLE}")
@@ -69,7 +71,8 @@ def guest_recommendations():
     cluster = None
     if model is not None and len(model.profile(ratings)[0]):  # rated a movie the model knows
         cluster = model.assign_cluster(ratings)
-    result = recommend(svc, model, None, offset + n, strategy, ratings, cluster, allowed)
+    result = recommend(svc, model, None, offset + n, strategy, ratings, cluster, allowed,
+                       diversify)
     del result["user_id"]
     result["items"] = with_metadata(svc, result["items"][offset:])
     return jsonify(**result, offset=offset)

@@ -15,6 +15,7 @@ from shared.data.events import (
     MAX_EVENTS_PER_REQUEST,
     MAX_ID,
 )
+from shared.recsys.diversity import DIVERSITY_POOL
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, RATING_STEP
 from shared.recsys.strategies import DEFAULT_STRATEGY, STRATEGIES
 from shared.store.counters import TRENDING_WINDOWS
@@ -149,6 +150,11 @@ LIST_PARAMETERS = [
               f"movie ids never to name (repeatable, or comma-separated; up to {MAX_EXCLUDED})"),
      "explode": True},
 ]
+# a user's or a guest's list (api.params.diversity_arg, shared.recsys.diversity)
+DIVERSITY = _query("diversity", {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+                   f"0 (as ranked) to 1: how much the list trades score for genres unlike "
+                   f"those above it, chosen from the best max(n, {DIVERSITY_POOL}) "
+                   f"(maximal marginal relevance)")
 OFFSET = {"offset": {"type": "integer", "minimum": 0}}
 EVENT = {
     "type": "object", "required": ["type", "user_id", "movie_id"], "additionalProperties": False,
@@ -273,7 +279,7 @@ DOCUMENT = {
                 "model_version": {"type": ["string", "null"]},
                 "cluster": {"type": ["integer", "null"]},
                 "fallback": {"type": ["string", "null"]}, **OFFSET, "items": ITEMS}})},
-            [USER_ID, *LIST_PARAMETERS,
+            [USER_ID, *LIST_PARAMETERS, DIVERSITY,
              _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
                     "how to rank")])},
         "/v1/recommendations": {"post": _operation(
@@ -288,7 +294,7 @@ DOCUMENT = {
                 "fallback": {"type": ["string", "null"]}, **OFFSET, "items": ITEMS}}),
              "400": _json(_ref("Error"), "an invalid parameter or rating: field and reason"),
              "413": _response("TooLarge")},
-            [*LIST_PARAMETERS,
+            [*LIST_PARAMETERS, DIVERSITY,
              _query("strategy", {"enum": list(STRATEGIES), "default": DEFAULT_STRATEGY},
                     "how to rank")],
             requestBody={"required": True, "content": {"application/json": {"schema": {

@@ -1,6 +1,7 @@
 """Query and path parameters, validated with a 400 naming the field and the reason."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -46,6 +47,20 @@ def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     value = int(raw)
     if not low <= value <= high:
         raise InvalidParameter(name, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def diversity_arg() -> float:
+    """``diversity``, 0 (the list as ranked, the default) to 1 (:mod:`shared.recsys.diversity`)."""
+    raw = request.args.get("diversity")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # nan too
+        raise InvalidParameter("diversity", f"must be a number from 0 to 1, got {raw[:40]!r}")
     return value
 
 

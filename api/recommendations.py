@@ -6,6 +6,7 @@ import numpy as np
 
 from api.encoding import encode
 from shared.recsys import strategies
+from shared.recsys.diversity import Diversify
 from shared.recsys.filters import NO_FILTER, Allowed, ListFilter
 from shared.store.cache import ComputedList, Lookup
 
@@ -13,6 +14,11 @@ from shared.store.cache import ComputedList, Lookup
 def allowed_by(svc, list_filter: ListFilter) -> Allowed | None:
     """What a request's filter allows, over the catalogue this process holds (None: all)."""
     return Allowed(list_filter, svc.catalogue_cache.facets()) if list_filter else None
+
+
+def diversify_by(svc, diversity: float) -> Diversify | None:
+    """How a request's ``diversity`` varies its list's genres (None: not at all)."""
+    return Diversify(diversity, svc.catalogue_cache.facets()) if diversity > 0 else None
 
 
 def popular(svc, n: int, allowed: Allowed | None = None) -> list[dict]:
@@ -47,20 +53,26 @@ def trending(svc, window: str, n: int, allowed: Allowed | None = None) -> list[d
 
 
 def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
-              cluster: int | None, allowed: Allowed | None = None) -> dict:
+              cluster: int | None, allowed: Allowed | None = None,
+              diversify: Diversify | None = None) -> dict:
     """The response body for one user, computed from their live ``ratings`` and ``cluster``
-    and ``model`` (or None), of the movies ``allowed`` lets through (None: any)."""
+    and ``model`` (or None), of the movies ``allowed`` lets through (None: any), their genres
+    varied as ``diversify`` asks (None: as ranked)."""
     serving = strategies.serving_strategy(model, ratings, strategy)
     counters, ranked_popular = None, ()
     if serving != "personal":  # the top-N model ranks from the ratings alone
         share = allowed.share() if allowed else 1.0  # (a pass over the catalogue)
         n_excluded = len(ratings) + (len(allowed.list_filter.exclude) if allowed else 0)
+        depth = diversify.pool(n) if diversify else n
         if cluster is None:
-            ranked_popular = svc.counters.popular(strategies.ranked_page(n, n_excluded, share))
+            ranked_popular = svc.counters.popular(strategies.ranked_page(depth, n_excluded,
+                                                                         share))
         else:
             counters = svc.counters.cluster_counters(
-                model.version, cluster, strategies.cluster_reads(serving, n, n_excluded, share))
-    result = strategies.serve(model, ratings, counters, ranked_popular, n, serving, allowed)
+                model.version, cluster,
+                strategies.cluster_reads(serving, depth, n_excluded, share))
+    result = strategies.serve(model, ratings, counters, ranked_popular, n, serving, allowed,
+                              diversify)
     return {"user_id": user_id, "strategy": strategy,
             "model_version": model.version if model else None, "cluster": cluster,
             "fallback": result.fallback, "items": result.items}
@@ -88,7 +100,7 @@ def with_metadata(svc, items: list[dict]) -> list[dict]:
 
 
 def cached_recommendations(svc, user_id: int, n: int, strategy: str, offset: int = 0,
-                           list_filter: ListFilter = NO_FILTER) -> bytes:
+                           list_filter: ListFilter = NO_FILTER, diversity: float = 0.0) -> bytes:
     """The JSON response, cached until the user's ratings or cluster change (the Lua script
     drops the user's cache then) or the model version moves. Changes other users make to the
     cluster counters show after at most ``recommendation_ttl``. The list is kept on the way
@@ -103,13 +115,15 @@ def cached_recommendations(svc, user_id: int, n: int, strategy: str, offset: int
     field = f"{version or '-'}|{strategy}|{n}"
     if offset:
         field += f"|o{offset}"
+    if diversity:
+        field += f"|d{diversity:g}"
     if list_filter:
         field += f"|{list_filter.cache_key()}"
     found = svc.look_up_recommendations(Lookup(user_id, version, field))
     if isinstance(found, bytes):
         return found
     result = recommend(svc, model, user_id, offset + n, strategy, found.ratings, found.cluster,
-                       allowed_by(svc, list_filter))
+                       allowed_by(svc, list_filter), diversify_by(svc, diversity))
     result["items"] = with_metadata(svc, result["items"][offset:])
     result["offset"] = offset
     body = encode(result)

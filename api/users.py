@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify
 from api.params import (
     FILTER_ARGS,
     choice_arg,
+    diversity_arg,
     id_list_arg,
     int_arg,
     known_args,
@@ -27,13 +28,14 @@ PROFILE_EVENTS = 10  # latest events a profile shows
 
 @bp.get("/<user_id>/recommendations")
 def recommendations(user_id: str):
-    known_args("n", "offset", "strategy", *FILTER_ARGS)
+    known_args("n", "offset", "strategy", "diversity", *FILTER_ARGS)
     user_id = positive_id(user_id, "user_id")
     n, offset = page_args()
     strategy = choice_arg("strategy", DEFAULT_STRATEGY, STRATEGIES)
+    diversity = diversity_arg()
     svc = services()
     body = cached_recommendations(svc, user_id, n, strategy, offset,
-                                  list_filter(svc.catalogue_cache.facets))
+                                  list_filter(svc.catalogue_cache.facets), diversity)
     return current_app.response_class(body, mimetype="application/json")
 
 

@@ -62,6 +62,8 @@ from topn_rows import (  # noqa: E402
     WIDE_CANDIDATES,
     coverage_caps,
     coverage_tradeoff,
+    diversity_rows,
+    diversity_table,
     facets_of,
     genre_matrix,
     genre_rows,
@@ -73,6 +75,7 @@ from topn_rows import (  # noqa: E402
     tradeoff_verdict,
 )
 
+from shared.recsys.diversity import DIVERSITY_POOL  # noqa: E402
 from shared.recsys.evaluation.harness import TOP_N, measure, measure_served  # noqa: E402
 from shared.recsys.evaluation.served import (  # noqa: E402
     PublishedVersion,
@@ -156,10 +159,12 @@ def random_split(data, setup, threads, quick, log) -> tuple[dict, dict]:
     genres = top_genres(data.movies)
     log(f"  genre rows of the served personal list: {', '.join(genres)}")
     info["genre_rows"] = genre_rows(version, facets_of(data.movies), genres, TOP_N, log)
+    G = genre_matrix(data.movies, fold)
+    log("  the served personal list at each diversity a request may ask")
+    info["diversity"] = diversity_rows(version, facets_of(data.movies), G, TOP_N, log)
     params = ranker_params(version)
     log(f"  coverage trade-off, EASE {params}")
-    info["tradeoff"] = coverage_tradeoff(fold, params, genre_matrix(data.movies, fold), TOP_N,
-                                         log)
+    info["tradeoff"] = coverage_tradeoff(fold, params, G, TOP_N, log)
     return rows, info
 
 
@@ -252,7 +257,17 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         f"{served[COV]:.4f} in the table above; at {WIDE_CANDIDATES:,} candidates "
         f"{wide['ndcg']:.4f}, {wide['coverage']:.4f}.\n\n",
         tradeoff_table(trade, TOP_N),
-        "\n" + tradeoff_verdict(trade, TOP_N)]
+        "\n" + tradeoff_verdict(trade, TOP_N),
+        f"\n### Diversity on request, on `{SPLIT}`\n\n"
+        f"`GET /v1/users/<id>/recommendations?diversity=d` (and the guest list) chooses the "
+        f"list from the strategy's best {DIVERSITY_POOL} by maximal marginal relevance over "
+        "genres (`shared/recsys/diversity.py`): `strategies.recommend` with a `Diversify`, "
+        f"for the {fold_info['diversity']['users']} users above, their training ratings as "
+        "their live ratings. Diversity 0 is the list as ranked. \"ms per list\": the mean "
+        "time of `strategies.recommend`, interleaved user by user.\n\n",
+        diversity_table(fold_info["diversity"], TOP_N),
+        "\nA request's diversity varies one list's genres; it does not widen the catalogue the "
+        "lists cover, which is a property of every user's list together.\n"]
 
 
 def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall) -> str:

@@ -5,6 +5,9 @@
   ``GET /v1/users/<id>/recommendations?genre=...``), against the genre's most rated movies;
   relevant = the user's held-out ratings >= 4 of movies of the genre, users without one not
   measured for it. Beside it, the time of ``recommend`` with and without the filter;
+- **diversity on request**: the served personal list at each ``diversity`` a request may ask
+  (``GET /v1/users/<id>/recommendations?diversity=d``): quality, coverage, genre diversity
+  and time;
 - **the coverage trade-off**: the served ranker (an ``EASE`` with the version's chosen
   parameters, fitted on the training part) re-ranked with a popularity penalty,
   ``score - beta * max(the user's scores) * log1p(n_i) / log1p(max n)``, at the served number
@@ -20,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shared.recsys import strategies
+from shared.recsys.diversity import DIVERSITY_POOL, Diversify
 from shared.recsys.evaluation.accuracy import (
     NO_ITEM,
     coverage,
@@ -37,6 +41,7 @@ from shared.recsys.ratings import LiveRatings
 N_GENRES = 6
 NO_GENRE = "(no genres listed)"
 BETAS = (0.0, 0.1, 0.2, 0.3, 0.5)
+DIVERSITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 WIDE_CANDIDATES = 2000
 COVERAGE_GOAL = 0.15  # coverage@10 at least this...
 NDCG_KEPT = 0.98      # ...with nDCG@10 at least this share of the unpenalised list's
@@ -225,6 +230,60 @@ def timing_line(timing: dict) -> str:
             f"{timing['users']} evaluated users, one pass after a warm-up: unfiltered "
             f"{timing['unfiltered_ms']:.3f} ms, genre row {timing['filtered_ms']:.3f} ms "
             f"({ratio:.2f} x; by genre {per} ms).\n")
+
+
+# --- diversity on request --------------------------------------------------------------------
+
+def diversity_rows(version, facets: Facets, G: np.ndarray, k: int, log) -> dict:
+    """For each ``diversity`` of ``DIVERSITIES``, the served personal lists as the API answers
+    ``?diversity=d`` (``strategies.recommend`` with a ``Diversify``): nDCG@k, P@k, coverage@k,
+    popularity percentile and genre diversity over the evaluated users, and the mean time of
+    ``recommend`` per list (interleaved user by user, after a warm-up pass)."""
+    fold = version.fold
+    relevant = relevant_items(fold.test_users, fold.test_items, fold.test_ratings,
+                              fold.seen.shape)
+    rows = evaluated_rows(relevant)
+    percentiles = popularity_percentiles(fold.train)
+    users = [ServedUser(version, int(row), DIVERSITY_POOL, None) for row in rows]
+    ways = {d: Diversify(d, facets) if d else None for d in DIVERSITIES}
+    ranked = {d: np.full((len(rows), k), NO_ITEM, dtype=np.int64) for d in DIVERSITIES}
+    spent = dict.fromkeys(DIVERSITIES, 0)
+    for warm in (True, False):
+        for j, user in enumerate(users[:50] if warm else users):
+            for d, diversify in ways.items():
+                started = time.perf_counter_ns()
+                items = strategies.recommend(version.model, user.ratings, user.counters,
+                                             user.popular, k, "personal", None, diversify).items
+                if warm:
+                    continue
+                spent[d] += time.perf_counter_ns() - started
+                movies = [item["movie_id"] for item in items]
+                ranked[d][j, :len(movies)] = fold.movies.index(movies, missing="negative")
+    out = []
+    for d in DIVERSITIES:
+        metrics = list_metrics(ranked[d], relevant[rows], k)
+        entry = {"diversity": d, "ndcg": metrics["ndcg"], "precision": metrics["precision"],
+                 "coverage": coverage(ranked[d], fold.train.shape[1]),
+                 "popularity": mean_popularity_percentile(ranked[d], percentiles),
+                 "genre_diversity": genre_diversity(ranked[d], G),
+                 "ms": spent[d] / len(users) / 1e6}
+        out.append(entry)
+        log(f"  diversity {d:.1f}: nDCG@{k} {entry['ndcg']:.4f} P@{k} {entry['precision']:.4f} "
+            f"cov {entry['coverage']:.4f} pop {entry['popularity']:.1f} ILD "
+            f"{entry['genre_diversity']:.4f} {entry['ms']:.3f} ms")
+    for entry in out:
+        entry["ndcg_ratio"] = entry["ndcg"] / out[0]["ndcg"]
+    return {"rows": out, "users": int(len(rows))}
+
+
+def diversity_table(result: dict, k: int) -> str:
+    from benchdoc import table
+
+    return table(["diversity", f"nDCG@{k}", "x as ranked", f"P@{k}", f"coverage@{k}",
+                  f"popularity pct@{k}", "genre diversity (ILD)", "ms per list"],
+                 [[f"{e['diversity']:.1f}", f"{e['ndcg']:.4f}", f"{e['ndcg_ratio']:.3f}",
+                   f"{e['precision']:.4f}", f"{e['coverage']:.4f}", f"{e['popularity']:.1f}",
+                   f"{e['genre_diversity']:.4f}", f"{e['ms']:.3f}"] for e in result["rows"]])
 
 
 # --- the coverage trade-off ------------------------------------------------------------------

@@ -120,6 +120,14 @@ class Facets:
         counts = {genre: int(member[position].sum()) for genre, member in self._genres.items()}
         return {genre: count for genre, count in counts.items() if count}
 
+    def genre_sets(self, movie_ids) -> np.ndarray:
+        """Each of ``movie_ids``'s genres, as a row of booleans over the catalogue's genres
+        (none for a movie outside the catalogue)."""
+        position = self.movies.index(np.asarray(movie_ids, dtype=np.int64), missing="negative")
+        if not self._genres:
+            return np.zeros((len(position), 0), dtype=bool)
+        return np.stack([member[position] for member in self._genres.values()], axis=1)
+
     def unknown_genres(self, genres: Iterable[str]) -> list[str]:
         """Those of ``genres`` (lower-cased) that no movie of the catalogue has."""
         return [g for g in genres if g not in self._genres]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.recsys.diversity import Diversify
 from shared.recsys.filters import Allowed
 from shared.recsys.models.topn import best
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, LiveRatings
@@ -95,17 +96,19 @@ def serving_strategy(model, ratings: Mapping[int, float], strategy: str) -> str:
 
 def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
               popular: Ranked, n: int, strategy: str,
-              allowed: Allowed | None = None) -> Recommendations:
+              allowed: Allowed | None = None, diversify: Diversify | None = None
+              ) -> Recommendations:
     """The ``n`` movies ``strategy`` recommends to a user: :func:`serve` of the strategy that
     serves them, for callers who read nothing that depends on it."""
     ratings = LiveRatings.of(ratings)
     return serve(model, ratings, cluster, popular, n, serving_strategy(model, ratings, strategy),
-                 allowed)
+                 allowed, diversify)
 
 
 def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
           popular: Ranked, n: int, serving: str,
-          allowed: Allowed | None = None) -> Recommendations:
+          allowed: Allowed | None = None, diversify: Diversify | None = None
+          ) -> Recommendations:
     """The ``n`` movies the ``serving`` strategy (:func:`serving_strategy`) recommends.
 
     ``model`` is the active :class:`shared.recsys.served.LiveModel` or None; ``ratings`` maps
@@ -113,11 +116,15 @@ def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
     :class:`LiveRatings`; ``cluster`` is what :func:`cluster_reads` of ``serving`` asks of
     the user's cluster, and ``popular`` the ranked popular list the fallback reads
     (``ranked_page`` entries of it). ``allowed``: the movies a filtered list may name (None:
-    any); a filtered list that comes up short is filled (:func:`fill`)."""
+    any); a filtered list that comes up short is filled (:func:`fill`). ``diversify``: the
+    list is chosen from the strategy's ``diversify.pool(n)`` best by how they vary their
+    genres (:mod:`shared.recsys.diversity`); ``cluster`` and ``popular`` then hold what that
+    many movies need."""
     if serving not in STRATEGIES:
         raise ValueError(f"unknown strategy {serving!r}: one of {', '.join(STRATEGIES)}")
     ratings = LiveRatings.of(ratings)
     fallback = None
+    shown, n = n, diversify.pool(n) if diversify else n
     if serving == "personal":
         items = _personal(model, ratings, n, allowed)
     else:
@@ -131,7 +138,9 @@ def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
         else:
             items = _predicted(model, ratings, cluster, n, serving == "hybrid", allowed)
     if allowed is not None:
-        items = fill(items, model, ratings, n, allowed)
+        items = fill(items, model, ratings, shown, allowed)
+    if diversify:
+        items = diversify.choose(items, shown)
     return Recommendations(items, fallback=fallback)
 
 

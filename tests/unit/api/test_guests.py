@@ -24,7 +24,7 @@ def snapshot(world) -> dict:
 
 
 @pytest.mark.parametrize("query", ["n=8", "n=8&strategy=hybrid", "n=5&genre=Drama&offset=5",
-                                   "n=6&year_max=1999&exclude=1,2,3"])
+                                   "n=6&year_max=1999&exclude=1,2,3", "n=7&diversity=0.8"])
 def test_a_guest_with_a_users_ratings_gets_that_users_list(world, query):
     client, stores = world
     user = sorted(stores.ratings.iter_user_ids())[5]

@@ -334,3 +334,31 @@ def test_excluded_movies_leave_a_list_as_long(world):
         first = [i["movie_id"] for i in client.get(url).get_json()["items"]]
         rest = client.get(f"{url}&exclude={','.join(map(str, first[:4]))}").get_json()["items"]
         assert [i["movie_id"] for i in rest][:2] == first[4:] and len(rest) == 6, url
+
+
+def genres_in(items):
+    return len({genre for item in items for genre in item["genres"]})
+
+
+@pytest.mark.parametrize("strategy", ["personal", "hybrid", "cluster"])
+def test_a_diversified_list_varies_its_genres_and_pages_on(world, strategy):
+    client, stores, _ = world
+    user = known_user(stores, 6)
+    url = f"/v1/users/{user}/recommendations?strategy={strategy}"
+    ranked = client.get(f"{url}&n=10").get_json()["items"]
+    varied = client.get(f"{url}&n=10&diversity=1").get_json()["items"]
+    assert [i["movie_id"] for i in varied] != [i["movie_id"] for i in ranked]
+    assert genres_in(varied) > genres_in(ranked)
+    assert client.get(f"{url}&n=10&diversity=0").get_json()["items"] == ranked
+    pages = [client.get(f"{url}&n=5&offset={offset}&diversity=1").get_json()["items"]
+             for offset in (0, 5)]
+    assert [i["movie_id"] for page in pages for i in page] == [i["movie_id"] for i in varied]
+
+
+@pytest.mark.parametrize("raw", ["2", "-0.1", "lots", "nan", ""])
+def test_a_diversity_outside_0_to_1_is_a_400_naming_it(world, raw):
+    client, stores, _ = world
+    response = client.get(f"/v1/users/{known_user(stores)}/recommendations?diversity={raw}")
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "diversity"
+    assert "from 0 to 1" in response.get_json()["reason"]
