@@ -147,6 +147,27 @@ def test_genre_rows_page_and_follow_a_catalogue_edit_in_every_process(served):
     assert status == 400 and json.loads(body)["field"] == "genres"
 
 
+def test_a_diversified_list_varies_its_genres_and_pages_on_through_gunicorn(served):
+    port, stores, _, _ = served
+    user = sorted(stores.ratings.iter_user_ids())[3]
+    movies = stores.catalogue.all_movies()
+    url = f"/v1/users/{user}/recommendations"
+
+    def listed(query):
+        status, body = call(port, "GET", f"{url}?{query}")
+        assert status == 200, body
+        return [item["movie_id"] for item in json.loads(body)["items"]]
+
+    def genres(ids):
+        return len({genre for m in ids for genre in movies[m]["genres"]})
+
+    ranked, varied = listed("n=10"), listed("n=10&diversity=0.8")
+    assert varied != ranked and genres(varied) > genres(ranked)
+    assert listed("n=5&diversity=0.8") + listed("n=5&offset=5&diversity=0.8") == varied
+    status, body = call(port, "GET", f"{url}?diversity=1.5")
+    assert status == 400 and json.loads(body)["field"] == "diversity"
+
+
 def test_a_guest_gets_the_list_of_a_user_with_the_same_ratings_and_leaves_nothing(served):
     port, stores, _, _ = served
     user = sorted(stores.ratings.iter_user_ids())[7]
