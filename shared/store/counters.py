@@ -33,16 +33,20 @@ log = logging.getLogger(__name__)
 # The windows of trending movies: the buckets they read (ratings.lua's count_trending keeps
 # them), the size of one and how many make the window.
 TRENDING_WINDOWS = {"24h": ("h", 3600, 24), "7d": ("d", 86400, 7)}
+RECENT_FIRST = 1e-9  # a bucket's weight over the one before it: later events break ties
 
 
 def trending_buckets(window: str, now: float) -> dict[str, float]:
     """The buckets ``window`` reads at ``now`` (event time) and the weight of each: 1, but the
     oldest, which reaches back before the window, counts for its share inside it (its events
-    taken as spread evenly over it), so the window slides smoothly rather than by buckets."""
+    taken as spread evenly over it), so the window slides smoothly rather than by buckets.
+    Each bucket counts ``RECENT_FIRST`` more than the one before it: of two movies with as
+    many events, the one with the later events trends first (at a few events a movie, most of
+    a list's tail ties), with no effect on the counts as shown."""
     prefix, size, count = TRENDING_WINDOWS[window]
     start = now - size * count
     first, last = int(start // size), int(now // size)
-    weights = {f"{prefix}{n}": 1.0 for n in range(first, last + 1)}
+    weights = {f"{prefix}{n}": 1.0 + RECENT_FIRST * (n - first) for n in range(first, last + 1)}
     weights[f"{prefix}{first}"] = ((first + 1) * size - start) / size
     return weights
 
@@ -112,8 +116,8 @@ class CounterStore:
 
     def trending(self, window: str, now: float, limit: int) -> tuple[tuple[int, float], ...]:
         """The ``limit`` movies with the most events in the last ``window``
-        (``TRENDING_WINDOWS``) before ``now``, as ``(movie_id, events)``, most first (ties as
-        :meth:`popular`): each partition's buckets summed with their weights and its head
+        (``TRENDING_WINDOWS``) before ``now``, as ``(movie_id, events)``, most first (ties: the
+        later events first, then as :meth:`popular`): each partition's buckets summed with their weights and its head
         read by ``trending.lua``, one call per partition in one round trip, the heads
         merged."""
         weights = trending_buckets(window, now)
@@ -133,7 +137,8 @@ class CounterStore:
         ids, events = np.array(members), np.array(scores).astype(np.float64)
         order = np.lexsort((ids, events))[::-1]  # as one sorted set: ties by the id's bytes
         order = order[events[order] > 0][:limit]
-        return tuple(zip(ids[order].astype(np.int64).tolist(), events[order].tolist()))
+        shown = np.round(events[order], 6)  # without the weights' tie-breaking parts
+        return tuple(zip(ids[order].astype(np.int64).tolist(), shown.tolist()))
 
     def movie_stats(self, movie_id: int) -> MovieStats:
         partition = self.keys.partition_of(movie_id)

@@ -4,7 +4,8 @@
 -- however many movies had events (ZUNION would send them all).
 -- KEYS: the scratch key (Keys.trending(partition, 'sum')), then the window's buckets.
 -- ARGV[1] how many movies; then each bucket's weight, in the order of KEYS.
--- Returns movie, events, movie, events... most first (ties: the id's bytes, last first).
+-- Returns movie, events, movie, events... most first (ties: the id's bytes, last first;
+-- the weights make later events count a little more, so that ties are rare).
 local scratch = KEYS[1]
 local args = {scratch, #KEYS - 1}
 for i = 2, #KEYS do args[#args + 1] = KEYS[i] end
