@@ -307,7 +307,8 @@ DOCUMENT = {
         "/v1/users/{user_id}/rows": {"get": _operation(
             "users.rows",
             "a home screen: the personal row, rows of the user's top genres, a row of movies "
-            "like each of their latest high ratings, and what is trending (or popular); no "
+            "like each of their latest high ratings, what is trending (or popular), and what "
+            "is trending among the movies the personal row cannot show yet (rising); no "
             "movie twice unless repeats=true",
             {"200": _json({"type": "object", "required": ["user_id", "model_version", "cluster",
                                                           "rows"], "properties": {
@@ -317,7 +318,7 @@ DOCUMENT = {
                     "type": "object", "required": ["kind", "title", "reason", "items"],
                     "properties": {
                         "kind": {"enum": ["personal", "genre", "because", "trending",
-                                          "popular"]},
+                                          "popular", "rising"]},
                         "title": {"type": "string"}, "reason": {"type": "string"},
                         "genre": {"type": "string"}, "window": {"type": "string"},
                         "because": {"type": "object"}, "items": ITEMS}}}}})},

@@ -1,11 +1,14 @@
 """``GET /v1/users/<id>/rows``: a home screen in one call. The personal row, a row for each of
 the user's top genres, a "because you rated" row for each of their latest high ratings, and
-what is trending, each with its reason, and no movie twice on the screen unless asked.
+what is trending, overall and among the movies the personal row cannot show yet (new or
+little known), each with its reason, and no movie twice on the screen unless asked.
 
 The rows come from the same strategies as the lists (:mod:`api.recommendations`): a genre row
 is the personal list filtered to the genre, a "because" row the movies most like the rated
 one. The screen is cached with the user's lists, and dropped with them when the user changes."""
 from __future__ import annotations
+
+import numpy as np
 
 from api.encoding import encode
 from api.recommendations import popular, recommend, trending, with_metadata
@@ -102,6 +105,8 @@ def home_rows(svc, user_id: int, n: int, genre_rows: int, because_rows: int,
                        [{"movie_id": m, "score": round(s, 4), "reason": reason}
                         for m, s in similar])
     add_trending(svc, screen, n)
+    if model is not None:
+        add_rising(svc, model, screen, n)
     for row in screen.rows:
         row["items"] = with_metadata(svc, row["items"])
     body = encode({"user_id": user_id, "model_version": version, "cluster": cluster,
@@ -123,3 +128,24 @@ def add_trending(svc, screen: Screen, n: int) -> None:
     screen.add({"kind": "popular", "title": "Popular on movierec",
                 "reason": "favoured by the most viewers on movierec"},
                popular(svc, n, allowed))
+
+
+class Unranked:
+    """The movies of ``allowed`` the version's ranker cannot list (:meth:`LiveModel.ranks`):
+    released or first rated since it was trained, or too little rated then."""
+
+    def __init__(self, allowed: Allowed, model):
+        self.allowed, self.model = allowed, model
+
+    def mask(self, movie_ids) -> np.ndarray:
+        return self.allowed.mask(movie_ids) & ~self.model.ranks(movie_ids)
+
+
+def add_rising(svc, model, screen: Screen, n: int) -> None:
+    """What is trending this week among the movies the personal row cannot show: until the
+    next retrain, the way to a screen for a movie people have just started to rate."""
+    items = trending(svc, TRENDING_WINDOW, n, Unranked(screen.allowed(leave_out_rated=True),
+                                                       model))
+    screen.add({"kind": "rising", "window": TRENDING_WINDOW, "title": "New and rising",
+                "reason": "rated or favoured lately on movierec, and new or little known"},
+               items)

@@ -56,6 +56,20 @@ class LiveModel:
         return self.ranker.can_rank(self.movies.index(ratings.movie_ids, missing="negative"),
                                     ratings.ratings)
 
+    def ranks(self, movie_ids) -> np.ndarray:
+        """Whether the top-N model can put each of ``movie_ids`` in a list (a boolean array):
+        the movies it scores, which a ranker that keeps a subset (EASE's most rated) names as
+        ``candidates_``; none without a ranker. A movie released or first rated since the
+        version was trained is never among them."""
+        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        if self.ranker is None:
+            return np.zeros(len(movie_ids), dtype=bool)
+        candidates = getattr(self.ranker, "candidates_", None)
+        index = self.movies.index(movie_ids, missing="negative")
+        if candidates is None:
+            return index >= 0
+        return np.isin(index, candidates) & (index >= 0)
+
     def user_row(self, ratings: Mapping) -> sp.csr_matrix:
         """1 x n_movies CSR of a user's ratings (``{movie_id: rating}``), known movies only."""
         return one_row(*self.profile(ratings), len(self.movies))

@@ -117,9 +117,9 @@ class CounterStore:
     def trending(self, window: str, now: float, limit: int) -> tuple[tuple[int, float], ...]:
         """The ``limit`` movies with the most events in the last ``window``
         (``TRENDING_WINDOWS``) before ``now``, as ``(movie_id, events)``, most first (ties: the
-        later events first, then as :meth:`popular`): each partition's buckets summed with their weights and its head
-        read by ``trending.lua``, one call per partition in one round trip, the heads
-        merged."""
+        later events first, then as :meth:`popular`): each partition's buckets summed with
+        their weights and its head read by ``trending.lua``, one call per partition in one
+        round trip, the heads merged."""
         weights = trending_buckets(window, now)
         calls = [(self._trending,
                   [self.keys.trending(partition, "sum"),

@@ -106,3 +106,25 @@ def test_bad_row_parameters_are_400_naming_the_field(world, query, field):
     client, stores = world
     response = client.get(f"/v1/users/{user_of(stores, 0)}/rows?{query}")
     assert response.status_code == 400 and response.get_json()["field"] == field
+
+
+def test_a_movie_the_version_cannot_rank_rises_onto_the_screen_once_rated(world):
+    client, stores = world
+    user = user_of(stores, 5)
+    svc = client.application.extensions["movierec"]
+    model = svc.models.get()
+    rated = stores.ratings.user_ratings(user)
+    ranked = [m for m in sorted(stores.catalogue.all_movies())
+              if m not in rated and model.ranks([m])[0]][:3]
+    new = 9_000_001  # released since the version was trained
+    assert not model.ranks([new])[0] and len(ranked) == 3
+    import time
+    now = time.time()
+    stores.ratings.apply([Event("favourite", 8_700_000 + u, m, 0, now - 60)
+                          for u in range(5) for m in ranked]
+                         + [Event("rating", 8_700_100, new, 8, now - 30)])
+    svc.trending = TrendingCache(svc.counters)  # as a process starting now reads it
+    rows = client.get(f"/v1/users/{user}/rows?n=3").get_json()["rows"]
+    assert [row["kind"] for row in rows][-2:] == ["trending", "rising"]
+    assert set(ids(rows[-2]["items"])) == set(ranked) and ids(rows[-1]["items"]) == [new]
+    assert rows[-1]["items"][0]["reason"].startswith("rated or favoured 1 time")

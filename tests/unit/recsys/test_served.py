@@ -19,3 +19,14 @@ def test_users_placed_together_get_the_clusters_each_gets_alone(tiny_bundle):
     assert together.tolist() == alone and len(set(alone)) > 1
     assert [model.assign_cluster(r) for r in users] == alone
     assert model.assign_clusters([]).tolist() == []
+
+
+def test_the_movies_a_version_ranks_are_its_rankers_candidates(tiny_bundle):
+    model = LiveModel(tiny_bundle)
+    candidates = model.movies.ids[model.ranker.candidates_]
+    others = np.setdiff1d(model.movies.ids, candidates)
+    assert model.ranks(candidates).all() and not model.ranks([10**9]).any()
+    assert not model.ranks(others).any()
+    bare = LiveModel(tiny_bundle)
+    bare.ranker = None
+    assert not bare.ranks(candidates).any()
