@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from tqdm import tqdm
 
 from shared.recsys.models import registry
+from shared.recsys.models.base import fit_with_times
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.clustering import cluster_users
@@ -59,7 +60,8 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     similar movies are collaborative only); ``latest_ts`` is the newest event of the data, for
     the manifest; ``times`` the time of each rating of ``X`` (the same entries): with them, the
     ranker's hyper-parameters are chosen on the latest ratings (a temporal validation split),
-    as a live service is judged."""
+    as a live service is judged, and a ranker that weighs ratings by age is fitted with
+    them."""
     from shared.recsys.models.similarity import SimilarMovies
     from shared.recsys.models.tuning import tune  # imports the evaluation, which imports this
 
@@ -100,7 +102,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
             ranker.set_params(**chosen)
             ranker_tuning = {"chosen": chosen, "validation": table,
                              "split": "random" if times is None else "temporal"}
-        ranker.fit(X)
+        fit_with_times(ranker, X, times)
         done("ranker")
 
     step("softmax")

@@ -67,7 +67,7 @@ class PublishedVersion:
         X = fold.train
         favourites = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
         bundle = fit_bundle(X, favourites, fold.users, fold.movies, setup.pipeline, progress=False,
-                            times=fold.train_ts)
+                            times=fold.validation_times)
         self.model = LiveModel(bundle)
         self.counters = PublishedCounters(X, self.model.labels, self.model.baseline,
                                           fold.movies.ids, shrink=setup.pipeline.shrink,

@@ -50,6 +50,14 @@ class Fold:
     train_ts: sp.csr_matrix | None = None  # the time of each training rating (same entries)
 
     @property
+    def validation_times(self) -> sp.csr_matrix | None:
+        """The times a served version's hyper-parameters are chosen with: the training
+        ratings' under the temporal protocol (the latest held out for validation), none under
+        the others (a random share), so that each protocol is tuned on a validation split of
+        its own kind."""
+        return self.train_ts if self.name.startswith("temporal") else None
+
+    @property
     def n_test(self) -> int:
         return len(self.test_ratings)
 

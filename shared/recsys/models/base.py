@@ -10,11 +10,22 @@ Estimators follow scikit-learn: hyper-parameters in ``__init__`` (stored unchang
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
+
+
+def fit_with_times(estimator, X, times: sp.csr_matrix | None):
+    """``estimator.fit(X)``, with the ratings' ``times`` (the same entries as ``X``) when there
+    are some and its ``fit`` takes them (the estimators whose hyper-parameters weigh ratings by
+    age); returns what ``fit`` returns."""
+    if times is not None and "times" in inspect.signature(estimator.fit).parameters:
+        return estimator.fit(X, times=times)
+    return estimator.fit(X)
 
 
 def as_ratings(X) -> sp.csr_matrix:

@@ -72,6 +72,15 @@ class EASE(TopNRecommender):
         Most movies the model recommends (the most-rated of the ``max_items``): the rarely
         rated ones seldom reach a top 10 (docs/topn-tuning.md), and each costs memory and time
         on every request.
+    half_life : float or None
+        With the ratings' times (``fit(X, times=...)``), each rating's row of :math:`X` counts
+        :math:`0.5^{a / h}` in the Gram matrix, :math:`a` its age in days at the newest rating
+        and :math:`h` the half-life: the weights learn what people rate together lately, and
+        a user is still scored from all of their ratings. None (or no times): every rating
+        counts alike. On ml-latest-small, chosen on a temporal validation split, it lifts
+        nDCG@10 on the latest ratings by a third, but it costs new users whose ratings are
+        old (docs/topn-tuning.md), so the trainer chooses it on its temporal validation split
+        only.
 
     Attributes
     ----------
@@ -84,16 +93,21 @@ class EASE(TopNRecommender):
     """
 
     def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000,
-                 max_candidates: int = MAX_CANDIDATES):
+                 max_candidates: int = MAX_CANDIDATES, half_life: float | None = None):
         self.l2 = l2
         self.scheme = scheme
         self.max_items = max_items
         self.max_candidates = max_candidates
+        self.half_life = half_life
 
     @with_one_blas_thread  # the same weights in every process, whatever its BLAS threads
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, times=None):
+        """``times``: each rating's time in seconds (the same entries as ``X``), read with a
+        ``half_life``."""
         if self.l2 <= 0:
             raise ValueError(f"l2 must be positive, got {self.l2}")
+        if self.half_life is not None and self.half_life <= 0:
+            raise ValueError(f"half_life must be positive days or None, got {self.half_life}")
         for name in ("max_items", "max_candidates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -106,7 +120,9 @@ class EASE(TopNRecommender):
             np.int64)
         self.n_movies_ = int(C.shape[1])
         self.user_feedback_ = C
-        gram = _gram(C[:, self.items_].astype(np.float32))
+        learned = C if self.half_life is None or times is None else _by_age(C, times,
+                                                                           self.half_life)
+        gram = _gram(learned[:, self.items_].astype(np.float32))
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         P = _spd_inverse(gram)
         P /= -np.diag(P)[None, :]
@@ -220,6 +236,19 @@ class EASE(TopNRecommender):
         block = self.weights_[np.ix_(rows[kept_rows], cols[kept_cols])].T  # items x rated
         out[np.ix_(kept_cols, kept_rows)] = block * feedback[kept_rows]
         return out
+
+
+def _by_age(C: sp.csr_matrix, times, half_life: float) -> sp.csr_matrix:
+    """``C`` with each entry weighted :math:`0.5^{a / h}`, :math:`a` the days from its time in
+    ``times`` (the same entries) to the newest."""
+    times = sp.csr_matrix(times, dtype=np.float64)
+    times.sort_indices()
+    if times.shape != C.shape or not np.array_equal(times.indices, C.indices) \
+            or not np.array_equal(times.indptr, C.indptr):
+        raise ValueError("times must have the entries of X")
+    age_days = (times.data.max() - times.data) / 86400.0
+    return sp.csr_matrix((C.data * 0.5 ** (age_days / half_life), C.indices, C.indptr),
+                         shape=C.shape)
 
 
 def _gram(X: sp.csr_matrix) -> np.ndarray:

@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
 from shared.recsys.evaluation.accuracy import ranking_metrics, relevant_items
-from shared.recsys.models.base import as_ratings
+from shared.recsys.models.base import as_ratings, fit_with_times
 
 VALIDATION_SHARE = 0.2
 TOP_N = 10
@@ -29,6 +29,7 @@ class Validation:
     train: sp.csr_matrix
     relevant: sp.csr_matrix
     n_held_out: int
+    train_times: sp.csr_matrix | None = None  # the times of ``train``'s ratings, when known
 
 
 def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0,
@@ -62,7 +63,9 @@ def validation_split(X, share: float = VALIDATION_SHARE, seed: int = 0,
         measured = held & known_users[rows] & known_movies[X.indices]
     train = sp.csr_matrix((X.data[~held], (rows[~held], X.indices[~held])), shape=X.shape)
     relevant = relevant_items(rows[measured], X.indices[measured], X.data[measured], X.shape)
-    return Validation(train, relevant, int(measured.sum()))
+    train_times = None if times is None else sp.csr_matrix(
+        (times.data[~held], (rows[~held], X.indices[~held])), shape=X.shape)
+    return Validation(train, relevant, int(measured.sum()), train_times)
 
 
 def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: int = TOP_N,
@@ -86,7 +89,7 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
     for params in ParameterGrid(grid):
         model = clone(estimator).set_params(**params)
         start = time.perf_counter()
-        model.fit(validation.train)
+        fit_with_times(model, validation.train, validation.train_times)
         fit_seconds = time.perf_counter() - start
         metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k)
         table.append({**params, "ndcg": metrics["ndcg"], "precision": metrics["precision"],

@@ -79,7 +79,10 @@ def test_the_trainers_config_is_this_one_with_the_service_defaults():
 def test_the_ranker_is_chosen_on_a_validation_split_of_the_data_at_hand(tiny_bundle):
     tuning = tiny_bundle.manifest["ranker_tuning"]
     grid = tiny_bundle.manifest["config"]["ranker_grid"]
-    assert [row["l2"] for row in tuning["validation"]] == grid["l2"]
+    assert tuning["split"] == "temporal"  # the trainer's snapshot has the ratings' times
+    assert {(row["l2"], row["half_life"]) for row in tuning["validation"]} == {
+        (l2, half_life) for l2 in grid["l2"] for half_life in grid["half_life"]}
     best = max(tuning["validation"], key=lambda row: row["ndcg"])
-    assert tuning["chosen"] == {"l2": best["l2"]}
-    assert tiny_bundle.estimators["ranker"].l2 == best["l2"]
+    assert tuning["chosen"] == {"l2": best["l2"], "half_life": best["half_life"]}
+    ranker = tiny_bundle.estimators["ranker"]
+    assert (ranker.l2, ranker.half_life) == (best["l2"], best["half_life"])

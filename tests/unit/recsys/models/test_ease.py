@@ -112,6 +112,28 @@ def test_fold_in_rejects_another_catalogue(ratings):
         EASE().fit(ratings).predict_unseen(sp.csr_matrix((1, 3)))
 
 
+def test_a_half_life_weighs_each_rating_in_the_gram_matrix_by_its_age(ratings):
+    rng = np.random.default_rng(4)
+    days = rng.integers(0, 2000, ratings.nnz)
+    times = sp.csr_matrix((1.5e9 + days * 86400.0, ratings.indices, ratings.indptr),
+                          shape=ratings.shape)
+    model = EASE(l2=7.0, scheme="liked", max_candidates=100, half_life=365.0).fit(
+        ratings, times=times)
+    age = (days.max() - days) / 365.0
+    weighted = sp.csr_matrix((confidence(ratings, "liked").data * 0.5 ** age, ratings.indices,
+                              ratings.indptr), shape=ratings.shape).toarray()[:, model.items_]
+    np.testing.assert_allclose(model.weights_, brute_force_weights(weighted, 7.0), atol=1e-5)
+    # users are scored from all of their ratings, unweighted
+    X = confidence(ratings, "liked").toarray()
+    np.testing.assert_allclose(model.score_users([1]), X[[1]] @ model.weights_, atol=1e-5)
+    plain = EASE(l2=7.0, scheme="liked", max_candidates=100).fit(ratings)
+    np.testing.assert_array_equal(EASE(l2=7.0, scheme="liked", max_candidates=100,
+                                       half_life=365.0).fit(ratings).weights_, plain.weights_)
+    assert not np.allclose(model.weights_, plain.weights_)
+    with pytest.raises(ValueError, match="times must have the entries of X"):
+        EASE(half_life=365.0).fit(ratings, times=times[:, :-1])
+
+
 def test_bad_hyper_parameters_are_clear_errors(ratings):
     with pytest.raises(ValueError, match="l2"):
         EASE(l2=0).fit(ratings)
@@ -119,6 +141,8 @@ def test_bad_hyper_parameters_are_clear_errors(ratings):
         EASE(max_items=0).fit(ratings)
     with pytest.raises(ValueError, match="max_candidates"):
         EASE(max_candidates=0).fit(ratings)
+    with pytest.raises(ValueError, match="half_life"):
+        EASE(half_life=0).fit(ratings)
 
 
 def test_persistence_round_trip_scores_identically(ratings):

@@ -71,6 +71,34 @@ def test_with_times_the_latest_ratings_are_held_out_and_only_known_users_and_mov
         validation_split(ratings, times=sp.csr_matrix(ratings.shape))
 
 
+class Recency(SignedPopularity):
+    """Movies by their training ratings, each counted ``0.5 ** (age / half_life)`` with the
+    ratings' times (the newest most); remembers the times it was fitted with."""
+
+    def __init__(self, half_life=None):
+        self.half_life = half_life
+
+    def fit(self, X, y=None, times=None):
+        self.times_ = times
+        weights = np.ones(X.nnz) if times is None or self.half_life is None else \
+            0.5 ** ((times.data.max() - times.data) / self.half_life)
+        self.counts_ = np.bincount(X.indices, weights=weights, minlength=X.shape[1])
+        return self
+
+
+def test_with_times_a_model_is_fitted_with_the_times_of_the_validation_training_part(ratings):
+    times = ratings.copy()
+    times.data = np.random.default_rng(6).permutation(ratings.nnz).astype(float) + 1.0
+    best, table = tune(Recency(), {"half_life": [None, 50.0]}, ratings, times=times)
+    assert len({row["ndcg"] for row in table}) == 2  # the times made a difference
+    split = validation_split(ratings, times=times)
+    assert split.train_times.nnz == split.train.nnz
+    assert np.array_equal(split.train_times.indices, split.train.indices)
+    assert split.train_times.data.max() < times.data.max()  # the latest are held out
+    _, plain = tune(Recency(), {"half_life": [None, 50.0]}, ratings)
+    assert plain[0]["ndcg"] == plain[1]["ndcg"]  # without times, no age to weigh by
+
+
 def test_the_share_must_be_a_fraction(ratings):
     with pytest.raises(ValueError, match="share"):
         validation_split(ratings, share=1.0)
