@@ -16,9 +16,15 @@ def stores_with(data, **settings):
 
 
 @pytest.fixture(scope="module")
-def world(tiny_data):
-    # a hash-chosen holdout: in the tiny data set few users rate on both sides of an instant
-    return stores_with(tiny_data, holdout_split="random")
+def world(tmp_path_factory):
+    """A hash-chosen holdout (few users of a generated data set rate on both sides of an
+    instant), on enough users (about 250 listed) for the gate to tell a most-popular ranker
+    from the default beyond the noise of their means."""
+    from shared.data.synthetic import generate
+
+    data = tmp_path_factory.mktemp("gated")
+    generate(data, 400, 500, 16_000, seed=1)
+    return stores_with(data, holdout_split="random")
 
 
 def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(world):
@@ -29,7 +35,7 @@ def test_a_worse_version_is_stored_as_rejected_and_the_active_one_serves_on(worl
     manifest = models.manifest(good.version)
     held_out = manifest["holdout"]
     assert held_out["split"] == "random"
-    assert abs(held_out["held_out"] - 0.1 * 6000) < 100 and held_out["users_listed"] > 50
+    assert abs(held_out["held_out"] - 0.1 * 16_000) < 200 and held_out["users_listed"] > 200
     assert 0 < held_out["ndcg_at_10"] <= 1 and 0.3 < held_out["rmse"] < 1.5
     assert manifest["gate"] == {"against": None, "tolerance": 0.10, "passed": True,
                                 "reasons": [], "forced": False}
