@@ -111,7 +111,7 @@ def gate(new: dict, active: dict | None, tolerance: float) -> list[str]:
     ratings list 25 users, whose nDCG@10 has a standard error near 0.04 on a mean near 0.14:
     too few to tell a most-popular ranker (0.089) from the default (0.144), and the gate rests
     on RMSE (1,290 ratings). A hash-chosen 10 % lists about 600 users (a standard error of
-    0.011)."""
+    0.008)."""
     reasons = []
     if (new.get("users_listed") or 0) < MIN_USERS_LISTED:
         new = {**new, f"ndcg_at_{TOP_N}": None}

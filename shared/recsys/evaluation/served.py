@@ -62,12 +62,17 @@ class ServedSetup:
 class PublishedVersion:
     """A version fitted on ``fold.train`` and published: its live model and counters."""
 
-    def __init__(self, fold: Fold, setup: ServedSetup):
+    def __init__(self, fold: Fold, setup: ServedSetup, temporal_validation: bool | None = None):
+        """``temporal_validation``: whether the hyper-parameters are chosen on a temporal
+        validation split (the trainer's) rather than a random one; None: as the fold's
+        protocol is (:attr:`Fold.validation_times`)."""
         started = time.perf_counter()
         X = fold.train
         favourites = sp.csr_matrix(X >= FAVOURITE_RATING, dtype=np.float64)
+        times = (fold.validation_times if temporal_validation is None
+                 else fold.train_ts if temporal_validation else None)
         bundle = fit_bundle(X, favourites, fold.users, fold.movies, setup.pipeline, progress=False,
-                            times=fold.validation_times)
+                            times=times)
         self.model = LiveModel(bundle)
         self.counters = PublishedCounters(X, self.model.labels, self.model.baseline,
                                           fold.movies.ids, shrink=setup.pipeline.shrink,
