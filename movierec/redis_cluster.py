@@ -69,6 +69,7 @@ def _cluster_ok(port: int, password: str | None) -> bool:
 def start_cluster(var_dir: Path, first_port: int, masters: int = 3, replicas: int = 0,
                   password: str | None = None, allow_apt: bool = True,
                   maxmemory: str = config.Settings.redis_maxmemory,
+                  appendfsync: str = config.Settings.redis_appendfsync,
                   timeout: float = 30.0) -> ClusterHandle:
     """Start (or reuse) a cluster of ``masters`` masters and ``replicas`` replicas each on the
     ports from ``first_port`` (each node's cluster bus takes its port + 10000), data under
@@ -93,8 +94,8 @@ def start_cluster(var_dir: Path, first_port: int, masters: int = 3, replicas: in
             binary, *auth[:1], "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-            "--appendonly", "yes", "--save", "", "--daemonize", "no",
-            "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
+            "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
+            "--daemonize", "no", "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
             "--logfile", str(data_dir / "redis.log"), *auth[1:]]
         handle.processes.append(subprocess.Popen(
             handle.commands[port], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

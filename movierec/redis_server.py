@@ -131,6 +131,7 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
                   binary: str | None = None, timeout: float = 15.0,
                   allow_apt: bool = True,
                   maxmemory: str = config.Settings.redis_maxmemory,
+                  appendfsync: str = config.Settings.redis_appendfsync,
                   password: str | None = None) -> RedisHandle:
     """Start (or reuse) a private redis-server on 127.0.0.1:``port`` with data in var/redis.
     With ``password``, only the user ``movierec`` with it gets in (the default user is off):
@@ -144,7 +145,8 @@ def start_private(var_dir: Path, port: int = config.Settings.private_redis_port,
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "yes", "--save", "", "--daemonize", "no",
+         "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
+         "--daemonize", "no",
          # past the limit Redis refuses writes (the API answers 507) instead of evicting
          # ratings or the inbox, as an LRU policy would
          "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
@@ -176,7 +178,8 @@ def _acl_file(data_dir: Path, password: str) -> Path:
 
 def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.private_redis_port,
                  url: str | None = None, allow_apt: bool = True,
-                 maxmemory: str = config.Settings.redis_maxmemory) -> RedisHandle:
+                 maxmemory: str = config.Settings.redis_maxmemory,
+                 appendfsync: str = config.Settings.redis_appendfsync) -> RedisHandle:
     """``url`` (the given ``REDIS_URL``) when there is one, else a private server. A given URL
     that does not answer stops everything: starting a private server instead would silently
     fill an empty Redis while the operator's data sits in the one they named."""
@@ -187,7 +190,7 @@ def ensure_redis(var_dir: Path = Path("var"), port: int = config.Settings.privat
             f"REDIS_URL={url} does not answer. Start that Redis, correct REDIS_URL, or unset it "
             f"and movierec starts a private redis-server under {Path(var_dir) / 'redis'}.")
     return start_private(var_dir, port, allow_apt=allow_apt, maxmemory=maxmemory,
-                         password=redis_password(var_dir))
+                         appendfsync=appendfsync, password=redis_password(var_dir))
 
 
 def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
@@ -195,7 +198,8 @@ def ensure_configured_redis(settings: config.Settings) -> RedisHandle:
     the private server's folder, port and whether apt-get may install it."""
     return ensure_redis(settings.var_dir, settings.private_redis_port,
                         url=settings.redis_url if settings.redis_url_given else None,
-                        allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory)
+                        allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory,
+                        appendfsync=settings.redis_appendfsync)
 
 
 def main(argv=None) -> int:

@@ -302,6 +302,8 @@ class Settings:
     retrain_after_events: int | None = 50_000  # new events since the active version's snapshot
     dedupe_max_ids: int = 1_000_000  # event ids remembered for de-duplication (7 days at most)
     redis_maxmemory: str = "2gb"     # the private server's limit; beyond it, writes get a 507
+    # when the private server's append-only file reaches the disk (docs/architecture.md)
+    redis_appendfsync: str = "everysec"
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
     holdout_split: str = "temporal"  # which: the latest, or a hash of the pair ("random")
@@ -393,6 +395,8 @@ def load(env=None) -> Settings:
                                   Settings.retrain_after_events or 0, minimum=0) or None,
         dedupe_max_ids=_int(env, "MOVIEREC_DEDUPE_MAX_IDS", Settings.dedupe_max_ids, minimum=1),
         redis_maxmemory=env.get("MOVIEREC_REDIS_MAXMEMORY") or Settings.redis_maxmemory,
+        redis_appendfsync=_choice(env, "MOVIEREC_REDIS_APPENDFSYNC",
+                                  ("always", "everysec", "no"), Settings.redis_appendfsync),
         max_clock_skew=float(_int(env, "MOVIEREC_MAX_CLOCK_SKEW", int(Settings.max_clock_skew),
                                   minimum=0)),
         holdout_fraction=_fraction(env, "MOVIEREC_HOLDOUT_FRACTION", Settings.holdout_fraction),

@@ -93,7 +93,8 @@ def _start_cluster(settings, masters: int):
     try:
         return start_cluster(settings.var_dir, settings.private_redis_port + 1, masters=masters,
                              password=redis_password(settings.var_dir),
-                             allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory)
+                             allow_apt=settings.allow_apt, maxmemory=settings.redis_maxmemory,
+                             appendfsync=settings.redis_appendfsync)
     except RedisUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 
