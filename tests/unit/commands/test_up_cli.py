@@ -10,8 +10,9 @@ from movierec.cli import main
 def test_up_asks_for_the_configured_private_redis(monkeypatch, tmp_path):
     asked = {}
 
-    def no_redis(var_dir, port, url=None, allow_apt=True, maxmemory=None):
-        asked.update(var_dir=var_dir, port=port, url=url, allow_apt=allow_apt, maxmemory=maxmemory)
+    def no_redis(var_dir, port, url=None, allow_apt=True, maxmemory=None, appendfsync=None):
+        asked.update(var_dir=var_dir, port=port, url=url, allow_apt=allow_apt, maxmemory=maxmemory,
+                     appendfsync=appendfsync)
         raise redis_server.RedisUnavailable("no Redis here")
 
     monkeypatch.setattr(redis_server, "ensure_redis", no_redis)
@@ -20,16 +21,17 @@ def test_up_asks_for_the_configured_private_redis(monkeypatch, tmp_path):
     monkeypatch.setenv("MOVIEREC_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("MOVIEREC_NO_APT", "1")
     monkeypatch.setenv("MOVIEREC_REDIS_MAXMEMORY", "300mb")
+    monkeypatch.setenv("MOVIEREC_REDIS_APPENDFSYNC", "always")
     result = CliRunner().invoke(main, ["up"])
     assert result.exit_code == 1 and "no Redis here" in result.output
     assert asked == {"var_dir": Path(tmp_path), "port": 6401, "url": None, "allow_apt": False,
-                     "maxmemory": "300mb"}
+                     "maxmemory": "300mb", "appendfsync": "always"}
 
 
 def test_up_tries_the_given_redis_url_first(monkeypatch, tmp_path):
     asked = {}
 
-    def no_redis(var_dir, port, url=None, allow_apt=True, maxmemory=None):
+    def no_redis(var_dir, port, url=None, allow_apt=True, maxmemory=None, appendfsync=None):
         asked.update(url=url)
         raise redis_server.RedisUnavailable("no Redis here")
 
