@@ -73,13 +73,14 @@ class EASE(TopNRecommender):
         rated ones seldom reach a top 10 (docs/topn-tuning.md), and each costs memory and time
         on every request.
     half_life : float or None
-        With the ratings' times (``fit(X, times=...)``), each rating's row of :math:`X` counts
-        :math:`0.5^{a / h}` in the Gram matrix, :math:`a` its age in days at the newest rating
-        and :math:`h` the half-life: the weights learn what people rate together lately, and
-        a user is still scored from all of their ratings. None (or no times): every rating
-        counts alike. On ml-latest-small, chosen on a temporal validation split, it lifts
-        nDCG@10 on the latest fifth of the ratings by a half, and costs users whose ratings
-        are old (docs/topn-tuning.md): it is chosen on a temporal validation split only.
+        With the ratings' times (``fit(X, times=...)``), each rating (entry of :math:`X`)
+        counts :math:`0.5^{a / h}` in the Gram matrix, :math:`a` its age in days at the newest
+        rating and :math:`h` the half-life: the weights learn what people rate together
+        lately, and a user is still scored from all of their ratings. None (or no times):
+        every rating counts alike. On ml-latest-small, chosen on a temporal validation split,
+        it lifts nDCG@10 on the latest fifth of the ratings by a half, and costs new users
+        whose ratings are old a third (docs/topn-benchmark.md): it is chosen on a temporal
+        validation split only.
 
     Attributes
     ----------
