@@ -221,12 +221,39 @@ def test_events_posted_now_make_a_movie_trend_once_a_worker_applies_them(world):
         assert trending_within(api, window, seconds=3) == [(fresh, 4.0)], window
 
 
-def trending_within(api, window, seconds):
-    """The trending movies of ``window`` once they are not empty: the API reads them again
-    about once a second, in the background (the answer before that is the list it had)."""
+def test_a_movie_released_after_the_version_rises_onto_the_home_screen(world):
+    """A movie the version has never seen, rated now by a few users, reaches a user's home
+    screen once a real worker applies the events: below the trending row, which a movie the
+    version ranks fills, in the row of what the personal row cannot show yet."""
+    api, store, redis_url = world
+    model = api.application.extensions["movierec"].models.get()
+    user = next(iter(store.iter_user_ids()))
+    rated = set(store.user_ratings(user))
+    known = next(m for m in model.movies.ids.tolist() if m not in rated and model.ranks([m])[0])
+    released = 9_100_001
+    assert not model.ranks([released])[0]
+    post(api, [{"type": "favourite", "user_id": u, "movie_id": known}
+               for u in range(8_710_001, 8_710_009)]
+         + [{"type": "rating", "user_id": u, "movie_id": released, "rating": 4.5}
+            for u in range(8_710_001, 8_710_008)])
+    drain(redis_url)
+    # the process reads trending again about once a second; the screen, once made, is cached
+    assert trending_within(api, "7d", seconds=3, first=known)[:2] == [(known, 8.0),
+                                                                     (released, 7.0)]
+    rows = {row["kind"]: row for row in api.get(f"/v1/users/{user}/rows?n=1").get_json()["rows"]}
+    assert [item["movie_id"] for item in rows["trending"]["items"]] == [known]
+    assert [item["movie_id"] for item in rows["rising"]["items"]] == [released]
+    assert rows["rising"]["items"][0]["reason"].startswith("rated or favoured 7 times")
+
+
+def trending_within(api, window, seconds, first=None):
+    """The trending movies of ``window`` once they are not empty (and begin with ``first``,
+    when given): the API reads them again about once a second, in the background (the answer
+    before that is the list it had)."""
     deadline = time.monotonic() + seconds
     while True:
         items = api.get(f"/v1/movies/trending?window={window}").get_json()["items"]
-        if items or time.monotonic() > deadline:
+        if (items and (first is None or items[0]["movie_id"] == first)) \
+                or time.monotonic() > deadline:
             return [(i["movie_id"], i["score"]) for i in items]
         time.sleep(0.05)
