@@ -72,7 +72,7 @@ def recommend(svc, model, user_id: int, n: int, strategy: str, ratings: dict,
                 model.version, cluster,
                 strategies.cluster_reads(serving, depth, n_excluded, share))
     result = strategies.serve(model, ratings, counters, ranked_popular, n, serving, allowed,
-                              diversify)
+                              diversify, user_id)
     return {"user_id": user_id, "strategy": strategy,
             "model_version": model.version if model else None, "cluster": cluster,
             "fallback": result.fallback, "items": result.items}

@@ -28,6 +28,8 @@ candidates = every movie the user has not rated in the training part, binary-gai
   at the served candidates (750) and at 2,000: nDCG@10, P@10, coverage@10, popularity and
   intra-list genre diversity, against the goal coverage@10 >= 15 % with nDCG@10 >= 0.98 x
   the unpenalised list's (reported, not one of the targets that set the exit status);
+- on the same fold, the **exploration**: the served personal list for each coverage asked of
+  the version's exploration (``MOVIEREC_EXPLORATION_COVERAGE``), against the same goal;
 - on the same fold, the served personal list at each ``diversity`` a request may ask;
 - on ``users:0.7:0`` (the new-user protocol): the served strategies and the ranking
   models, new users folded in from their shown ratings (``predict_unseen``);
@@ -73,6 +75,8 @@ from topn_rows import (  # noqa: E402
     coverage_tradeoff,
     diversity_rows,
     diversity_table,
+    exploration_rows,
+    exploration_table,
     facets_of,
     genre_matrix,
     genre_rows,
@@ -109,6 +113,8 @@ TEMPORAL_GAIN, POPULAR_GAIN = 1.05, 1.2  # over the best of ease and ials; over 
 EASE_LABEL = "EASE, reference (l2=500, binary, every movie)"
 IMPLICIT_LABEL = "implicit ALS (validation's best grid point)"
 EASE_GAIN = 1.05
+# the coverages asked of the exploration in its table (and the configured one)
+EXPLORATION_ASKED = (0.0, 0.1, 0.15, 0.155, 0.16, 0.2)
 GRID_ROWS_SHOWN = 15
 P, R, NDCG = f"precision_at_{TOP_N}", f"recall_at_{TOP_N}", f"ndcg_at_{TOP_N}"
 COV, POP = f"coverage_at_{TOP_N}", f"popularity_percentile_at_{TOP_N}"
@@ -125,7 +131,8 @@ def served_setup() -> ServedSetup:
 
     settings = config.load()
     return ServedSetup(BundleConfig(k_range=settings.k_range,
-                                    min_cluster_size=settings.min_cluster_size),
+                                    min_cluster_size=settings.min_cluster_size,
+                                    exploration_coverage=settings.exploration_coverage),
                        settings.placement)
 
 
@@ -178,6 +185,9 @@ def random_split(data, setup, threads, quick, log) -> tuple[dict, dict]:
     params = ranker_params(version)
     log(f"  coverage trade-off, EASE {params}")
     info["tradeoff"] = coverage_tradeoff(fold, params, G, TOP_N, log)
+    asked = sorted({*EXPLORATION_ASKED, setup.pipeline.exploration_coverage})
+    log(f"  the served personal list at each exploration coverage asked: {asked}")
+    info["exploration"] = exploration_rows(version, asked, G, TOP_N, log)
     return rows, info
 
 
@@ -323,6 +333,7 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         f"{wide['ndcg']:.4f}, {wide['coverage']:.4f}.\n\n",
         tradeoff_table(trade, TOP_N),
         "\n" + tradeoff_verdict(trade, TOP_N),
+        *exploration_section(fold_info["exploration"]),
         f"\n### Diversity on request, on `{SPLIT}`\n\n"
         f"`GET /v1/users/<id>/recommendations?diversity=d` (and the guest list) chooses the "
         f"list from the strategy's best {DIVERSITY_POOL} by maximal marginal relevance over "
@@ -333,6 +344,46 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         diversity_table(fold_info["diversity"], TOP_N),
         "\nA request's diversity varies one list's genres; it does not widen the catalogue the "
         "lists cover, which is a property of every user's list together.\n"]
+
+
+def exploration_section(result: dict) -> list[str]:
+    """The exploration table: the served personal list at each coverage asked."""
+    from shared import config
+
+    default = config.Settings.exploration_coverage
+    return [
+        f"\n### Exploration on `{SPLIT}`\n\n"
+        "At each retrain the version may give users movies no list shows, each in the place "
+        "of a movie other lists show too (`shared/recsys/models/exploration.py`), until the "
+        "lists of every training user show the coverage asked "
+        "(`MOVIEREC_EXPLORATION_COVERAGE`). Here the exploration is fitted on the training "
+        f"part as the trainer fits it, for each coverage asked, and the `served:"
+        f"{DEFAULT_STRATEGY}` lists of the {result['users']} users measured above are "
+        "computed again (`PublishedVersion.lists`, the users' training ratings as their live "
+        "ratings). \"Reached\" is the coverage of all "
+        f"{result['training_users']} training users' lists, which the exploration aims at; "
+        f"coverage@{TOP_N} is of the lists measured. Highest cost: the largest normalised "
+        "gap a movie was given at (how far below the user's tenth, in units of the spread of "
+        "their top ten). \"Fit s\": the exploration alone. Goal as above, against the list "
+        "without exploration.\n\n",
+        exploration_table(result, TOP_N, default),
+        "\n" + exploration_verdict(result)]
+
+
+def exploration_verdict(result: dict) -> str:
+    rows = result["rows"]
+    meeting = [e for e in rows if e["meets_goal"]]
+    within = [e for e in rows if e["ndcg_ratio"] >= 0.98]
+    widest = max(within, key=lambda e: e["coverage"])
+    text = (f"Within 0.98 x the list without exploration, the widest coverage@{TOP_N} is "
+            f"{widest['coverage']:.4f} (asking {widest['asked']:g}). ")
+    if meeting:
+        text += "**The goal is met** asking " + ", ".join(
+            f"{e['asked']:g} (coverage {e['coverage']:.4f}, {e['ndcg_ratio']:.3f} x)"
+            for e in meeting) + ".\n"
+    else:
+        text += "**No coverage asked meets the goal.**\n"
+    return text
 
 
 def render(info, setup, threads, rows, fold_info, users, users_info, goals, wall,

@@ -113,6 +113,7 @@ class ServedUser:
         fold, model = version.fold, version.model
         seen = fold.seen[row]
         self.ratings = LiveRatings(fold.movies.ids[seen.indices], seen.data)
+        self.user_id = int(fold.users.ids[row])
         self.serving = strategies.serving_strategy(model, self.ratings, "personal")
         self.counters, self.popular = None, ()
         if self.serving != "personal":
@@ -128,7 +129,7 @@ class ServedUser:
 
 def served_row(version, user: ServedUser, n: int, allowed: Allowed | None) -> list[dict]:
     return strategies.recommend(version.model, user.ratings, user.counters, user.popular, n,
-                                "personal", allowed).items
+                                "personal", allowed, user_id=user.user_id).items
 
 
 def genre_rows(version, facets: Facets, genres: list[str], k: int, log) -> dict:
@@ -253,7 +254,8 @@ def diversity_rows(version, facets: Facets, G: np.ndarray, k: int, log) -> dict:
             for d, diversify in ways.items():
                 started = time.perf_counter_ns()
                 items = strategies.recommend(version.model, user.ratings, user.counters,
-                                             user.popular, k, "personal", None, diversify).items
+                                             user.popular, k, "personal", None, diversify,
+                                             user.user_id).items
                 if warm:
                     continue
                 spent[d] += time.perf_counter_ns() - started
@@ -376,3 +378,71 @@ def tradeoff_verdict(result: dict, k: int) -> str:
             f" The widest coverage within the nDCG bound is {best_cov['coverage']:.4f} "
             f"({best_cov['candidates']:,} candidates, beta {best_cov['beta']:.1f}).")
     return goal + "**No row meets it.**" + tail + "\n"
+
+
+# --- exploration -----------------------------------------------------------------------------
+
+def exploration_rows(version, targets, G: np.ndarray, k: int, log) -> dict:
+    """For each coverage asked of the version's exploration (``MOVIEREC_EXPLORATION_COVERAGE``;
+    0: none), fitted again on the fold's training part as the trainer fits it: nDCG@k, P@k,
+    coverage@k, popularity and genre diversity of the served personal lists
+    (``PublishedVersion.lists``, the users' training ratings as their live ratings), the
+    movies given and the coverage the exploration reached over every training user."""
+    from shared.recsys.pipeline import fit_exploration
+
+    fold, model = version.fold, version.model
+    relevant = relevant_items(fold.test_users, fold.test_items, fold.test_ratings,
+                              fold.seen.shape)
+    rows = evaluated_rows(relevant)
+    percentiles = popularity_percentiles(fold.train)
+    served = model.exploration
+    out = []
+    try:
+        for target in targets:
+            started = time.perf_counter()
+            model.exploration = (fit_exploration(model.ranker, fold.train, version.favourites,
+                                                 target) if target else None)
+            seconds = time.perf_counter() - started
+            ranked = version.lists("personal", rows, k)
+            metrics = list_metrics(ranked, relevant[rows], k)
+            given = model.exploration
+            entry = {"asked": target, "ndcg": metrics["ndcg"], "precision": metrics["precision"],
+                     "coverage": coverage(ranked, fold.train.shape[1]),
+                     "popularity": mean_popularity_percentile(ranked, percentiles),
+                     "diversity": genre_diversity(ranked, G),
+                     "given": 0 if given is None else len(given.movies_),
+                     "reached": None if given is None else given.coverage_after_,
+                     "highest_cost": None if given is None else float(given.costs_.max(
+                         initial=0.0)),
+                     "seconds": seconds}
+            out.append(entry)
+            log(f"  exploration {target:.3f}: nDCG@{k} {entry['ndcg']:.4f} P@{k} "
+                f"{entry['precision']:.4f} cov {entry['coverage']:.4f} given {entry['given']} "
+                f"({seconds:.1f} s)")
+    finally:
+        model.exploration = served
+    base = out[0]
+    for entry in out:
+        entry["ndcg_ratio"] = entry["ndcg"] / base["ndcg"]
+        entry["meets_goal"] = bool(entry["coverage"] >= COVERAGE_GOAL
+                                   and entry["ndcg"] >= NDCG_KEPT * base["ndcg"])
+    return {"rows": out, "users": int(len(rows)), "training_users": int(fold.train.shape[0])}
+
+
+def exploration_table(result: dict, k: int, default: float) -> str:
+    from benchdoc import table
+
+    def asked(e):
+        label = "0 (off)" if not e["asked"] else f"{e['asked']:g}"
+        return f"**{label}** (default)" if e["asked"] == default else label
+
+    return table(["coverage asked", "movies given", "reached (every user)", "highest cost",
+                  f"nDCG@{k}", "x without", f"P@{k}", f"coverage@{k}", f"popularity pct@{k}",
+                  "genre diversity (ILD)", "fit s", "goal"],
+                 [[asked(e), f"{e['given']:,}",
+                   "–" if e["reached"] is None else f"{e['reached']:.4f}",
+                   "–" if e["highest_cost"] is None else f"{e['highest_cost']:.2f}",
+                   f"{e['ndcg']:.4f}", f"{e['ndcg_ratio']:.3f}", f"{e['precision']:.4f}",
+                   f"{e['coverage']:.4f}", f"{e['popularity']:.1f}", f"{e['diversity']:.4f}",
+                   f"{e['seconds']:.1f}", "**meets**" if e["meets_goal"] else "no"]
+                  for e in result["rows"]])

@@ -307,6 +307,10 @@ class Settings:
     max_clock_skew: float = 300.0   # seconds an event's ts may be ahead of the server's clock
     holdout_fraction: float = 0.1   # of the snapshot's ratings, held out to measure a new version
     holdout_split: str = "temporal"  # which: the latest, or a hash of the pair ("random")
+    # the share of the rated movies the personal lists show together, widened at each retrain
+    # by giving users movies no list shows (shared/recsys/models/exploration.py); 0: off, as
+    # each list then loses a little (docs/topn-benchmark.md, "Exploration")
+    exploration_coverage: float = 0.0
     # a new version may be this much worse (relative) than the active one
     gate_tolerance: float = 0.10
     # model versions kept (arrays in Redis and on disk), the active one among them
@@ -402,6 +406,8 @@ def load(env=None) -> Settings:
         holdout_fraction=_fraction(env, "MOVIEREC_HOLDOUT_FRACTION", Settings.holdout_fraction),
         holdout_split=_choice(env, "MOVIEREC_HOLDOUT_SPLIT", ("temporal", "random"),
                               Settings.holdout_split),
+        exploration_coverage=_fraction(env, "MOVIEREC_EXPLORATION_COVERAGE",
+                                       Settings.exploration_coverage),
         gate_tolerance=_fraction(env, "MOVIEREC_GATE_TOLERANCE", Settings.gate_tolerance),
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",

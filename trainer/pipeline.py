@@ -22,6 +22,7 @@ class TrainerBundleConfig(pipeline.BundleConfig):
 
     k_range: tuple[int, int] = Settings.k_range
     min_cluster_size: int = Settings.min_cluster_size
+    exploration_coverage: float = Settings.exploration_coverage
 
 
 def _favourites(snapshot: pd.DataFrame, users: Vocabulary, movies: Vocabulary) -> sp.csr_matrix:

@@ -112,7 +112,8 @@ def _pipeline_config(settings: Settings, k_rule: str, model: str | None,
         if ranker != registry.DEFAULT_RANKER:  # the penalty grid is the default ranker's
             extra["ranker_grid"] = None
     return TrainerBundleConfig(k_range=settings.k_range, k_rule=k_rule,
-                               min_cluster_size=settings.min_cluster_size, **extra)
+                               min_cluster_size=settings.min_cluster_size,
+                               exploration_coverage=settings.exploration_coverage, **extra)
 
 
 def sweep_dead_runs(stores: Stores) -> list[str]:

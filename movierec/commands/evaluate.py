@@ -73,7 +73,8 @@ def _served_setup(k_range: tuple[int, int] | None, min_cluster_size: int | None)
     overrides."""
     settings = config.load()
     pipeline = BundleConfig(k_range=k_range or settings.k_range,
-                            min_cluster_size=min_cluster_size or settings.min_cluster_size)
+                            min_cluster_size=min_cluster_size or settings.min_cluster_size,
+                            exploration_coverage=settings.exploration_coverage)
     return ServedSetup(pipeline, settings.placement)
 
 

@@ -40,6 +40,9 @@ class BundleConfig:
     ranker: str | None = registry.DEFAULT_RANKER  # the top-N model of the 'personal' strategy
     # re-chosen on a validation split of the data at hand (None: the registry's defaults)
     ranker_grid: dict | None = field(default_factory=lambda: dict(registry.DEFAULT_RANKER_GRID))
+    # the share of the rated movies the ranker's lists show together, widened by exploration
+    # (models/exploration.py; 0: the ranker's lists as they are)
+    exploration_coverage: float = 0.0
     random_state: int = 0
 
 
@@ -47,6 +50,18 @@ def _matrix_factorisation(recommender, X):
     """The recommender's own factorisation when it has one, so nothing is fitted twice."""
     found = matrix_factorisation_of(recommender)
     return found if found is not None else BiasedMF().fit(X)
+
+
+def fit_exploration(ranker, X: sp.csr_matrix, F: sp.csr_matrix, coverage: float):
+    """The :class:`~shared.recsys.models.exploration.Exploration` of the fitted ``ranker``'s
+    lists of every user of the ratings ``X`` and favourites ``F``, as the users are served
+    now: what they rated or favoured is never in them."""
+    from shared.recsys.evaluation.accuracy import top_k_lists
+    from shared.recsys.models.exploration import TOP_N, Exploration
+
+    seen = (abs(X) + abs(F)).tocsr()
+    lists = top_k_lists(ranker.score_users, seen, np.arange(X.shape[0]), TOP_N)
+    return Exploration(coverage=coverage).fit(X, lists=lists)
 
 
 def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vocabulary,
@@ -67,7 +82,8 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
 
     started = time.time()
     seconds: dict[str, float] = {}
-    steps = tqdm(total=6 if config.ranker else 5, desc="training", unit="step",
+    explore = bool(config.ranker) and config.exploration_coverage > 0
+    steps = tqdm(total=5 + bool(config.ranker) + explore, desc="training", unit="step",
                  disable=not progress)
 
     def step(name):
@@ -105,6 +121,12 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         fit_with_times(ranker, X, times)
         done("ranker")
 
+    exploration = None
+    if explore:
+        step("exploration")
+        exploration = fit_exploration(ranker, X, F, config.exploration_coverage)
+        done("exploration")
+
     step("softmax")
     classifier = SoftmaxRegression().fit(features, clusters.labels)
     accuracy = float(np.mean(classifier.predict(features) == clusters.labels))
@@ -125,6 +147,11 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         "model": config.model,
         "ranker": config.ranker,
         "ranker_tuning": ranker_tuning,
+        "exploration": None if exploration is None else {
+            "coverage_before": round(exploration.coverage_before_, 4),
+            "coverage_after": round(exploration.coverage_after_, 4),
+            "movies_given": len(exploration.movies_),
+            "highest_cost": round(float(exploration.costs_.max(initial=0.0)), 4)},
         "k": {"chosen": clusters.k, "rule": str(config.k_rule), "ks": scan.ks.tolist(),
               "wcss": scan.wcss.tolist(),
               "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
@@ -139,6 +166,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         manifest=manifest,
         estimators={"baseline": baseline, "recommender": recommender,
                     **({"ranker": ranker} if ranker is not None else {}),
+                    **({"exploration": exploration} if exploration is not None else {}),
                     "softmax": classifier, "similar": similar},
         arrays={"user_ids": users.ids, "movie_ids": movies.ids, "labels": clusters.labels},
     )

@@ -17,6 +17,9 @@ from shared.recsys.models.topn import one_row
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, LiveRatings
 from shared.recsys.vocabulary import Vocabulary
 
+# The ``because`` of a movie the version's exploration gave the user (:meth:`LiveModel.ranked`).
+EXPLORED = "explored"
+
 
 class LiveModel:
     """A version's estimators and vocabularies, scoring users from their live ratings. Built
@@ -34,6 +37,8 @@ class LiveModel:
         self.classifier = bundle.estimators.get("softmax")
         self.similar = bundle.estimators.get("similar")
         self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
+        # movies given to training users in place of others (models/exploration.py), if any
+        self.exploration = bundle.estimators.get("exploration")
         self.svd = matrix_factorisation_of(self.recommender) or self.recommender
 
     def profile(self, ratings: Mapping) -> tuple[np.ndarray, np.ndarray]:
@@ -116,13 +121,19 @@ class LiveModel:
         """Scores from the matrix factorisation alone (seed 004's SVD)."""
         return np.asarray(self.svd.predict_unseen(self.user_row(ratings)))[0]
 
-    def ranked(self, ratings: Mapping, n: int, allowed=None
-               ) -> list[tuple[int, float, tuple[int, float] | None]]:
+    def ranked(self, ratings: Mapping, n: int, allowed=None, user_id: int | None = None
+               ) -> list[tuple[int, float, tuple[int, float] | None | str]]:
         """The top-N model's ``n`` best movies for a user with these live ratings, best first,
         none they rated or favoured and, with ``allowed`` (:class:`~shared.recsys.filters.
         Allowed`), none it leaves out: ``(movie_id, score, because)``, where ``because`` is the
         rated movie that adds most to the score and the user's rating of it (None when no
-        rated movie adds to it)."""
+        rated movie adds to it).
+
+        For a training user (``user_id``) the version's exploration gave movies to
+        (:class:`~shared.recsys.models.exploration.Exploration`), each given movie takes the
+        place of the movie it replaces, while that movie is in the list and the given one is
+        neither rated nor filtered out; its ``because`` is :data:`EXPLORED` and its score the
+        place's."""
         ratings = LiveRatings.of(ratings)
         movie_ids, values = ratings.movie_ids, ratings.ratings
         movies = self.movies.index(movie_ids, missing="negative")
@@ -131,8 +142,25 @@ class LiveModel:
             excluded = np.concatenate([movies, np.flatnonzero(~allowed.mask(self.movies.ids))])
         top, scores, because = self.ranker.top_one(movies, values, excluded, n)
         ids = self.movies.ids
-        return [(int(ids[item]), score, None if j < 0 else (int(movie_ids[j]), float(values[j])))
-                for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]
+        out: list[tuple[int, float, tuple[int, float] | None | str]] = [
+            (int(ids[item]), score, None if j < 0 else (int(movie_ids[j]), float(values[j])))
+            for item, score, j in zip(top.tolist(), scores.tolist(), because.tolist())]
+        if self.exploration is not None and user_id is not None:
+            self._explore(out, top, excluded, user_id)
+        return out
+
+    def _explore(self, out: list, top: np.ndarray, excluded: np.ndarray, user_id: int) -> None:
+        user = self.users.index([user_id], missing="negative")[0]
+        if user < 0:
+            return
+        given, replaced = self.exploration.for_user(int(user))
+        if not len(given):
+            return
+        blocked = np.concatenate([excluded, top])
+        for movie, place in zip(given.tolist(), replaced.tolist()):
+            at = np.flatnonzero(top == place)
+            if len(at) and not np.isin(movie, blocked):
+                out[at[0]] = (int(self.movies.ids[movie]), out[at[0]][1], EXPLORED)
 
     def predict(self, ratings: Mapping, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)

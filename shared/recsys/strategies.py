@@ -24,6 +24,7 @@ from shared.recsys.diversity import Diversify
 from shared.recsys.filters import Allowed
 from shared.recsys.models.topn import best
 from shared.recsys.ratings import RATING_MAX, RATING_MIN, LiveRatings
+from shared.recsys.served import EXPLORED
 
 # personal: the version's top-N model, folded in from the user's ratings of this moment
 STRATEGIES = ("personal", "hybrid", "cluster", "cluster-ratings", "svd")
@@ -96,19 +97,19 @@ def serving_strategy(model, ratings: Mapping[int, float], strategy: str) -> str:
 
 def recommend(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
               popular: Ranked, n: int, strategy: str,
-              allowed: Allowed | None = None, diversify: Diversify | None = None
-              ) -> Recommendations:
+              allowed: Allowed | None = None, diversify: Diversify | None = None,
+              user_id: int | None = None) -> Recommendations:
     """The ``n`` movies ``strategy`` recommends to a user: :func:`serve` of the strategy that
     serves them, for callers who read nothing that depends on it."""
     ratings = LiveRatings.of(ratings)
     return serve(model, ratings, cluster, popular, n, serving_strategy(model, ratings, strategy),
-                 allowed, diversify)
+                 allowed, diversify, user_id)
 
 
 def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
           popular: Ranked, n: int, serving: str,
-          allowed: Allowed | None = None, diversify: Diversify | None = None
-          ) -> Recommendations:
+          allowed: Allowed | None = None, diversify: Diversify | None = None,
+          user_id: int | None = None) -> Recommendations:
     """The ``n`` movies the ``serving`` strategy (:func:`serving_strategy`) recommends.
 
     ``model`` is the active :class:`shared.recsys.served.LiveModel` or None; ``ratings`` maps
@@ -119,14 +120,15 @@ def serve(model, ratings: Mapping[int, float], cluster: ClusterCounters | None,
     any); a filtered list that comes up short is filled (:func:`fill`). ``diversify``: the
     list is chosen from the strategy's ``diversify.pool(n)`` best by how they vary their
     genres (:mod:`shared.recsys.diversity`); ``cluster`` and ``popular`` then hold what that
-    many movies need."""
+    many movies need. ``user_id``: who asks (None: a guest); ``personal`` gives a training
+    user the movies the version's exploration gave them (:meth:`LiveModel.ranked`)."""
     if serving not in STRATEGIES:
         raise ValueError(f"unknown strategy {serving!r}: one of {', '.join(STRATEGIES)}")
     ratings = LiveRatings.of(ratings)
     fallback = None
     shown, n = n, diversify.pool(n) if diversify else n
     if serving == "personal":
-        items = _personal(model, ratings, n, allowed)
+        items = _personal(model, ratings, n, allowed, user_id)
     else:
         exclude = set(ratings.movie_ids.tolist())
         if model is None or cluster is None:
@@ -256,15 +258,22 @@ def _predicted(model, ratings: LiveRatings, cluster: ClusterCounters, n: int,
 
 
 def _personal(model, ratings: Mapping[int, float], n: int,
-              allowed: Allowed | None) -> list[dict]:
+              allowed: Allowed | None, user_id: int | None) -> list[dict]:
     """Movies by the top-N model's score, each explained by the rated movie that adds most to
-    its score (``because``: that movie and the user's rating of it)."""
-    return [{"movie_id": movie, "score": round(score, 4), "reason": "recommended for your ratings"}
-            if why is None else
+    its score (``because``: that movie and the user's rating of it), or as a movie few lists
+    show that the version gave the user (``EXPLORED``)."""
+    return [{"movie_id": movie, "score": round(score, 4), "reason": _reason(why)}
+            if why is None or why == EXPLORED else
             {"movie_id": movie, "score": round(score, 4),
              "reason": because_you_rated(untitled(why[0]), why[1]),
              "because": {"movie_id": why[0], "rating": why[1]}}
-            for movie, score, why in model.ranked(ratings, n, allowed)]
+            for movie, score, why in model.ranked(ratings, n, allowed, user_id)]
+
+
+def _reason(why) -> str:
+    if why == EXPLORED:
+        return "close to your taste, and shown in few lists"
+    return "recommended for your ratings"
 
 
 def _top_scores(scores: np.ndarray, movies, n: int, ratings: LiveRatings,

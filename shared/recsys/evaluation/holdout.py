@@ -155,7 +155,7 @@ def _list_quality(live: LiveModel, train: pd.DataFrame, known: pd.DataFrame,
     for row, user in enumerate(listed):
         ratings = ratings_of.get(user, {})
         items = strategies.recommend(live, ratings, None, (), TOP_N,
-                                     strategies.DEFAULT_STRATEGY).items
+                                     strategies.DEFAULT_STRATEGY, user_id=int(user)).items
         movies = [item["movie_id"] for item in items]
         ranked[row, :len(movies)] = live.movies.index(movies)
         head = popular[:TOP_N + len(ratings)]

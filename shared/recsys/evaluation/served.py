@@ -79,6 +79,7 @@ class PublishedVersion:
                                           favourites=favourites)
         self.fit_seconds = time.perf_counter() - started
         self.fold = fold
+        self.favourites = favourites
         self.placement = setup.placement
         self._users: dict[int, tuple[LiveRatings, int | None, sp.csr_matrix | None]] = {}
 
@@ -130,7 +131,8 @@ class PublishedVersion:
                 else:
                     reads = strategies.cluster_reads(serving, n, len(ratings))
                     counters = self.counters.cluster(cluster, reads, joining=joining)
-            items = strategies.serve(self.model, ratings, counters, popular, n, serving).items
+            items = strategies.serve(self.model, ratings, counters, popular, n, serving,
+                                     user_id=int(self.fold.users.ids[row])).items
             movies = [item["movie_id"] for item in items]
             ranked[j, :len(movies)] = self.fold.movies.index(movies)
         return ranked

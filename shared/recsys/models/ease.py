@@ -156,17 +156,24 @@ class EASE(TopNRecommender):
 
     def _scores(self, C: sp.csr_matrix) -> np.ndarray:
         out = np.full((C.shape[0], self.n_movies_), -np.inf, dtype=np.float32)
+        out[:, self.candidates_] = self._candidate_scores(C)
+        return out
+
+    def _candidate_scores(self, C: sp.csr_matrix) -> np.ndarray:
         position = self._position[C.indices]
         kept = position < len(self.items_)
         indptr = np.r_[0, np.cumsum(kept)][C.indptr]
         inputs = sp.csr_matrix((C.data[kept].astype(np.float32), position[kept], indptr),
                                shape=(C.shape[0], len(self.items_)))
-        out[:, self.candidates_] = inputs @ self.weights_
-        return out
+        return inputs @ self.weights_
 
     def score_users(self, users) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         return self._scores(self.user_feedback_[users])
+
+    def candidate_scores(self, users) -> np.ndarray:
+        """:meth:`score_users` at ``candidates_`` only: (users x candidates), float32."""
+        return self._candidate_scores(self.user_feedback_[np.asarray(users, dtype=np.int64)])
 
     def predict_unseen(self, X_new) -> np.ndarray:
         X_new = self._check_movies(X_new, self.n_movies_)

@@ -49,7 +49,7 @@ class Version:
         self.asked += 1
         return self.rankable
 
-    def ranked(self, ratings, n, allowed=None):  # (unfiltered requests only)
+    def ranked(self, ratings, n, allowed=None, user_id=None):  # (unfiltered requests only)
         return [(30, 0.9, (10, 4.5)), (40, 0.5, None)][:n]
 
     def scores(self, ratings):

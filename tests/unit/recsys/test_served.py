@@ -1,9 +1,10 @@
 """The served model (shared/recsys/served.py) on the tiny fitted bundle."""
 import numpy as np
+import pytest
 
 from shared.recsys.models.features import taste_vectors
 from shared.recsys.ratings import LiveRatings
-from shared.recsys.served import LiveModel
+from shared.recsys.served import EXPLORED, LiveModel
 
 
 def test_users_placed_together_get_the_clusters_each_gets_alone(tiny_bundle):
@@ -30,3 +31,53 @@ def test_the_movies_a_version_ranks_are_its_rankers_candidates(tiny_bundle):
     bare = LiveModel(tiny_bundle)
     bare.ranker = None
     assert not bare.ranks(candidates).any()
+
+
+@pytest.fixture(scope="module")
+def explored_bundle(tiny_data):
+    """The pipeline on ``tiny_data`` with an exploration that gives movies to many users."""
+    from shared.data import movielens
+    from trainer.pipeline import TrainerBundleConfig, fit_pipeline
+
+    data = movielens.load(tiny_data)
+    return data, fit_pipeline(data.ratings, data.movies,
+                              TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4,
+                                                  exploration_coverage=0.5), progress=False)
+
+
+class Excluding:
+    """A filter (``Allowed``'s ``mask``) that leaves out ``movies``."""
+
+    def __init__(self, movies):
+        self.movies = movies
+
+    def mask(self, movie_ids):
+        return ~np.isin(movie_ids, self.movies)
+
+
+def test_a_training_user_sees_the_movies_given_them_in_the_places_they_replace(explored_bundle):
+    data, bundle = explored_bundle
+    model = LiveModel(bundle)
+    exploration = model.exploration
+    assert bundle.manifest["exploration"]["movies_given"] == len(exploration.movies_) > 0
+    user = int(np.flatnonzero(np.diff(exploration.indptr_))[0])
+    user_id = int(model.users.ids[user])
+    mine = data.ratings[data.ratings["user_id"] == user_id]
+    ratings = LiveRatings(mine["movie_id"].to_numpy(), mine["rating"].to_numpy())
+    given, replaced = (model.movies.ids[m] for m in exploration.for_user(user))
+    plain = model.ranked(ratings, 10)
+    served = model.ranked(ratings, 10, user_id=user_id)
+    for movie, place in zip(given.tolist(), replaced.tolist()):
+        at = [entry[0] for entry in plain].index(place)
+        assert served[at] == (movie, plain[at][1], EXPLORED)
+    assert [e for e in served if e[0] not in set(given.tolist())] == \
+        [e for e in plain if e[0] not in set(replaced.tolist())]
+    # a guest, or a user the version has not seen, is given nothing
+    assert model.ranked(ratings, 10, user_id=10**9) == plain
+    # a given movie the user has rated since, or a filter leaves out, does not take a place
+    first = int(given[0])
+    rated = LiveRatings(np.r_[ratings.movie_ids, first], np.r_[ratings.ratings, 4.0])
+    assert first not in [e[0] for e in model.ranked(rated, 10, user_id=user_id)]
+    filtered = model.ranked(ratings, 10, Excluding([first]), user_id=user_id)
+    assert first not in [e[0] for e in filtered]
+    assert int(replaced[0]) in [e[0] for e in filtered]

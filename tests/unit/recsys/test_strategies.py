@@ -8,7 +8,7 @@ import pytest
 
 from shared.recsys.models.ease import EASE
 from shared.recsys.ratings import LiveRatings
-from shared.recsys.served import LiveModel
+from shared.recsys.served import EXPLORED, LiveModel
 from shared.recsys.strategies import (
     HYBRID_FAVOURITES,
     STRATEGIES,
@@ -234,7 +234,7 @@ class Ranking(FixedScores):
         self.asked += 1
         return self._can_rank
 
-    def ranked(self, ratings, n, allowed=None):
+    def ranked(self, ratings, n, allowed=None, user_id=None):
         return [entry for entry in self._ranked
                 if allowed is None or allowed.mask([entry[0]])[0]][:n]
 
@@ -270,4 +270,23 @@ def test_a_personal_pick_is_explained_by_the_rated_movie_that_adds_most():
          "because": {"movie_id": 20, "rating": 1.0}},
         {"movie_id": 50, "score": 0.1, "reason": "recommended for your ratings"}]
     assert because_you_rated("Heat (1995)", 3.0) == "because you rated Heat (1995) 3 stars"
+
+
+class AskedBy(Ranking):
+    """A ranker that gives the user 7 the movie 60 in the place of 40, as an exploration
+    does (``LiveModel.ranked``)."""
+
+    def ranked(self, ratings, n, allowed=None, user_id=None):
+        ranked = super().ranked(ratings, n, allowed)
+        return [(60, score, EXPLORED) if user_id == 7 and movie == 40 else (movie, score, why)
+                for movie, score, why in ranked]
+
+
+def test_a_movie_given_by_the_exploration_says_so_and_only_the_user_asking_gets_it():
+    model = AskedBy(can_rank=True)
+    mine = recommend(model, {10: 4.5}, None, (), 3, "personal", user_id=7).items
+    assert mine[1] == {"movie_id": 60, "score": 0.5,
+                       "reason": "close to your taste, and shown in few lists"}
+    others = recommend(model, {10: 4.5}, None, (), 3, "personal", user_id=8).items
+    assert [item["movie_id"] for item in others] == [30, 40, 50]
     assert because_you_rated(untitled(7), 1.0) == "because you rated movie 7 1 star"
