@@ -112,6 +112,10 @@ def test_the_api_refuses_missing_or_guessable_keys(env, message):
     ({"MOVIEREC_LOG_FORMAT": "xml"}, "MOVIEREC_LOG_FORMAT must be one of json, text"),
     ({"MOVIEREC_ACCESS_LOG": "yes"}, "MOVIEREC_ACCESS_LOG must be one of on, off"),
     ({"MOVIEREC_HOLDOUT_SPLIT": "hash"}, "MOVIEREC_HOLDOUT_SPLIT must be one of temporal, random"),
+    ({"MOVIEREC_EXPLORATION_COVERAGE": "1.5"},
+     "MOVIEREC_EXPLORATION_COVERAGE must be between 0 and 1"),
+    ({"MOVIEREC_EXPLORATION_COVERAGE": "wide"},
+     "MOVIEREC_EXPLORATION_COVERAGE must be a number between 0 and 1"),
     ({"MOVIEREC_MAX_INBOX_AGE": "soon"}, "MOVIEREC_MAX_INBOX_AGE must be a duration"),
     ({"MOVIEREC_PLACEMENT_GROWTH": "twice"}, "MOVIEREC_PLACEMENT_GROWTH must be a number"),
     ({"MOVIEREC_PLACEMENT_GROWTH": "0.5"}, "MOVIEREC_PLACEMENT_GROWTH must be at least 1"),
@@ -120,6 +124,11 @@ def test_the_api_refuses_missing_or_guessable_keys(env, message):
 def test_bad_security_and_operations_settings_name_the_variable(env, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(env)
+
+
+def test_the_exploration_is_off_unless_a_coverage_is_asked():
+    assert config.load({}).exploration_coverage == 0.0
+    assert config.load({"MOVIEREC_EXPLORATION_COVERAGE": "0.15"}).exploration_coverage == 0.15
 
 
 def test_rate_limits_and_inbox_age_are_read():
