@@ -11,6 +11,7 @@ from api import create_app
 from shared.config import Settings
 from shared.store.keys import Keys
 from shared.store.models import ModelStore
+from shared.store.ratings import RatingStore
 from tests.keys import keyed, with_keys
 
 pytestmark = pytest.mark.integration
@@ -51,3 +52,19 @@ def test_a_user_given_movies_by_the_exploration_is_shown_them(redis_url, tiny_da
             assert movie in shown and place not in shown
             assert shown[movie]["reason"] == EXPLORED_REASON
             assert "because" not in shown[movie]
+        # pages follow the explored list, with no repeat and no gap
+        pages = [api.get(f"/v1/users/{int(user_ids[user])}/recommendations?n=5&offset={at}")
+                 .get_json()["items"] for at in (0, 5)]
+        assert [item["movie_id"] for page in pages for item in page] == \
+            [item["movie_id"] for item in body["items"]]
+
+    # a guest with the same ratings is served the list as ranked: exploration is per user
+    user = given_to[0]
+    given, replaced = (set(movie_ids[m].tolist()) for m in exploration.for_user(user))
+    store = RatingStore(client, Keys(PREFIX))
+    ratings = {str(m): r for m, (r, *_) in store.user_ratings(int(user_ids[user])).items()}
+    mine = api.get(f"/v1/users/{int(user_ids[user])}/recommendations?n=10").get_json()["items"]
+    guest = api.post("/v1/recommendations?n=10", json={"ratings": ratings}).get_json()["items"]
+    assert EXPLORED_REASON not in [item["reason"] for item in guest]
+    assert [item["movie_id"] for item in guest if item["movie_id"] not in replaced] == \
+        [item["movie_id"] for item in mine if item["movie_id"] not in given]
