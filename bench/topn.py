@@ -27,7 +27,8 @@ candidates = every movie the user has not rated in the training part, binary-gai
   ``score - beta * max(the user's scores) * log1p(n_i) / log1p(max n)`` for beta in 0..0.5,
   at the served candidates (750) and at 2,000: nDCG@10, P@10, coverage@10, popularity and
   intra-list genre diversity, against the goal coverage@10 >= 15 % with nDCG@10 >= 0.98 x
-  the unpenalised list's (reported, not one of the targets that set the exit status);
+  0.321 (the personal list's on this split when the goal was set; reported, not one of the
+  targets that set the exit status);
 - on the same fold, the **exploration**: the served personal list for each coverage asked of
   the version's exploration (``MOVIEREC_EXPLORATION_COVERAGE``), against the same goal;
 - on the same fold, the served personal list at each ``diversity`` a request may ask;
@@ -70,6 +71,10 @@ from topn_implicit import (  # noqa: E402
 )
 from topn_rows import (  # noqa: E402
     BETAS,
+    COVERAGE_GOAL,
+    NDCG_BOUND,
+    NDCG_KEPT,
+    NDCG_REFERENCE,
     WIDE_CANDIDATES,
     coverage_caps,
     coverage_tradeoff,
@@ -114,7 +119,7 @@ EASE_LABEL = "EASE, reference (l2=500, binary, every movie)"
 IMPLICIT_LABEL = "implicit ALS (validation's best grid point)"
 EASE_GAIN = 1.05
 # the coverages asked of the exploration in its table (and the configured one)
-EXPLORATION_ASKED = (0.0, 0.1, 0.15, 0.155, 0.16, 0.2)
+EXPLORATION_ASKED = (0.0, 0.1, 0.15, 0.16, 0.2)
 GRID_ROWS_SHOWN = 15
 P, R, NDCG = f"precision_at_{TOP_N}", f"recall_at_{TOP_N}", f"ndcg_at_{TOP_N}"
 COV, POP = f"coverage_at_{TOP_N}", f"popularity_percentile_at_{TOP_N}"
@@ -364,8 +369,7 @@ def exploration_section(result: dict) -> list[str]:
         f"{result['training_users']} training users' lists, which the exploration aims at; "
         f"coverage@{TOP_N} is of the lists measured. Highest cost: the largest normalised "
         "gap a movie was given at (how far below the user's tenth, in units of the spread of "
-        "their top ten). \"Fit s\": the exploration alone. Goal as above, against the list "
-        "without exploration.\n\n",
+        "their top ten). \"Fit s\": the exploration alone.\n\n",
         exploration_table(result, TOP_N, default),
         "\n" + exploration_verdict(result)]
 
@@ -373,14 +377,16 @@ def exploration_section(result: dict) -> list[str]:
 def exploration_verdict(result: dict) -> str:
     rows = result["rows"]
     meeting = [e for e in rows if e["meets_goal"]]
-    within = [e for e in rows if e["ndcg_ratio"] >= 0.98]
+    within = [e for e in rows if e["ndcg_ratio"] >= NDCG_KEPT]
     widest = max(within, key=lambda e: e["coverage"])
-    text = (f"Within 0.98 x the list without exploration, the widest coverage@{TOP_N} is "
+    text = (f"Goal: coverage@{TOP_N} >= {100 * COVERAGE_GOAL:.0f} % with nDCG@{TOP_N} >= "
+            f"{NDCG_BOUND:.4f}, as above. Within {NDCG_KEPT} x this run's list without "
+            f"exploration ({rows[0]['ndcg']:.4f}), the widest coverage@{TOP_N} is "
             f"{widest['coverage']:.4f} (asking {widest['asked']:g}). ")
     if meeting:
         text += "**The goal is met** asking " + ", ".join(
-            f"{e['asked']:g} (coverage {e['coverage']:.4f}, {e['ndcg_ratio']:.3f} x)"
-            for e in meeting) + ".\n"
+            f"{e['asked']:g} (coverage {e['coverage']:.4f}, nDCG@{TOP_N} {e['ndcg']:.4f}, "
+            f"{e['ndcg'] / NDCG_REFERENCE:.3f} x {NDCG_REFERENCE})" for e in meeting) + ".\n"
     else:
         text += "**No coverage asked meets the goal.**\n"
     return text

@@ -44,7 +44,9 @@ BETAS = (0.0, 0.1, 0.2, 0.3, 0.5)
 DIVERSITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 WIDE_CANDIDATES = 2000
 COVERAGE_GOAL = 0.15  # coverage@10 at least this...
-NDCG_KEPT = 0.98      # ...with nDCG@10 at least this share of the unpenalised list's
+NDCG_KEPT = 0.98      # ...with nDCG@10 at least this share of NDCG_REFERENCE:
+NDCG_REFERENCE = 0.321  # served:personal's on random:0.8:0 when the goal was set (0.3208)
+NDCG_BOUND = NDCG_KEPT * NDCG_REFERENCE
 FILLED_REASONS = ("predicted ", "in the catalogue")  # strategies.fill's items
 
 
@@ -339,7 +341,7 @@ def coverage_tradeoff(fold, params: dict, G: np.ndarray, k: int, log) -> dict:
     for entry in out:
         entry["ndcg_ratio"] = entry["ndcg"] / base["ndcg"]
         entry["meets_goal"] = bool(entry["coverage"] >= COVERAGE_GOAL
-                                   and entry["ndcg"] >= NDCG_KEPT * base["ndcg"])
+                                   and entry["ndcg"] >= NDCG_BOUND)
     return {"rows": out, "users": int(len(rows)), "params": params,
             "n_movies": int(fold.train.shape[1]), "non_positive_max": non_positive}
 
@@ -366,13 +368,13 @@ def tradeoff_verdict(result: dict, k: int) -> str:
     base = result["rows"][0]
     meeting = [e for e in result["rows"] if e["meets_goal"]]
     goal = (f"Goal: coverage@{k} >= {100 * COVERAGE_GOAL:.0f} % with nDCG@{k} >= {NDCG_KEPT} x "
-            f"the unpenalised list's ({NDCG_KEPT} x {base['ndcg']:.4f} = "
-            f"{NDCG_KEPT * base['ndcg']:.4f}). ")
+            f"{NDCG_REFERENCE} = {NDCG_BOUND:.4f} (the personal list's nDCG@{k} on this split "
+            f"when the goal was set; the unpenalised list's here is {base['ndcg']:.4f}). ")
     if meeting:
         names = "; ".join(f"{e['candidates']:,} candidates, beta {e['beta']:.1f} (coverage "
                           f"{e['coverage']:.4f}, nDCG {e['ndcg']:.4f})" for e in meeting)
         return goal + f"**Met** by: {names}.\n"
-    best_cov = max((e for e in result["rows"] if e["ndcg"] >= NDCG_KEPT * base["ndcg"]),
+    best_cov = max((e for e in result["rows"] if e["ndcg"] >= NDCG_BOUND),
                    key=lambda e: e["coverage"], default=None)
     tail = ("" if best_cov is None else
             f" The widest coverage within the nDCG bound is {best_cov['coverage']:.4f} "
@@ -425,7 +427,7 @@ def exploration_rows(version, targets, G: np.ndarray, k: int, log) -> dict:
     for entry in out:
         entry["ndcg_ratio"] = entry["ndcg"] / base["ndcg"]
         entry["meets_goal"] = bool(entry["coverage"] >= COVERAGE_GOAL
-                                   and entry["ndcg"] >= NDCG_KEPT * base["ndcg"])
+                                   and entry["ndcg"] >= NDCG_BOUND)
     return {"rows": out, "users": int(len(rows)), "training_users": int(fold.train.shape[0])}
 
 

@@ -2,6 +2,8 @@
 closed form, for catalogues small enough to hold it."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
@@ -29,6 +31,9 @@ MAX_CANDIDATES = 750
 
 
 class EASE(TopNRecommender):
+    # hyper-parameters a fitted model can change without fitting again (:meth:`refitted`)
+    refit_free = ("popularity_exponent",)
+
     r"""Each movie's score is a learned linear combination of the user's other movies.
 
     .. math::
@@ -82,6 +87,14 @@ class EASE(TopNRecommender):
         whose ratings are old a third (docs/topn-benchmark.md): it is chosen on a temporal
         validation split only.
 
+    popularity_exponent : float
+        :math:`\alpha`: candidate :math:`i`'s column of :math:`\hat B` is divided by
+        :math:`n_i^{\alpha}`, :math:`n_i` its number of ratings, so a movie is ranked by its
+        score over its popularity to that power; 0 ranks by the score. Zero cost on requests
+        (the weights are scaled once), and chosen without fitting again
+        (:meth:`refitted`). On ml-latest-small 0.1, chosen on every validation split, lifts
+        nDCG@10 on each protocol (docs/topn-benchmark.md).
+
     Attributes
     ----------
     items_ : ndarray (n_kept,), the movies whose ratings count, increasing
@@ -93,12 +106,14 @@ class EASE(TopNRecommender):
     """
 
     def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000,
-                 max_candidates: int = MAX_CANDIDATES, half_life: float | None = None):
+                 max_candidates: int = MAX_CANDIDATES, half_life: float | None = None,
+                 popularity_exponent: float = 0.0):
         self.l2 = l2
         self.scheme = scheme
         self.max_items = max_items
         self.max_candidates = max_candidates
         self.half_life = half_life
+        self.popularity_exponent = popularity_exponent
 
     @with_one_blas_thread  # the same weights in every process, whatever its BLAS threads
     def fit(self, X, y=None, times=None):
@@ -129,9 +144,23 @@ class EASE(TopNRecommender):
         P[np.diag_indices_from(P)] = 0.0
         if len(self.candidates_) < len(self.items_):
             P = np.ascontiguousarray(P[:, np.searchsorted(self.items_, self.candidates_)])
+        if self.popularity_exponent:
+            P *= (counts[self.candidates_].astype(np.float32)
+                  ** np.float32(-self.popularity_exponent))[None, :]
         self.weights_ = P
         self._build_derived_state()
         return self
+
+    def refitted(self, **params) -> EASE:
+        """A copy of this fitted model with the ``params`` of :attr:`refit_free` changed, the
+        model a fit with them gives."""
+        other = copy.copy(self).set_params(**params)
+        counts = np.bincount(self.user_feedback_.indices, minlength=self.n_movies_)
+        change = other.popularity_exponent - self.popularity_exponent
+        other.weights_ = self.weights_ * (counts[self.candidates_].astype(np.float32)
+                                          ** np.float32(-change))[None, :]
+        other._build_derived_state()
+        return other
 
     def _build_derived_state(self) -> None:
         """What a request reads (built by ``fit`` and by :func:`shared.recsys.persist.decode`):

@@ -16,11 +16,13 @@ DEFAULT_MODEL = "blend"
 # (docs/topn-tuning.md).
 DEFAULT_RANKER = "ease"
 # What the trainer re-chooses for it on each snapshot (its validation split): the penalty, the
-# one parameter whose best value moves with the amount of data, and how fast old ratings fade
+# one parameter whose best value moves with the amount of data, how fast old ratings fade
 # from what it learns, read on a temporal split only (None first: without times, every
-# half-life fits the same model and the first of equals wins; docs/topn-tuning.md).
+# half-life fits the same model and the first of equals wins; docs/topn-tuning.md), and how
+# much a movie's popularity discounts its score (varied without fitting again).
 DEFAULT_RANKER_GRID = {"l2": [50.0, 100.0, 200.0, 400.0],
-                       "half_life": [None, 1825.0, 730.0, 365.0, 180.0]}
+                       "half_life": [None, 1825.0, 730.0, 365.0, 180.0],
+                       "popularity_exponent": [0.0, 0.1, 0.2]}
 
 
 def _baseline():

@@ -82,15 +82,25 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
     size), a difference below the validation noise is not worth paying for. ``cost`` names the
     column that measures it: the fit's seconds, or a parameter whose cost is paid elsewhere
     (``max_candidates``: on every request). ``times``: the ratings' times, for a temporal
-    split (:func:`validation_split`).
+    split (:func:`validation_split`). The parameters an estimator names in ``refit_free``
+    are varied without fitting again (its ``refitted``); their points report the fit's
+    seconds.
     """
     validation = validation_split(X, share, seed, times)
     table = []
+    refit_free = set(getattr(estimator, "refit_free", ()))
+    fitted: dict[tuple, tuple] = {}  # the parameters a fit needs -> (model, its seconds)
     for params in ParameterGrid(grid):
-        model = clone(estimator).set_params(**params)
-        start = time.perf_counter()
-        fit_with_times(model, validation.train, validation.train_times)
-        fit_seconds = time.perf_counter() - start
+        needed = tuple(sorted((n, repr(v)) for n, v in params.items() if n not in refit_free))
+        if needed in fitted:
+            model, fit_seconds = fitted[needed]
+            model = model.refitted(**{n: v for n, v in params.items() if n in refit_free})
+        else:
+            model = clone(estimator).set_params(**params)
+            start = time.perf_counter()
+            fit_with_times(model, validation.train, validation.train_times)
+            fit_seconds = time.perf_counter() - start
+            fitted[needed] = model, fit_seconds
         metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k)
         table.append({**params, "ndcg": metrics["ndcg"], "precision": metrics["precision"],
                       "fit_seconds": fit_seconds})

@@ -1,5 +1,6 @@
 """The pipeline on matrices is the trainer's pipeline: the same bundle from the same data."""
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -80,9 +81,10 @@ def test_the_ranker_is_chosen_on_a_validation_split_of_the_data_at_hand(tiny_bun
     tuning = tiny_bundle.manifest["ranker_tuning"]
     grid = tiny_bundle.manifest["config"]["ranker_grid"]
     assert tuning["split"] == "temporal"  # the trainer's snapshot has the ratings' times
-    assert {(row["l2"], row["half_life"]) for row in tuning["validation"]} == {
-        (l2, half_life) for l2 in grid["l2"] for half_life in grid["half_life"]}
+    names = sorted(grid)
+    assert {tuple(row[n] for n in names) for row in tuning["validation"]} == set(
+        itertools.product(*(grid[n] for n in names)))
     best = max(tuning["validation"], key=lambda row: row["ndcg"])
-    assert tuning["chosen"] == {"l2": best["l2"], "half_life": best["half_life"]}
+    assert tuning["chosen"] == {n: best[n] for n in names}
     ranker = tiny_bundle.estimators["ranker"]
-    assert (ranker.l2, ranker.half_life) == (best["l2"], best["half_life"])
+    assert {n: getattr(ranker, n) for n in names} == tuning["chosen"]

@@ -134,6 +134,26 @@ def test_a_half_life_weighs_each_rating_in_the_gram_matrix_by_its_age(ratings):
         EASE(half_life=365.0).fit(ratings, times=times[:, :-1])
 
 
+def test_a_popularity_exponent_divides_each_candidates_weights_by_its_popularity(ratings):
+    plain = EASE(l2=7.0, max_candidates=20).fit(ratings)
+    model = EASE(l2=7.0, max_candidates=20, popularity_exponent=0.3).fit(ratings)
+    counts = np.bincount(confidence(ratings, "signed").indices, minlength=ratings.shape[1])
+    np.testing.assert_allclose(model.weights_, plain.weights_ / counts[plain.candidates_] ** 0.3,
+                               rtol=1e-5)
+    users = np.arange(ratings.shape[0])
+    assert not np.array_equal(np.argsort(-model.score_users(users), axis=1)[:, :5],
+                              np.argsort(-plain.score_users(users), axis=1)[:, :5])
+    # changed without fitting again, the model a fit gives, either way
+    for start, goal in ((plain, model), (model, plain)):
+        other = start.refitted(popularity_exponent=goal.popularity_exponent)
+        assert other.popularity_exponent == goal.popularity_exponent
+        np.testing.assert_allclose(other.weights_, goal.weights_, rtol=1e-5)
+        np.testing.assert_allclose(other.score_one(np.array([0, 4]), np.array([4.5, 2.0])),
+                                   goal.score_one(np.array([0, 4]), np.array([4.5, 2.0])),
+                                   rtol=1e-5)
+    assert plain.popularity_exponent == 0.0  # the model it started from is unchanged
+
+
 def test_bad_hyper_parameters_are_clear_errors(ratings):
     with pytest.raises(ValueError, match="l2"):
         EASE(l2=0).fit(ratings)

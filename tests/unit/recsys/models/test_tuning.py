@@ -113,6 +113,29 @@ def test_tune_measures_every_point_and_returns_the_best(tmp_path):
     assert all({"ndcg", "precision", "fit_seconds"} <= row.keys() for row in table)
 
 
+def test_parameters_an_estimator_changes_without_fitting_are_measured_as_fitted(tmp_path):
+    from shared.recsys.models.ease import EASE
+
+    fold = taste_group_fold(tmp_path)
+    grid = {"l2": [5.0, 50.0], "popularity_exponent": [0.0, 0.2, 0.5]}
+    fits = []
+
+    class Counted(EASE):
+        def fit(self, X, y=None, times=None):
+            fits.append(self.get_params())
+            return super().fit(X, y, times)
+
+    best, table = tune(Counted(max_candidates=100), grid, fold.train)
+    assert len(fits) == 2 and len(table) == 6  # one fit per penalty
+    _, fitted_each = tune(EASE(max_candidates=100), [
+        {"l2": [l2], "popularity_exponent": [a]} for l2 in grid["l2"]
+        for a in grid["popularity_exponent"]], fold.train)
+    key = lambda row: (row["l2"], row["popularity_exponent"])  # noqa: E731
+    assert {key(r): round(r["ndcg"], 6) for r in table} == \
+        {key(r): round(r["ndcg"], 6) for r in fitted_each}
+    assert len({round(r["ndcg"], 6) for r in table}) > 2
+
+
 def test_an_empty_grid_is_an_error(ratings):
     with pytest.raises(ValueError, match="empty"):
         tune(SignedPopularity(), [], ratings)
