@@ -322,8 +322,8 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         genre_table(rows, TOP_N),
         "\n" + timing_line(rows["timing"]),
         f"\n### Coverage trade-off on `{SPLIT}`\n\n"
-        f"`{personal}` covers {100 * base['coverage']:.1f} % of the catalogue (coverage@"
-        f"{TOP_N}). The served ranker, `EASE({ease})` "
+        f"The served ranker's lists cover {100 * base['coverage']:.1f} % of the catalogue "
+        f"(coverage@{TOP_N}) before the exploration. The served ranker, `EASE({ease})` "
         "(the version's chosen parameters), fitted on the training part and re-ranked: "
         "score' = score - beta x max(the user's scores) x log1p(n_i) / log1p(max n), n_i the "
         "movie's training ratings, the max over the movies the user may be recommended; with "
@@ -332,10 +332,10 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         f"{trade['n_movies']:,} movies with a training rating, and cannot exceed the "
         f"candidates' share of them ({coverage_caps(trade)}). Genre diversity: mean over the "
         "users of the mean pairwise Jaccard distance of the genre sets of their 10 movies. "
-        f"Beta 0 at the served candidates is `{personal}`'s list: nDCG@{TOP_N} "
-        f"{base['ndcg']:.4f}, coverage {base['coverage']:.4f} here, {served[NDCG]:.4f} and "
-        f"{served[COV]:.4f} in the table above; at {WIDE_CANDIDATES:,} candidates "
-        f"{wide['ndcg']:.4f}, {wide['coverage']:.4f}.\n\n",
+        f"Beta 0 at the served candidates is `{personal}`'s list before the exploration "
+        f"(nDCG@{TOP_N} {base['ndcg']:.4f}, coverage {base['coverage']:.4f}; with it, "
+        f"{served[NDCG]:.4f} and {served[COV]:.4f} in the table above); at "
+        f"{WIDE_CANDIDATES:,} candidates {wide['ndcg']:.4f}, {wide['coverage']:.4f}.\n\n",
         tradeoff_table(trade, TOP_N),
         "\n" + tradeoff_verdict(trade, TOP_N),
         *exploration_section(fold_info["exploration"]),
@@ -344,7 +344,7 @@ def rows_sections(served: dict, fold_info: dict) -> list[str]:
         f"list from the strategy's best {DIVERSITY_POOL} by maximal marginal relevance over "
         "genres (`shared/recsys/diversity.py`): `strategies.recommend` with a `Diversify`, "
         f"for the {fold_info['diversity']['users']} users above, their training ratings as "
-        "their live ratings. Diversity 0 is the list as ranked. \"ms per list\": the mean "
+        "their live ratings. Diversity 0 is the list as served. \"ms per list\": the mean "
         "time of `strategies.recommend`, interleaved user by user.\n\n",
         diversity_table(fold_info["diversity"], TOP_N),
         "\nA request's diversity varies one list's genres; it does not widen the catalogue the "

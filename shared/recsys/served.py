@@ -156,11 +156,12 @@ class LiveModel:
         given, replaced = self.exploration.for_user(int(user))
         if not len(given):
             return
-        blocked = np.concatenate([excluded, top])
+        places = top.tolist()
         for movie, place in zip(given.tolist(), replaced.tolist()):
-            at = np.flatnonzero(top == place)
-            if len(at) and not np.isin(movie, blocked):
-                out[at[0]] = (int(self.movies.ids[movie]), out[at[0]][1], EXPLORED)
+            if place in places and movie not in places and not (excluded == movie).any():
+                at = places.index(place)
+                places[at] = movie
+                out[at] = (int(self.movies.ids[movie]), out[at][1], EXPLORED)
 
     def predict(self, ratings: Mapping, movie_ids) -> list[float | None]:
         scores = self.scores(ratings)

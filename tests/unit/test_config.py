@@ -126,9 +126,10 @@ def test_bad_security_and_operations_settings_name_the_variable(env, message):
         config.load(env)
 
 
-def test_the_exploration_is_off_unless_a_coverage_is_asked():
-    assert config.load({}).exploration_coverage == 0.0
+def test_the_exploration_asks_a_tenth_of_the_catalogue_unless_told_otherwise():
+    assert config.load({}).exploration_coverage == 0.1
     assert config.load({"MOVIEREC_EXPLORATION_COVERAGE": "0.15"}).exploration_coverage == 0.15
+    assert config.load({"MOVIEREC_EXPLORATION_COVERAGE": "0"}).exploration_coverage == 0.0
 
 
 def test_rate_limits_and_inbox_age_are_read():

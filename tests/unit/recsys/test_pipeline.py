@@ -13,7 +13,8 @@ from shared.recsys.pipeline import BundleConfig, fit_bundle
 from shared.recsys.ratings import FAVOURITE_RATING, rating_matrix, time_matrix
 from shared.recsys.vocabulary import Vocabulary
 
-CONFIG = dict(k_range=(3, 6), min_cluster_size=4)  # tiny_bundle's
+CONFIG = dict(k_range=(3, 6), min_cluster_size=4,  # tiny_bundle's
+              exploration_coverage=Settings.exploration_coverage)
 
 
 def stored(bundle) -> dict:
