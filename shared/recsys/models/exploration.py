@@ -118,6 +118,8 @@ class Exploration(BaseEstimator):
               rated: np.ndarray, target: int) -> np.ndarray:
         """(user, movie, replaced movie, cost) of each place given, in the order given."""
         users, movies, costs = self._candidates(X, shown, rated)
+        listed = (lists[users] >= 0).any(axis=1)  # a user without a list has no place to give
+        users, movies, costs = users[listed], movies[listed], costs[listed]
         lists = lists.copy()
         given = np.zeros(lists.shape, dtype=bool)
         lowest = TOP_N - self.max_per_user

@@ -96,3 +96,29 @@ def test_bad_parameters_are_named(world, params, message):
         Exploration(**params).fit(X, lists=lists)
     with pytest.raises(ValueError, match="lists"):
         Exploration().fit(X, lists=lists[:, :5])
+
+
+def test_a_user_without_a_list_is_given_nothing(world):
+    X, lists = world
+    unlisted = lists.copy()
+    unlisted[::2] = NO_ITEM
+    exploration = Exploration(coverage=0.4, max_items=200, window=60).fit(X, lists=unlisted)
+    assert len(exploration.movies_) > 0
+    assert all(len(exploration.for_user(user)[0]) == 0 for user in range(0, X.shape[0], 2))
+
+
+def test_the_pipeline_lists_no_user_the_ranker_cannot_rank():
+    from shared.recsys.pipeline import fit_exploration
+
+    X, _ = low_rank_ratings(n_users=300, n_items=200, density=0.2, seed=3)
+    X = X.tolil()
+    X[:40] = 0  # users with no rating (only favourites, say)
+    X = X.tocsr()
+    X.eliminate_zeros()
+    F = X.tolil()
+    F[:40, :5] = 1.0
+    F = F.tocsr()
+    ranker = EASE(l2=50.0, max_candidates=30).fit(X)
+    exploration = fit_exploration(ranker, X, F, 0.95)
+    assert len(exploration.movies_) > 0
+    assert all(len(exploration.for_user(user)[0]) == 0 for user in range(40))
