@@ -116,6 +116,12 @@ class PublishedVersion:
         first = np.sort(first[:self.placement.placed_from(seen.nnz)])
         return LiveRatings(fold.movies.ids[seen.indices[first]], seen.data[first])
 
+    def user_id(self, row: int) -> int:
+        """The id of the user of a test row: a training user's, or under the ``users:``
+        protocol a new user's, whom the version has not seen."""
+        fold = self.fold
+        return int((fold.users if fold.known is None else fold.known_users).ids[row])
+
     def lists(self, strategy: str, rows: np.ndarray, n: int) -> np.ndarray:
         """(len(rows), n) column indices of the movies ``strategy`` recommends to each row of
         ``fold.seen``, best first; :data:`NO_ITEM` past the end of a shorter list."""
@@ -132,7 +138,7 @@ class PublishedVersion:
                     reads = strategies.cluster_reads(serving, n, len(ratings))
                     counters = self.counters.cluster(cluster, reads, joining=joining)
             items = strategies.serve(self.model, ratings, counters, popular, n, serving,
-                                     user_id=int(self.fold.users.ids[row])).items
+                                     user_id=self.user_id(int(row))).items
             movies = [item["movie_id"] for item in items]
             ranked[j, :len(movies)] = self.fold.movies.index(movies)
         return ranked

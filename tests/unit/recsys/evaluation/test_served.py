@@ -67,6 +67,18 @@ def test_a_training_user_reads_their_training_cluster_and_all_their_ratings(rand
         assert sorted(ratings.values()) == sorted(fold.train[row].data.tolist())
 
 
+def test_a_test_row_is_served_as_its_own_user_so_only_training_users_are_explored(data):
+    """Exploration is per user: a training row's user may be given movies, a new user of the
+    ``users:`` protocol never (the version has not seen them)."""
+    version = PublishedVersion(next(RandomSplit(0.8, 0).folds(data)), SETUP)
+    fold = version.fold
+    assert [version.user_id(row) for row in range(5)] == fold.users.ids[:5].tolist()
+    new = PublishedVersion(next(UserSplit(0.7, 0).folds(data)), SETUP)
+    ids = [new.user_id(row) for row in range(new.fold.known.shape[0])]
+    assert ids == new.fold.known_users.ids.tolist()
+    assert not (new.model.users.index(ids, missing="negative") >= 0).any()
+
+
 def test_new_users_are_placed_by_the_classifier_once_they_have_enough_ratings(data):
     fold = next(UserSplit(0.7, 0).folds(data))
     version = PublishedVersion(fold, SETUP)
