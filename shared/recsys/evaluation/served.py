@@ -120,7 +120,7 @@ class PublishedVersion:
         """The id of the user of a test row: a training user's, or under the ``users:``
         protocol a new user's, whom the version has not seen."""
         fold = self.fold
-        return int((fold.users if fold.known is None else fold.known_users).ids[row])
+        return int((fold.users if fold.known_users is None else fold.known_users).ids[row])
 
     def lists(self, strategy: str, rows: np.ndarray, n: int) -> np.ndarray:
         """(len(rows), n) column indices of the movies ``strategy`` recommends to each row of
