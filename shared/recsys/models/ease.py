@@ -31,9 +31,6 @@ MAX_CANDIDATES = 750
 
 
 class EASE(TopNRecommender):
-    # hyper-parameters a fitted model can change without fitting again (:meth:`refitted`)
-    refit_free = ("popularity_exponent",)
-
     r"""Each movie's score is a learned linear combination of the user's other movies.
 
     .. math::
@@ -104,6 +101,9 @@ class EASE(TopNRecommender):
     user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies)
     n_movies_ : int
     """
+
+    # hyper-parameters a fitted model can change without fitting again (:meth:`refitted`)
+    refit_free = ("popularity_exponent",)
 
     def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000,
                  max_candidates: int = MAX_CANDIDATES, half_life: float | None = None,

@@ -97,7 +97,7 @@ class Exploration(BaseEstimator):
         shown = np.bincount(lists[lists >= 0], minlength=X.shape[1])
         self.coverage_before_ = float(np.count_nonzero(shown)) / max(n_rated, 1)
         pairs = np.empty((0, 4))
-        if self.coverage > self.coverage_before_:
+        if n_rated and self.coverage > self.coverage_before_:
             pairs = self._give(X, lists, shown.copy(), rated,
                                int(np.ceil(self.coverage * n_rated)))
         users = pairs[:, 0].astype(np.int64)
@@ -170,4 +170,6 @@ class Exploration(BaseEstimator):
             parts[0].append(block[rows])
             parts[1].append(columns[top[rows, cols]])
             parts[2].append(cost[rows, cols])
-        return tuple(np.concatenate(p) if p else np.empty(0) for p in parts)
+        users, movies, costs = (np.concatenate(p) for p in parts) if parts[0] else (
+            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        return users, movies, costs

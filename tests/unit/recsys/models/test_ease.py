@@ -273,3 +273,8 @@ def test_a_user_who_rated_none_of_its_inputs_gives_it_nothing_to_rank_by(ratings
     assert not model.can_rank(outside, np.array([5.0, 4.0]))
     assert not model.can_rank(np.r_[-1, inside], np.array([4.0, 0.0]))  # only favoured
     assert model.can_rank(np.r_[outside, inside], np.array([5.0, 4.0, 0.5]))
+
+
+def test_the_model_is_documented_as_a_formula():
+    assert EASE.__doc__.startswith("Each movie's score is a learned linear combination")
+    assert "popularity_exponent" in EASE.__doc__

@@ -122,3 +122,12 @@ def test_the_pipeline_lists_no_user_the_ranker_cannot_rank():
     exploration = fit_exploration(ranker, X, F, 0.95)
     assert len(exploration.movies_) > 0
     assert all(len(exploration.for_user(user)[0]) == 0 for user in range(40))
+
+
+def test_no_rating_gives_nothing():
+    import scipy.sparse as sp
+
+    exploration = Exploration(coverage=0.5).fit(sp.csr_matrix((3, 20)),
+                                                lists=np.full((3, TOP_N), NO_ITEM))
+    assert len(exploration.movies_) == 0 and exploration.coverage_after_ == 0.0
+    assert len(exploration.for_user(2)[0]) == 0
