@@ -13,12 +13,13 @@ VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
-def _version_row(store, version: str, active: str | None, states: dict) -> dict:
+def _version_row(store, version: str, active: str | None, states: dict,
+                 rebuilding: str | None) -> dict:
     manifest = store.manifest(version) or {}
-    return {"version": version, "active": version == active,
-            "state": states.get(version, "published"), "trained_at": manifest.get("trained_at"),
-            "data": manifest.get("data"), "holdout": manifest.get("holdout"),
-            "gate": manifest.get("gate")}
+    state = "rebuilding" if version == rebuilding else states.get(version, "published")
+    return {"version": version, "active": version == active, "state": state,
+            "trained_at": manifest.get("trained_at"), "data": manifest.get("data"),
+            "holdout": manifest.get("holdout"), "gate": manifest.get("gate")}
 
 
 def _unknown_version(version: str):
@@ -28,8 +29,8 @@ def _unknown_version(version: str):
 @bp.get("/models")
 def list_models():
     store = services().models.store
-    active, states = store.active_version(), store.states()
-    return jsonify(active=active, versions=[_version_row(store, v, active, states)
+    active, states, rebuilding = store.active_version(), store.states(), store.rebuilding_version()
+    return jsonify(active=active, versions=[_version_row(store, v, active, states, rebuilding)
                                             for v in reversed(store.versions())])
 
 
@@ -38,8 +39,9 @@ def show_model(version: str):
     store = services().models.store
     if not VERSION.fullmatch(version) or version not in store.versions():
         return _unknown_version(version)
-    active, states = store.active_version(), store.states()
-    return jsonify(**_version_row(store, version, active, states), manifest=store.manifest(version))
+    active, states, rebuilding = store.active_version(), store.states(), store.rebuilding_version()
+    return jsonify(**_version_row(store, version, active, states, rebuilding),
+                   manifest=store.manifest(version))
 
 
 @bp.post("/admin/retrain")
@@ -52,7 +54,7 @@ def retrain():
 
 @bp.post("/admin/models/<version>/activate")
 def activate(version: str):
-    """Enqueue a rollback to a kept version (its counters are rebuilt, then it serves)."""
+    """Enqueue a rollback to a kept version (it serves at once, its counters rebuilt behind)."""
     svc = services()
     store = svc.models.store
     if not VERSION.fullmatch(version) or version not in store.versions():

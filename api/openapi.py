@@ -206,7 +206,10 @@ ERROR = {"type": "object", "required": ["error"], "properties": {
     "index": {"type": "integer"}, "message": {"type": "string"}}}
 ITEMS = {"type": "array", "items": _ref("Item")}
 VERSION_ROW = {"type": "object", "required": ["version", "active", "state"], "properties": {
-    "version": {"type": "string"}, "active": {"type": "boolean"}, "state": {"type": "string"},
+    "version": {"type": "string"}, "active": {"type": "boolean"},
+    "state": {"type": "string", "enum": ["building", "published", "rejected", "rebuilding"],
+              "description": "rebuilding: the active version after a rollback, serving while "
+                             "its cluster counters are rebuilt"},
     "trained_at": {"type": ["number", "null"]}, "data": {}, "holdout": {}, "gate": {}}}
 OBJECT = {"type": "object"}
 USER_ID = _path_id("user_id")
@@ -405,7 +408,8 @@ DOCUMENT = {
             "models.retrain", "enqueue a retrain; `movierec worker --retrains` runs it",
             {"202": JOB_ACCEPTED}, writes=True)},
         "/v1/admin/models/{version}/activate": {"post": _operation(
-            "models.activate", "enqueue a rollback to a kept version, its counters rebuilt",
+            "models.activate",
+            "enqueue a rollback to a kept version: it serves at once, its counters rebuilt after",
             {"202": JOB_ACCEPTED}, [VERSION_PARAMETER], writes=True)},
         "/v1/admin/jobs/{job_id}": {"get": _operation(
             "models.job", "a retrain or rollback job: status, stage, result or error",

@@ -28,11 +28,11 @@ def _context():
 
 
 def activate(version: str) -> dict:
-    """Make a kept version active again, with its counters rebuilt (a rollback)."""
+    """Make a kept version active again, then rebuild its counters (a rollback)."""
     stores, report = _context()
-    report("rebuilding the counters")
+    report("activating")
     with interruptible():
-        activate_version(version, stores, progress=False)
+        activate_version(version, stores, progress=False, report=report)
     report("done")
     return {"version": version}
 

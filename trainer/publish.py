@@ -2,12 +2,16 @@
 
 Under the trainer lock, the version's counters are built beside the active one (the Lua script
 keeps both current while the trainer assigns users), then the active pointer flips in one
-command, and versions beyond the newest ``keep`` are deleted. Rolling back rebuilds the kept
-version's counters from the ratings store the same way: counters of inactive versions are not
-kept current, so old ones would be stale.
+command, and versions beyond the newest ``keep`` are deleted. A rollback flips first and
+rebuilds the kept version's counters behind it: the default list reads no counters, so the
+version serves at once, however many users there are to place again (counters of inactive
+versions are not kept current, so old ones would be stale). Until the rebuild ends, a user it
+has not reached yet has no cluster under the version, and the lists that read the clusters
+fall back to the popular list for them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 
 from tqdm import tqdm
@@ -31,37 +35,51 @@ def publish(bundle: ModelBundle, stores: Stores, shrink: float, progress: bool =
     models = stores.models
     with _holding(lock, stores, "publish") as held:
         models.save(bundle)
-        build_counters(LiveModel(bundle), stores, held, shrink, progress)
+        live = LiveModel(bundle)
+        prepare_counters(live, stores, shrink)
+        held.build(bundle.version)
+        assign_users(live, stores, progress)
         held.flip(bundle.version)
         models.prune(stores.settings.keep_versions)
     return bundle.version
 
 
 def activate_version(version: str, stores: Stores, progress: bool = True,
-                     lock: TrainerLock | None = None) -> None:
-    """Make a kept version active again, with its counters rebuilt from the ratings store
-    (with the shrinkage it was trained with)."""
+                     lock: TrainerLock | None = None,
+                     report: Callable[[str], None] = lambda stage: None) -> None:
+    """Make a kept version active again at once, then rebuild its counters from the ratings
+    store (with the shrinkage it was trained with); ``report`` hears each stage. Activating
+    the active version finishes a rebuild a dead rollback left half-way, else does nothing."""
     models = stores.models
-    if version == models.active_version():
+    if version == models.active_version() and models.rebuilding_version() != version:
         return
     with _holding(lock, stores, f"activate {version}") as held:
         live = LiveModel(models.load(version, COUNTER_COMPONENTS))
-        shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
-        build_counters(live, stores, held, shrink, progress)
-        held.flip(version)
-        models.drop_inactive_counters()
+        if version != models.active_version():
+            shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
+            prepare_counters(live, stores, shrink)
+            models.mark_rebuilding(version)
+            held.flip(version)
+            models.drop_inactive_counters()
+        report("serving; rebuilding the counters")
+        assign_users(live, stores, progress)
+        models.mark_rebuilt(version)
 
 
-def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: float,
-                   progress: bool) -> None:
-    """The version's cluster counters from every user in the ratings store, kept current by
-    the Lua script from the moment the lock points it at the version."""
-    version, baseline, store = live.version, live.baseline, stores.ratings
-    stores.models.prepare_counters(version, shrink=shrink, mu=baseline.global_mean_,
+def prepare_counters(live: LiveModel, stores: Stores, shrink: float) -> None:
+    """What the Lua script needs to keep the version's counters (its earlier ones dropped)."""
+    baseline = live.baseline
+    stores.models.prepare_counters(live.version, shrink=shrink, mu=baseline.global_mean_,
                                    movie_ids=live.movies.ids,
                                    priors=baseline.global_mean_ + baseline.item_bias_,
                                    clusters=live.clusters)
-    lock.build(version)
+
+
+def assign_users(live: LiveModel, stores: Stores, progress: bool) -> None:
+    """Place every user of the ratings store in their cluster under the version, which the
+    Lua script counts (being built or active): their ratings go into its counters, and the
+    events that come meanwhile keep them current."""
+    version, store = live.version, stores.ratings
     user_ids = list(store.iter_user_ids())
     with tqdm(total=len(user_ids), desc="assigning users", unit="user",
               disable=not progress) as bar:
@@ -76,8 +94,8 @@ def build_counters(live: LiveModel, stores: Stores, lock: TrainerLock, shrink: f
                 placed = live.assign_clusters([r for _, r in rated])
                 assignments.update(zip([uid for uid, _ in rated], placed.tolist()))
             if assignments and store.assign(version, assignments) < 0:
-                raise LockLost(f"the ratings script no longer builds {version}'s counters "
-                               f"(the trainer lock lapsed)")
+                raise LockLost(f"the ratings script no longer counts {version} (the trainer "
+                               f"lock lapsed, or another version became active)")
             bar.update(len(batch))
 
 

@@ -38,6 +38,7 @@ def list_versions():
     """Every stored version, oldest first; * marks the active one."""
     models = connect(config.load()).models
     active, building, states = models.active_version(), models.building_version(), models.states()
+    rebuilding = models.rebuilding_version()
     versions = models.versions()
     if not versions:
         click.echo("no model versions stored: run `movierec train`")
@@ -45,6 +46,8 @@ def list_versions():
     trained = dict(models.redis.zrange(models.keys.versions, 0, -1, withscores=True))
     for version in versions:
         state = "building" if version == building else states.get(version, "published")
+        if version == rebuilding:
+            state = "rebuilding"  # serving, its counters not yet whole
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(trained.get(version.encode(), 0)))
         mark = "*" if version == active else " "
         click.echo(f"{mark} {version}  {when} UTC  {state:<9}  "
@@ -65,8 +68,9 @@ def show(version: str):
 @command.command("activate")
 @click.argument("version")
 def activate(version: str):
-    """Make a kept VERSION active again (a rollback): its cluster counters are rebuilt from the
-    ratings store, then every API process switches within a second."""
+    """Make a kept VERSION active again (a rollback): every API process switches within a
+    second, then its cluster counters are rebuilt from the ratings store. On the active
+    VERSION, finish a rebuild that a stopped rollback left half-way."""
     from shared.store.trainer_lock import LockHeld, LockLost
     from trainer.publish import activate_version
 
@@ -76,10 +80,12 @@ def activate(version: str):
     lock = stores.trainer_lock()
     try:
         with lock.held(f"movierec models activate {version}"):
-            activate_version(version, stores, lock=lock)
+            activate_version(version, stores, lock=lock, report=lambda stage: click.echo(
+                f"{version} is active; its counters are being rebuilt", err=True))
     except (LockHeld, LockLost) as exc:
-        raise click.ClickException(f"{exc}; the active version is unchanged") from None
-    click.echo(f"{version} is active")
+        active = stores.models.active_version()
+        raise click.ClickException(f"{exc}; the active version is {active}") from None
+    click.echo(f"{version} is active, its counters rebuilt")
 
 
 @command.command("delete")

@@ -230,6 +230,12 @@ class Keys:
         return f"{self.base}:model:states"
 
     @property
+    def rebuilding_counters(self) -> str:
+        """string: the version a rollback made active before rebuilding its counters, until
+        the rebuild has placed every user (left behind by a rollback that died half-way)"""
+        return f"{self.base}:model:rebuilding"
+
+    @property
     def retrained_at_events(self) -> str:
         """string: ``events_applied`` when the active version's snapshot was taken"""
         return f"{self.base}:model:events"

@@ -107,6 +107,21 @@ class ModelStore:
         building = self.building_version()
         counted.keep_only({version} if building is None else {version, building})
 
+    def mark_rebuilding(self, version: str) -> None:
+        """``version`` is about to serve with its counters still to be rebuilt."""
+        self.redis.set(self.keys.rebuilding_counters, version)
+
+    def mark_rebuilt(self, version: str) -> None:
+        """``version``'s counters hold every user again (unless another rebuild began)."""
+        if self.rebuilding_version() == version:
+            self.redis.delete(self.keys.rebuilding_counters)
+
+    def rebuilding_version(self) -> str | None:
+        """The active version whose counters a rollback has not finished rebuilding, or
+        None (also when the version it names is no longer the active one)."""
+        named, active = self.redis.mget(self.keys.rebuilding_counters, self.keys.active_version)
+        return named.decode() if named is not None and named == active else None
+
     def record_snapshot_events(self, events_applied: int) -> None:
         """How many events the ratings store had applied when the active version's snapshot
         was taken (the scheduler's "after N new events" counts from there)."""

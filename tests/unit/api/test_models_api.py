@@ -25,13 +25,16 @@ def world(tiny_data, tiny_bundle, monkeypatch):
 
 
 def test_the_versions_are_listed_with_their_state_and_numbers(world):
-    client, _, bundle = world
+    client, svc, bundle = world
     listed = client.get("/v1/models").get_json()
     assert listed["active"] == bundle.version
     assert [(v["version"], v["active"], v["state"]) for v in listed["versions"]] == \
         [(bundle.version, True, "published")]
     shown = client.get(f"/v1/models/{bundle.version}").get_json()
     assert shown["manifest"]["data"] == bundle.manifest["data"]
+    svc.models.store.mark_rebuilding(bundle.version)  # a rollback still placing the users
+    assert client.get("/v1/models").get_json()["versions"][0]["state"] == "rebuilding"
+    assert client.get(f"/v1/models/{bundle.version}").get_json()["state"] == "rebuilding"
     missing = client.get("/v1/models/nope")
     assert missing.status_code == 404 and missing.get_json()["field"] == "version"
 

@@ -101,3 +101,58 @@ def test_without_a_lock_given_it_is_taken_with_the_configured_expiry(world, tiny
     assert stores.models.active_version() == tiny_bundle.version
     assert {version for version, _ in ttls} == {"v2", tiny_bundle.version}
     assert all((seconds - 60) * 1000 < ttl <= seconds * 1000 for _, ttl in ttls), ttls
+
+
+def test_a_rollback_serves_before_it_rebuilds_the_counters(world, tiny_bundle, monkeypatch):
+    models, first = world.models, tiny_bundle.version
+    publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
+    seen = []  # (active, rebuilding) as each batch of users is placed
+    assign = world.ratings.assign
+
+    def assign_looking_at_the_pointers(version, assignments):
+        seen.append((models.active_version(), models.rebuilding_version()))
+        return assign(version, assignments)
+
+    monkeypatch.setattr(world.ratings, "assign", assign_looking_at_the_pointers)
+    stages = []
+    activate_version(first, world, progress=False, report=stages.append)
+    assert seen and set(seen) == {(first, first)}
+    assert stages == ["serving; rebuilding the counters"]
+    assert models.active_version() == first and models.rebuilding_version() is None
+    assert_counters_are_a_full_rebuild(world, tiny_bundle)
+
+
+def test_activating_again_finishes_a_rebuild_a_dead_rollback_left(world, tiny_bundle,
+                                                                  monkeypatch):
+    models, first = world.models, tiny_bundle.version
+    publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
+    monkeypatch.setattr("trainer.publish.ASSIGN_BATCH", 3)
+    assign, calls = world.ratings.assign, []
+
+    def assign_then_die(version, assignments):
+        calls.append(version)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # a stop request after the first batch
+        return assign(version, assignments)
+
+    monkeypatch.setattr(world.ratings, "assign", assign_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        activate_version(first, world, progress=False)
+    assert models.active_version() == first and models.rebuilding_version() == first
+    assert TrainerLock(world.redis, world.keys).holder() is None
+    monkeypatch.setattr(world.ratings, "assign", assign)
+    activate_version(first, world, progress=False)
+    assert models.rebuilding_version() is None
+    assert_counters_are_a_full_rebuild(world, tiny_bundle)
+    activate_version(first, world, progress=False)  # whole: nothing to do, no lock taken
+    other = TrainerLock(world.redis, world.keys)
+    assert other.acquire("another trainer")
+    activate_version(first, world, progress=False)
+
+
+def test_a_rebuild_mark_of_a_version_no_longer_active_names_nothing(world, tiny_bundle):
+    models = world.models
+    models.mark_rebuilding(tiny_bundle.version)
+    assert models.rebuilding_version() == tiny_bundle.version
+    publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
+    assert models.rebuilding_version() is None
