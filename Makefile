@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup redis clean
+.PHONY: run test setup redis java clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,spark]'
 	@touch $@
 
 setup: $(STAMP)
@@ -19,10 +19,15 @@ setup: $(STAMP)
 redis: setup
 	$(BIN)/python -m movierec.redis_server ensure-binary
 
+# Java for the Spark tests and `movierec train --engine spark` (installed with apt-get when
+# missing).
+java: setup
+	$(BIN)/python -m movierec.java ensure
+
 run: redis
 	$(BIN)/movierec up $(if $(DATA),--data $(DATA)) $(if $(CLUSTER),--cluster $(CLUSTER))
 
-test: redis
+test: redis java
 	$(BIN)/python -m pytest
 
 clean:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+from movierec.apt import apt_get_problem, apt_install
 from movierec.credentials import REDIS_USER, redis_password, write_private
 from shared import config
 
@@ -70,46 +71,6 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server", path=path)
 
 
-def apt_get_problem(allow_apt: bool = True) -> str | None:
-    """Why ``apt-get install`` cannot be used here, or None when it can."""
-    if not allow_apt:
-        return "MOVIEREC_NO_APT is set"
-    if shutil.which("apt-get") is None:
-        return "apt-get is not available on this machine"
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        if shutil.which("sudo") is None or subprocess.run(
-                ["sudo", "-n", "true"], capture_output=True).returncode != 0:
-            return "installing packages needs root (no password-less sudo)"
-    return None
-
-
-def apt_install_redis() -> None:
-    """Install Debian's redis-server without starting the system service."""
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    print("movierec: redis-server not found; installing Debian's redis-server package",
-          file=sys.stderr)
-    # policy-rc.d exit 101 stops dpkg from starting the system-wide service: we run our own.
-    policy = Path("/usr/sbin/policy-rc.d")
-    had_policy = policy.exists()
-    try:
-        if not had_policy and os.geteuid() == 0:
-            policy.write_text("#!/bin/sh\nexit 101\n")
-            policy.chmod(0o755)
-        update = subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env,
-                                capture_output=True, text=True)
-        install = subprocess.run(
-            sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
-            env=env, capture_output=True, text=True)
-    finally:
-        if not had_policy and os.geteuid() == 0:
-            policy.unlink(missing_ok=True)
-    if install.returncode != 0:
-        raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(reasons=(
-            f"  - apt-get install redis-server failed (exit {install.returncode}):\n"
-            f"    {(install.stderr or update.stderr).strip()[-400:]}")))
-
-
 def ensure_redis_server_binary(allow_apt: bool = True) -> str:
     """Path of redis-server, installing it with apt-get when missing and ``allow_apt``."""
     binary = find_redis_server()
@@ -119,7 +80,9 @@ def ensure_redis_server_binary(allow_apt: bool = True) -> str:
     if problem:
         raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(
             reasons=f"  - redis-server is not installed, and {problem}"))
-    apt_install_redis()
+    failed = apt_install("redis-server", "redis-server not found")
+    if failed:
+        raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(reasons=f"  - {failed}"))
     binary = find_redis_server()
     if not binary:
         raise RedisUnavailable(HOW_TO_PROVIDE_REDIS.format(

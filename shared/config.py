@@ -311,6 +311,10 @@ class Settings:
     # by giving users movies no list shows (shared/recsys/models/exploration.py); 0: off. 0.1
     # doubles ml-latest-small's at no measured cost (docs/topn-benchmark.md, "Exploration")
     exploration_coverage: float = 0.1
+    # what fits a retrain: this process ("local") or Apache Spark ("spark", the `spark` extra:
+    # trainer/spark/), at ``spark_master`` (a spark:// URL, or local[N] for N cores here)
+    train_engine: str = "local"
+    spark_master: str = "local[*]"
     # a new version may be this much worse (relative) than the active one
     gate_tolerance: float = 0.10
     # model versions kept (arrays in Redis and on disk), the active one among them
@@ -408,6 +412,9 @@ def load(env=None) -> Settings:
                               Settings.holdout_split),
         exploration_coverage=_fraction(env, "MOVIEREC_EXPLORATION_COVERAGE",
                                        Settings.exploration_coverage),
+        train_engine=_choice(env, "MOVIEREC_TRAIN_ENGINE", ("local", "spark"),
+                             Settings.train_engine),
+        spark_master=env.get("MOVIEREC_SPARK_MASTER") or Settings.spark_master,
         gate_tolerance=_fraction(env, "MOVIEREC_GATE_TOLERANCE", Settings.gate_tolerance),
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",

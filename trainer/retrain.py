@@ -12,12 +12,12 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 from shared.config import Settings
-from shared.recsys.evaluation.holdout import gate, holdout_metrics, split_snapshot
+from shared.recsys.evaluation.holdout import gate
 from shared.recsys.models import registry
 from shared.recsys.persist import ModelBundle
-from shared.recsys.served import LiveModel
 from shared.store.stores import Stores
-from trainer.pipeline import TrainerBundleConfig, fit_pipeline
+from trainer.engines import engine_for
+from trainer.pipeline import TrainerBundleConfig
 from trainer.publish import publish
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,12 @@ def retrain(stores: Stores, what: str = "retrain",
             snapshot=None, k_rule: str = "silhouette", model: str | None = None,
             ranker: str | None = None, force: bool = False,
             report: Callable[[str], None] = lambda stage: None,
-            progress: bool = True) -> tuple[ModelBundle, list[str]]:
+            progress: bool = True, engine: str | None = None) -> tuple[ModelBundle, list[str]]:
     """The new active version, and the versions of dead runs discarded on the way. ``report``
-    hears each stage as it starts; ``force`` publishes a version the gate refuses. Raises
-    LockHeld when another trainer runs, LockLost when this one lost its lock (nothing
-    activated), NothingToTrainOn, Rejected."""
+    hears each stage as it starts; ``force`` publishes a version the gate refuses; ``engine``
+    fits it (:mod:`trainer.engines`; None: the configured one). Raises LockHeld when another
+    trainer runs, LockLost when this one lost its lock (nothing activated),
+    NothingToTrainOn, Rejected; a failure of the engine activates nothing either."""
     settings, store, models = stores.settings, stores.ratings, stores.models
     pipeline_config = _pipeline_config(settings, k_rule, model, ranker)
     lock = stores.trainer_lock()
@@ -58,23 +59,23 @@ def retrain(stores: Stores, what: str = "retrain",
         log.info("%s: %s took %.1f s", what, name, seconds[name])
 
     report("waiting for the trainer lock")
-    with lock.held(what):
+    with lock.held(what), engine_for(settings, engine) as fitter:
         with stage("sweeping dead runs"):
             discarded = models.discard_abandoned()
         with stage("snapshot"):
             events = store.events_applied()
-            snapshot = store.snapshot() if snapshot is None else snapshot
-            if snapshot.empty or (snapshot["rating"] > 0).sum() == 0:
+            snapshot = fitter.snapshot(stores, snapshot)
+            if fitter.n_rated(snapshot) == 0:
                 raise NothingToTrainOn("no ratings in Redis to train on: run `movierec import "
                                        "DIR` first")
-            train, held_out = split_snapshot(snapshot, settings.holdout_fraction,
-                                             settings.holdout_split)
+            train, held_out = fitter.split(snapshot, settings.holdout_fraction,
+                                           settings.holdout_split)
         movies = stores.catalogue.movies_frame()
         with stage("fitting"):
-            bundle = fit_pipeline(train, movies, pipeline_config, progress=progress)
+            bundle = fitter.fit(train, movies, pipeline_config, progress)
         with stage("evaluating on the held-out ratings"):
             metrics = {"split": settings.holdout_split,
-                       **holdout_metrics(LiveModel(bundle), train, held_out)}
+                       **fitter.measure(bundle, train, held_out)}
             active = models.active_version()
             reasons = gate(metrics,
                            (models.manifest(active) or {}).get("holdout") if active else None,
@@ -91,7 +92,7 @@ def retrain(stores: Stores, what: str = "retrain",
         if settings.holdout_split == "temporal":  # serve what knows the latest ratings too
             measured = bundle.manifest
             with stage("fitting on the whole snapshot"):
-                bundle = fit_pipeline(snapshot, movies, pipeline_config, progress=progress)
+                bundle = fitter.fit(snapshot, movies, pipeline_config, progress)
             bundle.manifest.update({name: measured[name] for name in ("holdout", "gate")},
                                    stage_seconds=seconds)
         with stage("publishing"):

@@ -1,6 +1,7 @@
 """``movierec train``: fit the pipeline on the ratings in Redis and make it the active version."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import click
@@ -10,14 +11,18 @@ from shared import config
 
 
 def train_and_publish(stores, snapshot=None, k_rule: str = "silhouette",
-                      model: str | None = None, ranker: str | None = None, force: bool = False):
+                      model: str | None = None, ranker: str | None = None, force: bool = False,
+                      engine: str | None = None):
     """:func:`trainer.retrain.retrain` with its failures as clean CLI errors; the bundle."""
+    from movierec.java import SparkUnavailable
     from shared.store.trainer_lock import LockHeld, LockLost
     from trainer.retrain import NothingToTrainOn, Rejected, retrain
 
     try:
         bundle, discarded = retrain(stores, "movierec train", snapshot, k_rule=k_rule,
-                                    model=model, ranker=ranker, force=force)
+                                    model=model, ranker=ranker, force=force, engine=engine)
+    except SparkUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     except Rejected as exc:
         raise click.ClickException(f"{exc}. The active version serves on; `movierec models "
                                    f"show {exc.version}` has the numbers, `movierec train "
@@ -45,7 +50,14 @@ def train_and_publish(stores, snapshot=None, k_rule: str = "silhouette",
               help="Top-N model of the personal lists (default: the registry's default ranker).")
 @click.option("--force", is_flag=True,
               help="Publish the version even if the gate finds it worse than the active one.")
-def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
+@click.option("--engine", type=click.Choice(["local", "spark"]), default=None,
+              help="What fits it: this process, or Apache Spark (the `spark` extra and Java "
+                   "17+) [default: $MOVIEREC_TRAIN_ENGINE, else local].")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="With --engine spark: local[N], or a cluster's spark://HOST:7077 "
+                   "[default: $MOVIEREC_SPARK_MASTER, else local[*]].")
+def command(k_rule: str, model: str | None, ranker: str | None, force: bool,
+            engine: str | None, spark_master: str | None):
     """Train on the ratings in Redis ($REDIS_URL), publish the version and activate it.
 
     Chooses k over $K_RANGE, runs k-means, fixes small clusters, fits the recommender, the
@@ -62,8 +74,11 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
             raise click.BadParameter("unknown model; choose from "
                                      f"{', '.join(registry.available())}", param_hint=hint)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    bundle = train_and_publish(connect(config.load()), k_rule=k_rule, model=model,
-                               ranker=ranker, force=force)
+    settings = config.load()
+    if spark_master:
+        settings = dataclasses.replace(settings, spark_master=spark_master)
+    bundle = train_and_publish(connect(settings), k_rule=k_rule, model=model,
+                               ranker=ranker, force=force, engine=engine)
     manifest = bundle.manifest
     held_out = manifest["holdout"]
     quality = ", ".join(f"{name} {held_out[key]:.4f}" for name, key in
@@ -73,5 +88,11 @@ def command(k_rule: str, model: str | None, ranker: str | None, force: bool):
                f"{manifest['data']['ratings']:,} ratings, k={manifest['k']['chosen']} -> "
                f"{len(manifest['clusters']['after_fixing'])} clusters after fixing; "
                f"fit {sum(manifest['fit_seconds'].values()):.1f} s; on {held_out['held_out']:,} "
-               f"held-out ratings {quality or 'not measured'}; now active"
+               f"held-out ratings {quality or 'not measured'}; fitted "
+               f"{_engine(manifest)}; now active"
                + (" (forced past the gate)" if manifest["gate"]["forced"] else ""))
+
+
+def _engine(manifest: dict) -> str:
+    engine = manifest.get("engine") or {"name": "local"}
+    return "here" if engine["name"] == "local" else f"on Spark ({engine.get('master')})"

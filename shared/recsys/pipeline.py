@@ -18,6 +18,7 @@ from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.clustering import cluster_users
 from shared.recsys.models.features import taste_vectors
+from shared.recsys.models.k_selection import KScan
 from shared.recsys.models.softmax import SoftmaxRegression
 from shared.recsys.models.svd import BiasedMF
 from shared.recsys.persist import ModelBundle, new_version
@@ -144,11 +145,38 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     done("similar")
     steps.close()
 
-    scan = clusters.scan
+    clusters_found = FoundClusters(scan=clusters.scan, k=clusters.k,
+                                   sizes_before_fixing=clusters.sizes_before_fixing,
+                                   labels=clusters.labels)
+    return assemble_bundle(
+        started, seconds, config, users, movies, X.nnz, F.nnz, latest_ts, clusters_found,
+        {"baseline": baseline, "recommender": recommender, "ranker": ranker,
+         "exploration": exploration, "softmax": classifier, "similar": similar},
+        ranker_tuning, accuracy, engine={"name": "local"})
+
+
+@dataclass(frozen=True)
+class FoundClusters:
+    """What a version keeps of its clustering, whichever engine found it: the scan of k, the
+    k chosen, the sizes k-means gave, and each user's cluster after fixing."""
+
+    scan: KScan
+    k: int
+    sizes_before_fixing: np.ndarray
+    labels: np.ndarray
+
+
+def assemble_bundle(started: float, seconds: dict, config: BundleConfig, users: Vocabulary,
+                    movies: Vocabulary, n_ratings: int, n_favourites: int, latest_ts: int,
+                    clusters: FoundClusters, estimators: dict, ranker_tuning: dict | None,
+                    softmax_accuracy: float, **about) -> ModelBundle:
+    """The version of fitted ``estimators`` (None for a component not fitted) and its
+    manifest; ``about`` adds entries to it (the engine that fitted it)."""
+    scan, exploration = clusters.scan, estimators.get("exploration")
     manifest = {
         "trained_at": started,
-        "data": {"users": len(users), "movies": len(movies), "ratings": int(X.nnz),
-                 "favourites": int(F.nnz), "latest_ts": int(latest_ts)},
+        "data": {"users": len(users), "movies": len(movies), "ratings": int(n_ratings),
+                 "favourites": int(n_favourites), "latest_ts": int(latest_ts)},
         "config": asdict(config),
         "model": config.model,
         "ranker": config.ranker,
@@ -162,17 +190,15 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
               "wcss": scan.wcss.tolist(),
               "silhouettes": np.nan_to_num(scan.silhouettes, nan=-1).tolist(),
               "boundary": scan.boundary},
-        "clusters": {"before_fixing": clusters.sizes_before_fixing.tolist(),
-                     "after_fixing": clusters.sizes_after_fixing.tolist()},
-        "metrics": {"softmax_training_accuracy": accuracy},
+        "clusters": {"before_fixing": np.asarray(clusters.sizes_before_fixing).tolist(),
+                     "after_fixing": np.bincount(clusters.labels).tolist()},
+        "metrics": {"softmax_training_accuracy": float(softmax_accuracy)},
         "fit_seconds": seconds,
+        **about,
     }
     return ModelBundle(
         version=new_version(),
         manifest=manifest,
-        estimators={"baseline": baseline, "recommender": recommender,
-                    **({"ranker": ranker} if ranker is not None else {}),
-                    **({"exploration": exploration} if exploration is not None else {}),
-                    "softmax": classifier, "similar": similar},
+        estimators={name: est for name, est in estimators.items() if est is not None},
         arrays={"user_ids": users.ids, "movie_ids": movies.ids, "labels": clusters.labels},
     )

@@ -281,15 +281,20 @@ class RatingStore:
             hashes = pipe.execute()
         return [live_from_hash(entries) for entries in hashes]
 
-    def iter_user_ids(self, batch: int = 1000) -> Iterator[int]:
-        for partition in range(self.keys.partitions):
+    def iter_user_ids(self, batch: int = 1000,
+                      partitions: Iterable[int] | None = None) -> Iterator[int]:
+        """The users of ``partitions`` (None: of all of them)."""
+        for partition in range(self.keys.partitions) if partitions is None else partitions:
             for uid in self.redis.sscan_iter(self.keys.users(partition), count=batch):
                 yield int(uid)
 
-    def snapshot(self, batch: int = 500) -> pd.DataFrame:
-        """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts."""
+    def snapshot(self, batch: int = 500, partitions: Iterable[int] | None = None
+                 ) -> pd.DataFrame:
+        """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts; of
+        the users of ``partitions`` (None: of every user), so that readers in parallel can
+        share the store out."""
         users, movies, halves, favs, stamps = [], [], [], [], []
-        ids = list(self.iter_user_ids())
+        ids = list(self.iter_user_ids(partitions=partitions))
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
             with self.redis.pipeline(transaction=False) as pipe:

@@ -56,7 +56,7 @@ def split_snapshot(snapshot: pd.DataFrame, fraction: float,
                          f"got {split!r}")
     rated = snapshot["rating"].to_numpy() > 0
     held = (_latest(snapshot["ts"].to_numpy(), rated, fraction) if split == "temporal"
-            else _hashed(snapshot, fraction)) & rated
+            else hashed_pairs(snapshot, fraction)) & rated
     return snapshot[~held].reset_index(drop=True), snapshot[held].reset_index(drop=True)
 
 
@@ -68,7 +68,9 @@ def _latest(ts: np.ndarray, rated: np.ndarray, fraction: float) -> np.ndarray:
     return ts > cut if cut == times[0] else ts >= cut  # never every rating: some must train
 
 
-def _hashed(snapshot: pd.DataFrame, fraction: float) -> np.ndarray:
+def hashed_pairs(snapshot: pd.DataFrame, fraction: float) -> np.ndarray:
+    """Whether each (user, movie) pair's hash falls in the first ``fraction`` of its range:
+    the same pairs in every retrain, and in any slice of the snapshot."""
     users = snapshot["user_id"].to_numpy().astype(np.uint64)
     movies = snapshot["movie_id"].to_numpy().astype(np.uint64)
     with np.errstate(over="ignore"):
@@ -80,21 +82,40 @@ def _hashed(snapshot: pd.DataFrame, fraction: float) -> np.ndarray:
 
 
 def holdout_metrics(live: LiveModel, train: pd.DataFrame, holdout: pd.DataFrame,
-                    max_users: int = 2000, max_pairs: int = 200_000, seed: int = 0) -> dict:
+                    max_users: int = 2000, max_pairs: int = 200_000, seed: int = 0,
+                    popularity: np.ndarray | None = None) -> dict:
     """nDCG@10 and P@10 of the lists of the default strategy (each user's training ratings
     as their live ratings) and RMSE of the rating model, on ``holdout``; at most ``max_users``
-    users, drawn at random, are listed, and at most ``max_pairs`` ratings predicted (the cost
-    of measuring stays bounded however large the snapshot)."""
-    known = holdout[live.users.index(holdout["user_id"].to_numpy(), missing="negative") >= 0]
-    known = known[live.movies.index(known["movie_id"].to_numpy(), missing="negative") >= 0]
+    users, drawn at random (:func:`listed_users`), are listed, and at most ``max_pairs``
+    ratings predicted (the cost of measuring stays bounded however large the snapshot).
+
+    ``train`` needs to hold only the listed users' ratings when ``popularity`` gives every
+    movie's number of training ratings (by ``live.movies`` index; None: counted in
+    ``train``): an engine that keeps the snapshot elsewhere brings no more to the driver."""
+    known = _known(live, holdout)
+    listed = listed_users(live, holdout, max_users, seed)
+    return {"held_out": int(len(holdout)), "users_listed": int(len(listed)),
+            f"ndcg_at_{TOP_N}": None, f"precision_at_{TOP_N}": None, "rmse": None,
+            **_list_quality(live, train, known, listed, popularity),
+            **_rating_error(live, known if len(known) <= max_pairs else
+                            known.sample(max_pairs, random_state=seed))}
+
+
+def listed_users(live: LiveModel, holdout: pd.DataFrame, max_users: int = 2000,
+                 seed: int = 0) -> np.ndarray:
+    """The users :func:`holdout_metrics` lists: those known to ``live`` with a held-out
+    rating of 4 or more, at most ``max_users`` drawn at random; increasing."""
+    known = _known(live, holdout)
     listed = np.unique(known.loc[known["rating"] >= 4.0, "user_id"].to_numpy())
     if len(listed) > max_users:
         listed = np.sort(np.random.default_rng(seed).choice(listed, max_users, replace=False))
-    return {"held_out": int(len(holdout)), "users_listed": int(len(listed)),
-            f"ndcg_at_{TOP_N}": None, f"precision_at_{TOP_N}": None, "rmse": None,
-            **_list_quality(live, train, known, listed),
-            **_rating_error(live, known if len(known) <= max_pairs else
-                            known.sample(max_pairs, random_state=seed))}
+    return listed
+
+
+def _known(live: LiveModel, holdout: pd.DataFrame) -> pd.DataFrame:
+    """The held-out ratings of users and movies ``live`` knows."""
+    known = holdout[live.users.index(holdout["user_id"].to_numpy(), missing="negative") >= 0]
+    return known[live.movies.index(known["movie_id"].to_numpy(), missing="negative") >= 0]
 
 
 def gate(new: dict, active: dict | None, tolerance: float) -> list[str]:
@@ -140,16 +161,17 @@ def _and(noise: float) -> str:
 
 
 def _list_quality(live: LiveModel, train: pd.DataFrame, known: pd.DataFrame,
-                  listed: np.ndarray) -> dict:
+                  listed: np.ndarray, popularity: np.ndarray | None) -> dict:
     if not len(listed):
         return {}
     mine = train[train["user_id"].isin(listed)]
     ratings_of = {u: dict(zip(g["movie_id"].tolist(), g["rating"].tolist()))
                   for u, g in mine.groupby("user_id")}
     n_movies = len(live.movies)
-    popular = np.argsort(-np.bincount(live.movies.index(
-        train.loc[train["rating"] > 0, "movie_id"].to_numpy()), minlength=n_movies),
-        kind="stable")
+    if popularity is None:
+        popularity = np.bincount(live.movies.index(
+            train.loc[train["rating"] > 0, "movie_id"].to_numpy()), minlength=n_movies)
+    popular = np.argsort(-np.asarray(popularity), kind="stable")
     ranked = np.full((len(listed), TOP_N), NO_ITEM, dtype=np.int64)
     floor = np.full((len(listed), TOP_N), NO_ITEM, dtype=np.int64)
     for row, user in enumerate(listed):

@@ -52,24 +52,44 @@ def fix_small_clusters(labels, favourites, min_cluster_size: int,
     if F.shape[0] != len(labels):
         raise ValueError(f"{len(labels)} labels for {F.shape[0]} users")
     k = int(labels.max()) + 1 if n_clusters is None else n_clusters
-    sizes = np.bincount(labels, minlength=k)
+    mapping, moved = dissolve_small_clusters(labels, min_cluster_size, k)
+    new_labels = mapping[labels]
+    if len(moved):
+        survivors = np.flatnonzero(mapping >= 0)
+        new_labels[moved] = closest_survivors(F[moved], favourite_counts(labels, F, k)[survivors],
+                                              np.bincount(labels, minlength=k)[survivors])
+    return FixedClusters(labels=new_labels,
+                         favourite_counts=favourite_counts(new_labels, F, int(mapping.max()) + 1),
+                         mapping=mapping, moved=moved)
+
+
+def dissolve_small_clusters(labels, min_cluster_size: int, n_clusters: int
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """``(mapping, moved)`` of :func:`fix_small_clusters`: the survivors' new numbers (-1 for a
+    dissolved cluster) and the users whose cluster is dissolved."""
+    labels = np.asarray(labels, dtype=np.int64)
+    sizes = np.bincount(labels, minlength=n_clusters)
     survives = sizes >= min_cluster_size
     if not survives.any():
         survives[np.argmax(sizes)] = True
     survivors = np.flatnonzero(survives)
-    mapping = np.full(k, -1, dtype=np.int64)
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
     mapping[survivors] = np.arange(len(survivors))
+    return mapping, np.flatnonzero(mapping[labels] < 0)
 
-    new_labels = mapping[labels]
-    moved = np.flatnonzero(new_labels < 0)
-    if len(moved):
-        in_movie_list = (favourite_counts(labels, F, k)[survivors] > 0).astype(np.float64)
-        # The share's denominator |favourites(u)| is the same for every cluster, so the
-        # argmax of the overlap count is the argmax of the share.
-        overlap = np.asarray((F[moved] @ in_movie_list.T).todense())
-        best = overlap == overlap.max(axis=1, keepdims=True)
-        size_if_best = np.where(best, sizes[survivors][None, :], -1)
-        new_labels[moved] = np.argmax(size_if_best, axis=1)
-    return FixedClusters(labels=new_labels,
-                         favourite_counts=favourite_counts(new_labels, F, len(survivors)),
-                         mapping=mapping, moved=moved)
+
+def closest_survivors(moved_favourites, survivor_favourite_counts, survivor_sizes
+                      ) -> np.ndarray:
+    """The new cluster of each moved user (rows of ``moved_favourites``, users x movies 0/1):
+    the survivor whose movie list (movies with a count in ``survivor_favourite_counts``,
+    survivors x movies) holds most of the user's favourites, ties to the larger
+    (``survivor_sizes``), then the lower number. Only these reach an engine that keeps the
+    users elsewhere (Spark): a few users' rows and the clusters' counts."""
+    in_movie_list = (sp.csr_matrix(survivor_favourite_counts) > 0).astype(np.float64)
+    # The share's denominator |favourites(u)| is the same for every cluster, so the argmax of
+    # the overlap count is the argmax of the share.
+    overlap = np.asarray((sp.csr_matrix(moved_favourites, dtype=np.float64)
+                          @ in_movie_list.T).todense())
+    best = overlap == overlap.max(axis=1, keepdims=True)
+    size_if_best = np.where(best, np.asarray(survivor_sizes)[None, :], -1)
+    return np.argmax(size_if_best, axis=1)

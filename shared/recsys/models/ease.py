@@ -98,7 +98,9 @@ class EASE(TopNRecommender):
     candidates_ : ndarray (n_candidates,), the movies it recommends, increasing (of ``items_``)
     weights_ : ndarray (n_kept, n_candidates), float32, :math:`\hat B`'s rows at ``items_``
         and columns at ``candidates_``
-    user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies)
+    item_counts_ : ndarray (n_movies,), each movie's number of training ratings
+    user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies); a model
+        fitted from a Gram matrix computed elsewhere (:meth:`fit_gram`) has none
     n_movies_ : int
     """
 
@@ -128,16 +130,30 @@ class EASE(TopNRecommender):
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         C = confidence(X, self.scheme)
         counts = np.bincount(C.indices, minlength=C.shape[1])
+        self.choose_items(counts)
+        self.user_feedback_ = C
+        learned = C if self.half_life is None or times is None else _by_age(C, times,
+                                                                           self.half_life)
+        return self.fit_gram(gram_matrix(learned[:, self.items_].astype(np.float32)))
+
+    def choose_items(self, counts: np.ndarray) -> EASE:
+        """Keep the most-rated of the movies rated ``counts`` times each: ``items_`` (the
+        inputs) and ``candidates_``. The first half of a fit, which an engine that computes
+        the Gram matrix elsewhere (on Spark) calls before :meth:`fit_gram`."""
+        counts = np.asarray(counts, dtype=np.int64)
         rated = np.flatnonzero(counts)
         most_rated = rated[np.argsort(-counts[rated], kind="stable")]
         self.items_ = np.sort(most_rated[:self.max_items]).astype(np.int64)
         self.candidates_ = np.sort(most_rated[:min(self.max_items, self.max_candidates)]).astype(
             np.int64)
-        self.n_movies_ = int(C.shape[1])
-        self.user_feedback_ = C
-        learned = C if self.half_life is None or times is None else _by_age(C, times,
-                                                                           self.half_life)
-        gram = _gram(learned[:, self.items_].astype(np.float32))
+        self.n_movies_ = int(len(counts))
+        self.item_counts_ = counts
+        return self
+
+    @with_one_blas_thread
+    def fit_gram(self, gram: np.ndarray) -> EASE:
+        """The weights from ``gram``, :math:`X^\top X` at ``items_`` (float32, overwritten),
+        :math:`X` weighted by age when a ``half_life`` is set. The second half of a fit."""
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         P = _spd_inverse(gram)
         P /= -np.diag(P)[None, :]
@@ -145,7 +161,7 @@ class EASE(TopNRecommender):
         if len(self.candidates_) < len(self.items_):
             P = np.ascontiguousarray(P[:, np.searchsorted(self.items_, self.candidates_)])
         if self.popularity_exponent:
-            P *= (counts[self.candidates_].astype(np.float32)
+            P *= (self.item_counts_[self.candidates_].astype(np.float32)
                   ** np.float32(-self.popularity_exponent))[None, :]
         self.weights_ = P
         self._build_derived_state()
@@ -155,7 +171,7 @@ class EASE(TopNRecommender):
         """A copy of this fitted model with the ``params`` of :attr:`refit_free` changed, the
         model a fit with them gives."""
         other = copy.copy(self).set_params(**params)
-        counts = np.bincount(self.user_feedback_.indices, minlength=self.n_movies_)
+        counts = self.item_counts_
         change = other.popularity_exponent - self.popularity_exponent
         other.weights_ = self.weights_ * (counts[self.candidates_].astype(np.float32)
                                           ** np.float32(-change))[None, :]
@@ -275,19 +291,25 @@ class EASE(TopNRecommender):
 
 
 def _by_age(C: sp.csr_matrix, times, half_life: float) -> sp.csr_matrix:
-    """``C`` with each entry weighted :math:`0.5^{a / h}`, :math:`a` the days from its time in
-    ``times`` (the same entries) to the newest."""
+    """``C`` with each entry weighted by :func:`age_weights` of its time in ``times`` (the
+    same entries)."""
     times = sp.csr_matrix(times, dtype=np.float64)
     times.sort_indices()
     if times.shape != C.shape or not np.array_equal(times.indices, C.indices) \
             or not np.array_equal(times.indptr, C.indptr):
         raise ValueError("times must have the entries of X")
-    age_days = (times.data.max() - times.data) / 86400.0
-    return sp.csr_matrix((C.data * 0.5 ** (age_days / half_life), C.indices, C.indptr),
-                         shape=C.shape)
+    weights = age_weights(times.data, times.data.max(initial=0.0), half_life)
+    return sp.csr_matrix((C.data * weights, C.indices, C.indptr), shape=C.shape)
 
 
-def _gram(X: sp.csr_matrix) -> np.ndarray:
+def age_weights(times: np.ndarray, newest: float, half_life: float) -> np.ndarray:
+    """:math:`0.5^{a / h}` of each rating, :math:`a` the days from its time (seconds) to
+    ``newest`` and :math:`h` the ``half_life`` in days."""
+    age_days = (newest - np.asarray(times, dtype=np.float64)) / 86400.0
+    return 0.5 ** (age_days / half_life)
+
+
+def gram_matrix(X: sp.csr_matrix) -> np.ndarray:
     """:math:`X^\\top X` as a dense matrix of ``X``'s dtype, a block of users at a time."""
     n_users, n_items = X.shape
     gram = np.zeros((n_items, n_items), dtype=X.dtype)

@@ -1,0 +1,111 @@
+"""The pipeline fitted on Spark (local mode, a real JVM) against the local engine on the same
+snapshot: the same ids, the same baseline and ranker, clusters and classifier of the same
+shapes, and a version that loads and serves like any other."""
+import numpy as np
+import pytest
+
+from shared.config import Settings
+from shared.data import movielens
+from shared.recsys.evaluation.holdout import split_snapshot
+from shared.recsys.persist import bundle_from_npz, bundle_to_npz
+from shared.recsys.served import LiveModel
+from trainer.pipeline import TrainerBundleConfig, fit_pipeline
+from trainer.spark.engine import SparkEngine
+
+pytestmark = pytest.mark.slow
+CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="svd", ranker_grid=None,
+                             exploration_coverage=0.0)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with SparkEngine(Settings(spark_master="local[2]")) as spark_engine:
+        yield spark_engine
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_data):
+    data = movielens.load(tiny_data)
+    return data.ratings.assign(favourite=data.ratings["rating"] >= 4), data.movies
+
+
+@pytest.fixture(scope="module")
+def both(engine, tiny):
+    snapshot, movies = tiny
+    frame = engine.snapshot(_stores_with_partitions(4), snapshot)
+    return (fit_pipeline(snapshot, movies, CONFIG, progress=False),
+            engine.fit(frame, movies, CONFIG, progress=False))
+
+
+def _stores_with_partitions(n):
+    class Keys:
+        partitions = n
+
+    class Stores:
+        keys = Keys()
+    return Stores()
+
+
+def test_the_ids_the_baseline_and_the_ranker_are_the_local_ones(both):
+    local, spark = both
+    for name in ("user_ids", "movie_ids"):
+        np.testing.assert_array_equal(spark.arrays[name], local.arrays[name])
+    here, there = local.estimators["baseline"], spark.estimators["baseline"]
+    assert there.global_mean_ == pytest.approx(here.global_mean_)
+    np.testing.assert_allclose(there.user_bias_, here.user_bias_, atol=1e-9)
+    np.testing.assert_allclose(there.item_bias_, here.item_bias_, atol=1e-9)
+    here, there = local.estimators["ranker"], spark.estimators["ranker"]
+    np.testing.assert_array_equal(there.items_, here.items_)
+    np.testing.assert_array_equal(there.candidates_, here.candidates_)
+    np.testing.assert_allclose(there.weights_, here.weights_, rtol=1e-3, atol=1e-5)
+    assert there.user_feedback_.shape[0] == 0  # the training matrix stays with Spark
+
+
+def test_clusters_classifier_and_factors_have_the_local_shapes(both):
+    local, spark = both
+    labels, n_users = spark.arrays["labels"], len(spark.arrays["user_ids"])
+    sizes = np.bincount(labels)
+    assert labels.shape == (n_users,) and sizes.min() > 0
+    assert len(sizes) == 1 or sizes.min() >= CONFIG.min_cluster_size
+    assert spark.manifest["k"]["chosen"] in (3, 4)
+    assert len(spark.manifest["k"]["silhouettes"]) == 2
+    classifier = spark.estimators["softmax"]
+    n_movies = len(spark.arrays["movie_ids"])
+    assert classifier.coef_.shape == (len(sizes), n_movies)
+    assert spark.manifest["metrics"]["softmax_training_accuracy"] > 0.5
+    mf, local_mf = spark.estimators["recommender"], local.estimators["recommender"]
+    assert mf.user_factors_.shape[0] == n_users and mf.item_factors_.shape[0] == n_movies
+    assert mf.user_factors_.shape[1] == local_mf.user_factors_.shape[1]
+    assert spark.manifest["engine"] == {"name": "spark", "master": "local[2]",
+                                        "not_on_this_engine": []}
+    assert local.manifest["engine"] == {"name": "local"}
+
+
+def test_the_spark_version_stores_loads_and_serves_the_local_list(both, tiny):
+    local, spark = both
+    snapshot, _ = tiny
+    blob, manifest = bundle_to_npz(spark)
+    loaded = LiveModel(bundle_from_npz(spark.version, blob, manifest))
+    user = int(spark.arrays["user_ids"][7])
+    mine = snapshot[snapshot["user_id"] == user]
+    ratings = dict(zip(mine["movie_id"].tolist(), mine["rating"].tolist()))
+    served = [movie for movie, *_ in loaded.ranked(ratings, 10)]
+    assert len(served) == 10 and not set(served) & set(ratings)
+    assert served == [movie for movie, *_ in LiveModel(local).ranked(ratings, 10)]
+    assert loaded.assign_clusters([ratings])[0] in set(spark.arrays["labels"].tolist())
+    predicted = loaded.scores(ratings)
+    assert predicted.shape == (len(spark.arrays["movie_ids"]),) and np.isfinite(predicted).all()
+    assert 2.0 < float(np.median(predicted)) < 4.5
+
+
+@pytest.mark.parametrize("split", ["temporal", "random"])
+def test_the_spark_split_holds_out_the_ratings_a_local_retrain_holds_out(engine, tiny, split):
+    snapshot, _ = tiny
+    frame = engine.snapshot(_stores_with_partitions(3), snapshot)
+    train, held = engine.split(frame, 0.1, split)
+    local_train, local_held = split_snapshot(snapshot, 0.1, split)
+
+    def pairs(frame):
+        return set(zip(frame["user_id"].tolist(), frame["movie_id"].tolist()))
+    assert pairs(held.toPandas()) == pairs(local_held)
+    assert pairs(train.toPandas()) == pairs(local_train)
