@@ -33,6 +33,11 @@ from shared.recsys.pipeline import BundleConfig, FoundClusters, assemble_bundle
 from shared.recsys.vocabulary import Vocabulary
 from trainer.spark.blocks import over_blocks, per_user, summed
 
+# The validation users a ranker's hyper-parameters are chosen on, at most (drawn at random
+# from those with a held-out rating of 4 or more): their ratings come to the driver.
+MAX_VALIDATION_USERS = 5000
+# The hyper-parameters chosen from Gram matrices computed once for each half-life
+CHOSEN_ON_SPARK = ("l2", "half_life", "popularity_exponent")
 # MLlib's ALS on the baseline's residuals: its penalty grows with each user's and movie's
 # number of ratings (ALS-WR), so the served fold-in is given the same (reg_exponent 1).
 ALS_RANK = 32
@@ -89,10 +94,17 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     recommender = _factorisation(spark, snapshot, over, baseline, users, movie_vocab)
     done("recommender")
 
-    ranker = None
+    ranker, ranker_tuning = None, None
     if config.ranker:
         step("ranker")
-        ranker = _ease(over, counts, latest_ts, registry.make(config.ranker))
+        ranker = registry.make(config.ranker)
+        if config.ranker_grid:
+            chosen, table, n_users = _choose_ease(snapshot, over, ranker, config.ranker_grid,
+                                                  config.random_state)
+            ranker.set_params(**chosen)
+            ranker_tuning = {"chosen": chosen, "validation": table, "split": "temporal",
+                             "users_sampled": n_users}
+        ranker = _ease(over, counts, latest_ts, ranker)
         done("ranker")
 
     step("softmax")
@@ -112,7 +124,7 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
         int(summed(counted, "favourites")[0]), latest_ts, clusters,
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
          "softmax": classifier, "similar": similar},
-        None, accuracy, engine={"name": "spark", "master": master,
+        ranker_tuning, accuracy, engine={"name": "spark", "master": master,
                                 "not_on_this_engine": _not_on_spark(config)})
 
 
@@ -121,8 +133,6 @@ def _not_on_spark(config: BundleConfig) -> list[str]:
     missing = []
     if config.model != "svd":
         missing.append(f"the rating model is biased ALS, not {config.model!r}")
-    if config.ranker and config.ranker_grid:
-        missing.append("the ranker's hyper-parameters are the registry's, not re-chosen")
     if config.ranker and config.exploration_coverage > 0:
         missing.append("no exploration")
     return missing
@@ -331,3 +341,99 @@ def _ease(over, counts: np.ndarray, latest_ts: int, ranker: EASE) -> EASE:
     # the training matrix stays with Spark: a version fitted here scores live ratings only
     ranker.user_feedback_ = sp.csr_matrix((0, ranker.n_movies_))
     return ranker
+
+
+def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int
+                 ) -> tuple[dict, list[dict], int]:
+    """:func:`shared.recsys.models.tuning.tune` of ``ranker`` over ``grid`` on the temporal
+    validation split a local retrain makes (the latest ``VALIDATION_SHARE`` of the ratings):
+    one Gram matrix of the earlier ratings per half-life, summed over the blocks, and the
+    lists of at most ``MAX_VALIDATION_USERS`` validation users scored on the driver."""
+    from shared.recsys.models.tuning import VALIDATION_SHARE, Validation, choose
+
+    unknown = set(grid) - set(CHOSEN_ON_SPARK)
+    if unknown:
+        raise ValueError(f"the Spark engine chooses only {', '.join(CHOSEN_ON_SPARK)}, "
+                         f"not {', '.join(sorted(unknown))}")
+    times = snapshot.filter("rating > 0").select("ts")
+    n = times.count()
+    cut = times.orderBy("ts").offset(min(int(round((1 - VALIDATION_SHARE) * n)), n - 1)) \
+        .first()["ts"]
+
+    def split(block):
+        X = block.X
+        ts = block.T.data - 1.0
+        return X, ts, ts < cut, np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+
+    def earlier(block):
+        X, ts, fit, _ = split(block)
+        return {"counts": np.bincount(X.indices[fit], minlength=X.shape[1]),
+                "newest": np.array([ts[fit].max(initial=0.0)])}
+
+    parts = over(earlier)
+    counts = summed(parts, "counts")
+    newest = max(float(part["newest"][0]) for part in parts)
+    known_movies = counts > 0
+    items = EASE(max_items=ranker.max_items).choose_items(counts).items_
+    half_lives = list(grid.get("half_life", [ranker.half_life]))
+    scheme = ranker.scheme
+
+    def fit_part(block, weights_of=None):
+        X, ts, fit, rows = split(block)
+        data = confidence(X, scheme).data[fit]
+        if weights_of is not None:
+            data = data * weights_of(ts[fit])
+        return sp.csr_matrix((data, (rows[fit], X.indices[fit])), shape=X.shape)
+
+    def measured(block):
+        X, ts, fit, rows = split(block)
+        known_user = np.zeros(X.shape[0], dtype=bool)
+        known_user[rows[fit]] = True
+        return ~fit & known_user[rows] & known_movies[X.indices] & (X.data >= 4.0), rows
+
+    def grams(block):
+        out = {}
+        for j, half_life in enumerate(half_lives):
+            weights_of = None if half_life is None else (
+                lambda t, h=half_life: age_weights(t, newest, h))
+            out[f"gram{j}"] = gram_matrix(fit_part(block, weights_of)[:, items]
+                                          .astype(np.float32))
+        relevant, rows = measured(block)
+        out["evaluable"] = block.users[np.unique(rows[relevant])]
+        return out
+
+    parts = over(grams)
+    all_grams = [summed(parts, f"gram{j}") for j in range(len(half_lives))]
+    evaluable = np.sort(np.concatenate([part["evaluable"] for part in parts]))
+    if len(evaluable) > MAX_VALIDATION_USERS:
+        evaluable = np.sort(np.random.default_rng(seed).choice(
+            evaluable, MAX_VALIDATION_USERS, replace=False))
+
+    def rows_of_sample(block):
+        mine = np.flatnonzero(np.isin(block.users, evaluable))
+        relevant, rows = measured(block)
+        R = sp.csr_matrix((np.ones(relevant.sum()), (rows[relevant],
+                                                     block.X.indices[relevant])),
+                          shape=block.X.shape)
+        F, R = fit_part(block)[mine], R[mine]
+        return {"sampled": block.users[mine], "fit_indptr": F.indptr, "fit_indices": F.indices,
+                "fit_data": F.data, "rel_indptr": R.indptr, "rel_indices": R.indices}
+
+    parts = [part for part in over(rows_of_sample) if len(part["sampled"])]
+    order = np.argsort(np.concatenate([part["sampled"] for part in parts]))
+    n_movies = len(counts)
+    train = sp.vstack([sp.csr_matrix((p["fit_data"], p["fit_indices"], p["fit_indptr"]),
+                                     shape=(len(p["sampled"]), n_movies)) for p in parts]
+                      ).tocsr()[order]
+    relevant = sp.vstack([sp.csr_matrix((np.ones(len(p["rel_indices"])), p["rel_indices"],
+                                         p["rel_indptr"]), shape=(len(p["sampled"]), n_movies))
+                          for p in parts]).tocsr()[order]
+
+    def fit(model: EASE) -> None:
+        model.choose_items(counts)
+        model.fit_gram(all_grams[half_lives.index(model.half_life)].copy())
+        model.user_feedback_ = train
+
+    chosen, table = choose(ranker, grid, Validation(train, relevant, int(relevant.nnz)),
+                           fit=fit)
+    return chosen, table, len(evaluable)

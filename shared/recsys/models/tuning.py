@@ -87,6 +87,18 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
     seconds.
     """
     validation = validation_split(X, share, seed, times)
+    return choose(estimator, grid, validation, k, tolerance, cost)
+
+
+def choose(estimator, grid, validation: Validation, k: int = TOP_N, tolerance: float = 0.0,
+           cost: str = "fit_seconds", fit=None):
+    """:func:`tune` on a ``validation`` split made elsewhere; ``fit(model)`` fits a clone of
+    ``estimator`` with a point's parameters on it (None: on ``validation.train``, with its
+    times): an engine that keeps the ratings elsewhere fits from what it computed there, and
+    gives a ``validation`` of a sample of its users."""
+    if fit is None:
+        def fit(model):
+            fit_with_times(model, validation.train, validation.train_times)
     table = []
     refit_free = set(getattr(estimator, "refit_free", ()))
     fitted: dict[tuple, tuple] = {}  # the parameters a fit needs -> (model, its seconds)
@@ -98,7 +110,7 @@ def tune(estimator, grid, X, share: float = VALIDATION_SHARE, seed: int = 0, k: 
         else:
             model = clone(estimator).set_params(**params)
             start = time.perf_counter()
-            fit_with_times(model, validation.train, validation.train_times)
+            fit(model)
             fit_seconds = time.perf_counter() - start
             fitted[needed] = model, fit_seconds
         metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k)

@@ -13,7 +13,8 @@ from trainer.pipeline import TrainerBundleConfig, fit_pipeline
 from trainer.spark.engine import SparkEngine
 
 pytestmark = pytest.mark.slow
-CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="svd", ranker_grid=None,
+GRID = {"l2": [50.0, 200.0], "half_life": [None, 180.0], "popularity_exponent": [0.0, 0.2]}
+CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="svd", ranker_grid=GRID,
                              exploration_coverage=0.0)
 
 
@@ -44,6 +45,17 @@ def _stores_with_partitions(n):
     class Stores:
         keys = Keys()
     return Stores()
+
+
+def test_the_ranker_is_chosen_on_the_local_validation_split(both):
+    local, spark = both
+    here, there = local.manifest["ranker_tuning"], spark.manifest["ranker_tuning"]
+    assert there["split"] == "temporal" and there["chosen"] == here["chosen"]
+    assert len(there["validation"]) == len(here["validation"]) == 8
+    for mine, theirs in zip(there["validation"], here["validation"]):
+        assert {k: mine[k] for k in GRID} == {k: theirs[k] for k in GRID}
+        assert mine["ndcg"] == pytest.approx(theirs["ndcg"], abs=1e-6)
+    assert len({row["ndcg"] for row in there["validation"]}) > 1  # the points differ
 
 
 def test_the_ids_the_baseline_and_the_ranker_are_the_local_ones(both):
