@@ -44,7 +44,7 @@ class Services:
         self.catalogue = stores.catalogue
         self.catalogue_cache = CatalogueCache(stores.catalogue)
         self.queue, self.retrain_queue = stores.events_queue, stores.retrain_queue
-        self.models = ModelCache(stores.models)
+        self.models = ModelCache(stores.models, keep_replaced=settings.keep_replaced_version)
         self.trending = TrendingCache(stores.counters)
         self.operations = stores.operations
         pushes = Stores(client or retrying_client(settings, single=True), settings)

@@ -16,9 +16,10 @@ The rollback is asked as an operator asks it, ``POST /v1/admin/models/<first>/ac
 timed from that request to:
 - pointer moved: the active pointer in Redis names the first version (the job started, loaded
   what it needs and flipped);
-- served: the first of three rounds in a row in which every one of ``ROUND`` concurrent list
-  requests (on fresh connections, so that every API process answers some) names the first
-  version (and the slowest of those answers: a process loading the version answers late);
+- served: the end of the first of three rounds in a row in which every one of ``ROUND``
+  concurrent list requests (on fresh connections, so that every API process answers some)
+  names the first version, when its last answer came (and the slowest answer until then:
+  a process loading the version answers late);
 - counters whole: the job finished (every user placed in their cluster again). Before, a
   rollback flipped the pointer only then.
 The results go into their block of docs/scale-benchmark.md unless ``--no-doc``.
@@ -109,7 +110,7 @@ def time_rollback(port: int, models, first: str, users: list[int], timeout: floa
         if status != 202:
             raise RuntimeError(f"the rollback was refused: {status} {body}")
         job_path = body["status_url"]
-        flipped = served = rebuilt = run_began = None
+        flipped = served = rebuilt = first_round = None
         slowest = 0.0
         in_a_row, rounds = 0, 0
         while time.monotonic() - started < timeout and (served is None or rebuilt is None):
@@ -123,9 +124,10 @@ def time_rollback(port: int, models, first: str, users: list[int], timeout: floa
                 slowest = max(slowest, took)
                 if versions == {first}:
                     in_a_row += 1
-                    run_began = now if in_a_row == 1 else run_began
+                    answered = time.monotonic() - started
+                    first_round = answered if in_a_row == 1 else first_round
                     if in_a_row == ROUNDS_IN_A_ROW:
-                        served = run_began
+                        served = first_round
                 else:
                     in_a_row = 0
             if rebuilt is None:
@@ -194,9 +196,11 @@ def render(info, args, imported, model_note, n_users, runs) -> str:
     return "\n".join([
         f"### Rollback: {args.data.name}, {n_users:,} users", "",
         machine_lines(info).rstrip("\n"), "",
-        f"Command: `.venv/bin/python {SCRIPT} --data {args.data}"
+        f"Command: `.venv/bin/python {SCRIPT}"
+        + ("" if args.data == DEFAULT_DATA else f" --data {args.data.name}")
         + (f" --train-sample {args.train_sample}" if args.train_sample else "") + "`", "",
-        f"- import: {imported}", f"- model: {model_note}",
+        f"- import: {imported.replace(str(args.data), args.data.name)}",
+        f"- model: {model_note}",
         f"- API: gunicorn, {API_WORKERS} {WORKER_CLASS} workers; one retrain worker", "",
         table(["rollback", "pointer moved, s", "served, s", "slowest list until served, s",
                "counters whole, s"], rows), "",

@@ -319,6 +319,9 @@ class Settings:
     gate_tolerance: float = 0.10
     # model versions kept (arrays in Redis and on disk), the active one among them
     keep_versions: int = 3
+    # how long an API process keeps the version a new one replaced loaded beside it, so that
+    # a rollback to it switches without loading (None: not kept)
+    keep_replaced_version: float | None = 600.0
     # a killed trainer's lock (and half-built version) lapses after this (seconds)
     trainer_lock_seconds: int = 30
     # replicas that must hold a request's events before the API answers 202 (0: the primary
@@ -417,6 +420,8 @@ def load(env=None) -> Settings:
         spark_master=env.get("MOVIEREC_SPARK_MASTER") or Settings.spark_master,
         gate_tolerance=_fraction(env, "MOVIEREC_GATE_TOLERANCE", Settings.gate_tolerance),
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
+        keep_replaced_version=_duration(env, "MOVIEREC_KEEP_REPLACED_VERSION",
+                                        Settings.keep_replaced_version),
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
                                   Settings.trainer_lock_seconds, minimum=2),
         write_replicas=_int(env, "MOVIEREC_WRITE_REPLICAS", Settings.write_replicas, minimum=0),

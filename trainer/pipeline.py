@@ -35,7 +35,8 @@ def _favourites(snapshot: pd.DataFrame, users: Vocabulary, movies: Vocabulary) -
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), len(movies)))
 
 
-def _item_text(movies: pd.DataFrame, vocab: Vocabulary) -> list[str]:
+def item_text(movies: pd.DataFrame, vocab: Vocabulary) -> list[str]:
+    """Each movie's genres and tags, for the content side of the similar movies."""
     by_id = movies.set_index("movie_id")
     text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).to_dict()
     return [text.get(int(m), "") for m in vocab.ids]
@@ -53,6 +54,6 @@ def fit_pipeline(snapshot: pd.DataFrame, movies: pd.DataFrame,
     X, _, _ = rating_matrix(rated, users, movie_vocab)
     return pipeline.fit_bundle(
         X, _favourites(snapshot, users, movie_vocab), users, movie_vocab, config,
-        item_text=_item_text(movies, movie_vocab),
+        item_text=item_text(movies, movie_vocab),
         latest_ts=int(snapshot["ts"].max()) if len(snapshot) else 0, progress=progress,
         times=time_matrix(rated, users, movie_vocab))

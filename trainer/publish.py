@@ -11,6 +11,8 @@ fall back to the popular list for them.
 """
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -22,6 +24,7 @@ from shared.recsys.served import LiveModel
 from shared.store.stores import Stores
 from shared.store.trainer_lock import LockLost, TrainerLock
 
+log = logging.getLogger(__name__)
 ASSIGN_BATCH = 200
 # What a rollback loads: the baseline gives the counters' priors; the labels and the
 # classifier place every user.
@@ -54,16 +57,22 @@ def activate_version(version: str, stores: Stores, progress: bool = True,
     if version == models.active_version() and models.rebuilding_version() != version:
         return
     with _holding(lock, stores, f"activate {version}") as held:
+        started = time.perf_counter()
         live = LiveModel(models.load(version, COUNTER_COMPONENTS))
+        loaded = time.perf_counter()
         if version != models.active_version():
             shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
             prepare_counters(live, stores, shrink)
             models.mark_rebuilding(version)
             held.flip(version)
+            log.info("activate %s: active after %.2f s (loaded in %.2f s)", version,
+                     time.perf_counter() - started, loaded - started)
             models.drop_inactive_counters()
         report("serving; rebuilding the counters")
         assign_users(live, stores, progress)
         models.mark_rebuilt(version)
+        log.info("activate %s: counters rebuilt after %.1f s", version,
+                 time.perf_counter() - started)
 
 
 def prepare_counters(live: LiveModel, stores: Stores, shrink: float) -> None:

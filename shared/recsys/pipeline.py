@@ -55,20 +55,28 @@ def _matrix_factorisation(recommender, X):
 
 def fit_exploration(ranker, X: sp.csr_matrix, F: sp.csr_matrix, coverage: float):
     """The :class:`~shared.recsys.models.exploration.Exploration` of the fitted ``ranker``'s
-    lists of every user of the ratings ``X`` and favourites ``F``, as the users are served
-    now: what they rated or favoured is never in them, and a user the ranker cannot rank
-    (no rating of a movie it reads) has none, so is given nothing."""
+    lists of every user of the ratings ``X`` and favourites ``F`` (:func:`ranker_lists`)."""
+    from shared.recsys.models.exploration import Exploration
+
+    return Exploration(coverage=coverage).fit(X, lists=ranker_lists(ranker, X, F))
+
+
+def ranker_lists(ranker, X: sp.csr_matrix, F: sp.csr_matrix, score_rows=None) -> np.ndarray:
+    """The fitted ``ranker``'s list of each user of the ratings ``X`` and favourites ``F``, as
+    the users are served now: what they rated or favoured is never in them, and a user the
+    ranker cannot rank (no rating of a movie it reads) has none. ``score_rows(rows)``: the
+    scores of those rows of ``X`` (None: the ranker's training users, ``score_users``)."""
     from shared.recsys.evaluation.accuracy import NO_ITEM, top_k_lists
-    from shared.recsys.models.exploration import TOP_N, Exploration
+    from shared.recsys.models.exploration import TOP_N
 
     X = sp.csr_matrix(X)
     seen = (abs(X) + abs(F)).tocsr()
-    lists = top_k_lists(ranker.score_users, seen, np.arange(X.shape[0]), TOP_N)
+    lists = top_k_lists(score_rows or ranker.score_users, seen, np.arange(X.shape[0]), TOP_N)
     for user in range(X.shape[0]):
         row = slice(X.indptr[user], X.indptr[user + 1])
         if not ranker.can_rank(X.indices[row], X.data[row]):
             lists[user] = NO_ITEM
-    return Exploration(coverage=coverage).fit(X, lists=lists)
+    return lists
 
 
 def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vocabulary,

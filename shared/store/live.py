@@ -20,14 +20,22 @@ class ModelCache:
 
     When the active version cannot be loaded, the process keeps serving the version it has
     (``load_error`` says why) and tries again after ``RETRY_FAILED_SECONDS``, or as soon as
-    the pointer moves."""
+    the pointer moves.
 
-    def __init__(self, store: ModelStore, check_every: float = 1.0, components=None):
+    The version a new one replaced stays loaded for ``keep_replaced`` seconds (None: not at
+    all): a rollback to it, in that time, switches at the next check without loading, which
+    on a large catalogue takes seconds in which the process answers nothing. It costs the
+    memory of a second version for that long."""
+
+    def __init__(self, store: ModelStore, check_every: float = 1.0, components=None,
+                 keep_replaced: float | None = None):
         self.store = store
         self.check_every = check_every
         self.components = components
+        self.keep_replaced = keep_replaced
         self.load_error: str | None = None
         self._model: LiveModel | None = None
+        self._replaced: tuple[LiveModel, float] | None = None  # (model, replaced when)
         self._failed: tuple[str, float] | None = None  # (version, when)
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -42,14 +50,27 @@ class ModelCache:
             if now - self._checked < self.check_every:
                 return self._model
             version = self.store.active_version()
+            if self._replaced is not None and (self.keep_replaced is None
+                                               or now - self._replaced[1] > self.keep_replaced):
+                self._replaced = None
             if version is None:
                 self._model, self.load_error = None, None
             elif self._model is not None and self._model.version == version:
+                self.load_error = None
+            elif self._replaced is not None and self._replaced[0].version == version:
+                self._swap(self._replaced[0], now)
                 self.load_error = None
             elif self._may_try(version, now):
                 self._load(version, now)
             self._checked = now
             return self._model
+
+    def _swap(self, model: LiveModel, now: float) -> None:
+        """Serve ``model``, keeping the one it replaces (when it may be kept)."""
+        replaced = self._model
+        self._model = model
+        self._replaced = (replaced, now) if replaced is not None and self.keep_replaced \
+            else None
 
     def _may_try(self, version: str, now: float) -> bool:
         return (self._failed is None or self._failed[0] != version
@@ -57,7 +78,9 @@ class ModelCache:
 
     def _load(self, version: str, now: float) -> None:
         try:
-            self._model = LiveModel(self.store.load(version, self.components))
+            loaded = LiveModel(self.store.load(version, self.components))
+            self._replaced = None  # one version loaded beside the served one, at most
+            self._swap(loaded, now)
             self._failed, self.load_error = None, None
         except ModelLoadError as exc:
             self._failed, self.load_error = (version, now), str(exc)

@@ -214,17 +214,35 @@ class ModelStore:
         the global mean, every movie's prior), in the partition of each of ``clusters``, once
         the trainer points the scripts at the version
         (:meth:`shared.store.trainer_lock.TrainerLock.build`); counters left from an earlier
-        life of the version are dropped first."""
-        self.drop_counters(version)
-        homes = sorted({self.keys.partition_of(int(c)) for c in clusters})
+        life of the version are dropped first (by name: the keys of its partitions and
+        clusters, whatever the size of the store)."""
+        clusters = sorted({int(c) for c in clusters})
+        self._unlink_counters(version, clusters)
+        homes = sorted({self.keys.partition_of(c) for c in clusters})
+        chunks = [{int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
+                                                     priors[start:start + PRIORS_CHUNK])}
+                  for start in range(0, len(priors), PRIORS_CHUNK)]
         with self.redis.pipeline(transaction=False) as pipe:
             for partition in homes:
                 pipe.hset(self.keys.version_params(version, partition),
                           mapping={"shrink": shrink, "mu": mu})
-                for start in range(0, len(priors), PRIORS_CHUNK):
-                    pipe.hset(self.keys.movie_priors(version, partition), mapping={
-                        int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
-                                                         priors[start:start + PRIORS_CHUNK])})
+                for chunk in chunks:
+                    pipe.hset(self.keys.movie_priors(version, partition), mapping=chunk)
+            pipe.execute()
+
+    def _unlink_counters(self, version: str, clusters: list[int]) -> None:
+        """:meth:`drop_counters` of a version whose clusters are ``clusters`` (the classifier
+        places users in those only), by the names of its keys rather than a scan."""
+        keys = self.keys
+        names = [name for partition in range(keys.partitions) for name in (
+            keys.assignments(version, partition), keys.version_params(version, partition),
+            keys.movie_priors(version, partition), keys.cluster_sizes(version, partition))]
+        names += [name for cluster in clusters for name in (
+            keys.cluster_means(version, cluster), keys.cluster_favourites(version, cluster),
+            keys.cluster_counts(version, cluster), keys.cluster_sums(version, cluster))]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:  # one a command: on a cluster, each goes to its own node
+                pipe.unlink(name)
             pipe.execute()
 
     def drop_counters(self, version: str) -> None:

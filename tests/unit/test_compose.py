@@ -47,16 +47,20 @@ def test_api_and_two_workers_come_from_the_one_dockerfile(compose):
     services = compose["services"]
     assert services["worker"]["deploy"]["replicas"] == 2
     for name in ("api", "worker"):
-        assert services[name]["build"] == "."
+        assert services[name]["build"]["context"] == "."
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert services[name]["environment"]["REDIS_URL"].endswith("@redis:6379/0")
 
 
+def movierec_services(compose) -> dict:
+    """The services that run a movierec command (not Redis, nor the optional Spark profile)."""
+    return {name: service for name, service in compose["services"].items()
+            if name != "redis" and not service.get("profiles")}
+
+
 def test_every_service_command_is_a_real_movierec_command(compose):
     checked = 0
-    for name, service in compose["services"].items():
-        if name == "redis":
-            continue
+    for name, service in movierec_services(compose).items():
         program, subcommand, *args = service["command"]
         assert program == "movierec", name
         ctx = click.Context(main)
@@ -71,8 +75,7 @@ def test_every_service_command_is_a_real_movierec_command(compose):
 
 def test_make_run_starts_the_same_roles_as_compose(compose):
     procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines())
-    services = {name: " ".join(s["command"]) for name, s in compose["services"].items()
-                if name != "redis"}
+    services = {name: " ".join(s["command"]) for name, s in movierec_services(compose).items()}
     assert {name: cmd.split(" ", 1)[1] for name, cmd in procfile.items()} == \
            {name: cmd.split(" ", 1)[1].replace(" --port 8000", "")
             for name, cmd in services.items()}
@@ -93,3 +96,27 @@ def test_the_api_container_listens_outside_itself(compose):
     assert compose["services"]["api"]["environment"]["REDIS_URL"].endswith("@redis:6379/0")
     env_lines = re.findall(r"^ENV (.+)$", (ROOT / "Dockerfile").read_text(), flags=re.M)
     assert "HOST=0.0.0.0" in " ".join(env_lines).split()
+
+
+def test_the_spark_profile_is_a_master_and_a_worker_the_trainer_can_point_at(compose):
+    services = compose["services"]
+    master, worker = services["spark-master"], services["spark-worker"]
+    assert master["profiles"] == worker["profiles"] == ["spark"]
+    assert master["command"][:2] == ["spark-class", "org.apache.spark.deploy.master.Master"]
+    host = master["command"][master["command"].index("--host") + 1]
+    port = master["command"][master["command"].index("--port") + 1]
+    assert worker["command"] == ["spark-class", "org.apache.spark.deploy.worker.Worker",
+                                 f"spark://{host}:{port}"]
+    assert host == "spark-master" and worker["depends_on"] == ["spark-master"]
+    # the worker runs the retrain's Python tasks: the same image, the same Redis settings
+    assert worker["build"]["context"] == "." and worker["environment"]["REDIS_URL"].endswith(
+        "@redis:6379/0")
+    trainer = services["trainer"]["environment"]
+    assert trainer["MOVIEREC_TRAIN_ENGINE"] == "${MOVIEREC_TRAIN_ENGINE:-local}"
+    assert trainer["SPARK_LOCAL_HOSTNAME"] == "trainer"
+    # the image has pyspark and Java when built with EXTRAS=spark
+    assert compose["x-movierec"]["build"]["args"]["EXTRAS"] == "${MOVIEREC_EXTRAS:-}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "openjdk-17-jre-headless" in dockerfile and '[$EXTRAS]' in dockerfile
+    from movierec.java import JAVA_PACKAGE
+    assert JAVA_PACKAGE in dockerfile

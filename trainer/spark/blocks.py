@@ -76,6 +76,16 @@ def snapshot_frame(spark, frame: pd.DataFrame, partitions: int):
     return df.repartition(partitions, "user_id").cache()
 
 
+def partition_block(batches: Iterator[pd.DataFrame], user_ids: np.ndarray,
+                    movie_ids: np.ndarray) -> Block | None:
+    """The block of one partition's rows (a ``mapInPandas`` task's batches), None when it has
+    none."""
+    rows = [batch for batch in batches if len(batch)]
+    if not rows:
+        return None
+    return block_of(pd.concat(rows, ignore_index=True), user_ids, Vocabulary(movie_ids))
+
+
 def over_blocks(df, fn: Callable[[Block], dict], user_ids: np.ndarray, movies: Vocabulary
                 ) -> list[dict]:
     """``fn`` of each partition's block: a dict of arrays per partition, on the driver, with
@@ -83,10 +93,9 @@ def over_blocks(df, fn: Callable[[Block], dict], user_ids: np.ndarray, movies: V
     ids = movies.ids
 
     def task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        rows = [batch for batch in batches if len(batch)]
-        if not rows:
+        block = partition_block(batches, user_ids, ids)
+        if block is None:
             return
-        block = block_of(pd.concat(rows, ignore_index=True), user_ids, Vocabulary(ids))
         buffer = io.BytesIO()
         np.savez(buffer, users=block.users, **fn(block))
         yield pd.DataFrame({"npz": [buffer.getvalue()]})

@@ -31,13 +31,18 @@ from shared.recsys.models.topn import confidence
 from shared.recsys.persist import ModelBundle
 from shared.recsys.pipeline import BundleConfig, FoundClusters, assemble_bundle
 from shared.recsys.vocabulary import Vocabulary
-from trainer.spark.blocks import over_blocks, per_user, summed
+from trainer.pipeline import item_text
+from trainer.spark.blocks import over_blocks, partition_block, per_user, summed
 
 # The validation users a ranker's hyper-parameters are chosen on, at most (drawn at random
 # from those with a held-out rating of 4 or more): their ratings come to the driver.
 MAX_VALIDATION_USERS = 5000
 # The hyper-parameters chosen from Gram matrices computed once for each half-life
 CHOSEN_ON_SPARK = ("l2", "half_life", "popularity_exponent")
+# The users of each movie no list shows that the exploration hears of, the cheapest: its
+# greedy gives the movie to the first of them with a place left, and a user runs out of places
+# only after max_per_user (5) movies given.
+CANDIDATES_PER_MOVIE = 50
 # MLlib's ALS on the baseline's residuals: its penalty grows with each user's and movie's
 # number of ratings (ALS-WR), so the served fold-in is given the same (reg_exponent 1).
 ALS_RANK = 32
@@ -54,7 +59,8 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     ``movies`` (with genres and tags for the similar movies)."""
     started = time.time()
     seconds: dict[str, float] = {}
-    steps = tqdm(total=7, desc="training on spark", unit="step", disable=not progress)
+    explore = bool(config.ranker) and config.exploration_coverage > 0
+    steps = tqdm(total=7 + explore, desc="training on spark", unit="step", disable=not progress)
 
     def step(name):
         steps.set_postfix_str(name)
@@ -107,23 +113,27 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
         ranker = _ease(over, counts, latest_ts, ranker)
         done("ranker")
 
+    exploration = None
+    if ranker is not None and config.exploration_coverage > 0:
+        step("exploration")
+        exploration = _exploration(over, ranker, counts, config.exploration_coverage,
+                                   len(users))
+        done("exploration")
+
     step("softmax")
     classifier, accuracy = _softmax(spark, vectors, clusters.labels, len(movie_vocab))
     vectors.unpersist()
     done("softmax")
 
     step("similar")
-    by_id = movies.set_index("movie_id")
-    text = (by_id["genres"].fillna("") + "|" + by_id["tags"].fillna("")).to_dict()
-    similar = SimilarMovies().fit(recommender.item_factors_,
-                                  [text.get(int(m), "") for m in movie_vocab.ids])
+    similar = SimilarMovies().fit(recommender.item_factors_, item_text(movies, movie_vocab))
     done("similar")
     steps.close()
     return assemble_bundle(
         started, seconds, config, users, movie_vocab, n_ratings,
         int(summed(counted, "favourites")[0]), latest_ts, clusters,
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
-         "softmax": classifier, "similar": similar},
+         "exploration": exploration, "softmax": classifier, "similar": similar},
         ranker_tuning, accuracy, engine={"name": "spark", "master": master,
                                 "not_on_this_engine": _not_on_spark(config)})
 
@@ -133,8 +143,6 @@ def _not_on_spark(config: BundleConfig) -> list[str]:
     missing = []
     if config.model != "svd":
         missing.append(f"the rating model is biased ALS, not {config.model!r}")
-    if config.ranker and config.exploration_coverage > 0:
-        missing.append("no exploration")
     return missing
 
 
@@ -183,12 +191,9 @@ def _taste_vectors(spark, snapshot, users: Vocabulary, movies: Vocabulary):
     ids, n_movies = movies.ids, len(movies)
 
     def task(batches):
-        from trainer.spark.blocks import block_of
-
-        rows = [batch for batch in batches if len(batch)]
-        if not rows:
+        block = partition_block(batches, users.ids, ids)
+        if block is None:
             return
-        block = block_of(pd.concat(rows, ignore_index=True), users.ids, Vocabulary(ids))
         V = taste_vectors(block.X)
         yield pd.DataFrame({"u": block.users,
                             "indices": np.split(V.indices.astype(np.int32), V.indptr[1:-1]),
@@ -291,12 +296,9 @@ def _factorisation(spark, snapshot, over, baseline: BaselinePredictor, users: Vo
     ids = movies.ids
 
     def residuals(batches):
-        from trainer.spark.blocks import block_of
-
-        rows = [batch for batch in batches if len(batch)]
-        if not rows:
+        block = partition_block(batches, users.ids, ids)
+        if block is None:
             return
-        block = block_of(pd.concat(rows, ignore_index=True), users.ids, Vocabulary(ids))
         X = block.X.tocoo()
         u = block.users[X.row]
         yield pd.DataFrame({"u": u.astype(np.int32), "i": X.col.astype(np.int32),
@@ -437,3 +439,49 @@ def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int
     chosen, table = choose(ranker, grid, Validation(train, relevant, int(relevant.nnz)),
                            fit=fit)
     return chosen, table, len(evaluable)
+
+
+def _exploration(over, ranker: EASE, counts: np.ndarray, coverage: float, n_users: int):
+    """:func:`shared.recsys.pipeline.fit_exploration` with the users on the executors: each
+    block lists its users as they are served and, with the explorer fitted from a Gram
+    matrix summed like the ranker's, finds its candidates; the driver hears every user's ten
+    movies and each movie's ``CANDIDATES_PER_MOVIE`` cheapest users, and gives the places."""
+    from shared.recsys.models.exploration import Exploration
+    from shared.recsys.pipeline import ranker_lists
+
+    exploration = Exploration(coverage=coverage)
+
+    def lists(block):
+        C = confidence(block.X, ranker.scheme)
+        return {"lists": ranker_lists(ranker, block.X, block.F,
+                                      lambda rows: ranker.scores_of(C[rows]))}
+
+    every_list = per_user(over(lists), "lists", n_users, fill=-1).astype(np.int64)
+    shown = np.bincount(every_list[every_list >= 0], minlength=len(counts))
+    rated = counts  # the explorer's 'signed' feedback keeps every rating
+    if not exploration._wanted(shown, rated):
+        return exploration.fit_candidates(every_list, rated, None)
+    explorer = exploration.explorer().choose_items(counts)
+    items, scheme = explorer.items_, explorer.scheme
+    explorer.fit_gram(summed(over(lambda block: {"gram": gram_matrix(
+        confidence(block.X, scheme)[:, items].astype(np.float32))}), "gram"))
+
+    def candidates(block):
+        users, movies, costs = exploration.candidates(explorer, block.X, block.users, shown,
+                                                      rated)
+        keep = _cheapest_per_movie(movies, costs, CANDIDATES_PER_MOVIE)
+        return {"users_": users[keep], "movies": movies[keep], "costs": costs[keep]}
+
+    parts = over(candidates)
+    users, movies, costs = (np.concatenate([part[name] for part in parts])
+                            for name in ("users_", "movies", "costs"))
+    keep = _cheapest_per_movie(movies, costs, CANDIDATES_PER_MOVIE)
+    return exploration.fit_candidates(every_list, rated, (users[keep], movies[keep], costs[keep]))
+
+
+def _cheapest_per_movie(movies: np.ndarray, costs: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` cheapest entries of each movie."""
+    order = np.lexsort((costs, movies))
+    sorted_movies = movies[order]
+    first = np.searchsorted(sorted_movies, sorted_movies, side="left")
+    return np.sort(order[np.arange(len(order)) - first < m])

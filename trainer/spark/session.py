@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from movierec.java import ensure_spark
 from shared.config import Settings
 
-# Enough for the 25 M rating data set's largest driver-side step (the Gram matrix of the
-# modelled movies and the per-user arrays) in local mode; a cluster's spark-submit sets its own.
-LOCAL_DRIVER_MEMORY = "6g"
+# The JVM's heap in local mode (driver and executors in one): the cached snapshot and
+# MLlib's working sets; a cluster's spark-submit sets its own.
+LOCAL_DRIVER_MEMORY = "3g"
 
 
 @contextmanager
 def spark_session(settings: Settings, app_name: str = "movierec-retrain") -> Iterator:
-    """A SparkSession at ``settings.spark_master``, stopped on the way out. Java and pyspark
-    are checked first (:func:`movierec.java.ensure_spark`), so what is missing is said before
-    any work starts."""
+    """A SparkSession at ``settings.spark_master``, stopped on the way out; or the session
+    this process already runs (a retrain called from a Spark application, or tests), left
+    running. Java and pyspark are checked first (:func:`movierec.java.ensure_spark`), so what
+    is missing is said before any work starts."""
     ensure_spark(settings.allow_apt)
     from pyspark.sql import SparkSession
 
@@ -27,6 +28,10 @@ def spark_session(settings: Settings, app_name: str = "movierec-retrain") -> Ite
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
     master = settings.spark_master
     cores = os.cpu_count() or 2
     builder = (SparkSession.builder.master(master).appName(app_name)

@@ -220,6 +220,16 @@ class EASE(TopNRecommender):
         """:meth:`score_users` at ``candidates_`` only: (users x candidates), float32."""
         return self._candidate_scores(self.user_feedback_[np.asarray(users, dtype=np.int64)])
 
+    def scores_of(self, C: sp.csr_matrix) -> np.ndarray:
+        """:meth:`score_users` of users whose implicit feedback is ``C`` (as in
+        :meth:`candidate_scores_of`)."""
+        return self._scores(sp.csr_matrix(C))
+
+    def candidate_scores_of(self, C: sp.csr_matrix) -> np.ndarray:
+        """:meth:`candidate_scores` of users whose implicit feedback (:func:`confidence` of
+        their ratings, every movie) is ``C``, training users or not."""
+        return self._candidate_scores(sp.csr_matrix(C))
+
     def predict_unseen(self, X_new) -> np.ndarray:
         X_new = self._check_movies(X_new, self.n_movies_)
         return self._scores(confidence(X_new, self.scheme))

@@ -82,27 +82,44 @@ class Exploration(BaseEstimator):
     def fit(self, X, y=None, lists=None):
         """``lists``: (n_users, ``TOP_N``) the served ranker's list of each user of ``X``, as
         movie indices, -1 past the end of a shorter one."""
-        if not 0.0 <= self.coverage < 1.0:
-            raise ValueError(f"coverage must be in [0, 1), got {self.coverage}")
-        if not 1 <= self.max_per_user <= TOP_N:
-            raise ValueError(f"max_per_user must be 1 to {TOP_N}, got {self.max_per_user}")
-        if self.window <= TOP_N:
-            raise ValueError(f"window must exceed {TOP_N}, got {self.window}")
+        self._check()
         X = sp.csr_matrix(X)
         lists = np.asarray(lists, dtype=np.int64)
         if lists.shape != (X.shape[0], TOP_N):
             raise ValueError(f"lists must be (n_users, {TOP_N}), got {lists.shape}")
         rated = np.bincount(confidence(X, self.scheme).indices, minlength=X.shape[1])
-        n_rated = int(np.count_nonzero(rated))
         shown = np.bincount(lists[lists >= 0], minlength=X.shape[1])
+        candidates = None
+        if self._wanted(shown, rated):
+            explorer = self.explorer().fit(X)
+            candidates = self.candidates(explorer, X, np.arange(X.shape[0]), shown, rated)
+        return self.fit_candidates(lists, rated, candidates)
+
+    def explorer(self) -> EASE:
+        """The unfitted explorer (its Gram matrix may be computed elsewhere: on Spark)."""
+        return EASE(l2=self.l2, scheme=self.scheme, max_items=self.max_items,
+                    max_candidates=self.max_items)
+
+    def fit_candidates(self, lists: np.ndarray, rated: np.ndarray,
+                       candidates: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+                       ) -> Exploration:
+        """The second half of :meth:`fit`, for an engine that found the candidates elsewhere
+        (:meth:`candidates` of blocks of users): every user's ``lists``, each movie's number
+        of ratings ``rated``, and the (user, movie, cost) ``candidates`` (None: none
+        needed)."""
+        self._check()
+        lists = np.asarray(lists, dtype=np.int64)
+        n_rated = int(np.count_nonzero(rated))
+        shown = np.bincount(lists[lists >= 0], minlength=len(rated))
         self.coverage_before_ = float(np.count_nonzero(shown)) / max(n_rated, 1)
         pairs = np.empty((0, 4))
-        if n_rated and self.coverage > self.coverage_before_:
-            pairs = self._give(X, lists, shown.copy(), rated,
+        if candidates is not None and self._wanted(shown, rated):
+            pairs = self._give(lists, shown.copy(), candidates,
                                int(np.ceil(self.coverage * n_rated)))
         users = pairs[:, 0].astype(np.int64)
         order = np.argsort(users, kind="stable")
-        self.indptr_ = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=X.shape[0]))])
+        self.indptr_ = np.concatenate([[0], np.cumsum(np.bincount(users,
+                                                                  minlength=len(lists)))])
         self.movies_ = pairs[order, 1].astype(np.int32)
         self.replaces_ = pairs[order, 2].astype(np.int32)
         self.costs_ = pairs[order, 3].astype(np.float32)
@@ -114,10 +131,22 @@ class Exploration(BaseEstimator):
         lo, hi = self.indptr_[user], self.indptr_[user + 1]
         return self.movies_[lo:hi], self.replaces_[lo:hi]
 
-    def _give(self, X: sp.csr_matrix, lists: np.ndarray, shown: np.ndarray,
-              rated: np.ndarray, target: int) -> np.ndarray:
+    def _check(self) -> None:
+        if not 0.0 <= self.coverage < 1.0:
+            raise ValueError(f"coverage must be in [0, 1), got {self.coverage}")
+        if not 1 <= self.max_per_user <= TOP_N:
+            raise ValueError(f"max_per_user must be 1 to {TOP_N}, got {self.max_per_user}")
+        if self.window <= TOP_N:
+            raise ValueError(f"window must exceed {TOP_N}, got {self.window}")
+
+    def _wanted(self, shown: np.ndarray, rated: np.ndarray) -> bool:
+        n_rated = int(np.count_nonzero(rated))
+        return bool(n_rated) and self.coverage > np.count_nonzero(shown) / n_rated
+
+    def _give(self, lists: np.ndarray, shown: np.ndarray, candidates, target: int
+              ) -> np.ndarray:
         """(user, movie, replaced movie, cost) of each place given, in the order given."""
-        users, movies, costs = self._candidates(X, shown, rated)
+        users, movies, costs = candidates
         listed = (lists[users] >= 0).any(axis=1)  # a user without a list has no place to give
         users, movies, costs = users[listed], movies[listed], costs[listed]
         lists = lists.copy()
@@ -145,17 +174,20 @@ class Exploration(BaseEstimator):
             out.append((u, i, replaced, costs[j]))
         return np.array(out, dtype=np.float64).reshape(-1, 4)
 
-    def _candidates(self, X: sp.csr_matrix, shown: np.ndarray, rated: np.ndarray):
-        """(user, movie, cost) of every movie no list shows in a user's explored ``window``."""
-        explorer = EASE(l2=self.l2, scheme=self.scheme, max_items=self.max_items,
-                        max_candidates=self.max_items).fit(X)
+    def candidates(self, explorer: EASE, X: sp.csr_matrix, users: np.ndarray,
+                   shown: np.ndarray, rated: np.ndarray):
+        """(user, movie, cost) of every movie no list shows in the explored ``window`` of the
+        users whose rows of the training matrix ``X`` are ``X`` (numbered ``users``), by the
+        fitted ``explorer`` (scoring those rows, not its own)."""
+        X = sp.csr_matrix(X)
         scale = np.maximum(rated, 1).astype(np.float64) ** -self.popularity_exponent
         columns = explorer.candidates_
         window = min(self.window, len(columns))
+        C = confidence(X, explorer.scheme)
         parts: tuple[list[np.ndarray], ...] = ([], [], [])
         for lo in range(0, X.shape[0], _USERS_PER_BLOCK):
             block = np.arange(lo, min(lo + _USERS_PER_BLOCK, X.shape[0]))
-            scores = explorer.candidate_scores(block).astype(np.float64)
+            scores = explorer.candidate_scores_of(C[block]).astype(np.float64)
             scores *= scale[columns]
             seen = X[block][:, columns]
             scores[seen.nonzero()] = -np.inf
@@ -167,9 +199,10 @@ class Exploration(BaseEstimator):
             cost = (tenth[:, None] - values) / spread[:, None]
             keep = np.isfinite(cost) & (shown[columns[top]] == 0)
             rows, cols = np.nonzero(keep)
-            parts[0].append(block[rows])
+            parts[0].append(np.asarray(users)[block[rows]])
             parts[1].append(columns[top[rows, cols]])
             parts[2].append(cost[rows, cols])
-        users, movies, costs = (np.concatenate(p) for p in parts) if parts[0] else (
-            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
-        return users, movies, costs
+        if not parts[0]:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+        users_out, movies, costs = (np.concatenate(p) for p in parts)
+        return users_out, movies, costs

@@ -91,3 +91,40 @@ def test_a_slow_load_does_not_stretch_how_stale_a_served_version_may_be(models, 
     models.activate("v2")  # moves just after the read
     clock[0] = 101.05
     assert cache.get().version == "v2"
+
+
+def test_a_rollback_to_the_replaced_version_switches_without_loading(models, tiny_bundle,
+                                                                     monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    cache = ModelCache(models, check_every=0, keep_replaced=600)
+    models.activate(tiny_bundle.version)
+    first = cache.get()
+    models.save(dataclasses.replace(tiny_bundle, version="v2"))
+    models.activate("v2")
+    second = cache.get()
+    loads = []
+    real_load = models.load
+    monkeypatch.setattr(models, "load", lambda *a: loads.append(a[0]) or real_load(*a))
+    models.activate(tiny_bundle.version)  # the rollback
+    assert cache.get() is first and loads == []
+    models.activate("v2")  # and forward again: the one it replaced is kept in turn
+    assert cache.get() is second and loads == []
+    clock[0] += 601  # kept no longer
+    models.activate(tiny_bundle.version)
+    assert cache.get().version == tiny_bundle.version and loads == [tiny_bundle.version]
+
+
+def test_without_keeping_the_replaced_version_a_rollback_loads_it(models, tiny_bundle,
+                                                                  monkeypatch):
+    cache = ModelCache(models, check_every=0)
+    models.activate(tiny_bundle.version)
+    cache.get()
+    models.save(dataclasses.replace(tiny_bundle, version="v2"))
+    models.activate("v2")
+    cache.get()
+    loads = []
+    real_load = models.load
+    monkeypatch.setattr(models, "load", lambda *a: loads.append(a[0]) or real_load(*a))
+    models.activate(tiny_bundle.version)
+    assert cache.get().version == tiny_bundle.version and loads == [tiny_bundle.version]

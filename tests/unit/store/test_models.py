@@ -184,3 +184,28 @@ def test_a_version_is_stored_in_chunks_and_a_half_saved_one_is_swept(fake_redis,
     assert set(store.discard_abandoned()) == {tiny_bundle.version, "dead"}
     assert not fake_redis.keys("{t}:model:dead*")
     assert not fake_redis.keys(f"{{t}}:model:{tiny_bundle.version}*")
+
+
+def test_preparing_a_versions_counters_drops_every_key_an_earlier_life_left(tiny_data,
+                                                                            tiny_bundle):
+    """By name, not by a scan: every key the scripts made for the version is among them."""
+    import fakeredis
+
+    from shared.recsys.served import LiveModel
+    from tests.conftest import load_and_publish
+
+    stores = load_and_publish(fakeredis.FakeRedis(), "t", tiny_data, tiny_bundle)
+    keys, version = stores.keys, tiny_bundle.version
+    live = LiveModel(tiny_bundle)
+
+    def of_version() -> set[bytes]:
+        return set(stores.redis.scan_iter(match=keys.version_pattern(version)))
+
+    made = of_version()
+    assert any(b":c:" in name for name in made) and any(name.endswith(b":assign") for name in made)
+    stores.models.prepare_counters(version, shrink=5.0, mu=live.baseline.global_mean_,
+                                   movie_ids=live.movies.ids,
+                                   priors=live.baseline.global_mean_ + live.baseline.item_bias_,
+                                   clusters=live.clusters)
+    left = of_version()
+    assert left and all(name.endswith((b":params", b":prior")) for name in left)

@@ -15,12 +15,13 @@ from trainer.spark.engine import SparkEngine
 pytestmark = pytest.mark.slow
 GRID = {"l2": [50.0, 200.0], "half_life": [None, 180.0], "popularity_exponent": [0.0, 0.2]}
 CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="svd", ranker_grid=GRID,
-                             exploration_coverage=0.0)
+                             exploration_coverage=0.5)
 
 
 @pytest.fixture(scope="module")
-def engine():
+def engine(spark):
     with SparkEngine(Settings(spark_master="local[2]")) as spark_engine:
+        assert spark_engine.spark is spark  # the session this process runs
         yield spark_engine
 
 
@@ -56,6 +57,19 @@ def test_the_ranker_is_chosen_on_the_local_validation_split(both):
         assert {k: mine[k] for k in GRID} == {k: theirs[k] for k in GRID}
         assert mine["ndcg"] == pytest.approx(theirs["ndcg"], abs=1e-6)
     assert len({row["ndcg"] for row in there["validation"]}) > 1  # the points differ
+
+
+def test_the_exploration_gives_what_the_local_one_gives(both):
+    local, spark = both
+    here, there = local.estimators["exploration"], spark.estimators["exploration"]
+    assert there.coverage_before_ == pytest.approx(here.coverage_before_)
+    assert there.coverage_after_ == pytest.approx(here.coverage_after_)
+    assert here.coverage_after_ > here.coverage_before_
+    n_users = len(local.arrays["user_ids"])
+    pairs = {(u, m, r) for u in range(n_users) for m, r in zip(*here.for_user(u))}
+    theirs = {(u, m, r) for u in range(n_users) for m, r in zip(*there.for_user(u))}
+    assert len(pairs) == len(theirs) > 0
+    assert len(pairs & theirs) >= 0.9 * len(pairs)  # ties of cost may go either way
 
 
 def test_the_ids_the_baseline_and_the_ranker_are_the_local_ones(both):
