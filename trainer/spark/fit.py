@@ -459,7 +459,7 @@ def _exploration(over, ranker: EASE, counts: np.ndarray, coverage: float, n_user
     every_list = per_user(over(lists), "lists", n_users, fill=-1).astype(np.int64)
     shown = np.bincount(every_list[every_list >= 0], minlength=len(counts))
     rated = counts  # the explorer's 'signed' feedback keeps every rating
-    if not exploration._wanted(shown, rated):
+    if not exploration.falls_short(shown, rated):
         return exploration.fit_candidates(every_list, rated, None)
     explorer = exploration.explorer().choose_items(counts)
     items, scheme = explorer.items_, explorer.scheme

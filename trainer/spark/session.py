@@ -1,6 +1,7 @@
 """The Spark session a retrain runs in."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -24,6 +25,8 @@ def spark_session(settings: Settings, app_name: str = "movierec-retrain") -> Ite
     ensure_spark(settings.allow_apt)
     from pyspark.sql import SparkSession
 
+    # py4j says at INFO that it closes each connection, also after logging has shut down
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     # pyspark 4 warns about pandas 3 on every conversion; what the engine uses is tested
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="The copy keyword is deprecated")

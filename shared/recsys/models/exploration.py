@@ -90,7 +90,7 @@ class Exploration(BaseEstimator):
         rated = np.bincount(confidence(X, self.scheme).indices, minlength=X.shape[1])
         shown = np.bincount(lists[lists >= 0], minlength=X.shape[1])
         candidates = None
-        if self._wanted(shown, rated):
+        if self.falls_short(shown, rated):
             explorer = self.explorer().fit(X)
             candidates = self.candidates(explorer, X, np.arange(X.shape[0]), shown, rated)
         return self.fit_candidates(lists, rated, candidates)
@@ -113,7 +113,7 @@ class Exploration(BaseEstimator):
         shown = np.bincount(lists[lists >= 0], minlength=len(rated))
         self.coverage_before_ = float(np.count_nonzero(shown)) / max(n_rated, 1)
         pairs = np.empty((0, 4))
-        if candidates is not None and self._wanted(shown, rated):
+        if candidates is not None and self.falls_short(shown, rated):
             pairs = self._give(lists, shown.copy(), candidates,
                                int(np.ceil(self.coverage * n_rated)))
         users = pairs[:, 0].astype(np.int64)
@@ -139,9 +139,11 @@ class Exploration(BaseEstimator):
         if self.window <= TOP_N:
             raise ValueError(f"window must exceed {TOP_N}, got {self.window}")
 
-    def _wanted(self, shown: np.ndarray, rated: np.ndarray) -> bool:
+    def falls_short(self, shown: np.ndarray, rated: np.ndarray) -> bool:
+        """Whether lists showing each movie ``shown`` times cover less than ``coverage`` of
+        the movies rated (``rated``: each movie's number of ratings)."""
         n_rated = int(np.count_nonzero(rated))
-        return bool(n_rated) and self.coverage > np.count_nonzero(shown) / n_rated
+        return n_rated > 0 and self.coverage > float(np.count_nonzero(shown)) / n_rated
 
     def _give(self, lists: np.ndarray, shown: np.ndarray, candidates, target: int
               ) -> np.ndarray:
