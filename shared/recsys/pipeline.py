@@ -96,36 +96,25 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     from shared.recsys.models.tuning import tune  # imports the evaluation, which imports this
 
     started = time.time()
-    seconds: dict[str, float] = {}
     explore = bool(config.ranker) and config.exploration_coverage > 0
-    steps = tqdm(total=5 + bool(config.ranker) + explore, desc="training", unit="step",
-                 disable=not progress)
-
-    def step(name):
-        steps.set_postfix_str(name)
-        seconds[name] = time.perf_counter()
-
-    def done(name):
-        seconds[name] = round(time.perf_counter() - seconds[name], 3)
-        steps.update(1)
-
-    step("baseline")
+    steps = FitSteps(5 + bool(config.ranker) + explore, "training", progress)
+    steps.start("baseline")
     baseline = BaselinePredictor().fit(X)
     features = taste_vectors(X)
-    done("baseline")
+    steps.done("baseline")
 
-    step("clusters")
+    steps.start("clusters")
     clusters = cluster_users(features, F, config.k_rule, config.k_range,
                              config.min_cluster_size, random_state=config.random_state)
-    done("clusters")
+    steps.done("clusters")
 
-    step("recommender")
+    steps.start("recommender")
     recommender = registry.make(config.model).fit(X)
-    done("recommender")
+    steps.done("recommender")
 
     ranker, ranker_tuning = None, None
     if config.ranker:
-        step("ranker")
+        steps.start("ranker")
         ranker = registry.make(config.ranker)
         if config.ranker_grid:
             chosen, table = tune(ranker, config.ranker_grid, X, seed=config.random_state,
@@ -134,33 +123,52 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
             ranker_tuning = {"chosen": chosen, "validation": table,
                              "split": "random" if times is None else "temporal"}
         fit_with_times(ranker, X, times)
-        done("ranker")
+        steps.done("ranker")
 
     exploration = None
     if explore:
-        step("exploration")
+        steps.start("exploration")
         exploration = fit_exploration(ranker, X, F, config.exploration_coverage)
-        done("exploration")
+        steps.done("exploration")
 
-    step("softmax")
+    steps.start("softmax")
     classifier = SoftmaxRegression().fit(features, clusters.labels)
     accuracy = float(np.mean(classifier.predict(features) == clusters.labels))
-    done("softmax")
+    steps.done("softmax")
 
-    step("similar")
+    steps.start("similar")
     text = [""] * len(movies) if item_text is None else item_text
     similar = SimilarMovies().fit(_matrix_factorisation(recommender, X).item_factors_, text)
-    done("similar")
+    steps.done("similar")
     steps.close()
 
     clusters_found = FoundClusters(scan=clusters.scan, k=clusters.k,
                                    sizes_before_fixing=clusters.sizes_before_fixing,
                                    labels=clusters.labels)
     return assemble_bundle(
-        started, seconds, config, users, movies, X.nnz, F.nnz, latest_ts, clusters_found,
+        started, steps.seconds, config, users, movies, X.nnz, F.nnz, latest_ts, clusters_found,
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
          "exploration": exploration, "softmax": classifier, "similar": similar},
         ranker_tuning, accuracy, engine={"name": "local"})
+
+
+class FitSteps:
+    """The steps of a fit: each one's wall seconds (for the manifest) and a progress bar."""
+
+    def __init__(self, total: int, desc: str, progress: bool):
+        self.seconds: dict[str, float] = {}
+        self._bar = tqdm(total=total, desc=desc, unit="step", disable=not progress)
+
+    def start(self, name: str) -> None:
+        self._bar.set_postfix_str(name)
+        self.seconds[name] = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        self.seconds[name] = round(time.perf_counter() - self.seconds[name], 3)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import time
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm import tqdm
 
 from shared.recsys.models import registry
 from shared.recsys.models.baseline import BaselinePredictor
@@ -29,7 +28,7 @@ from shared.recsys.models.softmax import SoftmaxRegression
 from shared.recsys.models.svd import BiasedMF
 from shared.recsys.models.topn import confidence
 from shared.recsys.persist import ModelBundle
-from shared.recsys.pipeline import BundleConfig, FoundClusters, assemble_bundle
+from shared.recsys.pipeline import BundleConfig, FitSteps, FoundClusters, assemble_bundle
 from shared.recsys.vocabulary import Vocabulary
 from trainer.pipeline import item_text
 from trainer.spark.blocks import over_blocks, partition_block, per_user, summed
@@ -58,19 +57,9 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     in each partition: :func:`trainer.spark.blocks.read_snapshot`) and the catalogue
     ``movies`` (with genres and tags for the similar movies)."""
     started = time.time()
-    seconds: dict[str, float] = {}
     explore = bool(config.ranker) and config.exploration_coverage > 0
-    steps = tqdm(total=7 + explore, desc="training on spark", unit="step", disable=not progress)
-
-    def step(name):
-        steps.set_postfix_str(name)
-        seconds[name] = time.perf_counter()
-
-    def done(name):
-        seconds[name] = round(time.perf_counter() - seconds[name], 3)
-        steps.update(1)
-
-    step("vocabularies")
+    steps = FitSteps(7 + explore, "training on spark", progress)
+    steps.start("vocabularies")
     users = Vocabulary(_ids(snapshot, "user_id"))
     movie_vocab = Vocabulary(np.concatenate([movies["movie_id"].to_numpy(),
                                              _ids(snapshot, "movie_id")]))
@@ -84,25 +73,25 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
                               "latest": np.array([b.T.data.max(initial=1.0) - 1.0])})
     counts, n_ratings = summed(counted, "counts"), int(summed(counted, "n")[0])
     latest_ts = int(max(part["latest"][0] for part in counted))
-    done("vocabularies")
+    steps.done("vocabularies")
 
-    step("baseline")
+    steps.start("baseline")
     baseline = _baseline(over, summed(counted, "sum")[0] / max(n_ratings, 1), counts,
                          len(users))
-    done("baseline")
+    steps.done("baseline")
 
-    step("clusters")
+    steps.start("clusters")
     vectors = _taste_vectors(spark, snapshot, users, movie_vocab)
     clusters = _clusters(spark, vectors, over, config, len(users))
-    done("clusters")
+    steps.done("clusters")
 
-    step("recommender")
+    steps.start("recommender")
     recommender = _factorisation(spark, snapshot, over, baseline, users, movie_vocab)
-    done("recommender")
+    steps.done("recommender")
 
     ranker, ranker_tuning = None, None
     if config.ranker:
-        step("ranker")
+        steps.start("ranker")
         ranker = registry.make(config.ranker)
         if config.ranker_grid:
             chosen, table, n_users = _choose_ease(snapshot, over, ranker, config.ranker_grid,
@@ -111,26 +100,26 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
             ranker_tuning = {"chosen": chosen, "validation": table, "split": "temporal",
                              "users_sampled": n_users}
         ranker = _ease(over, counts, latest_ts, ranker)
-        done("ranker")
+        steps.done("ranker")
 
     exploration = None
     if ranker is not None and config.exploration_coverage > 0:
-        step("exploration")
+        steps.start("exploration")
         exploration = _exploration(over, ranker, counts, config.exploration_coverage,
                                    len(users))
-        done("exploration")
+        steps.done("exploration")
 
-    step("softmax")
+    steps.start("softmax")
     classifier, accuracy = _softmax(spark, vectors, clusters.labels, len(movie_vocab))
     vectors.unpersist()
-    done("softmax")
+    steps.done("softmax")
 
-    step("similar")
+    steps.start("similar")
     similar = SimilarMovies().fit(recommender.item_factors_, item_text(movies, movie_vocab))
-    done("similar")
+    steps.done("similar")
     steps.close()
     return assemble_bundle(
-        started, seconds, config, users, movie_vocab, n_ratings,
+        started, steps.seconds, config, users, movie_vocab, n_ratings,
         int(summed(counted, "favourites")[0]), latest_ts, clusters,
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
          "exploration": exploration, "softmax": classifier, "similar": similar},
