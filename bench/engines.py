@@ -5,6 +5,7 @@ held-out ratings, as a retrain measures them.
     .venv/bin/python bench/engines.py                          # ml-latest-small and 1M: ~25 min
     .venv/bin/python bench/engines.py --sizes 100k --no-doc    # parity only
     .venv/bin/python bench/engines.py --sizes 5m,25m --data-dir /tmp/scale-data
+    .venv/bin/python bench/engines.py --sizes 25m --engines local --no-doc
 
 Data sets as bench/scale.py makes them (100k is ml-latest-small; 1M, 5M generated; 25M
 generated like ml-25m: 162,000 users x 62,000 movies). The held-out share is the trainer's:
@@ -163,8 +164,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="100k,1m")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--limit", type=float, default=3600.0, help="seconds per fit")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="which of local,spark to run (default both)")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(sorted(unknown))}; "
+                     f"choose from {', '.join(ENGINES)}")
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     import bench.scale as scale
 
@@ -176,12 +184,15 @@ def main(argv=None) -> int:
             prepared, shapes[size] = prepare(size, data_dir, DEFAULT_DATA)
             for split in SPLITS.get(size, ("temporal",)):
                 write_parquet(prepared, split)
-                for engine in ENGINES:
+                for engine in engines:
                     print(f"[{size} {split}] {engine} ...", flush=True)
                     result = run(engine, prepared, split, args.limit)
                     results[(size, split, engine)] = result
                     print(f"[{size} {split}] {engine}: {json.dumps(result)}", flush=True)
-    block = render(machine_info(), sizes, shapes, results)
+    arguments = ["--sizes", ",".join(sizes)]
+    if engines != list(ENGINES):
+        arguments += ["--engines", ",".join(engines)]
+    block = render(machine_info(), arguments, shapes, results)
     print(block)
     if not args.no_doc:
         write_results(DOC, SCRIPT, block, "Scale benchmark")
@@ -192,7 +203,7 @@ def _ratio(a, b) -> str:
     return f"{a / b:.3f}" if a is not None and b else "-"
 
 
-def render(info, sizes, shapes, results) -> str:
+def render(info, arguments, shapes, results) -> str:
     rows, parity = [], []
     for size, split, engine in results:
         r = results[(size, split, engine)]
@@ -207,7 +218,7 @@ def render(info, sizes, shapes, results) -> str:
                      f"{r['precision']:.4f}" if r["precision"] is not None else "-",
                      f"{r['rmse']:.4f}" if r["rmse"] is not None else "-",
                      str(r["users_listed"]), f"{r['peak_mb']:,.0f}", steps])
-        if engine != "spark" or "failed" in results[(size, split, "local")]:
+        if engine != "spark" or "failed" in results.get((size, split, "local"), {"failed": 1}):
             continue
         local, spark = results[(size, split, "local")], r
         lists = [_ratio(spark["ndcg"], local["ndcg"]),
@@ -221,7 +232,7 @@ def render(info, sizes, shapes, results) -> str:
                    f"{s['ratings']:,} ratings ({s['source']})" for size, s in shapes.items()]
     return "\n".join([
         "### The two engines", "", machine_lines(info).rstrip("\n"), "",
-        f"Command: `.venv/bin/python {SCRIPT} --sizes {','.join(sizes)}`", "", *shape_lines, "",
+        f"Command: `.venv/bin/python {' '.join([SCRIPT, *arguments])}`", "", *shape_lines, "",
         "Wall seconds (reading the training part, fitting the version), the version's "
         "held-out nDCG@10, P@10 and RMSE (10 % of the ratings held out: the latest, as a "
         "retrain holds out, or hash-chosen pairs), the users listed, peak resident memory of "

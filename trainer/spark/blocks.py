@@ -8,20 +8,25 @@ where they are summed or put in their users' places.
 """
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shared.recsys import persist
 from shared.recsys.ratings import rating_matrix, time_matrix
 from shared.recsys.vocabulary import Vocabulary
 from shared.store.stores import Stores
 
 SNAPSHOT_SCHEMA = "user_id long, movie_id long, rating double, favourite boolean, ts long"
 ARRAYS_SCHEMA = "npz binary"
+KEYED_ARRAYS_SCHEMA = "key long, npz binary"
+# Keyed arrays a task hands to Spark at once (each key's are one row of a batch)
+KEYS_PER_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -96,15 +101,58 @@ def over_blocks(df, fn: Callable[[Block], dict], user_ids: np.ndarray, movies: V
         block = partition_block(batches, user_ids, ids)
         if block is None:
             return
-        buffer = io.BytesIO()
-        np.savez(buffer, users=block.users, **fn(block))
-        yield pd.DataFrame({"npz": [buffer.getvalue()]})
+        yield pd.DataFrame({"npz": [persist.to_npz_bytes({"users": block.users, **fn(block)})]})
 
-    parts = []
-    for row in df.mapInPandas(task, ARRAYS_SCHEMA).collect():
-        with np.load(io.BytesIO(row["npz"]), allow_pickle=False) as arrays:
-            parts.append({name: arrays[name] for name in arrays.files})
-    return parts
+    return [persist.from_npz_bytes(row["npz"])
+            for row in df.mapInPandas(task, ARRAYS_SCHEMA).collect()]
+
+
+def reduced_by_key(df, fn: Callable[[Block], Iterable[tuple[int, dict]]], user_ids: np.ndarray,
+                   movies: Vocabulary, combine: Callable[[dict, dict], dict],
+                   finish: Callable[[int, dict], dict]) -> dict[int, dict]:
+    """Arrays summed over the blocks by key, on the executors: each block's ``fn`` yields
+    ``(key, arrays)`` pairs, the arrays of one key are merged two at a time by ``combine``
+    wherever Spark brings them together (``reduceByKey``), and ``finish(key, merged)`` turns
+    them into what reaches the driver."""
+    ids = movies.ids
+
+    def task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        block = partition_block(batches, user_ids, ids)
+        if block is None:
+            return
+        keys: list[int] = []
+        blobs: list[bytes] = []
+        for key, arrays in fn(block):
+            keys.append(key)
+            blobs.append(persist.to_npz_bytes(arrays))
+            if len(keys) == KEYS_PER_BATCH:
+                yield pd.DataFrame({"key": keys, "npz": blobs})
+                keys, blobs = [], []
+        if keys:
+            yield pd.DataFrame({"key": keys, "npz": blobs})
+
+    def merge(a: bytes, b: bytes) -> bytes:
+        return persist.to_npz_bytes(combine(persist.from_npz_bytes(a), persist.from_npz_bytes(b)))
+
+    pairs = (df.mapInPandas(task, KEYED_ARRAYS_SCHEMA).rdd
+             .map(lambda row: (int(row["key"]), bytes(row["npz"])))
+             .reduceByKey(merge)
+             .map(lambda pair: (pair[0], persist.to_npz_bytes(
+                 finish(pair[0], persist.from_npz_bytes(pair[1]))))))
+    return {key: persist.from_npz_bytes(blob) for key, blob in pairs.collect()}
+
+
+def shipped(estimator) -> Callable[[], Any]:
+    """A fitted estimator as tasks receive it: its ``.npz`` arrays and JSON spec
+    (:mod:`shared.recsys.persist`, as a stored version), rebuilt by calling the result where
+    it runs; no pickled estimator crosses to the executors."""
+    spec, arrays = persist.encode(estimator)
+    blob, text = persist.to_npz_bytes(arrays), json.dumps(spec)
+
+    def load():
+        return persist.decode(json.loads(text), persist.from_npz_bytes(blob))
+
+    return load
 
 
 def summed(parts: list[dict], name: str):

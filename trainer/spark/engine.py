@@ -1,7 +1,8 @@
 """The retrain's stages on Spark (:class:`trainer.engines.LocalEngine`'s, with DataFrames):
 the snapshot read by the executors, the held-out ratings chosen as a local retrain chooses
 them, and the measure of the version brought to the driver only as far as it needs (the
-held-out ratings, the listed users' training ratings, every movie's count)."""
+held-out ratings, the listed users' training ratings, every movie's count; the rating
+model's predictions made on the executors)."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
@@ -17,10 +18,12 @@ from shared.recsys.evaluation.holdout import (
     listed_users,
 )
 from shared.recsys.persist import ModelBundle
+from shared.recsys.ratings import rating_matrix
 from shared.recsys.served import LiveModel
+from shared.recsys.vocabulary import Vocabulary
 from shared.store.stores import Stores
 from trainer.pipeline import TrainerBundleConfig
-from trainer.spark.blocks import SNAPSHOT_SCHEMA, read_snapshot, snapshot_frame
+from trainer.spark.blocks import SNAPSHOT_SCHEMA, read_snapshot, shipped, snapshot_frame
 from trainer.spark.fit import fit_bundle_on_spark
 from trainer.spark.session import spark_session
 
@@ -97,4 +100,39 @@ class SparkEngine(AbstractContextManager):
         popularity = np.zeros(len(live.movies), dtype=np.int64)
         index = live.movies.index(counts["movie_id"].to_numpy(), missing="negative")
         popularity[index[index >= 0]] = counts["count"].to_numpy()[index >= 0]
-        return holdout_metrics(live, mine, held, popularity=popularity)
+        return holdout_metrics(live, mine, held, popularity=popularity,
+                               predict=lambda known: self._predicted(live, train, known))
+
+    def _predicted(self, live: LiveModel, train, known: pd.DataFrame) -> np.ndarray:
+        """The rating model's predictions of the ``known`` held-out rows, made on the
+        executors from each user's training ratings (as :meth:`LiveModel.predict` makes them
+        from the live ones)."""
+        from pyspark.sql import functions as F
+
+        load = shipped(live.recommender)
+        movies = live.movies
+        asked = self.spark.createDataFrame(pd.DataFrame({
+            "user_id": known["user_id"].to_numpy().astype(np.int64),
+            "movie_id": known["movie_id"].to_numpy().astype(np.int64),
+            "rating": 0.0, "ts": 0, "order": np.arange(len(known), dtype=np.int64)}))
+        theirs = (train.filter("rating > 0")
+                  .join(F.broadcast(asked.select("user_id").distinct()), "user_id", "left_semi")
+                  .select("user_id", "movie_id", "rating", "ts", F.lit(-1).cast("long")
+                          .alias("order")))
+        together = theirs.unionByName(asked).repartition(self._partitions, "user_id")
+
+        def task(batches):
+            frame = pd.concat(list(batches), ignore_index=True)
+            wanted = frame[frame["order"] >= 0]
+            if not len(wanted):
+                return
+            users = Vocabulary(frame["user_id"].to_numpy())
+            X, _, _ = rating_matrix(frame[frame["order"] < 0], users, movies)
+            predicted = load().predict_unseen_at(X, users.index(wanted["user_id"].to_numpy()),
+                                                 movies.index(wanted["movie_id"].to_numpy()))
+            yield pd.DataFrame({"order": wanted["order"].to_numpy(), "predicted": predicted})
+
+        rows = together.mapInPandas(task, "order long, predicted double").toPandas()
+        out = np.full(len(known), np.nan)
+        out[rows["order"].to_numpy()] = rows["predicted"].to_numpy()
+        return out

@@ -2,12 +2,12 @@
 :func:`shared.recsys.pipeline.fit_bundle`, each computed where it is cheapest.
 
 On the executors, over blocks of whole users (:mod:`trainer.spark.blocks`): the movie counts,
-the baseline's alternating sums, the taste vectors, the Gram matrix of the ranker's modelled
-movies, the residuals; with MLlib: k-means for every k of the range and its silhouette
-(``ClusteringEvaluator``), the softmax classifier (multinomial ``LogisticRegression``) and the
-factorisation (``ALS``). On the driver: what is left from those, with the local estimators
-(EASE's inverse, cluster fixing from the clusters' favourite counts, the similar movies from
-the movie factors).
+the taste vectors, the Gram matrix of the ranker's modelled movies, the rating model's sums
+and half-sweeps (:mod:`trainer.spark.rating_model`); with MLlib: k-means for every k of the
+range and its silhouette (``ClusteringEvaluator``) and the softmax classifier (multinomial
+``LogisticRegression``). On the driver: what is left from those, with the local estimators
+(EASE's inverse, cluster fixing from the clusters' favourite counts, the blend's weights, the
+similar movies from the movie factors).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shared.recsys.models import registry
-from shared.recsys.models.baseline import BaselinePredictor
+from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.cluster_fixing import closest_survivors, dissolve_small_clusters
 from shared.recsys.models.ease import EASE, age_weights, gram_matrix
 from shared.recsys.models.features import taste_vectors
@@ -32,6 +32,7 @@ from shared.recsys.pipeline import BundleConfig, FitSteps, FoundClusters, assemb
 from shared.recsys.vocabulary import Vocabulary
 from trainer.pipeline import item_text
 from trainer.spark.blocks import over_blocks, partition_block, per_user, summed
+from trainer.spark.rating_model import Ratings, check_fitted_on_spark, fit_rating_model
 
 # The validation users a ranker's hyper-parameters are chosen on, at most (drawn at random
 # from those with a held-out rating of 4 or more): their ratings come to the driver.
@@ -42,11 +43,6 @@ CHOSEN_ON_SPARK = ("l2", "half_life", "popularity_exponent")
 # greedy gives the movie to the first of them with a place left, and a user runs out of places
 # only after max_per_user (5) movies given.
 CANDIDATES_PER_MOVIE = 50
-# MLlib's ALS on the baseline's residuals: its penalty grows with each user's and movie's
-# number of ratings (ALS-WR), so the served fold-in is given the same (reg_exponent 1).
-ALS_RANK = 32
-ALS_REG = 0.1
-ALS_ITERATIONS = 10
 KMEANS_ITERATIONS = 100
 VECTOR_SCHEMA = "u long, indices array<int>, values array<double>"
 
@@ -75,9 +71,11 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     latest_ts = int(max(part["latest"][0] for part in counted))
     steps.done("vocabularies")
 
+    ratings = Ratings(snapshot, users.ids, movie_vocab)
+    recommender_model = registry.make(config.model)
+    check_fitted_on_spark(recommender_model)
     steps.start("baseline")
-    baseline = _baseline(over, summed(counted, "sum")[0] / max(n_ratings, 1), counts,
-                         len(users))
+    baseline = ratings.baseline()
     steps.done("baseline")
 
     steps.start("clusters")
@@ -86,7 +84,7 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     steps.done("clusters")
 
     steps.start("recommender")
-    recommender = _factorisation(spark, snapshot, over, baseline, users, movie_vocab)
+    recommender = fit_rating_model(ratings, recommender_model)
     steps.done("recommender")
 
     ranker, ranker_tuning = None, None
@@ -115,7 +113,8 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     steps.done("softmax")
 
     steps.start("similar")
-    similar = SimilarMovies().fit(recommender.item_factors_, item_text(movies, movie_vocab))
+    similar = SimilarMovies().fit(_matrix_factorisation(ratings, recommender).item_factors_,
+                                  item_text(movies, movie_vocab))
     steps.done("similar")
     steps.close()
     return assemble_bundle(
@@ -123,52 +122,20 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
         int(summed(counted, "favourites")[0]), latest_ts, clusters,
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
          "exploration": exploration, "softmax": classifier, "similar": similar},
-        ranker_tuning, accuracy, engine={"name": "spark", "master": master,
-                                "not_on_this_engine": _not_on_spark(config)})
+        ranker_tuning, accuracy, engine={"name": "spark", "master": master})
 
 
-def _not_on_spark(config: BundleConfig) -> list[str]:
-    """What a local retrain of ``config`` does that this engine does not do yet."""
-    missing = []
-    if config.model != "svd":
-        missing.append(f"the rating model is biased ALS, not {config.model!r}")
-    return missing
+def _matrix_factorisation(ratings: Ratings, recommender):
+    """The recommender's own factorisation when it has one (the similar movies' factors),
+    else a :class:`BiasedMF` fitted here: :func:`shared.recsys.pipeline.fit_bundle`'s
+    choice."""
+    found = matrix_factorisation_of(recommender)
+    return found if found is not None else fit_rating_model(ratings, BiasedMF())
 
 
 def _ids(snapshot, column: str) -> np.ndarray:
     rows = snapshot.select(column).distinct().toPandas()
     return np.sort(rows[column].to_numpy().astype(np.int64))
-
-
-def _baseline(over, mean: float, counts: np.ndarray, n_users: int) -> BaselinePredictor:
-    """:class:`BaselinePredictor`'s alternating sweeps, a pass over the blocks each: a block
-    computes its users' biases from the movie biases of the last pass and sends back its
-    share of the movies' sums."""
-    model = BaselinePredictor()
-    reg_user, reg_item = model.reg_user, model.reg_item
-    item_bias = None
-
-    def user_bias(block, item_bias):
-        X = block.X
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        if item_bias is None:
-            return np.zeros(X.shape[0]), rows
-        resid = X.data - mean - item_bias[X.indices]
-        return (np.bincount(rows, resid, minlength=X.shape[0])
-                / (reg_user + np.diff(X.indptr))), rows
-
-    for _ in range(model.n_iter):
-        def item_sums(block, item_bias=item_bias):
-            b_u, rows = user_bias(block, item_bias)
-            X = block.X
-            return {"sums": np.bincount(X.indices, X.data - mean - b_u[rows],
-                                        minlength=X.shape[1])}
-        item_bias = summed(over(item_sums), "sums") / (reg_item + counts)
-    final = over(lambda block: {"bias": user_bias(block, item_bias)[0]})
-    model.global_mean_ = float(mean) if counts.sum() else 3.5
-    model.user_bias_ = per_user(final, "bias", n_users)
-    model.item_bias_ = item_bias
-    return model
 
 
 def _taste_vectors(spark, snapshot, users: Vocabulary, movies: Vocabulary):
@@ -273,46 +240,6 @@ def _softmax(spark, vectors, labels: np.ndarray, n_movies: int
     classifier.intercept_ = model.interceptVector.toArray()
     classifier.n_iter_ = int(model.summary.totalIterations)
     return classifier, float(model.summary.accuracy)
-
-
-def _factorisation(spark, snapshot, over, baseline: BaselinePredictor, users: Vocabulary,
-                   movies: Vocabulary) -> BiasedMF:
-    """MLlib's ALS on what the baseline leaves, as a :class:`BiasedMF` (the baseline's
-    biases, ALS's factors)."""
-    from pyspark.ml.recommendation import ALS
-
-    mean, user_bias, item_bias = baseline.global_mean_, baseline.user_bias_, baseline.item_bias_
-    ids = movies.ids
-
-    def residuals(batches):
-        block = partition_block(batches, users.ids, ids)
-        if block is None:
-            return
-        X = block.X.tocoo()
-        u = block.users[X.row]
-        yield pd.DataFrame({"u": u.astype(np.int32), "i": X.col.astype(np.int32),
-                            "r": X.data - mean - user_bias[u] - item_bias[X.col]})
-
-    data = snapshot.mapInPandas(residuals, "u int, i int, r double")
-    als = ALS(rank=ALS_RANK, maxIter=ALS_ITERATIONS, regParam=ALS_REG, userCol="u",
-              itemCol="i", ratingCol="r", seed=0, nonnegative=False, implicitPrefs=False)
-    model = als.fit(data)
-    model_mf = BiasedMF(n_factors=ALS_RANK, reg=ALS_REG, reg_bias=ALS_REG, reg_exponent=1.0,
-                        n_iter=ALS_ITERATIONS)
-    model_mf.global_mean_ = float(mean)
-    model_mf.user_bias_, model_mf.item_bias_ = user_bias, item_bias
-    model_mf.user_factors_ = _factors(model.userFactors, len(users))
-    model_mf.item_factors_ = _factors(model.itemFactors, len(movies))
-    return model_mf
-
-
-def _factors(frame, n: int) -> np.ndarray:
-    """ALS's (id, features) rows as an n x rank array (zeros for an id it never saw)."""
-    rows = frame.toPandas()
-    out = np.zeros((n, ALS_RANK))
-    if len(rows):
-        out[rows["id"].to_numpy()] = np.vstack(rows["features"].to_numpy())
-    return out
 
 
 def _ease(over, counts: np.ndarray, latest_ts: int, ranker: EASE) -> EASE:

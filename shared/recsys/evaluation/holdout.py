@@ -18,6 +18,8 @@ Two ways to hold out (``HOLDOUT_SPLITS``):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -83,7 +85,8 @@ def hashed_pairs(snapshot: pd.DataFrame, fraction: float) -> np.ndarray:
 
 def holdout_metrics(live: LiveModel, train: pd.DataFrame, holdout: pd.DataFrame,
                     max_users: int = 2000, max_pairs: int = 200_000, seed: int = 0,
-                    popularity: np.ndarray | None = None) -> dict:
+                    popularity: np.ndarray | None = None,
+                    predict: Callable[[pd.DataFrame], np.ndarray] | None = None) -> dict:
     """nDCG@10 and P@10 of the lists of the default strategy (each user's training ratings
     as their live ratings) and RMSE of the rating model, on ``holdout``; at most ``max_users``
     users, drawn at random (:func:`listed_users`), are listed, and at most ``max_pairs``
@@ -91,14 +94,17 @@ def holdout_metrics(live: LiveModel, train: pd.DataFrame, holdout: pd.DataFrame,
 
     ``train`` needs to hold only the listed users' ratings when ``popularity`` gives every
     movie's number of training ratings (by ``live.movies`` index; None: counted in
-    ``train``): an engine that keeps the snapshot elsewhere brings no more to the driver."""
+    ``train``): an engine that keeps the snapshot elsewhere brings no more to the driver.
+    Such an engine also gives ``predict``: the rating model's predictions of held-out rows
+    (users and movies the version knows) from their users' training ratings, made where
+    those are (None: the recommender's ``predict`` of its fitted users)."""
     known = _known(live, holdout)
     listed = listed_users(live, holdout, max_users, seed)
     return {"held_out": int(len(holdout)), "users_listed": int(len(listed)),
             f"ndcg_at_{TOP_N}": None, f"precision_at_{TOP_N}": None, "rmse": None,
             **_list_quality(live, train, known, listed, popularity),
             **_rating_error(live, known if len(known) <= max_pairs else
-                            known.sample(max_pairs, random_state=seed))}
+                            known.sample(max_pairs, random_state=seed), predict)}
 
 
 def listed_users(live: LiveModel, holdout: pd.DataFrame, max_users: int = 2000,
@@ -201,10 +207,13 @@ def _standard_error(values: np.ndarray) -> float | None:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
 
 
-def _rating_error(live: LiveModel, known: pd.DataFrame) -> dict:
+def _rating_error(live: LiveModel, known: pd.DataFrame, predict=None) -> dict:
     if live.recommender is None or not len(known):
         return {}
-    users = live.users.index(known["user_id"].to_numpy())
-    items = live.movies.index(known["movie_id"].to_numpy())
-    predicted = live.recommender.predict(users, items)  # pairwise: only the held-out pairs
+    if predict is not None:
+        predicted = np.asarray(predict(known))
+    else:
+        users = live.users.index(known["user_id"].to_numpy())
+        items = live.movies.index(known["movie_id"].to_numpy())
+        predicted = live.recommender.predict(users, items)  # pairwise: the held-out pairs
     return {"rmse": rmse(known["rating"].to_numpy(), np.clip(predicted, RATING_MIN, RATING_MAX))}

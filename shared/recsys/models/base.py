@@ -66,3 +66,17 @@ class RatingPredictor(BaseEstimator):
         ratings ``X_new`` (rows x n_movies CSR). Used by the ``users:`` protocol and for new
         users online."""
         raise NotImplementedError(f"{type(self).__name__} cannot score unseen users")
+
+    def predict_unseen_at(self, X_new, rows, items) -> np.ndarray:
+        """Predicted ratings at the pairs (rows[j], items[j]) for users not seen in ``fit``
+        (row ``rows[j]`` of ``X_new`` holds their known ratings), clipped to 0.5..5: what
+        ``predict`` gives a fitted user, for users whose ratings live elsewhere (an engine's
+        executors, the live store)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.float64)
+        X_new = as_ratings(X_new)
+        for row in np.unique(rows):
+            mask = rows == row
+            out[mask] = np.asarray(self.predict_unseen(X_new[row]))[0, items[mask]]
+        return np.clip(out, RATING_MIN, RATING_MAX)

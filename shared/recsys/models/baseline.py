@@ -72,3 +72,9 @@ class BaselinePredictor(RatingPredictor):
     def predict_unseen(self, X_new) -> np.ndarray:
         b_u = self.user_bias_for(X_new)
         return self.global_mean_ + b_u[:, None] + self.item_bias_[None, :]
+
+    def predict_unseen_at(self, X_new, rows, items) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        pred = self.global_mean_ + self.user_bias_for(X_new)[rows] + self.item_bias_[items]
+        return np.clip(pred, RATING_MIN, RATING_MAX)

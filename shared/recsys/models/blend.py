@@ -53,22 +53,39 @@ class Blend(RatingPredictor):
 
     def fit(self, X, y=None):
         X = as_ratings(X)
+        self._check()
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        held = self.held_out(0, X.nnz)
+        kept = ~held
+        X_rest = sp.csr_matrix((X.data[kept], (rows[kept], X.indices[kept])), shape=X.shape)
+        users, items, ratings = rows[held], X.indices[held], X.data[held]
+        self.fit_weights(np.column_stack([clone(m).fit(X_rest).predict(users, items)
+                                          for m in self.members]), ratings)
+        self.members_ = [clone(m).fit(X) for m in self.members]
+        return self
+
+    def _check(self) -> None:
         if not self.members:
             raise ValueError("Blend needs at least one member")
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout!r}")
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        held = np.random.default_rng(self.random_state).random(X.nnz) < self.holdout
-        kept = ~held
-        X_rest = sp.csr_matrix((X.data[kept], (rows[kept], X.indices[kept])), shape=X.shape)
-        users, items, ratings = rows[held], X.indices[held], X.data[held]
-        features = np.column_stack([clone(m).fit(X_rest).predict(users, items)
-                                    for m in self.members])
+
+    def held_out(self, first: int, n: int) -> np.ndarray:
+        """Whether each of the training ratings ``first .. first + n`` (numbered in the order
+        of ``X``'s rows, as CSR stores them) is held out to learn the weights: the same
+        ratings whether drawn all at once or a user at a time, wherever the user is."""
+        self._check()
+        bits = np.random.PCG64(self.random_state)  # default_rng's generator
+        bits.advance(first)  # one 64-bit draw per number
+        return np.random.Generator(bits).random(n) < self.holdout
+
+    def fit_weights(self, features: np.ndarray, ratings: np.ndarray) -> Blend:
+        """:math:`c, w` and ``holdout_rmse_`` from the members' predictions ``features``
+        (n_held x n_members, of members fitted without the held-out ``ratings``)."""
         self.intercept_, self.weights_ = _ridge(features, ratings, self.alpha)
         blended = np.clip(self.intercept_ + features @ self.weights_, RATING_MIN, RATING_MAX)
         self.holdout_rmse_ = np.sqrt(np.mean(
             (np.column_stack([features, blended]) - ratings[:, None]) ** 2, axis=0))
-        self.members_ = [clone(m).fit(X) for m in self.members]
         return self
 
     def _blend(self, member_scores) -> np.ndarray:
@@ -86,6 +103,10 @@ class Blend(RatingPredictor):
 
     def predict_unseen(self, X_new) -> np.ndarray:
         return self._blend([m.predict_unseen(X_new) for m in self.members_])
+
+    def predict_unseen_at(self, X_new, rows, items) -> np.ndarray:
+        blended = self._blend([m.predict_unseen_at(X_new, rows, items) for m in self.members_])
+        return np.clip(blended, RATING_MIN, RATING_MAX)
 
 
 def _ridge(features: np.ndarray, target: np.ndarray, alpha: float):

@@ -170,32 +170,54 @@ class ItemKNN(RatingPredictor):
         return sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
     def _similarities(self, E: sp.csr_matrix) -> sp.csr_matrix:
-        n_items = E.shape[1]
-        counts = np.diff(E.tocsc().indptr)
-        active = np.flatnonzero(counts >= max(self.min_item_ratings, 1))
-        n_active = len(active)
-        keep = max(0, min(self.max_neighbors, n_active - 1))
+        active = self.active_items(np.diff(E.tocsc().indptr))
         products = _GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
-        block = max(1, _BLOCK_ELEMENTS // max(n_active, 1))
-        row_parts, col_parts, val_parts = [], [], []
-        for lo in range(0, n_active if keep else 0, block):
-            hi = min(lo + block, n_active)
-            sims, co_raters = products.cosines(lo, hi)
-            shrunk = co_raters + np.float32(self.shrinkage)
-            sims *= np.divide(co_raters, shrunk, out=np.zeros_like(shrunk), where=shrunk > 0)
-            sims[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
-            if keep < n_active:
-                top = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
-            else:
-                top = np.broadcast_to(np.arange(n_active), sims.shape)
-            top_sims = np.take_along_axis(sims, top, axis=1)
-            positive = top_sims > 0
-            row_parts.append(np.broadcast_to(np.arange(lo, hi)[:, None], top.shape)[positive])
-            col_parts.append(top[positive])
-            val_parts.append(top_sims[positive])
-        rows = active[np.concatenate(row_parts)] if row_parts else np.zeros(0, np.int64)
-        cols = active[np.concatenate(col_parts)] if col_parts else np.zeros(0, np.int64)
-        vals = np.concatenate(val_parts) if val_parts else np.zeros(0, np.float32)
+        parts = [self.neighbours_of(lo, residual_cosines(products.sums(lo, hi), products.norms,
+                                                         lo, hi))
+                 for lo, hi in self.item_chunks(len(active))]
+        return self.similarity_from(parts, active, E.shape[1])
+
+    def active_items(self, counts: np.ndarray) -> np.ndarray:
+        """The movies that have and serve as neighbours, from every movie's rating count."""
+        return np.flatnonzero(counts >= max(self.min_item_ratings, 1))
+
+    def item_chunks(self, n_active: int) -> list[tuple[int, int]]:
+        """The runs of active movies whose similarities against all are computed together:
+        none when no movie can have a neighbour."""
+        if self._kept_per_movie(n_active) == 0:
+            return []
+        step = max(1, _BLOCK_ELEMENTS // max(n_active, 1))
+        return [(lo, min(lo + step, n_active)) for lo in range(0, n_active, step)]
+
+    def _kept_per_movie(self, n_active: int) -> int:
+        return max(0, min(self.max_neighbors, n_active - 1))
+
+    def neighbours_of(self, lo: int, cosines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, similarities), in active-movie numbers, of the kept neighbours of
+        active movies ``lo ..``, from their residual cosines against every active movie and
+        their co-rater counts (:func:`residual_cosines`): shrunk, the movie itself left out,
+        the ``max_neighbors`` largest positive ones."""
+        sims, co_raters = cosines
+        n_rows, n_active = sims.shape
+        keep = self._kept_per_movie(n_active)
+        shrunk = co_raters + np.float32(self.shrinkage)
+        sims *= np.divide(co_raters, shrunk, out=np.zeros_like(shrunk), where=shrunk > 0)
+        sims[np.arange(n_rows), np.arange(lo, lo + n_rows)] = 0.0
+        if keep < n_active:
+            top = np.argpartition(-sims, keep - 1, axis=1)[:, :keep]
+        else:
+            top = np.broadcast_to(np.arange(n_active), sims.shape)
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        positive = top_sims > 0
+        return (np.broadcast_to(np.arange(lo, lo + n_rows)[:, None], top.shape)[positive],
+                top[positive], top_sims[positive])
+
+    @staticmethod
+    def similarity_from(parts, active: np.ndarray, n_items: int) -> sp.csr_matrix:
+        """``similarity_`` from every chunk's :meth:`neighbours_of`."""
+        rows = active[np.concatenate([p[0] for p in parts])] if parts else np.zeros(0, np.int64)
+        cols = active[np.concatenate([p[1] for p in parts])] if parts else np.zeros(0, np.int64)
+        vals = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
         S = sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items), dtype=np.float32)
         S.sort_indices()
         return S
@@ -254,10 +276,11 @@ class ItemKNN(RatingPredictor):
                                              (hi - lo) * n_items).reshape(hi - lo, n_items)
         return out
 
-    def _pair_adjustments(self, users, items) -> np.ndarray:
-        """Neighbourhood terms at the pairs ``(users[p], items[p])`` of fitted users: each of
-        ``items[p]``'s kept neighbours counts if ``users[p]`` rated it."""
-        S, E = self.similarity_, self.user_residuals_
+    def _pair_adjustments(self, E: sp.csr_matrix, users, items) -> np.ndarray:
+        """Neighbourhood terms at the pairs ``(users[p], items[p])`` of the users whose
+        residual rows are ``E``: each of ``items[p]``'s kept neighbours counts if ``users[p]``
+        rated it."""
+        S = self.similarity_
         n_items = E.shape[1]
         keys = np.repeat(np.arange(E.shape[0], dtype=np.int64), np.diff(E.indptr)) * n_items \
             + E.indices
@@ -281,9 +304,12 @@ class ItemKNN(RatingPredictor):
     def predict(self, users, items) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
+        if len(users) and users.max() >= self.user_residuals_.shape[0]:
+            raise IndexError(f"user {users.max()} has no training residuals here (a version "
+                             "fitted on Spark keeps none): use predict_unseen_at")
         b = self.baseline_
         pred = b.global_mean_ + b.user_bias_[users] + b.item_bias_[items]
-        pred += self._pair_adjustments(users, items)
+        pred += self._pair_adjustments(self.user_residuals_, users, items)
         return np.clip(pred, RATING_MIN, RATING_MAX)
 
     def predict_unseen(self, X_new) -> np.ndarray:
@@ -295,6 +321,16 @@ class ItemKNN(RatingPredictor):
         b = self.baseline_
         scores = b.global_mean_ + user_bias[:, None] + b.item_bias_[None, :]
         return scores + self._adjustments(self._residuals(X_new, user_bias))
+
+    def predict_unseen_at(self, X_new, rows, items) -> np.ndarray:
+        X_new = as_ratings(X_new)
+        rows = np.asarray(rows, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        user_bias = self.baseline_.user_bias_for(X_new)
+        b = self.baseline_
+        pred = b.global_mean_ + user_bias[rows] + b.item_bias_[items]
+        pred += self._pair_adjustments(self._residuals(X_new, user_bias), rows, items)
+        return np.clip(pred, RATING_MIN, RATING_MAX)
 
 
 class _GramBlocks:
@@ -324,19 +360,31 @@ class _GramBlocks:
         block = getattr(self, left + "_t")[lo:hi] @ getattr(self, right)
         return block.toarray().astype(np.float32)
 
-    def cosines(self, lo: int, hi: int):
-        """Residual cosines of movies ``lo:hi`` against all, and their co-rater counts."""
-        dots = self._product("E", "E", lo, hi)
-        co_raters = self._product("pattern", "pattern", lo, hi)
+    def sums(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """The sums over users the similarities of movies ``lo:hi`` against all are made of
+        (:func:`residual_cosines`): residual products, co-rater counts and, over co-raters,
+        the squares of each side on the other's pattern. Sums of several users' blocks add."""
+        out = {"dots": self._product("E", "E", lo, hi),
+               "co_raters": self._product("pattern", "pattern", lo, hi)}
         if self.over_co_raters:
-            scale = self._product("squares", "pattern", lo, hi)
-            scale *= self._product("pattern", "squares", lo, hi)
-            np.sqrt(scale, out=scale)
-        else:
-            scale = self.norms[lo:hi, None] * self.norms[None, :]
-        np.divide(dots, scale, out=dots, where=scale > 0)
-        dots[scale <= 0] = 0.0
-        return dots, co_raters
+            out["left_squares"] = self._product("squares", "pattern", lo, hi)
+            out["right_squares"] = self._product("pattern", "squares", lo, hi)
+        return out
+
+
+def residual_cosines(sums: dict, norms: np.ndarray, lo: int, hi: int):
+    """Residual cosines of movies ``lo:hi`` against all, and their co-rater counts, from the
+    :meth:`_GramBlocks.sums` of every user and ``norms`` (each movie's root sum of squared
+    residuals over all its raters; unused over co-raters)."""
+    dots = sums["dots"]
+    if "left_squares" in sums:
+        scale = sums["left_squares"] * sums["right_squares"]
+        np.sqrt(scale, out=scale)
+    else:
+        scale = norms[lo:hi, None] * norms[None, :]
+    np.divide(dots, scale, out=dots, where=scale > 0)
+    dots[scale <= 0] = 0.0
+    return dots, sums["co_raters"]
 
 
 def _expand(indptr: np.ndarray, which: np.ndarray):

@@ -208,6 +208,14 @@ class BiasedMF(RatingPredictor):
     def predict_unseen(self, X_new) -> np.ndarray:
         return self._scores(*self.fold_in(X_new))
 
+    def predict_unseen_at(self, X_new, rows, items) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        bias, factors = self.fold_in(X_new)
+        pred = np.einsum("ij,ij->i", factors[rows], self.item_factors_[items])
+        pred += self.global_mean_ + bias[rows] + self.item_bias_[items]
+        return np.clip(pred, RATING_MIN, RATING_MAX)
+
 
 def _with_unit_column(factors: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(factors)), factors])

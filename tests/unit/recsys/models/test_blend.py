@@ -125,6 +125,27 @@ def test_new_user_with_a_training_users_ratings_scores_alike(data, fitted):
                                atol=1e-7)
 
 
+@pytest.mark.parametrize("which", ["blend", 0, 1, 2])
+def test_predict_unseen_at_pairs_is_predict_of_the_same_ratings(data, fitted, which):
+    """Every member and the blend: a fitted user's ratings given as an unseen user's predict
+    as ``predict`` does at the same pairs, and as ``predict_unseen`` does."""
+    model = fitted if which == "blend" else fitted.members_[which]
+    users, items, _ = data[1]
+    order = np.unique(users)
+    rows = np.searchsorted(order, users)
+    at_pairs = model.predict_unseen_at(data[0][order], rows, items)
+    np.testing.assert_allclose(at_pairs, model.predict(users, items), atol=1e-7)
+    dense = np.clip(model.predict_unseen(data[0][order])[rows, items], 0.5, 5.0)
+    np.testing.assert_allclose(at_pairs, dense, atol=1e-9)
+
+
+def test_the_generic_predict_unseen_at_reads_predict_unseen(data):
+    model = BiasedMF(n_factors=4).fit(data[0])
+    rows, items = np.array([2, 0, 2]), np.array([5, 9, 1])
+    np.testing.assert_allclose(RatingPredictor.predict_unseen_at(model, data[0][:3], rows, items),
+                               model.predict_unseen_at(data[0][:3], rows, items), atol=1e-12)
+
+
 def test_bad_settings_are_refused(data):
     with pytest.raises(ValueError, match="holdout"):
         Blend([BaselinePredictor()], holdout=1.0).fit(data[0])

@@ -14,7 +14,7 @@ from trainer.spark.engine import SparkEngine
 
 pytestmark = pytest.mark.slow
 GRID = {"l2": [50.0, 200.0], "half_life": [None, 180.0], "popularity_exponent": [0.0, 0.2]}
-CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="svd", ranker_grid=GRID,
+CONFIG = TrainerBundleConfig(k_range=(3, 4), min_cluster_size=4, model="blend", ranker_grid=GRID,
                              exploration_coverage=0.5)
 
 
@@ -99,11 +99,12 @@ def test_clusters_classifier_and_factors_have_the_local_shapes(both):
     n_movies = len(spark.arrays["movie_ids"])
     assert classifier.coef_.shape == (len(sizes), n_movies)
     assert spark.manifest["metrics"]["softmax_training_accuracy"] > 0.5
-    mf, local_mf = spark.estimators["recommender"], local.estimators["recommender"]
-    assert mf.user_factors_.shape[0] == n_users and mf.item_factors_.shape[0] == n_movies
-    assert mf.user_factors_.shape[1] == local_mf.user_factors_.shape[1]
-    assert spark.manifest["engine"] == {"name": "spark", "master": "local[2]",
-                                        "not_on_this_engine": []}
+    blend, local_blend = spark.estimators["recommender"], local.estimators["recommender"]
+    np.testing.assert_allclose(blend.weights_, local_blend.weights_, atol=1e-6)
+    mf, local_mf = blend.members_[0], local_blend.members_[0]
+    np.testing.assert_allclose(mf.item_factors_, local_mf.item_factors_, atol=1e-8)
+    assert mf.user_factors_.shape == (n_users, local_mf.user_factors_.shape[1])
+    assert spark.manifest["engine"] == {"name": "spark", "master": "local[2]"}
     assert local.manifest["engine"] == {"name": "local"}
 
 

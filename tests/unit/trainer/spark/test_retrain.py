@@ -41,14 +41,14 @@ def test_a_retrain_on_spark_is_measured_gated_and_served(world, tiny_bundle):
 
 def test_a_spark_failure_half_way_activates_nothing_and_frees_the_lock(world, tiny_bundle,
                                                                        monkeypatch):
-    def factorisation_on_a_failing_executor(spark, *args):
+    def rating_model_on_a_failing_executor(ratings, model):
         def lost(batches):
             raise RuntimeError("the executor was lost")
             yield  # a generator, as mapInPandas wants
 
-        spark.range(4).mapInPandas(lost, "id long").collect()
+        ratings.data.sparkSession.range(4).mapInPandas(lost, "id long").collect()
 
-    monkeypatch.setattr("trainer.spark.fit._factorisation", factorisation_on_a_failing_executor)
+    monkeypatch.setattr("trainer.spark.fit.fit_rating_model", rating_model_on_a_failing_executor)
     with pytest.raises(Exception, match="the executor was lost"):
         retrain(world, "test", world.ratings.snapshot(), engine="spark", progress=False)
     assert world.models.active_version() == tiny_bundle.version
