@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from tqdm import tqdm
 
 from shared.recsys.models import registry
-from shared.recsys.models.base import fit_with_times
+from shared.recsys.models.base import fit_with_times, without_training_rows
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.clustering import cluster_users
@@ -186,8 +186,9 @@ def assemble_bundle(started: float, seconds: dict, config: BundleConfig, users: 
                     movies: Vocabulary, n_ratings: int, n_favourites: int, latest_ts: int,
                     clusters: FoundClusters, estimators: dict, ranker_tuning: dict | None,
                     softmax_accuracy: float, **about) -> ModelBundle:
-    """The version of fitted ``estimators`` (None for a component not fitted) and its
-    manifest; ``about`` adds entries to it (the engine that fitted it)."""
+    """The version of fitted ``estimators`` (None for a component not fitted; their training
+    rows dropped: :func:`without_training_rows`) and its manifest; ``about`` adds entries to
+    it (the engine that fitted it)."""
     scan, exploration = clusters.scan, estimators.get("exploration")
     manifest = {
         "trained_at": started,
@@ -215,6 +216,7 @@ def assemble_bundle(started: float, seconds: dict, config: BundleConfig, users: 
     return ModelBundle(
         version=new_version(),
         manifest=manifest,
-        estimators={name: est for name, est in estimators.items() if est is not None},
+        estimators={name: without_training_rows(est) for name, est in estimators.items()
+                    if est is not None},
         arrays={"user_ids": users.ids, "movie_ids": movies.ids, "labels": clusters.labels},
     )

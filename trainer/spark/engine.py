@@ -16,11 +16,10 @@ from shared.recsys.evaluation.holdout import (
     hashed_pairs,
     holdout_metrics,
     listed_users,
+    predicted_from,
 )
 from shared.recsys.persist import ModelBundle
-from shared.recsys.ratings import rating_matrix
 from shared.recsys.served import LiveModel
-from shared.recsys.vocabulary import Vocabulary
 from shared.store.stores import Stores
 from trainer.pipeline import TrainerBundleConfig
 from trainer.spark.blocks import SNAPSHOT_SCHEMA, read_snapshot, shipped, snapshot_frame
@@ -126,10 +125,7 @@ class SparkEngine(AbstractContextManager):
             wanted = frame[frame["order"] >= 0]
             if not len(wanted):
                 return
-            users = Vocabulary(frame["user_id"].to_numpy())
-            X, _, _ = rating_matrix(frame[frame["order"] < 0], users, movies)
-            predicted = load().predict_unseen_at(X, users.index(wanted["user_id"].to_numpy()),
-                                                 movies.index(wanted["movie_id"].to_numpy()))
+            predicted = predicted_from(load(), frame[frame["order"] < 0], wanted, movies)
             yield pd.DataFrame({"order": wanted["order"].to_numpy(), "predicted": predicted})
 
         rows = together.mapInPandas(task, "order long, predicted double").toPandas()

@@ -256,8 +256,6 @@ def _ease(over, counts: np.ndarray, latest_ts: int, ranker: EASE) -> EASE:
         return {"gram": gram_matrix(C[:, items].astype(np.float32))}
 
     ranker.fit_gram(summed(over(gram), "gram"))
-    # the training matrix stays with Spark: a version fitted here scores live ratings only
-    ranker.user_feedback_ = sp.csr_matrix((0, ranker.n_movies_))
     return ranker
 
 

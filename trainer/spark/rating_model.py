@@ -16,7 +16,7 @@ only one side's parameters or sums over users:
   driver, then the members fitted on all the ratings.
 
 A fitted :class:`ItemKNN` keeps no training residuals here (``user_residuals_`` has no rows),
-as EASE keeps no training matrix: a version scores users from their live ratings, and the
+as a stored version keeps none: a version scores users from their live ratings, and the
 engine measures it from the training ratings on the executors
 (:meth:`shared.recsys.models.base.RatingPredictor.predict_unseen_at`).
 """

@@ -31,8 +31,9 @@ from shared.recsys.evaluation.accuracy import (
     relevant_items,
     rmse,
 )
-from shared.recsys.ratings import RATING_MAX, RATING_MIN
+from shared.recsys.ratings import RATING_MAX, RATING_MIN, rating_matrix
 from shared.recsys.served import LiveModel
+from shared.recsys.vocabulary import Vocabulary
 
 TOP_N = 10
 NOISE_ERRORS = 2.0  # standard errors of a difference of list measures that count as noise
@@ -97,13 +98,15 @@ def holdout_metrics(live: LiveModel, train: pd.DataFrame, holdout: pd.DataFrame,
     ``train``): an engine that keeps the snapshot elsewhere brings no more to the driver.
     Such an engine also gives ``predict``: the rating model's predictions of held-out rows
     (users and movies the version knows) from their users' training ratings, made where
-    those are (None: the recommender's ``predict`` of its fitted users)."""
+    those are (None: from their rows of ``train``). Either way the ratings are predicted as
+    ``/predictions`` predicts them, from the user's ratings, not from what the fit kept of
+    its users (a stored version keeps none)."""
     known = _known(live, holdout)
     listed = listed_users(live, holdout, max_users, seed)
     return {"held_out": int(len(holdout)), "users_listed": int(len(listed)),
             f"ndcg_at_{TOP_N}": None, f"precision_at_{TOP_N}": None, "rmse": None,
             **_list_quality(live, train, known, listed, popularity),
-            **_rating_error(live, known if len(known) <= max_pairs else
+            **_rating_error(live, train, known if len(known) <= max_pairs else
                             known.sample(max_pairs, random_state=seed), predict)}
 
 
@@ -203,17 +206,26 @@ def _list_quality(live: LiveModel, train: pd.DataFrame, known: pd.DataFrame,
             "gain_over_most_popular_se": _standard_error(gain)}
 
 
+def predicted_from(recommender, train: pd.DataFrame, known: pd.DataFrame,
+                   movies: Vocabulary) -> np.ndarray:
+    """``recommender``'s predictions of the ``known`` rows (pairwise, clipped), each user's
+    ratings in ``train`` as theirs (``predict_unseen_at``)."""
+    users = Vocabulary(known["user_id"].to_numpy())
+    theirs = train[(train["rating"].to_numpy() > 0)
+                   & (users.index(train["user_id"].to_numpy(), missing="negative") >= 0)]
+    X, _, _ = rating_matrix(theirs, users, movies)
+    return recommender.predict_unseen_at(X, users.index(known["user_id"].to_numpy()),
+                                         movies.index(known["movie_id"].to_numpy()))
+
+
 def _standard_error(values: np.ndarray) -> float | None:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
 
 
-def _rating_error(live: LiveModel, known: pd.DataFrame, predict=None) -> dict:
+def _rating_error(live: LiveModel, train: pd.DataFrame, known: pd.DataFrame,
+                  predict=None) -> dict:
     if live.recommender is None or not len(known):
         return {}
-    if predict is not None:
-        predicted = np.asarray(predict(known))
-    else:
-        users = live.users.index(known["user_id"].to_numpy())
-        items = live.movies.index(known["movie_id"].to_numpy())
-        predicted = live.recommender.predict(users, items)  # pairwise: the held-out pairs
+    predicted = np.asarray(predict(known) if predict is not None
+                           else predicted_from(live.recommender, train, known, live.movies))
     return {"rmse": rmse(known["rating"].to_numpy(), np.clip(predicted, RATING_MIN, RATING_MAX))}

@@ -28,6 +28,19 @@ def fit_with_times(estimator, X, times: sp.csr_matrix | None):
     return estimator.fit(X)
 
 
+def without_training_rows(estimator):
+    """``estimator`` (and a blend's members) with the per-user training matrices it keeps
+    for ``score_users`` of its fitted users (its class's ``training_rows``) emptied: a served
+    version scores every user from their live ratings, so those would be the size of the
+    data, in every process that loads the version, for nothing."""
+    for est in [estimator, *getattr(estimator, "members_", [])]:
+        for name in getattr(est, "training_rows", ()):
+            matrix = getattr(est, name, None)
+            if matrix is not None:
+                setattr(est, name, sp.csr_matrix((0, matrix.shape[1]), dtype=matrix.dtype))
+    return estimator
+
+
 def as_ratings(X) -> sp.csr_matrix:
     """Return ``X`` as a float64 CSR matrix with sorted indices and no stored zeros."""
     X = sp.csr_matrix(X, dtype=np.float64)

@@ -100,9 +100,12 @@ class EASE(TopNRecommender):
         and columns at ``candidates_``
     item_counts_ : ndarray (n_movies,), each movie's number of training ratings
     user_feedback_ : scipy.sparse.csr_matrix, the training :math:`X` (all movies); a model
-        fitted from a Gram matrix computed elsewhere (:meth:`fit_gram`) has none
+        fitted from a Gram matrix computed elsewhere (:meth:`fit_gram`) or stored as a
+        version (:func:`shared.recsys.models.base.without_training_rows`) has none
     n_movies_ : int
     """
+
+    training_rows = ("user_feedback_",)
 
     # hyper-parameters a fitted model can change without fitting again (:meth:`refitted`)
     refit_free = ("popularity_exponent",)

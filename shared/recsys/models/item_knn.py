@@ -86,8 +86,12 @@ class ItemKNN(RatingPredictor):
     ----------
     baseline_ : the fitted baseline
     similarity_ : scipy.sparse.csr_matrix (n_movies, n_movies), float32
-    user_residuals_ : scipy.sparse.csr_matrix, the training residuals :math:`e_{ui}`
+    user_residuals_ : scipy.sparse.csr_matrix, the training residuals :math:`e_{ui}`, which
+        ``predict`` and ``score_users`` of fitted users read (none in a stored version:
+        :func:`shared.recsys.models.base.without_training_rows`)
     """
+
+    training_rows = ("user_residuals_",)
 
     def __init__(self, k: int = 40, min_k: int = 1, shrinkage: float = 100.0,
                  damping: float = 0.03, max_neighbors: int = 400, min_item_ratings: int = 2,

@@ -89,3 +89,30 @@ def test_the_ranker_is_chosen_on_a_validation_split_of_the_data_at_hand(tiny_bun
     assert tuning["chosen"] == {n: best[n] for n in names}
     ranker = tiny_bundle.estimators["ranker"]
     assert {n: getattr(ranker, n) for n in names} == tuning["chosen"]
+
+
+def test_a_version_keeps_no_training_rows_and_predicts_from_the_users_ratings(tiny_data,
+                                                                              tiny_bundle):
+    """The ranker's training matrix and item-kNN's residuals are dropped from the version
+    (each user is scored from their own ratings): what is left predicts a user's ratings
+    from those as the fitted model predicted them for the user it was fitted on."""
+    from shared.recsys.evaluation.holdout import predicted_from
+    from shared.recsys.models.base import without_training_rows
+    from shared.recsys.models.blend import Blend
+
+    ranker, blend = tiny_bundle.estimators["ranker"], tiny_bundle.estimators["recommender"]
+    assert ranker.user_feedback_.shape == (0, ranker.n_movies_)
+    knn = next(m for m in blend.members_ if hasattr(m, "user_residuals_"))
+    assert knn.user_residuals_.shape[0] == 0 and knn.similarity_.nnz > 0
+    ratings = movielens.load(tiny_data).ratings
+    users = Vocabulary(ratings["user_id"].to_numpy())
+    movies = Vocabulary(tiny_bundle.arrays["movie_ids"])
+    X, _, _ = rating_matrix(ratings, users, movies)
+    fitted = Blend(blend.members, random_state=blend.random_state).fit(X)
+    asked = ratings.sample(300, random_state=0)
+    expected = fitted.predict(users.index(asked["user_id"].to_numpy()),
+                              movies.index(asked["movie_id"].to_numpy()))
+    served = without_training_rows(fitted)
+    assert served.members_[1].user_residuals_.shape[0] == 0
+    np.testing.assert_allclose(predicted_from(served, ratings, asked, movies), expected,
+                               atol=1e-9)
