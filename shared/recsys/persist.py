@@ -176,9 +176,9 @@ def bundle_from_npz(version: str, blob: bytes, manifest: dict, components=None) 
     """The bundle :func:`bundle_to_npz` wrote; with ``components``, only those estimators
     (a process that only assigns clusters need not rebuild the recommender)."""
     manifest = dict(manifest)
-    arrays = from_npz_bytes(blob)
-    estimators = {name: decode(spec, arrays, f"estimators/{name}/")
-                  for name, spec in manifest.pop("components").items()
-                  if components is None or name in components}
-    plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
+    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:  # reads only what is asked
+        estimators = {name: decode(spec, arrays, f"estimators/{name}/")
+                      for name, spec in manifest.pop("components").items()
+                      if components is None or name in components}
+        plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
     return ModelBundle(version, manifest, estimators, plain)
