@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from shared.recsys.models import registry
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.cluster_fixing import closest_survivors, dissolve_small_clusters
+from shared.recsys.models.clustering import scan_sample
 from shared.recsys.models.ease import EASE, age_weights, gram_matrix
 from shared.recsys.models.features import taste_vectors
 from shared.recsys.models.k_selection import KScan
@@ -163,20 +164,26 @@ def _taste_vectors(spark, snapshot, users: Vocabulary, movies: Vocabulary):
 def _clusters(spark, vectors, over, config: BundleConfig, n_users: int) -> FoundClusters:
     """k scanned over the range with MLlib's k-means, chosen by the silhouette
     (``ClusteringEvaluator``) or the elbow, then the small clusters dissolved: only the
-    clusters' favourite counts and the moved users' favourites reach the driver."""
+    clusters' favourite counts and the moved users' favourites reach the driver. As locally,
+    the scan runs on at most ``K_SCAN_USERS`` users (:func:`scan_sample`) and the chosen k is
+    then fitted on all."""
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.sql import functions as F
 
     lo, hi = config.k_range
     hi = min(hi, n_users - 1)
     lo = min(lo, hi)
+    sample = scan_sample(n_users, config.random_state)
+    scanned = vectors if sample is None else vectors.join(
+        F.broadcast(spark.createDataFrame(pd.DataFrame({"u": sample}))), "u").cache()
     evaluator = ClusteringEvaluator(metricName="silhouette", distanceMeasure="squaredEuclidean")
     ks, wcss, silhouettes, fitted = [], [], [], {}
     for k in range(lo, hi + 1):
-        model = KMeans(k=k, seed=config.random_state + k, maxIter=KMEANS_ITERATIONS).fit(vectors)
+        model = KMeans(k=k, seed=config.random_state + k, maxIter=KMEANS_ITERATIONS).fit(scanned)
         ks.append(k)
         wcss.append(model.summary.trainingCost)
-        predictions = model.transform(vectors)
+        predictions = model.transform(scanned)
         silhouettes.append(evaluator.evaluate(predictions) if k > 1 else np.nan)
         fitted[k] = model
     wcss_array = np.array(wcss)
@@ -185,8 +192,10 @@ def _clusters(spark, vectors, over, config: BundleConfig, n_users: int) -> Found
                  models=())
     rule = str(config.k_rule)
     k = int(rule) if rule.isdigit() else scan.choose_k(rule)
-    model = fitted.get(k) or KMeans(k=k, seed=config.random_state + k,
-                                    maxIter=KMEANS_ITERATIONS).fit(vectors)
+    if sample is not None:
+        scanned.unpersist()
+    model = (fitted.get(k) if sample is None else None) or KMeans(
+        k=k, seed=config.random_state + k, maxIter=KMEANS_ITERATIONS).fit(vectors)
     assigned = model.transform(vectors).select("u", "prediction").toPandas()
     found = np.zeros(n_users, dtype=np.int64)
     found[assigned["u"].to_numpy()] = assigned["prediction"].to_numpy()

@@ -50,3 +50,14 @@ def test_the_same_random_state_clusters_alike():
     b = cluster_users(features, favourites, "elbow", (2, 5), 5, random_state=1)
     assert a.k == b.k
     np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_many_users_scan_k_on_a_sample_and_the_chosen_k_is_fitted_on_all(monkeypatch):
+    monkeypatch.setattr("shared.recsys.models.clustering.K_SCAN_USERS", 60)
+    features, favourites, group = planted_users(sizes=(40, 40, 40))
+    clusters = cluster_users(features, favourites, "silhouette", (2, 5), min_cluster_size=5)
+    assert all(len(model.labels_) == 60 for model in clusters.scan.models)
+    assert clusters.k == 3 and len(clusters.kmeans.labels_) == 120
+    assert clusters.kmeans is not clusters.scan.model_for(3)
+    for g in range(3):
+        assert len(set(clusters.labels[group == g])) == 1

@@ -33,10 +33,14 @@ def tiny(tiny_data):
 
 @pytest.fixture(scope="module")
 def both(engine, tiny):
+    """Both engines' versions of the tiny set; k scanned on 100 of its 150 users, as more
+    than ``K_SCAN_USERS`` users are."""
     snapshot, movies = tiny
     frame = engine.snapshot(_stores_with_partitions(4), snapshot)
-    return (fit_pipeline(snapshot, movies, CONFIG, progress=False),
-            engine.fit(frame, movies, CONFIG, progress=False))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("shared.recsys.models.clustering.K_SCAN_USERS", 100)
+        return (fit_pipeline(snapshot, movies, CONFIG, progress=False),
+                engine.fit(frame, movies, CONFIG, progress=False))
 
 
 def _stores_with_partitions(n):
