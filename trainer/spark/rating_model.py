@@ -33,7 +33,7 @@ from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import Blend
 from shared.recsys.models.item_knn import SIMILARITIES, ItemKNN, residual_cosines
-from shared.recsys.models.svd import BiasedMF, RidgeRows, _with_unit_column
+from shared.recsys.models.svd import BiasedMF, RidgeRows, with_unit_column
 from shared.recsys.persist import from_npz_bytes, to_npz_bytes
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
 from shared.recsys.vocabulary import Vocabulary
@@ -216,8 +216,8 @@ def _users_solver(item: np.ndarray, model: BiasedMF, mean: float):
     def solve(block, X):
         with one_blas_thread():
             return {"solved": RidgeRows(X.indptr, X.indices).solve(
-                X.data - mean - item[X.indices, 0], _with_unit_column(item[:, 1:]),
-                model._penalty(np.diff(X.indptr)))}
+                X.data - mean - item[X.indices, 0], with_unit_column(item[:, 1:]),
+                model.penalty(np.diff(X.indptr)))}
 
     return solve
 
@@ -235,7 +235,7 @@ def _solve_movies(grouped, user: np.ndarray, model: BiasedMF, mean: float,
         items, starts, counts = np.unique(i, return_index=True, return_counts=True)
         with one_blas_thread():
             solved = RidgeRows(np.append(starts, len(i)), u.astype(np.int64)).solve(
-                r - mean - user[u, 0], _with_unit_column(user[:, 1:]), model._penalty(counts))
+                r - mean - user[u, 0], with_unit_column(user[:, 1:]), model.penalty(counts))
         yield pd.DataFrame({"npz": [to_npz_bytes({"items": items, "solved": solved})]})
 
     item = np.zeros((n_items, user.shape[1]))

@@ -156,22 +156,24 @@ class BiasedMF(RatingPredictor):
         item = np.zeros((n_items, self.n_factors + 1))
         resid_by_user = X.data - self.global_mean_
         resid_by_item = Xt.data - self.global_mean_
-        user_penalty = self._penalty(np.diff(X.indptr))
-        item_penalty = self._penalty(np.diff(Xt.indptr))
+        user_penalty = self.penalty(np.diff(X.indptr))
+        item_penalty = self.penalty(np.diff(Xt.indptr))
         by_user, by_item = RidgeRows(X.indptr, X.indices), RidgeRows(Xt.indptr, Xt.indices)
         # Thousands of tiny BLAS calls, where extra BLAS threads only contend.
         with one_blas_thread():
             for _ in range(self.n_iter):
                 # Design rows are (1, p_u) and (1, q_i): the leading 1 fits the bias.
                 item = by_item.solve(resid_by_item - user[Xt.indices, 0],
-                                     _with_unit_column(user[:, 1:]), item_penalty)
+                                     with_unit_column(user[:, 1:]), item_penalty)
                 user = by_user.solve(resid_by_user - item[X.indices, 0],
-                                     _with_unit_column(item[:, 1:]), user_penalty)
+                                     with_unit_column(item[:, 1:]), user_penalty)
         self.user_bias_, self.user_factors_ = user[:, 0].copy(), np.ascontiguousarray(user[:, 1:])
         self.item_bias_, self.item_factors_ = item[:, 0].copy(), np.ascontiguousarray(item[:, 1:])
         return self
 
-    def _penalty(self, counts: np.ndarray) -> np.ndarray:
+    def penalty(self, counts: np.ndarray) -> np.ndarray:
+        """The ridge penalty of each row's ``(b, p)``, from its number of ratings: one row of
+        :class:`RidgeRows`' ``penalty`` per user or movie."""
         scale = np.maximum(counts, 1).astype(np.float64) ** self.reg_exponent
         per_coordinate = np.r_[self.reg_bias, np.full(self.n_factors, float(self.reg))]
         return scale[:, None] * per_coordinate[None, :]
@@ -186,7 +188,7 @@ class BiasedMF(RatingPredictor):
         # No thread limit here: setting one costs milliseconds a call on the serving path, where
         # the services already run single-threaded BLAS (shared.recsys.blas.single_threaded_blas).
         solved = RidgeRows(X_new.indptr, X_new.indices).solve(
-            targets, _with_unit_column(self.item_factors_), self._penalty(np.diff(X_new.indptr)))
+            targets, with_unit_column(self.item_factors_), self.penalty(np.diff(X_new.indptr)))
         return solved[:, 0], solved[:, 1:]
 
     def _scores(self, bias, factors) -> np.ndarray:
@@ -217,5 +219,6 @@ class BiasedMF(RatingPredictor):
         return np.clip(pred, RATING_MIN, RATING_MAX)
 
 
-def _with_unit_column(factors: np.ndarray) -> np.ndarray:
+def with_unit_column(factors: np.ndarray) -> np.ndarray:
+    """The design rows ``(1, p)`` of a side's factors: the leading 1 fits the bias."""
     return np.column_stack([np.ones(len(factors)), factors])
