@@ -25,8 +25,9 @@ from shared.store.stores import Stores
 SNAPSHOT_SCHEMA = "user_id long, movie_id long, rating double, favourite boolean, ts long"
 ARRAYS_SCHEMA = "npz binary"
 KEYED_ARRAYS_SCHEMA = "key long, npz binary"
-# Keyed arrays a task hands to Spark at once (each key's are one row of a batch)
-KEYS_PER_BATCH = 16
+# Keyed arrays a task hands to Spark at once (each key's are one row of a batch): one, so a
+# task holds one key's arrays at a time however many it makes
+KEYS_PER_BATCH = 1
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,9 @@ def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
 def _chunk_sums(E: sp.csr_matrix, chunks, over_co_raters: bool):
     """For each run of movies ``lo:hi``, this block's products of ``E``'s columns ``lo:hi``
     with all its columns (:meth:`ItemKNN`'s sums), as ``(run, {"at": flat positions, name:
-    values})`` over the pairs its users co-rated."""
+    values})`` over the pairs its users co-rated: 4-byte positions (a run's block of
+    similarities holds at most ``_BLOCK_ELEMENTS``) and float32 values, as the local fit
+    keeps its blocks."""
     pattern = E.copy()
     pattern.data[:] = 1.0
     squares = E.multiply(E).tocsr()
@@ -304,16 +306,16 @@ def _chunk_sums(E: sp.csr_matrix, chunks, over_co_raters: bool):
         co_raters = (pattern_t[lo:hi] @ pattern).tocoo()
         if co_raters.nnz == 0:
             continue
-        at = co_raters.row.astype(np.int64) * n_active + co_raters.col
+        at = (co_raters.row.astype(np.int64) * n_active + co_raters.col).astype(np.int32)
         order = np.argsort(at)
-        out = {"at": at[order], "co_raters": co_raters.data[order]}
+        out = {"at": at[order], "co_raters": co_raters.data[order].astype(np.float32)}
         named = {"dots": (E_t, E)}
         if over_co_raters:
             named.update(left_squares=(squares_t, pattern), right_squares=(pattern_t, squares))
         for name, (left, right) in named.items():
             product = (left[lo:hi] @ right).tocoo()
             out[name] = _aligned(out["at"], product.row.astype(np.int64) * n_active
-                                 + product.col, product.data)
+                                 + product.col, product.data).astype(np.float32)
         yield key, out
 
 
@@ -331,7 +333,7 @@ def _merge_sparse(a: dict, b: dict) -> dict:
     for name in a:
         if name != "at":
             merged[name] = np.bincount(inverse, np.concatenate([a[name], b[name]]),
-                                       minlength=len(at))
+                                       minlength=len(at)).astype(np.float32)
     return merged
 
 
