@@ -9,7 +9,7 @@ where they are summed or put in their users' places.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +24,6 @@ from shared.store.stores import Stores
 
 SNAPSHOT_SCHEMA = "user_id long, movie_id long, rating double, favourite boolean, ts long"
 ARRAYS_SCHEMA = "npz binary"
-KEYED_ARRAYS_SCHEMA = "key long, npz binary"
-# Keyed arrays a task hands to Spark at once (each key's are one row of a batch): one, so a
-# task holds one key's arrays at a time however many it makes
-KEYS_PER_BATCH = 1
 
 
 @dataclass(frozen=True)
@@ -106,41 +102,6 @@ def over_blocks(df, fn: Callable[[Block], dict], user_ids: np.ndarray, movies: V
 
     return [persist.from_npz_bytes(row["npz"])
             for row in df.mapInPandas(task, ARRAYS_SCHEMA).collect()]
-
-
-def reduced_by_key(df, fn: Callable[[Block], Iterable[tuple[int, dict]]], user_ids: np.ndarray,
-                   movies: Vocabulary, combine: Callable[[dict, dict], dict],
-                   finish: Callable[[int, dict], dict]) -> dict[int, dict]:
-    """Arrays summed over the blocks by key, on the executors: each block's ``fn`` yields
-    ``(key, arrays)`` pairs, the arrays of one key are merged two at a time by ``combine``
-    wherever Spark brings them together (``reduceByKey``), and ``finish(key, merged)`` turns
-    them into what reaches the driver."""
-    ids = movies.ids
-
-    def task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        block = partition_block(batches, user_ids, ids)
-        if block is None:
-            return
-        keys: list[int] = []
-        blobs: list[bytes] = []
-        for key, arrays in fn(block):
-            keys.append(key)
-            blobs.append(persist.to_npz_bytes(arrays))
-            if len(keys) == KEYS_PER_BATCH:
-                yield pd.DataFrame({"key": keys, "npz": blobs})
-                keys, blobs = [], []
-        if keys:
-            yield pd.DataFrame({"key": keys, "npz": blobs})
-
-    def merge(a: bytes, b: bytes) -> bytes:
-        return persist.to_npz_bytes(combine(persist.from_npz_bytes(a), persist.from_npz_bytes(b)))
-
-    pairs = (df.mapInPandas(task, KEYED_ARRAYS_SCHEMA).rdd
-             .map(lambda row: (int(row["key"]), bytes(row["npz"])))
-             .reduceByKey(merge)
-             .map(lambda pair: (pair[0], persist.to_npz_bytes(
-                 finish(pair[0], persist.from_npz_bytes(pair[1]))))))
-    return {key: persist.from_npz_bytes(blob) for key, blob in pairs.collect()}
 
 
 def shipped(estimator) -> Callable[[], Any]:

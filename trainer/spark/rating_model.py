@@ -8,9 +8,9 @@ only one side's parameters or sums over users:
   :class:`RidgeRows` solve: the movies' on a copy of the ratings grouped by movie, the users'
   on the blocks, the other side's factors sent to every task (MLlib's ALS sends blocks of
   factors the same way);
-- :class:`ItemKNN`: the sums its similarities are made of, for a run of movies at a time,
-  added up over the blocks by Spark (``reduceByKey``); each run's neighbours are chosen where
-  its sums meet, and only the kept neighbours reach the driver;
+- :class:`ItemKNN`: its similarities by groups of movies, each user's residuals joined to
+  the groups of the movies they rated, each group's neighbours found by the local code on
+  the users who rated its movies; only the kept neighbours reach the driver;
 - :class:`Blend`: its members fitted without the ratings it holds out (the very ratings the
   local fit holds out), their predictions of those made on the blocks, the weights on the
   driver, then the members fitted on all the ratings.
@@ -32,7 +32,7 @@ from sklearn.base import clone
 from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import Blend
-from shared.recsys.models.item_knn import SIMILARITIES, ItemKNN, residual_cosines
+from shared.recsys.models.item_knn import SIMILARITIES, GramBlocks, ItemKNN, residual_cosines
 from shared.recsys.models.svd import BiasedMF, RidgeRows, with_unit_column
 from shared.recsys.persist import from_npz_bytes, to_npz_bytes
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
@@ -43,13 +43,13 @@ from trainer.spark.blocks import (
     over_blocks,
     partition_block,
     per_user,
-    reduced_by_key,
     shipped,
     summed,
 )
 
 FITTED_ON_SPARK = (BaselinePredictor, BiasedMF, ItemKNN, Blend)
 BY_MOVIE_SCHEMA = "i int, u int, r double"
+BY_GROUP_SCHEMA = "g int, u int, i int, e double"
 
 
 class Ratings:
@@ -79,12 +79,6 @@ class Ratings:
                 yield fn(block, part(block))
 
         return self.data.mapInPandas(task, schema)
-
-    def reduced(self, fn, combine, finish) -> dict[int, dict]:
-        """:func:`reduced_by_key` of ``fn(block, ratings)``."""
-        part = self.part
-        return reduced_by_key(self.data, lambda block: fn(block, part(block)), self.users,
-                              self.movies, combine, finish)
 
     def without(self, held: Callable[[Block, sp.csr_matrix], np.ndarray]) -> Ratings:
         """These ratings less those ``held`` marks (a mask over each block's entries)."""
@@ -246,17 +240,33 @@ def _solve_movies(grouped, user: np.ndarray, model: BiasedMF, mean: float,
 
 
 def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
-    """:meth:`ItemKNN.fit`: its baseline, then its similarities from sums over the blocks, a
-    run of movies (:meth:`ItemKNN.item_chunks`) per key."""
+    """:meth:`ItemKNN.fit`: its baseline, then its similarities by groups of movies. Each
+    user's residuals go to every group holding a movie they rated (a join on the movie's
+    group: at most as many copies of a rating as there are groups), and the task of a group
+    computes its movies' neighbours as the local fit does (:class:`GramBlocks` on the users
+    who rated them), with every movie's norm summed over the blocks beforehand. Only the kept
+    neighbours reach the driver."""
     if model.similarity not in SIMILARITIES:
         raise ValueError(f"similarity must be one of {SIMILARITIES}, got {model.similarity!r}")
     baseline = (ratings.baseline() if model.baseline is None
                 else fit_rating_model(ratings, clone(model.baseline)))
     counts, _, _ = _totals(ratings)
     active = model.active_items(counts)
-    chunks = model.item_chunks(len(active))
+    n_active = len(active)
+    chunks = model.item_chunks(n_active)
+    model.baseline_ = baseline
+    model.user_residuals_ = sp.csr_matrix((0, ratings.n_items))
+    if not chunks:
+        model.similarity_ = model.similarity_from([], active, ratings.n_items)
+        model._build_derived_state()
+        return model
     mean, user_bias, item_bias = baseline.global_mean_, baseline.user_bias_, baseline.item_bias_
     over_co_raters = model.similarity == "pearson_baseline"
+    n_groups = max(1, min(len(chunks), ratings.data.rdd.getNumPartitions()))
+    groups = np.array_split(np.arange(len(chunks)), n_groups)
+    group_of = np.zeros(n_active, dtype=np.int32)
+    for g, members in enumerate(groups):
+        group_of[chunks[members[0]][0]:chunks[members[-1]][1]] = g
 
     def residuals(block, X) -> sp.csr_matrix:
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
@@ -270,77 +280,43 @@ def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
 
     norms = np.sqrt(summed(ratings.over(squares), "squares")).astype(np.float32)
 
-    def sums(block, X):
-        yield from _chunk_sums(residuals(block, X), chunks, over_co_raters)
+    def to_groups(block, X) -> pd.DataFrame:
+        E = residuals(block, X)
+        rows = np.repeat(np.arange(E.shape[0]), np.diff(E.indptr))
+        wanted = np.unique(rows.astype(np.int64) * n_groups + group_of[E.indices])
+        user, group = wanted // n_groups, wanted % n_groups
+        lengths = np.diff(E.indptr)[user]
+        entry = np.repeat(E.indptr[user] - np.cumsum(lengths) + lengths, lengths) \
+            + np.arange(lengths.sum())
+        return pd.DataFrame({"g": np.repeat(group, lengths).astype(np.int32),
+                             "u": block.users[np.repeat(user, lengths)].astype(np.int32),
+                             "i": E.indices[entry].astype(np.int32), "e": E.data[entry]})
 
-    def finish(key: int, merged: dict) -> dict:
-        lo, hi = chunks[key]
-        shape = (hi - lo, len(active))
-        dense = {name: _dense(merged["at"], values, shape)
-                 for name, values in merged.items() if name != "at"}
-        found = model.neighbours_of(lo, residual_cosines(dense, norms, lo, hi))
-        return {"rows": found[0], "cols": found[1], "vals": found[2]}
+    def neighbours(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        rows = [batch for batch in batches if len(batch)]
+        if not rows:
+            return
+        frame = pd.concat(rows, ignore_index=True)
+        for g, part in frame.groupby("g", sort=True):
+            users = Vocabulary(part["u"].to_numpy())
+            E = sp.csr_matrix((part["e"].to_numpy(), (users.index(part["u"].to_numpy()),
+                                                      part["i"].to_numpy())),
+                              shape=(len(users), n_active))
+            products = GramBlocks(E, over_co_raters)
+            found = [model.neighbours_of(lo, residual_cosines(products.sums(lo, hi), norms,
+                                                              lo, hi))
+                     for lo, hi in (chunks[c] for c in groups[int(g)])]
+            yield pd.DataFrame({"npz": [to_npz_bytes({
+                name: np.concatenate([f[j] for f in found])
+                for j, name in enumerate(("rows", "cols", "vals"))})]})
 
-    parts = ratings.reduced(sums, _merge_sparse, finish) if chunks else {}
-    model.baseline_ = baseline
-    model.user_residuals_ = sp.csr_matrix((0, ratings.n_items))
+    by_group = ratings.frame(to_groups, BY_GROUP_SCHEMA).repartition(n_groups, "g")
+    parts = [from_npz_bytes(row["npz"])
+             for row in by_group.mapInPandas(neighbours, ARRAYS_SCHEMA).collect()]
     model.similarity_ = model.similarity_from(
-        [(parts[key]["rows"], parts[key]["cols"], parts[key]["vals"]) for key in sorted(parts)],
-        active, ratings.n_items)
+        [(part["rows"], part["cols"], part["vals"]) for part in parts], active, ratings.n_items)
     model._build_derived_state()
     return model
-
-
-def _chunk_sums(E: sp.csr_matrix, chunks, over_co_raters: bool):
-    """For each run of movies ``lo:hi``, this block's products of ``E``'s columns ``lo:hi``
-    with all its columns (:meth:`ItemKNN`'s sums), as ``(run, {"at": flat positions, name:
-    values})`` over the pairs its users co-rated: 4-byte positions (a run's block of
-    similarities holds at most ``_BLOCK_ELEMENTS``) and float32 values, as the local fit
-    keeps its blocks."""
-    pattern = E.copy()
-    pattern.data[:] = 1.0
-    squares = E.multiply(E).tocsr()
-    E_t, pattern_t, squares_t = (m.T.tocsr() for m in (E, pattern, squares))
-    n_active = E.shape[1]
-    for key, (lo, hi) in enumerate(chunks):
-        co_raters = (pattern_t[lo:hi] @ pattern).tocoo()
-        if co_raters.nnz == 0:
-            continue
-        at = (co_raters.row.astype(np.int64) * n_active + co_raters.col).astype(np.int32)
-        order = np.argsort(at)
-        out = {"at": at[order], "co_raters": co_raters.data[order].astype(np.float32)}
-        named = {"dots": (E_t, E)}
-        if over_co_raters:
-            named.update(left_squares=(squares_t, pattern), right_squares=(pattern_t, squares))
-        for name, (left, right) in named.items():
-            product = (left[lo:hi] @ right).tocoo()
-            out[name] = _aligned(out["at"], product.row.astype(np.int64) * n_active
-                                 + product.col, product.data).astype(np.float32)
-        yield key, out
-
-
-def _aligned(at: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` (at flat positions ``where``, a subset of ``at``) laid out along ``at``."""
-    out = np.zeros(len(at))
-    out[np.searchsorted(at, where)] = values
-    return out
-
-
-def _merge_sparse(a: dict, b: dict) -> dict:
-    """Two blocks' sums over their co-rated pairs, added."""
-    at, inverse = np.unique(np.concatenate([a["at"], b["at"]]), return_inverse=True)
-    merged = {"at": at}
-    for name in a:
-        if name != "at":
-            merged[name] = np.bincount(inverse, np.concatenate([a[name], b[name]]),
-                                       minlength=len(at)).astype(np.float32)
-    return merged
-
-
-def _dense(at: np.ndarray, values: np.ndarray, shape) -> np.ndarray:
-    out = np.zeros(shape, dtype=np.float32)
-    out.ravel()[at] = values
-    return out
 
 
 def fit_blend(ratings: Ratings, blend: Blend) -> Blend:

@@ -175,7 +175,7 @@ class ItemKNN(RatingPredictor):
 
     def _similarities(self, E: sp.csr_matrix) -> sp.csr_matrix:
         active = self.active_items(np.diff(E.tocsc().indptr))
-        products = _GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
+        products = GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
         parts = [self.neighbours_of(lo, residual_cosines(products.sums(lo, hi), products.norms,
                                                          lo, hi))
                  for lo, hi in self.item_chunks(len(active))]
@@ -337,7 +337,7 @@ class ItemKNN(RatingPredictor):
         return np.clip(pred, RATING_MIN, RATING_MAX)
 
 
-class _GramBlocks:
+class GramBlocks:
     """Blocks of the movie x movie residual cosines and co-rater counts of ``E`` (users x
     movies), from dense float32 BLAS products when ``E`` is small enough to densify (it is
     then users x kept movies), else from sparse products."""
@@ -378,7 +378,7 @@ class _GramBlocks:
 
 def residual_cosines(sums: dict, norms: np.ndarray, lo: int, hi: int):
     """Residual cosines of movies ``lo:hi`` against all, and their co-rater counts, from the
-    :meth:`_GramBlocks.sums` of every user and ``norms`` (each movie's root sum of squared
+    :meth:`GramBlocks.sums` of every user and ``norms`` (each movie's root sum of squared
     residuals over all its raters; unused over co-raters)."""
     dots = sums["dots"]
     if "left_squares" in sums:
