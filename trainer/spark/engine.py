@@ -121,8 +121,9 @@ class SparkEngine(AbstractContextManager):
         together = theirs.unionByName(asked).repartition(self._partitions, "user_id")
 
         def task(batches):
-            frame = pd.concat(list(batches), ignore_index=True)
-            wanted = frame[frame["order"] >= 0]
+            rows = [batch for batch in batches if len(batch)]
+            frame = pd.concat(rows, ignore_index=True) if rows else None
+            wanted = frame[frame["order"] >= 0] if frame is not None else ()
             if not len(wanted):
                 return
             predicted = predicted_from(load(), frame[frame["order"] < 0], wanted, movies)
