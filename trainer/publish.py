@@ -5,7 +5,8 @@ keeps both current while the trainer assigns users), then the active pointer fli
 command, and versions beyond the newest ``keep`` are deleted. A rollback flips first and
 rebuilds the kept version's counters behind it: the default list reads no counters, so the
 version serves at once, however many users there are to place again (counters of inactive
-versions are not kept current, so old ones would be stale). Until the rebuild ends, a user it
+versions are not kept current, so old ones would be stale); it reads only the version's
+manifest before the flip. Until the rebuild ends, a user it
 has not reached yet has no cluster under the version, and the lists that read the clusters
 fall back to the popular list for them.
 """
@@ -52,23 +53,28 @@ def activate_version(version: str, stores: Stores, progress: bool = True,
                      report: Callable[[str], None] = lambda stage: None) -> None:
     """Make a kept version active again at once, then rebuild its counters from the ratings
     store (with the shrinkage it was trained with); ``report`` hears each stage. Activating
-    the active version finishes a rebuild a dead rollback left half-way, else does nothing."""
+    the active version finishes a rebuild a dead rollback left half-way, else does nothing.
+
+    Before the flip only what an earlier life of the version left is dropped, by name: no
+    user is placed in a cluster of the version then, so merge.lua counts nothing for it and
+    needs no priors until :func:`assign_users`, which comes after they are written."""
     models = stores.models
     if version == models.active_version() and models.rebuilding_version() != version:
         return
     with _holding(lock, stores, f"activate {version}") as held:
         started = time.perf_counter()
-        live = LiveModel(models.load(version, COUNTER_COMPONENTS))
-        loaded = time.perf_counter()
-        if version != models.active_version():
-            shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
-            prepare_counters(live, stores, shrink)
+        flipped = version != models.active_version()
+        if flipped:
+            models.drop_earlier_counters(version, models.clusters_of(version))
             models.mark_rebuilding(version)
             held.flip(version)
-            log.info("activate %s: active after %.2f s (loaded in %.2f s)", version,
-                     time.perf_counter() - started, loaded - started)
-            models.drop_inactive_counters()
+            log.info("activate %s: active after %.2f s", version, time.perf_counter() - started)
         report("serving; rebuilding the counters")
+        live = LiveModel(models.load(version, COUNTER_COMPONENTS))
+        shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
+        write_counter_params(live, stores, shrink)
+        if flipped:
+            models.drop_inactive_counters()
         assign_users(live, stores, progress)
         models.mark_rebuilt(version)
         log.info("activate %s: counters rebuilt after %.1f s", version,
@@ -77,11 +83,17 @@ def activate_version(version: str, stores: Stores, progress: bool = True,
 
 def prepare_counters(live: LiveModel, stores: Stores, shrink: float) -> None:
     """What the Lua script needs to keep the version's counters (its earlier ones dropped)."""
+    stores.models.drop_earlier_counters(live.version, live.clusters)
+    write_counter_params(live, stores, shrink)
+
+
+def write_counter_params(live: LiveModel, stores: Stores, shrink: float) -> None:
+    """The version's shrinkage, global mean and movie priors (its baseline) for merge.lua."""
     baseline = live.baseline
-    stores.models.prepare_counters(live.version, shrink=shrink, mu=baseline.global_mean_,
-                                   movie_ids=live.movies.ids,
-                                   priors=baseline.global_mean_ + baseline.item_bias_,
-                                   clusters=live.clusters)
+    stores.models.write_counter_params(live.version, shrink=shrink, mu=baseline.global_mean_,
+                                       movie_ids=live.movies.ids,
+                                       priors=baseline.global_mean_ + baseline.item_bias_,
+                                       clusters=live.clusters)
 
 
 def assign_users(live: LiveModel, stores: Stores, progress: bool) -> None:

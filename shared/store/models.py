@@ -214,11 +214,22 @@ class ModelStore:
         the global mean, every movie's prior), in the partition of each of ``clusters``, once
         the trainer points the scripts at the version
         (:meth:`shared.store.trainer_lock.TrainerLock.build`); counters left from an earlier
-        life of the version are dropped first (by name: the keys of its partitions and
-        clusters, whatever the size of the store)."""
-        clusters = sorted({int(c) for c in clusters})
-        self._unlink_counters(version, clusters)
-        homes = sorted({self.keys.partition_of(c) for c in clusters})
+        life of the version are dropped first (:meth:`drop_earlier_counters`)."""
+        self.drop_earlier_counters(version, clusters)
+        self.write_counter_params(version, shrink, mu, movie_ids, priors, clusters)
+
+    def drop_earlier_counters(self, version: str, clusters: Iterable[int]) -> None:
+        """Drop what an earlier life of ``version`` (whose clusters are ``clusters``) left of
+        its counters and its users' clusters, by the names of its keys: a few commands,
+        whatever the size of the store."""
+        self._unlink_counters(version, sorted({int(c) for c in clusters}))
+
+    def write_counter_params(self, version: str, shrink: float, mu: float,
+                             movie_ids: np.ndarray, priors: np.ndarray,
+                             clusters: Iterable[int]) -> None:
+        """The shrinkage, the global mean and every movie's prior of ``version``, in the
+        partition of each of ``clusters``: merge.lua reads them once users are placed."""
+        homes = sorted({self.keys.partition_of(int(c)) for c in clusters})
         chunks = [{int(m): float(p) for m, p in zip(movie_ids[start:start + PRIORS_CHUNK],
                                                      priors[start:start + PRIORS_CHUNK])}
                   for start in range(0, len(priors), PRIORS_CHUNK)]
@@ -229,6 +240,13 @@ class ModelStore:
                 for chunk in chunks:
                     pipe.hset(self.keys.movie_priors(version, partition), mapping=chunk)
             pipe.execute()
+
+    def clusters_of(self, version: str) -> list[int]:
+        """The clusters users are in under a stored ``version``, from its manifest."""
+        manifest = self.manifest(version)
+        if manifest is None:
+            raise ModelLoadError(f"model version {version} is not stored")
+        return list(range(len(manifest["clusters"]["after_fixing"])))
 
     def _unlink_counters(self, version: str, clusters: list[int]) -> None:
         """:meth:`drop_counters` of a version whose clusters are ``clusters`` (the classifier

@@ -32,7 +32,7 @@ from sklearn.base import clone
 from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.models.blend import Blend
-from shared.recsys.models.item_knn import SIMILARITIES, GramBlocks, ItemKNN, residual_cosines
+from shared.recsys.models.item_knn import SIMILARITIES, GramBlocks, ItemKNN
 from shared.recsys.models.svd import BiasedMF, RidgeRows, with_unit_column
 from shared.recsys.persist import from_npz_bytes, to_npz_bytes
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
@@ -303,8 +303,7 @@ def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
                                                       part["i"].to_numpy())),
                               shape=(len(users), n_active))
             products = GramBlocks(E, over_co_raters)
-            found = [model.neighbours_of(lo, residual_cosines(products.sums(lo, hi), norms,
-                                                              lo, hi))
+            found = [model.chunk_neighbours(products, norms, lo, hi)
                      for lo, hi in (chunks[c] for c in groups[int(g)])]
             yield pd.DataFrame({"npz": [to_npz_bytes({
                 name: np.concatenate([f[j] for f in found])

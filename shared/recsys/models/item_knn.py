@@ -19,6 +19,9 @@ _BLOCK_ELEMENTS = 1 << 22
 _RANKED_SHARE = 0.1
 # Largest users x movies residual matrix densified to compute similarities with BLAS.
 _DENSE_ELEMENTS = 1 << 24
+# Most co-rated pairs, as a share of a block of similarities, that are ranked as pairs
+# rather than in the dense block (sorting pairs costs more per entry than a dense pass).
+_SPARSE_SHARE = 0.1
 
 
 class ItemKNN(RatingPredictor):
@@ -176,10 +179,31 @@ class ItemKNN(RatingPredictor):
     def _similarities(self, E: sp.csr_matrix) -> sp.csr_matrix:
         active = self.active_items(np.diff(E.tocsc().indptr))
         products = GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
-        parts = [self.neighbours_of(lo, residual_cosines(products.sums(lo, hi), products.norms,
-                                                         lo, hi))
+        parts = [self.chunk_neighbours(products, products.norms, lo, hi)
                  for lo, hi in self.item_chunks(len(active))]
         return self.similarity_from(parts, active, E.shape[1])
+
+    def chunk_neighbours(self, products: GramBlocks, norms: np.ndarray, lo: int, hi: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`neighbours_of` active movies ``lo:hi``, from ``products`` (every user who
+        rated one of them) and every active movie's ``norms``: from a dense block of their
+        similarities against all, or, when few pairs were co-rated, from those pairs only
+        (sorting them costs less than a pass over the whole block)."""
+        pairs = products.pair_sums(lo, hi)
+        if pairs is None:
+            return self.neighbours_of(lo, residual_cosines(products.sums(lo, hi), norms, lo, hi))
+        rows, cols, sums = pairs
+        sims = pair_cosines(sums, norms, lo + rows, cols)
+        co_raters = sums["co_raters"]
+        shrunk = co_raters + np.float32(self.shrinkage)
+        sims *= np.divide(co_raters, shrunk, out=np.zeros_like(shrunk), where=shrunk > 0)
+        kept = (sims > 0) & (cols != lo + rows)
+        rows, cols, sims = rows[kept], cols[kept], sims[kept]
+        order = np.lexsort((cols, -sims, rows))
+        rows, cols, sims = rows[order], cols[order], sims[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        top = rank < self._kept_per_movie(products.n_movies)
+        return lo + rows[top], cols[top], sims[top]
 
     def active_items(self, counts: np.ndarray) -> np.ndarray:
         """The movies that have and serve as neighbours, from every movie's rating count."""
@@ -344,6 +368,7 @@ class GramBlocks:
 
     def __init__(self, E: sp.csr_matrix, over_co_raters: bool):
         self.over_co_raters = over_co_raters
+        self.n_movies = E.shape[1]
         pattern = E.copy()
         pattern.data[:] = 1.0
         squares = E.multiply(E).tocsr()
@@ -364,16 +389,42 @@ class GramBlocks:
         block = getattr(self, left + "_t")[lo:hi] @ getattr(self, right)
         return block.toarray().astype(np.float32)
 
+    def _named_products(self) -> dict[str, tuple[str, str]]:
+        named = {"dots": ("E", "E"), "co_raters": ("pattern", "pattern")}
+        if self.over_co_raters:
+            named.update(left_squares=("squares", "pattern"), right_squares=("pattern", "squares"))
+        return named
+
     def sums(self, lo: int, hi: int) -> dict[str, np.ndarray]:
         """The sums over users the similarities of movies ``lo:hi`` against all are made of
-        (:func:`residual_cosines`): residual products, co-rater counts and, over co-raters,
-        the squares of each side on the other's pattern. Sums of several users' blocks add."""
-        out = {"dots": self._product("E", "E", lo, hi),
-               "co_raters": self._product("pattern", "pattern", lo, hi)}
-        if self.over_co_raters:
-            out["left_squares"] = self._product("squares", "pattern", lo, hi)
-            out["right_squares"] = self._product("pattern", "squares", lo, hi)
-        return out
+        (:func:`residual_cosines`), as dense blocks: residual products, co-rater counts and,
+        over co-raters, the squares of each side on the other's pattern."""
+        return {name: self._product(left, right, lo, hi)
+                for name, (left, right) in self._named_products().items()}
+
+    def pair_sums(self, lo: int, hi: int):
+        """The same sums at the pairs co-rated only, ``(rows, columns, {name: values})``
+        (rows counted from ``lo``), when they fill at most ``_SPARSE_SHARE`` of the block;
+        None when the block is dense or filled more."""
+        if self.dense:
+            return None
+        co_raters = (self.pattern_t[lo:hi] @ self.pattern).tocsr()
+        if co_raters.nnz > _SPARSE_SHARE * (hi - lo) * self.n_movies:
+            return None
+        co_raters.sort_indices()
+        rows = np.repeat(np.arange(hi - lo), np.diff(co_raters.indptr))
+        keys = rows.astype(np.int64) * self.n_movies + co_raters.indices
+        out = {"co_raters": co_raters.data.astype(np.float32)}
+        for name, (left, right) in self._named_products().items():
+            if name == "co_raters":
+                continue
+            product = (getattr(self, left + "_t")[lo:hi] @ getattr(self, right)).tocoo()
+            values = np.zeros(len(keys), dtype=np.float32)
+            # a product's pattern is within the co-raters' (sparse products drop exact zeros)
+            values[np.searchsorted(keys, product.row.astype(np.int64) * self.n_movies
+                                   + product.col)] = product.data
+            out[name] = values
+        return rows, co_raters.indices.astype(np.int64), out
 
 
 def residual_cosines(sums: dict, norms: np.ndarray, lo: int, hi: int):
@@ -389,6 +440,17 @@ def residual_cosines(sums: dict, norms: np.ndarray, lo: int, hi: int):
     np.divide(dots, scale, out=dots, where=scale > 0)
     dots[scale <= 0] = 0.0
     return dots, sums["co_raters"]
+
+
+def pair_cosines(sums: dict, norms: np.ndarray, rows: np.ndarray, cols: np.ndarray
+                 ) -> np.ndarray:
+    """:func:`residual_cosines` at the pairs ``(rows, cols)`` of active movies only."""
+    dots = sums["dots"]
+    if "left_squares" in sums:
+        scale = np.sqrt(sums["left_squares"] * sums["right_squares"])
+    else:
+        scale = norms[rows] * norms[cols]
+    return np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
 
 
 def _expand(indptr: np.ndarray, which: np.ndarray):

@@ -122,6 +122,29 @@ def test_a_rollback_serves_before_it_rebuilds_the_counters(world, tiny_bundle, m
     assert_counters_are_a_full_rebuild(world, tiny_bundle)
 
 
+def test_a_rollback_flips_before_it_loads_anything_of_the_version(world, tiny_bundle,
+                                                                   monkeypatch):
+    """Only the manifest is read before the flip; the arrays (the priors, the classifier)
+    are loaded after, and a rollback that dies there leaves the version serving, to be
+    finished by activating it again."""
+    models, first = world.models, tiny_bundle.version
+    publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
+    load, active_at_load = models.load, []
+
+    def load_and_die(version, components=None):
+        active_at_load.append(models.active_version())
+        raise KeyboardInterrupt  # a stop request as the arrays load
+
+    monkeypatch.setattr(models, "load", load_and_die)
+    with pytest.raises(KeyboardInterrupt):
+        activate_version(first, world, progress=False)
+    assert active_at_load == [first] and models.rebuilding_version() == first
+    monkeypatch.setattr(models, "load", load)
+    activate_version(first, world, progress=False)
+    assert models.rebuilding_version() is None
+    assert_counters_are_a_full_rebuild(world, tiny_bundle)
+
+
 def test_activating_again_finishes_a_rebuild_a_dead_rollback_left(world, tiny_bundle,
                                                                   monkeypatch):
     models, first = world.models, tiny_bundle.version

@@ -167,10 +167,17 @@ def test_heavy_and_light_users_score_alike_on_either_path(data, fitted, monkeypa
     np.testing.assert_allclose(fitted.score_users(users), by_candidates, atol=1e-12)
 
 
-def test_sparse_and_dense_similarity_paths_agree(data, fitted, monkeypatch):
+@pytest.mark.parametrize("pairs_share", [0.0, 1.0], ids=["dense-blocks", "co-rated-pairs"])
+@pytest.mark.parametrize("similarity", ["cosine", "pearson_baseline"])
+def test_sparse_and_dense_similarity_paths_agree(data, monkeypatch, pairs_share, similarity):
+    """Sparse products ranked in dense blocks or as their co-rated pairs keep what dense
+    products keep."""
+    fitted = ItemKNN(similarity=similarity).fit(data[0])
+    monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
     monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
     monkeypatch.setattr(item_knn, "_BLOCK_ELEMENTS", 1000)  # several blocks and batches too
-    sparse_fit = ItemKNN().fit(data[0])
+    sparse_fit = ItemKNN(similarity=similarity).fit(data[0])
+    assert fitted.similarity_.nnz > 1000
     assert abs(sparse_fit.similarity_ - fitted.similarity_).max() < 1e-5
     np.testing.assert_allclose(sparse_fit.score_users([3, 4]), fitted.score_users([3, 4]),
                                atol=1e-5)
