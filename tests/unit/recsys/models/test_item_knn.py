@@ -183,6 +183,17 @@ def test_sparse_and_dense_similarity_paths_agree(data, monkeypatch, pairs_share,
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("pairs_share", [0.0, 1.0], ids=["dense-blocks", "co-rated-pairs"])
+def test_threads_find_the_same_neighbours(data, monkeypatch, pairs_share):
+    monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
+    monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
+    monkeypatch.setattr(item_knn, "_BLOCK_ELEMENTS", 1000)
+    one = ItemKNN(n_jobs=1).fit(data[0]).similarity_
+    two = ItemKNN(n_jobs=2).fit(data[0]).similarity_
+    assert one.nnz > 1000
+    assert (one != two).nnz == 0
+
+
 def test_persisted_model_predicts_the_same(data, fitted):
     spec, arrays = persist.encode(fitted)
     back = persist.decode(spec, arrays)
