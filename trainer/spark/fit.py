@@ -377,7 +377,8 @@ def _exploration(over, ranker: EASE, counts: np.ndarray, coverage: float, n_user
     def lists(block):
         C = confidence(block.X, ranker.scheme)
         return {"lists": ranker_lists(ranker, block.X, block.F,
-                                      lambda rows: ranker.scores_of(C[rows]), n_jobs=1)}
+                                      lambda rows: ranker.candidate_scores_of(C[rows]),
+                                      n_jobs=1)}
 
     every_list = per_user(over(lists), "lists", n_users, fill=-1).astype(np.int64)
     shown = np.bincount(every_list[every_list >= 0], minlength=len(counts))
