@@ -183,7 +183,7 @@ class ItemKNN(RatingPredictor):
         return sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
     def _similarities(self, E: sp.csr_matrix) -> sp.csr_matrix:
-        active = self.active_items(np.diff(E.tocsc().indptr))
+        active = self.active_items(np.bincount(E.indices, minlength=E.shape[1]))
         products = GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
         with one_blas_thread():  # the threads share the cores, not BLAS
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
