@@ -314,7 +314,7 @@ class ItemKNN(RatingPredictor):
     def _pair_adjustments(self, E: sp.csr_matrix, users, items) -> np.ndarray:
         """Neighbourhood terms at the pairs ``(users[p], items[p])`` of the users whose
         residual rows are ``E``: each of ``items[p]``'s kept neighbours counts if ``users[p]``
-        rated it."""
+        rated it. Batches of pairs go to ``n_jobs`` threads."""
         S = self.similarity_
         n_items = E.shape[1]
         keys = np.repeat(np.arange(E.shape[0], dtype=np.int64), np.diff(E.indptr)) * n_items \
@@ -322,7 +322,8 @@ class ItemKNN(RatingPredictor):
         out = np.empty(len(users))
         work = np.diff(S.indptr)[items] + 1
         bounds = _batches(work, _BLOCK_ELEMENTS)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+
+        def batch(lo: int, hi: int) -> None:
             owner, pos = _expand(S.indptr, items[lo:hi])
             neighbour = S.indices[pos]
             wanted = users[lo:hi][owner] * n_items + neighbour
@@ -330,6 +331,14 @@ class ItemKNN(RatingPredictor):
             rated = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
             out[lo:hi] = self._combine(owner[rated], S.data[pos[rated]], E.data[at[rated]],
                                        hi - lo)
+
+        pairs = list(zip(bounds[:-1], bounds[1:]))
+        if len(pairs) == 1 or self.n_jobs == 1:
+            for lo, hi in pairs:
+                batch(lo, hi)
+        else:
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(batch)(lo, hi) for lo, hi in pairs)
         return out
 
     def score_users(self, users) -> np.ndarray:

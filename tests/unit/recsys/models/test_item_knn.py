@@ -188,10 +188,11 @@ def test_threads_find_the_same_neighbours(data, monkeypatch, pairs_share):
     monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
     monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
     monkeypatch.setattr(item_knn, "_BLOCK_ELEMENTS", 1000)
-    one = ItemKNN(n_jobs=1).fit(data[0]).similarity_
-    two = ItemKNN(n_jobs=2).fit(data[0]).similarity_
-    assert one.nnz > 1000
-    assert (one != two).nnz == 0
+    one, two = ItemKNN(n_jobs=1).fit(data[0]), ItemKNN(n_jobs=2).fit(data[0])
+    assert one.similarity_.nnz > 1000
+    assert (one.similarity_ != two.similarity_).nnz == 0
+    users, items, _ = data[1]
+    np.testing.assert_array_equal(one.predict(users, items), two.predict(users, items))
 
 
 def test_persisted_model_predicts_the_same(data, fitted):
