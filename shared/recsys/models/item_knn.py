@@ -2,6 +2,8 @@
 as Koren's and Surprise's KNNBaseline do it)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
@@ -390,19 +392,22 @@ class GramBlocks:
         self.norms = np.sqrt(np.bincount(E.indices, E.data ** 2, minlength=self.n_movies)
                              ).astype(np.float32)
         self.dense = E.shape[0] * E.shape[1] <= _DENSE_ELEMENTS
-        sides = {"E": E}
-        if not self.dense:
-            sides["E_t"] = E.T.tocsr()
-        for name, side in list(sides.items()):
-            # the same indices as E's: a pattern costs only its values
-            suffix = name[1:]
-            sides["pattern" + suffix] = _with_data(side, np.ones_like(side.data))
-            if over_co_raters:
-                sides["squares" + suffix] = _with_data(side, side.data ** 2)
+        # the patterns share E's (and E_t's) index arrays: each costs only its values
+        pattern = _with_data(E, np.ones_like(E.data))
+        squares = _with_data(E, E.data ** 2) if over_co_raters else None
+        self.E: Any
+        self.pattern: Any
+        self.squares: Any
         if self.dense:
-            sides = {name: m.toarray().astype(np.float32) for name, m in sides.items()}
-        for name, side in sides.items():
-            setattr(self, name, side)
+            self.E, self.pattern, self.squares = (
+                None if m is None else m.toarray().astype(np.float32)
+                for m in (E, pattern, squares))
+        else:
+            self.E, self.pattern, self.squares = E, pattern, squares
+            self.E_t = E.T.tocsr()
+            self.pattern_t = _with_data(self.E_t, np.ones_like(self.E_t.data))
+            self.squares_t = (_with_data(self.E_t, self.E_t.data ** 2) if over_co_raters
+                              else None)
 
     def _product(self, left: str, right: str, lo: int, hi: int) -> np.ndarray:
         """``left[:, lo:hi].T @ right`` as a dense float32 block."""

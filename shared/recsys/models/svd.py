@@ -75,7 +75,7 @@ class RidgeRows:
                 b = Z.transpose(0, 2, 1) @ t[..., None]
                 out[rows] = np.linalg.solve(A, b)[..., 0]
 
-        batches = []
+        batches: list[tuple] = []
         for length, rows, entries, columns in self.groups:
             per_batch = max(1, _BATCH_ELEMENTS // (max(length, k) ** 2))
             batches.extend((length, rows[lo:lo + per_batch], entries[lo:lo + per_batch],
