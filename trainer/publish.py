@@ -26,9 +26,7 @@ from shared.store.stores import Stores
 from shared.store.trainer_lock import LockLost, TrainerLock
 
 log = logging.getLogger(__name__)
-# Users placed per round trip: its scripts run back to back, and every other client of Redis
-# waits for them (an API process loading a version waits once per round trip of its own).
-ASSIGN_BATCH = 50
+ASSIGN_BATCH = 200
 # What a rollback loads: the baseline gives the counters' priors; the labels and the
 # classifier place every user.
 COUNTER_COMPONENTS = ("baseline", "softmax")

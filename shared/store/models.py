@@ -27,8 +27,6 @@ PRIORS_CHUNK = 5000  # movies per HSET of the priors
 # 512 MB (a 20M-rating version passes it), and Redis, single-threaded, serves nothing else
 # while it copies one value: 8 MiB takes it a few milliseconds.
 ARRAY_CHUNK_BYTES = 8 << 20
-# Chunks a load asks for in one round trip: 64 MB in Redis's reply buffer at most.
-LOAD_CHUNKS_PER_TRIP = 8
 
 
 class ModelLoadError(Exception):
@@ -94,20 +92,11 @@ class ModelStore:
         return value.decode() if value else None
 
     def _arrays(self, version: str) -> bytes | None:
-        """The version's .npz bytes, joined from its chunks; None unless all are stored. The
-        chunks are asked for ``LOAD_CHUNKS_PER_TRIP`` at a time: while Redis runs scripts one
-        after another (a counter rebuild), a loading process waits behind one per round
-        trip, and it makes a few, not one per chunk."""
+        """The version's .npz bytes, joined from its chunks; None unless all are stored."""
         count = self.redis.get(self.keys.model_chunks(version))
         if count is None:
             return None
-        names = [self.keys.model_chunk(version, i) for i in range(int(count))]
-        chunks: list = []
-        for start in range(0, len(names), LOAD_CHUNKS_PER_TRIP):
-            with self.redis.pipeline(transaction=False) as pipe:
-                for name in names[start:start + LOAD_CHUNKS_PER_TRIP]:
-                    pipe.get(name)
-                chunks.extend(pipe.execute())
+        chunks = [self.redis.get(self.keys.model_chunk(version, i)) for i in range(int(count))]
         return None if any(c is None for c in chunks) else b"".join(chunks)
 
     def activate(self, version: str) -> None:
