@@ -13,6 +13,7 @@ from api.group_commit import GroupCall
 from api.write_behind import WriteBehind
 from shared import config
 from shared.recsys.blas import single_threaded_blas
+from shared.recsys.served import LiveModel
 from shared.store.catalogue import CatalogueCache
 from shared.store.client import StoreError, StoreFull, retrying_client
 from shared.store.counters import TrendingCache
@@ -44,7 +45,9 @@ class Services:
         self.catalogue = stores.catalogue
         self.catalogue_cache = CatalogueCache(stores.catalogue)
         self.queue, self.retrain_queue = stores.events_queue, stores.retrain_queue
-        self.models = ModelCache(stores.models, keep_replaced=settings.keep_replaced_version)
+        # the rating model is built when a request first needs it: lists do not wait for it
+        self.models = ModelCache(stores.models, keep_replaced=settings.keep_replaced_version,
+                                 deferred=LiveModel.DEFERRABLE)
         self.trending = TrendingCache(stores.counters)
         self.operations = stores.operations
         pushes = Stores(client or retrying_client(settings, single=True), settings)

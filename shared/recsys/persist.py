@@ -14,6 +14,7 @@ scoring never changes it.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import time
@@ -149,11 +150,14 @@ def from_npz_bytes(data: bytes) -> dict:
 
 @dataclass
 class ModelBundle:
-    """One model version: named estimators, named plain arrays and a JSON-able manifest."""
+    """One model version: named estimators, named plain arrays and a JSON-able manifest;
+    ``deferred`` names estimators whose arrays are read but not yet built, each with the
+    function that builds it (:func:`bundle_from_npz`)."""
     version: str
     manifest: dict
     estimators: dict = field(default_factory=dict)
     arrays: dict = field(default_factory=dict)
+    deferred: dict = field(default_factory=dict)
 
 
 def new_version(now: float | None = None) -> str:
@@ -172,13 +176,23 @@ def bundle_to_npz(bundle: ModelBundle) -> tuple[bytes, dict]:
     return to_npz_bytes(arrays), manifest
 
 
-def bundle_from_npz(version: str, blob: bytes, manifest: dict, components=None) -> ModelBundle:
+def bundle_from_npz(version: str, blob: bytes, manifest: dict, components=None,
+                    deferred=()) -> ModelBundle:
     """The bundle :func:`bundle_to_npz` wrote; with ``components``, only those estimators
-    (a process that only assigns clusters need not rebuild the recommender)."""
+    (a process that only assigns clusters need not rebuild the recommender). The estimators
+    named in ``deferred`` have their arrays read, and are built (their derived state: seconds
+    for a large item-kNN) only when :attr:`ModelBundle.deferred`'s function is called."""
     manifest = dict(manifest)
+    estimators, later = {}, {}
     with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:  # reads only what is asked
-        estimators = {name: decode(spec, arrays, f"estimators/{name}/")
-                      for name, spec in manifest.pop("components").items()
-                      if components is None or name in components}
+        for name, spec in manifest.pop("components").items():
+            if components is not None and name not in components:
+                continue
+            prefix = f"estimators/{name}/"
+            if name in deferred:
+                read = {key: arrays[key] for key in arrays.files if key.startswith(prefix)}
+                later[name] = functools.partial(decode, spec, read, prefix)
+            else:
+                estimators[name] = decode(spec, arrays, prefix)
         plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
-    return ModelBundle(version, manifest, estimators, plain)
+    return ModelBundle(version, manifest, estimators, plain, later)

@@ -61,17 +61,28 @@ def fit_exploration(ranker, X: sp.csr_matrix, F: sp.csr_matrix, coverage: float)
     return Exploration(coverage=coverage).fit(X, lists=ranker_lists(ranker, X, F))
 
 
-def ranker_lists(ranker, X: sp.csr_matrix, F: sp.csr_matrix, score_rows=None) -> np.ndarray:
+def ranker_lists(ranker, X: sp.csr_matrix, F: sp.csr_matrix, score_rows=None,
+                 n_jobs: int = -1) -> np.ndarray:
     """The fitted ``ranker``'s list of each user of the ratings ``X`` and favourites ``F``, as
     the users are served now: what they rated or favoured is never in them, and a user the
-    ranker cannot rank (no rating of a movie it reads) has none. ``score_rows(rows)``: the
-    scores of those rows of ``X`` (None: the ranker's training users, ``score_users``)."""
+    ranker cannot rank (no rating of a movie it reads) has none. A ranker that names its
+    ``candidates_`` lists no other movie, so only those are ranked. ``score_rows(rows)``: the
+    scores of those rows of ``X``, at the candidates when the ranker has them, else of every
+    movie (None: the ranker's training users'); ``n_jobs``: the threads ranking them
+    (:func:`top_k_lists`)."""
     from shared.recsys.evaluation.accuracy import NO_ITEM, top_k_lists
     from shared.recsys.models.exploration import TOP_N
 
     X = sp.csr_matrix(X)
     seen = (abs(X) + abs(F)).tocsr()
-    lists = top_k_lists(score_rows or ranker.score_users, seen, np.arange(X.shape[0]), TOP_N)
+    rows = np.arange(X.shape[0])
+    columns = getattr(ranker, "candidates_", None)
+    if columns is None:
+        lists = top_k_lists(score_rows or ranker.score_users, seen, rows, TOP_N, n_jobs=n_jobs)
+    else:
+        ranked = top_k_lists(score_rows or ranker.candidate_scores, seen[:, columns], rows,
+                             TOP_N, n_jobs=n_jobs)
+        lists = np.where(ranked == NO_ITEM, NO_ITEM, columns[np.maximum(ranked, 0)])
     for user in range(X.shape[0]):
         row = slice(X.indptr[user], X.indptr[user + 1])
         if not ranker.can_rank(X.indices[row], X.data[row]):

@@ -6,6 +6,7 @@ very ones the evaluation harness measures.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,7 +25,11 @@ EXPLORED = "explored"
 class LiveModel:
     """A version's estimators and vocabularies, scoring users from their live ratings. Built
     from a bundle that may hold only some estimators (:meth:`ModelStore.load`'s
-    ``components``): the classifier alone assigns clusters."""
+    ``components``): the classifier alone assigns clusters. The bundle may defer the
+    recommender (:func:`shared.recsys.persist.bundle_from_npz`), the one estimator the lists
+    do not read: it is built on first use, so a version serves lists as soon as it is read."""
+
+    DEFERRABLE = ("recommender",)
 
     def __init__(self, bundle):
         self.version = bundle.version
@@ -33,13 +38,29 @@ class LiveModel:
         self.movies = Vocabulary(bundle.arrays["movie_ids"])
         self.labels = bundle.arrays["labels"]
         self.baseline = bundle.estimators.get("baseline")
-        self.recommender = bundle.estimators.get("recommender")
+        self._recommender = bundle.estimators.get("recommender")
+        self._build_recommender = bundle.deferred.get("recommender")
+        self._building = threading.Lock()
         self.classifier = bundle.estimators.get("softmax")
         self.similar = bundle.estimators.get("similar")
         self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
         # movies given to training users in place of others (models/exploration.py), if any
         self.exploration = bundle.estimators.get("exploration")
-        self.svd = matrix_factorisation_of(self.recommender) or self.recommender
+
+    @property
+    def recommender(self):
+        """The rating model (None if the version has none), built on first use if deferred."""
+        if self._build_recommender is not None:
+            with self._building:
+                if self._build_recommender is not None:
+                    self._recommender = self._build_recommender()
+                    self._build_recommender = None
+        return self._recommender
+
+    @property
+    def svd(self):
+        """The recommender's matrix factorisation, or the recommender itself."""
+        return matrix_factorisation_of(self.recommender) or self.recommender
 
     def profile(self, ratings: Mapping) -> tuple[np.ndarray, np.ndarray]:
         """A user's live ratings (:class:`LiveRatings` or ``{movie_id: rating}``) in the model's

@@ -25,14 +25,18 @@ class ModelCache:
     The version a new one replaced stays loaded for ``keep_replaced`` seconds (None: not at
     all): a rollback to it, in that time, switches at the next check without loading, which
     on a large catalogue takes seconds in which the process answers nothing. It costs the
-    memory of a second version for that long."""
+    memory of a second version for that long.
+
+    The estimators named in ``deferred`` are built on their first use, not when the version
+    is loaded (:attr:`LiveModel.DEFERRABLE`)."""
 
     def __init__(self, store: ModelStore, check_every: float = 1.0, components=None,
-                 keep_replaced: float | None = None):
+                 keep_replaced: float | None = None, deferred=()):
         self.store = store
         self.check_every = check_every
         self.components = components
         self.keep_replaced = keep_replaced
+        self.deferred = tuple(deferred)
         self.load_error: str | None = None
         self._model: LiveModel | None = None
         self._replaced: tuple[LiveModel, float] | None = None  # (model, replaced when)
@@ -78,7 +82,7 @@ class ModelCache:
 
     def _load(self, version: str, now: float) -> None:
         try:
-            loaded = LiveModel(self.store.load(version, self.components))
+            loaded = LiveModel(self.store.load(version, self.components, self.deferred))
             self._replaced = None  # one version loaded beside the served one, at most
             self._swap(loaded, now)
             self._failed, self.load_error = None, None

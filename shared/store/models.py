@@ -64,13 +64,14 @@ class ModelStore:
             (folder / "model.npz").write_bytes(blob)
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
-    def load(self, version: str, components=None) -> ModelBundle:
-        """A stored version; with ``components``, only those of its estimators."""
+    def load(self, version: str, components=None, deferred=()) -> ModelBundle:
+        """A stored version; with ``components``, only those of its estimators, and those
+        named in ``deferred`` built on first use (:func:`persist.bundle_from_npz`)."""
         blob, text = self._arrays(version), self.redis.get(self.keys.model_manifest(version))
         if blob is None or text is None:
             raise ModelLoadError(f"model version {version} is not stored")
         try:
-            return persist.bundle_from_npz(version, blob, json.loads(text), components)
+            return persist.bundle_from_npz(version, blob, json.loads(text), components, deferred)
         except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"model version {version} cannot be loaded: "
                                  f"{type(exc).__name__}: {exc}") from exc

@@ -372,12 +372,13 @@ def _exploration(over, ranker: EASE, counts: np.ndarray, coverage: float, n_user
     from shared.recsys.models.exploration import Exploration
     from shared.recsys.pipeline import ranker_lists
 
-    exploration = Exploration(coverage=coverage)
+    exploration = Exploration(coverage=coverage, n_jobs=1)  # Spark runs the tasks side by side
 
     def lists(block):
         C = confidence(block.X, ranker.scheme)
         return {"lists": ranker_lists(ranker, block.X, block.F,
-                                      lambda rows: ranker.scores_of(C[rows]))}
+                                      lambda rows: ranker.candidate_scores_of(C[rows]),
+                                      n_jobs=1)}
 
     every_list = per_user(over(lists), "lists", n_users, fill=-1).astype(np.int64)
     shown = np.bincount(every_list[every_list >= 0], minlength=len(counts))

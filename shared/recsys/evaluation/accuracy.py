@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 
 from shared.recsys.ratings import FAVOURITE_RATING
 
@@ -102,19 +103,30 @@ def evaluated_rows(relevant: sp.csr_matrix) -> np.ndarray:
 
 
 def top_k_lists(score_rows: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
-                rows: np.ndarray, k: int = 10, batch_size: int = 256) -> np.ndarray:
+                rows: np.ndarray, k: int = 10, batch_size: int = 256, n_jobs: int = 1
+                ) -> np.ndarray:
     """(len(rows), k) column indices of each row's ``k`` best-scored movies, best first, never
     one in ``seen``; :data:`NO_ITEM` where a row has fewer than ``k`` candidates.
 
     ``score_rows(rows)`` returns the model's scores of every movie for those rows; they are asked
-    for ``batch_size`` rows at a time so memory stays at ``batch_size x n_movies``."""
+    for ``batch_size`` rows at a time so memory stays at ``batch_size x n_movies`` (times
+    ``n_jobs``, the threads ranking batches, -1: one per core; ``score_rows`` must then be
+    safe to call from several threads, as a fitted model's ``score_users`` is)."""
     ranked = np.full((len(rows), min(k, seen.shape[1])), NO_ITEM, dtype=np.int64)
-    for start in range(0, len(rows), batch_size):
+
+    def rank(start: int) -> None:
         batch = rows[start:start + batch_size]
         scores = np.array(score_rows(batch), dtype=np.float64)
         top = top_k_items(scores, k, exclude=seen[batch])
         top[np.take_along_axis(scores, top, axis=1) == -np.inf] = NO_ITEM  # the padding
         ranked[start:start + len(batch)] = top
+
+    starts = range(0, len(rows), batch_size)
+    if n_jobs == 1:
+        for start in starts:
+            rank(start)
+    else:
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(rank)(start) for start in starts)
     return ranked
 
 
@@ -135,13 +147,14 @@ def list_metrics(ranked: np.ndarray, relevant: sp.csr_matrix, k: int = 10,
 
 
 def ranking_metrics(score_rows: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
-                    relevant: sp.csr_matrix, k: int = 10, batch_size: int = 256) -> dict:
+                    relevant: sp.csr_matrix, k: int = 10, batch_size: int = 256,
+                    n_jobs: int = 1) -> dict:
     """Mean precision, recall and nDCG at ``k`` over the rows with at least one relevant item,
     ranking by ``score_rows`` (see :func:`top_k_lists`); items in ``seen`` (what the model was
     shown) are never candidates."""
     relevant = sp.csr_matrix(relevant)
     rows = evaluated_rows(relevant)
-    ranked = top_k_lists(score_rows, seen, rows, k, batch_size)
+    ranked = top_k_lists(score_rows, seen, rows, k, batch_size, n_jobs)
     return list_metrics(ranked, relevant[rows], k, batch_size)
 
 

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy.linalg import lapack
 
 from shared.recsys.blas import with_one_blas_thread
@@ -108,7 +109,7 @@ class EASE(TopNRecommender):
     training_rows = ("user_feedback_",)
 
     # hyper-parameters a fitted model can change without fitting again (:meth:`refitted`)
-    refit_free = ("popularity_exponent",)
+    refit_free = ("l2", "popularity_exponent")
 
     def __init__(self, l2: float = 100.0, scheme: str = "signed", max_items: int = 2000,
                  max_candidates: int = MAX_CANDIDATES, half_life: float | None = None,
@@ -156,7 +157,10 @@ class EASE(TopNRecommender):
     @with_one_blas_thread
     def fit_gram(self, gram: np.ndarray) -> EASE:
         """The weights from ``gram``, :math:`X^\top X` at ``items_`` (float32, overwritten),
-        :math:`X` weighted by age when a ``half_life`` is set. The second half of a fit."""
+        :math:`X` weighted by age when a ``half_life`` is set. The second half of a fit. A copy
+        of ``gram`` is kept in the process, never in a version, so that :meth:`refitted` can
+        change ``l2`` without computing it again."""
+        self._gram = gram.copy()
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         P = _spd_inverse(gram)
         P /= -np.diag(P)[None, :]
@@ -172,8 +176,15 @@ class EASE(TopNRecommender):
 
     def refitted(self, **params) -> EASE:
         """A copy of this fitted model with the ``params`` of :attr:`refit_free` changed, the
-        model a fit with them gives."""
+        model a fit with them gives: a new ``l2`` inverts the Gram matrix of this fit again
+        (which a loaded version does not have), a new ``popularity_exponent`` alone rescales
+        the weights."""
         other = copy.copy(self).set_params(**params)
+        if other.l2 != self.l2:
+            if getattr(self, "_gram", None) is None:
+                raise ValueError("l2 changes only on a model fitted in this process: a loaded "
+                                 "version keeps no Gram matrix")
+            return other.fit_gram(self._gram.copy())
         counts = self.item_counts_
         change = other.popularity_exponent - self.popularity_exponent
         other.weights_ = self.weights_ * (counts[self.candidates_].astype(np.float32)
@@ -322,14 +333,23 @@ def age_weights(times: np.ndarray, newest: float, half_life: float) -> np.ndarra
     return 0.5 ** (age_days / half_life)
 
 
-def gram_matrix(X: sp.csr_matrix) -> np.ndarray:
-    """:math:`X^\\top X` as a dense matrix of ``X``'s dtype, a block of users at a time."""
+def gram_matrix(X: sp.csr_matrix, n_jobs: int = 1) -> np.ndarray:
+    """:math:`X^\top X` as a dense matrix of ``X``'s dtype, a block of users at a time;
+    ``n_jobs`` threads (-1: one per core) each fill a run of its columns (every entry is
+    summed in the same order whatever their number)."""
     n_users, n_items = X.shape
     gram = np.zeros((n_items, n_items), dtype=X.dtype)
-    block = max(1, _DENSE_ELEMENTS // max(n_items, 1))
-    for lo in range(0, n_users, block):
-        part = X[lo:lo + block]
-        gram += (part.T @ part.toarray())
+    runs = [run for run in np.array_split(np.arange(n_items), effective_n_jobs(n_jobs))
+            if len(run)]
+    block = max(1, _DENSE_ELEMENTS * len(runs) // max(n_items, 1))
+
+    def fill(columns: np.ndarray) -> None:
+        cols = slice(columns[0], columns[-1] + 1)
+        for lo in range(0, n_users, block):
+            part = X[lo:lo + block]
+            gram[:, cols] += part.T @ part[:, cols].toarray()
+
+    Parallel(n_jobs=len(runs), prefer="threads")(delayed(fill)(run) for run in runs)
     return gram
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 
 from shared.recsys.models.ease import EASE
@@ -58,6 +59,9 @@ class Exploration(BaseEstimator):
         chosen on ml-latest-small for the least nDCG lost per movie shown.
     popularity_exponent : float
         :math:`\alpha` above: 0 explores the popular movies first, larger values the rarer.
+    n_jobs : int
+        Threads scoring blocks of users in :meth:`candidates` (-1: one per core); the result
+        does not depend on it.
 
     Attributes
     ----------
@@ -70,7 +74,7 @@ class Exploration(BaseEstimator):
 
     def __init__(self, coverage: float = 0.1, max_per_user: int = 5, window: int = 100,
                  l2: float = 200.0, max_items: int = 4000, scheme: str = "signed",
-                 popularity_exponent: float = 0.25):
+                 popularity_exponent: float = 0.25, n_jobs: int = -1):
         self.coverage = coverage
         self.max_per_user = max_per_user
         self.window = window
@@ -78,6 +82,7 @@ class Exploration(BaseEstimator):
         self.max_items = max_items
         self.scheme = scheme
         self.popularity_exponent = popularity_exponent
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None, lists=None):
         """``lists``: (n_users, ``TOP_N``) the served ranker's list of each user of ``X``, as
@@ -186,8 +191,8 @@ class Exploration(BaseEstimator):
         columns = explorer.candidates_
         window = min(self.window, len(columns))
         C = confidence(X, explorer.scheme)
-        parts: tuple[list[np.ndarray], ...] = ([], [], [])
-        for lo in range(0, X.shape[0], _USERS_PER_BLOCK):
+
+        def block_candidates(lo: int):
             block = np.arange(lo, min(lo + _USERS_PER_BLOCK, X.shape[0]))
             scores = explorer.candidate_scores_of(C[block]).astype(np.float64)
             scores *= scale[columns]
@@ -201,10 +206,12 @@ class Exploration(BaseEstimator):
             cost = (tenth[:, None] - values) / spread[:, None]
             keep = np.isfinite(cost) & (shown[columns[top]] == 0)
             rows, cols = np.nonzero(keep)
-            parts[0].append(np.asarray(users)[block[rows]])
-            parts[1].append(columns[top[rows, cols]])
-            parts[2].append(cost[rows, cols])
-        if not parts[0]:
+            return np.asarray(users)[block[rows]], columns[top[rows, cols]], cost[rows, cols]
+
+        found = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(block_candidates)(lo) for lo in range(0, X.shape[0], _USERS_PER_BLOCK))
+        if not found:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+        parts = tuple(zip(*found))
         users_out, movies, costs = (np.concatenate(p) for p in parts)
         return users_out, movies, costs

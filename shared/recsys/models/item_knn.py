@@ -2,10 +2,14 @@
 as Koren's and Surprise's KNNBaseline do it)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.base import RatingPredictor, as_ratings
 from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.ratings import RATING_MAX, RATING_MIN
@@ -84,6 +88,9 @@ class ItemKNN(RatingPredictor):
         Which residual cosine, as above.
     baseline : BaselinePredictor or None
         The :math:`b_{ui}` estimator, cloned and fitted in ``fit`` (``None``: default one).
+    n_jobs : int
+        Threads computing blocks of similarities in ``fit`` (-1: one per core). The sparse
+        products and the selections release the GIL; the result does not depend on it.
 
     Attributes
     ----------
@@ -98,7 +105,7 @@ class ItemKNN(RatingPredictor):
 
     def __init__(self, k: int = 40, min_k: int = 1, shrinkage: float = 100.0,
                  damping: float = 0.03, max_neighbors: int = 400, min_item_ratings: int = 2,
-                 similarity: str = "cosine", baseline=None):
+                 similarity: str = "cosine", baseline=None, n_jobs: int = -1):
         self.k = k
         self.min_k = min_k
         self.shrinkage = shrinkage
@@ -107,6 +114,7 @@ class ItemKNN(RatingPredictor):
         self.min_item_ratings = min_item_ratings
         self.similarity = similarity
         self.baseline = baseline
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         if self.similarity not in SIMILARITIES:
@@ -177,10 +185,12 @@ class ItemKNN(RatingPredictor):
         return sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
 
     def _similarities(self, E: sp.csr_matrix) -> sp.csr_matrix:
-        active = self.active_items(np.diff(E.tocsc().indptr))
+        active = self.active_items(np.bincount(E.indices, minlength=E.shape[1]))
         products = GramBlocks(E[:, active].tocsr(), self.similarity == "pearson_baseline")
-        parts = [self.chunk_neighbours(products, products.norms, lo, hi)
-                 for lo, hi in self.item_chunks(len(active))]
+        with one_blas_thread():  # the threads share the cores, not BLAS
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(self.chunk_neighbours)(products, products.norms, lo, hi)
+                for lo, hi in self.item_chunks(len(active)))
         return self.similarity_from(parts, active, E.shape[1])
 
     def chunk_neighbours(self, products: GramBlocks, norms: np.ndarray, lo: int, hi: int
@@ -189,10 +199,9 @@ class ItemKNN(RatingPredictor):
         rated one of them) and every active movie's ``norms``: from a dense block of their
         similarities against all, or, when few pairs were co-rated, from those pairs only
         (sorting them costs less than a pass over the whole block)."""
-        pairs = products.pair_sums(lo, hi)
-        if pairs is None:
-            return self.neighbours_of(lo, residual_cosines(products.sums(lo, hi), norms, lo, hi))
-        rows, cols, sums = pairs
+        rows, cols, sums = products.sums(lo, hi)
+        if rows is None:
+            return self.neighbours_of(lo, residual_cosines(sums, norms, lo, hi))
         sims = pair_cosines(sums, norms, lo + rows, cols)
         co_raters = sums["co_raters"]
         shrunk = co_raters + np.float32(self.shrinkage)
@@ -307,7 +316,7 @@ class ItemKNN(RatingPredictor):
     def _pair_adjustments(self, E: sp.csr_matrix, users, items) -> np.ndarray:
         """Neighbourhood terms at the pairs ``(users[p], items[p])`` of the users whose
         residual rows are ``E``: each of ``items[p]``'s kept neighbours counts if ``users[p]``
-        rated it."""
+        rated it. Batches of pairs go to ``n_jobs`` threads."""
         S = self.similarity_
         n_items = E.shape[1]
         keys = np.repeat(np.arange(E.shape[0], dtype=np.int64), np.diff(E.indptr)) * n_items \
@@ -315,7 +324,8 @@ class ItemKNN(RatingPredictor):
         out = np.empty(len(users))
         work = np.diff(S.indptr)[items] + 1
         bounds = _batches(work, _BLOCK_ELEMENTS)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+
+        def batch(lo: int, hi: int) -> None:
             owner, pos = _expand(S.indptr, items[lo:hi])
             neighbour = S.indices[pos]
             wanted = users[lo:hi][owner] * n_items + neighbour
@@ -323,6 +333,14 @@ class ItemKNN(RatingPredictor):
             rated = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
             out[lo:hi] = self._combine(owner[rated], S.data[pos[rated]], E.data[at[rated]],
                                        hi - lo)
+
+        pairs = list(zip(bounds[:-1], bounds[1:]))
+        if len(pairs) == 1 or self.n_jobs == 1:
+            for lo, hi in pairs:
+                batch(lo, hi)
+        else:
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(batch)(lo, hi) for lo, hi in pairs)
         return out
 
     def score_users(self, users) -> np.ndarray:
@@ -369,18 +387,27 @@ class GramBlocks:
     def __init__(self, E: sp.csr_matrix, over_co_raters: bool):
         self.over_co_raters = over_co_raters
         self.n_movies = E.shape[1]
-        pattern = E.copy()
-        pattern.data[:] = 1.0
-        squares = E.multiply(E).tocsr()
-        self.norms = np.sqrt(np.asarray(squares.sum(axis=0)).ravel()).astype(np.float32)
+        E = sp.csr_matrix(E)
+        E.sum_duplicates()
+        self.norms = np.sqrt(np.bincount(E.indices, E.data ** 2, minlength=self.n_movies)
+                             ).astype(np.float32)
         self.dense = E.shape[0] * E.shape[1] <= _DENSE_ELEMENTS
+        # the patterns share E's (and E_t's) index arrays: each costs only its values
+        pattern = _with_data(E, np.ones_like(E.data))
+        squares = _with_data(E, E.data ** 2) if over_co_raters else None
+        self.E: Any
+        self.pattern: Any
+        self.squares: Any
         if self.dense:
             self.E, self.pattern, self.squares = (
-                m.toarray().astype(np.float32) for m in (E, pattern, squares))
+                None if m is None else m.toarray().astype(np.float32)
+                for m in (E, pattern, squares))
         else:
             self.E, self.pattern, self.squares = E, pattern, squares
-            self.E_t, self.pattern_t, self.squares_t = (
-                m.T.tocsr() for m in (E, pattern, squares))
+            self.E_t = E.T.tocsr()
+            self.pattern_t = _with_data(self.E_t, np.ones_like(self.E_t.data))
+            self.squares_t = (_with_data(self.E_t, self.E_t.data ** 2) if over_co_raters
+                              else None)
 
     def _product(self, left: str, right: str, lo: int, hi: int) -> np.ndarray:
         """``left[:, lo:hi].T @ right`` as a dense float32 block."""
@@ -395,29 +422,30 @@ class GramBlocks:
             named.update(left_squares=("squares", "pattern"), right_squares=("pattern", "squares"))
         return named
 
-    def sums(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+    def sums(self, lo: int, hi: int):
         """The sums over users the similarities of movies ``lo:hi`` against all are made of
-        (:func:`residual_cosines`), as dense blocks: residual products, co-rater counts and,
-        over co-raters, the squares of each side on the other's pattern."""
-        return {name: self._product(left, right, lo, hi)
-                for name, (left, right) in self._named_products().items()}
-
-    def pair_sums(self, lo: int, hi: int):
-        """The same sums at the pairs co-rated only, ``(rows, columns, {name: values})``
-        (rows counted from ``lo``), when they fill at most ``_SPARSE_SHARE`` of the block;
-        None when the block is dense or filled more."""
+        (:func:`residual_cosines`): residual products, co-rater counts and, over co-raters,
+        the squares of each side on the other's pattern. ``(None, None, {name: block})`` as
+        dense blocks, or ``(rows, columns, {name: values})`` at the co-rated pairs only (rows
+        counted from ``lo``) when the blocks are sparse and those pairs fill at most
+        ``_SPARSE_SHARE`` of them. The co-rater counts, which decide, are computed once."""
+        named = self._named_products()
         if self.dense:
-            return None
+            return None, None, {name: self._product(left, right, lo, hi)
+                                for name, (left, right) in named.items()}
         co_raters = (self.pattern_t[lo:hi] @ self.pattern).tocsr()
+        del named["co_raters"]
         if co_raters.nnz > _SPARSE_SHARE * (hi - lo) * self.n_movies:
-            return None
+            out = {"co_raters": co_raters.toarray().astype(np.float32)}
+            del co_raters
+            out.update((name, self._product(left, right, lo, hi))
+                       for name, (left, right) in named.items())
+            return None, None, out
         co_raters.sort_indices()
         rows = np.repeat(np.arange(hi - lo), np.diff(co_raters.indptr))
         keys = rows.astype(np.int64) * self.n_movies + co_raters.indices
         out = {"co_raters": co_raters.data.astype(np.float32)}
-        for name, (left, right) in self._named_products().items():
-            if name == "co_raters":
-                continue
+        for name, (left, right) in named.items():
             product = (getattr(self, left + "_t")[lo:hi] @ getattr(self, right)).tocoo()
             values = np.zeros(len(keys), dtype=np.float32)
             # a product's pattern is within the co-raters' (sparse products drop exact zeros)
@@ -451,6 +479,11 @@ def pair_cosines(sums: dict, norms: np.ndarray, rows: np.ndarray, cols: np.ndarr
     else:
         scale = norms[rows] * norms[cols]
     return np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
+
+
+def _with_data(matrix: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    """``matrix``'s pattern with other values, sharing its index arrays."""
+    return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
 
 
 def _expand(indptr: np.ndarray, which: np.ndarray):

@@ -5,10 +5,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
+from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.kmeans import UserKMeans
 
 
@@ -57,13 +59,15 @@ class KScan:
 
 def scan_k(X, ks: Iterable[int], *, boundary: float = 0.01, relative: bool = True,
            silhouette: bool = True, silhouette_sample_size: int | None = 2000,
-           kmeans: UserKMeans | None = None, random_state=0) -> KScan:
+           kmeans: UserKMeans | None = None, random_state=0, n_jobs: int = -1) -> KScan:
     """Fit k-means for every k in ``ks`` on the rows of ``X`` and collect what both rules need.
 
     ``boundary`` is a fraction of ``WCSS(ks[0])`` when ``relative`` (so one setting works across
     data sets of any size), else an absolute WCSS difference as in seed 001. ``kmeans`` is the
     template estimator (its ``n_clusters`` is replaced per k); silhouettes are computed on at
-    most ``silhouette_sample_size`` rows (None: all rows).
+    most ``silhouette_sample_size`` rows (None: all rows). ``n_jobs`` threads (-1: one per
+    core) fit the values of k side by side; each k has its seed, so the scan does not depend
+    on them.
     """
     ks = np.array(sorted(set(int(k) for k in ks)))
     if len(ks) == 0 or ks[0] < 1:
@@ -73,14 +77,19 @@ def scan_k(X, ks: Iterable[int], *, boundary: float = 0.01, relative: bool = Tru
     n_rows = X.shape[0]
     sample_size = None if silhouette_sample_size is None or silhouette_sample_size >= n_rows \
         else silhouette_sample_size
-    models, inertias, silhouettes = [], [], []
-    for k in ks:
-        seed = rng.randint(np.iinfo(np.int32).max)
+    seeds = [rng.randint(np.iinfo(np.int32).max) for _ in ks]
+
+    def fit(k: int, seed: int):
         model = clone(template).set_params(n_clusters=int(k), random_state=seed).fit(X)
-        models.append(model)
-        inertias.append(model.inertia_)
-        silhouettes.append(
-            _silhouette(X, model.labels_, sample_size, seed) if silhouette else np.nan)
+        return model, (_silhouette(X, model.labels_, sample_size, seed) if silhouette
+                       else np.nan)
+
+    with one_blas_thread():  # the threads share the cores, not BLAS
+        fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(fit)(k, seed) for k, seed in zip(ks, seeds))
+    models = [model for model, _ in fitted]
+    inertias = [model.inertia_ for model in models]
+    silhouettes = [score for _, score in fitted]
     wcss = np.array(inertias)
     scale = wcss[0] if relative else 1.0
     return KScan(ks=ks, wcss=wcss, differences=-np.diff(wcss), boundary=float(boundary * scale),

@@ -3,6 +3,7 @@ least squares on the known ratings only."""
 from __future__ import annotations
 
 import numpy as np
+from joblib import Parallel, delayed
 
 from shared.recsys.blas import one_blas_thread
 from shared.recsys.models.base import RatingPredictor, as_ratings
@@ -46,32 +47,46 @@ class RidgeRows:
             columns = np.where(valid, np.append(cols, -1)[entries], -1)
             self.groups.append((int(length), rows, entries, columns))
 
-    def solve(self, targets, design, penalty) -> np.ndarray:
+    def solve(self, targets, design, penalty, n_jobs: int = 1) -> np.ndarray:
+        """The rows' solutions, ``(n_rows, k)``; ``n_jobs`` threads solve batches of rows
+        (-1: one per core): the gathers, products and solves release the GIL, and each
+        batch writes rows of its own, so the result does not depend on it."""
         k = design.shape[1]
         out = np.zeros((self.n_rows, k))
         design = np.vstack([design, np.zeros((1, k))])
         targets = np.append(targets, 0.0)
         dual_ok = bool(np.all(penalty > 0))
+
+        def solve_batch(length, rows, entries, columns):
+            Z = np.take(design, columns, axis=0)
+            t = np.take(targets, entries)
+            lam = penalty[rows]
+            if dual_ok and length <= k:
+                Zs = Z / lam[:, None, :]
+                K = Zs @ Z.transpose(0, 2, 1)
+                diag = np.arange(length)
+                K[:, diag, diag] += 1.0
+                alpha = np.linalg.solve(K, t[..., None])
+                out[rows] = (Zs.transpose(0, 2, 1) @ alpha)[..., 0]
+            else:
+                A = Z.transpose(0, 2, 1) @ Z
+                diag = np.arange(k)
+                A[:, diag, diag] += lam
+                b = Z.transpose(0, 2, 1) @ t[..., None]
+                out[rows] = np.linalg.solve(A, b)[..., 0]
+
+        batches: list[tuple] = []
         for length, rows, entries, columns in self.groups:
             per_batch = max(1, _BATCH_ELEMENTS // (max(length, k) ** 2))
-            for lo in range(0, len(rows), per_batch):
-                batch = slice(lo, lo + per_batch)
-                Z = np.take(design, columns[batch], axis=0)
-                t = np.take(targets, entries[batch])
-                lam = penalty[rows[batch]]
-                if dual_ok and length <= k:
-                    Zs = Z / lam[:, None, :]
-                    K = Zs @ Z.transpose(0, 2, 1)
-                    diag = np.arange(length)
-                    K[:, diag, diag] += 1.0
-                    alpha = np.linalg.solve(K, t[..., None])
-                    out[rows[batch]] = (Zs.transpose(0, 2, 1) @ alpha)[..., 0]
-                else:
-                    A = Z.transpose(0, 2, 1) @ Z
-                    diag = np.arange(k)
-                    A[:, diag, diag] += lam
-                    b = Z.transpose(0, 2, 1) @ t[..., None]
-                    out[rows[batch]] = np.linalg.solve(A, b)[..., 0]
+            batches.extend((length, rows[lo:lo + per_batch], entries[lo:lo + per_batch],
+                            columns[lo:lo + per_batch])
+                           for lo in range(0, len(rows), per_batch))
+        if n_jobs == 1:
+            for batch in batches:
+                solve_batch(*batch)
+        else:
+            Parallel(n_jobs=n_jobs, prefer="threads")(
+                delayed(solve_batch)(*batch) for batch in batches)
         return out
 
 
@@ -127,6 +142,9 @@ class BiasedMF(RatingPredictor):
         Standard deviation of the random normal start of the user factors.
     random_state : int or None
         Seeds that start, so fits are reproducible.
+    n_jobs : int
+        Threads solving the rows of each half-sweep (-1: one per core); the result does not
+        depend on it.
 
     Attributes
     ----------
@@ -136,7 +154,7 @@ class BiasedMF(RatingPredictor):
 
     def __init__(self, n_factors: int = 32, reg: float = 1.3, reg_bias: float = 1.2,
                  reg_exponent: float = 0.5, n_iter: int = 6, init_std: float = 0.1,
-                 random_state=0):
+                 random_state=0, n_jobs: int = -1):
         self.n_factors = n_factors
         self.reg = reg
         self.reg_bias = reg_bias
@@ -144,6 +162,7 @@ class BiasedMF(RatingPredictor):
         self.n_iter = n_iter
         self.init_std = init_std
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         X = as_ratings(X)
@@ -164,9 +183,9 @@ class BiasedMF(RatingPredictor):
             for _ in range(self.n_iter):
                 # Design rows are (1, p_u) and (1, q_i): the leading 1 fits the bias.
                 item = by_item.solve(resid_by_item - user[Xt.indices, 0],
-                                     with_unit_column(user[:, 1:]), item_penalty)
+                                     with_unit_column(user[:, 1:]), item_penalty, self.n_jobs)
                 user = by_user.solve(resid_by_user - item[X.indices, 0],
-                                     with_unit_column(item[:, 1:]), user_penalty)
+                                     with_unit_column(item[:, 1:]), user_penalty, self.n_jobs)
         self.user_bias_, self.user_factors_ = user[:, 0].copy(), np.ascontiguousarray(user[:, 1:])
         self.item_bias_, self.item_factors_ = item[:, 0].copy(), np.ascontiguousarray(item[:, 1:])
         return self

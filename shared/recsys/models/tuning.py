@@ -113,7 +113,8 @@ def choose(estimator, grid, validation: Validation, k: int = TOP_N, tolerance: f
             fit(model)
             fit_seconds = time.perf_counter() - start
             fitted[needed] = model, fit_seconds
-        metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k)
+        metrics = ranking_metrics(model.score_users, validation.train, validation.relevant, k=k,
+                                  n_jobs=-1)
         table.append({**params, "ndcg": metrics["ndcg"], "precision": metrics["precision"],
                       "fit_seconds": fit_seconds})
     if not table:

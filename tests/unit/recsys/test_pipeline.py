@@ -116,3 +116,20 @@ def test_a_version_keeps_no_training_rows_and_predicts_from_the_users_ratings(ti
     assert served.members_[1].user_residuals_.shape[0] == 0
     np.testing.assert_allclose(predicted_from(served, ratings, asked, movies), expected,
                                atol=1e-9)
+
+
+def test_ranker_lists_rank_the_candidates_as_a_pass_over_every_movie_does():
+    from shared.recsys.evaluation.accuracy import NO_ITEM, top_k_lists
+    from shared.recsys.models.ease import EASE
+    from shared.recsys.pipeline import ranker_lists
+    from tests.unit.recsys.models.synthetic import low_rank_ratings
+
+    X = low_rank_ratings()[0]
+    F = sp.csr_matrix((np.ones(3), ([0, 1, 2], [5, 6, 7])), shape=X.shape)
+    ranker = EASE(max_items=30, max_candidates=12).fit(X)
+    lists = ranker_lists(ranker, X, F)
+    every_movie = top_k_lists(ranker.score_users, (abs(X) + abs(F)).tocsr(),
+                              np.arange(X.shape[0]), lists.shape[1])
+    np.testing.assert_array_equal(lists, every_movie)
+    assert set(lists[lists != NO_ITEM].tolist()) <= set(ranker.candidates_.tolist())
+    assert (lists == NO_ITEM).any()  # users with fewer unseen candidates than a list's places

@@ -33,6 +33,26 @@ def test_the_movies_a_version_ranks_are_its_rankers_candidates(tiny_bundle):
     assert not bare.ranks(candidates).any()
 
 
+def test_a_deferred_recommender_is_built_once_and_only_when_a_prediction_needs_it(tiny_bundle):
+    from shared.recsys import persist
+
+    blob, manifest = persist.bundle_to_npz(tiny_bundle)
+    deferred = persist.bundle_from_npz("v", blob, manifest, deferred=LiveModel.DEFERRABLE)
+    assert "recommender" not in deferred.estimators
+    builds = []
+    build = deferred.deferred["recommender"]
+    deferred.deferred["recommender"] = lambda: builds.append(1) or build()
+    model, eager = LiveModel(deferred), LiveModel(persist.bundle_from_npz("v", blob, manifest))
+    ids = model.movies.ids
+    ratings = LiveRatings(ids[:6], [4.0, 3.5, 5.0, 2.0, 4.5, 1.0])
+    assert model.ranked(ratings, 10) == eager.ranked(ratings, 10)
+    assert model.assign_cluster(ratings) == eager.assign_cluster(ratings)
+    assert builds == []  # lists and clusters read no rating model
+    assert model.predict(ratings, ids[6:20]) == eager.predict(ratings, ids[6:20])
+    np.testing.assert_array_equal(model.svd_scores(ratings), eager.svd_scores(ratings))
+    assert builds == [1]
+
+
 @pytest.fixture(scope="module")
 def explored_bundle(tiny_data):
     """The pipeline on ``tiny_data`` with an exploration that gives movies to many users."""

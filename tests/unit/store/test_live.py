@@ -50,9 +50,10 @@ def test_a_version_that_cannot_load_leaves_the_served_one_in_place(models, tiny_
     assert cache.get() is serving and cache.load_error is None
 
 
-def test_a_loaded_model_scores_like_the_fitted_one(models, tiny_bundle):
+@pytest.mark.parametrize("deferred", [(), LiveModel.DEFERRABLE], ids=["eager", "deferred"])
+def test_a_loaded_model_scores_like_the_fitted_one(models, tiny_bundle, deferred):
     models.activate(tiny_bundle.version)
-    loaded = ModelCache(models).get()
+    loaded = ModelCache(models, deferred=deferred).get()
     fitted = LiveModel(tiny_bundle)
     movies = loaded.movies.ids
     heavy = {int(m): 4.0 for m in movies[::2]}  # scored by item-kNN's ranked pass

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.recsys.models.ease import EASE
+from shared.recsys.models.ease import EASE, gram_matrix
 from shared.recsys.models.topn import (
     DISLIKED_BELOW,
     SCHEMES,
@@ -152,6 +152,24 @@ def test_a_popularity_exponent_divides_each_candidates_weights_by_its_popularity
                                    goal.score_one(np.array([0, 4]), np.array([4.5, 2.0])),
                                    rtol=1e-5)
     assert plain.popularity_exponent == 0.0  # the model it started from is unchanged
+
+
+def test_a_new_l2_refits_from_the_kept_gram_matrix_as_a_fit_does(ratings):
+    start = EASE(l2=7.0, max_candidates=20, popularity_exponent=0.3).fit(ratings)
+    goal = EASE(l2=50.0, max_candidates=20, popularity_exponent=0.1).fit(ratings)
+    other = start.refitted(l2=50.0, popularity_exponent=0.1)
+    np.testing.assert_array_equal(other.weights_, goal.weights_)
+    assert start.l2 == 7.0 and not np.array_equal(start.weights_, goal.weights_)
+    spec, arrays = encode(goal)
+    assert not any("gram" in name for name in arrays)  # kept in the process only
+    with pytest.raises(ValueError, match="Gram matrix"):
+        decode(spec, arrays).refitted(l2=7.0)
+
+
+def test_threads_compute_the_same_gram_matrix(ratings):
+    X = confidence(ratings, "signed").astype(np.float32)
+    np.testing.assert_array_equal(gram_matrix(X, n_jobs=3), gram_matrix(X))
+    np.testing.assert_allclose(gram_matrix(X), (X.T @ X).toarray(), rtol=1e-6)
 
 
 def test_bad_hyper_parameters_are_clear_errors(ratings):

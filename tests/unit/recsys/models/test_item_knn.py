@@ -183,6 +183,18 @@ def test_sparse_and_dense_similarity_paths_agree(data, monkeypatch, pairs_share,
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("pairs_share", [0.0, 1.0], ids=["dense-blocks", "co-rated-pairs"])
+def test_threads_find_the_same_neighbours(data, monkeypatch, pairs_share):
+    monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
+    monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
+    monkeypatch.setattr(item_knn, "_BLOCK_ELEMENTS", 1000)
+    one, two = ItemKNN(n_jobs=1).fit(data[0]), ItemKNN(n_jobs=2).fit(data[0])
+    assert one.similarity_.nnz > 1000
+    assert (one.similarity_ != two.similarity_).nnz == 0
+    users, items, _ = data[1]
+    np.testing.assert_array_equal(one.predict(users, items), two.predict(users, items))
+
+
 def test_persisted_model_predicts_the_same(data, fitted):
     spec, arrays = persist.encode(fitted)
     back = persist.decode(spec, arrays)

@@ -111,6 +111,15 @@ def test_ridge_rows_solve_each_row_exactly():
         expected = np.linalg.solve(Z.T @ Z + np.diag(penalty[r]), Z.T @ t)
         np.testing.assert_allclose(solved[r], expected, atol=1e-10)
     assert not solved[0].any()
+    by_threads = RidgeRows(indptr, cols).solve(targets, design, penalty, n_jobs=2)
+    np.testing.assert_array_equal(by_threads, solved)
+
+
+def test_threads_fit_the_same_model(data):
+    one = BiasedMF(n_factors=8, n_jobs=1).fit(data[0])
+    two = BiasedMF(n_factors=8, n_jobs=2).fit(data[0])
+    np.testing.assert_array_equal(one.item_factors_, two.item_factors_)
+    np.testing.assert_array_equal(one.user_bias_, two.user_bias_)
 
 
 def test_persisted_model_predicts_the_same(data, fitted):

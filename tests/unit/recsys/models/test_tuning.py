@@ -117,7 +117,7 @@ def test_parameters_an_estimator_changes_without_fitting_are_measured_as_fitted(
     from shared.recsys.models.ease import EASE
 
     fold = taste_group_fold(tmp_path)
-    grid = {"l2": [5.0, 50.0], "popularity_exponent": [0.0, 0.2, 0.5]}
+    grid = {"half_life": [None, 365.0], "l2": [5.0, 50.0], "popularity_exponent": [0.0, 0.2, 0.5]}
     fits = []
 
     class Counted(EASE):
@@ -126,11 +126,11 @@ def test_parameters_an_estimator_changes_without_fitting_are_measured_as_fitted(
             return super().fit(X, y, times)
 
     best, table = tune(Counted(max_candidates=100), grid, fold.train)
-    assert len(fits) == 2 and len(table) == 6  # one fit per penalty
+    assert len(fits) == 2 and len(table) == 12  # one fit per half-life
     _, fitted_each = tune(EASE(max_candidates=100), [
-        {"l2": [l2], "popularity_exponent": [a]} for l2 in grid["l2"]
-        for a in grid["popularity_exponent"]], fold.train)
-    key = lambda row: (row["l2"], row["popularity_exponent"])  # noqa: E731
+        {"half_life": [h], "l2": [l2], "popularity_exponent": [a]} for h in grid["half_life"]
+        for l2 in grid["l2"] for a in grid["popularity_exponent"]], fold.train)
+    key = lambda row: (row["half_life"], row["l2"], row["popularity_exponent"])  # noqa: E731
     assert {key(r): round(r["ndcg"], 6) for r in table} == \
         {key(r): round(r["ndcg"], 6) for r in fitted_each}
     assert len({round(r["ndcg"], 6) for r in table}) > 2
