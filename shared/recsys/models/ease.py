@@ -334,7 +334,7 @@ def age_weights(times: np.ndarray, newest: float, half_life: float) -> np.ndarra
 
 
 def gram_matrix(X: sp.csr_matrix, n_jobs: int = 1) -> np.ndarray:
-    """:math:`X^\top X` as a dense matrix of ``X``'s dtype, a block of users at a time;
+    """:math:`X^\\top X` as a dense matrix of ``X``'s dtype, a block of users at a time;
     ``n_jobs`` threads (-1: one per core) each fill a run of its columns (every entry is
     summed in the same order whatever their number)."""
     n_users, n_items = X.shape
