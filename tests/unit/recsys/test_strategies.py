@@ -1,12 +1,12 @@
 """The served strategies as pure functions: no Redis, a model with fixed scores."""
 import copy
 import random
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from shared.recsys.models.ease import EASE
+from shared.recsys.persist import ModelBundle
 from shared.recsys.ratings import LiveRatings
 from shared.recsys.served import EXPLORED, LiveModel
 from shared.recsys.strategies import (
@@ -172,7 +172,7 @@ def ease_version():
     """A version whose top-N model is an EASE reading 20 of its 30 movies (ids 1, 11, ...)."""
     X = low_rank_ratings(n_users=40, n_items=30, density=0.4)[0]
     ranker = EASE(l2=5.0, max_items=20, max_candidates=15).fit(X)
-    return LiveModel(SimpleNamespace(
+    return LiveModel(ModelBundle(
         version="v", manifest={}, estimators={"ranker": ranker},
         arrays={"user_ids": np.arange(40), "movie_ids": np.arange(30) * 10 + 1,
                 "labels": np.zeros(40, int)}))
