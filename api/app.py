@@ -19,6 +19,7 @@ from shared.store.client import StoreError, StoreFull, retrying_client
 from shared.store.counters import TrendingCache
 from shared.store.inbox import Inbox
 from shared.store.live import ModelCache
+from shared.store.models import ModelLoadError
 from shared.store.stores import Stores
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -113,6 +114,14 @@ def create_app(settings: config.Settings | None = None, redis_client=None) -> Fl
 
     for store_error in StoreError:
         app.register_error_handler(store_error, redis_down)
+
+    @app.errorhandler(ModelLoadError)
+    def version_gone(exc: ModelLoadError):  # a deferred estimator of a version discarded since
+        log.error("request %s: %s", request_id.current(), exc)
+        response = jsonify(error="unavailable", message="the model version being served was "
+                           "replaced while this request read it; retry")
+        response.headers["Retry-After"] = "1"
+        return response, 503
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -18,6 +18,7 @@ import functools
 import importlib
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from numbers import Number
@@ -178,21 +179,28 @@ def bundle_to_npz(bundle: ModelBundle) -> tuple[bytes, dict]:
 
 def bundle_from_npz(version: str, blob: bytes, manifest: dict, components=None,
                     deferred=()) -> ModelBundle:
-    """The bundle :func:`bundle_to_npz` wrote; with ``components``, only those estimators
-    (a process that only assigns clusters need not rebuild the recommender). The estimators
-    named in ``deferred`` have their arrays read, and are built (their derived state: seconds
-    for a large item-kNN) only when :attr:`ModelBundle.deferred`'s function is called."""
+    """The bundle :func:`bundle_to_npz` wrote, from its ``.npz`` bytes
+    (:func:`bundle_from_arrays`)."""
+    return bundle_from_arrays(version, np.load(io.BytesIO(blob), allow_pickle=False), manifest,
+                              components, deferred)
+
+
+def bundle_from_arrays(version: str, arrays: Mapping, manifest: dict, components=None,
+                       deferred=()) -> ModelBundle:
+    """The bundle :func:`bundle_to_npz` wrote, from its npz's arrays by name (an ``NpzFile``,
+    or a mapping that reads each array where it is stored when asked for it); with
+    ``components``, only those estimators (a process that only assigns clusters need not read
+    the recommender). The estimators named in ``deferred`` are read and built (seconds for a
+    large item-kNN) only when :attr:`ModelBundle.deferred`'s function is called."""
     manifest = dict(manifest)
     estimators, later = {}, {}
-    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:  # reads only what is asked
-        for name, spec in manifest.pop("components").items():
-            if components is not None and name not in components:
-                continue
-            prefix = f"estimators/{name}/"
-            if name in deferred:
-                read = {key: arrays[key] for key in arrays.files if key.startswith(prefix)}
-                later[name] = functools.partial(decode, spec, read, prefix)
-            else:
-                estimators[name] = decode(spec, arrays, prefix)
-        plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
+    for name, spec in manifest.pop("components").items():
+        if components is not None and name not in components:
+            continue
+        prefix = f"estimators/{name}/"
+        if name in deferred:
+            later[name] = functools.partial(decode, spec, arrays, prefix)
+        else:
+            estimators[name] = decode(spec, arrays, prefix)
+    plain = {name: arrays[f"arrays/{name}"] for name in manifest["arrays"]}
     return ModelBundle(version, manifest, estimators, plain, later)

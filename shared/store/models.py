@@ -7,11 +7,13 @@ the live counters the Lua script keeps for it.
 """
 from __future__ import annotations
 
+import bisect
+import io
 import json
 import shutil
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,9 @@ PRIORS_CHUNK = 5000  # movies per HSET of the priors
 # 512 MB (a 20M-rating version passes it), and Redis, single-threaded, serves nothing else
 # while it copies one value: 8 MiB takes it a few milliseconds.
 ARRAY_CHUNK_BYTES = 8 << 20
+# Bytes read ahead of a zip header: enough for a member's header and name, and no more, as
+# the members a process skips lie between those it reads.
+READ_AHEAD_BYTES = 1 << 12
 
 
 class ModelLoadError(Exception):
@@ -65,13 +70,17 @@ class ModelStore:
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     def load(self, version: str, components=None, deferred=()) -> ModelBundle:
-        """A stored version; with ``components``, only those of its estimators, and those
-        named in ``deferred`` built on first use (:func:`persist.bundle_from_npz`)."""
-        blob, text = self._arrays(version), self.redis.get(self.keys.model_manifest(version))
-        if blob is None or text is None:
-            raise ModelLoadError(f"model version {version} is not stored")
+        """A stored version, reading from Redis only the arrays of what it builds: with
+        ``components``, only those of its estimators; those named in ``deferred`` are read
+        and built on first use (:func:`persist.bundle_from_arrays`), so a version is served
+        without waiting for the arrays no list reads."""
+        text = self.redis.get(self.keys.model_manifest(version))
         try:
-            return persist.bundle_from_npz(version, blob, json.loads(text), components, deferred)
+            arrays = self._arrays(version)
+            if arrays is None or text is None:
+                raise ModelLoadError(f"model version {version} is not stored")
+            return persist.bundle_from_arrays(version, arrays, json.loads(text), components,
+                                              deferred)
         except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"model version {version} cannot be loaded: "
                                  f"{type(exc).__name__}: {exc}") from exc
@@ -91,13 +100,19 @@ class ModelStore:
         value = self.redis.get(self.keys.active_version)
         return value.decode() if value else None
 
-    def _arrays(self, version: str) -> bytes | None:
-        """The version's .npz bytes, joined from its chunks; None unless all are stored."""
+    def _arrays(self, version: str) -> StoredArrays | None:
+        """The version's arrays as they lie in its chunks; None unless all are stored."""
         count = self.redis.get(self.keys.model_chunks(version))
         if count is None:
             return None
-        chunks = [self.redis.get(self.keys.model_chunk(version, i)) for i in range(int(count))]
-        return None if any(c is None for c in chunks) else b"".join(chunks)
+        names = [self.keys.model_chunk(version, i) for i in range(int(count))]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.strlen(name)
+            sizes = pipe.execute()
+        if not all(sizes):
+            return None
+        return StoredArrays(version, ChunkedBytes(self.redis, version, names, sizes))
 
     def activate(self, version: str) -> None:
         if not self.redis.exists(self.keys.model_chunks(version)):
@@ -270,3 +285,71 @@ class ModelStore:
         for key in self.redis.scan_iter(match=self.keys.version_pattern(version), count=1000):
             if self.keys.is_partition_key(key):
                 self.redis.unlink(key)
+
+
+class ChunkedBytes(io.RawIOBase):
+    """A version's ``.npz`` bytes, read where they lie in its chunks (GETRANGE, one chunk at a
+    time, so that Redis serves others in between), at whatever offset is asked: a zip reader
+    on top reads its directory and then only the members it is asked for."""
+
+    def __init__(self, client, version: str, names: list[str], sizes: list[int]):
+        self._client, self._version, self._names = client, version, names
+        self._starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._starts[-1]}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        end = min(self._position + len(view), self._starts[-1])
+        done = 0
+        while self._position < end:
+            index = bisect.bisect_right(self._starts, self._position) - 1
+            offset = self._position - self._starts[index]
+            upto = min(end, self._starts[index + 1]) - self._starts[index]
+            piece = self._client.getrange(self._names[index], offset, upto - 1)
+            if len(piece) != upto - offset:
+                raise ModelLoadError(f"model version {self._version} cannot be loaded: it was "
+                                     "discarded (or saved again) since it was opened")
+            view[done:done + len(piece)] = piece
+            done += len(piece)
+            self._position += len(piece)
+        return done
+
+
+class StoredArrays(Mapping):
+    """A stored version's arrays by name, each read from Redis when asked for (the zip's
+    directory once, when opened). Thread-safe: the zip reader locks its file."""
+
+    def __init__(self, version: str, raw: ChunkedBytes):
+        self.version = version
+        self._zip = zipfile.ZipFile(io.BufferedReader(raw, buffer_size=READ_AHEAD_BYTES))
+        self._members = {name.removesuffix(".npy"): name for name in self._zip.namelist()}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        member = self._members[name]
+        try:
+            with self._zip.open(member) as stream:
+                data = stream.read()  # a member in one read; the zip checks its CRC
+            return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise ModelLoadError(f"model version {self.version} cannot be loaded: {name}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+    def __iter__(self):
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)

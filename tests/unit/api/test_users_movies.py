@@ -362,3 +362,24 @@ def test_a_diversity_outside_0_to_1_is_a_400_naming_it(world, raw):
     assert response.status_code == 400
     assert response.get_json()["field"] == "diversity"
     assert "from 0 to 1" in response.get_json()["reason"]
+
+
+def test_a_prediction_from_a_version_discarded_since_it_was_loaded_is_a_503_to_retry(
+        tiny_data, tiny_bundle):
+    """A process reads a version's rating model on its first prediction: if the version was
+    discarded in between (replaced and pruned), the client is told to retry, which meets
+    the version that replaced it."""
+    import fakeredis
+
+    client = fakeredis.FakeRedis()
+    stores = load_and_publish(client, "gone", tiny_data, tiny_bundle)
+    api = keyed(create_app(with_keys(Settings(key_prefix="gone")), redis_client=client)
+                .test_client())
+    user = known_user(stores)
+    assert api.get(f"/v1/users/{user}/recommendations").status_code == 200  # loads the version
+    for key in client.scan_iter(match=stores.keys.model_chunk_pattern(tiny_bundle.version)):
+        client.delete(key)
+    movie = int(tiny_bundle.arrays["movie_ids"][0])
+    response = api.get(f"/v1/users/{user}/predictions?movie_id={movie}")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"] == "unavailable"

@@ -1,5 +1,7 @@
 import dataclasses
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.persist import ModelBundle, new_version
 from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
-from shared.store.models import ModelLoadError, ModelStore
+from shared.store.models import READ_AHEAD_BYTES, ModelLoadError, ModelStore
 
 
 def assign_by_hand(client, keys, version, assignments):
@@ -184,6 +186,63 @@ def test_a_version_is_stored_in_chunks_and_a_half_saved_one_is_swept(fake_redis,
     assert set(store.discard_abandoned()) == {tiny_bundle.version, "dead"}
     assert not fake_redis.keys("{t}:model:dead*")
     assert not fake_redis.keys(f"{{t}}:model:{tiny_bundle.version}*")
+
+
+def test_a_version_is_read_from_redis_only_as_far_as_what_is_built_needs(
+        fake_redis, tiny_bundle, monkeypatch):
+    from shared.recsys import persist
+    from shared.recsys.served import LiveModel
+    from shared.store import models as models_module
+
+    monkeypatch.setattr(models_module, "ARRAY_CHUNK_BYTES", 100_000)  # members span chunks
+    store = ModelStore(fake_redis, Keys("t", 4))
+    store.save(tiny_bundle)
+    read = []
+    getrange = fake_redis.getrange
+    monkeypatch.setattr(fake_redis, "getrange",
+                        lambda *args: read.append(len(piece := getrange(*args))) or piece)
+    blob, _ = persist.bundle_to_npz(tiny_bundle)
+    with zipfile.ZipFile(io.BytesIO(blob)) as npz:
+        size = {i.filename: i.compress_size for i in npz.infolist()}
+
+    def share(prefix):  # (bytes, members) of those whose name starts with ``prefix``
+        names = [name for name in size if name.startswith(prefix)]
+        return sum(size[name] for name in names), len(names)
+
+    recommender, n_recommender = share("estimators/recommender/")
+    softmax, n_softmax = share("estimators/softmax/")
+    plain, n_plain = share("arrays/")
+    # each member read may bring a read-ahead's worth of the next; the zip's directory is read
+    slack = READ_AHEAD_BYTES * len(size) + sum(len(name) + 46 for name in size) + 22
+
+    workers = store.load(tiny_bundle.version, components=("softmax",))
+    assert set(workers.estimators) == {"softmax"}
+    assert sum(read) <= softmax + plain + slack < len(blob) / 4
+
+    read.clear()
+    api = store.load(tiny_bundle.version, deferred=LiveModel.DEFERRABLE)
+    assert "recommender" not in api.estimators
+    assert sum(read) <= len(blob) - recommender + slack
+    read.clear()
+    built = api.deferred["recommender"]()
+    assert recommender <= sum(read) <= recommender + slack
+    ratings = {int(m): 4.0 for m in tiny_bundle.arrays["movie_ids"][:5]}
+    expected = LiveModel(tiny_bundle)
+    np.testing.assert_allclose(LiveModel(dataclasses.replace(
+        api, estimators={**api.estimators, "recommender": built}, deferred={})).scores(ratings),
+        expected.scores(ratings))
+
+
+def test_a_deferred_estimator_of_a_version_discarded_since_it_was_loaded_is_a_load_error(
+        fake_redis, tiny_bundle):
+    from shared.recsys.served import LiveModel
+
+    store = ModelStore(fake_redis, Keys("t"))
+    store.save(tiny_bundle)
+    loaded = store.load(tiny_bundle.version, deferred=LiveModel.DEFERRABLE)
+    store.discard(tiny_bundle.version)
+    with pytest.raises(ModelLoadError, match=f"{tiny_bundle.version} cannot be loaded"):
+        LiveModel(loaded).predict({}, [1])
 
 
 def test_preparing_a_versions_counters_drops_every_key_an_earlier_life_left(tiny_data,
