@@ -152,8 +152,8 @@ def from_npz_bytes(data: bytes) -> dict:
 @dataclass
 class ModelBundle:
     """One model version: named estimators, named plain arrays and a JSON-able manifest;
-    ``deferred`` names estimators whose arrays are read but not yet built, each with the
-    function that builds it (:func:`bundle_from_npz`)."""
+    ``deferred`` names estimators not yet read nor built, each with the function that reads
+    and builds it (:func:`bundle_from_arrays`)."""
     version: str
     manifest: dict
     estimators: dict = field(default_factory=dict)

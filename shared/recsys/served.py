@@ -26,10 +26,11 @@ class LiveModel:
     """A version's estimators and vocabularies, scoring users from their live ratings. Built
     from a bundle that may hold only some estimators (:meth:`ModelStore.load`'s
     ``components``): the classifier alone assigns clusters. The bundle may defer the
-    recommender (:func:`shared.recsys.persist.bundle_from_npz`), the one estimator the lists
-    do not read: it is built on first use, so a version serves lists as soon as it is read."""
+    estimators the lists do not read (:func:`shared.recsys.persist.bundle_from_arrays`): the
+    rating model and the similar movies are read and built on first use, so a version serves
+    lists as soon as the few arrays they need are read."""
 
-    DEFERRABLE = ("recommender",)
+    DEFERRABLE = ("recommender", "similar")
 
     def __init__(self, bundle):
         self.version = bundle.version
@@ -38,24 +39,33 @@ class LiveModel:
         self.movies = Vocabulary(bundle.arrays["movie_ids"])
         self.labels = bundle.arrays["labels"]
         self.baseline = bundle.estimators.get("baseline")
-        self._recommender = bundle.estimators.get("recommender")
-        self._build_recommender = bundle.deferred.get("recommender")
+        self._deferred = {name: bundle.estimators.get(name) for name in self.DEFERRABLE}
+        self._builds = {name: build for name, build in bundle.deferred.items()
+                        if name in self.DEFERRABLE}
         self._building = threading.Lock()
         self.classifier = bundle.estimators.get("softmax")
-        self.similar = bundle.estimators.get("similar")
         self.ranker = bundle.estimators.get("ranker")  # the top-N model, when the version has one
         # movies given to training users in place of others (models/exploration.py), if any
         self.exploration = bundle.estimators.get("exploration")
 
+    def _built(self, name: str):
+        """A deferrable estimator (None if the version has none), built on first use."""
+        if name in self._builds:
+            with self._building:
+                if name in self._builds:
+                    self._deferred[name] = self._builds[name]()
+                    del self._builds[name]
+        return self._deferred[name]
+
     @property
     def recommender(self):
-        """The rating model (None if the version has none), built on first use if deferred."""
-        if self._build_recommender is not None:
-            with self._building:
-                if self._build_recommender is not None:
-                    self._recommender = self._build_recommender()
-                    self._build_recommender = None
-        return self._recommender
+        """The rating model (None if the version has none)."""
+        return self._built("recommender")
+
+    @property
+    def similar(self):
+        """The similar-movies model (None if the version has none)."""
+        return self._built("similar")
 
     @property
     def svd(self):

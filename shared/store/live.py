@@ -27,8 +27,8 @@ class ModelCache:
     on a large catalogue takes seconds in which the process answers nothing. It costs the
     memory of a second version for that long.
 
-    The estimators named in ``deferred`` are built on their first use, not when the version
-    is loaded (:attr:`LiveModel.DEFERRABLE`)."""
+    The estimators named in ``deferred`` are read and built on their first use, not when
+    the version is loaded (:attr:`LiveModel.DEFERRABLE`)."""
 
     def __init__(self, store: ModelStore, check_every: float = 1.0, components=None,
                  keep_replaced: float | None = None, deferred=()):

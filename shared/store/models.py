@@ -13,7 +13,8 @@ import json
 import shutil
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,14 @@ ARRAY_CHUNK_BYTES = 8 << 20
 # Bytes read ahead of a zip header: enough for a member's header and name, and no more, as
 # the members a process skips lie between those it reads.
 READ_AHEAD_BYTES = 1 << 12
+# A zip member's local header, its name aside: 30 bytes, and an extra field (numpy writes
+# the 20 bytes of zip64 sizes); a header longer than this is read apart, not wrongly.
+LOCAL_HEADER_BYTES = 30 + 64
+# The end of a version's .npz read at once when it is opened: its zip's directory (under
+# 100 bytes a member) is there.
+ZIP_DIRECTORY_BYTES = 1 << 16
+# Bytes asked of Redis in one round trip when a version is loaded.
+PREFETCH_BYTES = 32 << 20
 
 
 class ModelLoadError(Exception):
@@ -79,8 +88,12 @@ class ModelStore:
             arrays = self._arrays(version)
             if arrays is None or text is None:
                 raise ModelLoadError(f"model version {version} is not stored")
-            return persist.bundle_from_arrays(version, arrays, json.loads(text), components,
-                                              deferred)
+            manifest = json.loads(text)
+            read_now = [f"estimators/{name}/" for name in manifest["components"]
+                        if (components is None or name in components) and name not in deferred]
+            with arrays.prefetched([*read_now, "arrays/"]):
+                return persist.bundle_from_arrays(version, arrays, manifest, components,
+                                                  deferred)
         except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"model version {version} cannot be loaded: "
                                  f"{type(exc).__name__}: {exc}") from exc
@@ -112,7 +125,9 @@ class ModelStore:
             sizes = pipe.execute()
         if not all(sizes):
             return None
-        return StoredArrays(version, ChunkedBytes(self.redis, version, names, sizes))
+        raw = ChunkedBytes(self.redis, version, names, sizes)
+        raw.prefetch([(sum(sizes) - ZIP_DIRECTORY_BYTES, sum(sizes))])  # for the zip reader
+        return StoredArrays(version, raw)
 
     def activate(self, version: str) -> None:
         if not self.redis.exists(self.keys.model_chunks(version)):
@@ -288,14 +303,16 @@ class ModelStore:
 
 
 class ChunkedBytes(io.RawIOBase):
-    """A version's ``.npz`` bytes, read where they lie in its chunks (GETRANGE, one chunk at a
-    time, so that Redis serves others in between), at whatever offset is asked: a zip reader
-    on top reads its directory and then only the members it is asked for."""
+    """A version's ``.npz`` bytes, read where they lie in its chunks (GETRANGE), at whatever
+    offset is asked: a zip reader on top reads its directory and then only the members it is
+    asked for. Spans known in advance are read together (:meth:`prefetch`): a process that
+    loads a version while a rollback's rebuild keeps Redis busy waits once, not once a read."""
 
     def __init__(self, client, version: str, names: list[str], sizes: list[int]):
         self._client, self._version, self._names = client, version, names
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         self._position = 0
+        self._fetched: list[tuple[int, bytes]] = []  # (start, bytes), by start
 
     def readable(self) -> bool:
         return True
@@ -313,20 +330,77 @@ class ChunkedBytes(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
-        end = min(self._position + len(view), self._starts[-1])
-        done = 0
-        while self._position < end:
-            index = bisect.bisect_right(self._starts, self._position) - 1
-            offset = self._position - self._starts[index]
-            upto = min(end, self._starts[index + 1]) - self._starts[index]
-            piece = self._client.getrange(self._names[index], offset, upto - 1)
-            if len(piece) != upto - offset:
+        start = self._position
+        end = min(start + len(view), self._starts[-1])
+        if end <= start:
+            return 0
+        data = self._from_fetched(start, end)
+        if data is None:
+            data = b"".join(self._read(self._pieces(start, end)))
+        view[:len(data)] = data  # a read that runs past what was fetched stops short
+        self._position += len(data)
+        return len(data)
+
+    def prefetch(self, spans: list[tuple[int, int]]) -> None:
+        """Read the byte spans ``(start, end)`` now, in as few round trips as their size
+        allows; reads inside one are answered from memory until :meth:`forget`."""
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            start, end = max(start, 0), min(end, self._starts[-1])
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            elif start < end:
+                merged.append((start, end))
+        batch, size = [], 0
+        for start, end in merged:
+            batch.append((start, end))
+            size += end - start
+            if size >= PREFETCH_BYTES:
+                self._fetch(batch)
+                batch, size = [], 0
+        if batch:
+            self._fetch(batch)
+        self._fetched.sort(key=lambda item: item[0])
+
+    def _fetch(self, spans: list[tuple[int, int]]) -> None:
+        """Read ``spans`` in one round trip into what :meth:`readinto` answers from."""
+        pieces = [self._pieces(start, end) for start, end in spans]
+        read = iter(self._read([piece for share in pieces for piece in share]))
+        for (start, _), share in zip(spans, pieces):
+            self._fetched.append((start, b"".join(next(read) for _ in share)))
+
+    def forget(self) -> None:
+        self._fetched = []
+
+    def _from_fetched(self, start: int, end: int) -> bytes | None:
+        """What was fetched of ``[start, end)`` from ``start`` on, if any."""
+        index = bisect.bisect_right(self._fetched, start, key=lambda item: item[0]) - 1
+        if index >= 0:
+            at, data = self._fetched[index]
+            if start < at + len(data):
+                return data[start - at:end - at]
+        return None
+
+    def _pieces(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """(chunk, first byte, last byte) of each chunk's share of ``[start, end)``."""
+        pieces = []
+        while start < end:
+            index = bisect.bisect_right(self._starts, start) - 1
+            upto = min(end, self._starts[index + 1])
+            pieces.append((index, start - self._starts[index], upto - 1 - self._starts[index]))
+            start = upto
+        return pieces
+
+    def _read(self, pieces: list[tuple[int, int, int]]) -> list[bytes]:
+        with self._client.pipeline(transaction=False) as pipe:
+            for index, first, last in pieces:
+                pipe.getrange(self._names[index], first, last)
+            read = pipe.execute()
+        for (_, first, last), data in zip(pieces, read):
+            if len(data) != last - first + 1:
                 raise ModelLoadError(f"model version {self._version} cannot be loaded: it was "
                                      "discarded (or saved again) since it was opened")
-            view[done:done + len(piece)] = piece
-            done += len(piece)
-            self._position += len(piece)
-        return done
+        return read
 
 
 class StoredArrays(Mapping):
@@ -335,8 +409,23 @@ class StoredArrays(Mapping):
 
     def __init__(self, version: str, raw: ChunkedBytes):
         self.version = version
+        self._raw = raw
         self._zip = zipfile.ZipFile(io.BufferedReader(raw, buffer_size=READ_AHEAD_BYTES))
         self._members = {name.removesuffix(".npy"): name for name in self._zip.namelist()}
+
+    @contextmanager
+    def prefetched(self, prefixes: Iterable[str]) -> Iterator[StoredArrays]:
+        """The arrays whose names start with one of ``prefixes`` read together now, and
+        served from memory inside the block."""
+        prefixes = tuple(prefixes)
+        self._raw.prefetch([
+            (info.header_offset, info.header_offset + LOCAL_HEADER_BYTES
+             + len(info.filename.encode()) + info.compress_size)
+            for info in self._zip.infolist() if info.filename.startswith(prefixes)])
+        try:
+            yield self
+        finally:
+            self._raw.forget()
 
     def __getitem__(self, name: str) -> np.ndarray:
         member = self._members[name]

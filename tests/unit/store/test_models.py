@@ -11,7 +11,13 @@ from shared.recsys.models.baseline import BaselinePredictor
 from shared.recsys.persist import ModelBundle, new_version
 from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
-from shared.store.models import READ_AHEAD_BYTES, ModelLoadError, ModelStore
+from shared.store.models import (
+    LOCAL_HEADER_BYTES,
+    READ_AHEAD_BYTES,
+    ZIP_DIRECTORY_BYTES,
+    ModelLoadError,
+    ModelStore,
+)
 
 
 def assign_by_hand(client, keys, version, assignments):
@@ -197,40 +203,46 @@ def test_a_version_is_read_from_redis_only_as_far_as_what_is_built_needs(
     monkeypatch.setattr(models_module, "ARRAY_CHUNK_BYTES", 100_000)  # members span chunks
     store = ModelStore(fake_redis, Keys("t", 4))
     store.save(tiny_bundle)
-    read = []
-    getrange = fake_redis.getrange
-    monkeypatch.setattr(fake_redis, "getrange",
-                        lambda *args: read.append(len(piece := getrange(*args))) or piece)
+    trips = []  # the bytes of each round trip to Redis for the version's arrays
+    read = models_module.ChunkedBytes._read
+
+    def counted(self, pieces):
+        got = read(self, pieces)
+        trips.append(sum(len(piece) for piece in got))
+        return got
+
+    monkeypatch.setattr(models_module.ChunkedBytes, "_read", counted)
     blob, _ = persist.bundle_to_npz(tiny_bundle)
     with zipfile.ZipFile(io.BytesIO(blob)) as npz:
         size = {i.filename: i.compress_size for i in npz.infolist()}
 
-    def share(prefix):  # (bytes, members) of those whose name starts with ``prefix``
-        names = [name for name in size if name.startswith(prefix)]
-        return sum(size[name] for name in names), len(names)
+    def share(*prefixes):  # the bytes of the members whose name starts with one of these
+        return sum(n for name, n in size.items() if name.startswith(prefixes))
 
-    recommender, n_recommender = share("estimators/recommender/")
-    softmax, n_softmax = share("estimators/softmax/")
-    plain, n_plain = share("arrays/")
-    # each member read may bring a read-ahead's worth of the next; the zip's directory is read
-    slack = READ_AHEAD_BYTES * len(size) + sum(len(name) + 46 for name in size) + 22
+    headers = sum(LOCAL_HEADER_BYTES + len(name) for name in size)
+    opening = min(ZIP_DIRECTORY_BYTES, len(blob))
 
     workers = store.load(tiny_bundle.version, components=("softmax",))
     assert set(workers.estimators) == {"softmax"}
-    assert sum(read) <= softmax + plain + slack < len(blob) / 4
+    assert len(trips) == 2  # the zip's directory, then the members
+    assert sum(trips) <= opening + share("estimators/softmax/", "arrays/") + headers
+    assert trips[1] < len(blob) / 4
 
-    read.clear()
+    trips.clear()
     api = store.load(tiny_bundle.version, deferred=LiveModel.DEFERRABLE)
-    assert "recommender" not in api.estimators
-    assert sum(read) <= len(blob) - recommender + slack
-    read.clear()
-    built = api.deferred["recommender"]()
-    assert recommender <= sum(read) <= recommender + slack
+    assert not set(LiveModel.DEFERRABLE) & set(api.estimators)
+    assert len(trips) == 2
+    assert trips[1] <= len(blob) - share("estimators/recommender/", "estimators/similar/")
+
+    trips.clear()
+    built = api.deferred["recommender"]()  # on first use: each member's header, then data
+    recommender = [n for name, n in size.items() if name.startswith("estimators/recommender/")]
+    assert len(trips) <= 2 * len(recommender)
+    assert sum(recommender) <= sum(trips) <= sum(recommender) + READ_AHEAD_BYTES * len(trips)
     ratings = {int(m): 4.0 for m in tiny_bundle.arrays["movie_ids"][:5]}
-    expected = LiveModel(tiny_bundle)
     np.testing.assert_allclose(LiveModel(dataclasses.replace(
         api, estimators={**api.estimators, "recommender": built}, deferred={})).scores(ratings),
-        expected.scores(ratings))
+        LiveModel(tiny_bundle).scores(ratings))
 
 
 def test_a_deferred_estimator_of_a_version_discarded_since_it_was_loaded_is_a_load_error(
