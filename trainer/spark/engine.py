@@ -22,7 +22,13 @@ from shared.recsys.persist import ModelBundle
 from shared.recsys.served import LiveModel
 from shared.store.stores import Stores
 from trainer.pipeline import TrainerBundleConfig
-from trainer.spark.blocks import SNAPSHOT_SCHEMA, read_snapshot, shipped, snapshot_frame
+from trainer.spark.blocks import (
+    SNAPSHOT_SCHEMA,
+    fit_partitions,
+    read_snapshot,
+    shipped,
+    snapshot_frame,
+)
 from trainer.spark.fit import fit_bundle_on_spark
 from trainer.spark.session import spark_session
 
@@ -44,7 +50,7 @@ class SparkEngine(AbstractContextManager):
         self._session.__exit__(*exc)
 
     def snapshot(self, stores: Stores, given: pd.DataFrame | None = None):
-        self._partitions = stores.keys.partitions
+        self._partitions = fit_partitions(self.spark, stores.keys.partitions)
         if given is not None:
             return snapshot_frame(self.spark, given, self._partitions)
         return read_snapshot(self.spark, stores)

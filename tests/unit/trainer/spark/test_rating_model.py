@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ratings(spark, tiny_data):
-    """The tiny set as the local fit sees it (X) and as Spark does (three partitions)."""
+    """The tiny set as the local fit sees it (X) and as Spark does (in blocks of users)."""
     frame = movielens.load(tiny_data).ratings.assign(favourite=False)
     X, users, movies = rating_matrix(frame)
     return X, Ratings(snapshot_frame(spark, frame, 3), users.ids, movies)
