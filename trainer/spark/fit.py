@@ -21,7 +21,13 @@ from shared.recsys.models import registry
 from shared.recsys.models.blend import matrix_factorisation_of
 from shared.recsys.models.cluster_fixing import closest_survivors, dissolve_small_clusters
 from shared.recsys.models.clustering import scan_sample
-from shared.recsys.models.ease import EASE, age_weights, gram_matrix
+from shared.recsys.models.ease import (
+    EASE,
+    age_weights,
+    gram_matrix,
+    newest_rank,
+    reference_time,
+)
 from shared.recsys.models.features import taste_vectors
 from shared.recsys.models.k_selection import KScan
 from shared.recsys.models.similarity import SimilarMovies
@@ -94,11 +100,11 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
         ranker = registry.make(config.ranker)
         if config.ranker_grid:
             chosen, table, n_users = _choose_ease(snapshot, over, ranker, config.ranker_grid,
-                                                  config.random_state)
+                                                  config.random_state, n_ratings)
             ranker.set_params(**chosen)
             ranker_tuning = {"chosen": chosen, "validation": table, "split": "temporal",
                              "users_sampled": n_users}
-        ranker = _ease(over, counts, latest_ts, ranker)
+        ranker = _ease(over, counts, n_ratings, ranker)
         steps.done("ranker")
 
     exploration = None
@@ -251,24 +257,40 @@ def _softmax(spark, vectors, labels: np.ndarray, n_movies: int
     return classifier, float(model.summary.accuracy)
 
 
-def _ease(over, counts: np.ndarray, latest_ts: int, ranker: EASE) -> EASE:
+def _ease(over, counts: np.ndarray, n_ratings: int, ranker: EASE) -> EASE:
     """EASE from the Gram matrix of its modelled movies, summed over the blocks (each block's
-    :func:`gram_matrix`, weighted by age from the newest rating of all when the ranker has a
-    half-life), then inverted on the driver."""
+    :func:`gram_matrix`, weighted by age from the newest ratings of all when the ranker has a
+    half-life: :func:`reference_time`), then inverted on the driver."""
     ranker.choose_items(counts)
     items, scheme, half_life = ranker.items_, ranker.scheme, ranker.half_life
+    if half_life is not None:
+        newest = _reference_time(over, n_ratings, lambda block: block.T.data - 1.0)
 
     def gram(block):
         C = confidence(block.X, scheme)
         if half_life is not None and C.nnz:
-            C.data *= age_weights(block.T.data - 1.0, latest_ts, half_life)
+            C.data *= age_weights(block.T.data - 1.0, newest, half_life)
         return {"gram": gram_matrix(C[:, items].astype(np.float32))}
 
     ranker.fit_gram(summed(over(gram), "gram"))
     return ranker
 
 
-def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int
+def _reference_time(over, n_ratings: int, times_of) -> float:
+    """:func:`reference_time` of the ``times_of(block)`` of every block, of which there are
+    at most ``n_ratings``: each block sends only its newest."""
+    k = newest_rank(n_ratings)
+
+    def newest(block):
+        times = times_of(block)
+        return {"newest": np.sort(times)[-k:], "n": np.array([len(times)])}
+
+    parts = over(newest)
+    return reference_time(np.concatenate([part["newest"] for part in parts]),
+                          int(summed(parts, "n")[0]))
+
+
+def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int, n_ratings: int
                  ) -> tuple[dict, list[dict], int]:
     """:func:`shared.recsys.models.tuning.tune` of ``ranker`` over ``grid`` on the temporal
     validation split a local retrain makes (the latest ``VALIDATION_SHARE`` of the ratings):
@@ -292,12 +314,14 @@ def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int
 
     def earlier(block):
         X, ts, fit, _ = split(block)
-        return {"counts": np.bincount(X.indices[fit], minlength=X.shape[1]),
-                "newest": np.array([ts[fit].max(initial=0.0)])}
+        return {"counts": np.bincount(X.indices[fit], minlength=X.shape[1])}
 
-    parts = over(earlier)
-    counts = summed(parts, "counts")
-    newest = max(float(part["newest"][0]) for part in parts)
+    counts = summed(over(earlier), "counts")
+    def earlier_times(block):
+        _, ts, fit, _ = split(block)
+        return ts[fit]
+
+    newest = _reference_time(over, n_ratings, earlier_times)
     known_movies = counts > 0
     items = EASE(max_items=ranker.max_items).choose_items(counts).items_
     half_lives = list(grid.get("half_life", [ranker.half_life]))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shared.recsys.models.ease import EASE, gram_matrix
+from shared.recsys.models.ease import EASE, gram_matrix, newest_rank, reference_time
 from shared.recsys.models.topn import (
     DISLIKED_BELOW,
     SCHEMES,
@@ -132,6 +132,23 @@ def test_a_half_life_weighs_each_rating_in_the_gram_matrix_by_its_age(ratings):
     assert not np.allclose(model.weights_, plain.weights_)
     with pytest.raises(ValueError, match="times must have the entries of X"):
         EASE(half_life=365.0).fit(ratings, times=times[:, :-1])
+
+
+def test_a_few_ratings_far_newer_than_the_rest_age_nothing():
+    """The first live ratings after an import of years-old ones: ages still count from the
+    imported ones' newest, and the live ones count as new (not more)."""
+    X = low_rank_ratings(n_users=500, n_items=30, density=0.4)[0]
+    assert newest_rank(X.nnz) >= 5  # the 5th newest or older: 4 may be far newer
+    days = np.random.default_rng(5).integers(0, 2000, X.nnz).astype(np.float64)
+    days[:4] = 2000 + 8 * 365  # eight years after the rest
+    times = sp.csr_matrix((1.5e9 + days * 86400.0, X.indices, X.indptr), shape=X.shape)
+    assert reference_time(times.data) == times.data[4:].max()
+    as_of_the_rest = times.copy()
+    as_of_the_rest.data[:4] = reference_time(times.data)
+    model = EASE(l2=7.0, half_life=180.0).fit(X, times=times)
+    np.testing.assert_allclose(model.weights_,
+                               EASE(l2=7.0, half_life=180.0).fit(X, times=as_of_the_rest).weights_)
+    assert np.abs(model.weights_).max() > 0.05  # not shrunk to nothing by l2
 
 
 def test_a_popularity_exponent_divides_each_candidates_weights_by_its_popularity(ratings):
