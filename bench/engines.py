@@ -92,7 +92,7 @@ def child(engine_name: str, prepared: Path, split: str) -> None:
 
 # ---------------------------------------------------------------- the parent
 
-def _tree_rss_mb(root: int) -> float:
+def tree_rss_mb(root: int) -> float:
     """Resident memory of ``root`` and all its descendants, in MB."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
@@ -122,7 +122,7 @@ def run(engine: str, prepared: Path, split: str, limit: float) -> dict:
 
     def sample():
         while not done.wait(0.2):
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

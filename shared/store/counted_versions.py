@@ -43,6 +43,13 @@ class CountedVersions:
                     pipe.hdel(self.keys.counted_versions(partition), *stale)
             pipe.execute()
 
+    def stop(self, version: str) -> None:
+        """No partition counts ``version`` any more."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.hdel(self.keys.counted_versions(partition), version)
+            pipe.execute()
+
     def of(self, partition: int) -> dict[str, int]:
         """version -> until (ms; 0 for good), as ``partition`` holds them."""
         return {v.decode(): int(u) for v, u in

@@ -18,7 +18,7 @@ summed already.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import redis
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 # The Keys methods of a partition that merge.lua takes as KEYS, in the order it unpacks them.
 MERGE_SCRIPT_KEYS = ("movie_counts", "movie_sums", "popular", "merged_deltas", "counted_versions")
+
+
+def totals_source(version: str) -> str:
+    """What stands for the partition of users in ``merged_deltas`` when a seeding folds
+    ``version``'s totals (:meth:`Deltas.fold_totals`)."""
+    return f"seed:{version}"
 
 
 class Deltas:
@@ -72,6 +78,22 @@ class Deltas:
         if forget:
             self.forget_merged()
         return last
+
+    def fold_totals(self, source: str, bodies: Iterable[tuple[int, str]]) -> int:
+        """Fold counters added up outside the scripts (a seeding's totals,
+        :mod:`shared.store.seeding`), each body a delta's JSON for partition ``home``: a
+        merge.lua call and a round trip per body, so that Redis serves others between them.
+        ``source`` stands for the partition of users in the merged sequence numbers, so a body
+        sent twice (a retried command) counts once. Returns the bodies folded."""
+        sent: dict[int, int] = {}
+        for home, body in bodies:
+            sent[home] = sent.get(home, 0) + 1
+            [reply] = script_calls(self.redis, [(
+                self._script, self._keys[home],
+                [self._templates[home], source, f"{sent[home]} {home} {body}"])])
+            if isinstance(reply, Exception):
+                raise reply
+        return sum(sent.values())
 
     def forget_merged(self) -> None:
         """Have the partitions drop the deltas merged since they last did, in one round trip."""

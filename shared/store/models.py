@@ -23,6 +23,7 @@ import redis
 from shared.recsys import persist
 from shared.recsys.persist import ModelBundle
 from shared.store.counted_versions import CountedVersions
+from shared.store.deltas import totals_source
 from shared.store.keys import Keys
 
 PRIORS_CHUNK = 5000  # movies per HSET of the priors
@@ -137,6 +138,11 @@ class ModelStore:
         self.redis.set(self.keys.active_version, version)
         building = self.building_version()
         counted.keep_only({version} if building is None else {version, building})
+
+    def stop_counting(self, version: str) -> None:
+        """The scripts stop keeping ``version``'s counters (until it is built or activated
+        again): merge.lua passes over what is recorded for it meanwhile."""
+        CountedVersions(self.redis, self.keys).stop(version)
 
     def mark_rebuilding(self, version: str) -> None:
         """``version`` is about to serve with its counters still to be rebuilt."""
@@ -293,6 +299,15 @@ class ModelStore:
             for name in names:  # one a command: on a cluster, each goes to its own node
                 pipe.unlink(name)
             pipe.execute()
+        self._forget_seeded_totals(version)
+
+    def _forget_seeded_totals(self, version: str) -> None:
+        """Forget the numbers of the totals a seeding of ``version`` folded
+        (:mod:`shared.store.seeding`), so that a seeding of it counts again from the first."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.keys.partitions):
+                pipe.hdel(self.keys.merged_deltas(partition), totals_source(version))
+            pipe.execute()
 
     def drop_counters(self, version: str) -> None:
         """Delete the live counters of ``version`` (its arrays and manifest stay), and the
@@ -300,6 +315,7 @@ class ModelStore:
         for key in self.redis.scan_iter(match=self.keys.version_pattern(version), count=1000):
             if self.keys.is_partition_key(key):
                 self.redis.unlink(key)
+        self._forget_seeded_totals(version)
 
 
 class ChunkedBytes(io.RawIOBase):

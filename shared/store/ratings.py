@@ -68,6 +68,18 @@ class ApplyResult:
                            {**self.changed, **other.changed}, self.left + other.left)
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """Users :meth:`RatingStore.seed` placed, their clusters and the number of their live
+    entries (rated or favoured), and those entries, user after user."""
+    users: np.ndarray
+    clusters: np.ndarray
+    numbers: np.ndarray
+    movies: np.ndarray
+    halves: np.ndarray
+    favourites: np.ndarray
+
+
 class RatingsScript:
     """``ratings.lua`` on one partition, called with its keys: the ratings store and the inbox
     both run it."""
@@ -215,6 +227,35 @@ class RatingStore:
                                for partition, pairs in parts.items()])
         moved = [int(reply[0]) for reply in replies]
         return -1 if -1 in moved else sum(moved)
+
+    def seed(self, version: str, assignments: dict[int, int]) -> Seeded | None:
+        """Place each user of ``assignments`` who has no cluster under ``version`` yet, moving
+        no counter, and return them with their entries at that instant, for the caller to add
+        to the version's counters (:mod:`shared.store.seeding`); None when ``version`` is no
+        longer counted (the caller decided on stale data). One round trip."""
+        parts: dict[int, list] = {}
+        for user, cluster in assignments.items():
+            parts.setdefault(self.keys.partition_of(user), []).extend((user, cluster))
+        replies = self._calls([(partition, "seed", version, *pairs)
+                               for partition, pairs in parts.items()])
+        if any(reply[0] == -1 for reply in replies):
+            return None
+        users = np.array([int(u) for reply in replies for u in reply[0]], dtype=np.int64)
+        numbers = np.concatenate([np.fromstring(reply[1], dtype=np.int64, sep=" ")
+                                  for reply in replies] or [np.zeros(0, np.int64)])
+        movies = np.concatenate([np.fromstring(reply[2], dtype=np.int64, sep=" ")
+                                 for reply in replies] or [np.zeros(0, np.int64)])
+        letters = np.frombuffer(b"".join(reply[3] for reply in replies), dtype=np.uint8)
+        favourites = letters < UNFAVOURED
+        halves = letters.astype(np.int64) - np.where(favourites, FAVOURED, UNFAVOURED)
+        clusters = np.array([assignments[int(u)] for u in users], dtype=np.int64)
+        return Seeded(users, clusters, numbers, movies, halves, favourites)
+
+    def fold_pending_deltas(self) -> None:
+        """Fold every partition's deltas not yet merged (those a caller that died left), in
+        one round trip: afterwards, only the calls still to come move the counters."""
+        self._calls([(partition, "apply", time.time(), "[]", 0, LOG_LENGTH)
+                     for partition in range(self.keys.partitions)])
 
     def _calls(self, calls: list[tuple]) -> list:
         """ratings.lua calls ``(partition, command, *args)`` in one round trip, and the deltas

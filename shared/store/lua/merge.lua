@@ -46,6 +46,8 @@ end
 
 -- The moves to the counters, added up over every delta of the call and written once per key:
 -- moves[key] = {zset = bool, fields = {field...} in first-move order, by = {field = delta}}
+-- (a sorted set, a ranking, keeps no member at 0: a movie no longer favoured leaves it; one below
+-- 0 stays, as a seeding can fold the events after a user was placed before the user's totals)
 local moves, moved_keys = {}, {}
 
 local function move(key, zset, field, d)
@@ -139,16 +141,19 @@ for _, key in ipairs(moved_keys) do
     local field = m.fields[1]
     if m.zset then
       values[field] = tonumber(redis.call('ZINCRBY', key, m.by[field], field))
+      if values[field] == 0 then redis.call('ZREM', key, field) end
     else
       values[field] = redis.call('HINCRBY', key, field, m.by[field])
     end
   else
     local old = read_list(m.zset and 'ZMSCORE' or 'HMGET', key, m.fields)
-    local args = {}
+    local args, gone = {}, {}
     for i, field in ipairs(m.fields) do
       local value = (tonumber(old[i]) or 0) + m.by[field]
       values[field] = value
-      if m.zset then
+      if m.zset and value == 0 then
+        table.insert(gone, field)
+      elseif m.zset then
         table.insert(args, value)
         table.insert(args, field)
       else
@@ -157,6 +162,7 @@ for _, key in ipairs(moved_keys) do
       end
     end
     call_with_list(m.zset and 'ZADD' or 'HSET', key, args)
+    call_with_list('ZREM', key, gone)
   end
   written[key] = values
 end

@@ -485,5 +485,40 @@ elseif cmd == 'assign' then
   end
   touch_users(moved_users)
   return {moved, recorded_deltas()}
+
+elseif cmd == 'seed' then
+  -- ARGV[4] version (the active one or the one being built), then pairs user, cluster: place
+  -- each user who has no cluster under the version yet, moving no counter: the caller adds
+  -- the entries returned, as they are at this instant, to the version's counters
+  -- (shared/store/seeding.py), and the events after it move them as for any placed user.
+  -- Returns {users placed, their entries' numbers ('n n ...'), their movies ('m m ...'),
+  -- the entries' letters (a byte each, as entry writes them), deltas}, or {-1, deltas} when
+  -- the partition counts no such version (the caller is stale)
+  local v = nil
+  load_versions()
+  for _, candidate in ipairs(versions) do
+    if candidate.name == ARGV[4] then v = candidate end
+  end
+  if not v then return {-1, recorded_deltas()} end
+  local placed, numbers, movies, letters = {}, {}, {}, {}
+  for i = 5, #ARGV, 2 do
+    local user = ARGV[i]
+    if redis.call('HSETNX', v.assignments, user, ARGV[i + 1]) == 1 then
+      local entries, n = redis.call('HGETALL', string.format(templates.user, user)), 0
+      for j = 1, #entries, 2 do
+        local half, fav = parse(entries[j + 1])
+        if half > 0 or fav > 0 then
+          n = n + 1
+          movies[#movies + 1] = entries[j]
+          letters[#letters + 1] = string.char((fav == 1 and 65 or 97) + half)
+        end
+      end
+      placed[#placed + 1] = user
+      numbers[#numbers + 1] = n
+    end
+  end
+  touch_users(placed)
+  return {placed, table.concat(numbers, ' '), table.concat(movies, ' '), table.concat(letters),
+          recorded_deltas()}
 end
 return redis.error_reply('unknown command ' .. tostring(cmd))

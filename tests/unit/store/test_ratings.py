@@ -65,7 +65,7 @@ def test_changed_rating_moves_counters_by_the_difference(store):
     store.apply([rating(1, 10, 4.5, 100)])
     store.apply([rating(1, 10, 2.0, 200)])
     n, sums, fav, _ = counters(store)
-    assert n == {b"10": 1} and sums == {b"10": 4} and fav == {b"10": 0}
+    assert n == {b"10": 1} and sums == {b"10": 4} and fav == {}  # no longer favoured: gone
 
 
 def test_duplicate_and_older_events_change_nothing(store):
@@ -90,7 +90,7 @@ def test_favourite_and_unfavourite_keep_the_rating(store):
     store.apply([Event("unfavourite", 1, 10, 0, 120.0)])
     assert store.user_ratings(1)[10] == (3.0, False, 120.0)
     n, sums, fav, _ = counters(store)
-    assert n == {b"10": 1} and sums == {b"10": 6} and fav == {b"10": 0}
+    assert n == {b"10": 1} and sums == {b"10": 6} and fav == {}
 
 
 def test_remove_leaves_a_tombstone_that_older_events_cannot_undo(store):
@@ -99,7 +99,7 @@ def test_remove_leaves_a_tombstone_that_older_events_cannot_undo(store):
     store.apply([rating(1, 10, 5.0, 150)])  # delivered late
     assert store.user_ratings(1) == {}
     n, sums, fav, per_user = counters(store)
-    assert n == {b"10": 0} and sums == {b"10": 0} and fav == {b"10": 0} and per_user == {b"1": 0}
+    assert n == {b"10": 0} and sums == {b"10": 0} and fav == {} and per_user == {b"1": 0}
 
 
 def test_event_log_is_capped_and_newest_first(store):
@@ -317,7 +317,7 @@ def test_delete_user_removes_every_trace_and_is_idempotent(store):
     assert not store.redis.sismember(KEYS.users(KEYS.partition_of(1)), 1)
     assert per_partition(store.redis, KEYS.users, "smembers") == {b"2"}
     n, sums, fav, per_user = counters(store)
-    assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {b"10": 0}
+    assert n == {b"10": 1, b"11": 0} and sums == {b"10": 6, b"11": 0} and fav == {}
     assert per_user == {b"2": 1}
     assert cluster_state(store, 0)[:3] == ({b"10": 1, b"11": 0}, {b"10": 6, b"11": 0}, {})
     assert store.redis.hget(KEYS.cluster_sizes("v1", KEYS.partition_of(0)), 0) == b"1"

@@ -89,13 +89,13 @@ def test_without_a_lock_given_it_is_taken_with_the_configured_expiry(world, tiny
     assert seconds != TrainerLock(world.redis, world.keys).ttl
     stores = stores_on(world.redis, "t", trainer_lock_seconds=seconds)
     ttls = []  # (version, the lock's expiry in ms) as each batch of users is assigned
-    assign = stores.ratings.assign
+    seed = stores.ratings.seed
 
-    def assign_looking_at_the_lock(version, assignments):
+    def seed_looking_at_the_lock(version, assignments):
         ttls.append((version, stores.redis.pttl(stores.keys.trainer_lock)))
-        return assign(version, assignments)
+        return seed(version, assignments)
 
-    monkeypatch.setattr(stores.ratings, "assign", assign_looking_at_the_lock)
+    monkeypatch.setattr(stores.ratings, "seed", seed_looking_at_the_lock)
     publish(dataclasses.replace(tiny_bundle, version="v2"), stores, SHRINK, progress=False)
     activate_version(tiny_bundle.version, stores, progress=False)
     assert stores.models.active_version() == tiny_bundle.version
@@ -107,13 +107,13 @@ def test_a_rollback_serves_before_it_rebuilds_the_counters(world, tiny_bundle, m
     models, first = world.models, tiny_bundle.version
     publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
     seen = []  # (active, rebuilding) as each batch of users is placed
-    assign = world.ratings.assign
+    seed = world.ratings.seed
 
-    def assign_looking_at_the_pointers(version, assignments):
+    def seed_looking_at_the_pointers(version, assignments):
         seen.append((models.active_version(), models.rebuilding_version()))
-        return assign(version, assignments)
+        return seed(version, assignments)
 
-    monkeypatch.setattr(world.ratings, "assign", assign_looking_at_the_pointers)
+    monkeypatch.setattr(world.ratings, "seed", seed_looking_at_the_pointers)
     stages = []
     activate_version(first, world, progress=False, report=stages.append)
     assert seen and set(seen) == {(first, first)}
@@ -150,20 +150,20 @@ def test_activating_again_finishes_a_rebuild_a_dead_rollback_left(world, tiny_bu
     models, first = world.models, tiny_bundle.version
     publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
     monkeypatch.setattr("trainer.publish.ASSIGN_BATCH", 3)
-    assign, calls = world.ratings.assign, []
+    seed, calls = world.ratings.seed, []
 
-    def assign_then_die(version, assignments):
+    def seed_then_die(version, assignments):
         calls.append(version)
         if len(calls) == 2:
             raise KeyboardInterrupt  # a stop request after the first batch
-        return assign(version, assignments)
+        return seed(version, assignments)
 
-    monkeypatch.setattr(world.ratings, "assign", assign_then_die)
+    monkeypatch.setattr(world.ratings, "seed", seed_then_die)
     with pytest.raises(KeyboardInterrupt):
         activate_version(first, world, progress=False)
     assert models.active_version() == first and models.rebuilding_version() == first
     assert TrainerLock(world.redis, world.keys).holder() is None
-    monkeypatch.setattr(world.ratings, "assign", assign)
+    monkeypatch.setattr(world.ratings, "seed", seed)
     activate_version(first, world, progress=False)
     assert models.rebuilding_version() is None
     assert_counters_are_a_full_rebuild(world, tiny_bundle)
@@ -179,3 +179,38 @@ def test_a_rebuild_mark_of_a_version_no_longer_active_names_nothing(world, tiny_
     assert models.rebuilding_version() == tiny_bundle.version
     publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
     assert models.rebuilding_version() is None
+
+
+@pytest.mark.parametrize("rollback", [False, True])
+def test_events_applied_while_the_counters_are_seeded_count_once(world, tiny_bundle,
+                                                                  monkeypatch, rollback):
+    """Users placed before an event and users placed after it: the seeded totals and the
+    events' deltas add up to the counters a rebuild from the ratings now gives."""
+    models, first = world.models, tiny_bundle.version
+    if rollback:
+        publish(dataclasses.replace(tiny_bundle, version="v2"), world, SHRINK, progress=False)
+    version = first if rollback else "v3"
+    monkeypatch.setattr("trainer.publish.ASSIGN_BATCH", 40)
+    seed, placed = world.ratings.seed, []
+    modelled = LiveModel(tiny_bundle).movies.ids.tolist()
+
+    def seed_with_events_between(version, assignments):
+        if placed:  # one user placed already, one not yet: a new rating and a changed one each
+            waiting = next(u for u in world.ratings.iter_user_ids() if u not in placed)
+            for user in (placed[0], waiting):
+                rated = world.ratings.user_ratings(user)
+                unrated = next(m for m in modelled if m not in rated)
+                world.ratings.apply([Event("rating", user, min(rated), 1, 2e9),
+                                     Event("rating", user, unrated, 10, 2e9)])
+        seeded = seed(version, assignments)
+        placed.extend(seeded.users.tolist())
+        return seeded
+
+    monkeypatch.setattr(world.ratings, "seed", seed_with_events_between)
+    if rollback:
+        activate_version(first, world, progress=False)
+    else:
+        publish(dataclasses.replace(tiny_bundle, version=version), world, SHRINK,
+                progress=False)
+    assert models.active_version() == version and len(placed) == 150
+    assert_counters_are_a_full_rebuild(world, dataclasses.replace(tiny_bundle, version=version))
