@@ -322,6 +322,10 @@ class Settings:
     # how long an API process keeps the version a new one replaced loaded beside it, so that
     # a rollback to it switches without loading (None: not kept)
     keep_replaced_version: float | None = 600.0
+    # how long a rollback waits after the flip before it rebuilds the counters (seconds): the
+    # API processes check the pointer every second and load the version meanwhile, with the
+    # CPU and Redis to themselves
+    rebuild_head_start: float = 2.0
     # a killed trainer's lock (and half-built version) lapses after this (seconds)
     trainer_lock_seconds: int = 30
     # replicas that must hold a request's events before the API answers 202 (0: the primary
@@ -422,6 +426,8 @@ def load(env=None) -> Settings:
         keep_versions=_int(env, "MOVIEREC_KEEP_VERSIONS", Settings.keep_versions, minimum=1),
         keep_replaced_version=_duration(env, "MOVIEREC_KEEP_REPLACED_VERSION",
                                         Settings.keep_replaced_version),
+        rebuild_head_start=_duration(env, "MOVIEREC_REBUILD_HEAD_START",
+                                     Settings.rebuild_head_start) or 0.0,
         trainer_lock_seconds=_int(env, "MOVIEREC_TRAINER_LOCK_SECONDS",
                                   Settings.trainer_lock_seconds, minimum=2),
         write_replicas=_int(env, "MOVIEREC_WRITE_REPLICAS", Settings.write_replicas, minimum=0),

@@ -175,10 +175,12 @@ def tiny_bundle(tiny_data):
 
 def stores_on(client, prefix: str = "movierec", **settings):
     """The stores on ``client`` under ``prefix`` (the queues' name too), configured as
-    ``settings`` say; model versions are kept in Redis only, not written to a folder."""
+    ``settings`` say; model versions are kept in Redis only, not written to a folder, and a
+    rollback rebuilds at once (no head start) unless told."""
     from shared.config import Settings
     from shared.store.stores import Stores
 
+    settings = {"rebuild_head_start": 0.0, **settings}
     return Stores(client, Settings(key_prefix=prefix, queue_name=prefix, model_dir=None,
                                    **settings))
 

@@ -78,6 +78,8 @@ def activate_version(version: str, stores: Stores, progress: bool = True,
         if flipped:
             log.info("activate %s: active after %.2f s", version, time.perf_counter() - started)
         report("serving; rebuilding the counters")
+        if flipped:  # the serving processes load the version first
+            time.sleep(stores.settings.rebuild_head_start)
         live = LiveModel(models.load(version, COUNTER_COMPONENTS))
         shrink = live.manifest.get("config", {}).get("shrink", BundleConfig.shrink)
         write_counter_params(live, stores, shrink)

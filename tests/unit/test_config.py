@@ -201,3 +201,10 @@ def test_waiting_for_replicas_is_configured_in_one_place():
     assert config.load({}).write_replicas == 0
     with pytest.raises(config.ConfigError, match="MOVIEREC_WRITE_REPLICAS must be at least 0"):
         config.load({"MOVIEREC_WRITE_REPLICAS": "-1"})
+
+
+def test_a_rollback_leaves_the_api_a_head_start_unless_told_not_to():
+    assert config.load({}).rebuild_head_start == 2.0
+    assert config.load({"MOVIEREC_REBUILD_HEAD_START": "0.5"}).rebuild_head_start == 0.5
+    assert config.load({"MOVIEREC_REBUILD_HEAD_START": "0"}).rebuild_head_start == 0.0
+    assert config.load({"MOVIEREC_REBUILD_HEAD_START": "5s"}).rebuild_head_start == 5.0

@@ -1,6 +1,7 @@
 """Publishing under the trainer lock, pruning, and rolling back with rebuilt counters
 (fakeredis runs the real scripts)."""
 import dataclasses
+import time
 
 import fakeredis
 import pytest
@@ -214,3 +215,20 @@ def test_events_applied_while_the_counters_are_seeded_count_once(world, tiny_bun
                 progress=False)
     assert models.active_version() == version and len(placed) == 150
     assert_counters_are_a_full_rebuild(world, dataclasses.replace(tiny_bundle, version=version))
+
+
+def test_a_rollback_rebuilds_after_a_head_start_for_the_serving_processes(world, tiny_bundle,
+                                                                           monkeypatch):
+    stores = stores_on(world.redis, "t", rebuild_head_start=0.3)
+    models, first = stores.models, tiny_bundle.version
+    publish(dataclasses.replace(tiny_bundle, version="v2"), stores, SHRINK, progress=False)
+    load, loads = models.load, []
+
+    def timed_load(version, components=None, deferred=()):
+        loads.append((models.active_version(), time.monotonic()))
+        return load(version, components, deferred)
+
+    monkeypatch.setattr(models, "load", timed_load)
+    started = time.monotonic()
+    activate_version(first, stores, progress=False)
+    assert loads[0][0] == first and loads[0][1] - started >= 0.3
