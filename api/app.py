@@ -60,6 +60,17 @@ class Services:
             lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 
 
+    def warm(self) -> None:
+        """Load what a process's first list would wait for: the catalogue (1.3 s at 62,000
+        movies) and the active version. A worker calls it before it serves; with Redis away,
+        the first requests load them."""
+        try:
+            self.catalogue_cache.movies_many(())
+            self.models.get()
+        except StoreError as exc:
+            log.warning("nothing loaded before serving (the first requests will): %s", exc)
+
+
 def push_all(inbox: Inbox, requests: list) -> list[list[int]]:
     """Every request's events in one round trip. The first request is told the lanes to
     enqueue a drain job for, the others none: one job per lane and call at most."""

@@ -50,7 +50,9 @@ class GunicornApp(BaseApplication):
 def _create_app():
     from api import create_app
 
-    return create_app()
+    app = create_app()
+    app.extensions["movierec"].warm()  # before the worker takes its first request
+    return app
 
 
 @click.command("serve")

@@ -334,30 +334,49 @@ class RatingStore:
         """Every live (user, movie) entry: rating (0.0 when only favoured), favourite, ts; of
         the users of ``partitions`` (None: of every user), so that readers in parallel can
         share the store out."""
-        users, movies, halves, favs, stamps = [], [], [], [], []
+        frames = []
         ids = list(self.iter_user_ids(partitions=partitions))
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
             with self.redis.pipeline(transaction=False) as pipe:
                 for uid in chunk:
                     pipe.hgetall(self.keys.user(uid))
-                states = pipe.execute()
-            for uid, state in zip(chunk, states):
-                for movie, value in state.items():
-                    half, favourite, ts = parse_entry(value)
-                    if half or favourite:
-                        users.append(uid)
-                        movies.append(int(movie))
-                        halves.append(half)
-                        favs.append(favourite)
-                        stamps.append(ts)
-        return pd.DataFrame({
-            "user_id": np.asarray(users, dtype=np.int64),
-            "movie_id": np.asarray(movies, dtype=np.int64),
-            "rating": np.asarray(halves, dtype=np.float64) / 2,
-            "favourite": np.asarray(favs, dtype=bool),
-            "ts": np.asarray(stamps, dtype=np.float64).astype(np.int64),
-        })
+                frames.append(entries_frame(chunk, pipe.execute()))
+        return pd.concat(frames, ignore_index=True) if frames else entries_frame([], [])
+
+
+def entries_frame(users: list[int], hashes: list[dict[bytes, bytes]]) -> pd.DataFrame:
+    """The live entries of users' hashes (:func:`entry`; tombstones left out) as a snapshot
+    frame: user_id, movie_id, rating, favourite, ts. Parsed with numpy, a join of the hashes'
+    bytes rather than a loop over their 150 or so entries a user: at 25 M ratings the loop
+    took most of a snapshot's time."""
+    numbers = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
+    values = [value for entries in hashes for value in entries.values()]
+    if any(value[0] < FAVOURED for value in values):  # some of the earlier form: one by one
+        parsed = [parse_entry(value) for value in values]
+        halves = np.array([p[0] for p in parsed], dtype=np.int64)
+        favourites = np.array([p[1] for p in parsed], dtype=bool)
+        stamps = np.array([p[2] for p in parsed], dtype=np.float64)
+    else:
+        text = np.frombuffer(b" ".join(values), dtype=np.uint8).copy()
+        starts = np.zeros(len(values), dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values))[:-1] + 1,
+                  out=starts[1:])
+        letters = text[starts].astype(np.int64)
+        text[starts] = ord(" ")
+        favourites = letters < UNFAVOURED
+        halves = letters - np.where(favourites, FAVOURED, UNFAVOURED)
+        stamps = np.fromstring(text.tobytes(), dtype=np.float64, sep=" ")
+    movies = np.fromstring(b" ".join(movie for entries in hashes for movie in entries),
+                           dtype=np.int64, sep=" ")
+    live = (halves > 0) | favourites
+    return pd.DataFrame({
+        "user_id": np.repeat(np.asarray(users, dtype=np.int64), numbers)[live],
+        "movie_id": movies[live],
+        "rating": halves[live].astype(np.float64) / 2,
+        "favourite": favourites[live],
+        "ts": stamps[live].astype(np.int64),
+    })
 
 
 def user_state_call(keys: Keys, user_id: int, field: str = "",

@@ -26,7 +26,8 @@ from shared.store.ratings import RatingStore, Seeded
 
 # How many (cluster, movie) totals one merge.lua call folds: some 10 ms of Redis.
 TOTALS_PER_CALL = 5000
-# How many rows of added-up entries are kept before they are added up again.
+# How many rows of added-up entries are kept before they are added up again (and at least
+# twice as many as the last time: a cluster and movie a row, there may be millions of them).
 ROWS_BEFORE_REDUCING = 2_000_000
 
 
@@ -37,6 +38,7 @@ class ClusterTotals:
     def __init__(self):
         self._parts: list[pd.DataFrame] = []
         self._rows = 0
+        self._reduced_rows = 0  # after the last reduction: twice as many before the next
         self.sizes: dict[int, int] = {}
 
     def add(self, seeded: Seeded) -> None:
@@ -50,9 +52,9 @@ class ClusterTotals:
             "favourites": seeded.favourites.astype(np.int64)})
         self._parts.append(self._reduced(rows))
         self._rows += len(self._parts[-1])
-        if self._rows > ROWS_BEFORE_REDUCING:
+        if self._rows > max(ROWS_BEFORE_REDUCING, 2 * self._reduced_rows):
             self._parts = [self.totals()]
-            self._rows = len(self._parts[0])
+            self._rows = self._reduced_rows = len(self._parts[0])
 
     def totals(self) -> pd.DataFrame:
         """cluster, movie_id, ratings, half_stars, favourites: one row per pair with any."""

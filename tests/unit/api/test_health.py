@@ -119,3 +119,30 @@ def test_every_answer_carries_a_request_id_the_client_may_choose(client):
     assert len(made) == 3 and all(len(rid) == 32 for rid in made)
     hostile = client.get("/nope", headers={"X-Request-ID": "x" * 500})
     assert hostile.status_code == 404 and len(hostile.headers["X-Request-ID"]) == 32
+
+
+def test_a_worker_loads_the_catalogue_and_the_version_before_it_serves(fake_redis, tiny_data,
+                                                                       tiny_bundle):
+    from shared.store.importer import import_folder
+    from trainer.publish import publish
+
+    stores = stores_on(fake_redis, "t")
+    import_folder(tiny_data, stores.ratings, stores.catalogue, progress=False)
+    publish(tiny_bundle, stores, shrink=5.0, progress=False)
+    services = create_app(with_keys(Settings(key_prefix="t")),
+                          redis_client=fake_redis).extensions["movierec"]
+    reads = []
+    all_movies = services.catalogue.all_movies
+    services.catalogue.all_movies = lambda: reads.append("catalogue") or all_movies()
+    services.warm()
+    assert reads == ["catalogue"] and services.models._model.version == tiny_bundle.version
+    services.catalogue_cache.movies_many([1])
+    assert reads == ["catalogue"]  # the first request finds it loaded
+
+
+def test_a_worker_that_finds_redis_away_serves_and_loads_later():
+    gone = redis.Redis(port=1, retry=Retry(NoBackoff(), 0), socket_connect_timeout=0.2)
+    services = create_app(with_keys(Settings(key_prefix="t")),
+                          redis_client=gone).extensions["movierec"]
+    services.warm()  # logged, not raised
+    assert services.models._model is None

@@ -5,7 +5,14 @@ import pytest
 from shared.data.events import MAX_ID, Event
 from shared.store.counted_versions import CountedVersions
 from shared.store.keys import Keys
-from shared.store.ratings import LIVE_RECORD, RatingStore, entry, frame_to_wire, parse_entry
+from shared.store.ratings import (
+    LIVE_RECORD,
+    RatingStore,
+    entries_frame,
+    entry,
+    frame_to_wire,
+    parse_entry,
+)
 from tests.conftest import over_partitions
 
 KEYS = Keys("t")
@@ -438,3 +445,20 @@ def test_an_import_writes_the_users_it_has_never_seen_whole(store, monkeypatch):
     assert store.events_applied() == 4
     assert store.import_ratings(frame) == 0  # again: nothing changes
     assert [len(wire) for wire in sent] == [4]  # known users now: their rows went as events
+
+
+@pytest.mark.parametrize("earlier_form", [False, True])
+def test_a_snapshot_holds_every_live_entry_as_it_is_stored(earlier_form):
+    hashes = [{b"10": b"I964982703", b"11": b"c100.25", b"12": b"A7", b"13": b"a9"}, {},
+              {b"5": b"k1"}]
+    if earlier_form:
+        hashes[2][b"6"] = b"6|1|42"
+    frame = entries_frame([7, 8, 9], hashes)
+    assert frame.to_dict("records") == [
+        {"user_id": 7, "movie_id": 10, "rating": 4.0, "favourite": True, "ts": 964982703},
+        {"user_id": 7, "movie_id": 11, "rating": 1.0, "favourite": False, "ts": 100},
+        {"user_id": 7, "movie_id": 12, "rating": 0.0, "favourite": True, "ts": 7},
+        {"user_id": 9, "movie_id": 5, "rating": 5.0, "favourite": False, "ts": 1},
+        *([{"user_id": 9, "movie_id": 6, "rating": 3.0, "favourite": True, "ts": 42}]
+          if earlier_form else [])]
+    assert list(entries_frame([], []).columns) == list(frame.columns)
