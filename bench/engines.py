@@ -115,9 +115,9 @@ def tree_rss_mb(root: int) -> float:
     return total / 1024
 
 
-def run(engine: str, prepared: Path, split: str, limit: float) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", engine, str(prepared), split],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def communicate_sampling(proc: subprocess.Popen, limit: float) -> tuple[str | None, str, float]:
+    """``proc``'s output, and the peak of its process tree's resident memory (MB, sampled every
+    0.2 s); the output None when it was killed after ``limit`` seconds."""
     peak, done = [0.0], threading.Event()
 
     def sample():
@@ -130,15 +130,23 @@ def run(engine: str, prepared: Path, split: str, limit: float) -> dict:
         out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
-        return {"failed": f"killed after {limit:.0f} s", "peak_mb": peak[0]}
+        out, err = None, proc.communicate()[1]
     finally:
         done.set()
         sampler.join()
+    return out, err, peak[0]
+
+
+def run(engine: str, prepared: Path, split: str, limit: float) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", engine, str(prepared), split],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err, peak_mb = communicate_sampling(proc, limit)
+    if out is None:
+        return {"failed": f"killed after {limit:.0f} s", "peak_mb": peak_mb}
     line = next((x for x in out.splitlines() if x.startswith(RESULT)), None)
     if proc.returncode != 0 or line is None:
-        return {"failed": (err.strip().splitlines() or ["?"])[-1][:200], "peak_mb": peak[0]}
-    return {**json.loads(line[len(RESULT):]), "peak_mb": peak[0]}
+        return {"failed": (err.strip().splitlines() or ["?"])[-1][:200], "peak_mb": peak_mb}
+    return {**json.loads(line[len(RESULT):]), "peak_mb": peak_mb}
 
 
 def write_parquet(prepared: Path, split: str) -> None:

@@ -21,7 +21,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchdoc import machine_info, machine_lines, table, write_results  # noqa: E402
-from engines import tree_rss_mb  # noqa: E402
+from engines import communicate_sampling  # noqa: E402
 
 from bench.live.processes import Stack, run_cli, start_redis  # noqa: E402
 from bench.live.settings import DEFAULT_DATA  # noqa: E402
@@ -50,23 +49,13 @@ def timed_train(stack: Stack, engine: str, split: str) -> dict:
     proc = subprocess.Popen([sys.executable, "-m", "movierec", "train", "--engine", engine],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    peak, done = [0.0], threading.Event()
-
-    def sample():
-        while not done.wait(0.2):
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        out, err = proc.communicate(timeout=LIMIT_SECONDS)
-    finally:
-        done.set()
-        sampler.join()
+    out, err, peak_mb = communicate_sampling(proc, LIMIT_SECONDS)
+    if out is None:
+        raise RuntimeError(f"movierec train was killed after {LIMIT_SECONDS} s")
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"movierec train failed:\n{err[-2000:]}")
-    return {"seconds": seconds, "peak_mb": peak[0], "printed": out.strip()}
+    return {"seconds": seconds, "peak_mb": peak_mb, "printed": out.strip()}
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,8 @@ import pandas as pd
 from shared.store.deltas import totals_source
 from shared.store.ratings import RatingStore, Seeded
 
-# How many (cluster, movie) totals one merge.lua call folds: some 10 ms of Redis.
+# How many (cluster, movie) totals one merge.lua call folds: a bounded step for Redis, which
+# serves other clients between the calls.
 TOTALS_PER_CALL = 5000
 # How many rows of added-up entries are kept before they are added up again (and at least
 # twice as many as the last time: a cluster and movie a row, there may be millions of them).

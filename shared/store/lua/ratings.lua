@@ -50,6 +50,14 @@ local function load_versions()
   end
 end
 
+-- the version named, when this partition counts it (else nil)
+local function counted_version(name)
+  load_versions()
+  for _, candidate in ipairs(versions) do
+    if candidate.name == name then return candidate end
+  end
+end
+
 -- an entry's half stars, favourite (0 or 1) and ts
 local function parse(value)
   local letter = string.byte(value, 1)
@@ -461,11 +469,7 @@ elseif cmd == 'assign' then
   -- ARGV[4] version (the active one or the one being built), then pairs user, cluster:
   -- move users and their counts; returns {users moved, deltas}, or {-1, deltas} when the
   -- partition counts no such version (the caller is stale)
-  local v = nil
-  load_versions()
-  for _, candidate in ipairs(versions) do
-    if candidate.name == ARGV[4] then v = candidate end
-  end
+  local v = counted_version(ARGV[4])
   if not v then return {-1, recorded_deltas()} end
   local moved, moved_users = 0, {}
   for i = 5, #ARGV, 2 do
@@ -494,11 +498,7 @@ elseif cmd == 'seed' then
   -- Returns {users placed, their entries' numbers ('n n ...'), their movies ('m m ...'),
   -- the entries' letters (a byte each, as entry writes them), deltas}, or {-1, deltas} when
   -- the partition counts no such version (the caller is stale)
-  local v = nil
-  load_versions()
-  for _, candidate in ipairs(versions) do
-    if candidate.name == ARGV[4] then v = candidate end
-  end
+  local v = counted_version(ARGV[4])
   if not v then return {-1, recorded_deltas()} end
   local placed, numbers, movies, letters = {}, {}, {}, {}
   for i = 5, #ARGV, 2 do
