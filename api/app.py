@@ -59,7 +59,6 @@ class Services:
         self.look_up_recommendations = GroupCall(
             lambda lookups: lists.lookup_many(lookups, keeping=self.lists_to_keep.take()))
 
-
     def warm(self) -> None:
         """Load what a process's first list would wait for: the catalogue (1.3 s at 62,000
         movies) and the active version. A worker calls it before it serves; with Redis away,

@@ -245,9 +245,8 @@ class RatingStore:
                                   for reply in replies] or [np.zeros(0, np.int64)])
         movies = np.concatenate([np.fromstring(reply[2], dtype=np.int64, sep=" ")
                                  for reply in replies] or [np.zeros(0, np.int64)])
-        letters = np.frombuffer(b"".join(reply[3] for reply in replies), dtype=np.uint8)
-        favourites = letters < UNFAVOURED
-        halves = letters.astype(np.int64) - np.where(favourites, FAVOURED, UNFAVOURED)
+        halves, favourites = decode_letters(
+            np.frombuffer(b"".join(reply[3] for reply in replies), dtype=np.uint8))
         clusters = np.array([assignments[int(u)] for u in users], dtype=np.int64)
         return Seeded(users, clusters, numbers, movies, halves, favourites)
 
@@ -362,10 +361,8 @@ def entries_frame(users: list[int], hashes: list[dict[bytes, bytes]]) -> pd.Data
         starts = np.zeros(len(values), dtype=np.int64)
         np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values))[:-1] + 1,
                   out=starts[1:])
-        letters = text[starts].astype(np.int64)
+        halves, favourites = decode_letters(text[starts])
         text[starts] = ord(" ")
-        favourites = letters < UNFAVOURED
-        halves = letters - np.where(favourites, FAVOURED, UNFAVOURED)
         stamps = np.fromstring(text.tobytes(), dtype=np.float64, sep=" ")
     movies = np.fromstring(b" ".join(movie for entries in hashes for movie in entries),
                            dtype=np.int64, sep=" ")
@@ -394,6 +391,12 @@ def entry(half: int, favourite: bool, ts: float) -> str:
     """A user's entry for a movie, as ratings.lua writes it."""
     letter = chr((FAVOURED if favourite else UNFAVOURED) + half)
     return f"{letter}{int(ts)}" if float(ts).is_integer() else f"{letter}{ts:.3f}"
+
+
+def decode_letters(letters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The half stars and favourite marks of entries' letters (:func:`entry`), as arrays."""
+    favourites = letters < UNFAVOURED
+    return letters.astype(np.int64) - np.where(favourites, FAVOURED, UNFAVOURED), favourites
 
 
 def parse_entry(value: bytes) -> tuple[int, bool, float]:
