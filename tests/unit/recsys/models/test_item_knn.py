@@ -184,6 +184,27 @@ def test_sparse_and_dense_similarity_paths_agree(data, monkeypatch, pairs_share,
 
 
 @pytest.mark.parametrize("pairs_share", [0.0, 1.0], ids=["dense-blocks", "co-rated-pairs"])
+def test_sparse_sums_recover_counts_and_residual_products_exactly_enough(monkeypatch,
+                                                                         pairs_share):
+    """The one complex product gives each co-rater count exactly and each residual sum to
+    float32 precision, with many co-raters and residuals far from zero."""
+    monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
+    monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
+    rng = np.random.default_rng(3)
+    rated = rng.random((20_000, 6)) < 0.7
+    E = sp.csr_matrix(np.where(rated, rng.uniform(-4.5, 4.5, rated.shape), 0.0))
+    rows, cols, sums = item_knn.GramBlocks(E, over_co_raters=False).sums(0, 6)
+    if rows is not None:  # at the co-rated pairs: put them in blocks to compare
+        for name, values in sums.items():
+            block = np.zeros((6, 6), np.float32)
+            block[rows, cols] = values
+            sums[name] = block
+    dense = E.toarray()
+    np.testing.assert_array_equal(sums["co_raters"], rated.T.astype(int) @ rated)
+    np.testing.assert_allclose(sums["dots"], dense.T @ dense, rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.parametrize("pairs_share", [0.0, 1.0], ids=["dense-blocks", "co-rated-pairs"])
 def test_threads_find_the_same_neighbours(data, monkeypatch, pairs_share):
     monkeypatch.setattr(item_knn, "_SPARSE_SHARE", pairs_share)
     monkeypatch.setattr(item_knn, "_DENSE_ELEMENTS", 0)
