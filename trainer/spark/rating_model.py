@@ -320,19 +320,29 @@ def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
 
 def fit_blend(ratings: Ratings, blend: Blend) -> Blend:
     """:meth:`Blend.fit` with its members fitted here: the ratings it holds out are those
-    :meth:`Blend.held_out` numbers from each user's first rating in ``X``'s order."""
+    :meth:`Blend.held_out` numbers from each user's first rating in ``X``'s order, of the
+    users :meth:`Blend.weight_users` chooses."""
     counts = per_user(ratings.over(lambda block, X: {"n": np.diff(X.indptr)}), "n",
                       ratings.n_users).astype(np.int64)
     first = np.cumsum(counts) - counts
+    sample = blend.weight_users(counts)
 
     def held(block, X) -> np.ndarray:
         per_row = np.diff(X.indptr)
         if not len(per_row):
             return np.zeros(0, dtype=bool)
-        return np.concatenate([blend.held_out(int(first[u]), int(n))
+        mask = np.concatenate([blend.held_out(int(first[u]), int(n))
                                for u, n in zip(block.users, per_row)])
+        return mask if sample is None else mask & np.repeat(sample[block.users], per_row)
 
-    rest = ratings.without(held)
+    def unused(block, X) -> np.ndarray:
+        """The held-out ratings and those of the users outside the sample."""
+        mask = held(block, X)
+        if sample is None or not len(mask):
+            return mask
+        return mask | ~np.repeat(sample[block.users], np.diff(X.indptr))
+
+    rest = ratings.without(unused)
     fitted = [shipped(fit_rating_model(rest, clone(member))) for member in blend.members]
 
     def features(block, X):

@@ -96,6 +96,29 @@ def test_members_fitted_for_serving_see_every_training_rating():
     assert model.members_[0].n_seen_ == X.nnz
 
 
+def test_weights_learned_on_a_sample_of_users_come_from_their_ratings_only(data):
+    X = data[0]
+    per_user = np.diff(X.indptr)
+    model = Blend([BaselinePredictor(), ItemKNN()], weight_ratings=X.nnz // 4)
+    chosen = model.weight_users(per_user)
+    assert X.nnz // 4 <= per_user[chosen].sum() < X.nnz // 4 + per_user.max()
+    assert 0 < chosen.sum() < len(per_user) // 2
+    assert Blend([], weight_ratings=X.nnz).weight_users(per_user) is None
+    model.fit(X)
+    # the same weights as members fitted by hand on the chosen users' kept ratings
+    rows = np.repeat(np.arange(X.shape[0]), per_user)
+    held = model.held_out(0, X.nnz)
+    mine = chosen[rows]
+    kept, held = mine & ~held, mine & held
+    X_rest = sp.csr_matrix((X.data[kept], (rows[kept], X.indices[kept])), shape=X.shape)
+    features = np.column_stack([clone(m).fit(X_rest).predict(rows[held], X.indices[held])
+                                for m in model.members])
+    by_hand = clone(model).fit_weights(features, X.data[held])
+    np.testing.assert_allclose(model.weights_, by_hand.weights_, atol=1e-12)
+    assert not np.allclose(model.weights_, Blend(model.members).fit(X).weights_)
+    assert model.members_[1].user_residuals_.nnz == X.nnz  # served members see every rating
+
+
 def test_params_round_trip_through_clone(fitted):
     copy = clone(fitted)
     assert [type(m) for m in copy.members] == [type(m) for m in fitted.members]

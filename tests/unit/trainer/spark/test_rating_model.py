@@ -66,10 +66,12 @@ def test_item_knn_keeps_the_local_neighbours(ratings, similarity):
                                here.predict(rows, items), atol=1e-5)
 
 
-def test_the_blend_holds_out_the_local_ratings_and_weighs_alike(ratings):
+@pytest.mark.parametrize("weight_ratings", [None, 3_000], ids=["every-user", "a-sample"])
+def test_the_blend_holds_out_the_local_ratings_and_weighs_alike(ratings, weight_ratings):
     X, on_spark = ratings
     model = Blend([BiasedMF(n_factors=8, n_iter=3), ItemKNN(max_neighbors=20),
-                   BaselinePredictor()])
+                   BaselinePredictor()], weight_ratings=weight_ratings)
+    assert (model.weight_users(np.diff(X.indptr)) is None) == (weight_ratings is None)
     here, there = clone(model).fit(X), fit_rating_model(on_spark, clone(model))
     np.testing.assert_allclose(there.holdout_rmse_, here.holdout_rmse_, atol=1e-6)
     np.testing.assert_allclose(there.weights_, here.weights_, atol=1e-6)
