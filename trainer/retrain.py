@@ -2,8 +2,9 @@
 under the trainer lock, sweep what dead runs left, snapshot the ratings store, hold out a share
 of its ratings (the latest, by default), fit the pipeline on the rest, measure the version on
 the held-out ratings, let the gate compare it with the active version, then publish it (fitted
-again on the whole snapshot when the latest ratings were held out) or store it as rejected, and
-remember how many events the snapshot had seen. Each stage's duration goes into the manifest."""
+again on the whole snapshot, with the k and the ranker's hyper-parameters it chose, when the
+latest ratings were held out) or store it as rejected, and remember how many events the
+snapshot had seen. Each stage's duration goes into the manifest."""
 from __future__ import annotations
 
 import logging
@@ -15,12 +16,17 @@ from shared.config import Settings
 from shared.recsys.evaluation.holdout import gate
 from shared.recsys.models import registry
 from shared.recsys.persist import ModelBundle
+from shared.recsys.pipeline import refit_config
 from shared.store.stores import Stores
 from trainer.engines import engine_for
 from trainer.pipeline import TrainerBundleConfig
 from trainer.publish import publish
 
 log = logging.getLogger(__name__)
+
+# What a version refitted on the whole snapshot keeps of the fit that was measured: its
+# measures, its gate, and how its k and its ranker's hyper-parameters were chosen.
+KEPT_FROM_MEASURED = ("holdout", "gate", "k", "ranker_tuning")
 
 
 class NothingToTrainOn(Exception):
@@ -92,8 +98,9 @@ def retrain(stores: Stores, what: str = "retrain",
         if settings.holdout_split == "temporal":  # serve what knows the latest ratings too
             measured = bundle.manifest
             with stage("fitting on the whole snapshot"):
-                bundle = fitter.fit(snapshot, movies, pipeline_config, progress)
-            bundle.manifest.update({name: measured[name] for name in ("holdout", "gate")},
+                bundle = fitter.fit(snapshot, movies, refit_config(pipeline_config, measured),
+                                    progress)
+            bundle.manifest.update({name: measured[name] for name in KEPT_FROM_MEASURED},
                                    stage_seconds=seconds)
         with stage("publishing"):
             publish(bundle, stores, shrink=pipeline_config.shrink, lock=lock, progress=progress)

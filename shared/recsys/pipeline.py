@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,10 +41,24 @@ class BundleConfig:
     ranker: str | None = registry.DEFAULT_RANKER  # the top-N model of the 'personal' strategy
     # re-chosen on a validation split of the data at hand (None: the registry's defaults)
     ranker_grid: dict | None = field(default_factory=lambda: dict(registry.DEFAULT_RANKER_GRID))
+    # the ranker's hyper-parameters where no grid re-chooses them (a refit keeps what its
+    # measured fit chose: :func:`refit_config`)
+    ranker_params: dict | None = None
     # the share of the rated movies the ranker's lists show together, widened by exploration
     # (models/exploration.py; 0: the ranker's lists as they are)
     exploration_coverage: float = 0.0
     random_state: int = 0
+
+
+def refit_config(config: BundleConfig, manifest: dict) -> BundleConfig:
+    """``config`` with what the fit of ``manifest`` chose kept, not chosen again: its k and
+    its ranker's hyper-parameters. A version measured on held-out ratings is then fitted on
+    all of them as it was measured (as a grid search refits its best parameters)."""
+    tuning = manifest.get("ranker_tuning")
+    k = int(manifest["k"]["chosen"])
+    return replace(config, k_rule=str(k), k_range=(k, k),
+                   **({"ranker_grid": None, "ranker_params": dict(tuning["chosen"])}
+                      if tuning else {}))
 
 
 def _matrix_factorisation(recommender, X):
@@ -126,7 +140,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     ranker, ranker_tuning = None, None
     if config.ranker:
         steps.start("ranker")
-        ranker = registry.make(config.ranker)
+        ranker = registry.make(config.ranker).set_params(**(config.ranker_params or {}))
         if config.ranker_grid:
             chosen, table = tune(ranker, config.ranker_grid, X, seed=config.random_state,
                                  times=times)

@@ -97,7 +97,7 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     ranker, ranker_tuning = None, None
     if config.ranker:
         steps.start("ranker")
-        ranker = registry.make(config.ranker)
+        ranker = registry.make(config.ranker).set_params(**(config.ranker_params or {}))
         if config.ranker_grid:
             chosen, table, n_users = _choose_ease(snapshot, over, ranker, config.ranker_grid,
                                                   config.random_state, n_ratings)

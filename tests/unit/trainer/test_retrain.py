@@ -69,4 +69,13 @@ def test_a_version_measured_on_the_latest_ratings_serves_fitted_on_all_of_them(t
     assert stages.index("fitting") < stages.index("evaluating on the held-out ratings") \
         < stages.index("fitting on the whole snapshot") < stages.index("publishing")
     assert stores.models.active_version() == bundle.version
+    # refitted with the k and the ranker's hyper-parameters the measured fit chose
+    chosen, tuning = manifest["k"]["chosen"], manifest["ranker_tuning"]
+    assert len(manifest["k"]["ks"]) > 1 and len(tuning["validation"]) > 1  # the measured scans
+    assert manifest["config"]["k_range"] == [chosen, chosen]
+    assert manifest["config"]["ranker_grid"] is None
+    assert manifest["config"]["ranker_params"] == tuning["chosen"]
+    assert len(manifest["clusters"]["before_fixing"]) == chosen
+    served = bundle.estimators["ranker"].get_params()
+    assert {name: served[name] for name in tuning["chosen"]} == tuning["chosen"]
 
