@@ -48,7 +48,7 @@ def cluster_users(features, favourites, k_rule: str | int, k_range: tuple[int, i
     ``'silhouette'`` or a number, in the range or not), then dissolve the clusters smaller than
     ``min_cluster_size`` by the users' ``favourites`` (users x movies 0/1). With more than
     ``K_SCAN_USERS`` users, the scan runs on that many of them (:func:`scan_sample`) and the
-    chosen k's k-means is fitted again on all."""
+    chosen k's k-means is fitted again on all, from the centres it found on them."""
     lo, hi = k_range
     hi = min(hi, features.shape[0] - 1)
     lo = min(lo, hi)
@@ -58,8 +58,8 @@ def cluster_users(features, favourites, k_rule: str | int, k_range: tuple[int, i
     k = int(k_rule) if str(k_rule).isdigit() else scan.choose_k(str(k_rule))
     if k in scan.ks:
         kmeans = scan.model_for(k)
-        if sample is not None:
-            kmeans = clone(kmeans).fit(features)
+        if sample is not None:  # on all users, from the sample's centres
+            kmeans = clone(kmeans).set_params(init=kmeans.cluster_centers_).fit(features)
     else:
         kmeans = UserKMeans(n_clusters=k, random_state=random_state).fit(features)
     fixed = fix_small_clusters(kmeans.labels_, favourites, min_cluster_size, n_clusters=k)

@@ -100,15 +100,19 @@ class UserKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Stop when the squared centre shift falls below ``tol`` times the mean feature variance.
     random_state : int, RandomState or None
         Seeds the k-means++ draws; an int makes ``fit`` deterministic.
+    init : array (n_clusters, n_features) or None
+        Where Lloyd starts, in one run (``n_init`` ignored): the centres of a k-means of a
+        sample of the rows, say. None: ``n_init`` k-means++ seedings.
     """
 
     def __init__(self, n_clusters: int = 8, n_init: int = 10, max_iter: int = 300,
-                 tol: float = 1e-4, random_state=None):
+                 tol: float = 1e-4, random_state=None, init=None):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.init = init
 
     def fit(self, X, y=None):
         X = _as_float(X)
@@ -118,7 +122,13 @@ class UserKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         x_sq = _squared_norms(X)
         tol = self.tol * self._mean_variance(X)
         best = None
-        for _ in range(self.n_init):
+        if self.init is not None:
+            init = np.array(self.init, dtype=np.float64)
+            if init.shape != (self.n_clusters, X.shape[1]):
+                raise ValueError(f"init must be ({self.n_clusters}, {X.shape[1]}) centres, "
+                                 f"got {init.shape}")
+            best = self._lloyd(X, x_sq, init, tol)
+        for _ in range(self.n_init if self.init is None else 0):
             seed = rng.randint(np.iinfo(np.int32).max)
             run = self._lloyd(X, x_sq, kmeans_plusplus(X, self.n_clusters, seed, x_sq), tol)
             if best is None or run[2] < best[2]:

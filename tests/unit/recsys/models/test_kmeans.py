@@ -71,6 +71,22 @@ def test_more_restarts_never_increase_inertia():
     assert many <= one + 1e-9
 
 
+def test_a_run_from_given_centres_starts_there():
+    X = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 4.0]])
+    started = UserKMeans(n_clusters=2, n_init=5, init=[[1.0, 1.0], [9.0, 1.0]]).fit(X)
+    np.testing.assert_allclose(started.cluster_centers_, [[0.0, 1.0], [10.0, 2.0]])
+    assert started.inertia_ == pytest.approx(10.0)
+    # from a bad start Lloyd stays in the split it starts with: bottom and top, not left
+    # and right (inertia 4 x 1)
+    square = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]])
+    stuck = UserKMeans(n_clusters=2, n_init=5, init=[[5.0, 0.0], [5.0, 2.0]]).fit(square)
+    assert stuck.inertia_ == pytest.approx(4 * 25.0)
+    assert UserKMeans(n_clusters=2, n_init=5, random_state=0).fit(square).inertia_ \
+        == pytest.approx(4.0)
+    with pytest.raises(ValueError, match=r"init must be \(2, 2\) centres"):
+        UserKMeans(n_clusters=2, init=[[0.0, 0.0, 0.0]]).fit(X)
+
+
 def test_kmeans_plusplus_picks_data_rows():
     X, _ = planted_users(seed=4)
     centers = kmeans_plusplus(X, 5, random_state=0)
