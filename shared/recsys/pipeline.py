@@ -54,11 +54,12 @@ def refit_config(config: BundleConfig, manifest: dict) -> BundleConfig:
     """``config`` with what the fit of ``manifest`` chose kept, not chosen again: its k and
     its ranker's hyper-parameters. A version measured on held-out ratings is then fitted on
     all of them as it was measured (as a grid search refits its best parameters)."""
-    tuning = manifest.get("ranker_tuning")
     k = int(manifest["k"]["chosen"])
-    return replace(config, k_rule=str(k), k_range=(k, k),
-                   **({"ranker_grid": None, "ranker_params": dict(tuning["chosen"])}
-                      if tuning else {}))
+    config = replace(config, k_rule=str(k), k_range=(k, k))
+    tuning = manifest.get("ranker_tuning")
+    if tuning:
+        config = replace(config, ranker_grid=None, ranker_params=dict(tuning["chosen"]))
+    return config
 
 
 def _matrix_factorisation(recommender, X):
