@@ -12,8 +12,8 @@ scheduler runs it: the snapshot read from Redis, the fit, the held-out measures 
 with the ``temporal`` split the fit again on the whole snapshot, then publishing (the
 version's counters built over every user) and the flip. Its peak memory is that of the
 process and its descendants summed (sampled every 0.2 s), Redis not included; the stages' times
-are the ones the version's manifest records. The results go into their block of
-docs/scale-benchmark.md unless ``--no-doc``.
+and the steps of the fit are the ones the version's manifest records. The results go into the
+block of their split in docs/scale-benchmark.md unless ``--no-doc``.
 """
 from __future__ import annotations
 
@@ -88,8 +88,9 @@ def main(argv=None) -> int:
             stack.stop()
     block = render(machine_info(), args, imported, run, manifest)
     print(block)
-    if not args.no_doc:
-        write_results(DOC, SCRIPT, block, "Scale benchmark")
+    if not args.no_doc:  # a block for each split
+        key = SCRIPT + ("" if args.split == "temporal" else f" --split {args.split}")
+        write_results(DOC, key, block, "Scale benchmark")
     return 0
 
 
@@ -115,6 +116,9 @@ def render(info, args, imported, run, manifest) -> str:
         table(["stage", "s"], [[name, f"{stages[name]:.1f}"] for name in
                                sorted(stages, key=lambda n: STAGES.index(n)
                                       if n in STAGES else len(STAGES))]),
+        "",
+        "The steps of the fit of the version served (s): " + ", ".join(
+            f"{name} {seconds:.1f}" for name, seconds in manifest.get("fit_seconds", {}).items()),
         "",
         f"Under {GOAL_SECONDS / 60:.0f} minutes and {GOAL_GB:g} GiB: "
         f"{'met' if met else 'NOT met'}.", ""])
