@@ -97,6 +97,7 @@ def retrain(stores: Stores, what: str = "retrain",
             raise Rejected(bundle.version, reasons)
         if settings.holdout_split == "temporal":  # serve what knows the latest ratings too
             measured = bundle.manifest
+            del bundle  # only its manifest is kept: its arrays need not outlive the refit
             with stage("fitting on the whole snapshot"):
                 bundle = fitter.fit(snapshot, movies, refit_config(pipeline_config, measured),
                                     progress)
