@@ -28,8 +28,8 @@ class Blend(RatingPredictor):
     Three weights need far fewer ratings than the members do: with more than
     ``weight_ratings`` training ratings, the members that learn them are fitted on the users of
     a random sample (:meth:`weight_users`) whose ratings add up to about that many, and only
-    those users' ratings are held out. At 25 M ratings the fit then takes 236 s instead of
-    344 s, and its RMSE is 0.17 % higher (0.6274 against 0.6263; at 2 M ratings, 0.46 %).
+    those users' ratings are held out. At 25 M ratings the fit then takes 246 s instead of
+    361 s, and its RMSE is 0.17 % higher (0.6274 against 0.6263; at 2 M ratings, 0.46 %).
 
     Parameters
     ----------
