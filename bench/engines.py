@@ -51,6 +51,7 @@ SPLITS = {"100k": ("temporal", "random")}
 SIZES = {"100k": None, "1m": (6_000, 20_000, 1_000_000), "5m": (30_000, 40_000, 5_000_000),
          "25m": (162_000, 62_000, 25_000_000)}
 PARITY_LISTS, PARITY_RMSE = 0.03, 0.02
+DEFAULT_ARGUMENTS = ["--sizes", "100k,1m"]
 
 
 # ---------------------------------------------------------------- the child: one engine
@@ -169,7 +170,7 @@ def write_parquet(prepared: Path, split: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100k,1m")
+    parser.add_argument("--sizes", default=DEFAULT_ARGUMENTS[1])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--limit", type=float, default=3600.0, help="seconds per fit")
     parser.add_argument("--engines", default=",".join(ENGINES),
@@ -202,8 +203,9 @@ def main(argv=None) -> int:
         arguments += ["--engines", ",".join(engines)]
     block = render(machine_info(), arguments, shapes, results)
     print(block)
-    if not args.no_doc:
-        write_results(DOC, SCRIPT, block, "Scale benchmark")
+    if not args.no_doc:  # a block for the default sizes, and one for each other choice
+        key = SCRIPT if arguments == DEFAULT_ARGUMENTS else " ".join([SCRIPT, *arguments])
+        write_results(DOC, key, block, "Scale benchmark")
     return 0
 
 
@@ -238,7 +240,9 @@ def render(info, arguments, shapes, results) -> str:
     shape_lines = [f"- {size}: {s['users']:,} users x {s['movies']:,} movies, "
                    f"{s['ratings']:,} ratings ({s['source']})" for size, s in shapes.items()]
     return "\n".join([
-        "### The two engines", "", machine_lines(info).rstrip("\n"), "",
+        "### The two engines" + ("" if arguments == DEFAULT_ARGUMENTS
+                                 else ": " + ", ".join(shapes)), "",
+        machine_lines(info).rstrip("\n"), "",
         f"Command: `.venv/bin/python {' '.join([SCRIPT, *arguments])}`", "", *shape_lines, "",
         "Wall seconds (reading the training part, fitting the version), the version's "
         "held-out nDCG@10, P@10 and RMSE (10 % of the ratings held out: the latest, as a "
