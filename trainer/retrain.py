@@ -25,8 +25,9 @@ from trainer.publish import publish
 log = logging.getLogger(__name__)
 
 # What a version refitted on the whole snapshot keeps of the fit that was measured: its
-# measures, its gate, and how its k and its ranker's hyper-parameters were chosen.
-KEPT_FROM_MEASURED = ("holdout", "gate", "k", "ranker_tuning")
+# measures, its gate, how its k and its ranker's hyper-parameters were chosen, and its
+# blend's weights with the held-out errors they were learned from.
+KEPT_FROM_MEASURED = ("holdout", "gate", "k", "ranker_tuning", "rating_model")
 
 
 class NothingToTrainOn(Exception):

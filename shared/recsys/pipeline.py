@@ -15,7 +15,7 @@ from tqdm import tqdm
 from shared.recsys.models import registry
 from shared.recsys.models.base import fit_with_times, without_training_rows
 from shared.recsys.models.baseline import BaselinePredictor
-from shared.recsys.models.blend import matrix_factorisation_of
+from shared.recsys.models.blend import Blend, matrix_factorisation_of
 from shared.recsys.models.clustering import cluster_users
 from shared.recsys.models.features import taste_vectors
 from shared.recsys.models.k_selection import KScan
@@ -38,6 +38,9 @@ class BundleConfig:
     min_cluster_size: int            # seed 001's fixClusters
     shrink: float = 5.0              # pseudo-ratings pulling cluster means to the movie prior
     model: str = registry.DEFAULT_MODEL
+    # the rating model's hyper-parameters beyond the registry's (a refit keeps the blend's
+    # weights its measured fit learned: :func:`refit_config`)
+    model_params: dict | None = None
     ranker: str | None = registry.DEFAULT_RANKER  # the top-N model of the 'personal' strategy
     # re-chosen on a validation split of the data at hand (None: the registry's defaults)
     ranker_grid: dict | None = field(default_factory=lambda: dict(registry.DEFAULT_RANKER_GRID))
@@ -51,15 +54,26 @@ class BundleConfig:
 
 
 def refit_config(config: BundleConfig, manifest: dict) -> BundleConfig:
-    """``config`` with what the fit of ``manifest`` chose kept, not chosen again: its k and
-    its ranker's hyper-parameters. A version measured on held-out ratings is then fitted on
-    all of them as it was measured (as a grid search refits its best parameters)."""
+    """``config`` with what the fit of ``manifest`` chose kept, not chosen again: its k, its
+    ranker's hyper-parameters and its blend's weights. A version measured on held-out ratings
+    is then fitted on all of them as it was measured (as a grid search refits its best
+    parameters), each member of its blend once."""
     k = int(manifest["k"]["chosen"])
     config = replace(config, k_rule=str(k), k_range=(k, k))
     tuning = manifest.get("ranker_tuning")
     if tuning:
         config = replace(config, ranker_grid=None, ranker_params=dict(tuning["chosen"]))
+    blend = manifest.get("rating_model")
+    if blend and manifest.get("model") == config.model:
+        config = replace(config, model_params={
+            **(config.model_params or {}),
+            "fixed_weights": [blend["intercept"], *blend["weights"]]})
     return config
+
+
+def make_rating_model(config: BundleConfig):
+    """The unfitted rating model ``config`` names, with its ``model_params``."""
+    return registry.make(config.model).set_params(**(config.model_params or {}))
 
 
 def _matrix_factorisation(recommender, X):
@@ -135,7 +149,7 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
     steps.done("clusters")
 
     steps.start("recommender")
-    recommender = registry.make(config.model).fit(X)
+    recommender = make_rating_model(config).fit(X)
     steps.done("recommender")
 
     ranker, ranker_tuning = None, None
@@ -176,6 +190,19 @@ def fit_bundle(X: sp.csr_matrix, F: sp.csr_matrix, users: Vocabulary, movies: Vo
         {"baseline": baseline, "recommender": recommender, "ranker": ranker,
          "exploration": exploration, "softmax": classifier, "similar": similar},
         ranker_tuning, accuracy, engine={"name": "local"})
+
+
+def blend_weights(recommender) -> dict | None:
+    """What a fitted blend learned (or kept): its intercept, its members' weights and, when
+    learned, each member's and the blend's RMSE on the ratings it held out; None for a
+    rating model that blends nothing."""
+    if not isinstance(recommender, Blend):
+        return None
+    rmse = recommender.holdout_rmse_
+    return {"members": [type(m).__name__ for m in recommender.members_],
+            "intercept": float(recommender.intercept_),
+            "weights": [float(w) for w in recommender.weights_],
+            "holdout_rmse": None if rmse is None else [round(float(r), 6) for r in rmse]}
 
 
 class FitSteps:
@@ -222,6 +249,7 @@ def assemble_bundle(started: float, seconds: dict, config: BundleConfig, users: 
                  "favourites": int(n_favourites), "latest_ts": int(latest_ts)},
         "config": asdict(config),
         "model": config.model,
+        "rating_model": blend_weights(estimators["recommender"]),
         "ranker": config.ranker,
         "ranker_tuning": ranker_tuning,
         "exploration": None if exploration is None else {

@@ -35,7 +35,13 @@ from shared.recsys.models.softmax import SoftmaxRegression
 from shared.recsys.models.svd import BiasedMF
 from shared.recsys.models.topn import confidence
 from shared.recsys.persist import ModelBundle
-from shared.recsys.pipeline import BundleConfig, FitSteps, FoundClusters, assemble_bundle
+from shared.recsys.pipeline import (
+    BundleConfig,
+    FitSteps,
+    FoundClusters,
+    assemble_bundle,
+    make_rating_model,
+)
 from shared.recsys.vocabulary import Vocabulary
 from trainer.pipeline import item_text
 from trainer.spark.blocks import over_blocks, partition_block, per_user, summed
@@ -79,7 +85,7 @@ def fit_bundle_on_spark(spark, snapshot, movies: pd.DataFrame, config: BundleCon
     steps.done("vocabularies")
 
     ratings = Ratings(snapshot, users.ids, movie_vocab)
-    recommender_model = registry.make(config.model)
+    recommender_model = make_rating_model(config)
     check_fitted_on_spark(recommender_model)
     steps.start("baseline")
     baseline = ratings.baseline()

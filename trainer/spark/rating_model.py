@@ -321,7 +321,14 @@ def fit_item_knn(ratings: Ratings, model: ItemKNN) -> ItemKNN:
 def fit_blend(ratings: Ratings, blend: Blend) -> Blend:
     """:meth:`Blend.fit` with its members fitted here: the ratings it holds out are those
     :meth:`Blend.held_out` numbers from each user's first rating in ``X``'s order, of the
-    users :meth:`Blend.weight_users` chooses."""
+    users :meth:`Blend.weight_users` chooses (none with its ``fixed_weights``)."""
+    if not blend.keep_fixed_weights():
+        _learn_weights(ratings, blend)
+    blend.members_ = [fit_rating_model(ratings, clone(member)) for member in blend.members]
+    return blend
+
+
+def _learn_weights(ratings: Ratings, blend: Blend) -> None:
     counts = per_user(ratings.over(lambda block, X: {"n": np.diff(X.indptr)}), "n",
                       ratings.n_users).astype(np.int64)
     first = np.cumsum(counts) - counts
@@ -358,5 +365,3 @@ def fit_blend(ratings: Ratings, blend: Blend) -> Blend:
     parts = ratings.over(features)
     blend.fit_weights(np.vstack([part["features"] for part in parts]),
                       np.concatenate([part["ratings"] for part in parts]))
-    blend.members_ = [fit_rating_model(ratings, clone(member)) for member in blend.members]
-    return blend

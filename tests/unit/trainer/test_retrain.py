@@ -78,4 +78,12 @@ def test_a_version_measured_on_the_latest_ratings_serves_fitted_on_all_of_them(t
     assert len(manifest["clusters"]["before_fixing"]) == chosen
     served = bundle.estimators["ranker"].get_params()
     assert {name: served[name] for name in tuning["chosen"]} == tuning["chosen"]
+    # and with the blend's weights it learned: each member is fitted once, on every rating
+    blend = manifest["rating_model"]
+    assert len(blend["weights"]) == len(blend["members"]) and blend["holdout_rmse"]
+    fixed = [blend["intercept"], *blend["weights"]]
+    assert manifest["config"]["model_params"] == {"fixed_weights": fixed}
+    recommender = bundle.estimators["recommender"]
+    assert [recommender.intercept_, *recommender.weights_] == fixed
+    assert recommender.holdout_rmse_ is None
 

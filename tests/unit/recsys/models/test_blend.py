@@ -119,6 +119,23 @@ def test_weights_learned_on_a_sample_of_users_come_from_their_ratings_only(data)
     assert model.members_[1].user_residuals_.nnz == X.nnz  # served members see every rating
 
 
+def test_fixed_weights_fit_each_member_once_on_every_rating(data, fitted):
+    X = data[0]
+    kept = [fitted.intercept_, *fitted.weights_]
+    truth = low_rank_truth()
+    model = Blend([Oracle(truth), BaselinePredictor()], fixed_weights=[0.1, 0.7, 0.2]).fit(X)
+    assert model.members_[0].n_seen_ == X.nnz and len(model.members_) == 2
+    assert model.intercept_ == 0.1 and model.holdout_rmse_ is None
+    np.testing.assert_array_equal(model.weights_, [0.7, 0.2])
+    users, items = np.array([0, 3, 7]), np.array([5, 1, 9])
+    expected = 0.1 + 0.7 * truth[users, items] + 0.2 * model.members_[1].predict(users, items)
+    np.testing.assert_allclose(model.predict(users, items), np.clip(expected, 0.5, 5.0))
+    # refitted with the weights a fit learned, a blend predicts as that fit does
+    again = clone(fitted).set_params(fixed_weights=kept).fit(X)
+    np.testing.assert_allclose(again.predict(users, items), fitted.predict(users, items),
+                               atol=1e-12)
+
+
 def test_params_round_trip_through_clone(fitted):
     copy = clone(fitted)
     assert [type(m) for m in copy.members] == [type(m) for m in fitted.members]
@@ -174,6 +191,10 @@ def test_bad_settings_are_refused(data):
         Blend([BaselinePredictor()], holdout=1.0).fit(data[0])
     with pytest.raises(ValueError, match="member"):
         Blend([]).fit(data[0])
+    with pytest.raises(ValueError, match="fixed_weights must be 3 finite numbers"):
+        Blend([BaselinePredictor(), ItemKNN()], fixed_weights=[0.0, 1.0]).fit(data[0])
+    with pytest.raises(ValueError, match="fixed_weights"):
+        Blend([BaselinePredictor()], fixed_weights=[0.0, np.nan]).fit(data[0])
 
 
 def test_persisted_model_predicts_the_same(data, fitted):

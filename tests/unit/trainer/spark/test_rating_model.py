@@ -82,6 +82,17 @@ def test_the_blend_holds_out_the_local_ratings_and_weighs_alike(ratings):
                                here.predict(users, users * 7), atol=1e-5)
 
 
+def test_a_blend_with_fixed_weights_fits_its_members_once_on_every_rating(ratings):
+    X, on_spark = ratings
+    model = Blend([BaselinePredictor(), BaselinePredictor(reg_item=50.0)],
+                  fixed_weights=[0.25, 0.5, 0.45])
+    here, there = clone(model).fit(X), fit_rating_model(on_spark, clone(model))
+    assert there.intercept_ == 0.25 and there.holdout_rmse_ is None
+    np.testing.assert_array_equal(there.weights_, [0.5, 0.45])
+    for mine, theirs in zip(here.members_, there.members_):
+        np.testing.assert_allclose(theirs.item_bias_, mine.item_bias_, atol=1e-9)
+
+
 def test_a_model_this_engine_does_not_fit_is_named_before_any_work():
     with pytest.raises(ValueError, match="not EASE"):
         check_fitted_on_spark(Blend([BiasedMF(), EASE()]))
