@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -146,8 +147,22 @@ def run(engine: str, prepared: Path, split: str, limit: float) -> dict:
         return {"failed": f"killed after {limit:.0f} s", "peak_mb": peak_mb}
     line = next((x for x in out.splitlines() if x.startswith(RESULT)), None)
     if proc.returncode != 0 or line is None:
-        return {"failed": (err.strip().splitlines() or ["?"])[-1][:200], "peak_mb": peak_mb}
+        log = prepared / f"{engine}-{split}.stderr"
+        log.write_text(err)
+        print(f"{engine} failed; its error output is in {log}", flush=True)
+        return {"failed": failure(err), "peak_mb": peak_mb}
     return {**json.loads(line[len(RESULT):]), "peak_mb": peak_mb}
+
+
+def failure(err: str) -> str:
+    """What a failed child's error output says: the step it was in (its progress bar) and
+    the first line naming an error (a JVM's stack trace ends in lines that name none)."""
+    lines = [x.strip() for x in err.replace("\r", "\n").splitlines() if x.strip()]
+    steps = [x.rsplit(", ", 1)[-1].rstrip("]") for x in lines if x.startswith("training")]
+    named = [x for x in lines if re.search(r"[A-Za-z](Error|Exception)\b", x)
+             and not x.startswith("at ")]
+    what = (named or lines or ["?"])[0][:200]
+    return f"in {steps[-1]}: {what}" if steps else what
 
 
 def write_parquet(prepared: Path, split: str) -> None:
