@@ -107,7 +107,15 @@ def holdout_metrics(live: LiveModel, train: pd.DataFrame, holdout: pd.DataFrame,
             f"ndcg_at_{TOP_N}": None, f"precision_at_{TOP_N}": None, "rmse": None,
             **_list_quality(live, train, known, listed, popularity),
             **_rating_error(live, train, known if len(known) <= max_pairs else
-                            known.sample(max_pairs, random_state=seed), predict)}
+                            predicted_pairs(known, max_pairs, seed), predict)}
+
+
+def predicted_pairs(known: pd.DataFrame, max_pairs: int, seed: int = 0) -> pd.DataFrame:
+    """``max_pairs`` of the ``known`` held-out ratings, drawn at random: the same ones
+    whatever the order of the rows (a snapshot's follows Redis's, which differs between
+    servers)."""
+    ordered = known.sort_values(["user_id", "movie_id"], kind="stable", ignore_index=True)
+    return ordered.sample(max_pairs, random_state=seed)
 
 
 def listed_users(live: LiveModel, holdout: pd.DataFrame, max_users: int = 2000,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.recsys.evaluation.holdout import gate, split_snapshot
+from shared.recsys.evaluation.holdout import gate, predicted_pairs, split_snapshot
 
 
 def test_the_held_out_share_comes_from_the_ratings_and_favourite_marks_train():
@@ -32,6 +32,18 @@ def test_successive_snapshots_hold_out_the_same_pairs():
         split_snapshot(snapshot, 1.0)
     with pytest.raises(ValueError, match="temporal, random, got 'future'"):
         split_snapshot(snapshot, 0.1, "future")
+
+
+def test_the_ratings_predicted_are_drawn_alike_in_any_row_order():
+    rng = np.random.default_rng(0)
+    known = pd.DataFrame({"user_id": rng.integers(1, 300, 4000),
+                          "movie_id": rng.integers(1, 900, 4000), "rating": np.full(4000, 3.0)})
+    known = known.drop_duplicates(["user_id", "movie_id"], ignore_index=True)
+    pairs = lambda frame: set(zip(frame["user_id"], frame["movie_id"]))  # noqa: E731
+    drawn = predicted_pairs(known, 500)
+    assert len(drawn) == 500 and pairs(drawn) <= pairs(known)
+    assert pairs(predicted_pairs(known.sample(frac=1.0, random_state=1), 500)) == pairs(drawn)
+    assert pairs(predicted_pairs(known, 500, seed=1)) != pairs(drawn)
 
 
 def test_the_temporal_holdout_is_the_latest_ratings_cut_at_one_instant():
