@@ -25,6 +25,7 @@ from trainer.pipeline import TrainerBundleConfig
 from trainer.spark.blocks import (
     SNAPSHOT_SCHEMA,
     fit_partitions,
+    nth_smallest,
     read_snapshot,
     shipped,
     snapshot_frame,
@@ -73,8 +74,7 @@ class SparkEngine(AbstractContextManager):
             n = times.count()
             if n == 0:
                 return data, data.limit(0)
-            cut = times.orderBy("ts").offset(min(int(round((1 - fraction) * n)), n - 1)) \
-                .first()["ts"]
+            cut = nth_smallest(times, "ts", min(int(round((1 - fraction) * n)), n - 1))
             first = times.agg(F.min("ts")).first()[0]
             held = rated & ((F.col("ts") > cut) if cut == first else (F.col("ts") >= cut))
             marked = data.withColumn("held", held)

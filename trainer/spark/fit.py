@@ -44,7 +44,7 @@ from shared.recsys.pipeline import (
 )
 from shared.recsys.vocabulary import Vocabulary
 from trainer.pipeline import item_text
-from trainer.spark.blocks import over_blocks, partition_block, per_user, summed
+from trainer.spark.blocks import nth_smallest, over_blocks, partition_block, per_user, summed
 from trainer.spark.rating_model import Ratings, check_fitted_on_spark, fit_rating_model
 
 # The validation users a ranker's hyper-parameters are chosen on, at most (drawn at random
@@ -310,8 +310,7 @@ def _choose_ease(snapshot, over, ranker: EASE, grid: dict, seed: int, n_ratings:
                          f"not {', '.join(sorted(unknown))}")
     times = snapshot.filter("rating > 0").select("ts")
     n = times.count()
-    cut = times.orderBy("ts").offset(min(int(round((1 - VALIDATION_SHARE) * n)), n - 1)) \
-        .first()["ts"]
+    cut = nth_smallest(times, "ts", min(int(round((1 - VALIDATION_SHARE) * n)), n - 1))
 
     def split(block):
         X = block.X
