@@ -166,4 +166,3 @@ def nth_smallest(frame, column: str, k: int, relative_error: float = 1e-4) -> fl
         if below <= k < below + len(inside):
             return inside[k - below].item()
         relative_error *= 10
-
